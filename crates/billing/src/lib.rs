@@ -1,0 +1,1 @@
+//! smartbox-billing
