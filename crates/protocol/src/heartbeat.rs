@@ -1,0 +1,124 @@
+//! `POST /api/device/v1/heartbeat`: the device's status in, the service state and config out.
+
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+use crate::{FirmwareOffer, InvalidField};
+
+/// What the device is doing when it reports (DESIGN §4 "Power state").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    /// Deep sleep between wakes (reported by the server for a silent device, rarely by a device).
+    Sleep,
+    /// Awake and doing local work.
+    Awake,
+    /// Awake and uploading an event, photos or its SD queue.
+    Uploading,
+    /// On external power, charging the battery.
+    Charging,
+}
+
+/// The link the request travels over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// The A7670 LTE modem.
+    Cellular,
+    /// The ESP32's WiFi, used only above `wifi_min_rssi_dbm`.
+    Wifi,
+}
+
+/// Body of `POST /api/device/v1/heartbeat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    /// State of charge, 0-100 (see [`HeartbeatRequest::validate`]).
+    pub battery_percent: u8,
+    /// What the device is doing.
+    pub power_state: PowerState,
+    /// Received signal strength of the link in use, in dBm (e.g. -113..=-51 for cellular).
+    pub signal_dbm: i16,
+    /// The link in use.
+    pub network: Network,
+    /// Running firmware version, e.g. `1.4.0`; at most 32 bytes.
+    pub firmware_version: String<32>,
+    /// Bytes the device sent through the modem since manufacture (the modem keeps no counter).
+    pub modem_tx_bytes: u64,
+    /// Bytes the device received through the modem since manufacture.
+    pub modem_rx_bytes: u64,
+    /// Records waiting in the SD upload queue after this wake's flush.
+    pub sd_queue_len: u32,
+    /// Why the device chose this link, e.g. `cellular registered` or
+    /// `wifi -61 dBm; cellular: registration denied`; at most 64 bytes.
+    #[serde(default)]
+    pub link_reason: Option<String<64>>,
+}
+
+impl HeartbeatRequest {
+    /// Checks the ranges the types cannot express.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        if self.battery_percent > 100 {
+            return Err(InvalidField::new("battery_percent", "above 100"));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the subscription lets the device deliver mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    /// Trialing, active or past due: events are accepted.
+    Active,
+    /// The device cannot operate: events get 402; the device keeps them on SD.
+    Suspended,
+    /// The spend cap is reached: events get 429 until the period ends.
+    Limited,
+}
+
+/// Settings the server pushes to the device on every heartbeat. A missing field takes its default,
+/// so a newer device still understands an older server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceConfig {
+    /// Seconds between check-ins when no mail arrives and the SD queue is empty; default 21,600 (6 h).
+    pub checkin_interval_s: u32,
+    /// JPEG quality of the photos, 1-100; default 80.
+    pub jpeg_quality: u8,
+    /// WiFi is used only when its RSSI is strictly above this, in dBm; default -70.
+    pub wifi_min_rssi_dbm: i16,
+}
+
+impl DeviceConfig {
+    /// Default check-in interval: 6 hours.
+    pub const DEFAULT_CHECKIN_INTERVAL_S: u32 = 21_600;
+    /// Default JPEG quality.
+    pub const DEFAULT_JPEG_QUALITY: u8 = 80;
+    /// Default WiFi threshold.
+    pub const DEFAULT_WIFI_MIN_RSSI_DBM: i16 = -70;
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self {
+            checkin_interval_s: Self::DEFAULT_CHECKIN_INTERVAL_S,
+            jpeg_quality: Self::DEFAULT_JPEG_QUALITY,
+            wifi_min_rssi_dbm: Self::DEFAULT_WIFI_MIN_RSSI_DBM,
+        }
+    }
+}
+
+/// Body of the 200 answer to a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// The server's clock, unix seconds; the device sets its clock from it.
+    pub server_time: i64,
+    /// Whether events will be accepted.
+    pub service: ServiceState,
+    /// Settings to apply from now on.
+    #[serde(default)]
+    pub config: DeviceConfig,
+    /// A firmware image to install, when the server has one newer than `firmware_version`.
+    #[serde(default)]
+    pub firmware: Option<FirmwareOffer>,
+}
