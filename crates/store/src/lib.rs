@@ -1,1 +1,45 @@
-//! smartbox-store
+//! Persistence for the smart mailbox cloud.
+//!
+//! One schema, migrated on SQLite (the embedded default) and PostgreSQL, and the repositories the
+//! server uses. The pool is an enum of the two backends rather than sqlx's `Any` driver, because
+//! `Any` mishandles booleans, in-memory SQLite and PostgreSQL timestamps; every query is written once
+//! with `$n` placeholders (which SQLite accepts too) and compiled for both pools by [`on_pool!`].
+//!
+//! Conventions: instants are BIGINT epoch milliseconds (UTC), ids are TEXT uuids, money is integer
+//! cents, enumerations are their lower-case domain names. Rows are plain structs; the server turns
+//! them into domain types.
+
+mod audit;
+mod db;
+mod devices;
+mod error;
+mod events;
+mod firmware;
+mod jobs;
+mod plans;
+mod stripe_events;
+mod subscriptions;
+mod usage;
+mod users;
+mod vitals;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use audit::{AuditEntry, NewAuditEntry};
+pub use db::{Backend, Db};
+pub use devices::{DeviceRow, NewDevice};
+pub use error::StoreError;
+pub use events::{
+    EVENT_COMPLETED_JOB, EventInsert, MailEventRow, PhotoInsert, PhotoRow, PhotoStored,
+};
+pub use firmware::{FirmwareImageRow, FirmwareReportRow};
+pub use jobs::{JobRow, NewJob};
+pub use plans::PlanRow;
+pub use subscriptions::{NewSubscription, SubscriptionRow};
+pub use usage::UsageRow;
+pub use users::{NewUser, UserRow};
+pub use vitals::VitalsRow;
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! Published firmware images (the bytes live in the blob store) and what devices report about them.
+
+use crate::{Db, Result, on_pool};
+
+/// A published image.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FirmwareImageRow {
+    pub version: String,
+    pub size_bytes: i64,
+    /// Lowercase hex SHA-256 of the image.
+    pub sha256: String,
+    /// Lowercase hex ed25519 signature over the SHA-256 digest.
+    pub signature: String,
+    pub blob_key: String,
+    pub created_at: i64,
+}
+
+/// A device's report about an image.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FirmwareReportRow {
+    pub device_id: String,
+    pub version: String,
+    pub status: String,
+    pub detail: Option<String>,
+    pub reported_at: i64,
+}
+
+impl Db {
+    /// Publishes an image; publishing a version twice is a conflict.
+    pub async fn insert_firmware_image(&self, image: &FirmwareImageRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO firmware_images (version, size_bytes, sha256, signature, blob_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&image.version)
+        .bind(image.size_bytes)
+        .bind(&image.sha256)
+        .bind(&image.signature)
+        .bind(&image.blob_key)
+        .bind(image.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The most recently published image.
+    pub async fn latest_firmware(&self) -> Result<Option<FirmwareImageRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at FROM firmware_images \
+             ORDER BY created_at DESC, version DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// The image of this version.
+    pub async fn firmware_by_version(&self, version: &str) -> Result<Option<FirmwareImageRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at FROM firmware_images WHERE version = $1",
+        )
+        .bind(version)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Stores a device's report.
+    pub async fn insert_firmware_report(&self, report: &FirmwareReportRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO firmware_reports (device_id, version, status, detail, reported_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&report.device_id)
+        .bind(&report.version)
+        .bind(&report.status)
+        .bind(&report.detail)
+        .bind(report.reported_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A device's reports, oldest first.
+    pub async fn firmware_reports_of_device(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<FirmwareReportRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT device_id, version, status, detail, reported_at FROM firmware_reports WHERE device_id = $1 \
+             ORDER BY reported_at",
+        )
+        .bind(device_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+}

@@ -1,0 +1,195 @@
+//! Durable jobs: a table claimed with one atomic `UPDATE ... RETURNING` (plus `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL), so several server processes never run one job at once. Delivery is
+//! at-least-once: a worker that dies leaves a lease that expires, and the job is claimed again.
+//! Enqueueing the same `unique_key` twice makes one job.
+
+use crate::{Db, Result, on_pool};
+
+/// A job as stored. `payload` is JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub unique_key: Option<String>,
+    pub status: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub last_error: Option<String>,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub payload: serde_json::Value,
+    /// Enqueueing the same key again is a no-op.
+    pub unique_key: Option<&'a str>,
+    pub run_at: i64,
+    pub max_attempts: i64,
+}
+
+/// Binds: id, kind, payload, unique_key, run_at (also the creation time), max_attempts.
+pub(crate) const INSERT_JOB_SQL: &str = "INSERT INTO jobs (id, kind, payload, unique_key, status, run_at, \
+    max_attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $5, $5) \
+    ON CONFLICT (unique_key) DO NOTHING";
+
+const JOB_COLUMNS: &str = "id, kind, payload, unique_key, status, run_at, attempts, max_attempts, last_error, \
+    locked_by, locked_until, created_at, updated_at";
+
+impl Db {
+    /// Enqueues a job; returns false when a job with the same unique key already exists.
+    pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<bool> {
+        let payload = job.payload.to_string();
+        let inserted = on_pool!(self, pool => sqlx::query(INSERT_JOB_SQL)
+            .bind(job.id)
+            .bind(job.kind)
+            .bind(&payload)
+            .bind(job.unique_key)
+            .bind(job.run_at)
+            .bind(job.max_attempts)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(inserted == 1)
+    }
+
+    /// Claims the job that is due first (queued and due, or running with an expired lease) for
+    /// `worker` until `now + lease_ms`, counting an attempt. `None` when nothing is due.
+    pub async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> Result<Option<JobRow>> {
+        let due =
+            "(status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)";
+        let row = match self {
+            Db::Sqlite(pool) => {
+                let sql = format!(
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+                     locked_until = $2, updated_at = $3 WHERE id = \
+                     (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1) RETURNING {JOB_COLUMNS}"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(worker)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+                     locked_until = $2, updated_at = $3 WHERE id = \
+                     (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {JOB_COLUMNS}"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(worker)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        Ok(row)
+    }
+
+    /// Marks a claimed job done; false when `worker` no longer holds it (its lease was taken over).
+    pub async fn complete_job(&self, id: &str, worker: &str, now: i64) -> Result<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $3 \
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Records a failed attempt: queued again at `retry_at`, or `failed` for good when `None`.
+    pub async fn fail_job(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<bool> {
+        let (status, run_at) = match retry_at {
+            Some(at) => ("queued", at),
+            None => ("failed", now),
+        };
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE jobs SET status = $3, run_at = $4, last_error = $5, locked_by = NULL, locked_until = NULL, \
+             updated_at = $6 WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(status)
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Puts a failed job back in the queue with fresh attempts (admin "retry").
+    pub async fn retry_failed_job(&self, id: &str, now: i64) -> Result<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status = 'failed'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// The job with this id.
+    pub async fn job_by_id(&self, id: &str) -> Result<Option<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
+        )
+    }
+
+    /// Jobs of a kind (any kind when `None`) in a status, oldest first, for admin and tests.
+    pub async fn jobs_with_status(
+        &self,
+        kind: Option<&str>,
+        status: &str,
+        limit: i64,
+    ) -> Result<Vec<JobRow>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = $1 AND ($2 IS NULL OR kind = $2) \
+             ORDER BY run_at, id LIMIT $3"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(status)
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// How many jobs of a kind exist in any status.
+    pub async fn count_jobs(&self, kind: &str) -> Result<i64> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(pool)
+            .await)?;
+        Ok(n)
+    }
+}

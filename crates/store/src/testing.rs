@@ -1,0 +1,81 @@
+//! Test support: a fresh, migrated database per test on every configured backend — SQLite always,
+//! PostgreSQL too when `SMARTBOX_TEST_POSTGRES_URL` names a server (each test gets its own database,
+//! dropped when the test's [`TestDb`] is dropped... at the latest when the server is reset).
+
+use crate::Db;
+
+/// The variable naming the PostgreSQL server for tests.
+pub const POSTGRES_URL_VAR: &str = "SMARTBOX_TEST_POSTGRES_URL";
+
+/// A database made for one test. Keeps its SQLite folder alive while in scope.
+#[derive(Debug)]
+pub struct TestDb {
+    pub db: Db,
+    /// The URL the database was opened with (for spawning a server process on the same database).
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh migrated SQLite database in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("a temporary folder for the test database");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = Db::connect(&url)
+        .await
+        .expect("the test SQLite database opens");
+    db.migrate().await.expect("migrations apply on SQLite");
+    TestDb {
+        db,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh migrated PostgreSQL database, when `SMARTBOX_TEST_POSTGRES_URL` is set.
+pub async fn postgres() -> Option<TestDb> {
+    let base = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    let admin = Db::connect(&base)
+        .await
+        .unwrap_or_else(|err| panic!("{POSTGRES_URL_VAR}={base} cannot be reached: {err}"));
+    let name = format!("smartbox_test_{}", uuid::Uuid::new_v4().simple());
+    crate::on_pool!(&admin, pool => sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.map(|_| ()))
+        .expect("the test database is created");
+    admin.close().await;
+    let url = with_database(&base, &name);
+    let db = Db::connect(&url)
+        .await
+        .expect("the new test database opens");
+    db.migrate().await.expect("migrations apply on PostgreSQL");
+    Some(TestDb {
+        db,
+        url,
+        _dir: None,
+    })
+}
+
+/// Every backend this run tests: SQLite, then PostgreSQL when configured.
+pub async fn all() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite().await];
+    if let Some(pg) = postgres().await {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (base, None),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let root = match without_query[scheme_end..].find('/') {
+        Some(slash) => &without_query[..scheme_end + slash],
+        None => without_query,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
+    }
+}

@@ -1,0 +1,441 @@
+//! The storage suite: every test runs on SQLite, and on PostgreSQL too when
+//! `SMARTBOX_TEST_POSTGRES_URL` is set, each on a database of its own.
+
+use smartbox_store::testing::{self, TestDb};
+use smartbox_store::{
+    Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
+    PhotoInsert, PlanRow, StoreError, VitalsRow,
+};
+
+async fn each_backend() -> Vec<TestDb> {
+    let dbs = testing::all().await;
+    let names: Vec<_> = dbs.iter().map(|t| t.db.backend().as_str()).collect();
+    println!("storage suite backends: {}", names.join(", "));
+    dbs
+}
+
+fn device(serial: &str) -> NewDevice {
+    NewDevice {
+        id: format!("dev-{serial}"),
+        serial: serial.to_owned(),
+        secret_ciphertext: vec![1, 2, 3],
+        claim_code_hash: format!("hash-{serial}"),
+        created_at: 1_000,
+    }
+}
+
+async fn customer_with_device(db: &Db, serial: &str) -> (String, String) {
+    let user_id = format!("user-{serial}");
+    db.insert_user(&NewUser {
+        id: &user_id,
+        email: &format!("{}@example.com", serial.to_lowercase()),
+        password_hash: "argon2id$...",
+        role: "customer",
+        created_at: 1_000,
+    })
+    .await
+    .unwrap();
+    db.insert_devices(&[device(serial)]).await.unwrap();
+    let device_id = format!("dev-{serial}");
+    assert!(db.claim_device(&device_id, &user_id, 2_000).await.unwrap());
+    (user_id, device_id)
+}
+
+async fn seed_plan(db: &Db) {
+    db.upsert_plan(&PlanRow {
+        id: "basic".into(),
+        price_cents: 500,
+        notification_limit: Some(100),
+        data_limit_bytes: 1_000_000_000,
+        notification_overage_cents: Some(5),
+        data_overage_per_100mb_cents: 20,
+    })
+    .await
+    .unwrap();
+}
+
+async fn subscribe(db: &Db, user_id: &str, device_id: &str, id: &str) {
+    seed_plan(db).await;
+    db.insert_subscription(&NewSubscription {
+        id,
+        device_id,
+        customer_id: user_id,
+        plan_id: "basic",
+        status: "trialing",
+        anchor_at: 10_000,
+        current_period_start: 2_000,
+        current_period_end: 10_000,
+        created_at: 2_000,
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_taken_email_is_a_conflict() {
+    for t in each_backend().await {
+        let user = NewUser {
+            id: "u1",
+            email: "a@example.com",
+            password_hash: "h",
+            role: "customer",
+            created_at: 1,
+        };
+        t.db.insert_user(&user).await.unwrap();
+        let again =
+            t.db.insert_user(&NewUser {
+                id: "u2",
+                ..user.clone()
+            })
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        let found = t.db.user_by_email("a@example.com").await.unwrap().unwrap();
+        assert_eq!(found.id, "u1");
+        assert_eq!(found.role, "customer");
+    }
+}
+
+#[tokio::test]
+async fn importing_a_known_serial_names_it_and_imports_nothing() {
+    for t in each_backend().await {
+        t.db.insert_devices(&[device("SB-0001")]).await.unwrap();
+        let err =
+            t.db.insert_devices(&[device("SB-0002"), {
+                let mut d = device("SB-0001");
+                d.id = "other".into();
+                d
+            }])
+            .await;
+        match err {
+            Err(StoreError::Conflict(serial)) => assert_eq!(serial, "SB-0001"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert!(
+            t.db.device_by_serial("SB-0002").await.unwrap().is_none(),
+            "all or nothing"
+        );
+        let stored = t.db.device_by_serial("SB-0001").await.unwrap().unwrap();
+        assert_eq!(stored.lifecycle_state, "pre_activation");
+        assert_eq!(stored.secret_ciphertext, vec![1, 2, 3]);
+        assert_eq!(stored.checkin_interval_s, 21_600);
+    }
+}
+
+#[tokio::test]
+async fn a_device_is_claimed_once() {
+    for t in each_backend().await {
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0003").await;
+        assert!(
+            !t.db
+                .claim_device(&device_id, "someone-else", 3_000)
+                .await
+                .unwrap()
+        );
+        let stored = t.db.device_by_id(&device_id).await.unwrap().unwrap();
+        assert_eq!(stored.owner_id.as_deref(), Some(user_id.as_str()));
+        assert_eq!(stored.lifecycle_state, "active_subscription");
+        assert_eq!(stored.claimed_at, Some(2_000));
+        assert_eq!(t.db.devices_of_owner(&user_id).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_heartbeat_updates_the_device_and_extends_the_series() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0004").await;
+        for (at, battery) in [(5_000, 90), (6_000, 89)] {
+            t.db.record_vitals(&VitalsRow {
+                device_id: device_id.clone(),
+                recorded_at: at,
+                battery_percentage: battery,
+                power_state: "awake".into(),
+                signal_dbm: -85,
+                network: "cellular".into(),
+                firmware_version: "1.0.0".into(),
+                modem_tx_bytes: 100,
+                modem_rx_bytes: 200,
+                sd_queue_len: 0,
+            })
+            .await
+            .unwrap();
+        }
+        let stored = t.db.device_by_id(&device_id).await.unwrap().unwrap();
+        assert_eq!(stored.battery_percentage, Some(89));
+        assert_eq!(stored.last_seen_at, Some(6_000));
+        let series = t.db.vitals_since(&device_id, 5_500).await.unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].battery_percentage, 89);
+    }
+}
+
+#[tokio::test]
+async fn a_device_has_at_most_one_live_subscription() {
+    for t in each_backend().await {
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0005").await;
+        subscribe(&t.db, &user_id, &device_id, "sub-1").await;
+        let second = NewSubscription {
+            id: "sub-2",
+            device_id: &device_id,
+            customer_id: &user_id,
+            plan_id: "basic",
+            status: "trialing",
+            anchor_at: 1,
+            current_period_start: 1,
+            current_period_end: 2,
+            created_at: 1,
+        };
+        assert!(
+            t.db.insert_subscription(&second)
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        assert!(
+            t.db.set_subscription_status("sub-1", "trialing", "canceled", 3)
+                .await
+                .unwrap()
+        );
+        let live = t.db.live_subscription_of_device(&device_id).await.unwrap();
+        assert!(live.is_none(), "a canceled subscription is not live");
+    }
+}
+
+#[tokio::test]
+async fn usage_counters_add_up_per_period_and_keep_history() {
+    for t in each_backend().await {
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0006").await;
+        subscribe(&t.db, &user_id, &device_id, "sub-u").await;
+        assert_eq!(t.db.usage("sub-u", 0, 100).await.unwrap().notifications, 0);
+        t.db.add_usage("sub-u", 0, 100, 1, 500).await.unwrap();
+        t.db.add_usage("sub-u", 0, 100, 1, 700).await.unwrap();
+        t.db.add_usage("sub-u", 100, 200, 0, 10).await.unwrap();
+        let first = t.db.usage("sub-u", 0, 100).await.unwrap();
+        assert_eq!((first.notifications, first.data_bytes), (2, 1_200));
+        let history = t.db.usage_history("sub-u").await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1].data_bytes, 10);
+    }
+}
+
+#[tokio::test]
+async fn an_event_completes_once_when_its_last_photo_arrives_even_when_photos_are_resent() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0007").await;
+        let event = EventInsert {
+            id: "0b0e7a4e-0000-4000-8000-000000000001",
+            device_id: &device_id,
+            subscription_id: None,
+            kind: "mail_arrived",
+            occurred_at: 7_000,
+            photo_count: 3,
+            created_at: 7_001,
+        };
+        assert!(t.db.insert_event(&event, "job-a").await.unwrap());
+        assert!(
+            !t.db.insert_event(&event, "job-b").await.unwrap(),
+            "the same event again is not new"
+        );
+        let photo = |idx: i64, job: &'static str| PhotoInsert {
+            event_id: event.id,
+            idx,
+            blob_key: "photos/x",
+            size_bytes: 60_000,
+            sha256: "00",
+            created_at: 7_100 + idx,
+            completion_job_id: job,
+        };
+        assert!(
+            !t.db
+                .insert_photo(&photo(0, "j0"))
+                .await
+                .unwrap()
+                .completed_event
+        );
+        assert!(
+            !t.db
+                .insert_photo(&photo(1, "j1"))
+                .await
+                .unwrap()
+                .completed_event
+        );
+        let resent = t.db.insert_photo(&photo(1, "j1b")).await.unwrap();
+        assert!(!resent.new && !resent.completed_event);
+        let last = t.db.insert_photo(&photo(2, "j2")).await.unwrap();
+        assert!(last.new && last.completed_event);
+        let again = t.db.insert_photo(&photo(2, "j2b")).await.unwrap();
+        assert!(!again.new && !again.completed_event);
+        let stored = t.db.event_by_id(event.id).await.unwrap().unwrap();
+        assert_eq!(stored.photos_received, 3);
+        assert_eq!(stored.completed_at, Some(7_102));
+        assert_eq!(t.db.photos_of_event(event.id).await.unwrap().len(), 3);
+        assert_eq!(t.db.count_jobs("event_completed").await.unwrap(), 1);
+        assert_eq!(
+            t.db.events_of_device(&device_id, None, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_unique_job_is_enqueued_once_and_claimed_by_one_worker() {
+    for t in each_backend().await {
+        let job = |id: &'static str| NewJob {
+            id,
+            kind: "trial_end",
+            payload: serde_json::json!({"subscription_id": "s"}),
+            unique_key: Some("trial_end:s"),
+            run_at: 100,
+            max_attempts: 5,
+        };
+        assert!(t.db.enqueue_job(&job("j1")).await.unwrap());
+        assert!(!t.db.enqueue_job(&job("j2")).await.unwrap());
+        assert!(
+            t.db.claim_job("w1", 50, 1_000).await.unwrap().is_none(),
+            "not due yet"
+        );
+        let claimed = t.db.claim_job("w1", 100, 1_000).await.unwrap().unwrap();
+        assert_eq!((claimed.id.as_str(), claimed.attempts), ("j1", 1));
+        assert!(
+            t.db.claim_job("w2", 200, 1_000).await.unwrap().is_none(),
+            "leased to w1"
+        );
+        // w1 dies; after the lease w2 takes over and w1 can no longer complete it.
+        let taken_over = t.db.claim_job("w2", 1_101, 1_000).await.unwrap().unwrap();
+        assert_eq!(taken_over.attempts, 2);
+        assert!(!t.db.complete_job("j1", "w1", 1_102).await.unwrap());
+        assert!(t.db.complete_job("j1", "w2", 1_103).await.unwrap());
+        assert_eq!(t.db.job_by_id("j1").await.unwrap().unwrap().status, "done");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_job_backs_off_then_fails_for_good_and_can_be_retried() {
+    for t in each_backend().await {
+        let job = NewJob {
+            id: "f1",
+            kind: "notify",
+            payload: serde_json::json!({}),
+            unique_key: None,
+            run_at: 0,
+            max_attempts: 2,
+        };
+        t.db.enqueue_job(&job).await.unwrap();
+        t.db.claim_job("w", 0, 10).await.unwrap().unwrap();
+        assert!(
+            t.db.fail_job("f1", "w", "smtp refused", Some(500), 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            t.db.claim_job("w", 499, 10).await.unwrap().is_none(),
+            "backing off"
+        );
+        t.db.claim_job("w", 500, 10).await.unwrap().unwrap();
+        assert!(
+            t.db.fail_job("f1", "w", "smtp refused again", None, 501)
+                .await
+                .unwrap()
+        );
+        let failed =
+            t.db.jobs_with_status(Some("notify"), "failed", 10)
+                .await
+                .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].last_error.as_deref(), Some("smtp refused again"));
+        assert!(t.db.retry_failed_job("f1", 600).await.unwrap());
+        assert_eq!(
+            t.db.claim_job("w", 600, 10)
+                .await
+                .unwrap()
+                .unwrap()
+                .attempts,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_workers_racing_never_run_the_same_job() {
+    for t in each_backend().await {
+        for i in 0..40 {
+            let id = format!("race-{i:02}");
+            t.db.enqueue_job(&NewJob {
+                id: &id,
+                kind: "k",
+                payload: serde_json::json!({}),
+                unique_key: None,
+                run_at: 0,
+                max_attempts: 1,
+            })
+            .await
+            .unwrap();
+        }
+        let worker = |db: Db, name: &'static str| async move {
+            let mut got = Vec::new();
+            while let Some(job) = db.claim_job(name, 10, 60_000).await.unwrap() {
+                got.push(job.id);
+            }
+            got
+        };
+        let (a, b) = tokio::join!(
+            tokio::spawn(worker(t.db.clone(), "a")),
+            tokio::spawn(worker(t.db.clone(), "b"))
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut all: Vec<_> = a.iter().chain(b.iter()).cloned().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 40, "every job claimed");
+        assert_eq!(a.len() + b.len(), 40, "no job claimed twice");
+    }
+}
+
+#[tokio::test]
+async fn audit_entries_and_firmware_images_are_kept() {
+    for t in each_backend().await {
+        t.db.append_audit(&NewAuditEntry {
+            at: 1,
+            actor: "system",
+            entity_type: "subscription",
+            entity_id: "s1",
+            action: "past_due",
+            detail: serde_json::json!({"reason": "card_declined"}),
+        })
+        .await
+        .unwrap();
+        let log = t.db.audit_for("subscription", "s1").await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert!(log[0].detail.contains("card_declined"));
+
+        let image = FirmwareImageRow {
+            version: "1.1.0".into(),
+            size_bytes: 3,
+            sha256: "ab".into(),
+            signature: "cd".into(),
+            blob_key: "firmware/1.1.0".into(),
+            created_at: 5,
+        };
+        t.db.insert_firmware_image(&image).await.unwrap();
+        assert!(
+            t.db.insert_firmware_image(&image)
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        assert_eq!(t.db.latest_firmware().await.unwrap(), Some(image));
+        assert!(
+            t.db.mark_stripe_event_processed("evt_1", "payment_intent.succeeded", 1, 2)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.db
+                .mark_stripe_event_processed("evt_1", "payment_intent.succeeded", 1, 3)
+                .await
+                .unwrap()
+        );
+    }
+}
