@@ -13,6 +13,7 @@ pub mod money;
 pub mod plan;
 pub mod power;
 pub mod subscription;
+pub mod transition;
 
 pub use lifecycle::{LifecycleState, can_operate};
 pub use money::Cents;
