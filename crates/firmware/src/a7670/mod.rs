@@ -1,0 +1,686 @@
+//! Driver for the SIMCom A7670 LTE Cat-1 modem over a UART (`embedded-io-async`).
+//!
+//! Sequences follow SIMCom's "A76XX Series AT Command Manual" V1.09 (section numbers in the
+//! comments) and the "A76XX Series HTTP(S) Application Note":
+//!
+//! - power: a 50-100 ms PWRKEY pulse starts the modem; its UART answers after ~11 s; `AT+CPOF`
+//!   stops it (`POWERED DOWN`, up to 9 s), a >= 2.5 s pulse when it does not answer;
+//! - readiness: `AT` once a second until `OK`; boot URCs (`*ATREADY: 1`, `+CPIN: READY`,
+//!   `SMS DONE`) are skipped;
+//! - `AT+SIMCOMATI` model check, `AT+CPIN?`, `AT+CGDCONT` APN, `AT+CEREG?`/`AT+CGREG?`
+//!   registration, `AT+CSQ` signal;
+//! - HTTP(S) through the modem's own stack: `HTTPINIT`, `CSSLCFG` (SNI on), `HTTPPARA`,
+//!   `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` + `+HTTPACTION` URC, `HTTPHEAD`, `HTTPREAD`,
+//!   `HTTPTERM`.
+//!
+//! The modem keeps no data counters, so the driver counts the HTTP bytes it sends and reads.
+//!
+//! Why not the `atat` crate's client: it times commands with `embassy-time`'s global clock and
+//! needs a separate ingress task, while this core takes time only through [`Clock`] (the simulator
+//! runs hundreds of modems on one simulated clock) and HTTP needs a binary framing layer anyway.
+//! The design follows atat's nonetheless: each command carries its timeout, and all parsing is in
+//! the pure [`frame`] and [`parse`] modules, tested on raw bytes.
+
+pub mod frame;
+pub mod parse;
+
+use core::fmt::Write as _;
+
+use embassy_futures::select::{Either, select};
+use embedded_hal::digital::OutputPin;
+use embedded_io_async::{Read, Write};
+use heapless::String;
+
+use crate::clock::Clock;
+use crate::http::{DeviceHttp, Method, NetError, Request, Response, scan_headers};
+use frame::{FrameError, Line, RxBuffer};
+use parse::{HttpAction, Registration, Reply};
+
+/// Largest body one `AT+HTTPDATA` accepts (HTTP(S) note: 153,600 bytes).
+pub const MAX_HTTPDATA: usize = 153_600;
+/// Longest `USERDATA` custom-header string the modem takes.
+pub const MAX_USERDATA: usize = 256;
+
+/// PWRKEY low time that powers the modem on (datasheet: >= 50 ms).
+const POWER_ON_PULSE_MS: u64 = 100;
+/// PWRKEY low time that forces a power-off (datasheet: >= 2.5 s).
+const POWER_OFF_PULSE_MS: u64 = 2_600;
+/// A plain command's answer time.
+const SHORT_MS: u64 = 1_000;
+/// `AT+CPIN?` may take a few seconds right after boot (Manual §5.2.2: max 5 s).
+const CPIN_MS: u64 = 5_000;
+/// `AT+CPOF` answers `POWERED DOWN` within 9 s.
+const CPOF_MS: u64 = 9_000;
+/// `+HTTPACTION` arrives after the modem's own timeouts (120 s by default) at the latest.
+const HTTPACTION_MS: u64 = 130_000;
+/// `AT+HTTPREAD`/`AT+HTTPHEAD` deliver what the modem already holds.
+const HTTPREAD_MS: u64 = 10_000;
+/// Gap between registration polls.
+const REGISTRATION_POLL_MS: u64 = 1_000;
+/// Bytes of response head kept for `Date`/`Retry-After`; the rest is read and dropped.
+const HEAD_KEPT: usize = 768;
+
+/// What went wrong with the modem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModemError {
+    /// The UART failed or reached its end.
+    Io,
+    /// No final answer within the command's time.
+    Timeout,
+    /// The modem answered `ERROR`.
+    Error,
+    /// The modem answered `+CME ERROR: <n>`.
+    Cme(Option<u16>),
+    /// An answer could not be parsed (garbage or an unexpected line where a value was needed).
+    Garbled,
+    /// `AT+SIMCOMATI` named a variant without an HTTP(S) stack (A7670E-LNXY-UBL).
+    UnsupportedModel,
+    /// No SIM, or it wants a PIN.
+    NoSim,
+    /// The network refused registration (stat 3).
+    RegistrationDenied,
+    /// Not registered before the deadline.
+    NotRegistered,
+    /// `+HTTPACTION` reported a modem-side failure: 6xx network/DNS, 7xx TLS.
+    Http(u16),
+    /// The body or the custom headers exceed what the modem takes in one request.
+    TooLarge,
+}
+
+impl From<ModemError> for NetError {
+    fn from(error: ModemError) -> Self {
+        match error {
+            ModemError::Timeout => NetError::Timeout,
+            ModemError::Http(code) => NetError::Stack(code),
+            ModemError::TooLarge => NetError::BodyTooLarge,
+            ModemError::NoSim | ModemError::RegistrationDenied | ModemError::NotRegistered => {
+                NetError::NoLink
+            }
+            _ => NetError::Link,
+        }
+    }
+}
+
+/// Bytes carried for the device over HTTP since the counters were last restored: request lines
+/// are estimated from URL and header lengths, bodies and response heads counted exactly (TLS and
+/// TCP overhead are invisible to the device).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ByteCounters {
+    /// Sent.
+    pub tx: u64,
+    /// Received.
+    pub rx: u64,
+}
+
+/// Fixed settings of a modem.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Scheme and host of the device API, e.g. `https://api.example.com` (no trailing slash).
+    pub base_url: String<96>,
+    /// The SIM provider's APN.
+    pub apn: String<32>,
+}
+
+/// An A7670 on a UART, with its PWRKEY line and a clock.
+///
+/// `pwrkey` high means "key pressed" (the board's transistor pulls the modem's PWRKEY low).
+#[derive(Debug)]
+pub struct A7670<IO, P, C> {
+    io: IO,
+    pwrkey: P,
+    clock: C,
+    settings: Settings,
+    rx: RxBuffer<1024>,
+    action: Option<HttpAction>,
+    powered_down: bool,
+    counters: ByteCounters,
+    /// Lines that were neither expected nor known URCs; for diagnostics.
+    noise: u32,
+}
+
+impl<IO, P, C> A7670<IO, P, C>
+where
+    IO: Read + Write,
+    P: OutputPin,
+    C: Clock,
+{
+    /// A driver for a modem that is off.
+    pub fn new(io: IO, pwrkey: P, clock: C, settings: Settings) -> Self {
+        Self {
+            io,
+            pwrkey,
+            clock,
+            settings,
+            rx: RxBuffer::new(),
+            action: None,
+            powered_down: false,
+            counters: ByteCounters::default(),
+            noise: 0,
+        }
+    }
+
+    /// HTTP byte counters (restore persisted ones with [`A7670::set_counters`]).
+    pub fn counters(&self) -> ByteCounters {
+        self.counters
+    }
+
+    /// Restores counters kept across power cycles.
+    pub fn set_counters(&mut self, counters: ByteCounters) {
+        self.counters = counters;
+    }
+
+    /// Unexpected lines seen so far.
+    pub fn noise(&self) -> u32 {
+        self.noise
+    }
+
+    /// The serial link, for tests and emulators.
+    pub fn io(&self) -> &IO {
+        &self.io
+    }
+
+    /// Presses PWRKEY ~100 ms: the modem starts booting (~11 s). Returns at once after the pulse,
+    /// so the caller can take photos while the modem boots.
+    pub async fn press_power_key(&mut self) {
+        self.pulse(POWER_ON_PULSE_MS).await;
+        self.powered_down = false;
+    }
+
+    /// Polls `AT` once a second until `OK`, then turns echo off and numeric `+CME ERROR`s on.
+    pub async fn wait_ready(&mut self, deadline_ms: u64) -> Result<(), ModemError> {
+        loop {
+            let attempt_end = self
+                .clock
+                .now_ms()
+                .saturating_add(SHORT_MS)
+                .min(deadline_ms);
+            self.send(&["AT"]).await?;
+            match self.finish(attempt_end, None).await {
+                Ok(_) => break,
+                Err(ModemError::Io) => return Err(ModemError::Io),
+                Err(_) if self.clock.now_ms() >= deadline_ms => return Err(ModemError::Timeout),
+                Err(_) => self.clock.sleep_until(attempt_end).await,
+            }
+        }
+        self.command(&["ATE0"], None, SHORT_MS).await?;
+        self.command(&["AT+CMEE=1"], None, SHORT_MS).await?;
+        Ok(())
+    }
+
+    /// `AT+SIMCOMATI` (Manual §2.2.x): the model, refused when it has no HTTP(S) stack.
+    pub async fn check_model(&mut self) -> Result<String<32>, ModemError> {
+        let line = self
+            .command(&["AT+SIMCOMATI"], Some(b"Model:"), SHORT_MS)
+            .await?;
+        let model = line
+            .as_deref()
+            .and_then(parse::model)
+            .ok_or(ModemError::Garbled)?;
+        if !parse::model_has_http(model) {
+            return Err(ModemError::UnsupportedModel);
+        }
+        let mut out = String::new();
+        out.push_str(model).map_err(|_| ModemError::Garbled)?;
+        Ok(out)
+    }
+
+    /// `AT+CPIN?` (Manual §5.2.2): the SIM is present and unlocked.
+    pub async fn check_sim(&mut self) -> Result<(), ModemError> {
+        match self.command(&["AT+CPIN?"], Some(b"+CPIN:"), CPIN_MS).await {
+            Ok(Some(line)) if parse::sim_ready(&line) == Some(true) => Ok(()),
+            Ok(_) | Err(ModemError::Cme(_)) | Err(ModemError::Error) => Err(ModemError::NoSim),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `AT+CGDCONT=1,"IP","<apn>"` (Manual §4.3.1): the PDP context of the provider.
+    pub async fn set_apn(&mut self) -> Result<(), ModemError> {
+        let apn = self.settings.apn.clone();
+        self.command(&["AT+CGDCONT=1,\"IP\",\"", &apn, "\""], None, SHORT_MS)
+            .await?;
+        Ok(())
+    }
+
+    /// Polls `AT+CEREG?` then `AT+CGREG?` (Manual §4.2.x) until either says home or roaming;
+    /// stops early when the network denies registration.
+    pub async fn wait_registered(&mut self, deadline_ms: u64) -> Result<Registration, ModemError> {
+        loop {
+            for (command, prefix) in [("AT+CEREG?", "+CEREG"), ("AT+CGREG?", "+CGREG")] {
+                let line = self
+                    .command(&[command], Some(prefix.as_bytes()), SHORT_MS)
+                    .await?;
+                let state = line.as_deref().and_then(|l| parse::registration(l, prefix));
+                match state {
+                    Some(state) if state.is_registered() => return Ok(state),
+                    Some(Registration::Denied) => return Err(ModemError::RegistrationDenied),
+                    _ => {}
+                }
+            }
+            let now = self.clock.now_ms();
+            if now >= deadline_ms {
+                return Err(ModemError::NotRegistered);
+            }
+            self.clock
+                .sleep_until(now.saturating_add(REGISTRATION_POLL_MS).min(deadline_ms))
+                .await;
+        }
+    }
+
+    /// `AT+CSQ` (Manual §4.2.x) in dBm; `None` when the modem does not know yet (99).
+    pub async fn signal_dbm(&mut self) -> Result<Option<i16>, ModemError> {
+        let line = self.command(&["AT+CSQ"], Some(b"+CSQ:"), SHORT_MS).await?;
+        line.as_deref()
+            .and_then(parse::signal_dbm)
+            .ok_or(ModemError::Garbled)
+    }
+
+    /// `AT+CPOF` (Manual §3.2.x) and waits for `POWERED DOWN`; without it, a >= 2.5 s PWRKEY
+    /// pulse. Never cut the supply before this returns.
+    pub async fn power_off(&mut self) -> Result<(), ModemError> {
+        self.powered_down = false;
+        let deadline = self.clock.now_ms().saturating_add(CPOF_MS);
+        let answered = match self.command(&["AT+CPOF"], None, SHORT_MS).await {
+            Ok(_) => self.wait_powered_down(deadline).await.is_ok(),
+            Err(_) => false,
+        };
+        if !answered {
+            self.pulse(POWER_OFF_PULSE_MS).await;
+        }
+        self.rx = RxBuffer::new();
+        Ok(())
+    }
+
+    /// One HTTP(S) request through the modem's stack (HTTP(S) application note §3):
+    /// `url` = base URL + `path`, `userdata` = custom headers joined by the two characters `\r\n`
+    /// as the modem expects them. The response body (truncated to `response_body`) is read with
+    /// `HTTPREAD`; the session is closed with `HTTPTERM` whatever happens.
+    pub async fn http(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        userdata: &str,
+        body: &[u8],
+        response_body: &mut [u8],
+    ) -> Result<Response, ModemError> {
+        if body.len() > MAX_HTTPDATA || userdata.len() > MAX_USERDATA {
+            return Err(ModemError::TooLarge);
+        }
+        // A session left open by an earlier failure makes HTTPINIT answer ERROR.
+        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
+        let result = self
+            .http_session(method, path, content_type, userdata, body, response_body)
+            .await;
+        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
+        result
+    }
+
+    async fn http_session(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        userdata: &str,
+        body: &[u8],
+        response_body: &mut [u8],
+    ) -> Result<Response, ModemError> {
+        self.command(&["AT+HTTPINIT"], None, SHORT_MS).await?;
+        let base = self.settings.base_url.clone();
+        if base.starts_with("https://") {
+            // SNI is off by default and most servers then fail the handshake (error 715).
+            self.command(&["AT+CSSLCFG=\"sslversion\",0,4"], None, SHORT_MS)
+                .await?;
+            self.command(&["AT+CSSLCFG=\"enableSNI\",0,1"], None, SHORT_MS)
+                .await?;
+            self.command(&["AT+HTTPPARA=\"SSLCFG\",0"], None, SHORT_MS)
+                .await?;
+        }
+        self.command(
+            &["AT+HTTPPARA=\"URL\",\"", &base, path, "\""],
+            None,
+            SHORT_MS,
+        )
+        .await?;
+        if let Some(content_type) = content_type {
+            self.command(
+                &["AT+HTTPPARA=\"CONTENT\",\"", content_type, "\""],
+                None,
+                SHORT_MS,
+            )
+            .await?;
+        }
+        if !userdata.is_empty() {
+            self.command(
+                &["AT+HTTPPARA=\"USERDATA\",\"", userdata, "\""],
+                None,
+                SHORT_MS,
+            )
+            .await?;
+        }
+        // Request line and the headers the modem adds (Host, Content-Length, ...): an estimate.
+        self.counters.tx += (base.len() + path.len() + userdata.len() + 64) as u64;
+        if !body.is_empty() {
+            self.upload(body).await?;
+        }
+        self.action = None;
+        let code = match method {
+            Method::Get => "0",
+            Method::Post => "1",
+            Method::Put => "4",
+        };
+        self.command(&["AT+HTTPACTION=", code], None, SHORT_MS)
+            .await?;
+        let action = self
+            .wait_action(self.clock.now_ms().saturating_add(HTTPACTION_MS))
+            .await?;
+        if action.is_modem_error() {
+            return Err(ModemError::Http(action.status));
+        }
+        let (date, retry_after_s) = self.read_head().await?;
+        let wanted = (action.data_len as usize).min(response_body.len());
+        let body_len = if wanted == 0 {
+            0
+        } else {
+            self.read_body(0, &mut response_body[..wanted]).await?
+        };
+        Ok(Response {
+            status: action.status,
+            body_len,
+            content_len: action.data_len,
+            date,
+            retry_after_s,
+        })
+    }
+
+    /// `AT+HTTPREAD=<offset>,<size>`: up to `out.len()` bytes of the held response body from
+    /// `offset` (for ranged reads of large bodies). Returns the count read.
+    pub async fn read_body(&mut self, offset: u32, out: &mut [u8]) -> Result<usize, ModemError> {
+        let mut offset_text = String::<10>::new();
+        let mut size_text = String::<10>::new();
+        let _ = write!(offset_text, "{offset}");
+        let _ = write!(size_text, "{}", out.len());
+        self.send(&["AT+HTTPREAD=", &offset_text, ",", &size_text])
+            .await?;
+        let deadline = self.clock.now_ms().saturating_add(HTTPREAD_MS);
+        let (mut got_ok, mut got_end, mut filled) = (false, false, 0);
+        while !(got_ok && got_end) {
+            let line = self.next_line(deadline).await?;
+            match parse::classify(&line) {
+                Reply::Ok => got_ok = true,
+                Reply::Error => return Err(ModemError::Error),
+                Reply::CmeError(code) => return Err(ModemError::Cme(code)),
+                reply => match parse::counted(&line, "+HTTPREAD") {
+                    Some(0) => got_end = true,
+                    Some(n) => {
+                        let room = out.len() - filled;
+                        let kept = self
+                            .read_run(
+                                n as usize,
+                                &mut out[filled..filled + room.min(n as usize)],
+                                deadline,
+                            )
+                            .await?;
+                        filled += kept;
+                    }
+                    None => self.note(reply),
+                },
+            }
+        }
+        self.counters.rx += filled as u64;
+        Ok(filled)
+    }
+
+    async fn read_head(&mut self) -> Result<(Option<i64>, Option<u32>), ModemError> {
+        self.send(&["AT+HTTPHEAD"]).await?;
+        let deadline = self.clock.now_ms().saturating_add(HTTPREAD_MS);
+        let mut head = [0; HEAD_KEPT];
+        let mut kept = 0;
+        loop {
+            let line = self.next_line(deadline).await?;
+            match parse::classify(&line) {
+                Reply::Ok => break,
+                Reply::Error => return Err(ModemError::Error),
+                Reply::CmeError(code) => return Err(ModemError::Cme(code)),
+                reply => match parse::counted(&line, "+HTTPHEAD") {
+                    Some(n) => {
+                        let room = HEAD_KEPT.min(n as usize);
+                        kept = self
+                            .read_run(n as usize, &mut head[..room], deadline)
+                            .await?;
+                        self.counters.rx += u64::from(n);
+                    }
+                    None => self.note(reply),
+                },
+            }
+        }
+        Ok(scan_headers(&head[..kept]))
+    }
+
+    /// `AT+HTTPDATA=<len>,<secs>` -> `DOWNLOAD` -> exactly `len` bytes -> `OK`.
+    async fn upload(&mut self, body: &[u8]) -> Result<(), ModemError> {
+        let mut len_text = String::<10>::new();
+        let mut secs_text = String::<10>::new();
+        // The UART moves ~11 kB/s at 115,200 baud; allow twice that time plus margin.
+        let secs = 10 + body.len() / 5_000;
+        let _ = write!(len_text, "{}", body.len());
+        let _ = write!(secs_text, "{secs}");
+        self.send(&["AT+HTTPDATA=", &len_text, ",", &secs_text])
+            .await?;
+        let deadline = self.clock.now_ms().saturating_add(5_000);
+        loop {
+            let line = self.next_line(deadline).await?;
+            match parse::classify(&line) {
+                Reply::Download => break,
+                Reply::Error => return Err(ModemError::Error),
+                Reply::CmeError(code) => return Err(ModemError::Cme(code)),
+                reply => self.note(reply),
+            }
+        }
+        self.io.write_all(body).await.map_err(|_| ModemError::Io)?;
+        self.io.flush().await.map_err(|_| ModemError::Io)?;
+        self.counters.tx += body.len() as u64;
+        let deadline = self.clock.now_ms().saturating_add(secs as u64 * 1_000);
+        self.finish(deadline, None).await.map(|_| ())
+    }
+
+    async fn wait_action(&mut self, deadline_ms: u64) -> Result<HttpAction, ModemError> {
+        loop {
+            if let Some(action) = self.action.take() {
+                return Ok(action);
+            }
+            let line = self.next_line(deadline_ms).await?;
+            let reply = parse::classify(&line);
+            self.note(reply);
+        }
+    }
+
+    async fn wait_powered_down(&mut self, deadline_ms: u64) -> Result<(), ModemError> {
+        while !self.powered_down {
+            let line = self.next_line(deadline_ms).await?;
+            let reply = parse::classify(&line);
+            self.note(reply);
+        }
+        Ok(())
+    }
+
+    async fn pulse(&mut self, ms: u64) {
+        let _ = self.pwrkey.set_high();
+        self.clock.sleep_ms(ms).await;
+        let _ = self.pwrkey.set_low();
+    }
+
+    /// Sends a command and reads up to its final result; returns the first line starting with
+    /// `info`, when asked for.
+    async fn command(
+        &mut self,
+        parts: &[&str],
+        info: Option<&[u8]>,
+        timeout_ms: u64,
+    ) -> Result<Option<Line>, ModemError> {
+        self.send(parts).await?;
+        let deadline = self.clock.now_ms().saturating_add(timeout_ms);
+        self.finish(deadline, info).await
+    }
+
+    async fn send(&mut self, parts: &[&str]) -> Result<(), ModemError> {
+        for part in parts {
+            self.io
+                .write_all(part.as_bytes())
+                .await
+                .map_err(|_| ModemError::Io)?;
+        }
+        self.io.write_all(b"\r").await.map_err(|_| ModemError::Io)?;
+        self.io.flush().await.map_err(|_| ModemError::Io)
+    }
+
+    async fn finish(
+        &mut self,
+        deadline_ms: u64,
+        info: Option<&[u8]>,
+    ) -> Result<Option<Line>, ModemError> {
+        let mut found = None;
+        loop {
+            let line = self.next_line(deadline_ms).await?;
+            match parse::classify(&line) {
+                Reply::Ok => return Ok(found),
+                Reply::Error => return Err(ModemError::Error),
+                Reply::CmeError(code) => return Err(ModemError::Cme(code)),
+                reply => {
+                    let wanted = info.is_some_and(|prefix| line.starts_with(prefix));
+                    if wanted && found.is_none() {
+                        found = Some(line.clone());
+                    } else if !wanted {
+                        self.note(reply);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Remembers the URCs the driver waits for; counts the rest as noise unless they are
+    /// known boot or status chatter.
+    fn note(&mut self, reply: Reply<'_>) {
+        match reply {
+            Reply::HttpAction(action) => self.action = Some(action),
+            Reply::PoweredDown => self.powered_down = true,
+            Reply::Other(line) if is_chatter(line) => {}
+            _ => self.noise += 1,
+        }
+    }
+
+    async fn next_line(&mut self, deadline_ms: u64) -> Result<Line, ModemError> {
+        loop {
+            match self.rx.pop_line() {
+                Ok(Some(line)) => return Ok(line),
+                Ok(None) => {}
+                Err(FrameError::LineTooLong) => self.noise += 1,
+            }
+            self.fill(deadline_ms).await?;
+        }
+    }
+
+    /// Moves the next `n` raw bytes into `out` (bytes beyond `out.len()` are dropped) and
+    /// returns how many were kept.
+    async fn read_run(
+        &mut self,
+        n: usize,
+        out: &mut [u8],
+        deadline_ms: u64,
+    ) -> Result<usize, ModemError> {
+        let mut taken = 0;
+        let mut kept = 0;
+        let mut scratch = [0; 64];
+        while taken < n {
+            if self.rx.is_empty() {
+                self.fill(deadline_ms).await?;
+            }
+            let want = n - taken;
+            let got = if kept < out.len() {
+                let end = out.len().min(kept + want);
+                let got = self.rx.pop_bytes(&mut out[kept..end]);
+                kept += got;
+                got
+            } else {
+                self.rx.pop_bytes(&mut scratch[..want.min(64)])
+            };
+            taken += got;
+        }
+        Ok(kept)
+    }
+
+    async fn fill(&mut self, deadline_ms: u64) -> Result<(), ModemError> {
+        let Self { io, clock, rx, .. } = self;
+        if clock.now_ms() >= deadline_ms {
+            return Err(ModemError::Timeout);
+        }
+        if rx.spare().is_empty() {
+            // A full buffer without a line end is noise: drop it rather than stall.
+            *rx = RxBuffer::new();
+            self.noise += 1;
+            return Ok(());
+        }
+        match select(io.read(rx.spare()), clock.sleep_until(deadline_ms)).await {
+            Either::First(Ok(0)) | Either::First(Err(_)) => Err(ModemError::Io),
+            Either::First(Ok(n)) => {
+                rx.commit(n);
+                Ok(())
+            }
+            Either::Second(()) => Err(ModemError::Timeout),
+        }
+    }
+}
+
+/// Boot and status URCs that carry nothing the driver needs.
+fn is_chatter(line: &[u8]) -> bool {
+    const CHATTER: [&[u8]; 9] = [
+        b"RDY",
+        b"*ATREADY:",
+        b"+CPIN:",
+        b"SMS DONE",
+        b"PB DONE",
+        b"+CEREG:",
+        b"+CGREG:",
+        b"+CGEV:",
+        b"+CTZV:",
+    ];
+    CHATTER.iter().any(|prefix| line.starts_with(prefix)) || line.starts_with(b"AT")
+}
+
+/// Joins signed headers as the modem's `USERDATA` wants them: `Name: value`, separated by the
+/// two characters `\r\n` (backslash-r backslash-n), which the modem turns into a line break.
+pub fn userdata(headers: &crate::http::SignedHeaders) -> String<{ MAX_USERDATA }> {
+    let mut time = String::new();
+    let mut out = String::new();
+    for (i, (name, value)) in headers.pairs(&mut time).iter().enumerate() {
+        if i > 0 {
+            let _ = out.push_str("\\r\\n");
+        }
+        let _ = write!(out, "{name}: {value}");
+    }
+    out
+}
+
+impl<IO, P, C> DeviceHttp for A7670<IO, P, C>
+where
+    IO: Read + Write,
+    P: OutputPin,
+    C: Clock,
+{
+    async fn send(
+        &mut self,
+        request: &Request<'_>,
+        response_body: &mut [u8],
+    ) -> Result<Response, NetError> {
+        let userdata = userdata(request.headers);
+        self.http(
+            request.method,
+            request.path,
+            request.content_type,
+            &userdata,
+            request.body,
+            response_body,
+        )
+        .await
+        .map_err(NetError::from)
+    }
+}
