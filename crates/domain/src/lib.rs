@@ -10,10 +10,12 @@ mod names;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;
+pub mod period;
 pub mod plan;
 pub mod power;
 pub mod subscription;
 pub mod transition;
+pub mod usage;
 
 pub use lifecycle::{LifecycleState, can_operate};
 pub use money::Cents;
