@@ -393,8 +393,9 @@ where
     }
 
     /// `AT+HTTPREAD=<offset>,<size>`: up to `out.len()` bytes of the held response body from
-    /// `offset` (for ranged reads of large bodies). Returns the count read.
-    pub async fn read_body(&mut self, offset: u32, out: &mut [u8]) -> Result<usize, ModemError> {
+    /// `offset`. Returns the count read. (Large downloads use several requests with a `Range`
+    /// header, each read whole, because the session ends with `HTTPTERM`.)
+    async fn read_body(&mut self, offset: u32, out: &mut [u8]) -> Result<usize, ModemError> {
         let mut offset_text = String::<10>::new();
         let mut size_text = String::<10>::new();
         let _ = write!(offset_text, "{offset}");

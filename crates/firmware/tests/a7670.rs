@@ -1,0 +1,487 @@
+//! The real A7670 driver against a scripted fake modem on a simulated clock.
+
+mod support;
+
+use embassy_futures::block_on;
+use heapless::String;
+use smartbox_firmware::a7670::parse::Registration;
+use smartbox_firmware::a7670::{A7670, ModemError, Settings, userdata};
+use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, SignedHeaders};
+use support::{FakePin, FakeUart, Sim};
+
+type Modem = A7670<FakeUart, FakePin, Sim>;
+
+fn modem(sim: &Sim, base_url: &str) -> Modem {
+    let settings = Settings {
+        base_url: String::try_from(base_url).expect("fits"),
+        apn: String::try_from("iot.test").expect("fits"),
+    };
+    A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
+}
+
+const OK: &str = "\r\nOK\r\n";
+
+#[test]
+fn power_key_pulse_then_at_polled_each_second_until_the_modem_has_booted() {
+    let sim = Sim::new();
+    // Silent while booting; boot URCs at 11 s; the AT sent after them is answered.
+    for _ in 0..11 {
+        sim.expect_silence("AT");
+    }
+    sim.unsolicited(
+        11_000,
+        "\r\nRDY\r\n\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n",
+    );
+    sim.expect("AT", OK)
+        .expect("ATE0", "ATE0\r\n\r\nOK\r\n")
+        .expect("AT+CMEE=1", OK);
+    let mut modem = modem(&sim, "http://h");
+    block_on(async {
+        modem.press_power_key().await;
+        modem.wait_ready(30_000).await
+    })
+    .expect("ready");
+    assert_eq!(sim.pwrkey(), [(0, true), (100, false)]);
+    let ats: Vec<u64> = sim
+        .commands()
+        .iter()
+        .filter(|(_, c)| c == "AT")
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(ats.len(), 12);
+    assert!(ats.windows(2).all(|w| w[1] - w[0] == 1_000), "{ats:?}");
+    assert!((11_000..12_200).contains(&sim.now()));
+    assert_eq!(modem.noise(), 0, "boot URCs are known chatter");
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_modem_that_never_answers_times_out_at_the_deadline() {
+    let sim = Sim::new();
+    for _ in 0..5 {
+        sim.expect_silence("AT");
+    }
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.wait_ready(5_000)), Err(ModemError::Timeout));
+    assert_eq!(sim.now(), 5_000);
+}
+
+#[test]
+fn the_ubl_variant_without_http_is_refused_clearly() {
+    let sim = Sim::new();
+    let ati = |model: &str| {
+        format!(
+            "\r\nManufacturer: SIMCOM INCORPORATED\r\nModel: {model}\r\nRevision: A7670M7_V1.11.1\r\nIMEI: 860000000000001\r\n\r\nOK\r\n"
+        )
+    };
+    sim.expect("AT+SIMCOMATI", &ati("A7670E-LNXY-UBL"))
+        .expect("AT+SIMCOMATI", &ati("A7670E-FASE"));
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(
+        block_on(modem.check_model()),
+        Err(ModemError::UnsupportedModel)
+    );
+    assert_eq!(
+        block_on(modem.check_model())
+            .map(|m| m.to_string())
+            .as_deref(),
+        Ok("A7670E-FASE")
+    );
+}
+
+#[test]
+fn sim_missing_or_locked_is_no_sim() {
+    let sim = Sim::new();
+    sim.expect("AT+CPIN?", "\r\n+CME ERROR: 10\r\n")
+        .expect("AT+CPIN?", "\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n")
+        .expect("AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.check_sim()), Err(ModemError::NoSim));
+    assert_eq!(block_on(modem.check_sim()), Err(ModemError::NoSim));
+    assert_eq!(block_on(modem.check_sim()), Ok(()));
+}
+
+#[test]
+fn apn_is_set_on_context_one() {
+    let sim = Sim::new();
+    sim.expect("AT+CGDCONT=1,\"IP\",\"iot.test\"", OK);
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.set_apn()), Ok(()));
+    assert!(sim.script_done());
+}
+
+#[test]
+fn registration_is_polled_until_home() {
+    let sim = Sim::new();
+    sim.expect("AT+CEREG?", "\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+        .expect("AT+CGREG?", "\r\n+CGREG: 0,2\r\n\r\nOK\r\n")
+        .expect("AT+CEREG?", "\r\n+CEREG: 0,1\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(
+        block_on(modem.wait_registered(60_000)),
+        Ok(Registration::Home)
+    );
+    assert_eq!(sim.now(), 1_000);
+}
+
+#[test]
+fn registration_on_the_2g_3g_side_counts_too() {
+    let sim = Sim::new();
+    sim.expect("AT+CEREG?", "\r\n+CEREG: 0,4\r\n\r\nOK\r\n")
+        .expect("AT+CGREG?", "\r\n+CGREG: 0,5\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(
+        block_on(modem.wait_registered(60_000)),
+        Ok(Registration::Roaming)
+    );
+}
+
+#[test]
+fn denied_registration_stops_at_once() {
+    let sim = Sim::new();
+    sim.expect("AT+CEREG?", "\r\n+CEREG: 0,3\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(
+        block_on(modem.wait_registered(60_000)),
+        Err(ModemError::RegistrationDenied)
+    );
+    assert_eq!(sim.now(), 0);
+}
+
+#[test]
+fn registration_gives_up_at_its_deadline() {
+    let sim = Sim::new();
+    for _ in 0..4 {
+        sim.expect("AT+CEREG?", "\r\n+CEREG: 0,2\r\n\r\nOK\r\n")
+            .expect("AT+CGREG?", "\r\n+CGREG: 0,0\r\n\r\nOK\r\n");
+    }
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(
+        block_on(modem.wait_registered(3_000)),
+        Err(ModemError::NotRegistered)
+    );
+    assert_eq!(sim.now(), 3_000);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn signal_survives_interleaved_urcs_and_garbage() {
+    let sim = Sim::new();
+    sim.expect_raw(
+        "AT+CSQ",
+        vec![(
+            0,
+            b"\r\n+CEREG: 1\r\n\xff\x00garbage\r\n+CSQ: 20,99\r\n\r\nOK\r\n".to_vec(),
+        )],
+    );
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.signal_dbm()), Ok(Some(-73)));
+    assert_eq!(
+        modem.noise(),
+        1,
+        "the garbage line is counted, the URC is not"
+    );
+}
+
+#[test]
+fn unknown_signal_is_none_and_a_bad_one_is_garbled() {
+    let sim = Sim::new();
+    sim.expect("AT+CSQ", "\r\n+CSQ: 99,99\r\n\r\nOK\r\n")
+        .expect("AT+CSQ", "\r\n+CSQ: 77,99\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.signal_dbm()), Ok(None));
+    assert_eq!(block_on(modem.signal_dbm()), Err(ModemError::Garbled));
+}
+
+#[test]
+fn errors_are_told_apart() {
+    let sim = Sim::new();
+    sim.expect("AT+CSQ", "\r\nERROR\r\n")
+        .expect("AT+CSQ", "\r\n+CME ERROR: 100\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.signal_dbm()), Err(ModemError::Error));
+    assert_eq!(
+        block_on(modem.signal_dbm()),
+        Err(ModemError::Cme(Some(100)))
+    );
+}
+
+#[test]
+fn a_truncated_answer_times_out() {
+    let sim = Sim::new();
+    sim.expect("AT+CSQ", "\r\n+CSQ: 20,99\r\nO");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.signal_dbm()), Err(ModemError::Timeout));
+    assert_eq!(sim.now(), 1_000);
+}
+
+#[test]
+fn a_closed_uart_is_an_io_error() {
+    let sim = Sim::new();
+    sim.expect_silence("AT+CSQ");
+    sim.close();
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.signal_dbm()), Err(ModemError::Io));
+}
+
+fn headers() -> SignedHeaders {
+    SignedHeaders {
+        serial: String::try_from("SB-0001").expect("fits"),
+        time: 1_767_225_600,
+        signature: *b"33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c",
+    }
+}
+
+const USERDATA: &str = "X-Device-Serial: SB-0001\\r\\nX-Device-Time: 1767225600\\r\\nX-Device-Signature: 33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c";
+
+#[test]
+fn userdata_joins_headers_with_escaped_line_breaks() {
+    assert_eq!(userdata(&headers()).as_str(), USERDATA);
+    assert!(USERDATA.len() <= 256);
+}
+
+/// Scripts the commands of one HTTPS POST up to `AT+HTTPACTION=1`.
+fn script_post_until_action(sim: &Sim, body: &[u8]) {
+    sim.expect("AT+HTTPTERM", "\r\nERROR\r\n")
+        .expect("AT+HTTPINIT", OK)
+        .expect("AT+CSSLCFG=\"sslversion\",0,4", OK)
+        .expect("AT+CSSLCFG=\"enableSNI\",0,1", OK)
+        .expect("AT+HTTPPARA=\"SSLCFG\",0", OK)
+        .expect(
+            "AT+HTTPPARA=\"URL\",\"https://api.smartbox.test/api/device/v1/events\"",
+            OK,
+        )
+        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
+        .expect(&format!("AT+HTTPPARA=\"USERDATA\",\"{USERDATA}\""), OK)
+        .expect(
+            &format!("AT+HTTPDATA={},10", body.len()),
+            "\r\nDOWNLOAD\r\n",
+        )
+        .expect_body(body.len(), OK);
+}
+
+#[test]
+fn https_post_runs_the_whole_sequence_and_reads_a_binary_body() {
+    let sim = Sim::new();
+    let body = br#"{"event_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","kind":"mail_arrived","occurred_at":1767225600,"photo_count":3}"#;
+    // The response body contains a line break and an "OK" line: only the count delimits it.
+    let answer = b"{\"a\":1}\r\nOK\r\n";
+    let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nDate: Thu, 01 Jan 2026 00:00:05 GMT\r\n\r\n";
+    script_post_until_action(&sim, body);
+    sim.expect_later(
+        "AT+HTTPACTION=1",
+        &[(0, OK), (2_500, "\r\n+HTTPACTION: 1,201,13\r\n")],
+    )
+    .expect(
+        "AT+HTTPHEAD",
+        &format!("\r\n+HTTPHEAD: {}\r\n{head}\r\nOK\r\n", head.len()),
+    )
+    .expect_raw(
+        "AT+HTTPREAD=0,13",
+        vec![
+            (0, b"\r\nOK\r\n\r\n+HTTPREAD: 13\r\n".to_vec()),
+            (5, answer.to_vec()),
+            (6, b"\r\n+HTTPREAD: 0\r\n".to_vec()),
+        ],
+    )
+    .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "https://api.smartbox.test");
+    let headers = headers();
+    let request = Request {
+        method: Method::Post,
+        path: "/api/device/v1/events",
+        content_type: Some("application/json"),
+        headers: &headers,
+        body,
+    };
+    let mut out = [0; 64];
+    let response = block_on(modem.send(&request, &mut out)).expect("answered");
+    assert_eq!(response.status, 201);
+    assert_eq!(&out[..response.body_len], answer);
+    assert_eq!(response.content_len, 13);
+    assert_eq!(response.date, Some(1_767_225_605));
+    assert_eq!(response.retry_after_s, None);
+    assert_eq!(sim.bodies(), [body.to_vec()]);
+    assert!(sim.script_done());
+    let counters = modem.counters();
+    assert!(counters.tx >= body.len() as u64 + USERDATA.len() as u64);
+    assert_eq!(counters.rx, (head.len() + answer.len()) as u64);
+    assert_eq!(modem.noise(), 0);
+}
+
+#[test]
+fn plain_http_put_skips_tls_and_a_short_buffer_truncates_the_body() {
+    let sim = Sim::new();
+    let photo = vec![0xff_u8; 300];
+    sim.expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPINIT", OK)
+        .expect("AT+HTTPPARA=\"URL\",\"http://127.0.0.1:8080/p\"", OK)
+        .expect("AT+HTTPPARA=\"CONTENT\",\"image/jpeg\"", OK)
+        .expect(&format!("AT+HTTPPARA=\"USERDATA\",\"{USERDATA}\""), OK)
+        .expect("AT+HTTPDATA=300,10", "\r\nDOWNLOAD\r\n")
+        .expect_body(300, OK)
+        .expect_later(
+            "AT+HTTPACTION=4",
+            &[(0, OK), (800, "\r\n+HTTPACTION: 4,429,40\r\n")],
+        )
+        .expect(
+            "AT+HTTPHEAD",
+            "\r\n+HTTPHEAD: 37\r\nHTTP/1.1 429 x\r\nRetry-After: 3600\r\n\r\n\r\nOK\r\n",
+        )
+        .expect(
+            "AT+HTTPREAD=0,8",
+            "\r\n+HTTPREAD: 8\r\n{\"error\"\r\n+HTTPREAD: 0\r\n\r\nOK\r\n",
+        )
+        .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "http://127.0.0.1:8080");
+    let mut out = [0; 8];
+    let response = block_on(modem.http(
+        Method::Put,
+        "/p",
+        Some("image/jpeg"),
+        USERDATA,
+        &photo,
+        &mut out,
+    ))
+    .expect("answered");
+    assert_eq!(
+        (response.status, response.body_len, response.content_len),
+        (429, 8, 40)
+    );
+    assert_eq!(response.retry_after_s, Some(3600));
+    assert_eq!(&out, b"{\"error\"");
+    assert!(sim.script_done());
+}
+
+#[test]
+fn tls_failure_715_is_a_stack_error_and_the_session_is_closed() {
+    let sim = Sim::new();
+    let body = b"{}";
+    script_post_until_action(&sim, body);
+    sim.expect_later(
+        "AT+HTTPACTION=1",
+        &[(0, OK), (4_000, "\r\n+HTTPACTION: 1,715,0\r\n")],
+    )
+    .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "https://api.smartbox.test");
+    let headers = headers();
+    let request = Request {
+        method: Method::Post,
+        path: "/api/device/v1/events",
+        content_type: Some("application/json"),
+        headers: &headers,
+        body,
+    };
+    assert_eq!(
+        block_on(modem.send(&request, &mut [0; 8])),
+        Err(NetError::Stack(715))
+    );
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_missing_httpaction_urc_times_out_after_130_s_and_still_terminates() {
+    let sim = Sim::new();
+    let body = b"{}";
+    script_post_until_action(&sim, body);
+    sim.expect("AT+HTTPACTION=1", OK).expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "https://api.smartbox.test");
+    let result = block_on(modem.http(
+        Method::Post,
+        "/api/device/v1/events",
+        Some("application/json"),
+        USERDATA,
+        body,
+        &mut [0; 8],
+    ));
+    assert_eq!(result.map(|r| r.status), Err(ModemError::Timeout));
+    assert_eq!(sim.now(), 130_000);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn httpinit_error_ends_the_request_with_httpterm() {
+    let sim = Sim::new();
+    sim.expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPINIT", "\r\nERROR\r\n")
+        .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "http://h");
+    let result = block_on(modem.http(Method::Get, "/x", None, "", &[], &mut [0; 8]));
+    assert_eq!(result.map(|r| r.status), Err(ModemError::Error));
+    assert!(sim.script_done());
+}
+
+#[test]
+fn httpdata_refused_before_the_prompt_is_an_error() {
+    let sim = Sim::new();
+    sim.expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPINIT", OK)
+        .expect("AT+HTTPPARA=\"URL\",\"http://h/x\"", OK)
+        .expect("AT+HTTPDATA=3,10", "\r\n+CME ERROR: 4\r\n")
+        .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "http://h");
+    let result = block_on(modem.http(Method::Post, "/x", None, "", b"abc", &mut [0; 8]));
+    assert_eq!(result.map(|r| r.status), Err(ModemError::Cme(Some(4))));
+    assert!(sim.bodies().is_empty());
+}
+
+#[test]
+fn bodies_over_153600_bytes_are_refused_before_any_command() {
+    let sim = Sim::new();
+    let mut modem = modem(&sim, "http://h");
+    let big = vec![0; 153_601];
+    let result = block_on(modem.http(Method::Put, "/x", None, "", &big, &mut [0; 8]));
+    assert_eq!(result.map(|r| r.status), Err(ModemError::TooLarge));
+    assert!(sim.commands().is_empty());
+}
+
+#[test]
+fn get_keeps_the_first_bytes_of_a_body_larger_than_the_buffer() {
+    let sim = Sim::new();
+    let image: Vec<u8> = (0..=255).cycle().take(600).collect();
+    sim.expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPINIT", OK)
+        .expect("AT+HTTPPARA=\"URL\",\"http://h/fw\"", OK)
+        .expect_later(
+            "AT+HTTPACTION=0",
+            &[(0, OK), (100, "\r\n+HTTPACTION: 0,200,600\r\n")],
+        )
+        .expect(
+            "AT+HTTPHEAD",
+            "\r\n+HTTPHEAD: 17\r\nHTTP/1.1 200 OK\r\n\r\nOK\r\n",
+        );
+    let mut reply = b"\r\nOK\r\n\r\n+HTTPREAD: 300\r\n".to_vec();
+    reply.extend_from_slice(&image[..300]);
+    reply.extend_from_slice(b"\r\n+HTTPREAD: 0\r\n");
+    sim.expect_raw("AT+HTTPREAD=0,300", vec![(0, reply)]);
+    sim.expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "http://h");
+    let mut first = [0; 300];
+    let response =
+        block_on(modem.http(Method::Get, "/fw", None, "", &[], &mut first)).expect("answered");
+    assert_eq!(
+        (response.status, response.body_len, response.content_len),
+        (200, 300, 600)
+    );
+    assert_eq!(&first[..], &image[..300]);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn power_off_waits_for_powered_down_without_a_pwrkey_pulse() {
+    let sim = Sim::new();
+    sim.expect_later("AT+CPOF", &[(0, OK), (3_000, "\r\nPOWERED DOWN\r\n")]);
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.power_off()), Ok(()));
+    assert_eq!(sim.now(), 3_000);
+    assert!(sim.pwrkey().is_empty());
+}
+
+#[test]
+fn power_off_falls_back_to_a_long_pwrkey_pulse_when_the_modem_is_mute() {
+    let sim = Sim::new();
+    sim.expect_silence("AT+CPOF");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(modem.power_off()), Ok(()));
+    assert_eq!(sim.pwrkey(), [(1_000, true), (3_600, false)]);
+}
