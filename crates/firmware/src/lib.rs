@@ -11,3 +11,7 @@
 pub mod a7670;
 pub mod clock;
 pub mod http;
+pub mod link;
+pub mod policy;
+pub mod ports;
+pub mod wake;

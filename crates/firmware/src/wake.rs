@@ -1,0 +1,661 @@
+//! The wake cycle (DESIGN §8): what one wake from deep sleep does, from the first instruction to
+//! the next deep sleep.
+//!
+//! Mail (IR) wake: the modem is powered on at once so that its ~11 s boot overlaps the camera;
+//! three photos 1 s apart; connect ([`crate::link`]); the event and its photos, signed; the SD
+//! queue flushed oldest-first; a heartbeat; modem off (`AT+CPOF`); deep sleep.
+//! Timer wake (every 30 min): local work (battery), and a connection only when a check-in is due
+//! or the SD queue holds events ([`crate::policy::should_connect`]).
+//!
+//! Answers: 2xx delivered; 402 kept on SD and uploads held until the next check-in; 429 kept and
+//! held for `Retry-After`; 401 resyncs the clock from `Date` once and retries, then holds off;
+//! 5xx and network errors retried a few times, then kept. Nothing is removed from the SD queue
+//! before the server has stored it.
+//!
+//! It is async over traits rather than a hand-rolled state machine: every wait goes through
+//! [`Clock`], so a test runs a whole wake on a simulated clock in microseconds.
+
+use heapless::String;
+use smartbox_protocol::{
+    DeviceConfig, EVENTS_PATH, EventKind, EventRequest, EventResponse, FirmwareOffer,
+    HEARTBEAT_PATH, HeartbeatRequest, HeartbeatResponse, MAX_PHOTOS, PowerState, ServiceState,
+    body_sha256, photo_path,
+};
+
+use crate::a7670::ByteCounters;
+use crate::clock::Clock;
+use crate::http::{DeviceHttp, Method, NetError, Request, Response, SignedHeaders};
+use crate::link::{self, Backoff, Cellular, Choice, Path, Wifi};
+use crate::policy::{self, FAILURE_HOLD, Holds, TIMER_WAKE_MS, Verdict, Wake};
+use crate::ports::{BatteryGauge, Camera, Entropy, UploadQueue, new_event_id};
+
+/// Gap between the three photos.
+pub const PHOTO_SPACING_MS: u64 = 1_000;
+/// Tries of one request within a wake (network errors and 5xx).
+pub const HTTP_ATTEMPTS: u32 = 3;
+/// Spacing of those tries.
+pub const HTTP_BACKOFF: Backoff = Backoff {
+    base_ms: 1_000,
+    max_ms: 4_000,
+};
+/// Buffer for JSON request and response bodies.
+const JSON_BUF: usize = 640;
+
+const JSON: Option<&str> = Some("application/json");
+const JPEG: Option<&str> = Some("image/jpeg");
+
+/// Who the device is; fixed at manufacture (the secret) and at build (the version).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Serial number, the `X-Device-Serial` header.
+    pub serial: String<32>,
+    /// The 32-byte HMAC secret shared with the server.
+    pub secret: [u8; 32],
+    /// Running firmware version.
+    pub firmware_version: String<32>,
+}
+
+/// What the device keeps across deep sleep (RTC memory on the board, a struct in the simulator).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retained {
+    /// Settings from the last heartbeat.
+    pub config: DeviceConfig,
+    /// Unix seconds = `unix_offset_s + now_ms / 1000`; set from the server's clock.
+    pub unix_offset_s: i64,
+    /// Upload holds and failure counts.
+    pub holds: Holds,
+    /// Modem HTTP bytes since manufacture.
+    pub modem_bytes: ByteCounters,
+    /// Service state from the last heartbeat.
+    pub service: Option<ServiceState>,
+    /// A firmware update offered by the last heartbeat, for the OTA client.
+    pub firmware_offer: Option<FirmwareOffer>,
+    /// Why the last connected wake took its path.
+    pub link_reason: Option<String<64>>,
+}
+
+impl Retained {
+    /// The device's idea of unix time at `now_ms`.
+    pub fn unix_at(&self, now_ms: u64) -> i64 {
+        self.unix_offset_s + (now_ms / 1_000) as i64
+    }
+
+    fn sync_clock(&mut self, unix_s: i64, now_ms: u64) {
+        self.unix_offset_s = unix_s - (now_ms / 1_000) as i64;
+    }
+}
+
+/// The hardware one wake drives. `photos` are the three JPEG buffers (the board's static RAM).
+#[derive(Debug)]
+pub struct Device<'a, C, W, Cam, Q, B, E, K> {
+    /// The A7670 (or the simulator's emulated one).
+    pub cellular: &'a mut C,
+    /// WiFi, when the board has it configured.
+    pub wifi: Option<&'a mut W>,
+    /// The JPEG camera.
+    pub camera: &'a mut Cam,
+    /// The SD upload queue.
+    pub queue: &'a mut Q,
+    /// The battery gauge.
+    pub battery: &'a mut B,
+    /// Random bytes for event ids.
+    pub entropy: &'a mut E,
+    /// Time.
+    pub clock: &'a K,
+    /// Photo buffers, one per photo.
+    pub photos: [&'a mut [u8]; MAX_PHOTOS as usize],
+}
+
+/// What one wake did, for logs, the simulator and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Why it woke.
+    pub wake: Wake,
+    /// The link decision, when it tried to connect.
+    pub choice: Option<Choice>,
+    /// The new mail event, if any.
+    pub event: Option<EventRequest>,
+    /// Events the server stored during this wake (the new one and queued ones).
+    pub delivered: u32,
+    /// Events put on SD during this wake.
+    pub queued: u32,
+    /// Events the server refused for good (dropped from the queue).
+    pub dropped: u32,
+    /// Events lost because the SD card failed while no link could take them.
+    pub lost: u32,
+    /// Events on SD when going to sleep.
+    pub queue_len: u32,
+    /// Service state, when a heartbeat was answered.
+    pub service: Option<ServiceState>,
+    /// Milliseconds awake.
+    pub awake_ms: u64,
+    /// Milliseconds of deep sleep until the timer wake.
+    pub sleep_ms: u64,
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upload {
+    Done,
+    Dropped,
+    /// Kept on SD: skip the other uploads this wake (the heartbeat still goes).
+    Kept,
+    /// The link failed or the server keeps refusing our signature: stop the session.
+    Stop,
+}
+
+/// Runs one wake and returns what happened; `state` is updated for the next one.
+pub async fn run<C, W, Cam, Q, B, E, K>(
+    device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
+    identity: &Identity,
+    state: &mut Retained,
+    wake: Wake,
+) -> Report
+where
+    C: Cellular,
+    W: Wifi,
+    Cam: Camera,
+    Q: UploadQueue,
+    B: BatteryGauge,
+    E: Entropy,
+    K: Clock,
+{
+    let clock = device.clock;
+    let start = clock.now_ms();
+    let mut report = Report {
+        wake,
+        choice: None,
+        event: None,
+        delivered: 0,
+        queued: 0,
+        dropped: 0,
+        lost: 0,
+        queue_len: 0,
+        service: None,
+        awake_ms: 0,
+        sleep_ms: TIMER_WAKE_MS,
+    };
+    let queued_before = device.queue.pending().await.unwrap_or(0);
+    let connect = policy::should_connect(wake, start, &state.holds, &state.config, queued_before);
+    if connect {
+        // First thing: the modem boots for ~11 s while the camera works.
+        device.cellular.power_on().await;
+    }
+
+    let mut photo_lens = [0_usize; MAX_PHOTOS as usize];
+    if wake == Wake::Mail {
+        let mut count = 0;
+        for shot in 0..u64::from(MAX_PHOTOS) {
+            clock.sleep_until(start + shot * PHOTO_SPACING_MS).await;
+            let quality = state.config.jpeg_quality;
+            if let Ok(len) = device.camera.capture(quality, device.photos[count]).await {
+                photo_lens[count] = len;
+                count += 1;
+            }
+        }
+        report.event = Some(EventRequest {
+            event_id: new_event_id(device.entropy),
+            kind: EventKind::MailArrived,
+            occurred_at: state.unix_at(start),
+            photo_count: count as u8,
+        });
+    }
+    let battery_percent = device.battery.percent().await.min(100);
+    let charging = device.battery.charging().await;
+
+    if !connect {
+        keep_fresh(device, &photo_lens, &mut report).await;
+        return finish(device, report, start).await;
+    }
+
+    let modem_before = device.cellular.counters();
+    let choice = link::connect(
+        &mut *device.cellular,
+        device.wifi.as_deref_mut(),
+        clock,
+        state.config.wifi_min_rssi_dbm,
+    )
+    .await;
+    if !matches!(choice.path, Path::Cellular { .. }) {
+        device.cellular.power_off().await;
+    }
+    state.link_reason = Some(choice.reason.clone());
+    let heartbeat = Heartbeat {
+        battery_percent,
+        power_state: if charging {
+            PowerState::Charging
+        } else {
+            PowerState::Uploading
+        },
+        path: choice.path,
+    };
+    report.choice = Some(choice.clone());
+    let ok = match choice.path {
+        Path::Offline => {
+            keep_fresh(device, &photo_lens, &mut report).await;
+            false
+        }
+        Path::Cellular { .. } => {
+            let Device {
+                cellular,
+                queue,
+                photos,
+                ..
+            } = device;
+            let mut link = Link::new(&mut **cellular, clock, identity);
+            let ok = link
+                .session(
+                    &mut **queue,
+                    photos,
+                    &photo_lens,
+                    state,
+                    &heartbeat,
+                    &mut report,
+                )
+                .await;
+            device.cellular.power_off().await;
+            ok
+        }
+        Path::Wifi { .. } => match device.wifi.as_deref_mut() {
+            Some(wifi) => {
+                let mut link = Link::new(&mut *wifi, clock, identity);
+                let ok = link
+                    .session(
+                        &mut *device.queue,
+                        &mut device.photos,
+                        &photo_lens,
+                        state,
+                        &heartbeat,
+                        &mut report,
+                    )
+                    .await;
+                wifi.leave().await;
+                ok
+            }
+            None => false,
+        },
+    };
+    let modem_after = device.cellular.counters();
+    state.modem_bytes.tx += modem_after.tx.saturating_sub(modem_before.tx);
+    state.modem_bytes.rx += modem_after.rx.saturating_sub(modem_before.rx);
+    let now = clock.now_ms();
+    if ok {
+        state.holds.failures = 0;
+        state.holds.link_retry_at_ms = 0;
+    } else {
+        state.holds.failures += 1;
+        state.holds.link_retry_at_ms = now + FAILURE_HOLD.delay_ms(state.holds.failures);
+    }
+    finish(device, report, start).await
+}
+
+/// Puts the new event, if any, on SD (no link this wake).
+async fn keep_fresh<C, W, Cam, Q, B, E, K>(
+    device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
+    photo_lens: &[usize; MAX_PHOTOS as usize],
+    report: &mut Report,
+) where
+    Q: UploadQueue,
+{
+    let Some(event) = report.event else { return };
+    let photos = &device.photos;
+    let slices: [&[u8]; 3] = [
+        &photos[0][..photo_lens[0]],
+        &photos[1][..photo_lens[1]],
+        &photos[2][..photo_lens[2]],
+    ];
+    match device
+        .queue
+        .push(&event, &slices[..usize::from(event.photo_count)])
+        .await
+    {
+        Ok(()) => report.queued += 1,
+        Err(_) => report.lost += 1,
+    }
+}
+
+async fn finish<C, W, Cam, Q, B, E, K>(
+    device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
+    mut report: Report,
+    start: u64,
+) -> Report
+where
+    Q: UploadQueue,
+    K: Clock,
+{
+    report.queue_len = device.queue.pending().await.unwrap_or(0);
+    report.awake_ms = device.clock.now_ms().saturating_sub(start);
+    report
+}
+
+/// What the heartbeat reports besides the retained state.
+#[derive(Debug, Clone, Copy)]
+struct Heartbeat {
+    battery_percent: u8,
+    power_state: PowerState,
+    path: Path,
+}
+
+/// One link's uploads during a wake: signing, retries, the 401 resync.
+struct Link<'l, H, K> {
+    http: &'l mut H,
+    clock: &'l K,
+    identity: &'l Identity,
+    /// The clock was already resynced from a 401's `Date` this wake.
+    resynced: bool,
+    /// No network error, 5xx or persistent 401 so far.
+    healthy: bool,
+}
+
+impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
+    fn new(http: &'l mut H, clock: &'l K, identity: &'l Identity) -> Self {
+        Self {
+            http,
+            clock,
+            identity,
+            resynced: false,
+            healthy: true,
+        }
+    }
+
+    /// The new event, then the SD queue oldest-first, then the heartbeat. Returns whether the
+    /// link and the server behaved.
+    async fn session<Q: UploadQueue>(
+        &mut self,
+        queue: &mut Q,
+        photos: &mut [&mut [u8]; MAX_PHOTOS as usize],
+        photo_lens: &[usize; MAX_PHOTOS as usize],
+        state: &mut Retained,
+        heartbeat: &Heartbeat,
+        report: &mut Report,
+    ) -> bool {
+        let mut blocked = false;
+        if let Some(event) = report.event {
+            let slices: [&[u8]; 3] = [
+                &photos[0][..photo_lens[0]],
+                &photos[1][..photo_lens[1]],
+                &photos[2][..photo_lens[2]],
+            ];
+            let slices = &slices[..usize::from(event.photo_count)];
+            let outcome = self.deliver(state, &event, slices).await;
+            match outcome {
+                Upload::Done => report.delivered += 1,
+                Upload::Dropped => report.dropped += 1,
+                Upload::Kept | Upload::Stop => {
+                    match queue.push(&event, slices).await {
+                        Ok(()) => report.queued += 1,
+                        Err(_) => report.lost += 1,
+                    }
+                    blocked = true;
+                    if outcome == Upload::Stop {
+                        return false;
+                    }
+                }
+            }
+        }
+        if !blocked && !self.flush(queue, photos, state, report).await {
+            return false;
+        }
+        let queue_len = queue.pending().await.unwrap_or(0);
+        self.heartbeat(state, heartbeat, queue_len, report).await;
+        self.healthy
+    }
+
+    /// Delivers queued events oldest-first until one is kept; false when the session must stop.
+    async fn flush<Q: UploadQueue>(
+        &mut self,
+        queue: &mut Q,
+        photos: &mut [&mut [u8]; MAX_PHOTOS as usize],
+        state: &mut Retained,
+        report: &mut Report,
+    ) -> bool {
+        let waiting = queue.pending().await.unwrap_or(0);
+        for _ in 0..waiting {
+            let Ok(Some(event)) = queue.oldest().await else {
+                break;
+            };
+            let count = usize::from(event.photo_count.min(MAX_PHOTOS));
+            let mut lens = [0; MAX_PHOTOS as usize];
+            let mut readable = true;
+            for (index, buffer) in photos.iter_mut().enumerate().take(count) {
+                match queue.read_photo(index as u8, buffer).await {
+                    Ok(len) => lens[index] = len,
+                    Err(_) => readable = false,
+                }
+            }
+            let outcome = if readable {
+                let slices: [&[u8]; 3] = [
+                    &photos[0][..lens[0]],
+                    &photos[1][..lens[1]],
+                    &photos[2][..lens[2]],
+                ];
+                self.deliver(state, &event, &slices[..count]).await
+            } else {
+                // A record the card cannot give back whole can never be delivered.
+                Upload::Dropped
+            };
+            match outcome {
+                Upload::Done | Upload::Dropped => {
+                    if queue.pop_oldest().await.is_err() {
+                        break;
+                    }
+                    if outcome == Upload::Done {
+                        report.delivered += 1;
+                    } else {
+                        report.dropped += 1;
+                    }
+                }
+                Upload::Kept => break,
+                Upload::Stop => return false,
+            }
+        }
+        true
+    }
+
+    /// POSTs the event, then PUTs its photos, unless the server says it already has them all.
+    async fn deliver(
+        &mut self,
+        state: &mut Retained,
+        event: &EventRequest,
+        photos: &[&[u8]],
+    ) -> Upload {
+        let mut json = [0; JSON_BUF];
+        let Ok(len) = serde_json_core::to_slice(event, &mut json) else {
+            return Upload::Dropped;
+        };
+        let mut answer = [0; JSON_BUF];
+        let response = match self
+            .exchange(
+                state,
+                Method::Post,
+                EVENTS_PATH,
+                JSON,
+                &json[..len],
+                &mut answer,
+            )
+            .await
+        {
+            Ok(response) => response,
+            Err(_) => return Upload::Stop,
+        };
+        match self.judge(state, &response) {
+            Upload::Done => {}
+            other => return other,
+        }
+        let mut unescape = [0; 64];
+        let complete = serde_json_core::from_slice_escaped::<EventResponse>(
+            &answer[..response.body_len],
+            &mut unescape,
+        )
+        .map(|(body, _)| body.complete)
+        .unwrap_or(false);
+        if complete {
+            return Upload::Done;
+        }
+        for (index, photo) in photos.iter().enumerate() {
+            let path = photo_path(event.event_id, index as u8);
+            let response = match self
+                .exchange(state, Method::Put, &path, JPEG, photo, &mut answer)
+                .await
+            {
+                Ok(response) => response,
+                Err(_) => return Upload::Stop,
+            };
+            match self.judge(state, &response) {
+                Upload::Done => {}
+                other => return other,
+            }
+        }
+        Upload::Done
+    }
+
+    /// Applies the policy's verdict on an upload's answer to the holds.
+    fn judge(&mut self, state: &mut Retained, response: &Response) -> Upload {
+        let now = self.clock.now_ms();
+        if response.status == 401 {
+            // Still refused after the resync: hold off rather than drain the battery.
+            self.healthy = false;
+            state.holds.server_hold_until_ms =
+                now + FAILURE_HOLD.delay_ms(state.holds.failures + 1);
+            return Upload::Stop;
+        }
+        match policy::verdict(response.status, response.retry_after_s, now, &state.config) {
+            Verdict::Done => Upload::Done,
+            Verdict::Drop => Upload::Dropped,
+            Verdict::Keep { hold_until_ms } => {
+                match hold_until_ms {
+                    Some(until) => {
+                        state.holds.server_hold_until_ms =
+                            state.holds.server_hold_until_ms.max(until)
+                    }
+                    None => self.healthy = false,
+                }
+                Upload::Kept
+            }
+        }
+    }
+
+    /// Reports status and applies the answer: clock, config, service state, firmware offer.
+    async fn heartbeat(
+        &mut self,
+        state: &mut Retained,
+        heartbeat: &Heartbeat,
+        queue_len: u32,
+        report: &mut Report,
+    ) {
+        let (network, signal_dbm) = heartbeat
+            .path
+            .network()
+            .unwrap_or((smartbox_protocol::Network::Cellular, -113));
+        let request = HeartbeatRequest {
+            battery_percent: heartbeat.battery_percent,
+            power_state: heartbeat.power_state,
+            signal_dbm,
+            network,
+            firmware_version: self.identity.firmware_version.clone(),
+            modem_tx_bytes: state.modem_bytes.tx,
+            modem_rx_bytes: state.modem_bytes.rx,
+            sd_queue_len: queue_len,
+            link_reason: state.link_reason.clone(),
+        };
+        let mut json = [0; JSON_BUF];
+        let Ok(len) = serde_json_core::to_slice(&request, &mut json) else {
+            return;
+        };
+        let mut answer = [0; JSON_BUF];
+        let Ok(response) = self
+            .exchange(
+                state,
+                Method::Post,
+                HEARTBEAT_PATH,
+                JSON,
+                &json[..len],
+                &mut answer,
+            )
+            .await
+        else {
+            return;
+        };
+        if response.status == 401 {
+            self.judge(state, &response);
+            return;
+        }
+        if response.status != 200 {
+            self.healthy = false;
+            return;
+        }
+        let mut unescape = [0; 256];
+        let Ok((body, _)) = serde_json_core::from_slice_escaped::<HeartbeatResponse>(
+            &answer[..response.body_len],
+            &mut unescape,
+        ) else {
+            self.healthy = false;
+            return;
+        };
+        let now = self.clock.now_ms();
+        state.sync_clock(body.server_time, now);
+        state.config = body.config;
+        state.service = Some(body.service);
+        state.firmware_offer = body.firmware;
+        state.holds.last_checkin_ms = Some(now);
+        if body.service == ServiceState::Active {
+            // Paid again: the 402 hold has no reason to last until the next check-in.
+            state.holds.server_hold_until_ms = 0;
+        }
+        report.service = Some(body.service);
+    }
+
+    /// Signs and sends one request; retries network errors and 5xx with backoff; on a 401 with a
+    /// `Date`, resyncs the clock once and signs again.
+    async fn exchange(
+        &mut self,
+        state: &mut Retained,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        answer: &mut [u8],
+    ) -> Result<Response, NetError> {
+        let digest = body_sha256(body);
+        let mut attempt = 1;
+        loop {
+            let time = state.unix_at(self.clock.now_ms());
+            let headers = SignedHeaders::new(
+                &self.identity.serial,
+                &self.identity.secret,
+                method,
+                path,
+                time,
+                &digest,
+            );
+            let request = Request {
+                method,
+                path,
+                content_type,
+                headers: &headers,
+                body,
+            };
+            let result = self.http.send(&request, answer).await;
+            match result {
+                Ok(response) if response.status == 401 && !self.resynced => {
+                    self.resynced = true;
+                    match response.date {
+                        Some(date) => state.sync_clock(date, self.clock.now_ms()),
+                        None => return Ok(response),
+                    }
+                }
+                Ok(response) if response.status < 500 || attempt >= HTTP_ATTEMPTS => {
+                    return Ok(response);
+                }
+                Err(error) if attempt >= HTTP_ATTEMPTS => {
+                    self.healthy = false;
+                    return Err(error);
+                }
+                Ok(_) | Err(_) => {
+                    self.clock.sleep_ms(HTTP_BACKOFF.delay_ms(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}
