@@ -64,7 +64,8 @@ pub struct Retained {
     pub unix_offset_s: i64,
     /// Upload holds and failure counts.
     pub holds: Holds,
-    /// Modem HTTP bytes since manufacture.
+    /// Modem HTTP bytes since manufacture, added up at the end of each wake (so a heartbeat
+    /// reports the totals up to the previous wake).
     pub modem_bytes: ByteCounters,
     /// Service state from the last heartbeat.
     pub service: Option<ServiceState>,
@@ -242,7 +243,7 @@ where
                 photos,
                 ..
             } = device;
-            let mut link = Link::new(&mut **cellular, clock, identity);
+            let mut link = Link::new(&mut **cellular, clock, identity, start);
             let ok = link
                 .session(
                     &mut **queue,
@@ -258,7 +259,7 @@ where
         }
         Path::Wifi { .. } => match device.wifi.as_deref_mut() {
             Some(wifi) => {
-                let mut link = Link::new(&mut *wifi, clock, identity);
+                let mut link = Link::new(&mut *wifi, clock, identity, start);
                 let ok = link
                     .session(
                         &mut *device.queue,
@@ -345,16 +346,19 @@ struct Link<'l, H, K> {
     resynced: bool,
     /// No network error, 5xx or persistent 401 so far.
     healthy: bool,
+    /// When this wake began.
+    wake_start_ms: u64,
 }
 
 impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
-    fn new(http: &'l mut H, clock: &'l K, identity: &'l Identity) -> Self {
+    fn new(http: &'l mut H, clock: &'l K, identity: &'l Identity, wake_start_ms: u64) -> Self {
         Self {
             http,
             clock,
             identity,
             resynced: false,
             healthy: true,
+            wake_start_ms,
         }
     }
 
@@ -597,7 +601,9 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         state.config = body.config;
         state.service = Some(body.service);
         state.firmware_offer = body.firmware;
-        state.holds.last_checkin_ms = Some(now);
+        // The wake's start, not now: timer wakes are compared against it, and a check-in that
+        // took a few seconds must not push the next one a whole timer period later.
+        state.holds.last_checkin_ms = Some(self.wake_start_ms);
         if body.service == ServiceState::Active {
             // Paid again: the 402 hold has no reason to last until the next check-in.
             state.holds.server_hold_until_ms = 0;

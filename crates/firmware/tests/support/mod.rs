@@ -305,3 +305,5 @@ impl embedded_hal::digital::OutputPin for FakePin {
         Ok(())
     }
 }
+
+pub mod rig;

@@ -1,0 +1,400 @@
+//! Stories of whole wakes: a simulated mailbox (fake modem, WiFi, camera, SD queue) against a
+//! fake device API that checks signatures, on a simulated clock.
+
+mod support;
+
+use smartbox_firmware::link::{LinkFailure, Path};
+use smartbox_firmware::policy::{TIMER_WAKE_MS, Wake};
+use smartbox_protocol::ServiceState;
+use support::rig::{EPOCH, Mode, Rig};
+
+const MIN: u64 = 60_000;
+const HOUR: u64 = 60 * MIN;
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+#[test]
+fn mail_is_photographed_while_the_modem_boots_and_delivered_within_20_seconds() {
+    let mut rig = Rig::new();
+    let report = rig.wake_at(HOUR, Wake::Mail);
+
+    let journal = rig.journal(HOUR);
+    assert_eq!(
+        journal[0],
+        (0, s("modem on")),
+        "the modem is powered before anything else"
+    );
+    let photos: Vec<u64> = journal
+        .iter()
+        .filter(|(_, w)| w == "photo q80")
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(
+        photos,
+        [100, 1_000, 2_000],
+        "three photos 1 s apart while the modem boots"
+    );
+    assert_eq!(journal.last().map(|(_, w)| w.as_str()), Some("modem off"));
+    assert!(report.awake_ms <= 20_000, "awake {} ms", report.awake_ms);
+    assert_eq!(report.sleep_ms, TIMER_WAKE_MS);
+
+    let event = report.event.expect("a mail event");
+    assert_eq!(event.photo_count, 3);
+    assert_eq!(event.occurred_at, EPOCH + 3_600);
+    assert_eq!(
+        (report.delivered, report.queued, report.queue_len),
+        (1, 0, 0)
+    );
+    assert_eq!(rig.server.complete_events(), 1);
+    let id = event.event_id.to_string();
+    assert_eq!(
+        rig.server.statuses(),
+        [
+            (s("POST events"), Some(201)),
+            (format!("PUT events/{id}/photos/0"), Some(201)),
+            (format!("PUT events/{id}/photos/1"), Some(201)),
+            (format!("PUT events/{id}/photos/2"), Some(201)),
+            (s("POST heartbeat"), Some(200)),
+        ]
+    );
+    let beat = &rig.server.state().heartbeats[0];
+    assert_eq!(beat.battery_percent, 87);
+    assert_eq!(beat.signal_dbm, -85);
+    assert_eq!(beat.sd_queue_len, 0);
+    assert_eq!(beat.link_reason.as_deref(), Some("cellular -85 dBm"));
+    assert_eq!(beat.modem_tx_bytes, 0, "totals up to the previous wake");
+    assert!(
+        rig.state.modem_bytes.tx > 3_000,
+        "this wake's photos are counted for the next heartbeat"
+    );
+    assert_eq!(
+        rig.state.holds.last_checkin_ms,
+        Some(HOUR),
+        "check-ins are timed from the wake's start"
+    );
+}
+
+#[test]
+fn a_failed_photo_is_left_out_of_the_event() {
+    let mut rig = Rig::new();
+    rig.camera.failing = vec![1];
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(report.event.map(|e| e.photo_count), Some(2));
+    assert_eq!(rig.server.complete_events(), 1);
+}
+
+#[test]
+fn first_contact_resyncs_the_clock_from_the_401_date_once() {
+    let mut rig = Rig::new();
+    rig.state.unix_offset_s = 0;
+    let report = rig.wake_at(10 * MIN, Wake::Mail);
+    let statuses = rig.server.statuses();
+    assert_eq!(statuses[0], (s("POST events"), Some(401)));
+    assert_eq!(statuses[1], (s("POST events"), Some(201)));
+    assert_eq!(
+        statuses.iter().filter(|(_, st)| *st == Some(401)).count(),
+        1
+    );
+    assert_eq!(report.delivered, 1);
+    assert!(
+        (rig.state.unix_at(rig.sim_now()) - (EPOCH + (rig.sim_now() / 1_000) as i64)).abs() <= 1
+    );
+}
+
+#[test]
+fn a_persistent_401_keeps_the_event_and_backs_off() {
+    let mut rig = Rig::new();
+    rig.server.state().secret = [1; 32];
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(
+        rig.server.statuses(),
+        [(s("POST events"), Some(401)), (s("POST events"), Some(401))],
+        "one resync, then no more tries and no heartbeat"
+    );
+    assert_eq!(
+        (report.delivered, report.queued, report.queue_len),
+        (0, 1, 1)
+    );
+    assert!(rig.state.holds.server_hold_until_ms > rig.sim_now());
+    assert_eq!(
+        rig.journal_words().last().map(String::as_str),
+        Some("modem off")
+    );
+    let next = rig.wake_at(rig.sim_now() + MIN, Wake::Mail);
+    assert!(next.choice.is_none(), "held off: no connection");
+    assert_eq!(next.queue_len, 2);
+}
+
+#[test]
+fn a_suspended_mailbox_gets_402_keeps_its_photos_on_sd_and_delivers_after_payment() {
+    let mut rig = Rig::new();
+    rig.server.state().mode = Mode::Suspended;
+    let first = rig.wake_at(0, Wake::Mail);
+    assert_eq!((first.delivered, first.queued, first.queue_len), (0, 1, 1));
+    assert_eq!(
+        first.service,
+        Some(ServiceState::Suspended),
+        "the heartbeat still goes"
+    );
+    assert_eq!(
+        rig.server.statuses().last(),
+        Some(&(s("POST heartbeat"), Some(200)))
+    );
+
+    // Held until the next check-in: more mail is stored without connecting.
+    let second = rig.wake_at(2 * HOUR, Wake::Mail);
+    assert!(second.choice.is_none());
+    assert_eq!(second.queue_len, 2);
+    assert!(!rig.journal_words().contains(&s("modem on")));
+
+    // The customer pays; the timer wake after the hold flushes both, oldest first, once.
+    rig.server.state().mode = Mode::Normal;
+    let third = rig.wake_at(7 * HOUR, Wake::Timer);
+    assert_eq!((third.delivered, third.queue_len), (2, 0));
+    assert_eq!(rig.server.complete_events(), 2);
+    let posts = rig
+        .server
+        .state()
+        .log
+        .iter()
+        .filter(|l| l.path.ends_with("events") && l.status == Some(201))
+        .count();
+    assert_eq!(posts, 2);
+    assert_eq!(third.service, Some(ServiceState::Active));
+}
+
+#[test]
+fn over_the_spend_cap_429_waits_for_retry_after() {
+    let mut rig = Rig::new();
+    rig.server.state().mode = Mode::OverCap {
+        retry_after_s: 2 * 3_600,
+    };
+    let first = rig.wake_at(0, Wake::Mail);
+    assert_eq!((first.delivered, first.queue_len), (0, 1));
+    let hold = rig.state.holds.server_hold_until_ms;
+    assert!((2 * HOUR..2 * HOUR + MIN).contains(&hold), "hold {hold}");
+    assert!(
+        rig.wake_at(HOUR, Wake::Timer).choice.is_none(),
+        "queue waits for Retry-After"
+    );
+    rig.server.state().mode = Mode::Normal;
+    let later = rig.wake_at(2 * HOUR + MIN, Wake::Timer);
+    assert_eq!((later.delivered, later.queue_len), (1, 0));
+}
+
+#[test]
+fn server_errors_are_retried_within_the_wake_with_backoff() {
+    let mut rig = Rig::new();
+    rig.server.state().fail_next = 2;
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(report.delivered, 1);
+    let log = &rig.server.state().log;
+    assert_eq!(
+        log.iter().take(3).map(|l| l.status).collect::<Vec<_>>(),
+        [Some(503), Some(503), Some(201)]
+    );
+    assert_eq!(
+        log[1].at_ms - log[0].at_ms,
+        1_000 + 300,
+        "1 s backoff plus the exchange"
+    );
+    assert_eq!(log[2].at_ms - log[1].at_ms, 2_000 + 300, "then 2 s");
+    assert_eq!(rig.state.holds.failures, 0);
+}
+
+#[test]
+fn server_down_during_a_wake_keeps_the_event_and_delivers_it_next_wake_exactly_once() {
+    let mut rig = Rig::new();
+    rig.server.state().fail_next = 4;
+    let first = rig.wake_at(0, Wake::Mail);
+    assert_eq!((first.delivered, first.queued, first.queue_len), (0, 1, 1));
+    assert_eq!(rig.state.holds.failures, 1);
+    // The heartbeat was tried after the event gave up (the fourth 503, then 200).
+    assert_eq!(
+        rig.server.statuses().last(),
+        Some(&(s("POST heartbeat"), Some(200)))
+    );
+
+    let retry_at = rig.state.holds.link_retry_at_ms;
+    assert!(
+        rig.wake_at(retry_at - 1, Wake::Timer).choice.is_none(),
+        "timer wakes wait for the retry time"
+    );
+    let second = rig.wake_at(retry_at, Wake::Timer);
+    assert_eq!((second.delivered, second.queue_len), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1);
+    assert_eq!(rig.server.state().events.len(), 1);
+    assert_eq!(rig.state.holds.failures, 0);
+}
+
+#[test]
+fn network_timeouts_stop_the_session_and_keep_the_event() {
+    let mut rig = Rig::new();
+    rig.server.state().drop_next = 3;
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!((report.delivered, report.queue_len), (0, 1));
+    assert_eq!(
+        rig.server.state().heartbeats.len(),
+        0,
+        "no heartbeat over a dead link"
+    );
+    assert_eq!(rig.state.holds.failures, 1);
+    assert_eq!(
+        rig.journal_words().last().map(String::as_str),
+        Some("modem off")
+    );
+}
+
+#[test]
+fn a_queued_event_the_server_already_completed_is_not_uploaded_again() {
+    let mut rig = Rig::new();
+    let first = rig.wake_at(0, Wake::Mail);
+    let event = first.event.expect("event");
+    // As if power was lost after the server stored it but before the device knew.
+    let photos = rig.server.state().events[&event.event_id]
+        .1
+        .values()
+        .cloned()
+        .collect();
+    rig.queue.records.push_back((event, photos));
+    let second = rig.wake_at(7 * HOUR, Wake::Timer);
+    assert_eq!((second.delivered, second.queue_len), (1, 0));
+    let puts_after = rig
+        .server
+        .state()
+        .log
+        .iter()
+        .filter(|l| l.at_ms >= 7 * HOUR && l.method == "PUT")
+        .count();
+    assert_eq!(puts_after, 0);
+    assert_eq!(rig.server.state().events.len(), 1);
+}
+
+#[test]
+fn a_photo_the_server_refuses_for_good_is_dropped_rather_than_blocking_the_queue() {
+    let mut rig = Rig::new();
+    rig.camera.corrupt = vec![0];
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(
+        (report.delivered, report.dropped, report.queue_len),
+        (0, 1, 0)
+    );
+    assert_eq!(rig.server.statuses()[1].1, Some(400));
+}
+
+#[test]
+fn timer_wakes_stay_local_until_a_checkin_is_due() {
+    let mut rig = Rig::new();
+    let first = rig.wake_at(0, Wake::Timer);
+    assert!(first.choice.is_some(), "never checked in: check in now");
+    for half_hour in 1..12 {
+        let report = rig.wake_at(half_hour * 30 * MIN, Wake::Timer);
+        assert!(report.choice.is_none(), "wake {half_hour}");
+        assert!(rig.journal_words().is_empty(), "no modem, no camera");
+    }
+    let due = rig.wake_at(6 * HOUR + MIN, Wake::Timer);
+    assert!(due.choice.is_some());
+    assert_eq!(
+        rig.server.statuses(),
+        [
+            (s("POST heartbeat"), Some(200)),
+            (s("POST heartbeat"), Some(200))
+        ]
+    );
+}
+
+#[test]
+fn the_server_config_sets_checkin_interval_and_jpeg_quality() {
+    let mut rig = Rig::new();
+    rig.server.state().config.checkin_interval_s = 1_800;
+    rig.server.state().config.jpeg_quality = 60;
+    rig.wake_at(0, Wake::Timer);
+    assert!(rig.wake_at(30 * MIN, Wake::Timer).choice.is_some());
+    rig.wake_at(40 * MIN, Wake::Mail);
+    assert!(rig.journal_words().contains(&s("photo q60")));
+}
+
+#[test]
+fn no_coverage_is_retried_once_then_wifi_above_minus_70_dbm_carries_the_upload() {
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.rssi = Some(-65);
+    rig.cellular.attach_results =
+        [Err(LinkFailure::NoCoverage), Err(LinkFailure::NoCoverage)].into();
+    let report = rig.wake_at(0, Wake::Mail);
+    let choice = report.choice.expect("connected");
+    assert_eq!(choice.path, Path::Wifi { rssi_dbm: -65 });
+    assert_eq!(
+        choice.reason.as_str(),
+        "wifi -65 dBm; cellular not registered"
+    );
+    let words = rig.journal_words();
+    assert_eq!(words.iter().filter(|w| *w == "attach").count(), 2);
+    let modem_off = words
+        .iter()
+        .position(|w| w == "modem off")
+        .expect("modem off");
+    let join = words.iter().position(|w| w == "wifi join").expect("joined");
+    assert!(
+        modem_off < join || modem_off == join + 1,
+        "modem off before uploading over wifi: {words:?}"
+    );
+    assert_eq!(report.delivered, 1);
+    let beat = &rig.server.state().heartbeats[0];
+    assert_eq!(beat.network, smartbox_protocol::Network::Wifi);
+    assert_eq!(
+        beat.link_reason.as_deref(),
+        Some("wifi -65 dBm; cellular not registered")
+    );
+}
+
+#[test]
+fn wifi_at_or_below_minus_70_dbm_is_not_used_and_the_event_stays_on_sd() {
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.rssi = Some(-70);
+    rig.cellular.attach_results = [Err(LinkFailure::Denied)].into();
+    let report = rig.wake_at(0, Wake::Mail);
+    let choice = report.choice.expect("tried");
+    assert_eq!(choice.path, Path::Offline);
+    assert_eq!(
+        choice.reason.as_str(),
+        "offline: cellular registration denied; wifi -70 <= -70 dBm"
+    );
+    assert_eq!(
+        rig.journal_words()
+            .iter()
+            .filter(|w| *w == "attach")
+            .count(),
+        1,
+        "denied is not retried"
+    );
+    assert!(!rig.journal_words().contains(&s("wifi join")));
+    assert_eq!((report.queued, report.queue_len), (1, 1));
+    assert_eq!(rig.state.holds.failures, 1);
+    assert!(rig.server.statuses().is_empty());
+}
+
+#[test]
+fn cellular_is_preferred_even_when_wifi_is_strong() {
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.rssi = Some(-40);
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(
+        report.choice.map(|c| c.path),
+        Some(Path::Cellular { signal_dbm: -85 })
+    );
+    assert!(!rig.journal_words().contains(&s("wifi scan")));
+}
+
+#[test]
+fn an_sd_card_failure_offline_loses_the_event_and_says_so() {
+    let mut rig = Rig::new();
+    rig.queue.broken = true;
+    rig.cellular.attach_results = [Err(LinkFailure::NoSim)].into();
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!((report.queued, report.lost), (0, 1));
+}
