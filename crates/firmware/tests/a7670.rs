@@ -485,3 +485,35 @@ fn power_off_falls_back_to_a_long_pwrkey_pulse_when_the_modem_is_mute() {
     assert_eq!(block_on(modem.power_off()), Ok(()));
     assert_eq!(sim.pwrkey(), [(1_000, true), (3_600, false)]);
 }
+
+fn script_boot(sim: &Sim, model: &str) {
+    sim.expect("AT", OK).expect("ATE0", OK).expect("AT+CMEE=1", OK).expect(
+        "AT+SIMCOMATI",
+        &format!("\r\nManufacturer: SIMCOM INCORPORATED\r\nModel: {model}\r\nRevision: X\r\n\r\nOK\r\n"),
+    );
+}
+
+#[test]
+fn attach_runs_ready_model_sim_apn_registration_and_signal_in_order() {
+    use smartbox_firmware::link::Cellular;
+    let sim = Sim::new();
+    script_boot(&sim, "A7670E-FASE");
+    sim.expect("AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n")
+        .expect("AT+CGDCONT=1,\"IP\",\"iot.test\"", OK)
+        .expect("AT+CEREG?", "\r\n+CEREG: 0,1\r\n\r\nOK\r\n")
+        .expect("AT+CSQ", "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
+    let mut modem = modem(&sim, "http://h");
+    assert_eq!(block_on(Cellular::attach(&mut modem, 45_000)), Ok(-63));
+    assert!(sim.script_done());
+}
+
+#[test]
+fn attach_reports_the_ubl_variant_as_a_permanent_link_failure() {
+    use smartbox_firmware::link::{Cellular, LinkFailure};
+    let sim = Sim::new();
+    script_boot(&sim, "A7670E-LNXY-UBL");
+    let mut modem = modem(&sim, "http://h");
+    let failure = block_on(Cellular::attach(&mut modem, 45_000)).expect_err("refused");
+    assert_eq!(failure, LinkFailure::UnsupportedModem);
+    assert!(failure.is_permanent());
+}
