@@ -503,6 +503,8 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 .await
             {
                 Ok(response) => response,
+                // Larger than the link can ever send (one HTTPDATA): waiting will not help.
+                Err(NetError::BodyTooLarge) => return Upload::Dropped,
                 Err(_) => return Upload::Stop,
             };
             match self.judge(state, &response) {
@@ -653,6 +655,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 Ok(response) if response.status < 500 || attempt >= HTTP_ATTEMPTS => {
                     return Ok(response);
                 }
+                Err(NetError::BodyTooLarge) => return Err(NetError::BodyTooLarge),
                 Err(error) if attempt >= HTTP_ATTEMPTS => {
                     self.healthy = false;
                     return Err(error);

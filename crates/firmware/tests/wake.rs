@@ -398,3 +398,24 @@ fn an_sd_card_failure_offline_loses_the_event_and_says_so() {
     let report = rig.wake_at(0, Wake::Mail);
     assert_eq!((report.queued, report.lost), (0, 1));
 }
+
+#[test]
+fn a_photo_too_large_for_the_modem_is_dropped_at_once_not_retried_forever() {
+    let mut rig = Rig::new();
+    rig.cellular.max_body = 500;
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!(
+        (report.delivered, report.dropped, report.queue_len),
+        (0, 1, 0)
+    );
+    let statuses = rig.server.statuses();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|(what, _)| what.starts_with("PUT"))
+            .count(),
+        0
+    );
+    assert_eq!(statuses.last(), Some(&(s("POST heartbeat"), Some(200))));
+    assert_eq!(rig.state.holds.failures, 0);
+}

@@ -282,6 +282,8 @@ pub struct FakeCellular {
     pub attach_results: VecDeque<Result<i16, LinkFailure>>,
     pub boot_ms: u64,
     pub registration_ms: u64,
+    /// Largest body the link takes (the A7670: one HTTPDATA).
+    pub max_body: usize,
     powered_at: Option<u64>,
     attached: bool,
     counters: ByteCounters,
@@ -295,6 +297,9 @@ impl DeviceHttp for FakeCellular {
     ) -> Result<Response, NetError> {
         if !self.attached {
             return Err(NetError::NoLink);
+        }
+        if request.body.len() > self.max_body {
+            return Err(NetError::BodyTooLarge);
         }
         self.sim.sleep_ms(HTTP_MS).await;
         self.counters.tx += request.body.len() as u64 + 200;
@@ -517,6 +522,7 @@ impl Rig {
             attach_results: VecDeque::new(),
             boot_ms: 11_000,
             registration_ms: 2_000,
+            max_body: usize::MAX,
             powered_at: None,
             attached: false,
             counters: ByteCounters::default(),
