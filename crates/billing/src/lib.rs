@@ -1,1 +1,46 @@
-//! smartbox-billing
+//! The payment-provider half of billing: everything that talks to (or imitates) Stripe, and
+//! nothing that needs the database.
+//!
+//! - [`PaymentProvider`] (`provider`): the object-safe trait the billing engine and the server
+//!   hold as `Arc<dyn PaymentProvider>`, with the request, outcome and error types whose meaning
+//!   for money ("succeeded", "failed", "unknown: reconcile first") is defined there.
+//! - [`SandboxProvider`] (`sandbox`): the deterministic in-memory default when no Stripe key is
+//!   configured, behaving like Stripe's test cards.
+//! - [`StripeProvider`] (`stripe`): a thin typed client over reqwest for the few Stripe endpoints
+//!   used; `STRIPE_API_BASE` points it at localstripe in tests.
+//! - `webhook`: Stripe webhook signature verification and the event envelope, pure functions.
+//!
+//! [`provider_from_env`] picks the provider as DESIGN §3 says: Stripe when `STRIPE_SECRET_KEY`
+//! is set, the sandbox otherwise.
+
+pub mod ids;
+pub mod provider;
+pub mod sandbox;
+pub mod stripe;
+pub mod webhook;
+
+use std::sync::Arc;
+
+pub use ids::{CustomerId, PaymentIntentId, PaymentMethodId, RefundId, SetupIntentId};
+pub use provider::{
+    ApiError, CardDetails, ChargeLookup, ChargeOutcome, ChargeRecord, ChargeRequest, IntentStatus,
+    NewCustomer, PaymentFailure, PaymentProvider, ProviderError, ProviderFuture, ProviderMode,
+    Refund, RefundRequest, RefundStatus, SetupIntent, SetupIntentStatus,
+};
+pub use sandbox::SandboxProvider;
+pub use stripe::{StripeConfig, StripeProvider};
+
+/// The provider for this configuration: Stripe when given its config, the sandbox otherwise.
+pub fn provider_for(
+    stripe: Option<StripeConfig>,
+) -> Result<Arc<dyn PaymentProvider>, ProviderError> {
+    Ok(match stripe {
+        Some(config) => Arc::new(StripeProvider::new(config)?),
+        None => Arc::new(SandboxProvider::new()),
+    })
+}
+
+/// The provider the environment asks for (`STRIPE_SECRET_KEY`, `STRIPE_API_BASE`; DESIGN §3).
+pub fn provider_from_env() -> Result<Arc<dyn PaymentProvider>, ProviderError> {
+    provider_for(StripeConfig::from_env())
+}
