@@ -1,1 +1,190 @@
-fn main() {}
+//! `smartbox`: the one binary of the smart mailbox cloud. Each subcommand is a thin shell over the
+//! server crate, so everything it does is also reachable from tests.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use smartbox_domain::PlanId;
+use smartbox_server::config::Config;
+use smartbox_server::server::{self, open_db};
+use smartbox_server::{Clock, SystemClock, demo, provisioning};
+
+#[derive(Debug, Parser)]
+#[command(name = "smartbox", version, about = "The smart mailbox cloud service", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the device API, web portal and admin (configured by SMARTBOX_* variables).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed demo data (plans, an admin, a customer, mailboxes), print the credentials and serve.
+    Demo,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manufacture and activate devices.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an admin account.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// At least 8 characters.
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Import serials from a CSV (header row with a `serial` column) as pre-activation devices and
+    /// write the factory CSV (serial,secret,claim_code) to flash and print on the boxes.
+    Import {
+        /// The CSV of serials.
+        file: PathBuf,
+        /// Where to write the factory CSV (refuses to overwrite an existing file).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Activate a device for a customer (created if needed) and start the 7-day trial.
+    Activate {
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        email: String,
+        /// basic, plus or premium.
+        #[arg(long)]
+        plan: PlanId,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    server::init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let clock = SystemClock;
+    match command {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => {
+            let db = open_db(&config.database_url).await?;
+            println!("migrated {} database", db.backend().as_str());
+            db.close().await;
+            Ok(())
+        }
+        Command::Demo => run_demo(config).await,
+        Command::User(UserCommand::CreateAdmin { email, password }) => {
+            let db = open_db(&config.database_url).await?;
+            let id =
+                provisioning::create_user(&db, &email, &password, "admin", clock.now_ms()).await?;
+            println!("created admin {email} ({id})");
+            Ok(())
+        }
+        Command::Devices(DevicesCommand::Import { file, out }) => {
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let serials = provisioning::read_serials(input)
+                .with_context(|| format!("{} refused", file.display()))?;
+            let output = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| {
+                    format!("cannot create {} (it must not exist yet)", out.display())
+                })?;
+            let db = open_db(&config.database_url).await?;
+            let key = server::master_key(&config)?;
+            let records =
+                match provisioning::import_devices(&db, &key, &serials, clock.now_ms()).await {
+                    Ok(records) => records,
+                    Err(err) => {
+                        drop(output);
+                        let _ = std::fs::remove_file(&out);
+                        return Err(err).with_context(|| format!("{} refused", file.display()));
+                    }
+                };
+            provisioning::write_factory_csv(output, &records)?;
+            println!(
+                "imported {} devices; factory records in {}",
+                records.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Devices(DevicesCommand::Activate {
+            serial,
+            email,
+            plan,
+        }) => {
+            let db = open_db(&config.database_url).await?;
+            let activation =
+                provisioning::activate_device(&db, &serial, &email, plan, clock.now_ms()).await?;
+            println!(
+                "activated {serial} for {email} on {plan}; trial ends at {} (ms)",
+                activation.trial_ends_at
+            );
+            if let Some(password) = activation.new_customer_password {
+                println!("new customer account {email}, first password: {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn run_demo(config: Config) -> anyhow::Result<()> {
+    let server = smartbox_server::Server::build(config, Arc::new(SystemClock)).await?;
+    let state = server.state().clone();
+    let seed = demo::seed(
+        &state.db,
+        &state.master_key,
+        &PathBuf::from("data/demo-factory.csv"),
+        state.clock.now_ms(),
+    )
+    .await?;
+    let url = format!("http://{}", server.local_addr());
+    println!("Smart Mailbox demo running at {url}");
+    println!("  admin:    {} / {}", seed.admin_email, seed.admin_password);
+    println!(
+        "  customer: {} / {}",
+        seed.customer_email, seed.customer_password
+    );
+    for device in &seed.devices {
+        println!(
+            "  mailbox:  {} (claim code {})",
+            device.serial, device.claim_code
+        );
+    }
+    println!("Press Ctrl-C to stop.");
+    server.run_until(server::shutdown_signal()).await
+}

@@ -1,1 +1,20 @@
-//! smartbox-server
+//! The smart mailbox cloud service: the device API, the customer and admin web, billing, durable
+//! jobs and notifications, over the store (SQLite or PostgreSQL) and a blob store.
+
+pub mod app;
+pub mod blobs;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod passwords;
+pub mod provisioning;
+pub mod secrets;
+pub mod server;
+pub mod state;
+
+pub use app::app;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use server::Server;
+pub use state::AppState;

@@ -71,4 +71,15 @@ impl Db {
             .map(|_| ()))?;
         Ok(())
     }
+
+    /// Replaces a user's password hash (password reset, demo seeding).
+    pub async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
 }

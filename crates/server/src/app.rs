@@ -1,0 +1,37 @@
+//! The HTTP surface: one router built from the shared state, so tests can drive it in-process
+//! (`app(state).oneshot(request)`) or over a real socket.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Every route of the service.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness and database reachability: `{"status":"ok","database":"sqlite"}`.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = state.db.backend().as_str();
+    match state.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": database})),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "error", "database": database})),
+            )
+        }
+    }
+}

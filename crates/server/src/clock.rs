@@ -1,0 +1,71 @@
+//! Time, injected: the server asks a [`Clock`] and tests move a [`ManualClock`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+
+/// The source of "now" (UTC).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+
+    /// Now, as a UTC date-time.
+    fn now(&self) -> OffsetDateTime {
+        let nanos = i128::from(self.now_ms()) * 1_000_000;
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// Now, in whole seconds since the Unix epoch.
+    fn now_s(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+    }
+}
+
+/// A clock that only moves when told to; clones share the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock standing at `ms` since the epoch.
+    pub fn at_ms(ms: i64) -> ManualClock {
+        ManualClock(Arc::new(AtomicI64::new(ms)))
+    }
+
+    /// A clock standing at `when`.
+    pub fn at(when: OffsetDateTime) -> ManualClock {
+        ManualClock::at_ms(i64::try_from(when.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+    }
+
+    /// Moves the clock forward (or back, with a negative value).
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Moves the clock by whole seconds.
+    pub fn advance_s(&self, s: i64) {
+        self.advance_ms(s * 1000);
+    }
+
+    /// Sets the clock.
+    pub fn set_ms(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}

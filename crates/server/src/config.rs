@@ -1,0 +1,251 @@
+//! Typed configuration from the environment (DESIGN §3). Every bad value is refused with an error
+//! naming its variable, so a misconfigured server stops with one clear line instead of starting wrong.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The server's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SMARTBOX_BIND`: the listen address.
+    pub bind: SocketAddr,
+    /// `SMARTBOX_PUBLIC_URL`: the base of links in pages, emails and webhooks (no trailing slash).
+    pub public_url: String,
+    /// `SMARTBOX_DATABASE_URL`: `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// `SMARTBOX_BLOB_URL`: `file://dir` or `s3://bucket/prefix`.
+    pub blob_url: String,
+    /// `SMARTBOX_MASTER_KEY`: 32 bytes, base64; `None` = read or create `master_key_file`.
+    pub master_key: Option<Secret>,
+    /// Where the master key is kept when the variable is unset.
+    pub master_key_file: PathBuf,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set; otherwise payments use the sandbox provider.
+    pub stripe: Option<StripeConfig>,
+    /// `SMARTBOX_SMTP_URL`: email is disabled when unset.
+    pub smtp_url: Option<String>,
+    /// `SMARTBOX_MQTT_URL`: Home Assistant publishing is disabled when unset.
+    pub mqtt_url: Option<String>,
+}
+
+/// Stripe credentials and endpoint.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    pub webhook_secret: Option<Secret>,
+    pub publishable_key: Option<String>,
+    /// `STRIPE_API_BASE`, default `https://api.stripe.com`.
+    pub api_base: String,
+}
+
+/// A value that must not appear in logs: `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A configuration variable with a bad value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment in production, a map in tests).
+    /// Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let bind_text = get("SMARTBOX_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind = bind_text.parse().map_err(|_| ConfigError {
+            var: "SMARTBOX_BIND",
+            message: format!("{bind_text:?} is not an address like 127.0.0.1:8080"),
+        })?;
+
+        let public_url = get("SMARTBOX_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                var: "SMARTBOX_PUBLIC_URL",
+                message: format!("{public_url:?} must start with http:// or https://"),
+            });
+        }
+        let public_url = public_url.trim_end_matches('/').to_owned();
+
+        let database_url =
+            get("SMARTBOX_DATABASE_URL").unwrap_or_else(|| "sqlite://data/smartbox.db".to_owned());
+        let known_db = ["sqlite:", "postgres://", "postgresql://"];
+        if !known_db
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
+            return Err(ConfigError {
+                var: "SMARTBOX_DATABASE_URL",
+                message: format!("{database_url:?} must start with sqlite:// or postgres://"),
+            });
+        }
+
+        let blob_url = get("SMARTBOX_BLOB_URL").unwrap_or_else(|| "file://data/blobs".to_owned());
+        let blob_ok = blob_url
+            .strip_prefix("file://")
+            .or_else(|| blob_url.strip_prefix("s3://"))
+            .is_some_and(|rest| !rest.is_empty());
+        if !blob_ok {
+            return Err(ConfigError {
+                var: "SMARTBOX_BLOB_URL",
+                message: format!("{blob_url:?} must be file://<folder> or s3://<bucket>[/prefix]"),
+            });
+        }
+
+        let master_key = get("SMARTBOX_MASTER_KEY").map(Secret);
+        if let Some(key) = &master_key {
+            crate::secrets::MasterKey::from_base64(key.expose()).map_err(|message| {
+                ConfigError {
+                    var: "SMARTBOX_MASTER_KEY",
+                    message,
+                }
+            })?;
+        }
+
+        let stripe = match get("STRIPE_SECRET_KEY") {
+            None => None,
+            Some(secret_key) => {
+                let api_base = get("STRIPE_API_BASE")
+                    .unwrap_or_else(|| "https://api.stripe.com".to_owned())
+                    .trim_end_matches('/')
+                    .to_owned();
+                if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
+                    return Err(ConfigError {
+                        var: "STRIPE_API_BASE",
+                        message: format!("{api_base:?} must start with http:// or https://"),
+                    });
+                }
+                Some(StripeConfig {
+                    secret_key: Secret(secret_key),
+                    webhook_secret: get("STRIPE_WEBHOOK_SECRET").map(Secret),
+                    publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
+                    api_base,
+                })
+            }
+        };
+
+        let smtp_url = get("SMARTBOX_SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError {
+                var: "SMARTBOX_SMTP_URL",
+                message: format!("{url:?} must start with smtp:// or smtps://"),
+            });
+        }
+        let mqtt_url = get("SMARTBOX_MQTT_URL");
+        if let Some(url) = &mqtt_url
+            && !(url.starts_with("mqtt://") || url.starts_with("mqtts://"))
+        {
+            return Err(ConfigError {
+                var: "SMARTBOX_MQTT_URL",
+                message: format!("{url:?} must start with mqtt://"),
+            });
+        }
+
+        Ok(Config {
+            bind,
+            public_url,
+            database_url,
+            blob_url,
+            master_key,
+            master_key_file: PathBuf::from("data/master.key"),
+            stripe,
+            smtp_url,
+            mqtt_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://data/smartbox.db");
+        assert_eq!(c.blob_url, "file://data/blobs");
+        assert!(c.stripe.is_none() && c.smtp_url.is_none() && c.mqtt_url.is_none());
+    }
+
+    #[test]
+    fn a_bad_bind_address_names_the_variable() {
+        let err = config(&[("SMARTBOX_BIND", "localhost")]).unwrap_err();
+        assert_eq!(err.var, "SMARTBOX_BIND");
+        assert!(err.to_string().starts_with("SMARTBOX_BIND: "));
+    }
+
+    #[test]
+    fn a_bad_database_url_names_the_variable() {
+        let err = config(&[("SMARTBOX_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(err.var, "SMARTBOX_DATABASE_URL");
+    }
+
+    #[test]
+    fn bad_blob_master_key_smtp_and_stripe_values_name_their_variables() {
+        let cases = [
+            ("SMARTBOX_BLOB_URL", "gs://bucket"),
+            ("SMARTBOX_MASTER_KEY", "too-short"),
+            ("SMARTBOX_SMTP_URL", "mail.example.com"),
+            ("SMARTBOX_MQTT_URL", "tcp://broker"),
+            ("SMARTBOX_PUBLIC_URL", "example.com"),
+        ];
+        for (var, value) in cases {
+            assert_eq!(config(&[(var, value)]).unwrap_err().var, var);
+        }
+        let err = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test"),
+            ("STRIPE_API_BASE", "localhost:8420"),
+        ]);
+        assert_eq!(err.unwrap_err().var, "STRIPE_API_BASE");
+    }
+
+    #[test]
+    fn stripe_is_configured_by_its_secret_key() {
+        let c = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_123"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420/"),
+        ])
+        .expect("valid");
+        let stripe = c.stripe.expect("stripe configured");
+        assert_eq!(stripe.api_base, "http://127.0.0.1:8420");
+        assert_eq!(format!("{:?}", stripe.secret_key), "Secret(***)");
+    }
+}
