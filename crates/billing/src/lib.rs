@@ -44,3 +44,20 @@ pub fn provider_for(
 pub fn provider_from_env() -> Result<Arc<dyn PaymentProvider>, ProviderError> {
     provider_for(StripeConfig::from_env())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_stripe_config_payments_go_to_the_sandbox() {
+        let provider = provider_for(None).expect("sandbox");
+        assert_eq!(provider.mode(), ProviderMode::Sandbox);
+    }
+
+    #[test]
+    fn with_stripe_config_payments_go_to_stripe() {
+        let provider = provider_for(Some(StripeConfig::new("sk_live_1"))).expect("stripe");
+        assert_eq!(provider.mode(), ProviderMode::StripeLive);
+    }
+}

@@ -23,7 +23,7 @@ use std::env;
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::ids::{CustomerId, PaymentIntentId, PaymentMethodId, SetupIntentId};
@@ -68,13 +68,16 @@ impl StripeConfig {
     /// `STRIPE_SECRET_KEY` (and `STRIPE_API_BASE` if set), or `None` when no key is set, which
     /// means sandbox payments (DESIGN §3).
     pub fn from_env() -> Option<StripeConfig> {
-        let key = env::var("STRIPE_SECRET_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())?;
-        let config = StripeConfig::new(key.trim());
-        Some(match env::var("STRIPE_API_BASE") {
-            Ok(base) if !base.trim().is_empty() => config.with_api_base(base.trim()),
-            _ => config,
+        StripeConfig::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// [`StripeConfig::from_env`] over any source of variables (a config file, a test's map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<StripeConfig> {
+        let set = |name| lookup(name).filter(|value: &String| !value.trim().is_empty());
+        let config = StripeConfig::new(set("STRIPE_SECRET_KEY")?.trim());
+        Some(match set("STRIPE_API_BASE") {
+            Some(base) => config.with_api_base(base.trim()),
+            None => config,
         })
     }
 
@@ -89,10 +92,6 @@ impl StripeConfig {
         self.timeout = timeout;
         self.connect_timeout = self.connect_timeout.min(timeout);
         self
-    }
-
-    pub fn api_base(&self) -> &str {
-        &self.api_base
     }
 
     /// Live keys (`sk_live_`, `rk_live_`) move real money; anything else is test mode.
@@ -201,10 +200,6 @@ impl StripeProvider {
                 ProviderError::Unavailable(format!("cannot build the HTTP client: {e}"))
             })?;
         Ok(StripeProvider { http, config })
-    }
-
-    pub fn config(&self) -> &StripeConfig {
-        &self.config
     }
 
     async fn call<T: DeserializeOwned>(
@@ -444,7 +439,7 @@ fn path_segment(id: &str) -> Result<&str, ProviderError> {
         Ok(id)
     } else {
         Err(ProviderError::Rejected(ApiError {
-            status: StatusCode::BAD_REQUEST.as_u16(),
+            status: 400,
             kind: "invalid_request_error".into(),
             code: Some("resource_missing".into()),
             message: format!("{id:?} is not a Stripe id"),
@@ -563,5 +558,48 @@ impl PaymentProvider for StripeProvider {
                 .into_refund(request.intent_id.clone())
                 .map_err(ProviderError::InvalidResponse)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config_from(vars: &[(&str, &str)]) -> Option<StripeConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        StripeConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn no_or_blank_secret_key_means_sandbox_payments() {
+        assert!(config_from(&[]).is_none());
+        assert!(config_from(&[("STRIPE_SECRET_KEY", "  ")]).is_none());
+        assert!(config_from(&[("STRIPE_API_BASE", "http://127.0.0.1:8420")]).is_none());
+    }
+
+    #[test]
+    fn the_api_base_defaults_to_stripe_and_can_point_at_localstripe() {
+        let stripe = config_from(&[("STRIPE_SECRET_KEY", "sk_test_1")]).expect("configured");
+        assert_eq!(stripe.api_base, DEFAULT_API_BASE);
+        assert_eq!(stripe.mode(), ProviderMode::StripeTest);
+        let local = config_from(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420/"),
+        ])
+        .expect("configured");
+        assert_eq!(local.api_base, "http://127.0.0.1:8420");
+    }
+
+    #[test]
+    fn ids_outside_stripes_alphabet_never_reach_a_url() {
+        assert_eq!(path_segment("pi_3Abc-x").ok(), Some("pi_3Abc-x"));
+        for bad in ["", "pi_1/refunds", "pi_1?expand=x", "pi_1#", "..", "pi 1"] {
+            assert!(path_segment(bad).is_err(), "{bad:?}");
+        }
     }
 }
