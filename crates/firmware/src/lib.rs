@@ -14,4 +14,5 @@ pub mod http;
 pub mod link;
 pub mod policy;
 pub mod ports;
+pub mod sd_queue;
 pub mod wake;
