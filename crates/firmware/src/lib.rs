@@ -9,6 +9,7 @@
 #![allow(async_fn_in_trait)]
 
 pub mod a7670;
+pub mod battery;
 pub mod clock;
 pub mod http;
 pub mod link;

@@ -24,6 +24,7 @@
 //! opened ([`QueueError::CardFull`]); once made, the journal never needs more of the card.
 
 mod file;
+mod port;
 pub mod ram_disk;
 mod record;
 mod ring;
@@ -88,8 +89,15 @@ pub enum QueueError<E: core::error::Error> {
     },
     /// The event or photo does not satisfy the device API's limits (photo count, 2 MiB).
     Invalid(&'static str),
-    /// No such event is waiting.
+    /// No such event (or photo of it) is waiting.
     UnknownEvent(Uuid),
+    /// The queue is empty.
+    Empty,
+    /// A photo of `needed` bytes does not fit into the buffer given.
+    BufferTooSmall {
+        /// The photo's length.
+        needed: u32,
+    },
     /// An ack of an event that is not the oldest needs an ack record and the ring is full; the
     /// event stays queued (sending it again is harmless: the server answers 200).
     NoRoomForAck,
@@ -114,7 +122,11 @@ impl<E: core::error::Error> fmt::Display for QueueError<E> {
                 "an event of {bytes} bytes cannot fit into a {capacity}-byte upload journal"
             ),
             Self::Invalid(why) => write!(f, "invalid event: {why}"),
-            Self::UnknownEvent(id) => write!(f, "event {id} is not queued"),
+            Self::UnknownEvent(id) => write!(f, "event {id} (or that photo of it) is not queued"),
+            Self::Empty => write!(f, "the upload queue is empty"),
+            Self::BufferTooSmall { needed } => {
+                write!(f, "a {needed}-byte photo does not fit into the buffer")
+            }
             Self::NoRoomForAck => write!(f, "upload journal full; ack not recorded"),
         }
     }
@@ -257,11 +269,11 @@ impl<D: BlockDevice, const N: usize> SdQueue<D, N> {
 
     /// The event to upload next.
     pub fn oldest(&self) -> Option<QueuedEvent> {
-        self.pending().next()
+        self.events().next()
     }
 
     /// Every waiting event, oldest first.
-    pub fn pending(&self) -> impl Iterator<Item = QueuedEvent> + '_ {
+    pub fn events(&self) -> impl Iterator<Item = QueuedEvent> + '_ {
         self.entries.iter().filter(|e| !e.acked).map(|e| e.queued)
     }
 

@@ -4,6 +4,8 @@
 mod disk;
 
 use disk::{DiskError, PowerCutDisk, SMALL_CARD, card, metadata_end};
+use embassy_futures::block_on;
+use smartbox_firmware::ports::UploadQueue;
 use smartbox_firmware::sd_queue::ram_disk::RamDisk;
 use smartbox_firmware::sd_queue::{QueueConfig, QueueError, QueuedEvent, SdQueue};
 use smartbox_protocol::{EventKind, EventRequest, MAX_PHOTO_BYTES, Uuid};
@@ -94,7 +96,7 @@ fn read_whole_photo(queue: &mut Queue, queued: &QueuedEvent, index: u8) -> Vec<u
 
 /// Asserts that `queue` holds exactly `expected`, in order, photos byte for byte.
 fn assert_holds(queue: &mut Queue, expected: &[&Pushed]) {
-    let pending: Vec<QueuedEvent> = queue.pending().collect();
+    let pending: Vec<QueuedEvent> = queue.events().collect();
     let ids: Vec<Uuid> = pending.iter().map(|q| q.event.event_id).collect();
     let expected_ids: Vec<Uuid> = expected.iter().map(|p| p.event.event_id).collect();
     assert_eq!(ids, expected_ids);
@@ -395,7 +397,7 @@ fn cut_at_every_byte(
         let (mut recovered, _) = reboot(&disk, journal);
         check(&mut recovered, cut, cut == total);
 
-        let before: Vec<EventRequest> = recovered.pending().map(|q| q.event).collect();
+        let before: Vec<EventRequest> = recovered.events().map(|q| q.event).collect();
         let evicted_before = recovered.evicted();
         drop(recovered);
         let (mut queue, recovered_disk) = reboot(&disk, journal);
@@ -405,7 +407,7 @@ fn cut_at_every_byte(
         let dropped = (after.evicted() - evicted_before) as usize;
         let mut expected = before[dropped..].to_vec();
         expected.push(follow_up.event);
-        let after: Vec<EventRequest> = after.pending().map(|q| q.event).collect();
+        let after: Vec<EventRequest> = after.events().map(|q| q.event).collect();
         assert_eq!(
             after, expected,
             "cut {cut}: the recovered queue did not keep working"
@@ -497,7 +499,7 @@ fn a_power_cut_at_any_byte_of_a_push_that_evicts_drops_only_the_oldest_and_count
         },
         |queue, cut, complete| {
             let ids: Vec<u8> = queue
-                .pending()
+                .events()
                 .map(|q| q.event.event_id.as_bytes()[0])
                 .collect();
             match ids.as_slice() {
@@ -578,4 +580,60 @@ fn an_unformatted_card_is_refused() {
     let disk = RamDisk::new(vec![0u8; SMALL_CARD]);
     let error = SdQueue::<_, 4>::open(disk, QueueConfig::default()).expect_err("refused");
     assert!(matches!(error, QueueError::Card(_)), "{error:?}");
+}
+
+#[test]
+fn the_wake_cycle_port_pushes_reads_and_pops_oldest_first() {
+    let (mut queue, disk) = open(card(SMALL_CARD), JOURNAL);
+    let first = Pushed::new(1, &[400, 20]);
+    let second = Pushed::new(2, &[]);
+    block_on(async {
+        let photos: Vec<&[u8]> = first.photos.iter().map(Vec::as_slice).collect();
+        UploadQueue::push(&mut queue, &first.event, &photos)
+            .await
+            .expect("pushed");
+        UploadQueue::push(&mut queue, &second.event, &[])
+            .await
+            .expect("pushed");
+        assert_eq!(UploadQueue::pending(&mut queue).await.expect("counts"), 2);
+        assert_eq!(
+            UploadQueue::oldest(&mut queue).await.expect("reads"),
+            Some(first.event)
+        );
+
+        let mut out = [0u8; 500];
+        let len = UploadQueue::read_photo(&mut queue, 0, &mut out)
+            .await
+            .expect("reads");
+        assert_eq!(&out[..len], first.photos[0].as_slice());
+        let len = UploadQueue::read_photo(&mut queue, 1, &mut out)
+            .await
+            .expect("reads");
+        assert_eq!(&out[..len], first.photos[1].as_slice());
+        assert!(matches!(
+            UploadQueue::read_photo(&mut queue, 2, &mut out).await,
+            Err(QueueError::UnknownEvent(_))
+        ));
+        let mut small = [0u8; 100];
+        assert!(matches!(
+            UploadQueue::read_photo(&mut queue, 0, &mut small).await,
+            Err(QueueError::BufferTooSmall { needed: 400 })
+        ));
+
+        queue.pop_oldest().await.expect("popped");
+        assert_eq!(
+            UploadQueue::oldest(&mut queue).await.expect("reads"),
+            Some(second.event)
+        );
+    });
+    let (mut queue, _) = reboot(&disk, JOURNAL);
+    block_on(async {
+        assert_eq!(UploadQueue::pending(&mut queue).await.expect("counts"), 1);
+        queue.pop_oldest().await.expect("popped");
+        assert!(matches!(
+            UploadQueue::read_photo(&mut queue, 0, &mut [0u8; 10]).await,
+            Err(QueueError::Empty)
+        ));
+        queue.pop_oldest().await.expect("nothing to pop is fine");
+    });
 }
