@@ -1,0 +1,260 @@
+//! The `smartbox` binary as an operator uses it: configuration errors, provisioning, and a served
+//! `/healthz` on each database backend.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smartbox");
+
+fn smartbox(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).args(args).env_remove("RUST_LOG");
+    for var in [
+        "SMARTBOX_DATABASE_URL",
+        "SMARTBOX_BIND",
+        "SMARTBOX_BLOB_URL",
+        "SMARTBOX_MASTER_KEY",
+        "STRIPE_SECRET_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied())
+        .output()
+        .expect("smartbox runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, database_url: &str) -> (Serving, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .current_dir(dir)
+        .arg("serve")
+        .env("SMARTBOX_BIND", &addr)
+        .env("SMARTBOX_DATABASE_URL", database_url)
+        .env_remove("STRIPE_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("smartbox serve starts");
+    let serving = Serving(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get(&addr, "/healthz").is_some() {
+            return (serving, addr);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("smartbox serve did not answer on {addr}");
+}
+
+#[test]
+fn a_bad_database_url_exits_non_zero_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = smartbox(
+        dir.path(),
+        &["migrate"],
+        &[("SMARTBOX_DATABASE_URL", "mysql://db")],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("SMARTBOX_DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_names_the_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("postgres://nobody@127.0.0.1:{}/none", free_port());
+    let out = smartbox(dir.path(), &["migrate"], &[("SMARTBOX_DATABASE_URL", &url)]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("SMARTBOX_DATABASE_URL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_bind_address_exits_non_zero_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for bind in ["localhost", "127.0.0.1:99999"] {
+        let out = smartbox(dir.path(), &["serve"], &[("SMARTBOX_BIND", bind)]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("SMARTBOX_BIND"), "{err}");
+    }
+}
+
+#[test]
+fn an_address_in_use_names_the_bind_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = smartbox(dir.path(), &["serve"], &[("SMARTBOX_BIND", &addr)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("SMARTBOX_BIND"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["demo", "--help"],
+        vec!["user", "create-admin", "--help"],
+        vec!["devices", "import", "--help"],
+        vec!["devices", "activate", "--help"],
+    ] {
+        let out = smartbox(dir.path(), &args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_factory_batch_is_imported_once_and_a_device_activated_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("batch.csv"), "serial\nSB-1001\nSB-1002\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &["devices", "import", "batch.csv", "--out", "factory.csv"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let factory = std::fs::read_to_string(dir.path().join("factory.csv")).expect("factory csv");
+    let lines: Vec<&str> = factory.lines().collect();
+    assert_eq!(lines[0], "serial,secret,claim_code");
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(fields[0], "SB-1001");
+    assert!(fields[1].len() == 64 && fields[1].chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(fields[2].len(), 8);
+
+    std::fs::write(dir.path().join("again.csv"), "serial\nSB-2000\nSB-1002\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &[
+            "devices",
+            "import",
+            "again.csv",
+            "--out",
+            "again-factory.csv",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("again-factory.csv").exists(),
+        "no factory file for a refused batch"
+    );
+
+    let activate = [
+        "devices",
+        "activate",
+        "--serial",
+        "SB-1001",
+        "--email",
+        "Pat@Example.com",
+        "--plan",
+        "plus",
+    ];
+    let out = smartbox(dir.path(), &activate, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("first password"), "{stdout}");
+    let out = smartbox(dir.path(), &activate, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("active_subscription"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = smartbox(
+        dir.path(),
+        &[
+            "devices", "activate", "--serial", "SB-9999", "--email", "a@b.co", "--plan", "basic",
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&out).contains("no device has serial SB-9999"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn healthz_reports_the_database_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_server, addr) = serve(dir.path(), "sqlite://data/smartbox.db");
+    let response = get(&addr, "/healthz").expect("an answer");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#""database":"sqlite""#) && response.contains(r#""status":"ok""#),
+        "{response}"
+    );
+    assert!(dir.path().join("data/smartbox.db").exists());
+    assert!(dir.path().join("data/master.key").exists());
+}
+
+#[tokio::test]
+async fn healthz_reports_the_database_on_postgres() {
+    let Some(pg) = smartbox_store::testing::postgres().await else {
+        println!("SMARTBOX_TEST_POSTGRES_URL unset: PostgreSQL serve test skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = pg.url.clone();
+    let path = dir.path().to_owned();
+    let response = tokio::task::spawn_blocking(move || {
+        let (_server, addr) = serve(&path, &url);
+        get(&addr, "/healthz").expect("an answer")
+    })
+    .await
+    .expect("joined");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""database":"postgres""#), "{response}");
+}
