@@ -11,6 +11,7 @@
 
 mod audit;
 mod db;
+mod device_traffic;
 mod devices;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ pub mod testing;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use db::{Backend, Db};
+pub use device_traffic::{DeviceAccessRow, UsageDelta};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::StoreError;
 pub use events::{

@@ -4,7 +4,7 @@
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
-    PhotoInsert, PlanRow, StoreError, VitalsRow,
+    PhotoInsert, PlanRow, StoreError, UsageDelta, VitalsRow,
 };
 
 async fn each_backend() -> Vec<TestDb> {
@@ -437,5 +437,183 @@ async fn audit_entries_and_firmware_images_are_kept() {
                 .await
                 .unwrap()
         );
+    }
+}
+
+fn vitals(device_id: &str, at: i64, battery: i64) -> VitalsRow {
+    VitalsRow {
+        device_id: device_id.to_owned(),
+        recorded_at: at,
+        battery_percentage: battery,
+        power_state: "awake".into(),
+        signal_dbm: -80,
+        network: "cellular".into(),
+        firmware_version: "1.0.0".into(),
+        modem_tx_bytes: at,
+        modem_rx_bytes: 2 * at,
+        sd_queue_len: 0,
+    }
+}
+
+fn usage_delta(subscription_id: &str, period_start: i64, data_bytes: i64) -> UsageDelta {
+    UsageDelta {
+        subscription_id: subscription_id.to_owned(),
+        period_start,
+        period_end: period_start + 100,
+        notifications: 0,
+        data_bytes,
+    }
+}
+
+#[tokio::test]
+async fn the_device_api_reads_a_device_with_its_live_subscription_in_one_query() {
+    for t in each_backend().await {
+        assert_eq!(t.db.device_access_by_serial("SB-0101").await.unwrap(), None);
+        t.db.insert_devices(&[device("SB-0100")]).await.unwrap();
+        let bare =
+            t.db.device_access_by_serial("SB-0100")
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(bare.lifecycle_state, "pre_activation");
+        assert_eq!(bare.secret_ciphertext, vec![1, 2, 3]);
+        assert_eq!(bare.subscription_id, None);
+
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0102").await;
+        subscribe(&t.db, &user_id, &device_id, "sub-a").await;
+        t.db.set_spend_cap("sub-a", Some(0), 3_000).await.unwrap();
+        let access =
+            t.db.device_access_by_serial("SB-0102")
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(access.device_id, device_id);
+        assert_eq!(access.subscription_id.as_deref(), Some("sub-a"));
+        assert_eq!(access.plan_id.as_deref(), Some("basic"));
+        assert_eq!(access.subscription_status.as_deref(), Some("trialing"));
+        assert_eq!(access.anchor_at, Some(10_000));
+        assert_eq!(access.spend_cap_cents, Some(0));
+
+        t.db.set_subscription_status("sub-a", "trialing", "canceled", 4_000)
+            .await
+            .unwrap();
+        let access =
+            t.db.device_access_by_serial("SB-0102")
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            access.subscription_id, None,
+            "a canceled subscription is not live"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_heartbeats_keeps_every_sample_and_the_newest_vitals_per_device() {
+    for t in each_backend().await {
+        let (user_a, device_a) = customer_with_device(&t.db, "SB-0110").await;
+        let (user_b, device_b) = customer_with_device(&t.db, "SB-0111").await;
+        subscribe(&t.db, &user_a, &device_a, "sub-a").await;
+        subscribe(&t.db, &user_b, &device_b, "sub-b").await;
+        t.db.add_usage("sub-a", 0, 100, 1, 1_000).await.unwrap();
+        let batch = [
+            vitals(&device_a, 5_000, 90),
+            vitals(&device_b, 5_001, 70),
+            vitals(&device_a, 5_002, 88),
+        ];
+        let usage = [
+            usage_delta("sub-a", 0, 300),
+            usage_delta("sub-b", 0, 50),
+            usage_delta("sub-a", 0, 200),
+            usage_delta("sub-a", 100, 7),
+        ];
+        t.db.write_device_traffic(&batch, &usage).await.unwrap();
+
+        assert_eq!(t.db.vitals_since(&device_a, 0).await.unwrap().len(), 2);
+        let a = t.db.device_by_id(&device_a).await.unwrap().unwrap();
+        assert_eq!(
+            (a.battery_percentage, a.last_seen_at),
+            (Some(88), Some(5_002))
+        );
+        assert_eq!(a.modem_rx_bytes, Some(10_004));
+        let b = t.db.device_by_id(&device_b).await.unwrap().unwrap();
+        assert_eq!(
+            (b.battery_percentage, b.network.as_deref()),
+            (Some(70), Some("cellular"))
+        );
+
+        let a0 = t.db.usage("sub-a", 0, 100).await.unwrap();
+        assert_eq!((a0.notifications, a0.data_bytes), (1, 1_500));
+        assert_eq!(t.db.usage("sub-a", 100, 200).await.unwrap().data_bytes, 7);
+        assert_eq!(t.db.usage("sub-b", 0, 100).await.unwrap().data_bytes, 50);
+
+        t.db.write_device_traffic(&[], &[]).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_one_statement_is_written_whole() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0112").await;
+        let batch: Vec<_> = (0..1_201)
+            .map(|i| vitals(&device_id, 10_000 + i, i % 101))
+            .collect();
+        t.db.write_device_traffic(&batch, &[]).await.unwrap();
+        assert_eq!(t.db.vitals_since(&device_id, 0).await.unwrap().len(), 1_201);
+        let stored = t.db.device_by_id(&device_id).await.unwrap().unwrap();
+        assert_eq!(stored.last_seen_at, Some(11_200));
+    }
+}
+
+#[tokio::test]
+async fn a_new_event_counts_its_notification_and_a_retried_one_does_not() {
+    for t in each_backend().await {
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0120").await;
+        subscribe(&t.db, &user_id, &device_id, "sub-e").await;
+        let event = EventInsert {
+            id: "0b0e7a4e-0000-4000-8000-000000000120",
+            device_id: &device_id,
+            subscription_id: Some("sub-e"),
+            kind: "mail_arrived",
+            occurred_at: 7_000,
+            photo_count: 2,
+            created_at: 7_001,
+        };
+        let one = UsageDelta {
+            notifications: 1,
+            ..usage_delta("sub-e", 0, 0)
+        };
+        assert!(
+            t.db.insert_event_with_usage(&event, "job-1", Some(&one))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !t.db
+                .insert_event_with_usage(&event, "job-2", Some(&one))
+                .await
+                .unwrap()
+        );
+        assert_eq!(t.db.usage("sub-e", 0, 100).await.unwrap().notifications, 1);
+        assert_eq!(
+            t.db.count_jobs("event_completed").await.unwrap(),
+            0,
+            "photos pending"
+        );
+        assert!(!t.db.photo_exists(event.id, 0).await.unwrap());
+
+        let no_photos = EventInsert {
+            id: "0b0e7a4e-0000-4000-8000-000000000121",
+            photo_count: 0,
+            ..event.clone()
+        };
+        assert!(
+            t.db.insert_event_with_usage(&no_photos, "job-3", None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(t.db.count_jobs("event_completed").await.unwrap(), 1);
+        assert_eq!(t.db.usage("sub-e", 0, 100).await.unwrap().notifications, 1);
     }
 }
