@@ -13,6 +13,7 @@ pub mod battery;
 pub mod clock;
 pub mod http;
 pub mod link;
+pub mod ota;
 pub mod policy;
 pub mod ports;
 pub mod sd_queue;
