@@ -24,6 +24,7 @@
 //! | 22 | peripheral rail enable: load switch feeding camera and microSD, high = on (pull-down: off in deep sleep) |
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 mod battery;
 mod camera;
@@ -56,6 +57,7 @@ use esp_println::println;
 use heapless::String;
 use smartbox_firmware::a7670::A7670;
 use smartbox_firmware::clock::Clock;
+use smartbox_firmware::ota::{OtaClient, OtaPartition};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
 use smartbox_firmware::wake::{self, Device, Identity};
@@ -127,8 +129,17 @@ async fn main(_spawner: Spawner) -> ! {
             sleep::deep_sleep(p.LPWR, ir, UNPROVISIONED_SLEEP_MS, false);
         }
     };
-    let mut ota = OtaFlash::new(flash);
-    guard_unconfirmed_image(&mut ota, &mut board);
+    let mut ota = match OtaFlash::new(flash) {
+        Ok(ota) => Some(ota),
+        Err(error) => {
+            println!("ota partitions: {:?}", error);
+            None
+        }
+    };
+    let mut ota_client = ota.as_mut().and_then(start_ota_client);
+    if let Some(ota) = ota.as_mut() {
+        guard_unconfirmed_image(ota, &mut board);
+    }
 
     let mut adc1 = p.ADC1;
     let salt = clock.now_ms() ^ (u64::from(board.wakes) << 40);
@@ -205,21 +216,16 @@ async fn main(_spawner: Spawner) -> ! {
     let report = wake::run(&mut device, &identity, &mut retained, wake).await;
     println!("{:?}", report);
 
-    if report.service.is_some() && ota.awaiting_confirmation() {
-        // The first successful check-in of an updated image: keep it.
-        match ota.confirm() {
-            Ok(()) => board.unconfirmed_wakes = 0,
-            Err(error) => println!("ota confirm: {:?}", error),
-        }
+    if let (Some(ota), true) = (ota.as_mut(), report.service.is_some()) {
+        confirm_image(ota, ota_client.as_mut(), &mut board);
     }
     if let Some(offer) = &retained.firmware_offer {
         println!(
-            "firmware {} offered (the core's OTA client is not wired yet)",
+            "firmware {} offered; its download is not part of the wake cycle yet",
             offer.version
         );
     }
 
-    drop(camera);
     drop(queue);
     drop(modem);
     rail.set_low();
@@ -240,6 +246,38 @@ fn wake_reason() -> Wake {
         Wake::Mail
     } else {
         Wake::Timer
+    }
+}
+
+/// The core's OTA client, when this build carries a release key (`SMARTBOX_RELEASE_KEY`, 64 hex
+/// characters of the Ed25519 public key firmware images are signed with).
+fn start_ota_client(ota: &mut OtaFlash<'_>) -> Option<OtaClient> {
+    let Some(key) = option_env!("SMARTBOX_RELEASE_KEY").and_then(provision::hex32) else {
+        println!("no release key in this build: OTA updates disabled");
+        return None;
+    };
+    match OtaClient::boot(ota, FIRMWARE_VERSION, &key) {
+        Ok(client) => Some(client),
+        Err(error) => {
+            println!("ota client: {}", error);
+            None
+        }
+    }
+}
+
+/// After a successful check-in: an updated image on trial confirms itself.
+fn confirm_image(ota: &mut OtaFlash<'_>, client: Option<&mut OtaClient>, board: &mut BoardState) {
+    let confirmed = match client {
+        Some(client) => client
+            .checked_in(ota)
+            .map_err(|error| println!("ota: {}", error)),
+        None if ota.awaiting_confirmation() => ota
+            .mark_valid()
+            .map_err(|error| println!("ota confirm: {:?}", error)),
+        None => Ok(()),
+    };
+    if confirmed.is_ok() {
+        board.unconfirmed_wakes = 0;
     }
 }
 

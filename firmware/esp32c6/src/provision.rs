@@ -105,7 +105,7 @@ pub fn parse(record: &[u8]) -> Result<Provision, ProvisionError> {
         .and_then(|s| String::try_from(s).ok())
         .ok_or(ProvisionError::Field("serial"))?;
     let secret = secret
-        .and_then(decode_secret)
+        .and_then(hex32)
         .ok_or(ProvisionError::Field("secret"))?;
     let base_url = url
         .map(|u| u.trim_end_matches('/'))
@@ -123,7 +123,8 @@ pub fn parse(record: &[u8]) -> Result<Provision, ProvisionError> {
     })
 }
 
-fn decode_secret(hex: &str) -> Option<[u8; 32]> {
+/// 32 bytes from 64 hex characters.
+pub fn hex32(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.as_bytes();
     if hex.len() != 64 {
         return None;

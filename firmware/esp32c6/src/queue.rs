@@ -21,6 +21,10 @@ pub enum QueueFault<E: core::error::Error> {
 
 /// The SD journal, or its absence.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value for the whole wake, on the main task; there is no heap to box it on"
+)]
 pub enum BoardQueue<D: BlockDevice> {
     /// The journal on the card.
     Sd(SdQueue<D>),
