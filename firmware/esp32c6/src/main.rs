@@ -108,14 +108,14 @@ async fn main(_spawner: Spawner) -> ! {
     let timg0 = TimerGroup::new(p.TIMG0);
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
 
-    let wake = wake_reason();
+    // The camera and the SD card get power first: the camera boots while the rest is set up.
+    let mut rail = Output::new(p.GPIO22, Level::High, OutputConfig::default());
+    let ir = Input::new(p.GPIO2, InputConfig::default().with_pull(Pull::Down));
+    let wake = wake_reason(&ir);
     let (mut retained, mut board) = retained::load().unwrap_or_default();
     board.wakes = board.wakes.wrapping_add(1);
     println!("wake {:?} #{} at {} ms", wake, board.wakes, clock.now_ms());
 
-    // The camera and the SD card get power first: the camera boots while the rest is set up.
-    let mut rail = Output::new(p.GPIO22, Level::High, OutputConfig::default());
-    let ir = Input::new(p.GPIO2, InputConfig::default().with_pull(Pull::Down));
     let charger = Input::new(p.GPIO1, InputConfig::default().with_pull(Pull::Up));
 
     let mut flash = FlashStorage::new(p.FLASH);
@@ -240,9 +240,12 @@ async fn main(_spawner: Spawner) -> ! {
 
 /// Mail when the IR line ended the sleep; timer otherwise, including a cold boot (whose first
 /// check-in the core makes at once, having no check-in time retained).
-fn wake_reason() -> Wake {
+fn wake_reason(ir: &Input<'_>) -> Wake {
     let cause = wakeup_cause();
-    if cause.contains(WakeupSource::Ext1) || cause.contains(WakeupSource::Gpio) {
+    if ir.caused_wakeup()
+        || cause.contains(WakeupSource::Ext1)
+        || cause.contains(WakeupSource::Gpio)
+    {
         Wake::Mail
     } else {
         Wake::Timer
