@@ -1,0 +1,4 @@
+//! Peers the channel tests talk to, started inside the test process.
+
+pub mod fixtures;
+pub mod smtp;
