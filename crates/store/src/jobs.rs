@@ -63,37 +63,62 @@ impl Db {
     /// Claims the job that is due first (queued and due, or running with an expired lease) for
     /// `worker` until `now + lease_ms`, counting an attempt. `None` when nothing is due.
     pub async fn claim_job(&self, worker: &str, now: i64, lease_ms: i64) -> Result<Option<JobRow>> {
-        let due =
-            "(status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)";
-        let row = match self {
-            Db::Sqlite(pool) => {
-                let sql = format!(
-                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-                     locked_until = $2, updated_at = $3 WHERE id = \
-                     (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1) RETURNING {JOB_COLUMNS}"
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(worker)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                let sql = format!(
-                    "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-                     locked_until = $2, updated_at = $3 WHERE id = \
-                     (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {JOB_COLUMNS}"
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(worker)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await?
-            }
+        self.claim_due_job(worker, None, now, lease_ms).await
+    }
+
+    /// [`Db::claim_job`] restricted to the kinds a worker can run, so that a job of a kind this
+    /// process does not know stays queued for one that does instead of failing here.
+    pub async fn claim_job_of_kinds(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<JobRow>> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        self.claim_due_job(worker, Some(kinds), now, lease_ms).await
+    }
+
+    async fn claim_due_job(
+        &self,
+        worker: &str,
+        kinds: Option<&[&str]>,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<JobRow>> {
+        let kinds = kinds.unwrap_or_default();
+        let kind_filter = if kinds.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> =
+                (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+            format!(" AND kind IN ({})", placeholders.join(", "))
         };
+        let due = format!(
+            "((status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)){kind_filter}"
+        );
+        // PostgreSQL: skip rows another worker is claiming right now instead of waiting for them.
+        let lock = match self {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+             locked_until = $2, updated_at = $3 WHERE id = \
+             (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1{lock}) RETURNING {JOB_COLUMNS}"
+        );
+        let row = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(now);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_optional(pool).await?
+        });
         Ok(row)
     }
 

@@ -10,13 +10,17 @@
 //! them into domain types.
 
 mod audit;
+mod billing;
+pub mod changes;
 mod db;
 mod device_traffic;
 mod devices;
 mod error;
 mod events;
 mod firmware;
+mod invoices;
 mod jobs;
+mod payments;
 mod plans;
 mod stripe_events;
 mod subscriptions;
@@ -28,6 +32,7 @@ mod vitals;
 pub mod testing;
 
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};
 pub use device_traffic::{DeviceAccessRow, UsageDelta};
 pub use devices::{DeviceRow, NewDevice};
@@ -36,7 +41,9 @@ pub use events::{
     EVENT_COMPLETED_JOB, EventInsert, MailEventRow, PhotoInsert, PhotoRow, PhotoStored,
 };
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
+pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
+pub use payments::PaymentRow;
 pub use plans::PlanRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

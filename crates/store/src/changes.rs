@@ -1,0 +1,569 @@
+//! Billing writes as one atomic change set: the billing engine reads, decides (pure code), and
+//! hands the store a [`Changes`] — subscription update, invoice, payment attempt, device
+//! lifecycle, jobs, audit entries, the webhook event id — which is written in one transaction or
+//! not at all.
+//!
+//! Concurrency is optimistic: a change set carries guards (the subscription version it read, the
+//! invoice or payment status it expects, an event id not yet processed, uniqueness rules). When
+//! a guard fails nothing is written and [`Applied::Stale`] says which; the engine reads again
+//! and decides again. So a billing pass running twice, two server processes, a retry job and a
+//! webhook racing each other can never write a decision based on a state that has changed.
+//!
+//! A batch ([`Db::apply_changes_batch`]) writes many change sets in one transaction, each in its
+//! own savepoint, so one stale set does not undo the others; this is what makes renewing many
+//! subscriptions at once fast.
+
+use sqlx::Acquire;
+
+use crate::{Db, Result, on_pool};
+
+/// Change sets written together, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub ops: Vec<Change>,
+}
+
+impl Changes {
+    pub fn new() -> Changes {
+        Changes::default()
+    }
+
+    /// Appends a change.
+    pub fn push(&mut self, change: Change) {
+        self.ops.push(change);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// One write. Those marked *guard* make the whole change set stale when they do not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// *Guard*: the subscription must still be at `expected_version`; the version is bumped.
+    UpdateSubscription(SubscriptionUpdate),
+    /// *Guard* (uniqueness): a new invoice with its lines; its number is drawn here.
+    InsertInvoice(NewInvoice),
+    /// *Guard*: the invoice must be in one of `from`.
+    SetInvoiceStatus(InvoiceStatusUpdate),
+    /// *Guard* (uniqueness): a new payment attempt (one in flight and one success per invoice).
+    InsertPayment(NewPayment),
+    /// *Guard*: the attempt must be in one of `from`.
+    UpdatePayment(PaymentUpdate),
+    /// Moves the device's lifecycle from `from` to `to` if it is in `from` (no guard: a device
+    /// returned or decommissioned meanwhile keeps its state).
+    SetDeviceLifecycle {
+        device_id: String,
+        from: String,
+        to: String,
+    },
+    /// Enqueues a job (a job with the same unique key already there is kept).
+    EnqueueJob(QueuedJob),
+    /// Cancels the queued jobs whose unique key starts with `key_prefix` (marks them done with
+    /// `reason` as their last error), e.g. the dunning of a subscription that was paid.
+    CancelQueuedJobs {
+        key_prefix: String,
+        reason: String,
+        now: i64,
+    },
+    /// Opens a usage period at zero (kept if the device API opened it already).
+    OpenUsagePeriod {
+        subscription_id: String,
+        period_start: i64,
+        period_end: i64,
+    },
+    /// *Guard*: sets the customer's default card, unless a newer change (by `changed_at`, unix
+    /// seconds) was applied already.
+    SetCustomerPaymentMethod {
+        customer_id: String,
+        payment_method_id: Option<String>,
+        changed_at: i64,
+    },
+    /// Records the customer's id at the payment provider.
+    SetProviderCustomer {
+        customer_id: String,
+        provider_customer_id: String,
+    },
+    /// Appends an audit entry.
+    Audit(AuditRecord),
+    /// *Guard*: a Stripe webhook event id not processed before.
+    RecordStripeEvent {
+        id: String,
+        event_type: String,
+        created: i64,
+        processed_at: i64,
+    },
+}
+
+/// The new values of a subscription's billing columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionUpdate {
+    pub id: String,
+    pub expected_version: i64,
+    pub plan_id: String,
+    pub pending_plan_id: Option<String>,
+    pub status: String,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub cancel_at_period_end: bool,
+    pub past_due_since: Option<i64>,
+    /// Lowers the customer's spend cap to at most this (a downgrade's new maximum); the cap is
+    /// otherwise left as the customer set it.
+    pub spend_cap_at_most: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// A new invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvoice {
+    pub id: String,
+    pub subscription_id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub status: String,
+    pub total_cents: i64,
+    pub idempotency_key: String,
+    pub created_at: i64,
+    /// `(description, amount in cents)`, in order.
+    pub lines: Vec<(String, i64)>,
+}
+
+/// An invoice's move to another status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceStatusUpdate {
+    pub id: String,
+    pub from: Vec<String>,
+    pub to: String,
+    pub paid_at: Option<i64>,
+    pub carried_into: Option<String>,
+}
+
+/// A new payment attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPayment {
+    pub id: String,
+    pub invoice_id: String,
+    pub amount_cents: i64,
+    pub status: String,
+    pub provider: String,
+    pub provider_payment_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: i64,
+}
+
+/// A payment attempt's move forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentUpdate {
+    pub id: String,
+    pub from: Vec<String>,
+    pub status: String,
+    /// Kept as stored when `None`.
+    pub provider_payment_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    /// Kept as stored when `None`.
+    pub provider_event_created: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// A job to enqueue in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: String,
+    pub kind: String,
+    /// JSON text.
+    pub payload: String,
+    pub unique_key: Option<String>,
+    pub run_at: i64,
+    pub max_attempts: i64,
+}
+
+/// An audit entry to append in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub actor: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub action: String,
+    /// JSON text.
+    pub detail: String,
+}
+
+/// What applying a change set did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Everything was written.
+    Done,
+    /// A guard did not hold; nothing of this change set was written.
+    Stale(Stale),
+}
+
+/// Which guard did not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale {
+    /// Index of the change in `Changes::ops`.
+    pub op: usize,
+    pub guard: StaleGuard,
+}
+
+/// The kinds of guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleGuard {
+    SubscriptionVersion,
+    InvoiceExists,
+    InvoiceStatus,
+    PaymentExists,
+    PaymentStatus,
+    PaymentMethodNewer,
+    EventProcessed,
+}
+
+/// The number printed on an invoice: `SB-0000042`.
+pub fn invoice_number(sequence: i64) -> String {
+    format!("SB-{sequence:07}")
+}
+
+const INSERT_INVOICE_SQL: &str = "INSERT INTO invoices (id, number, subscription_id, customer_id, kind, \
+    period_start, period_end, status, total_cents, idempotency_key, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+const UPDATE_SUBSCRIPTION_SQL: &str = "UPDATE subscriptions SET plan_id = $3, pending_plan_id = $4, \
+    status = $5, current_period_start = $6, current_period_end = $7, cancel_at_period_end = $8, \
+    past_due_since = $9, spend_cap_cents = CASE WHEN $10 IS NOT NULL AND spend_cap_cents > $10 \
+    THEN $10 ELSE spend_cap_cents END, updated_at = $11, version = version + 1 \
+    WHERE id = $1 AND version = $2";
+
+const INSERT_PAYMENT_SQL: &str = "INSERT INTO payments (id, invoice_id, amount_cents, status, provider, \
+    provider_payment_id, failure_code, failure_message, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+
+/// `($first, $first+1, ...)` with `count` placeholders.
+fn placeholder_list(first: usize, count: usize) -> String {
+    let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// Runs one change on `$conn`; evaluates to `Result<Option<StaleGuard>, sqlx::Error>`.
+macro_rules! run_change {
+    ($db:expr, $conn:expr, $change:expr) => {{
+        let conn = $conn;
+        let unique_is_stale = |result: std::result::Result<_, sqlx::Error>, guard| match result {
+            Ok(_) => Ok(None),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Ok(Some(guard)),
+            Err(err) => Err(err),
+        };
+        let affected = |result: std::result::Result<u64, sqlx::Error>, guard| {
+            result.map(|rows| (rows == 0).then_some(guard))
+        };
+        match $change {
+            Change::UpdateSubscription(s) => affected(
+                sqlx::query(UPDATE_SUBSCRIPTION_SQL)
+                    .bind(&s.id)
+                    .bind(s.expected_version)
+                    .bind(&s.plan_id)
+                    .bind(&s.pending_plan_id)
+                    .bind(&s.status)
+                    .bind(s.current_period_start)
+                    .bind(s.current_period_end)
+                    .bind(s.cancel_at_period_end)
+                    .bind(s.past_due_since)
+                    .bind(s.spend_cap_at_most)
+                    .bind(s.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected()),
+                StaleGuard::SubscriptionVersion,
+            ),
+            Change::InsertInvoice(invoice) => {
+                let sequence: (i64,) = match $db {
+                    $crate::Backend::Postgres => {
+                        sqlx::query_as("SELECT nextval('invoice_numbers')")
+                            .fetch_one(&mut *conn)
+                            .await?
+                    }
+                    $crate::Backend::Sqlite => {
+                        sqlx::query_as(
+                            "UPDATE counters SET value = value + 1 WHERE name = 'invoice_number' RETURNING value",
+                        )
+                        .fetch_one(&mut *conn)
+                        .await?
+                    }
+                };
+                let inserted = sqlx::query(INSERT_INVOICE_SQL)
+                    .bind(&invoice.id)
+                    .bind(invoice_number(sequence.0))
+                    .bind(&invoice.subscription_id)
+                    .bind(&invoice.customer_id)
+                    .bind(&invoice.kind)
+                    .bind(invoice.period_start)
+                    .bind(invoice.period_end)
+                    .bind(&invoice.status)
+                    .bind(invoice.total_cents)
+                    .bind(&invoice.idempotency_key)
+                    .bind(invoice.created_at)
+                    .execute(&mut *conn)
+                    .await;
+                match unique_is_stale(inserted, StaleGuard::InvoiceExists)? {
+                    Some(stale) => Ok(Some(stale)),
+                    None if invoice.lines.is_empty() => Ok(None),
+                    None => {
+                        let values: Vec<String> = (0..invoice.lines.len())
+                            .map(|i| placeholder_list(i * 4 + 1, 4))
+                            .collect();
+                        let sql = format!(
+                            "INSERT INTO invoice_lines (invoice_id, position, description, amount_cents) VALUES {}",
+                            values.join(", ")
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for (position, (description, amount)) in invoice.lines.iter().enumerate() {
+                            query = query
+                                .bind(&invoice.id)
+                                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                                .bind(description)
+                                .bind(*amount);
+                        }
+                        query.execute(&mut *conn).await.map(|_| None)
+                    }
+                }
+            }
+            Change::SetInvoiceStatus(u) => {
+                let sql = format!(
+                    "UPDATE invoices SET status = $2, paid_at = COALESCE($3, paid_at), \
+                     carried_into = COALESCE($4, carried_into) WHERE id = $1 AND status IN {}",
+                    placeholder_list(5, u.from.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&u.id)
+                    .bind(&u.to)
+                    .bind(u.paid_at)
+                    .bind(&u.carried_into);
+                for from in &u.from {
+                    query = query.bind(from);
+                }
+                affected(
+                    query.execute(&mut *conn).await.map(|r| r.rows_affected()),
+                    StaleGuard::InvoiceStatus,
+                )
+            }
+            Change::InsertPayment(p) => unique_is_stale(
+                sqlx::query(INSERT_PAYMENT_SQL)
+                    .bind(&p.id)
+                    .bind(&p.invoice_id)
+                    .bind(p.amount_cents)
+                    .bind(&p.status)
+                    .bind(&p.provider)
+                    .bind(&p.provider_payment_id)
+                    .bind(&p.failure_code)
+                    .bind(&p.failure_message)
+                    .bind(p.created_at)
+                    .execute(&mut *conn)
+                    .await,
+                StaleGuard::PaymentExists,
+            ),
+            Change::UpdatePayment(u) => {
+                let sql = format!(
+                    "UPDATE payments SET status = $2, provider_payment_id = COALESCE($3, provider_payment_id), \
+                     failure_code = $4, failure_message = $5, \
+                     provider_event_created = COALESCE($6, provider_event_created), updated_at = $7 \
+                     WHERE id = $1 AND status IN {}",
+                    placeholder_list(8, u.from.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&u.id)
+                    .bind(&u.status)
+                    .bind(&u.provider_payment_id)
+                    .bind(&u.failure_code)
+                    .bind(&u.failure_message)
+                    .bind(u.provider_event_created)
+                    .bind(u.updated_at);
+                for from in &u.from {
+                    query = query.bind(from);
+                }
+                // A second success for one invoice breaks a uniqueness rule: stale, not an error.
+                match query.execute(&mut *conn).await {
+                    Ok(r) => Ok((r.rows_affected() == 0).then_some(StaleGuard::PaymentStatus)),
+                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                        Ok(Some(StaleGuard::PaymentStatus))
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            Change::SetDeviceLifecycle { device_id, from, to } => sqlx::query(
+                "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
+            )
+            .bind(device_id)
+            .bind(from)
+            .bind(to)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::EnqueueJob(job) => sqlx::query($crate::jobs::INSERT_JOB_SQL)
+                .bind(&job.id)
+                .bind(&job.kind)
+                .bind(&job.payload)
+                .bind(&job.unique_key)
+                .bind(job.run_at)
+                .bind(job.max_attempts)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::CancelQueuedJobs {
+                key_prefix,
+                reason,
+                now,
+            } => sqlx::query(
+                "UPDATE jobs SET status = 'done', last_error = $2, updated_at = $3 \
+                 WHERE status = 'queued' AND substr(unique_key, 1, length($1)) = $1",
+            )
+            .bind(key_prefix)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::OpenUsagePeriod {
+                subscription_id,
+                period_start,
+                period_end,
+            } => sqlx::query(
+                "INSERT INTO usage_periods (subscription_id, period_start, period_end) VALUES ($1, $2, $3) \
+                 ON CONFLICT (subscription_id, period_start) DO NOTHING",
+            )
+            .bind(subscription_id)
+            .bind(period_start)
+            .bind(period_end)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::SetCustomerPaymentMethod {
+                customer_id,
+                payment_method_id,
+                changed_at,
+            } => affected(
+                sqlx::query(
+                    "UPDATE users SET default_payment_method_id = $2, payment_method_changed_at = $3 \
+                     WHERE id = $1 AND (payment_method_changed_at IS NULL OR payment_method_changed_at <= $3)",
+                )
+                .bind(customer_id)
+                .bind(payment_method_id)
+                .bind(changed_at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected()),
+                StaleGuard::PaymentMethodNewer,
+            ),
+            Change::SetProviderCustomer {
+                customer_id,
+                provider_customer_id,
+            } => sqlx::query("UPDATE users SET provider_customer_id = $2 WHERE id = $1")
+                .bind(customer_id)
+                .bind(provider_customer_id)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::Audit(a) => sqlx::query(
+                "INSERT INTO audit_log (at, actor, entity_type, entity_id, action, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(a.at)
+            .bind(&a.actor)
+            .bind(&a.entity_type)
+            .bind(&a.entity_id)
+            .bind(&a.action)
+            .bind(&a.detail)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::RecordStripeEvent {
+                id,
+                event_type,
+                created,
+                processed_at,
+            } => affected(
+                sqlx::query(
+                    "INSERT INTO stripe_events (id, event_type, created, processed_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(event_type)
+                .bind(created)
+                .bind(processed_at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected()),
+                StaleGuard::EventProcessed,
+            ),
+        }
+    }};
+}
+
+impl Db {
+    /// Writes one change set atomically; [`Applied::Stale`] when a guard did not hold (then
+    /// nothing was written).
+    pub async fn apply_changes(&self, changes: &Changes) -> Result<Applied> {
+        let mut applied = self
+            .apply_changes_batch(std::slice::from_ref(changes))
+            .await?;
+        Ok(applied.pop().unwrap_or(Applied::Done))
+    }
+
+    /// Writes many change sets in one transaction, each all-or-nothing on its own (a savepoint
+    /// each). Returns what happened to each, in order. On a database error nothing is written.
+    pub async fn apply_changes_batch(&self, batch: &[Changes]) -> Result<Vec<Applied>> {
+        let backend = self.backend();
+        // SQLite: take the write lock at BEGIN, so the transaction never has to upgrade a read
+        // lock (which fails at once under contention instead of waiting).
+        let begin = match backend {
+            crate::Backend::Sqlite => "BEGIN IMMEDIATE",
+            crate::Backend::Postgres => "BEGIN",
+        };
+        let results = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let mut results = Vec::with_capacity(batch.len());
+            for changes in batch {
+                let mut savepoint = (&mut tx).begin().await?;
+                let mut stale = None;
+                for (op, change) in changes.ops.iter().enumerate() {
+                    if let Some(guard) = run_change!(backend, &mut *savepoint, change)? {
+                        stale = Some(Stale { op, guard });
+                        break;
+                    }
+                }
+                match stale {
+                    Some(stale) => {
+                        savepoint.rollback().await?;
+                        results.push(Applied::Stale(stale));
+                    }
+                    None => {
+                        savepoint.commit().await?;
+                        results.push(Applied::Done);
+                    }
+                }
+            }
+            tx.commit().await?;
+            results
+        });
+        Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoice_numbers_are_zero_padded() {
+        assert_eq!(invoice_number(42), "SB-0000042");
+        assert_eq!(invoice_number(12_345_678), "SB-12345678");
+    }
+
+    #[test]
+    fn placeholder_lists_count_from_the_first_number() {
+        assert_eq!(placeholder_list(5, 3), "($5, $6, $7)");
+    }
+}
