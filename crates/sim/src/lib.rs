@@ -1,1 +1,24 @@
-//! smartbox-sim
+//! smartbox-sim: the std adapter of the firmware core. It runs the real firmware (`wake::run`,
+//! the A7670 driver, the SD queue) against a real server on a simulated clock.
+//!
+//! - [`modem`]: an A7670 emulator that speaks the driver's AT dialect over an in-memory serial
+//!   link ([`board`]), performs the HTTP requests for real ([`net`]), and models timing and faults
+//!   with a seeded RNG, so a run is reproducible.
+//! - [`mailbox`]: one simulated mailbox: firmware core + emulator + RAM SD card + a camera that
+//!   makes real JPEGs ([`camera`]) + WiFi ([`wifi`]), metered rail by rail ([`power`]).
+//! - [`fleet`]: N mailboxes on one simulated timeline that jumps from wake to wake; the outcome is
+//!   counted from the server's database ([`ledger`]), not from what the devices believe.
+//! - [`energy`]: datasheet currents, our firmware measured in simulation against a naive flow.
+
+
+pub mod board;
+pub mod camera;
+pub mod energy;
+pub mod fleet;
+pub mod ledger;
+pub mod mailbox;
+pub mod modem;
+pub mod net;
+pub mod power;
+pub mod provision;
+pub mod wifi;

@@ -1,0 +1,293 @@
+//! One simulated mailbox: the real firmware core (`wake::run`, the A7670 driver, the SD queue on a
+//! FAT volume) over emulated hardware: the A7670 emulator on an in-memory UART, a RAM SD card, a
+//! camera that makes real JPEGs, optional WiFi, a battery that drains by the power meter.
+
+use std::rc::Rc;
+
+use embassy_futures::block_on;
+use heapless::String;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use smartbox_firmware::a7670::{self, A7670};
+use smartbox_firmware::policy::Wake;
+use smartbox_firmware::ports::{BatteryGauge, Entropy};
+use smartbox_firmware::sd_queue::ram_disk::{RamDisk, format_fat16};
+use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
+use smartbox_firmware::wake::{self, Device, Identity, Report, Retained};
+use smartbox_protocol::{EventRequest, MAX_PHOTOS};
+
+use crate::board::{Board, PowerKey, SimClock, Uart};
+use crate::camera::{CameraSpec, SimCamera};
+use crate::energy::Currents;
+use crate::modem::{Fault, Modem, ModemSpec, ModemStats};
+use crate::net::Network;
+use crate::power::{Rail, State};
+use crate::wifi::SimWifi;
+
+/// The ESP32-C6 waking from deep sleep: ROM, bootloader and start-up before the wake cycle's
+/// first instruction (metered, not part of the firmware's `awake_ms`).
+pub const MCU_BOOT_MS: u64 = 200;
+/// Size of the RAM SD card: the smallest FAT16 volume plus room (2.5 MB).
+const CARD_BYTES: usize = 5_120 * 512;
+/// Photo buffers: one `AT+HTTPDATA` is the largest photo the modem can send.
+const PHOTO_BUFFER: usize = a7670::MAX_HTTPDATA;
+
+/// The SD card's queue type.
+pub type RamSdQueue = SdQueue<RamDisk<Vec<u8>>>;
+/// The firmware's modem driver over the emulator.
+pub type Driver = A7670<Uart, PowerKey, SimClock>;
+
+/// How one mailbox is built.
+#[derive(Debug, Clone)]
+pub struct MailboxSpec {
+    /// Serial number.
+    pub serial: std::string::String,
+    /// The device secret from the factory CSV.
+    pub secret: [u8; 32],
+    /// The modem and its radio conditions.
+    pub modem: ModemSpec,
+    /// The camera.
+    pub camera: CameraSpec,
+    /// WiFi: `None` when the board has none configured, else the access point's RSSI (`None`
+    /// when it is not heard).
+    pub wifi: Option<Option<i16>>,
+    /// Upload journal size on the SD card.
+    pub journal_bytes: u32,
+    /// Battery capacity.
+    pub battery_mah: f64,
+    /// Seeds the modem, camera and event ids.
+    pub seed: u64,
+}
+
+impl MailboxSpec {
+    /// A mailbox with default hardware.
+    pub fn new(serial: &str, secret: [u8; 32], seed: u64) -> Self {
+        Self {
+            serial: serial.to_owned(),
+            secret,
+            modem: ModemSpec::default(),
+            camera: CameraSpec::TINY,
+            wifi: None,
+            journal_bytes: 512 * 1024,
+            battery_mah: 3_000.0,
+            seed,
+        }
+    }
+}
+
+/// The battery, drained by what the power meter recorded.
+#[derive(Debug)]
+pub struct SimBattery {
+    capacity_mah: f64,
+    used_mah: f64,
+}
+
+impl BatteryGauge for SimBattery {
+    async fn percent(&mut self) -> u8 {
+        (100.0 * (1.0 - self.used_mah / self.capacity_mah)).clamp(0.0, 100.0) as u8
+    }
+
+    async fn charging(&mut self) -> bool {
+        false
+    }
+}
+
+/// The hardware RNG.
+#[derive(Debug)]
+pub struct SimEntropy(ChaCha8Rng);
+
+impl Entropy for SimEntropy {
+    fn random_16(&mut self) -> [u8; 16] {
+        let mut bytes = [0; 16];
+        self.0.fill_bytes(&mut bytes);
+        bytes
+    }
+}
+
+/// One mailbox.
+#[derive(Debug)]
+pub struct Mailbox {
+    serial: std::string::String,
+    board: Board,
+    modem: Driver,
+    wifi: Option<SimWifi>,
+    camera: SimCamera,
+    queue: RamSdQueue,
+    battery: SimBattery,
+    entropy: SimEntropy,
+    identity: Identity,
+    /// What the firmware keeps in RTC memory across deep sleep.
+    pub retained: Retained,
+    photos: [Vec<u8>; MAX_PHOTOS as usize],
+    currents: Currents,
+    accounted_ms: u64,
+    last_wake_mah: f64,
+    generated: Vec<EventRequest>,
+}
+
+impl Mailbox {
+    /// Builds the mailbox; its clock agrees with the server's (set at the factory).
+    pub fn new(
+        spec: &MailboxSpec,
+        network: Rc<dyn Network>,
+        base_url: &str,
+        epoch_unix_ms: i64,
+        currents: Currents,
+    ) -> anyhow::Result<Self> {
+        let modem = Modem::new(
+            spec.modem.clone(),
+            spec.seed,
+            network.clone(),
+            epoch_unix_ms,
+        );
+        let board = Board::new(modem, epoch_unix_ms);
+        let base: String<96> = String::try_from(base_url.trim_end_matches('/'))
+            .map_err(|_| anyhow::anyhow!("server URL longer than 96 bytes: {base_url}"))?;
+        let settings = a7670::Settings {
+            base_url: base,
+            apn: String::try_from("iot.sim").unwrap_or_default(),
+        };
+        let driver = A7670::new(board.uart(), board.power_key(), board.clock(), settings);
+        let wifi = spec
+            .wifi
+            .map(|rssi| SimWifi::new(board.clone(), network.clone(), base_url, rssi));
+        let mut image = vec![0; CARD_BYTES];
+        format_fat16(&mut image).map_err(|e| anyhow::anyhow!("formatting the RAM SD card: {e}"))?;
+        let queue = SdQueue::open(
+            RamDisk::new(image),
+            QueueConfig {
+                journal_bytes: spec.journal_bytes,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("opening the SD queue: {e}"))?;
+        let identity = Identity {
+            serial: String::try_from(spec.serial.as_str())
+                .map_err(|_| anyhow::anyhow!("serial longer than 32 bytes: {}", spec.serial))?,
+            secret: spec.secret,
+            firmware_version: String::try_from("1.0.0-sim").unwrap_or_default(),
+        };
+        let retained = Retained {
+            unix_offset_s: epoch_unix_ms.div_euclid(1_000),
+            ..Retained::default()
+        };
+        Ok(Self {
+            serial: spec.serial.clone(),
+            camera: SimCamera::new(board.clone(), spec.camera, spec.seed ^ 0x00ca_3e7a),
+            board,
+            modem: driver,
+            wifi,
+            queue,
+            battery: SimBattery {
+                capacity_mah: spec.battery_mah,
+                used_mah: 0.0,
+            },
+            entropy: SimEntropy(ChaCha8Rng::seed_from_u64(spec.seed ^ 0x1d5)),
+            identity,
+            retained,
+            photos: std::array::from_fn(|_| vec![0; PHOTO_BUFFER]),
+            currents,
+            accounted_ms: 0,
+            last_wake_mah: 0.0,
+            generated: Vec::new(),
+        })
+    }
+
+    /// The serial number.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The board (time, modem emulator, power meter).
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// Arms a modem fault for the next power cycle (`None` disarms).
+    pub fn arm(&mut self, fault: Option<Fault>) {
+        self.board.with(|s| s.modem.arm(fault));
+    }
+
+    /// The WiFi, when configured.
+    pub fn wifi_mut(&mut self) -> Option<&mut SimWifi> {
+        self.wifi.as_mut()
+    }
+
+    /// Events waiting on the SD card.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Every event the firmware made (one per mail wake), oldest first.
+    pub fn generated(&self) -> &[EventRequest] {
+        &self.generated
+    }
+
+    /// The emulated modem's record.
+    pub fn modem_stats(&self) -> ModemStats {
+        self.board.with(|s| s.modem.stats())
+    }
+
+    /// Charge drawn since the mailbox was made, in mAh (sleep included up to the last wake).
+    pub fn used_mah(&self) -> f64 {
+        self.battery.used_mah
+    }
+
+    /// Deep sleep until `at_ms`, then one wake of the real firmware.
+    pub fn wake(&mut self, at_ms: u64, wake: Wake) -> Report {
+        let at_ms = at_ms.max(self.board.now_ms());
+        self.account(at_ms);
+        let before = self.battery.used_mah;
+        self.board
+            .with(|s| s.meter.set(Rail::Mcu, at_ms, State::McuActive));
+        self.board.advance_to(at_ms + MCU_BOOT_MS);
+        let clock = self.board.clock();
+        let [a, b, c] = &mut self.photos;
+        let mut device = Device {
+            cellular: &mut self.modem,
+            wifi: self.wifi.as_mut(),
+            camera: &mut self.camera,
+            queue: &mut self.queue,
+            battery: &mut self.battery,
+            entropy: &mut self.entropy,
+            clock: &clock,
+            photos: [a.as_mut_slice(), b.as_mut_slice(), c.as_mut_slice()],
+        };
+        let report = block_on(wake::run(
+            &mut device,
+            &self.identity,
+            &mut self.retained,
+            wake,
+        ));
+        let end = self.board.now_ms();
+        self.board.with(|s| s.meter.set(Rail::Mcu, end, State::Off));
+        if let Some(event) = report.event {
+            self.generated.push(event);
+        }
+        self.account(end);
+        self.last_wake_mah = self.battery.used_mah - before;
+        report
+    }
+
+    /// Charge drawn by the last wake, MCU boot included, in mAh.
+    pub fn last_wake_mah(&self) -> f64 {
+        self.last_wake_mah
+    }
+
+    /// Deep sleep up to `until_ms`, added to the battery's record.
+    pub fn settle(&mut self, until_ms: u64) {
+        self.board.advance_to(until_ms);
+        self.account(until_ms);
+    }
+
+    /// Adds the charge drawn up to `until_ms` to the battery and forgets the meter before it.
+    fn account(&mut self, until_ms: u64) {
+        let from = self.accounted_ms;
+        let mah = self.board.with(|s| {
+            let mah = self.currents.charge_mah(&s.meter, from, until_ms);
+            s.meter.forget_before(until_ms);
+            mah
+        });
+        self.battery.used_mah += mah;
+        self.accounted_ms = until_ms;
+    }
+}

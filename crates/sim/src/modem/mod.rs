@@ -1,0 +1,758 @@
+//! An emulated SIMCom A7670: the AT dialect the firmware's driver speaks, byte for byte, with the
+//! modem's timing and faults, and HTTP performed for real through a [`Network`].
+//!
+//! What it answers follows SIMCom's "A76XX Series AT Command Manual" and "HTTP(S) Application
+//! Note" as the driver (`smartbox_firmware::a7670`) reads them: command echo until `ATE0`, boot
+//! URCs (`*ATREADY: 1`, `+CPIN: READY`, `SMS DONE`, `PB DONE`), `+CEREG`/`+CGREG` read
+//! responses, `+CSQ`, `AT+HTTPDATA` with its `DOWNLOAD` prompt and a timeout, the
+//! `+HTTPACTION: <method>,<status>,<len>` URC, `+HTTPHEAD`/`+HTTPREAD` counted binary runs, and
+//! `AT+CPOF` answered by `POWERED DOWN`.
+//!
+//! It is a pure state machine over time passed in (`now`): the board ([`crate::board`]) feeds it
+//! the bytes the MCU writes and takes out the bytes due by now. Everything random (boot jitter,
+//! noise, dropped bytes) comes from its own seeded RNG, and its timing never depends on how long
+//! the real server took, so a run is reproducible.
+
+pub mod fault;
+pub mod timing;
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::net::{HttpReply, HttpRequest, Network, TransportError};
+use crate::power::{Meter, Rail, State};
+pub use fault::{Fault, codes};
+pub use timing::Timing;
+
+/// PWRKEY low time that starts the modem (Hardware Design: >= 50 ms).
+const POWER_ON_PULSE_MS: u64 = 50;
+/// PWRKEY low time that forces it off (>= 2.5 s).
+const POWER_OFF_PULSE_MS: u64 = 2_500;
+/// Largest `AT+HTTPDATA` body (HTTP(S) note).
+const MAX_HTTPDATA: usize = 153_600;
+/// Longest command line kept.
+const MAX_LINE: usize = 4_096;
+/// Simulated server processing time per request (fixed, so runs are reproducible).
+const SERVER_MS: u64 = 30;
+/// `+CME ERROR: 10`, SIM not inserted (Manual, CME error codes).
+const CME_SIM_NOT_INSERTED: &str = "+CME ERROR: 10";
+
+/// Lines a noisy modem sends between answers: URCs the driver has no use for.
+const NOISE: [&str; 6] = [
+    "+CGEV: ME PDN ACT 1",
+    "+CTZV: +08,0",
+    "+CMTI: \"SM\",3",
+    "RING",
+    "+CPIN: READY",
+    "+CGEV: NW MODIFY 1,0",
+];
+
+/// What the modem is and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModemSpec {
+    /// What `AT+SIMCOMATI` names (`A7670E-LNXY-UBL` has no HTTP stack).
+    pub model: String,
+    /// Received signal in dBm (-113..-51).
+    pub signal_dbm: i16,
+    /// Registered as roaming (`5`) rather than home (`1`).
+    pub roaming: bool,
+    /// Timing model.
+    pub timing: Timing,
+}
+
+impl Default for ModemSpec {
+    fn default() -> Self {
+        Self {
+            model: "A7670E-FASE".to_owned(),
+            signal_dbm: -85,
+            roaming: false,
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// What happened to the modem over its life, for reports and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModemStats {
+    /// PWRKEY power-ons.
+    pub power_ons: u32,
+    /// Command lines processed.
+    pub commands: u64,
+    /// `AT+HTTPACTION`s.
+    pub http_actions: u64,
+    /// Requests that reached the network.
+    pub requests_sent: u64,
+    /// Resets mid-upload.
+    pub resets: u32,
+    /// Bytes lost on the UART.
+    pub dropped_bytes: u64,
+    /// Noise lines sent.
+    pub noise_lines: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Power {
+    Off,
+    Booting { ready_at: u64 },
+    On,
+    PoweringDown { off_at: u64 },
+}
+
+/// Bytes the modem sends, due at `at` (UART time included).
+#[derive(Debug)]
+struct Out {
+    at: u64,
+    bytes: Vec<u8>,
+    /// Set on an output that may be cancelled (the `AT+HTTPDATA` timeout).
+    tag: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Download {
+    len: usize,
+    body: Vec<u8>,
+    timeout_tag: u64,
+    /// Reset the modem when the body reaches this many bytes.
+    reset_at: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    url: Option<String>,
+    content: Option<String>,
+    userdata: Vec<(String, String)>,
+    body: Vec<u8>,
+    reply: Option<HttpReply>,
+}
+
+/// The emulated modem.
+pub struct Modem {
+    spec: ModemSpec,
+    rng: ChaCha8Rng,
+    network: Rc<dyn Network>,
+    epoch_unix_ms: i64,
+    power: Power,
+    key_pressed_at: Option<u64>,
+    echo: bool,
+    sni: bool,
+    registered_at: u64,
+    line: Vec<u8>,
+    download: Option<Download>,
+    session: Option<Session>,
+    uploads: u32,
+    actions: u32,
+    outbox: VecDeque<Out>,
+    armed: Option<Fault>,
+    fault: Option<Fault>,
+    next_tag: u64,
+    stats: ModemStats,
+}
+
+impl std::fmt::Debug for Modem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Modem")
+            .field("power", &self.power)
+            .field("fault", &self.fault)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Modem {
+    /// A modem that is off. `epoch_unix_ms` is the unix time at simulated time 0.
+    pub fn new(spec: ModemSpec, seed: u64, network: Rc<dyn Network>, epoch_unix_ms: i64) -> Self {
+        Self {
+            spec,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            network,
+            epoch_unix_ms,
+            power: Power::Off,
+            key_pressed_at: None,
+            echo: true,
+            sni: false,
+            registered_at: 0,
+            line: Vec::new(),
+            download: None,
+            session: None,
+            uploads: 0,
+            actions: 0,
+            outbox: VecDeque::new(),
+            armed: None,
+            fault: None,
+            next_tag: 0,
+            stats: ModemStats::default(),
+        }
+    }
+
+    /// The timing model.
+    pub fn timing(&self) -> &Timing {
+        &self.spec.timing
+    }
+
+    /// The signal level.
+    pub fn signal_dbm(&self) -> i16 {
+        self.spec.signal_dbm
+    }
+
+    /// Moves the modem (a mailbox at another spot).
+    pub fn set_signal_dbm(&mut self, signal_dbm: i16) {
+        self.spec.signal_dbm = signal_dbm;
+    }
+
+    /// Arms `fault` for the next power cycle (replacing any armed one); `None` disarms.
+    pub fn arm(&mut self, fault: Option<Fault>) {
+        self.armed = fault;
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> ModemStats {
+        self.stats
+    }
+
+    /// Whether the modem is off at `now` (a shutdown in progress counts from `POWERED DOWN`).
+    pub fn is_off(&self, now: u64) -> bool {
+        match self.power {
+            Power::Off => true,
+            Power::PoweringDown { off_at } => now >= off_at,
+            _ => false,
+        }
+    }
+
+    /// The first output due strictly after `now`.
+    pub fn next_output_after(&self, now: u64) -> Option<u64> {
+        self.outbox.iter().map(|o| o.at).find(|&at| at > now)
+    }
+
+    /// Moves bytes due by `now` into `buf`; returns how many.
+    pub fn read(&mut self, now: u64, buf: &mut [u8]) -> usize {
+        let Some(front) = self.outbox.front_mut().filter(|o| o.at <= now) else {
+            return 0;
+        };
+        let n = buf.len().min(front.bytes.len());
+        buf[..n].copy_from_slice(&front.bytes[..n]);
+        front.bytes.drain(..n);
+        if front.bytes.is_empty() {
+            self.outbox.pop_front();
+        }
+        n
+    }
+
+    /// The PWRKEY line changed; `pressed` = pulled low.
+    pub fn power_key(&mut self, now: u64, pressed: bool, meter: &mut Meter) {
+        self.catch_up(now);
+        if pressed {
+            self.key_pressed_at = Some(now);
+            return;
+        }
+        let Some(since) = self.key_pressed_at.take() else {
+            return;
+        };
+        let held = now.saturating_sub(since);
+        match self.power {
+            Power::Off if held >= POWER_ON_PULSE_MS => {
+                self.stats.power_ons += 1;
+                self.fault = self.armed.take();
+                self.boot(now, meter);
+            }
+            Power::Booting { .. } | Power::On | Power::PoweringDown { .. }
+                if held >= POWER_OFF_PULSE_MS =>
+            {
+                self.shut_off(now, meter);
+            }
+            _ => {}
+        }
+    }
+
+    /// Bytes the MCU wrote, arriving at `now`.
+    pub fn receive(&mut self, now: u64, bytes: &[u8], meter: &mut Meter) {
+        self.catch_up(now);
+        let mut bytes = bytes.to_vec();
+        if self.fault == Some(Fault::DroppedBytes)
+            && !bytes.is_empty()
+            && self.rng.random_bool(0.03)
+        {
+            let at = self.rng.random_range(0..bytes.len());
+            bytes.remove(at);
+            self.stats.dropped_bytes += 1;
+        }
+        for byte in bytes {
+            if self.power != Power::On {
+                // Booting, shutting down or off: the UART is deaf.
+                continue;
+            }
+            if self.download.is_some() {
+                self.body_byte(now, byte, meter);
+                continue;
+            }
+            match byte {
+                b'\r' => {
+                    let line = std::mem::take(&mut self.line);
+                    self.command(now, &line, meter);
+                }
+                b'\n' => {}
+                _ if self.line.len() < MAX_LINE => self.line.push(byte),
+                _ => {}
+            }
+        }
+    }
+
+    fn catch_up(&mut self, now: u64) {
+        match self.power {
+            Power::Booting { ready_at } if now >= ready_at => self.power = Power::On,
+            Power::PoweringDown { off_at } if now >= off_at => self.power = Power::Off,
+            _ => {}
+        }
+    }
+
+    fn reset_session(&mut self) {
+        self.line.clear();
+        self.download = None;
+        self.session = None;
+        self.echo = true;
+        self.sni = false;
+        self.uploads = 0;
+        self.actions = 0;
+    }
+
+    fn boot(&mut self, now: u64, meter: &mut Meter) {
+        self.reset_session();
+        self.outbox.clear();
+        let jitter = self.spec.timing.boot_jitter_ms;
+        let boot = self.spec.timing.boot_ms + self.rng.random_range(0..=2 * jitter) - jitter;
+        let ready_at = now + boot;
+        self.power = Power::Booting { ready_at };
+        self.registered_at = ready_at + self.spec.timing.registration_at(self.spec.signal_dbm);
+        meter.set(Rail::Modem, now, State::ModemBooting);
+        meter.set(Rail::Modem, ready_at, State::ModemSearching);
+        if self.can_register() {
+            meter.set(Rail::Modem, self.registered_at, State::ModemIdle);
+        }
+        let cpin = if self.fault == Some(Fault::NoSim) {
+            "+CPIN: SIM REMOVED"
+        } else {
+            "+CPIN: READY"
+        };
+        self.urc(ready_at, "*ATREADY: 1");
+        self.urc(ready_at + 300, cpin);
+        self.urc(ready_at + 2_000, "SMS DONE");
+        self.urc(ready_at + 2_500, "PB DONE");
+        if self.fault == Some(Fault::UrcNoise) {
+            let mut at = ready_at;
+            for _ in 0..40 {
+                at += self.rng.random_range(500..4_000);
+                let line = NOISE[self.rng.random_range(0..NOISE.len())];
+                self.urc(at, line);
+                self.stats.noise_lines += 1;
+            }
+        }
+    }
+
+    fn shut_off(&mut self, now: u64, meter: &mut Meter) {
+        self.reset_session();
+        self.outbox.clear();
+        self.power = Power::Off;
+        meter.set(Rail::Modem, now, State::Off);
+    }
+
+    fn can_register(&self) -> bool {
+        !matches!(
+            self.fault,
+            Some(Fault::NoSim | Fault::RegistrationDenied | Fault::NoCoverage)
+        )
+    }
+
+    fn registered(&self, now: u64) -> bool {
+        self.power == Power::On && self.can_register() && now >= self.registered_at
+    }
+
+    /// Queues `bytes` to be sent at `at` plus their UART time, after what is already due then.
+    fn send_at(&mut self, at: u64, bytes: Vec<u8>, tag: Option<u64>) {
+        let mut bytes = bytes;
+        if self.fault == Some(Fault::DroppedBytes) && bytes.len() > 2 && self.rng.random_bool(0.04)
+        {
+            let index = self.rng.random_range(0..bytes.len());
+            bytes.remove(index);
+            self.stats.dropped_bytes += 1;
+        }
+        let at = at + self.spec.timing.uart_ms(bytes.len());
+        let index = self
+            .outbox
+            .iter()
+            .position(|o| o.at > at)
+            .unwrap_or(self.outbox.len());
+        self.outbox.insert(index, Out { at, bytes, tag });
+    }
+
+    fn urc(&mut self, at: u64, line: &str) {
+        self.send_at(at, format!("\r\n{line}\r\n").into_bytes(), None);
+    }
+
+    fn answer(&mut self, now: u64, lines: &[&str], ok: bool) {
+        let delay = self.spec.timing.command_ms
+            + self.rng.random_range(0..=self.spec.timing.command_ms / 2);
+        let mut text = String::new();
+        for line in lines {
+            text.push_str("\r\n");
+            text.push_str(line);
+            text.push_str("\r\n");
+        }
+        text.push_str(if ok { "\r\nOK\r\n" } else { "\r\nERROR\r\n" });
+        self.send_at(now + delay, text.into_bytes(), None);
+    }
+
+    fn ok(&mut self, now: u64) {
+        self.answer(now, &[], true);
+    }
+
+    fn error(&mut self, now: u64) {
+        self.answer(now, &[], false);
+    }
+
+    fn command(&mut self, now: u64, raw: &[u8], meter: &mut Meter) {
+        let text = String::from_utf8_lossy(raw).trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        self.stats.commands += 1;
+        if self.echo {
+            self.send_at(now, format!("{text}\r").into_bytes(), None);
+        }
+        let upper = text.to_ascii_uppercase();
+        let (name, arg) = match upper.find(['=', '?']) {
+            Some(i) if upper.as_bytes()[i] == b'=' => (&upper[..i], Some(&text[i + 1..])),
+            _ => (upper.as_str(), None),
+        };
+        match (name, arg) {
+            ("AT", None) => self.ok(now),
+            ("ATE0", None) => {
+                self.echo = false;
+                self.ok(now);
+            }
+            ("ATE1", None) => {
+                self.echo = true;
+                self.ok(now);
+            }
+            ("AT+CMEE", Some(_)) | ("AT+CGDCONT", Some(_)) => self.ok(now),
+            ("AT+SIMCOMATI", None) => {
+                let model = format!("Model: {}", self.spec.model);
+                self.answer(
+                    now,
+                    &[
+                        "Manufacturer: SIMCOM INCORPORATED",
+                        &model,
+                        "Revision: A131B01A7670M7",
+                        "IMEI: 860000000000000",
+                    ],
+                    true,
+                );
+            }
+            ("AT+CPIN?", None) => {
+                if self.fault == Some(Fault::NoSim) {
+                    let delay = self.spec.timing.command_ms;
+                    self.send_at(
+                        now + delay,
+                        format!("\r\n{CME_SIM_NOT_INSERTED}\r\n").into_bytes(),
+                        None,
+                    );
+                } else {
+                    self.answer(now, &["+CPIN: READY"], true);
+                }
+            }
+            ("AT+CEREG?", None) | ("AT+CGREG?", None) => {
+                let stat = match self.fault {
+                    Some(Fault::RegistrationDenied) => 3,
+                    Some(Fault::NoSim) => 0,
+                    _ if self.registered(now) => {
+                        if self.spec.roaming {
+                            5
+                        } else {
+                            1
+                        }
+                    }
+                    _ => 2,
+                };
+                let prefix = &name[2..name.len() - 1];
+                self.answer(now, &[&format!("{prefix}: 0,{stat}")], true);
+            }
+            ("AT+CSQ", None) => {
+                let rssi = if self.registered(now) {
+                    ((i32::from(self.spec.signal_dbm) + 113) / 2).clamp(0, 31)
+                } else {
+                    99
+                };
+                self.answer(now, &[&format!("+CSQ: {rssi},99")], true);
+            }
+            ("AT+CPOF", None) => {
+                self.ok(now);
+                let off_at = now + self.spec.timing.power_down_ms;
+                self.reset_session();
+                self.power = Power::PoweringDown { off_at };
+                self.outbox.retain(|o| o.at < off_at);
+                self.urc(off_at, "POWERED DOWN");
+                meter.set(Rail::Modem, now, State::ModemPoweringDown);
+                meter.set(Rail::Modem, off_at, State::Off);
+            }
+            ("AT+CSSLCFG", Some(arg)) => {
+                if arg.to_ascii_lowercase().starts_with("\"enablesni\",0,1") {
+                    self.sni = true;
+                }
+                self.ok(now);
+            }
+            ("AT+HTTPINIT", None) => {
+                if self.session.is_some() || !self.registered(now) {
+                    self.error(now);
+                } else {
+                    self.session = Some(Session::default());
+                    self.ok(now);
+                }
+            }
+            ("AT+HTTPTERM", None) => {
+                if self.session.take().is_some() {
+                    self.ok(now);
+                } else {
+                    self.error(now);
+                }
+            }
+            ("AT+HTTPPARA", Some(arg)) => self.http_para(now, arg),
+            ("AT+HTTPDATA", Some(arg)) => self.http_data(now, arg),
+            ("AT+HTTPACTION", Some(arg)) => self.http_action(now, arg, meter),
+            ("AT+HTTPHEAD", None) => self.http_head(now),
+            ("AT+HTTPREAD", Some(arg)) => self.http_read(now, arg),
+            _ => self.error(now),
+        }
+    }
+
+    fn http_para(&mut self, now: u64, arg: &str) {
+        let Some(session) = self.session.as_mut() else {
+            return self.error(now);
+        };
+        let Some((key, value)) = arg.split_once(',') else {
+            return self.error(now);
+        };
+        let value = value.trim().trim_matches('"').to_owned();
+        match key.trim().trim_matches('"').to_ascii_uppercase().as_str() {
+            "URL" => session.url = Some(value),
+            "CONTENT" => session.content = Some(value),
+            "USERDATA" => {
+                session.userdata = value
+                    .split("\\r\\n")
+                    .filter_map(|pair| pair.split_once(':'))
+                    .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                    .collect();
+            }
+            "SSLCFG" | "CONNECTTO" | "RECVTO" | "READMODE" | "ACCEPT" => {}
+            _ => return self.error(now),
+        }
+        self.ok(now);
+    }
+
+    fn http_data(&mut self, now: u64, arg: &str) {
+        let mut fields = arg.split(',').map(str::trim);
+        let len = fields.next().and_then(|f| f.parse::<usize>().ok());
+        let secs = fields.next().and_then(|f| f.parse::<u64>().ok());
+        let (Some(len), Some(secs), true) = (len, secs, self.session.is_some()) else {
+            return self.error(now);
+        };
+        if len > MAX_HTTPDATA {
+            return self.error(now);
+        }
+        self.uploads += 1;
+        let reset_at = match self.fault {
+            Some(Fault::ResetMidUpload { upload }) if upload == self.uploads => Some(len / 2),
+            _ => None,
+        };
+        let delay = self.spec.timing.command_ms;
+        self.send_at(now + delay, b"\r\nDOWNLOAD\r\n".to_vec(), None);
+        let timeout_tag = self.next_tag;
+        self.next_tag += 1;
+        self.send_at(
+            now + delay + secs * 1_000,
+            b"\r\nERROR\r\n".to_vec(),
+            Some(timeout_tag),
+        );
+        self.download = Some(Download {
+            len,
+            body: Vec::with_capacity(len),
+            timeout_tag,
+            reset_at,
+        });
+        if len == 0 {
+            self.finish_download(now);
+        }
+    }
+
+    fn body_byte(&mut self, now: u64, byte: u8, meter: &mut Meter) {
+        let Some(download) = self.download.as_mut() else {
+            return;
+        };
+        download.body.push(byte);
+        if download.reset_at == Some(download.body.len()) {
+            self.stats.resets += 1;
+            // A brown-out: the modem restarts by itself and boots again, this time for good.
+            self.fault = None;
+            self.boot(now, meter);
+            return;
+        }
+        if download.body.len() >= download.len {
+            self.finish_download(now);
+        }
+    }
+
+    fn finish_download(&mut self, now: u64) {
+        let Some(download) = self.download.take() else {
+            return;
+        };
+        let tag = download.timeout_tag;
+        let expired = !self.outbox.iter().any(|o| o.tag == Some(tag));
+        if expired {
+            // The modem gave up waiting; these bytes are ignored as noise by its parser.
+            return;
+        }
+        self.outbox.retain(|o| o.tag != Some(tag));
+        if let Some(session) = self.session.as_mut() {
+            session.body = download.body;
+        }
+        self.ok(now);
+    }
+
+    fn http_action(&mut self, now: u64, arg: &str, meter: &mut Meter) {
+        let method = match arg.trim() {
+            "0" => "GET",
+            "1" => "POST",
+            "2" => "HEAD",
+            "3" => "DELETE",
+            "4" => "PUT",
+            _ => return self.error(now),
+        };
+        let Some(session) = self.session.as_mut() else {
+            return self.error(now);
+        };
+        let Some(url) = session.url.clone() else {
+            return self.error(now);
+        };
+        session.reply = None;
+        let mut headers = session.userdata.clone();
+        if let Some(content) = &session.content {
+            headers.push(("Content-Type".to_owned(), content.clone()));
+        }
+        let request = HttpRequest {
+            method: method.to_owned(),
+            url: url.clone(),
+            headers,
+            body: if method == "GET" {
+                Vec::new()
+            } else {
+                session.body.clone()
+            },
+        };
+        self.ok(now);
+        self.actions += 1;
+        self.stats.http_actions += 1;
+        let code: u8 = arg.trim().parse().unwrap_or(0);
+        let tls = url.starts_with("https://");
+        let signal = self.spec.signal_dbm;
+        let timing = self.spec.timing.clone();
+        let first = self.actions == 1;
+        let up = request.body.len() + 300;
+        let at_unix_ms = self.epoch_unix_ms + now as i64;
+        let failure = match self.fault {
+            Some(Fault::HttpError {
+                request: n,
+                code,
+                sent,
+            }) if n == self.actions => {
+                Some((code, sent, timing.exchange_ms(signal, first, tls, up, 0)))
+            }
+            Some(Fault::HttpTimeout { request: n }) if n == self.actions => {
+                Some((codes::TIMEOUT, true, timing.http_timeout_ms))
+            }
+            _ if tls && !self.sni => Some((codes::TLS_HANDSHAKE, false, 4 * timing.rtt_ms(signal))),
+            _ => None,
+        };
+        let (status, len, done_at) = match failure {
+            Some((status, sent, took)) => {
+                if sent {
+                    self.stats.requests_sent += 1;
+                    let _ = self.network.exchange(&request, at_unix_ms);
+                }
+                (status, 0, now + took)
+            }
+            None => {
+                self.stats.requests_sent += 1;
+                match self.network.exchange(&request, at_unix_ms) {
+                    Ok(reply) => {
+                        let took = timing.exchange_ms(
+                            signal,
+                            first,
+                            tls,
+                            up,
+                            reply.head.len() + reply.body.len(),
+                        ) + SERVER_MS;
+                        let status = reply.status;
+                        let len = reply.body.len();
+                        if let Some(session) = self.session.as_mut() {
+                            session.reply = Some(reply);
+                        }
+                        (status, len, now + took)
+                    }
+                    Err(error) => {
+                        let (status, took) = match error {
+                            TransportError::Dns => (codes::DNS, 2 * timing.rtt_ms(signal)),
+                            TransportError::Connect => (codes::CONNECT, 2 * timing.rtt_ms(signal)),
+                            TransportError::Tls => {
+                                (codes::TLS_HANDSHAKE, 4 * timing.rtt_ms(signal))
+                            }
+                            TransportError::Timeout => (codes::TIMEOUT, timing.http_timeout_ms),
+                            TransportError::Broken => (codes::SOCKET, 3 * timing.rtt_ms(signal)),
+                        };
+                        (status, 0, now + took)
+                    }
+                }
+            }
+        };
+        meter.set(Rail::Modem, now, State::ModemTx { signal_dbm: signal });
+        meter.set(Rail::Modem, done_at, State::ModemIdle);
+        self.urc(done_at, &format!("+HTTPACTION: {code},{status},{len}"));
+    }
+
+    fn http_head(&mut self, now: u64) {
+        let Some(head) = self
+            .session
+            .as_ref()
+            .and_then(|s| s.reply.as_ref())
+            .map(|r| r.head.clone())
+        else {
+            return self.error(now);
+        };
+        let mut out = format!("\r\n+HTTPHEAD: {}\r\n", head.len()).into_bytes();
+        out.extend_from_slice(&head);
+        out.extend_from_slice(b"\r\nOK\r\n");
+        let delay = self.spec.timing.command_ms;
+        self.send_at(now + delay, out, None);
+    }
+
+    fn http_read(&mut self, now: u64, arg: &str) {
+        let mut fields = arg.split(',').map(str::trim);
+        let offset = fields.next().and_then(|f| f.parse::<usize>().ok());
+        let size = fields.next().and_then(|f| f.parse::<usize>().ok());
+        let body = self
+            .session
+            .as_ref()
+            .and_then(|s| s.reply.as_ref())
+            .map(|r| &r.body);
+        let (Some(offset), Some(size), Some(body)) = (offset, size, body) else {
+            return self.error(now);
+        };
+        let start = offset.min(body.len());
+        let end = (start + size).min(body.len());
+        let chunk = body[start..end].to_vec();
+        let mut out = format!("\r\nOK\r\n\r\n+HTTPREAD: {}\r\n", chunk.len()).into_bytes();
+        out.extend_from_slice(&chunk);
+        out.extend_from_slice(b"\r\n+HTTPREAD: 0\r\n");
+        let delay = self.spec.timing.command_ms;
+        self.send_at(now + delay, out, None);
+    }
+}
