@@ -66,7 +66,11 @@ fn http_action(line: &[u8]) -> Option<HttpAction> {
         status: number(fields.next()?)?,
         data_len: number32(fields.next()?)?,
     };
-    fields.next().is_none().then_some(action)
+    // Every status is three digits (HTTP 1xx-5xx, modem 6xx-7xx): anything else is a line that
+    // lost a byte on the UART, and taking `+HTTPACTION: 1,20,85` for a status of 20 would make
+    // the wake cycle drop an event the server never stored.
+    let plausible = (100..800).contains(&action.status);
+    (fields.next().is_none() && plausible).then_some(action)
 }
 
 /// Network registration state, the `<stat>` of `+CEREG`/`+CGREG` (Manual §4.2.x).
@@ -220,6 +224,9 @@ mod tests {
             &b"+HTTPACTION: 1,201"[..],
             b"+HTTPACTION: 1,2x1,85",
             b"+HTTPACTION: 1,201,85,9",
+            b"+HTTPACTION: 1,20,85",
+            b"+HTTPACTION: 1,01,85",
+            b"+HTTPACTION: 1,2011,85",
             b"+HTTPACTION:",
         ] {
             assert!(matches!(classify(line), Reply::Other(_)), "{line:?}");
