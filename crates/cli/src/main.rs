@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::server::{self, open_db};
-use smartbox_server::{Clock, SystemClock, demo, provisioning};
+use smartbox_server::{Clock, SystemClock, demo, firmware_release, provisioning};
 
 #[derive(Debug, Parser)]
 #[command(name = "smartbox", version, about = "The smart mailbox cloud service", long_about = None)]
@@ -33,6 +33,31 @@ enum Command {
     /// Manufacture and activate devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Release firmware: make the release key, publish signed images.
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FirmwareCommand {
+    /// Make an Ed25519 release key pair: the secret key in FILE (hex), the public key in FILE.pub.
+    Keygen {
+        /// Where to write the secret key (refuses to overwrite).
+        #[arg(long, default_value = "release.key")]
+        out: PathBuf,
+    },
+    /// Publish an image with its SHA-256 and signature; heartbeats offer it to devices running
+    /// another version.
+    Publish {
+        /// The firmware image.
+        file: PathBuf,
+        /// Its version, e.g. 1.4.0 (at most 32 characters of A-Z a-z 0-9 . - _ +).
+        #[arg(long)]
+        version: String,
+        /// The secret key made by `smartbox firmware keygen`.
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +182,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             if let Some(password) = activation.new_customer_password {
                 println!("new customer account {email}, first password: {password}");
             }
+            Ok(())
+        }
+        Command::Firmware(FirmwareCommand::Keygen { out }) => {
+            let public = firmware_release::keygen(&out)?;
+            println!("release key written to {}", out.display());
+            println!("public key (give it to the firmware build): {public}");
+            Ok(())
+        }
+        Command::Firmware(FirmwareCommand::Publish {
+            file,
+            version,
+            signing_key,
+        }) => {
+            let image = firmware_release::publish_file(
+                &config,
+                &file,
+                &version,
+                &signing_key,
+                clock.now_ms(),
+            )
+            .await?;
+            println!(
+                "published firmware {} ({} bytes, sha256 {})",
+                image.version, image.size_bytes, image.sha256
+            );
             Ok(())
         }
     }

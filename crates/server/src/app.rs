@@ -14,6 +14,8 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::device_api::router(&state))
+        .merge(crate::openapi::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

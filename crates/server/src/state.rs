@@ -7,6 +7,7 @@ use smartbox_store::Db;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::device_api::DeviceApiState;
 use crate::secrets::MasterKey;
 
 /// Shared, cheaply clonable application state.
@@ -20,6 +21,8 @@ pub struct Inner {
     pub blobs: Arc<dyn ObjectStore>,
     pub clock: Arc<dyn Clock>,
     pub master_key: MasterKey,
+    /// The device API's caches and its group-commit writer.
+    pub device_api: DeviceApiState,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
     ) -> AppState {
         AppState(Arc::new(Inner {
             config,
+            device_api: DeviceApiState::new(db.clone()),
             db,
             blobs,
             clock,

@@ -1,0 +1,364 @@
+//! Device API benchmark (DESIGN §9): the server on SQLite in this process, driven over loopback by
+//! concurrent keep-alive clients sending signed requests, first heartbeats, then mail events with
+//! three 60 KB photos each. Prints requests/s, p50/p99 latency and the process's peak RSS.
+//!
+//! `cargo bench -p smartbox-server --bench device_api`
+//!
+//! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
+//! `BENCH_DEVICES` (1,000). Every loop stops at its deadline and after at most 2,000,000 requests;
+//! traffic goes to 127.0.0.1 only.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use smartbox_domain::PlanId;
+use smartbox_protocol::{
+    EVENTS_PATH, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, HEARTBEAT_PATH, body_sha256,
+    photo_path, sign,
+};
+use smartbox_server::config::Config;
+use smartbox_server::device_api::jpeg;
+use smartbox_server::{Server, SystemClock, provisioning};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const MAX_REQUESTS_PER_PHASE: usize = 2_000_000;
+const PHOTO_BYTES: usize = 60_000;
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[derive(Debug, Clone)]
+struct Device {
+    serial: String,
+    secret: [u8; 32],
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
+    let seconds = knob("BENCH_SECONDS", 10) as u64;
+    let connections = knob("BENCH_CONNECTIONS", 64);
+    let device_count = knob("BENCH_DEVICES", 1_000);
+    let dir = tempfile::tempdir()?;
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let blob_url = format!("file://{}", dir.path().join("blobs").display());
+    let config = Config::from_lookup(|name| match name {
+        "SMARTBOX_BIND" => Some("127.0.0.1:0".to_owned()),
+        "SMARTBOX_DATABASE_URL" => Some(database_url.clone()),
+        "SMARTBOX_BLOB_URL" => Some(blob_url.clone()),
+        "SMARTBOX_MASTER_KEY" => Some("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=".to_owned()),
+        _ => None,
+    })?;
+    let server = Server::build(config, Arc::new(SystemClock)).await?;
+    let addr = server.local_addr();
+    let devices = provision(&server, device_count).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    println!(
+        "device API benchmark: SQLite, {connections} connections, {device_count} devices, {seconds} s per phase, 2 cores"
+    );
+    let devices = Arc::new(devices);
+    let mut heartbeats = run_phase(addr, &devices, connections, seconds, heartbeat_round).await?;
+    heartbeats.print("heartbeat", "requests");
+    let mut events = run_phase(addr, &devices, connections, seconds, event_round).await?;
+    events.print("event + 3 x 60 KB photos", "events");
+    println!("  (event latency is per HTTP request: the event and each of its photos)");
+    println!(
+        "peak RSS (VmHWM, server and clients in one process): {}",
+        peak_rss()
+    );
+
+    let _ = stop.send(());
+    serving.await??;
+    Ok(())
+}
+
+async fn provision(server: &Server, count: usize) -> anyhow::Result<Vec<Device>> {
+    let state = server.state();
+    let now = smartbox_server::Clock::now_ms(&SystemClock);
+    let csv: String = std::iter::once("serial".to_owned())
+        .chain((0..count).map(|i| format!("BENCH-{i:06}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let serials = provisioning::read_serials(csv.as_bytes())?;
+    let records = provisioning::import_devices(&state.db, &state.master_key, &serials, now).await?;
+    let customer = provisioning::create_user(
+        &state.db,
+        "bench@example.com",
+        "bench-password",
+        "customer",
+        now,
+    )
+    .await?;
+    let mut devices = Vec::with_capacity(count);
+    for record in records {
+        let device = state
+            .db
+            .device_by_serial(&record.serial)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{} vanished", record.serial))?;
+        // Premium: unlimited notifications, so the event phase is never capped.
+        provisioning::start_trial(&state.db, &device.id, &customer, PlanId::Premium, now).await?;
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(&record.secret_hex, &mut secret)?;
+        devices.push(Device {
+            serial: record.serial,
+            secret,
+        });
+    }
+    Ok(devices)
+}
+
+/// Latencies of one phase.
+#[derive(Debug, Default)]
+struct Phase {
+    latencies_us: Vec<u32>,
+    rounds: usize,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl Phase {
+    fn print(&mut self, name: &str, unit: &str) {
+        self.latencies_us.sort_unstable();
+        let quantile = |q: f64| {
+            let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
+            f64::from(self.latencies_us.get(i).copied().unwrap_or(0)) / 1000.0
+        };
+        let seconds = self.elapsed.as_secs_f64();
+        println!(
+            "{name}: {:.0} {unit}/s ({} {unit} in {seconds:.1} s, {} HTTP requests at {:.0}/s), \
+             latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, failures {}",
+            self.rounds as f64 / seconds,
+            self.rounds,
+            self.latencies_us.len(),
+            self.latencies_us.len() as f64 / seconds,
+            quantile(0.50),
+            quantile(0.99),
+            quantile(1.0),
+            self.failures,
+        );
+    }
+}
+
+type Round = for<'a> fn(
+    &'a mut Connection,
+    &'a Device,
+    &'a mut Phase,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
+async fn run_phase(
+    addr: SocketAddr,
+    devices: &Arc<Vec<Device>>,
+    connections: usize,
+    seconds: u64,
+    round: Round,
+) -> anyhow::Result<Phase> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let per_client = MAX_REQUESTS_PER_PHASE / connections.max(1);
+    let mut clients = Vec::with_capacity(connections);
+    for client in 0..connections {
+        let devices = Arc::clone(devices);
+        clients.push(tokio::spawn(async move {
+            let mut phase = Phase::default();
+            let mut connection = Connection::open(addr).await?;
+            let mut next = client;
+            while Instant::now() < deadline && phase.latencies_us.len() < per_client {
+                let device = &devices[next % devices.len()];
+                next += connections;
+                round(&mut connection, device, &mut phase).await?;
+                phase.rounds += 1;
+            }
+            anyhow::Ok(phase)
+        }));
+    }
+    let mut total = Phase::default();
+    for client in clients {
+        let phase = client.await??;
+        total.latencies_us.extend(phase.latencies_us);
+        total.rounds += phase.rounds;
+        total.failures += phase.failures;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+fn heartbeat_round<'a>(
+    connection: &'a mut Connection,
+    device: &'a Device,
+    phase: &'a mut Phase,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    Box::pin(async move {
+        let body = br#"{"battery_percent":87,"power_state":"awake","signal_dbm":-85,"network":"cellular","firmware_version":"1.0.0","modem_tx_bytes":123456,"modem_rx_bytes":654321,"sd_queue_len":0}"#;
+        let status = connection
+            .signed(
+                device,
+                "POST",
+                HEARTBEAT_PATH,
+                "application/json",
+                body,
+                phase,
+            )
+            .await?;
+        if status != 200 {
+            phase.failures += 1;
+        }
+        Ok(())
+    })
+}
+
+fn event_round<'a>(
+    connection: &'a mut Connection,
+    device: &'a Device,
+    phase: &'a mut Phase,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>> {
+    Box::pin(async move {
+        let event_id = smartbox_protocol::Uuid::new_v4();
+        let body = format!(
+            r#"{{"event_id":"{event_id}","kind":"mail_arrived","occurred_at":{},"photo_count":3}}"#,
+            unix_now()
+        );
+        let status = connection
+            .signed(
+                device,
+                "POST",
+                EVENTS_PATH,
+                "application/json",
+                body.as_bytes(),
+                phase,
+            )
+            .await?;
+        if status != 201 {
+            phase.failures += 1;
+            return Ok(());
+        }
+        let photos = Arc::clone(&connection.photos);
+        for (index, photo) in (0..3u8).zip(photos.iter()) {
+            let path = photo_path(event_id, index);
+            let status = connection
+                .signed(device, "PUT", &path, "image/jpeg", photo, phase)
+                .await?;
+            if status != 201 {
+                phase.failures += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// A keep-alive HTTP/1.1 client that writes requests by hand and reads `content-length` answers:
+/// cheap enough that the clients leave most of the two cores to the server.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+    photos: Arc<[Vec<u8>; 3]>,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> anyhow::Result<Connection> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            buffer: Vec::with_capacity(8192),
+            photos: Arc::new([
+                jpeg::synthetic(PHOTO_BYTES),
+                jpeg::synthetic(PHOTO_BYTES),
+                jpeg::synthetic(PHOTO_BYTES),
+            ]),
+        })
+    }
+
+    async fn signed(
+        &mut self,
+        device: &Device,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        phase: &mut Phase,
+    ) -> anyhow::Result<u16> {
+        let time = unix_now();
+        let signature = sign(&device.secret, method, path, time, &body_sha256(body));
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+             {HEADER_SERIAL}: {}\r\n{HEADER_TIME}: {time}\r\n{HEADER_SIGNATURE}: {}\r\n\r\n",
+            body.len(),
+            device.serial,
+            String::from_utf8_lossy(&signature)
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        let started = Instant::now();
+        self.stream.write_all(&request).await?;
+        let status = self.read_answer().await?;
+        let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        phase.latencies_us.push(micros);
+        Ok(status)
+    }
+
+    async fn read_answer(&mut self) -> anyhow::Result<u16> {
+        loop {
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end])?;
+                let status: u16 = head.get(9..12).unwrap_or("0").parse()?;
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                let total = end + 4 + length;
+                while self.buffer.len() < total {
+                    self.fill().await?;
+                }
+                self.buffer.drain(..total);
+                return Ok(status);
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        let mut chunk = [0u8; 8192];
+        let read = self.stream.read(&mut chunk).await?;
+        anyhow::ensure!(read > 0, "the server closed the connection");
+        self.buffer.extend_from_slice(&chunk[..read]);
+        Ok(())
+    }
+}
+
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown (no /proc/self/status)".to_owned())
+}

@@ -1,0 +1,263 @@
+//! What a request knows about its device: identity, opened secret, lifecycle, live subscription,
+//! the current period's counters and the service state they imply; and the cache that keeps it.
+//!
+//! Opening a secret and reading the device, its subscription and its counters costs three steps
+//! per request; a mailbox that talks several times in a wake cycle (event, photos, heartbeat) and a
+//! benchmark that hammers a few devices pay them once per [`CACHE_TTL_MS`]. Lifecycle and
+//! subscription changes made elsewhere reach the device API within that TTL, or at once when the
+//! code making them calls [`DeviceCache::forget`]. Decisions that must be exact (402/429 on a new
+//! event) reload the context from the database instead of trusting the cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use smartbox_domain::period::period_containing;
+use smartbox_domain::usage::decide_event;
+use smartbox_domain::{
+    BillingPeriod, Cents, LifecycleState, PlanId, SpendCap, SubscriptionStatus, UsageCounters,
+    UsageDecision, can_operate,
+};
+use smartbox_protocol::ServiceState;
+use smartbox_store::{DeviceAccessRow, UsageDelta};
+use time::OffsetDateTime;
+
+use crate::secrets::MasterKey;
+use crate::state::AppState;
+
+/// How long a cached context is trusted, in milliseconds of the server's clock.
+pub const CACHE_TTL_MS: i64 = 5_000;
+
+/// Contexts kept at most; past it, expired ones are dropped (then all, if none expired).
+const CACHE_CAPACITY: usize = 100_000;
+
+/// A device as the device API sees it at `loaded_at_ms`.
+#[derive(Debug, Clone)]
+pub struct DeviceContext {
+    pub device_id: String,
+    pub serial: String,
+    pub secret: [u8; 32],
+    pub lifecycle: LifecycleState,
+    pub checkin_interval_s: i64,
+    pub subscription: Option<SubscriptionContext>,
+    pub loaded_at_ms: i64,
+}
+
+/// The live subscription and its current period.
+#[derive(Debug, Clone)]
+pub struct SubscriptionContext {
+    pub id: String,
+    pub plan: PlanId,
+    pub status: SubscriptionStatus,
+    pub cap: SpendCap,
+    pub period: BillingPeriod,
+    /// The period's counters when the context was loaded.
+    pub counters: UsageCounters,
+}
+
+/// Why a context could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No device has this serial, or its secret does not open: the request cannot be authentic.
+    #[error("unknown device")]
+    Unknown,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl DeviceContext {
+    /// Whether the device may deliver mail (`can_operate`, DESIGN §4).
+    pub fn can_operate(&self) -> bool {
+        can_operate(self.lifecycle, self.subscription.as_ref().map(|s| s.status))
+    }
+
+    /// What the heartbeat tells the device: suspended when it cannot operate, limited when one
+    /// more event would pass the spend cap, else active.
+    pub fn service(&self, now: OffsetDateTime) -> ServiceState {
+        match &self.subscription {
+            Some(sub) if self.can_operate() => match sub.decide_event(now) {
+                UsageDecision::Accept => ServiceState::Active,
+                UsageDecision::Refuse { .. } => ServiceState::Limited,
+            },
+            _ => ServiceState::Suspended,
+        }
+    }
+
+    /// Usage to add to the current period of the live subscription, if there is one.
+    pub fn usage_delta(&self, notifications: i64, data_bytes: i64) -> Option<UsageDelta> {
+        self.subscription.as_ref().map(|sub| UsageDelta {
+            subscription_id: sub.id.clone(),
+            period_start: unix_ms(sub.period.start),
+            period_end: unix_ms(sub.period.end),
+            notifications,
+            data_bytes,
+        })
+    }
+}
+
+impl SubscriptionContext {
+    /// The domain's decision on one more event in this period.
+    pub fn decide_event(&self, now: OffsetDateTime) -> UsageDecision {
+        decide_event(self.plan, self.counters, self.cap, self.period.end, now)
+    }
+}
+
+/// Reads the device with `serial` and its subscription and counters, and opens its secret.
+pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadError> {
+    let now_ms = state.clock.now_ms();
+    let row = state
+        .db
+        .device_access_by_serial(serial)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(LoadError::Unknown)?;
+    let secret = open_secret(&state.master_key, &row)?;
+    let lifecycle: LifecycleState = row
+        .lifecycle_state
+        .parse()
+        .map_err(|err| anyhow::anyhow!("device {}: {err}", row.serial))?;
+    let subscription = match subscription_of(&row, state.clock.now())? {
+        Some((id, plan, status, cap, period)) => {
+            let usage = state
+                .db
+                .usage(&id, unix_ms(period.start), unix_ms(period.end))
+                .await
+                .map_err(anyhow::Error::from)?;
+            Some(SubscriptionContext {
+                id,
+                plan,
+                status,
+                cap,
+                period,
+                counters: UsageCounters {
+                    notifications: u64::try_from(usage.notifications).unwrap_or(0),
+                    data_bytes: u64::try_from(usage.data_bytes).unwrap_or(0),
+                },
+            })
+        }
+        None => None,
+    };
+    Ok(DeviceContext {
+        device_id: row.device_id,
+        serial: row.serial,
+        secret,
+        lifecycle,
+        checkin_interval_s: row.checkin_interval_s,
+        subscription,
+        loaded_at_ms: now_ms,
+    })
+}
+
+fn open_secret(key: &MasterKey, row: &DeviceAccessRow) -> Result<[u8; 32], LoadError> {
+    key.open_device_secret(&row.serial, &row.secret_ciphertext)
+        .map_err(|_| {
+            tracing::warn!(serial = %row.serial, "device secret does not open with the master key");
+            LoadError::Unknown
+        })
+}
+
+type SubscriptionParts = (String, PlanId, SubscriptionStatus, SpendCap, BillingPeriod);
+
+fn subscription_of(
+    row: &DeviceAccessRow,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<SubscriptionParts>> {
+    let (Some(id), Some(plan), Some(status), Some(anchor)) = (
+        &row.subscription_id,
+        &row.plan_id,
+        &row.subscription_status,
+        row.anchor_at,
+    ) else {
+        return Ok(None);
+    };
+    let plan: PlanId = plan.parse()?;
+    let status: SubscriptionStatus = status.parse()?;
+    let cap = match row.spend_cap_cents {
+        None => SpendCap::default_for(plan),
+        Some(cents) => {
+            let cents = cents.clamp(0, SpendCap::max_for(plan).get());
+            SpendCap::new(plan, Cents::new(cents))?
+        }
+    };
+    let period = period_containing(from_unix_ms(anchor), now);
+    Ok(Some((id.clone(), plan, status, cap, period)))
+}
+
+/// Milliseconds since the epoch of `t`.
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The instant `ms` milliseconds after the epoch.
+pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Recently loaded contexts by serial.
+#[derive(Debug, Default)]
+pub struct DeviceCache {
+    entries: RwLock<HashMap<String, Arc<DeviceContext>>>,
+}
+
+impl DeviceCache {
+    /// The context of `serial`: the cached one while younger than [`CACHE_TTL_MS`], else loaded.
+    pub async fn get(
+        &self,
+        state: &AppState,
+        serial: &str,
+    ) -> Result<Arc<DeviceContext>, LoadError> {
+        let now_ms = state.clock.now_ms();
+        let cached = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|entries| entries.get(serial).cloned());
+        if let Some(context) = cached.filter(|c| fresh(c, now_ms)) {
+            return Ok(context);
+        }
+        self.reload(state, serial).await
+    }
+
+    /// Loads the context of `serial` from the database and caches it.
+    pub async fn reload(
+        &self,
+        state: &AppState,
+        serial: &str,
+    ) -> Result<Arc<DeviceContext>, LoadError> {
+        let loaded = load(state, serial).await;
+        let Ok(mut entries) = self.entries.write() else {
+            return loaded.map(Arc::new);
+        };
+        match loaded {
+            Ok(context) => {
+                let context = Arc::new(context);
+                if entries.len() >= CACHE_CAPACITY {
+                    let now_ms = state.clock.now_ms();
+                    entries.retain(|_, c| fresh(c, now_ms));
+                    if entries.len() >= CACHE_CAPACITY {
+                        entries.clear();
+                    }
+                }
+                entries.insert(serial.to_owned(), Arc::clone(&context));
+                Ok(context)
+            }
+            Err(err) => {
+                entries.remove(serial);
+                Err(err)
+            }
+        }
+    }
+
+    /// Drops the cached context of `serial`, so the next request reads the database. Code that
+    /// changes a device's lifecycle or subscription in this process calls it.
+    pub fn forget(&self, serial: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(serial);
+        }
+    }
+}
+
+fn fresh(context: &DeviceContext, now_ms: i64) -> bool {
+    let age = now_ms - context.loaded_at_ms;
+    (0..CACHE_TTL_MS).contains(&age)
+}

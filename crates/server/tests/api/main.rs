@@ -1,0 +1,6 @@
+//! The server's integration tests, one binary: each test spawns the service on every configured
+//! backend (SQLite, and PostgreSQL when `SMARTBOX_TEST_POSTGRES_URL` is set) and drives it over
+//! HTTP like a client would.
+
+mod device_api;
+mod helpers;
