@@ -9,16 +9,19 @@
 //! - [`fleet`]: N mailboxes on one simulated timeline that jumps from wake to wake; the outcome is
 //!   counted from the server's database ([`ledger`]), not from what the devices believe.
 //! - [`energy`]: datasheet currents, our firmware measured in simulation against a naive flow.
-
+//! - [`harness`]: the real server in this process, on a clock the simulation moves.
+//! - [`run`]: what `smartbox sim` and `smartbox demo` call.
 
 pub mod board;
 pub mod camera;
 pub mod energy;
 pub mod fleet;
+pub mod harness;
 pub mod ledger;
 pub mod mailbox;
 pub mod modem;
 pub mod net;
 pub mod power;
 pub mod provision;
+pub mod run;
 pub mod wifi;

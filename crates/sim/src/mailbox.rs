@@ -192,6 +192,11 @@ impl Mailbox {
         })
     }
 
+    /// The size of a JPEG this mailbox's camera makes at `quality` (a frame outside any wake).
+    pub fn camera_frame_bytes(&mut self, quality: u8) -> anyhow::Result<usize> {
+        Ok(self.camera.frame(quality)?.len())
+    }
+
     /// The serial number.
     pub fn serial(&self) -> &str {
         &self.serial

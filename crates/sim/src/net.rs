@@ -62,7 +62,7 @@ pub trait Network: std::fmt::Debug {
 
 /// Called with the simulated unix time of each request before it is sent; a test whose server
 /// runs on a manual clock moves that clock here, so both sides agree on the time.
-pub type TimeHook = Box<dyn Fn(i64)>;
+pub type TimeHook = Box<dyn Fn(i64) + Send>;
 
 /// Real HTTP through reqwest, on a tokio runtime.
 pub struct HttpNetwork {

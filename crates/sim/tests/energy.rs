@@ -1,0 +1,49 @@
+//! The energy model on a measured run of the real firmware (against the stub device API).
+
+mod support;
+
+use smartbox_sim::camera::CameraSpec;
+use smartbox_sim::energy::{self, Currents, NaiveDelays, Scenario};
+use smartbox_sim::mailbox::MailboxSpec;
+use support::{SECRET, SERIAL, serve_stub};
+
+#[test]
+fn two_days_of_mail_are_measured_wake_by_wake_and_compared_with_the_naive_flow() {
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let spec = MailboxSpec {
+        camera: CameraSpec::VGA,
+        journal_bytes: 2 * 1024 * 1024,
+        ..MailboxSpec::new(SERIAL, SECRET, 3)
+    };
+    let mut mailbox = served.mailbox(&spec);
+    let photo = mailbox.camera_frame_bytes(80).expect("frame");
+    assert!(
+        (10_000..120_000).contains(&photo),
+        "VGA q80 photo of {photo} bytes"
+    );
+    let scenario = Scenario {
+        days: 2,
+        ..Scenario::default()
+    };
+    let (ours, counts) = energy::measure_firmware(&mut mailbox, &scenario);
+    assert_eq!(counts.mail_wakes, 4);
+    assert_eq!(counts.delivered, 4);
+    assert_eq!(served.stub.complete_events(), 4);
+    // Check-ins every 6 h that mail wakes do not already cover, and 30-minute local wakes.
+    assert!((2..=8).contains(&counts.checkins), "{counts:?}");
+    assert!(counts.local_wakes > 80, "{counts:?}");
+    let naive = energy::naive_figures(
+        &Currents::default(),
+        &spec.modem.timing,
+        &spec.camera,
+        photo,
+        spec.modem.signal_dbm,
+        &scenario,
+        &NaiveDelays::default(),
+    );
+    let table = energy::report(&ours, &naive, &counts, &[format!("photo {photo} bytes")]);
+    eprintln!("{table}");
+    assert!(ours.mah_per_mail > ours.mah_per_checkin);
+    assert!(ours.mah_per_day < naive.mah_per_day);
+    assert!(table.contains("battery life vs naive"));
+}
