@@ -17,8 +17,13 @@
 
 pub mod delivery;
 pub mod email;
+mod http;
 pub mod message;
+pub mod mqtt;
+pub mod push;
 pub mod quiet_hours;
+pub mod webhook;
 
 pub use delivery::{Channel, DeliveryId, DeliveryOutcome, success_rate};
+pub use http::HttpClientError;
 pub use message::{EventKind, Notification, Outgoing, Summary, SummaryKind, Thumbnail};

@@ -219,6 +219,11 @@ pub(crate) fn day_clock(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
