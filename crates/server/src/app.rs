@@ -16,6 +16,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(crate::device_api::router(&state))
         .merge(crate::openapi::router())
+        .merge(crate::web::router(state.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,10 +1,12 @@
 //! The smart mailbox cloud service: the device API, the customer and admin web, billing, durable
 //! jobs and notifications, over the store (SQLite or PostgreSQL) and a blob store.
 
+pub mod accounts;
 pub mod app;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod customer_api;
 pub mod demo;
 pub mod device_api;
 pub mod error;
@@ -15,6 +17,7 @@ pub mod provisioning;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod web;
 
 pub use app::app;
 pub use clock::{Clock, ManualClock, SystemClock};

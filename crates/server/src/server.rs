@@ -54,9 +54,13 @@ impl Server {
         let Server { state, listener } = self;
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // The peer address reaches handlers (per-address login and claim rate limits).
+        axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         db.close().await;
         tracing::info!("stopped");
         Ok(())

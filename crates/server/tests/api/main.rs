@@ -4,3 +4,4 @@
 
 mod device_api;
 mod helpers;
+mod portal;

@@ -1,0 +1,358 @@
+//! The account pages: sign-up, login, logout, "forgot password" and the one-time reset link.
+
+use std::sync::LazyLock;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::mail::{self, Mail};
+use super::rate_limit::{self, Scope};
+use super::session::{self, CurrentUser, Visitor, append_cookies, cookie};
+use super::tokens::{random_token, token_hash};
+use crate::passwords;
+use crate::provisioning::{self, ProvisioningError};
+use crate::state::AppState;
+use crate::web::error::local_path;
+use crate::web::{PageError, claim, render};
+
+/// How long a reset link works.
+pub const RESET_LINK_MS: i64 = 60 * 60 * 1000;
+
+/// A hash to verify against when the email is unknown, so both cases take the same time.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| passwords::hash("not the password"));
+
+#[derive(Debug, Deserialize, Default)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CredentialsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Where to go after signing in: a pending claim first, then `next`, then the dashboard.
+fn after_login(headers: &HeaderMap, next: &str) -> String {
+    if cookie(headers, claim::PENDING_CLAIM_COOKIE).is_some_and(|v| !v.is_empty()) {
+        "/claim/plan".to_owned()
+    } else if next.is_empty() {
+        "/dashboard".to_owned()
+    } else {
+        local_path(next).to_owned()
+    }
+}
+
+fn signed_in(set_cookie: axum::http::HeaderValue, to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    append_cookies(response.headers_mut(), [set_cookie]);
+    response
+}
+
+/// `GET /signup`.
+pub async fn signup_page(
+    visitor: Visitor,
+    Query(q): Query<NextQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let claiming =
+        cookie(&headers, claim::PENDING_CLAIM_COOKIE).and_then(|v| claim::pending_serial(&v));
+    render::ok(
+        &visitor,
+        "signup.html",
+        context! { title => "Create your account", next => q.next, email => "", error => None::<String>, claiming => claiming },
+    )
+}
+
+/// `POST /signup`: creates a customer account and signs it in.
+pub async fn signup(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Form(form): Form<CredentialsForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let now = state.clock.now_ms();
+    let password = form.password.clone();
+    let created =
+        provisioning::create_user(&state.db, &form.email, &password, "customer", now).await;
+    let (status, error) = match created {
+        Ok(user_id) => {
+            let set = session::start(&state, &headers, &user_id).await?;
+            return Ok(signed_in(set, &after_login(&headers, &form.next)));
+        }
+        Err(ProvisioningError::EmailTaken(email)) => (
+            StatusCode::CONFLICT,
+            format!(
+                "An account with {email} already exists. Log in instead, or reset its password."
+            ),
+        ),
+        Err(ProvisioningError::Invalid(message)) => (StatusCode::BAD_REQUEST, capitalise(&message)),
+        Err(err) => return Err(PageError::Internal(err.into())),
+    };
+    let claiming =
+        cookie(&headers, claim::PENDING_CLAIM_COOKIE).and_then(|v| claim::pending_serial(&v));
+    render::page(
+        &visitor,
+        status,
+        "signup.html",
+        context! { title => "Create your account", next => form.next, email => form.email, error => error, claiming => claiming },
+    )
+}
+
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+/// `GET /login`.
+pub async fn login_page(
+    visitor: Visitor,
+    Query(q): Query<NextQuery>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let claiming =
+        cookie(&headers, claim::PENDING_CLAIM_COOKIE).and_then(|v| claim::pending_serial(&v));
+    render::ok(
+        &visitor,
+        "login.html",
+        context! { title => "Log in", next => q.next, email => "", error => None::<String>, claiming => claiming },
+    )
+}
+
+/// `POST /login`: checks the rate limits, then the password; a success starts a new session.
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Form(form): Form<CredentialsForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let now = state.clock.now_ms();
+    let email = form.email.trim().to_ascii_lowercase();
+    let account = Scope::LoginAccount(email.clone());
+    let address = Scope::LoginAddress(rate_limit::client_address(&extensions));
+    let refuse = |status: StatusCode, error: &str| {
+        render::page(
+            &visitor,
+            status,
+            "login.html",
+            context! { title => "Log in", next => form.next.clone(), email => form.email.clone(), error => error, claiming => None::<String> },
+        )
+    };
+    if rate_limit::is_limited(&state.db, &account, now).await?
+        || rate_limit::is_limited(&state.db, &address, now).await?
+    {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Wait 15 minutes, or reset your password.",
+        );
+    }
+    let user = state.db.user_by_email(&email).await?;
+    let stored = user
+        .as_ref()
+        .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+    let password = form.password.clone();
+    let verified = tokio::task::spawn_blocking(move || passwords::verify(&password, &stored))
+        .await
+        .map_err(|err| PageError::Internal(err.into()))?;
+    match user {
+        Some(user) if verified => {
+            rate_limit::clear(&state.db, &account).await?;
+            let set = session::start(&state, &headers, &user.id).await?;
+            Ok(signed_in(set, &after_login(&headers, &form.next)))
+        }
+        _ => {
+            rate_limit::record_failure(&state.db, &account, now).await?;
+            rate_limit::record_failure(&state.db, &address, now).await?;
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "The email or the password is wrong.",
+            )
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if !super::tokens::constant_time_eq(&form.csrf, &user.session.csrf_token) {
+        return Err(PageError::bad_csrf());
+    }
+    let clear = session::end(&state, &headers).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
+}
+
+/// `GET /forgot-password`.
+pub async fn forgot_page(visitor: Visitor) -> Result<Response, PageError> {
+    render::ok(
+        &visitor,
+        "forgot.html",
+        context! { title => "Reset your password" },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /forgot-password`: emails a one-time link when the account exists; answers the same
+/// either way, so the page does not reveal who has an account.
+pub async fn forgot(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let email = form.email.trim().to_ascii_lowercase();
+    if let Some(user) = state.db.user_by_email(&email).await? {
+        let token = random_token();
+        let now = state.clock.now_ms();
+        state
+            .db
+            .insert_password_reset(&token_hash(&token), &user.id, now, now + RESET_LINK_MS)
+            .await?;
+        let link = format!("{}/reset-password?token={token}", state.config.public_url);
+        mail::send(
+            &state.config,
+            Mail {
+                to: user.email.clone(),
+                subject: "Reset your Smart Mailbox password".to_owned(),
+                body: format!(
+                    "Someone asked to reset the password of your Smart Mailbox account.\n\n\
+                     To choose a new password, open this link within an hour:\n{link}\n\n\
+                     If it was not you, ignore this email; your password stays as it is.\n"
+                ),
+            },
+        )
+        .await;
+    }
+    render::ok(
+        &visitor,
+        "message.html",
+        context! {
+            title => "Check your email",
+            message => format!("If {email} has an account, we sent it a link to choose a new password. The link works once, within an hour."),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /reset-password?token=...`.
+pub async fn reset_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now_ms();
+    if state
+        .db
+        .password_reset_user(&token_hash(&q.token), now)
+        .await?
+        .is_none()
+    {
+        return Err(expired_link());
+    }
+    render::ok(
+        &visitor,
+        "reset.html",
+        context! { title => "Choose a new password", token => q.token, error => None::<String> },
+    )
+}
+
+fn expired_link() -> PageError {
+    PageError::Status(
+        StatusCode::BAD_REQUEST,
+        "This reset link has expired or was already used. Ask for a new one.".to_owned(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /reset-password`: sets the new password, uses up the link and ends every session.
+pub async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    if form.password.chars().count() < 8 {
+        return render::page(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "reset.html",
+            context! { title => "Choose a new password", token => form.token, error => "The password must have at least 8 characters." },
+        );
+    }
+    let now = state.clock.now_ms();
+    let hash = token_hash(&form.token);
+    let Some(user_id) = state.db.password_reset_user(&hash, now).await? else {
+        return Err(expired_link());
+    };
+    if !state.db.use_password_reset(&hash, now).await? {
+        return Err(expired_link());
+    }
+    let password = form.password.clone();
+    let new_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
+        .await
+        .map_err(|err| PageError::Internal(err.into()))?;
+    state.db.set_password_hash(&user_id, &new_hash).await?;
+    state.db.delete_sessions_of_user(&user_id).await?;
+    render::ok(
+        &visitor,
+        "message.html",
+        context! { title => "Password changed", message => "Your new password is set. Log in with it now.", link => "/login", link_text => "Log in" },
+    )
+}

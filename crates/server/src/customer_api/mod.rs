@@ -1,0 +1,371 @@
+//! The customer JSON API under `/api/v1/`: what the pages show, for apps and scripts. Sessions
+//! are the portal's cookie; without one every call answers 401. Writes need the `X-CSRF-Token`
+//! header (the `csrf_token` of `/api/v1/me`). Another customer's ids answer 404.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use smartbox_store::{DeviceRow, GalleryFilter};
+
+use crate::accounts::ApiUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::devices::check_text;
+
+/// The `/api/v1/` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/devices", get(devices))
+        .route(
+            "/api/v1/devices/{device_id}",
+            get(device).patch(update_device),
+        )
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/events/{event_id}", get(event))
+        .route("/api/v1/invoices", get(invoices))
+        .route("/api/v1/invoices/{invoice_id}", get(invoice))
+        .route("/api/v1/subscriptions", get(subscriptions))
+}
+
+/// The signed-in user.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub id: String,
+    pub email: String,
+    pub role: crate::accounts::Role,
+    pub time_zone: String,
+    /// Send it back as `X-CSRF-Token` on writes.
+    pub csrf_token: String,
+}
+
+async fn me(ApiUser(user): ApiUser) -> Json<Me> {
+    Json(Me {
+        id: user.user.id,
+        email: user.user.email,
+        role: user.role,
+        time_zone: user.user.time_zone,
+        csrf_token: user.session.csrf_token,
+    })
+}
+
+/// A mailbox as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Device {
+    pub id: String,
+    pub serial: String,
+    pub name: String,
+    pub location: String,
+    pub lifecycle_state: String,
+    pub power_state: String,
+    pub battery_percentage: Option<i64>,
+    pub signal_dbm: Option<i64>,
+    pub network: Option<String>,
+    pub firmware_version: Option<String>,
+    pub checkin_interval_s: i64,
+    /// Epoch milliseconds.
+    pub last_seen_at: Option<i64>,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(d: DeviceRow) -> Self {
+        Device {
+            id: d.id,
+            serial: d.serial,
+            name: d.name,
+            location: d.location,
+            lifecycle_state: d.lifecycle_state,
+            power_state: d.power_state,
+            battery_percentage: d.battery_percentage,
+            signal_dbm: d.signal_dbm,
+            network: d.network,
+            firmware_version: d.firmware_version,
+            checkin_interval_s: d.checkin_interval_s,
+            last_seen_at: d.last_seen_at,
+        }
+    }
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<Device>>, ApiError> {
+    let rows = state.db.devices_of_owner(&user.user.id).await?;
+    Ok(Json(rows.into_iter().map(Device::from).collect()))
+}
+
+async fn owned(state: &AppState, owner: &str, device_id: &str) -> Result<DeviceRow, ApiError> {
+    state
+        .db
+        .device_by_id(device_id)
+        .await?
+        .filter(|d| d.owner_id.as_deref() == Some(owner))
+        .ok_or_else(|| ApiError::NotFound(format!("no mailbox {device_id}")))
+}
+
+async fn device(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(device_id): Path<String>,
+) -> Result<Json<Device>, ApiError> {
+    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+}
+
+/// `PATCH /api/v1/devices/{id}`: fields to change.
+#[derive(Debug, Deserialize)]
+pub struct DeviceUpdate {
+    pub name: Option<String>,
+    pub location: Option<String>,
+}
+
+async fn update_device(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(device_id): Path<String>,
+    Json(update): Json<DeviceUpdate>,
+) -> Result<Json<Device>, ApiError> {
+    let d = owned(&state, &user.user.id, &device_id).await?;
+    let name = update
+        .name
+        .as_deref()
+        .map_or(d.name.as_str(), str::trim)
+        .to_owned();
+    let location = update
+        .location
+        .as_deref()
+        .map_or(d.location.as_str(), str::trim)
+        .to_owned();
+    check_text("name", &name)
+        .and_then(|()| check_text("location", &location))
+        .map_err(|m| ApiError::bad_request("invalid_device", m))?;
+    state
+        .db
+        .set_device_name_location(&d.id, &name, &location)
+        .await?;
+    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+}
+
+/// A mail event.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub id: String,
+    pub device_id: String,
+    pub kind: String,
+    /// Epoch milliseconds.
+    pub occurred_at: i64,
+    pub photo_count: i64,
+    pub photos_received: i64,
+    /// `null` until categorisation exists.
+    pub category: Option<String>,
+    /// URLs of the stored photos.
+    pub photos: Vec<String>,
+}
+
+/// `GET /api/v1/events` query.
+#[derive(Debug, Deserialize, Default)]
+pub struct EventsQuery {
+    pub device_id: Option<String>,
+    pub category: Option<String>,
+    /// Cursor from the previous page's `next`.
+    pub before: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A page of events; `next` is the cursor of the following page.
+#[derive(Debug, Serialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub next: Option<String>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let before = q
+        .before
+        .as_deref()
+        .and_then(crate::web::gallery::parse_cursor);
+    let filter = GalleryFilter {
+        device_id: q.device_id.as_deref(),
+        category: q.category.as_deref(),
+        before,
+        ..GalleryFilter::default()
+    };
+    let rows = state
+        .db
+        .gallery_page(&user.user.id, &filter, limit + 1)
+        .await?;
+    let next = (rows.len() as i64 > limit)
+        .then(|| rows.get(limit as usize - 1))
+        .flatten()
+        .map(|r| format!("{}~{}", r.occurred_at, r.id));
+    let events = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| Event {
+            photos: (0..r.photos_received.min(r.photo_count))
+                .map(|i| format!("/photos/{}/{i}", r.id))
+                .collect(),
+            id: r.id,
+            device_id: r.device_id,
+            kind: r.kind,
+            occurred_at: r.occurred_at,
+            photo_count: r.photo_count,
+            photos_received: r.photos_received,
+            category: r.category,
+        })
+        .collect();
+    Ok(Json(EventPage { events, next }))
+}
+
+async fn event(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(event_id): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    let e = state
+        .db
+        .event_of_owner(&user.user.id, &event_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event {event_id}")))?;
+    let photos = state
+        .db
+        .photos_of_event(&e.id)
+        .await?
+        .iter()
+        .map(|p| format!("/photos/{}/{}", e.id, p.idx))
+        .collect();
+    Ok(Json(Event {
+        id: e.id,
+        device_id: e.device_id,
+        kind: e.kind,
+        occurred_at: e.occurred_at,
+        photo_count: e.photo_count,
+        photos_received: e.photos_received,
+        category: e.category,
+        photos,
+    }))
+}
+
+/// An invoice.
+#[derive(Debug, Serialize)]
+pub struct Invoice {
+    pub id: String,
+    pub number: String,
+    pub subscription_id: String,
+    pub kind: String,
+    pub status: String,
+    pub total_cents: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    /// Present on `GET /api/v1/invoices/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<InvoiceLine>>,
+    /// The HTML view.
+    pub html_url: String,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Serialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub amount_cents: i64,
+}
+
+fn invoice_of(i: smartbox_store::InvoiceRow, lines: Option<Vec<InvoiceLine>>) -> Invoice {
+    Invoice {
+        html_url: format!("/billing/invoices/{}", i.id),
+        id: i.id,
+        number: i.number,
+        subscription_id: i.subscription_id,
+        kind: i.kind,
+        status: i.status,
+        total_cents: i.total_cents,
+        period_start: i.period_start,
+        period_end: i.period_end,
+        created_at: i.created_at,
+        paid_at: i.paid_at,
+        lines,
+    }
+}
+
+async fn invoices(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<Invoice>>, ApiError> {
+    let rows = state.db.invoices_of_customer(&user.user.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|i| i.status != "draft")
+            .map(|i| invoice_of(i, None))
+            .collect(),
+    ))
+}
+
+async fn invoice(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(invoice_id): Path<String>,
+) -> Result<Json<Invoice>, ApiError> {
+    let row = state
+        .db
+        .invoice_by_id(&invoice_id)
+        .await?
+        .filter(|i| i.customer_id == user.user.id && i.status != "draft")
+        .ok_or_else(|| ApiError::NotFound(format!("no invoice {invoice_id}")))?;
+    let lines = state
+        .db
+        .invoice_lines(&row.id)
+        .await?
+        .into_iter()
+        .map(|l| InvoiceLine {
+            description: l.description,
+            amount_cents: l.amount_cents,
+        })
+        .collect();
+    Ok(Json(invoice_of(row, Some(lines))))
+}
+
+/// A subscription.
+#[derive(Debug, Serialize)]
+pub struct Subscription {
+    pub id: String,
+    pub device_id: String,
+    pub plan: String,
+    pub pending_plan: Option<String>,
+    pub status: String,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub cancel_at_period_end: bool,
+    pub spend_cap_cents: Option<i64>,
+    pub has_payment_method: bool,
+}
+
+async fn subscriptions(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<Subscription>>, ApiError> {
+    let rows = state.db.subscriptions_of_customer(&user.user.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|s| Subscription {
+                id: s.id,
+                device_id: s.device_id,
+                plan: s.plan_id,
+                pending_plan: s.pending_plan_id,
+                status: s.status,
+                current_period_start: s.current_period_start,
+                current_period_end: s.current_period_end,
+                cancel_at_period_end: s.cancel_at_period_end,
+                spend_cap_cents: s.spend_cap_cents,
+                has_payment_method: s.payment_method_id.is_some(),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,166 @@
+//! `/gallery`: mail events with their photos, filtered by mailbox, date and category, newest
+//! first, paged by keyset (`before=<occurred_at>~<event id>`) so a page costs the same with
+//! 10,000+ photos. Thumbnails are the photos themselves scaled by the stylesheet until a
+//! thumbnail job exists; categories read "uncategorised" until categorisation exists.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+use smartbox_store::{GalleryFilter, UNCATEGORISED};
+use time::{Date, Month, PrimitiveDateTime, Time};
+
+use super::dashboard::display_name;
+use super::format::{date_time, offset_of};
+use super::{PageError, render};
+use crate::accounts::{CurrentUser, Visitor};
+use crate::state::AppState;
+
+/// Events per page.
+pub const PAGE_SIZE: i64 = 24;
+
+/// The gallery's query string.
+#[derive(Debug, Deserialize, Default, Clone)]
+pub struct GalleryQuery {
+    #[serde(default)]
+    pub device: String,
+    /// `YYYY-MM-DD`, inclusive, in the customer's zone.
+    #[serde(default)]
+    pub from: String,
+    /// `YYYY-MM-DD`, inclusive.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+/// Midnight of `YYYY-MM-DD` in the zone, as epoch ms.
+pub fn day_start_ms(text: &str, time_zone: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let day = parts.next()?.parse().ok()?;
+    let date = Date::from_calendar_date(year, month, day).ok()?;
+    let at = PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_offset(offset_of(time_zone));
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Parses a keyset cursor `<occurred_at>~<id>`.
+pub fn parse_cursor(text: &str) -> Option<(i64, &str)> {
+    let (at, id) = text.split_once('~')?;
+    Some((at.parse().ok()?, id))
+}
+
+/// `GET /gallery`.
+pub async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Query(q): Query<GalleryQuery>,
+) -> Result<Response, PageError> {
+    let tz = user.user.time_zone.clone();
+    let devices = state.db.devices_of_owner(&user.user.id).await?;
+    let filter = GalleryFilter {
+        device_id: Some(q.device.as_str()).filter(|d| !d.is_empty()),
+        from: day_start_ms(&q.from, &tz),
+        until: day_start_ms(&q.to, &tz).map(|ms| ms + 24 * 3600 * 1000),
+        category: Some(q.category.as_str()).filter(|c| !c.is_empty()),
+        before: parse_cursor(&q.before),
+    };
+    let rows = state
+        .db
+        .gallery_page(&user.user.id, &filter, PAGE_SIZE + 1)
+        .await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    let rows = &rows[..rows.len().min(PAGE_SIZE as usize)];
+    let next = more.then(|| rows.last()).flatten().map(|last| {
+        format!(
+            "/gallery?device={}&from={}&to={}&category={}&before={}~{}",
+            super::error::encode_query(&q.device),
+            super::error::encode_query(&q.from),
+            super::error::encode_query(&q.to),
+            super::error::encode_query(&q.category),
+            last.occurred_at,
+            last.id
+        )
+    });
+    let events: Vec<_> = rows
+        .iter()
+        .map(|e| {
+            context! {
+                id => e.id.clone(),
+                mailbox => if e.device_name.is_empty() { format!("Mailbox {}", e.device_serial) } else { e.device_name.clone() },
+                kind => e.kind.clone(),
+                when => date_time(e.occurred_at, &tz),
+                category => e.category.clone().unwrap_or_else(|| UNCATEGORISED.to_owned()),
+                photos => (0..e.photos_received.min(e.photo_count)).map(|i| format!("/photos/{}/{i}", e.id)).collect::<Vec<_>>(),
+                waiting_photos => e.photo_count - e.photos_received.min(e.photo_count),
+            }
+        })
+        .collect();
+    let device_options: Vec<_> = devices
+        .iter()
+        .map(|d| context! { id => d.id.clone(), name => display_name(d), selected => d.id == q.device })
+        .collect();
+    render::ok(
+        &visitor,
+        "gallery.html",
+        context! {
+            title => "Gallery", nav => "gallery", events => events, devices => device_options,
+            from => q.from, to => q.to, category => q.category, next => next,
+            paged => !q.before.is_empty(),
+        },
+    )
+}
+
+/// `GET /gallery/{event_id}`: one delivery's photos at full size.
+pub async fn event_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Path(event_id): Path<String>,
+) -> Result<Response, PageError> {
+    let event = state
+        .db
+        .event_of_owner(&user.user.id, &event_id)
+        .await?
+        .ok_or_else(|| PageError::not_found("This delivery"))?;
+    let device = state.db.device_by_id(&event.device_id).await?;
+    let photos: Vec<String> = state
+        .db
+        .photos_of_event(&event.id)
+        .await?
+        .iter()
+        .map(|p| format!("/photos/{}/{}", event.id, p.idx))
+        .collect();
+    render::ok(
+        &visitor,
+        "event.html",
+        context! {
+            title => "Delivery", nav => "gallery",
+            mailbox => device.as_ref().map(display_name),
+            when => date_time(event.occurred_at, &user.user.time_zone),
+            kind => event.kind, category => event.category.unwrap_or_else(|| UNCATEGORISED.to_owned()),
+            photos => photos,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_midnight_in_the_customers_zone() {
+        assert_eq!(day_start_ms("2025-11-25", "UTC"), Some(1_764_028_800_000));
+        assert_eq!(
+            day_start_ms("2025-11-25", "UTC+01:00"),
+            Some(1_764_025_200_000)
+        );
+        assert_eq!(day_start_ms("25/11/2025", "UTC"), None);
+        assert_eq!(parse_cursor("12~abc"), Some((12, "abc")));
+        assert_eq!(parse_cursor("x~abc"), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! `/settings`: notification channels per mailbox, quiet hours, time zone, and the spend cap of
+//! each subscription (0 to 10x the plan price; the default is the plan price).
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use smartbox_domain::PlanId;
+use smartbox_domain::money::Cents;
+use smartbox_domain::usage::SpendCap;
+
+use super::dashboard::display_name;
+use super::format::{self, minutes_clock, money, parse_clock};
+use super::{PageError, render};
+use crate::accounts::{CurrentUser, Visitor};
+use crate::state::AppState;
+
+/// The notification channels, and whether each is on before the customer chooses.
+pub const CHANNELS: &[(&str, &str, bool)] = &[
+    ("email", "Email", true),
+    ("push", "Push notification", true),
+    ("sms", "Text message", false),
+];
+
+async fn render_page(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    status: StatusCode,
+    error: Option<String>,
+    saved: bool,
+) -> Result<Response, PageError> {
+    let mut devices = Vec::new();
+    for device in state.db.devices_of_owner(&user.user.id).await? {
+        let stored = state.db.notification_prefs(&device.id).await?;
+        let channels: Vec<_> = CHANNELS
+            .iter()
+            .map(|(id, label, default)| {
+                let on = stored
+                    .iter()
+                    .find(|(c, _)| c == id)
+                    .map_or(*default, |(_, on)| *on);
+                context! { id => *id, label => *label, on => on }
+            })
+            .collect();
+        devices.push(context! { id => device.id.clone(), name => display_name(&device), channels => channels });
+    }
+    let mut caps = Vec::new();
+    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
+        if sub.status == "canceled" {
+            continue;
+        }
+        let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
+            continue;
+        };
+        let device = state.db.device_by_id(&sub.device_id).await?;
+        let cap = sub.spend_cap_cents.unwrap_or(plan.plan().price.get());
+        caps.push(context! {
+            id => sub.id.clone(),
+            mailbox => device.as_ref().map(display_name),
+            dollars => format!("{}.{:02}", cap / 100, cap % 100),
+            max => money(SpendCap::max_for(plan).get()),
+            default => money(plan.plan().price.get()),
+        });
+    }
+    let (start, end) = state.db.quiet_hours(&user.user.id).await?;
+    render::page(
+        visitor,
+        status,
+        "settings.html",
+        context! {
+            title => "Settings", nav => "settings", devices => devices, caps => caps,
+            time_zone => user.user.time_zone.clone(), time_zones => format::time_zones(),
+            quiet_start => start.map(minutes_clock).unwrap_or_default(),
+            quiet_end => end.map(minutes_clock).unwrap_or_default(),
+            error => error, saved => saved,
+        },
+    )
+}
+
+/// `GET /settings`.
+pub async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    render_page(
+        &state,
+        &visitor,
+        &user,
+        StatusCode::OK,
+        None,
+        q.contains_key("saved"),
+    )
+    .await
+}
+
+/// Parses dollars (`12`, `12.5`, `12.50`) into cents.
+pub fn parse_dollars(text: &str) -> Option<i64> {
+    let text = text.trim().trim_start_matches('$');
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse::<i64>().ok()?
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+/// `POST /settings`: saves everything on the page in one go.
+pub async fn save(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if !visitor.csrf_matches(get("csrf").unwrap_or("")) {
+        return Err(PageError::bad_csrf());
+    }
+    let fail = |message: String| async {
+        render_page(
+            &state,
+            &visitor,
+            &user,
+            StatusCode::BAD_REQUEST,
+            Some(message),
+            false,
+        )
+        .await
+    };
+    let time_zone = get("time_zone").unwrap_or("UTC");
+    if !format::time_zones().iter().any(|z| z == time_zone) {
+        return fail(format!("{time_zone} is not one of the time zones offered.")).await;
+    }
+    let clock = |name: &str| -> Result<Option<i64>, String> {
+        match get(name).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => parse_clock(v)
+                .map(Some)
+                .ok_or_else(|| format!("{v} is not a time of day (HH:MM).")),
+        }
+    };
+    let quiet = match (clock("quiet_start"), clock("quiet_end")) {
+        (Ok(Some(s)), Ok(Some(e))) => (Some(s), Some(e)),
+        (Ok(None), Ok(None)) => (None, None),
+        (Err(message), _) | (_, Err(message)) => return fail(message).await,
+        _ => return fail("Quiet hours need both a start and an end.".to_owned()).await,
+    };
+    let subscriptions = state.db.subscriptions_of_customer(&user.user.id).await?;
+    let mut caps = Vec::new();
+    for sub in subscriptions.iter().filter(|s| s.status != "canceled") {
+        let Some(text) = get(&format!("cap_{}", sub.id)) else {
+            continue;
+        };
+        let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
+            continue;
+        };
+        let Some(cents) = parse_dollars(text) else {
+            return fail(format!("{text} is not an amount in dollars.")).await;
+        };
+        if let Err(err) = SpendCap::new(plan, Cents::new(cents)) {
+            return fail(format!("Spend cap: {err}.")).await;
+        }
+        caps.push((sub.id.clone(), cents));
+    }
+    let owned = state.db.devices_of_owner(&user.user.id).await?;
+    let now = state.clock.now_ms();
+    state
+        .db
+        .set_user_preferences(&user.user.id, time_zone, quiet)
+        .await?;
+    for (id, cents) in caps {
+        state.db.set_spend_cap(&id, Some(cents), now).await?;
+    }
+    for device in &owned {
+        for (channel, _, _) in CHANNELS {
+            let on = get(&format!("notify_{}_{channel}", device.id)).is_some();
+            state
+                .db
+                .set_notification_pref(&device.id, channel, on)
+                .await?;
+        }
+    }
+    Ok(Redirect::to("/settings?saved=1").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_dollars;
+
+    #[test]
+    fn dollars_parse_to_cents() {
+        assert_eq!(parse_dollars("12"), Some(1200));
+        assert_eq!(parse_dollars("$12.5"), Some(1250));
+        assert_eq!(parse_dollars("0.05"), Some(5));
+        assert_eq!(parse_dollars("1.234"), None);
+        assert_eq!(parse_dollars("-1"), None);
+        assert_eq!(parse_dollars(""), None);
+    }
+}

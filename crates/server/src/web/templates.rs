@@ -1,0 +1,215 @@
+//! The template set, embedded in the binary and compiled once. Autoescaping is on for every
+//! `.html` template. Rendering errors are runtime errors, so a test renders every template.
+
+use std::sync::LazyLock;
+
+use minijinja::{Environment, Value};
+
+/// Every template: (name, source).
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("signup.html", include_str!("../../templates/signup.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("forgot.html", include_str!("../../templates/forgot.html")),
+    ("reset.html", include_str!("../../templates/reset.html")),
+    ("message.html", include_str!("../../templates/message.html")),
+    ("claim.html", include_str!("../../templates/claim.html")),
+    (
+        "claim_plan.html",
+        include_str!("../../templates/claim_plan.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
+    (
+        "mailboxes.html",
+        include_str!("../../templates/mailboxes.html"),
+    ),
+    ("gallery.html", include_str!("../../templates/gallery.html")),
+    ("event.html", include_str!("../../templates/event.html")),
+    (
+        "settings.html",
+        include_str!("../../templates/settings.html"),
+    ),
+    ("billing.html", include_str!("../../templates/billing.html")),
+    (
+        "payment_method.html",
+        include_str!("../../templates/payment_method.html"),
+    ),
+    ("invoice.html", include_str!("../../templates/invoice.html")),
+    ("devices.html", include_str!("../../templates/devices.html")),
+    ("device.html", include_str!("../../templates/device.html")),
+];
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|err| panic!("template {name} does not parse: {err:#}"));
+    }
+    env.add_filter("money", |cents: i64| super::format::money(cents));
+    env.add_filter("urlencode", |text: String| {
+        super::error::encode_query(&text)
+    });
+    env
+});
+
+/// Renders template `name` with `ctx`.
+pub fn render(name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    ENV.get_template(name)?.render(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use minijinja::context;
+
+    use super::*;
+
+    fn mailbox() -> Value {
+        context! {
+            id => "d1", name => "Front <gate>", serial => "SB-1", location => "Porch", lifecycle => "active_subscription",
+            mail_waiting => true, last_delivery => "2026-11-25 14:30", last_delivery_event => "e1",
+            first_photo => "/photos/e1/0", battery => 80, battery_chart => "0,12 300,14", signal_dbm => -80,
+            signal_bars => 3, power_state => "sleep", network => "cellular", status => "Asleep, next check-in 18:00", late => false,
+        }
+    }
+
+    fn subscription() -> Value {
+        context! {
+            id => "s1", mailbox => "Front", plan => "Basic", price => "$5.00", status => "trialing", trialing => true,
+            trial_days_left => 7, period_end => "2026-12-02", pending_plan => None::<String>, cancel_at_period_end => false,
+            notifications_used => 3, notifications_limit => 100, notifications_percent => 3, data_used => "1 MB",
+            data_limit => "1.00 GB", data_percent => 0, projected_overage => "$0.00", spend_cap => "$5.00", has_card => false,
+            upgrades => vec![context! { id => "premium", name => "Premium", price => "$20.00", prorated => "$7.50" }], live => true,
+        }
+    }
+
+    /// Every template renders with the values its handler gives it (minijinja errors are runtime
+    /// errors, and undefined values are errors here), and user text is escaped.
+    #[test]
+    fn every_template_renders() {
+        let user = context! { email => "a@b.example", role => "customer", staff => false };
+        let common =
+            context! { csrf => "token", user => user, title => "Title", nav => "dashboard" };
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                "error.html",
+                context! { status => 404, message => "Not here" },
+            ),
+            (
+                "message.html",
+                context! { message => "Done", link => "/login", link_text => "Log in" },
+            ),
+            (
+                "signup.html",
+                context! { next => "/x", email => "a@b", error => "Taken", claiming => "SB-1" },
+            ),
+            (
+                "login.html",
+                context! { next => "", email => "", error => None::<String>, claiming => None::<String> },
+            ),
+            ("forgot.html", context! {}),
+            (
+                "reset.html",
+                context! { token => "t", error => None::<String> },
+            ),
+            (
+                "claim.html",
+                context! { serial => "SB-1", code => "ABCD", error => "Wrong" },
+            ),
+            (
+                "claim_plan.html",
+                context! { serial => "SB-1", error => None::<String>, plans => vec![
+                    context! { id => "basic", name => "Basic", price_cents => 500, notifications => "100", data_gb => 1 },
+                    context! { id => "premium", name => "Premium", price_cents => 2000, notifications => "Unlimited", data_gb => 20 },
+                ] },
+            ),
+            ("dashboard.html", context! { mailboxes => vec![mailbox()] }),
+            (
+                "mailboxes.html",
+                context! { mailboxes => Vec::<Value>::new() },
+            ),
+            (
+                "gallery.html",
+                context! {
+                    events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", photos => vec!["/photos/e1/0"], waiting_photos => 1 }],
+                    devices => vec![context! { id => "d1", name => "Front", selected => true }],
+                    from => "", to => "", category => "uncategorised", next => "/gallery?before=1~e1", paged => true,
+                },
+            ),
+            (
+                "event.html",
+                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec!["/photos/e1/0"] },
+            ),
+            (
+                "settings.html",
+                context! {
+                    devices => vec![context! { id => "d1", name => "Front", channels => vec![context! { id => "email", label => "Email", on => true }] }],
+                    caps => vec![context! { id => "s1", mailbox => "Front", dollars => "5.00", max => "$50.00", default => "$5.00" }],
+                    time_zone => "UTC", time_zones => vec!["UTC", "UTC+01:00"], quiet_start => "22:00", quiet_end => "07:00",
+                    error => None::<String>, saved => true,
+                },
+            ),
+            (
+                "billing.html",
+                context! {
+                    subscriptions => vec![subscription()], sandbox => true,
+                    invoices => vec![context! { id => "i1", number => "SB-000001", date => "2026-11-25", kind => "proration", status => "paid", total => "$7.50" }],
+                    payments => vec![context! { when => "today", invoice => "SB-000001", amount => "$7.50", status => "failed", failure => "declined" }],
+                },
+            ),
+            (
+                "payment_method.html",
+                context! { welcome => true, error => "Declined", sandbox => true },
+            ),
+            (
+                "invoice.html",
+                context! {
+                    number => "SB-000001", status => "paid", kind => "proration", issued => "2026-11-25", period_start => "2026-11-25",
+                    period_end => "2026-12-02", total => "$7.50", paid => "2026-11-25 14:30", email => "a@b",
+                    lines => vec![context! { description => "Upgrade", amount => "$7.50" }],
+                },
+            ),
+            (
+                "devices.html",
+                context! { devices => vec![context! { id => "d1", name => "Front", serial => "SB-1", location => "", lifecycle => "active_subscription", status => "Asleep", battery => 50, firmware => "1.0.0" }] },
+            ),
+            (
+                "device.html",
+                context! {
+                    id => "d1", name => "Front", serial => "SB-1", location => "Porch", lifecycle => "active_subscription", status => "Asleep",
+                    history => vec![context! { when => "today", battery => 80, power => "sleep", signal => -80, network => "cellular", firmware => "1.0.0", queue => 0 }],
+                    battery_chart => "0,1", returnable => true, error => None::<String>,
+                },
+            ),
+        ];
+        let rendered: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+        for (name, _) in TEMPLATES {
+            assert!(
+                *name == "base.html" || rendered.contains(name),
+                "{name} has no rendering case"
+            );
+        }
+        for (name, ctx) in cases {
+            let html = render(name, context! { ..ctx, ..common.clone() })
+                .unwrap_or_else(|err| panic!("{name}: {err:#}"));
+            assert!(!html.contains("<script>"), "{name} has an inline script");
+            assert!(
+                !html.contains("style="),
+                "{name} has an inline style (the CSP forbids it)"
+            );
+        }
+        let dashboard = render(
+            "dashboard.html",
+            context! { mailboxes => vec![mailbox()], ..common.clone() },
+        )
+        .expect("renders");
+        assert!(
+            dashboard.contains("Front &lt;gate&gt;"),
+            "user text is escaped"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The customer portal's stories: accounts and sessions, onboarding by claim, the pages, the
+//! customer JSON API and the authorization matrix — on SQLite, and on PostgreSQL when
+//! `SMARTBOX_TEST_POSTGRES_URL` is set. The browser story (headless Chromium) runs when
+//! `SMARTBOX_TEST_CHROMEDRIVER` names a chromedriver.
+
+mod accounts;
+mod authorization;
+pub mod helpers;
+mod onboarding;
+mod pages;

@@ -1,0 +1,331 @@
+//! The pages: live dashboard, gallery, settings, billing and devices.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use smartbox_server::app as router;
+use tower::ServiceExt;
+
+use crate::portal::helpers::{JPEG, START_MS, spawn_sqlite};
+
+#[tokio::test]
+async fn the_dashboard_streams_new_mail_without_a_reload() {
+    let app = spawn_sqlite().await;
+    let h = app.household("lena@example.com", "SB-LIVE").await;
+    let cookie = h
+        .browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let response = router(app.state.clone())
+        .oneshot(
+            Request::get("/dashboard/live")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let event_id = uuid::Uuid::new_v4().to_string();
+    app.deliver(&h.device_id, &event_id, 1, START_MS + 120_000)
+        .await;
+    let frame = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let frame = body
+                .frame()
+                .await
+                .expect("the stream stays open")
+                .expect("a frame");
+            if let Some(data) = frame.data_ref() {
+                let text = String::from_utf8_lossy(data).into_owned();
+                if text.contains("event: mailboxes") {
+                    return text;
+                }
+            }
+        }
+    })
+    .await
+    .expect("an update within 10 s");
+    assert!(frame.contains("You have mail"), "{frame}");
+    assert!(
+        frame.contains(&event_id),
+        "the newest delivery and its photo: {frame}"
+    );
+}
+
+#[tokio::test]
+async fn the_gallery_pages_by_keyset_and_filters_by_mailbox_date_and_category() {
+    let app = spawn_sqlite().await;
+    let mut h = app.household("mia@example.com", "SB-GAL").await;
+    let hour = 3_600_000;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let id = format!("00000000-0000-4000-8000-{:012}", i);
+        app.deliver(&h.device_id, &id, 3, START_MS + (i + 2) * hour)
+            .await;
+        ids.push(id);
+    }
+    let first = h.browser.get("/gallery").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.contains(&ids[29]), "newest first");
+    assert!(!first.body.contains(&ids[5]), "24 a page");
+    assert_eq!(first.body.matches("class=\"thumb\"").count(), 24 * 3);
+    assert!(first.body.contains("uncategorised"));
+    assert!(first.body.contains("rel=\"next\""), "an older-page link");
+    let link = first.body.split("rel=\"next\"").next().unwrap();
+    let next = link
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let next = next.replace("&amp;", "&").replace("&#x2f;", "/");
+    let second = h.browser.get(&next).await;
+    assert!(
+        second.body.contains(&ids[0]) && second.body.contains(&ids[5]),
+        "{next}"
+    );
+    assert!(!second.body.contains(&ids[29]));
+    assert!(!second.body.contains("rel=\"next\""), "the last page");
+
+    // Deliveries 0-11 are on May 20 (12:00-23:00 UTC), 12-29 on May 21.
+    let day = h
+        .browser
+        .get("/gallery?from=2026-05-20&to=2026-05-20")
+        .await;
+    assert!(day.body.contains(&ids[0]) && day.body.contains(&ids[11]));
+    assert!(!day.body.contains(&ids[12]) && !day.body.contains(&ids[29]));
+    let none = h.browser.get("/gallery?category=parcel").await;
+    assert!(none.body.contains("No deliveries match"));
+    let uncategorised = h
+        .browser
+        .get(&format!(
+            "/gallery?category=uncategorised&device={}",
+            h.device_id
+        ))
+        .await;
+    assert!(uncategorised.body.contains(&ids[29]));
+
+    let full = h.browser.get(&format!("/gallery/{}", ids[3])).await;
+    assert_eq!(full.body.matches("class=\"full\"").count(), 3);
+    let photo = h.browser.get(&format!("/photos/{}/2", ids[3])).await;
+    assert_eq!(photo.status, StatusCode::OK);
+    assert_eq!(photo.headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(
+        photo.headers[header::CONTENT_LENGTH],
+        JPEG.len().to_string().as_str()
+    );
+    assert_eq!(
+        h.browser.get(&format!("/photos/{}/3", ids[3])).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_limits() {
+    let app = spawn_sqlite().await;
+    let mut h = app.household("nina@example.com", "SB-SET").await;
+    let cap = format!("cap_{}", h.subscription_id);
+    let sms = format!("notify_{}_sms", h.device_id);
+    let saved = h
+        .browser
+        .submit(
+            "/settings",
+            "/settings",
+            &[
+                ("time_zone", "UTC+02:00"),
+                ("quiet_start", "22:00"),
+                ("quiet_end", "07:00"),
+                (&cap, "12.50"),
+                (&sms, "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), "/settings?saved=1", "{}", saved.body);
+    let db = &app.state.db;
+    assert_eq!(
+        db.quiet_hours(&h.user_id).await.unwrap(),
+        (Some(22 * 60), Some(7 * 60))
+    );
+    assert_eq!(
+        db.user_by_id(&h.user_id).await.unwrap().unwrap().time_zone,
+        "UTC+02:00"
+    );
+    let prefs = db.notification_prefs(&h.device_id).await.unwrap();
+    assert!(
+        prefs.contains(&("sms".to_owned(), true)) && prefs.contains(&("email".to_owned(), false)),
+        "{prefs:?}"
+    );
+    let sub = db
+        .subscription_by_id(&h.subscription_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sub.spend_cap_cents, Some(1250));
+    let page = h.browser.get("/settings?saved=1").await;
+    assert!(page.body.contains("value=\"22:00\"") && page.body.contains("Your settings are saved"));
+
+    let too_high = h
+        .browser
+        .submit(
+            "/settings",
+            "/settings",
+            &[("time_zone", "UTC"), (&cap, "51")],
+        )
+        .await;
+    assert_eq!(too_high.status, StatusCode::BAD_REQUEST);
+    assert!(too_high.body.contains("Spend cap"), "{}", too_high.body);
+    let half = h
+        .browser
+        .submit(
+            "/settings",
+            "/settings",
+            &[("time_zone", "UTC"), ("quiet_start", "22:00")],
+        )
+        .await;
+    assert_eq!(half.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        db.subscription_by_id(&h.subscription_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .spend_cap_cents,
+        Some(1250)
+    );
+}
+
+#[tokio::test]
+async fn a_customer_renames_a_mailbox_and_starts_its_return() {
+    let app = spawn_sqlite().await;
+    let mut h = app.household("olga@example.com", "SB-RET").await;
+    let page = format!("/devices/{}", h.device_id);
+    let renamed = h
+        .browser
+        .submit(
+            &page,
+            &page,
+            &[("name", "Front gate"), ("location", "Oak Street 5")],
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    let via_api = h
+        .browser
+        .api("GET", &format!("/api/v1/devices/{}", h.device_id), None)
+        .await
+        .json();
+    assert_eq!(
+        (via_api["name"].as_str(), via_api["location"].as_str()),
+        (Some("Front gate"), Some("Oak Street 5"))
+    );
+    let patched = h
+        .browser
+        .api(
+            "PATCH",
+            &format!("/api/v1/devices/{}", h.device_id),
+            Some(serde_json::json!({"location": "Back door"})),
+        )
+        .await;
+    assert_eq!(patched.json()["location"], "Back door");
+    let long = "x".repeat(61);
+    let refused = h.browser.submit(&page, &page, &[("name", &long)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+    let returned = h
+        .browser
+        .submit(&page, &format!("{page}/return"), &[])
+        .await;
+    assert_eq!(returned.location(), "/devices");
+    let device = app
+        .state
+        .db
+        .device_by_id(&h.device_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(device.lifecycle_state, "returned");
+    assert!(
+        app.state
+            .db
+            .live_subscription_of_device(&h.device_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = h
+        .browser
+        .submit(&page, &format!("{page}/return"), &[])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
+    let app = spawn_sqlite().await;
+    let mut h = app.household("pia@example.com", "SB-BILL").await;
+    let sub = app
+        .state
+        .db
+        .subscription_by_id(&h.subscription_id)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .db
+        .add_usage(
+            &h.subscription_id,
+            sub.current_period_start,
+            sub.current_period_end,
+            40,
+            250_000_000,
+        )
+        .await
+        .unwrap();
+    let page = h.browser.get("/billing").await;
+    assert!(
+        page.body.contains("Notifications: 40 of 100"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Data: 250.0 MB of 1.00 GB"));
+    assert!(page.body.contains("value=\"40\""), "the notifications bar");
+    assert!(
+        page.body
+            .contains("Premium ($20.00 a month): <span class=\"prorated\">$0.00 now</span>"),
+        "a trial upgrade costs nothing now"
+    );
+    let number = app
+        .state
+        .db
+        .invoice_by_id(&h.invoice_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    assert!(page.body.contains(&number));
+    let invoice = h
+        .browser
+        .get(&format!("/billing/invoices/{}", h.invoice_id))
+        .await;
+    assert!(invoice.body.contains("Basic plan") && invoice.body.contains("$5.00"));
+    let api = h
+        .browser
+        .api("GET", &format!("/api/v1/invoices/{}", h.invoice_id), None)
+        .await
+        .json();
+    assert_eq!(api["lines"][0]["amount_cents"], 500);
+    assert_eq!(
+        api["html_url"],
+        format!("/billing/invoices/{}", h.invoice_id)
+    );
+}

@@ -1,0 +1,201 @@
+//! What the customer portal reads and the preferences it writes. Every read is scoped to the owner
+//! in SQL, so another customer's id finds nothing (the pages answer 404).
+
+use crate::{Db, MailEventRow, Result, on_pool};
+
+/// A mail event with the mailbox it came from, for the gallery.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GalleryRow {
+    pub id: String,
+    pub device_id: String,
+    pub device_name: String,
+    pub device_serial: String,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub photo_count: i64,
+    pub photos_received: i64,
+    pub category: Option<String>,
+}
+
+/// The gallery's filters; `None` = any.
+#[derive(Debug, Clone, Default)]
+pub struct GalleryFilter<'a> {
+    pub device_id: Option<&'a str>,
+    /// Events at or after (epoch ms).
+    pub from: Option<i64>,
+    /// Events before (epoch ms).
+    pub until: Option<i64>,
+    /// A category name, or [`UNCATEGORISED`] for events without one.
+    pub category: Option<&'a str>,
+    /// Keyset cursor: events strictly older than `(occurred_at, id)`.
+    pub before: Option<(i64, &'a str)>,
+}
+
+/// The category filter value meaning "not categorised yet".
+pub const UNCATEGORISED: &str = "uncategorised";
+
+/// Changes that the live dashboard watches for: the newest event, the newest photo and the newest
+/// heartbeat across a customer's mailboxes (epoch ms, 0 when none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct ActivityMark {
+    pub last_event_at: i64,
+    pub last_photo_at: i64,
+    pub last_seen_at: i64,
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.device_id, e.subscription_id, e.kind, e.occurred_at, e.photo_count, \
+    e.photos_received, e.category, e.completed_at, e.created_at";
+
+impl Db {
+    /// One page of the owner's mail events, newest first, matching `filter`.
+    pub async fn gallery_page(
+        &self,
+        owner_id: &str,
+        filter: &GalleryFilter<'_>,
+        limit: i64,
+    ) -> Result<Vec<GalleryRow>> {
+        let (at, id) = filter.before.unwrap_or((i64::MAX, ""));
+        let category_clause = match filter.category {
+            None => "$6 = ''",
+            Some(UNCATEGORISED) => "($6 = '' AND e.category IS NULL)",
+            Some(_) => "e.category = $6",
+        };
+        let sql = format!(
+            "SELECT e.id, e.device_id, d.name AS device_name, d.serial AS device_serial, e.kind, e.occurred_at, \
+             e.photo_count, e.photos_received, e.category FROM mail_events e JOIN devices d ON d.id = e.device_id \
+             WHERE d.owner_id = $1 AND ($2 = '' OR e.device_id = $2) AND e.occurred_at >= $3 AND e.occurred_at < $4 \
+             AND {category_clause} AND (e.occurred_at < $5 OR (e.occurred_at = $5 AND e.id < $7)) \
+             ORDER BY e.occurred_at DESC, e.id DESC LIMIT $8"
+        );
+        let category = match filter.category {
+            Some(UNCATEGORISED) | None => "",
+            Some(c) => c,
+        };
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(owner_id)
+            .bind(filter.device_id.unwrap_or(""))
+            .bind(filter.from.unwrap_or(i64::MIN))
+            .bind(filter.until.unwrap_or(i64::MAX))
+            .bind(at)
+            .bind(category)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// The event with this id if one of the owner's mailboxes reported it.
+    pub async fn event_of_owner(
+        &self,
+        owner_id: &str,
+        event_id: &str,
+    ) -> Result<Option<MailEventRow>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM mail_events e JOIN devices d ON d.id = e.device_id \
+             WHERE e.id = $1 AND d.owner_id = $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(event_id)
+            .bind(owner_id)
+            .fetch_optional(pool)
+            .await)?,
+        )
+    }
+
+    /// What changed last across the owner's mailboxes (see [`ActivityMark`]).
+    pub async fn activity_mark(&self, owner_id: &str) -> Result<ActivityMark> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT \
+             COALESCE((SELECT MAX(e.created_at) FROM mail_events e JOIN devices d ON d.id = e.device_id WHERE d.owner_id = $1), 0) AS last_event_at, \
+             COALESCE((SELECT MAX(p.created_at) FROM photos p JOIN mail_events e ON e.id = p.event_id \
+                       JOIN devices d ON d.id = e.device_id WHERE d.owner_id = $1), 0) AS last_photo_at, \
+             COALESCE((SELECT MAX(last_seen_at) FROM devices WHERE owner_id = $1), 0) AS last_seen_at",
+        )
+        .bind(owner_id)
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// A device's notification channels that have a stored choice: `(channel, enabled)`.
+    pub async fn notification_prefs(&self, device_id: &str) -> Result<Vec<(String, bool)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT channel, enabled FROM notification_prefs WHERE device_id = $1 ORDER BY channel",
+        )
+        .bind(device_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Turns a device's channel on or off.
+    pub async fn set_notification_pref(
+        &self,
+        device_id: &str,
+        channel: &str,
+        enabled: bool,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO notification_prefs (device_id, channel, enabled) VALUES ($1, $2, $3) \
+             ON CONFLICT (device_id, channel) DO UPDATE SET enabled = excluded.enabled",
+        )
+        .bind(device_id)
+        .bind(channel)
+        .bind(enabled)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The user's quiet hours as minutes after local midnight `(start, end)`.
+    pub async fn quiet_hours(&self, user_id: &str) -> Result<(Option<i64>, Option<i64>)> {
+        let row: Option<(Option<i64>, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT quiet_start_min, quiet_end_min FROM users WHERE id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.unwrap_or((None, None)))
+    }
+
+    /// Sets the user's time zone and quiet hours.
+    pub async fn set_user_preferences(
+        &self,
+        user_id: &str,
+        time_zone: &str,
+        quiet: (Option<i64>, Option<i64>),
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE users SET time_zone = $2, quiet_start_min = $3, quiet_end_min = $4 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(time_zone)
+        .bind(quiet.0)
+        .bind(quiet.1)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records the saved card on the subscription (the billing engine charges it).
+    pub async fn set_subscription_payment_method(
+        &self,
+        subscription_id: &str,
+        payment_method_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE subscriptions SET payment_method_id = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(subscription_id)
+        .bind(payment_method_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+}

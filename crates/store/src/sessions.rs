@@ -1,0 +1,143 @@
+//! Server-side login sessions and one-time password-reset links. Both are stored by the SHA-256 of
+//! their token (the caller hashes), so reading the database does not give a way in.
+
+use crate::{Db, Result, on_pool};
+
+/// A live session and the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Db {
+    /// Stores a new session.
+    pub async fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.token_hash)
+        .bind(&s.user_id)
+        .bind(&s.csrf_token)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The session with this token hash, if it has not expired at `now`.
+    pub async fn live_session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT token_hash, user_id, csrf_token, created_at, expires_at FROM sessions \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Ends one session (logout, rotation at login).
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (after a password reset).
+    pub async fn delete_sessions_of_user(&self, user_id: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Stores a password-reset link valid until `expires_at`.
+    pub async fn insert_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The user a reset link belongs to, if it is unused and unexpired at `now`.
+    pub async fn password_reset_user(&self, token_hash: &str, now: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(id,)| id))
+    }
+
+    /// Uses up a reset link; false when it was already used or has expired (so it works once).
+    pub async fn use_password_reset(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Records a failed attempt (login or claim) under `scope`.
+    pub async fn record_auth_failure(&self, scope: &str, now: i64) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("INSERT INTO auth_attempts (scope, at) VALUES ($1, $2)")
+            .bind(scope)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Failed attempts under `scope` at or after `since`.
+    pub async fn count_auth_failures(&self, scope: &str, since: i64) -> Result<i64> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM auth_attempts WHERE scope = $1 AND at >= $2",
+        )
+        .bind(scope)
+        .bind(since)
+        .fetch_one(pool)
+        .await)?;
+        Ok(n)
+    }
+
+    /// Forgets the failures under `scope` (a successful login clears its account's count).
+    pub async fn clear_auth_failures(&self, scope: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM auth_attempts WHERE scope = $1")
+            .bind(scope)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}
