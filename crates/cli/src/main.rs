@@ -36,6 +36,44 @@ enum Command {
     /// Release firmware: make the release key, publish signed images.
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// Simulate mailboxes (the real firmware core on an emulated A7670) against a server, or
+    /// print the energy model (--energy).
+    Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").args(["factory", "provision"])))]
+struct SimArgs {
+    /// Mailboxes to simulate.
+    #[arg(long, default_value_t = 10)]
+    devices: usize,
+    /// The server the mailboxes talk to.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Exit once every mailbox delivered K mail events (without it, run until Ctrl-C).
+    #[arg(long, value_name = "K")]
+    mail_per_device: Option<u32>,
+    /// Simulated seconds per real second (without it, as fast as possible).
+    #[arg(long, value_name = "X")]
+    speed: Option<f64>,
+    /// Probability (0-1) that a wake's modem power cycle carries a fault.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    faults: f64,
+    /// Factory CSV (serial,secret,claim_code) of devices already activated.
+    #[arg(long, value_name = "FILE")]
+    factory: Option<PathBuf>,
+    /// Import and activate the devices in SMARTBOX_DATABASE_URL first.
+    #[arg(long)]
+    provision: bool,
+    /// Print awake time, mAh and battery life for our firmware and a naive flow instead.
+    #[arg(long)]
+    energy: bool,
+    /// The board's deep-sleep current for --energy, in µA.
+    #[arg(long, value_name = "UA")]
+    board_sleep_ua: Option<f64>,
+    /// Seed of every random choice (the same seed replays the same run).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +167,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => run_demo(config).await,
+        Command::Sim(args) => {
+            let source = match (args.factory, args.provision) {
+                (Some(file), _) => smartbox_sim::run::DeviceSource::Factory(file),
+                (None, true) => smartbox_sim::run::DeviceSource::Provision,
+                (None, false) if args.energy => smartbox_sim::run::DeviceSource::Provision,
+                (None, false) => {
+                    anyhow::bail!("say where the devices come from: --factory FILE or --provision")
+                }
+            };
+            let options = smartbox_sim::run::SimOptions {
+                devices: args.devices,
+                server: args.server,
+                mail_per_device: args.mail_per_device,
+                speed: args.speed,
+                faults: args.faults,
+                source,
+                seed: args.seed,
+                energy: args.energy,
+                board_sleep_ua: args.board_sleep_ua,
+            };
+            smartbox_sim::run::sim(options, &config).await
+        }
         Command::User(UserCommand::CreateAdmin { email, password }) => {
             let db = open_db(&config.database_url).await?;
             let id =
@@ -235,6 +295,16 @@ async fn run_demo(config: Config) -> anyhow::Result<()> {
             device.serial, device.claim_code
         );
     }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mailboxes = smartbox_sim::run::spawn_demo_mailboxes(
+        url,
+        PathBuf::from("data/demo-factory.csv"),
+        stop.clone(),
+    );
+    println!("  three simulated mailboxes deliver mail every few minutes");
     println!("Press Ctrl-C to stop.");
-    server.run_until(server::shutdown_signal()).await
+    let served = server.run_until(server::shutdown_signal()).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = mailboxes.await;
+    served
 }
