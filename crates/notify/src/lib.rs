@@ -16,6 +16,7 @@
 //! message.
 
 pub mod delivery;
+pub mod dispatch;
 pub mod email;
 mod http;
 pub mod message;
@@ -25,5 +26,6 @@ pub mod quiet_hours;
 pub mod webhook;
 
 pub use delivery::{Channel, DeliveryId, DeliveryOutcome, success_rate};
+pub use dispatch::{Channels, Destination};
 pub use http::HttpClientError;
 pub use message::{EventKind, Notification, Outgoing, Summary, SummaryKind, Thumbnail};

@@ -2,6 +2,7 @@
 //! webhooks, and the Mosquitto broker when `SMARTBOX_TEST_MQTT_URL` names one.
 
 mod email;
+mod fan_out;
 mod mqtt;
 mod push;
 mod support;
