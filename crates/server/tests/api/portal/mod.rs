@@ -5,6 +5,7 @@
 
 mod accounts;
 mod authorization;
+mod browser;
 pub mod helpers;
 mod onboarding;
 mod pages;
