@@ -104,6 +104,16 @@ impl Entropy for SimEntropy {
     }
 }
 
+/// The seed of a mailbox's event ids: its seed, serial and the run's epoch, so that two devices,
+/// or two runs against the same server, never make the same ids (the server would refuse a
+/// second device's id with 409, and answer a replayed run's ids with "already stored").
+fn id_seed(spec: &MailboxSpec, epoch_unix_ms: i64) -> u64 {
+    let serial = spec.serial.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    spec.seed ^ serial ^ (epoch_unix_ms as u64).rotate_left(32)
+}
+
 /// One mailbox.
 #[derive(Debug)]
 pub struct Mailbox {
@@ -181,7 +191,7 @@ impl Mailbox {
                 capacity_mah: spec.battery_mah,
                 used_mah: 0.0,
             },
-            entropy: SimEntropy(ChaCha8Rng::seed_from_u64(spec.seed ^ 0x1d5)),
+            entropy: SimEntropy(ChaCha8Rng::seed_from_u64(id_seed(spec, epoch_unix_ms))),
             identity,
             retained,
             photos: std::array::from_fn(|_| vec![0; PHOTO_BUFFER]),

@@ -197,7 +197,14 @@ pub async fn energy_figures(
     let epoch = now_unix_ms();
     let server = LocalServer::start(epoch).await?;
     let keys = server
-        .provision(&["SIM-ENERGY-0001".to_owned()], PlanId::Premium)
+        .provision(
+            &[
+                "SIM-ENERGY-0001".to_owned(),
+                "SIM-ENERGY-0002".to_owned(),
+                "SIM-ENERGY-0003".to_owned(),
+            ],
+            PlanId::Premium,
+        )
         .await?;
     let url = server.url();
     let network = server.network(tokio::runtime::Handle::current())?;
@@ -213,7 +220,7 @@ pub async fn energy_figures(
     };
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let network: Rc<dyn Network> = Rc::new(network);
-        let mut mailbox = Mailbox::new(&spec, network, &url, epoch, currents)?;
+        let mut mailbox = Mailbox::new(&spec, network.clone(), &url, epoch, currents)?;
         let photo_bytes = mailbox.camera_frame_bytes(80)?;
         let (ours, counts) = energy::measure_firmware(&mut mailbox, &scenario);
         let naive = energy::naive_figures(
@@ -250,7 +257,51 @@ pub async fn energy_figures(
                 scenario.days
             ),
         ];
-        Ok(energy::report(&ours, &naive, &counts, &assumptions))
+        let mut table = energy::report(&ours, &naive, &counts, &assumptions);
+        // What moves the figures most: the UART speed, and the signal.
+        let one_day = Scenario {
+            days: 1,
+            ..scenario.clone()
+        };
+        let variants = [
+            (
+                &keys[1],
+                "at 921,600 baud (AT+IPR)",
+                ModemSpec {
+                    timing: Timing {
+                        uart_baud: 921_600,
+                        ..spec.modem.timing.clone()
+                    },
+                    ..spec.modem.clone()
+                },
+            ),
+            (
+                &keys[2],
+                "at -105 dBm",
+                ModemSpec {
+                    signal_dbm: -105,
+                    ..spec.modem.clone()
+                },
+            ),
+        ];
+        for (i, (keys, what, modem)) in variants.into_iter().enumerate() {
+            let variant = MailboxSpec {
+                modem,
+                ..MailboxSpec::new(&keys.serial, keys.secret, seed + 1 + i as u64)
+            };
+            let variant = MailboxSpec {
+                camera: spec.camera,
+                journal_bytes: spec.journal_bytes,
+                ..variant
+            };
+            let mut mailbox = Mailbox::new(&variant, network.clone(), &url, epoch, currents)?;
+            let (figures, _) = energy::measure_firmware(&mut mailbox, &one_day);
+            table.push_str(&format!(
+                "  {what}: {:.1} s awake and {:.2} mAh per mail event, {:.1} months\n",
+                figures.awake_per_mail_s, figures.mah_per_mail, figures.battery_months
+            ));
+        }
+        Ok(table)
     })
     .await??;
     Ok(report)

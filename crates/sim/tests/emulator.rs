@@ -120,3 +120,15 @@ fn every_fault_ends_with_the_event_delivered_once() {
         );
     }
 }
+
+#[test]
+fn two_mailboxes_with_the_same_seed_still_make_different_event_ids() {
+    let served = serve_stub(&[(SERIAL, SECRET), ("SB-SIM-0002", SECRET)]);
+    let mut a = served.mailbox(&MailboxSpec::new(SERIAL, SECRET, 9));
+    let mut b = served.mailbox(&MailboxSpec::new("SB-SIM-0002", SECRET, 9));
+    let ids =
+        [a.wake(HOUR, Wake::Mail), b.wake(HOUR, Wake::Mail)].map(|r| r.event.map(|e| e.event_id));
+    assert!(ids[0].is_some());
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(served.stub.complete_events(), 2);
+}
