@@ -20,7 +20,7 @@ pub const CSRF_COOKIE: &str = "sb_csrf";
 pub const SESSION_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,

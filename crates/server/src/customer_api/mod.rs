@@ -2,6 +2,8 @@
 //! are the portal's cookie; without one every call answers 401. Writes need the `X-CSRF-Token`
 //! header (the `csrf_token` of `/api/v1/me`). Another customer's ids answer 404.
 
+mod docs;
+
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,6 +14,8 @@ use crate::accounts::ApiUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::devices::check_text;
+
+pub use docs::CustomerApiDoc;
 
 /// The `/api/v1/` routes.
 pub fn router() -> Router<AppState> {
@@ -30,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The signed-in user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: String,
     pub email: String,
@@ -40,7 +44,11 @@ pub struct Me {
     pub csrf_token: String,
 }
 
-async fn me(ApiUser(user): ApiUser) -> Json<Me> {
+#[utoipa::path(get, path = "/api/v1/me", tag = "customer",
+    responses((status = 200, description = "The signed-in user", body = Me),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn me(ApiUser(user): ApiUser) -> Json<Me> {
     Json(Me {
         id: user.user.id,
         email: user.user.email,
@@ -51,7 +59,7 @@ async fn me(ApiUser(user): ApiUser) -> Json<Me> {
 }
 
 /// A mailbox as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: String,
     pub serial: String,
@@ -87,7 +95,11 @@ impl From<DeviceRow> for Device {
     }
 }
 
-async fn devices(
+#[utoipa::path(get, path = "/api/v1/devices", tag = "customer",
+    responses((status = 200, description = "The customer's mailboxes", body = Vec<Device>),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn devices(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Device>>, ApiError> {
@@ -104,7 +116,12 @@ async fn owned(state: &AppState, owner: &str, device_id: &str) -> Result<DeviceR
         .ok_or_else(|| ApiError::NotFound(format!("no mailbox {device_id}")))
 }
 
-async fn device(
+#[utoipa::path(get, path = "/api/v1/devices/{device_id}", tag = "customer",
+    params(("device_id" = String, Path, description = "Mailbox id")),
+    responses((status = 200, description = "The mailbox", body = Device),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn device(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(device_id): Path<String>,
@@ -113,13 +130,22 @@ async fn device(
 }
 
 /// `PATCH /api/v1/devices/{id}`: fields to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeviceUpdate {
     pub name: Option<String>,
     pub location: Option<String>,
 }
 
-async fn update_device(
+#[utoipa::path(patch, path = "/api/v1/devices/{device_id}", tag = "customer",
+    params(("device_id" = String, Path, description = "Mailbox id")),
+    request_body(content = DeviceUpdate, content_type = "application/json"),
+    responses((status = 200, description = "The renamed or moved mailbox", body = Device),
+        (status = 400, description = "Name or location too long", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn update_device(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(device_id): Path<String>,
@@ -147,7 +173,7 @@ async fn update_device(
 }
 
 /// A mail event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: String,
     pub device_id: String,
@@ -163,7 +189,8 @@ pub struct Event {
 }
 
 /// `GET /api/v1/events` query.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     pub device_id: Option<String>,
     pub category: Option<String>,
@@ -173,13 +200,18 @@ pub struct EventsQuery {
 }
 
 /// A page of events; `next` is the cursor of the following page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<Event>,
     pub next: Option<String>,
 }
 
-async fn events(
+#[utoipa::path(get, path = "/api/v1/events", tag = "customer",
+    params(EventsQuery),
+    responses((status = 200, description = "Mail events, newest first, by keyset page", body = EventPage),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn events(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Query(q): Query<EventsQuery>,
@@ -222,7 +254,12 @@ async fn events(
     Ok(Json(EventPage { events, next }))
 }
 
-async fn event(
+#[utoipa::path(get, path = "/api/v1/events/{event_id}", tag = "customer",
+    params(("event_id" = String, Path, description = "Event id")),
+    responses((status = 200, description = "The event and its photos", body = Event),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn event(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(event_id): Path<String>,
@@ -252,7 +289,7 @@ async fn event(
 }
 
 /// An invoice.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Invoice {
     pub id: String,
     pub number: String,
@@ -272,7 +309,7 @@ pub struct Invoice {
 }
 
 /// One line of an invoice.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvoiceLine {
     pub description: String,
     pub amount_cents: i64,
@@ -295,7 +332,11 @@ fn invoice_of(i: smartbox_store::InvoiceRow, lines: Option<Vec<InvoiceLine>>) ->
     }
 }
 
-async fn invoices(
+#[utoipa::path(get, path = "/api/v1/invoices", tag = "customer",
+    responses((status = 200, description = "The customer's invoices, newest first", body = Vec<Invoice>),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn invoices(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Invoice>>, ApiError> {
@@ -308,7 +349,12 @@ async fn invoices(
     ))
 }
 
-async fn invoice(
+#[utoipa::path(get, path = "/api/v1/invoices/{invoice_id}", tag = "customer",
+    params(("invoice_id" = String, Path, description = "Invoice id")),
+    responses((status = 200, description = "The invoice with its lines", body = Invoice),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn invoice(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(invoice_id): Path<String>,
@@ -333,7 +379,7 @@ async fn invoice(
 }
 
 /// A subscription.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Subscription {
     pub id: String,
     pub device_id: String,
@@ -347,7 +393,11 @@ pub struct Subscription {
     pub has_payment_method: bool,
 }
 
-async fn subscriptions(
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "customer",
+    responses((status = 200, description = "The customer's subscriptions, newest first", body = Vec<Subscription>),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn subscriptions(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Subscription>>, ApiError> {

@@ -329,3 +329,25 @@ async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
         format!("/billing/invoices/{}", h.invoice_id)
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_customer_api_next_to_the_device_api() {
+    let app = spawn_sqlite().await;
+    let doc = app.browser().get("/api/openapi.json").await.json();
+    for path in [
+        "/api/v1/me",
+        "/api/v1/devices",
+        "/api/v1/devices/{device_id}",
+        "/api/v1/events",
+        "/api/v1/events/{event_id}",
+        "/api/v1/invoices",
+        "/api/v1/invoices/{invoice_id}",
+        "/api/v1/subscriptions",
+        "/api/device/v1/heartbeat",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(doc["paths"]["/api/v1/devices/{device_id}"]["patch"].is_object());
+    assert!(doc["components"]["securitySchemes"]["session"].is_object());
+    assert!(doc["components"]["schemas"]["Invoice"]["properties"]["html_url"].is_object());
+}

@@ -1,0 +1,58 @@
+//! The customer API's part of `/api/openapi.json`, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The customer JSON API (`/api/v1/`).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    paths(
+        super::me,
+        super::devices,
+        super::device,
+        super::update_device,
+        super::events,
+        super::event,
+        super::invoices,
+        super::invoice,
+        super::subscriptions,
+    ),
+    components(schemas(
+        super::Me,
+        super::Device,
+        super::DeviceUpdate,
+        super::Event,
+        super::EventPage,
+        super::Invoice,
+        super::InvoiceLine,
+        super::Subscription,
+        crate::accounts::Role,
+    )),
+    modifiers(&SessionCookie),
+    tags((name = "customer", description = "The customer portal's JSON API (session cookie; DESIGN §6)"))
+)]
+pub struct CustomerApiDoc;
+
+/// Declares the session cookie and the CSRF header.
+#[derive(Debug)]
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sb_session",
+                "The portal's session cookie, set by POST /login or POST /signup",
+            ))),
+        );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "The `csrf_token` of GET /api/v1/me; required on every write",
+            ))),
+        );
+    }
+}
