@@ -756,3 +756,134 @@ impl Modem {
         self.send_at(now + delay, out, None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl Network for Unreachable {
+        fn exchange(&self, _: &HttpRequest, _: i64) -> Result<HttpReply, TransportError> {
+            Err(TransportError::Connect)
+        }
+    }
+
+    struct Bench {
+        modem: Modem,
+        meter: Meter,
+        now: u64,
+    }
+
+    impl Bench {
+        fn new(fault: Option<Fault>) -> Self {
+            let mut modem = Modem::new(ModemSpec::default(), 1, Rc::new(Unreachable), 0);
+            modem.arm(fault);
+            Self {
+                modem,
+                meter: Meter::default(),
+                now: 0,
+            }
+        }
+
+        fn power_on(&mut self) {
+            self.modem.power_key(self.now, true, &mut self.meter);
+            self.now += 100;
+            self.modem.power_key(self.now, false, &mut self.meter);
+        }
+
+        /// Everything the modem sends until `until`, as text; time moves there.
+        fn drain(&mut self, until: u64) -> String {
+            let mut out = Vec::new();
+            let mut buf = [0; 256];
+            loop {
+                let n = self.modem.read(self.now, &mut buf);
+                out.extend_from_slice(&buf[..n]);
+                if n > 0 {
+                    continue;
+                }
+                match self.modem.next_output_after(self.now) {
+                    Some(t) if t <= until => self.now = t,
+                    _ => break,
+                }
+            }
+            self.now = until;
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        fn send(&mut self, bytes: &str) -> String {
+            self.modem
+                .receive(self.now, bytes.as_bytes(), &mut self.meter);
+            let until = self.now + 1_000;
+            self.drain(until)
+        }
+
+        fn ready(&mut self) {
+            self.power_on();
+            let boot = self.drain(20_000);
+            assert!(boot.contains("*ATREADY: 1"), "{boot}");
+            assert!(self.send("ATE0\r").ends_with("\r\nOK\r\n"));
+        }
+    }
+
+    #[test]
+    fn the_uart_is_deaf_until_the_boot_ends_then_echoes_until_ate0() {
+        let mut bench = Bench::new(None);
+        bench.power_on();
+        bench.now = 5_000;
+        assert_eq!(bench.send("AT\r"), "", "nothing answers during the boot");
+        let boot = bench.drain(15_000);
+        assert!(boot.starts_with("\r\n*ATREADY: 1\r\n"), "{boot:?}");
+        assert_eq!(bench.send("AT\r"), "AT\r\r\nOK\r\n");
+        assert_eq!(bench.send("ATE0\r"), "ATE0\r\r\nOK\r\n");
+        assert_eq!(bench.send("AT+CSQ\r"), "\r\n+CSQ: 14,99\r\n\r\nOK\r\n");
+        assert_eq!(bench.send("AT+BOGUS\r"), "\r\nERROR\r\n");
+    }
+
+    #[test]
+    fn registration_is_reported_by_fault() {
+        let mut home = Bench::new(None);
+        home.ready();
+        assert!(home.send("AT+CEREG?\r").contains("+CEREG: 0,1"));
+        let mut denied = Bench::new(Some(Fault::RegistrationDenied));
+        denied.ready();
+        assert!(denied.send("AT+CEREG?\r").contains("+CEREG: 0,3"));
+        assert!(denied.send("AT+HTTPINIT\r").contains("ERROR"));
+        let mut no_sim = Bench::new(Some(Fault::NoSim));
+        no_sim.ready();
+        assert!(no_sim.send("AT+CPIN?\r").contains("+CME ERROR: 10"));
+    }
+
+    #[test]
+    fn a_short_httpdata_body_times_out_with_error() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        assert!(bench.send("AT+HTTPINIT\r").contains("OK"));
+        assert!(bench.send("AT+HTTPDATA=10,2\r").contains("DOWNLOAD"));
+        assert_eq!(bench.send("12345"), "");
+        let until = bench.now + 3_000;
+        assert_eq!(bench.drain(until), "\r\nERROR\r\n");
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_7xx_action_and_cpof_powers_down() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        bench.send("AT+HTTPINIT\r");
+        bench.send("AT+HTTPPARA=\"URL\",\"http://127.0.0.1:9/api/device/v1/heartbeat\"\r");
+        assert!(bench.send("AT+HTTPDATA=2,10\r").contains("DOWNLOAD"));
+        assert!(bench.send("{}").contains("OK"));
+        let sent = bench.send("AT+HTTPACTION=1\r");
+        assert!(
+            sent.contains(&format!("+HTTPACTION: 1,{},0", codes::CONNECT)),
+            "{sent:?}"
+        );
+        assert!(bench.send("AT+CPOF\r").contains("OK"));
+        assert!(!bench.modem.is_off(bench.now));
+        let until = bench.now + 5_000;
+        assert!(bench.drain(until).contains("POWERED DOWN"));
+        assert!(bench.modem.is_off(bench.now));
+        assert_eq!(bench.meter.state_at(Rail::Modem, bench.now), State::Off);
+    }
+}

@@ -7,5 +7,6 @@ mod world;
 mod delivery;
 mod faults;
 mod fleet;
+mod ledger;
 mod subscription;
 mod wifi;
