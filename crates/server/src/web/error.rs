@@ -115,7 +115,10 @@ impl IntoResponse for PageError {
         };
         let body = super::templates::render(
             "error.html",
-            minijinja::context! { title => status.canonical_reason().unwrap_or("Error"), status => status.as_u16(), message => message },
+            minijinja::context! {
+                title => status.canonical_reason().unwrap_or("Error"), status => status.as_u16(), message => message,
+                user => None::<()>, csrf => "",
+            },
         )
         .unwrap_or_else(|err| {
             tracing::error!(error = %err, "the error page failed to render");

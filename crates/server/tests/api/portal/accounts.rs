@@ -284,6 +284,11 @@ async fn a_password_reset_link_works_once_and_ends_every_session() {
         );
         let again = browser.get(&path).await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST, "the link works once");
+        assert!(
+            again.body.contains("expired or was already used"),
+            "the error page says why: {}",
+            again.body
+        );
         assert_eq!(
             browser.log_in(&email, "a brand new password").await.status,
             StatusCode::SEE_OTHER
