@@ -463,3 +463,81 @@ async fn queued_jobs_are_cancelled_by_key_prefix_and_unknown_kinds_stay_queued()
         );
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_distinct_subscriptions_is_written_at_once_except_the_stale_ones() {
+    for t in each_backend().await {
+        let subs = [
+            subscription(&t.db, "ka").await,
+            subscription(&t.db, "kb").await,
+            subscription(&t.db, "kc").await,
+        ];
+        let batch = [
+            renewal(&subs[0], 0, "inv-ka"),
+            renewal(&subs[1], 3, "inv-kb"),
+            renewal(&subs[2], 0, "inv-kc"),
+        ];
+        let results = t.db.apply_changes_batch(&batch).await.unwrap();
+        assert_eq!(results[0], Applied::Done);
+        assert_eq!(
+            stale_guard(results[1]),
+            Some(StaleGuard::SubscriptionVersion)
+        );
+        assert_eq!(results[2], Applied::Done);
+        let a = t.db.invoice_by_id("inv-ka").await.unwrap().unwrap();
+        let c = t.db.invoice_by_id("inv-kc").await.unwrap().unwrap();
+        assert_eq!(
+            (a.number.as_str(), c.number.as_str()),
+            ("SB-0000001", "SB-0000002")
+        );
+        assert!(t.db.invoice_by_id("inv-kb").await.unwrap().is_none());
+        assert_eq!(t.db.invoice_lines("inv-kc").await.unwrap().len(), 2);
+        assert_eq!(t.db.payments_of_invoice("inv-kc").await.unwrap().len(), 1);
+        assert_eq!(t.db.usage_history(&subs[2]).await.unwrap().len(), 1);
+        assert_eq!(
+            t.db.audit_for("subscription", &subs[1])
+                .await
+                .unwrap()
+                .len(),
+            0
+        );
+        let row = t.db.billing_subscription(&subs[2]).await.unwrap().unwrap();
+        assert_eq!((row.version, row.current_period_end), (1, 61 * DAY));
+        // The next invoice number continues after the batch.
+        t.db.apply_changes(&renewal(&subs[1], 0, "inv-kb2"))
+            .await
+            .unwrap();
+        let b = t.db.invoice_by_id("inv-kb2").await.unwrap().unwrap();
+        assert_eq!(b.number, "SB-0000003");
+    }
+}
+
+#[tokio::test]
+async fn a_guard_failing_inside_a_batch_falls_back_to_one_set_at_a_time() {
+    for t in each_backend().await {
+        let a = subscription(&t.db, "la").await;
+        let b = subscription(&t.db, "lb").await;
+        t.db.apply_changes(&renewal(&b, 0, "inv-lb")).await.unwrap();
+        let second_in_flight = Changes {
+            ops: vec![Change::InsertPayment(pending("inv-lb-a2", "inv-lb"))],
+        };
+        let results =
+            t.db.apply_changes_batch(&[renewal(&a, 0, "inv-la"), second_in_flight])
+                .await
+                .unwrap();
+        assert_eq!(results[0], Applied::Done);
+        assert_eq!(stale_guard(results[1]), Some(StaleGuard::PaymentExists));
+        assert!(t.db.invoice_by_id("inv-la").await.unwrap().is_some());
+        assert_eq!(t.db.payments_of_invoice("inv-lb").await.unwrap().len(), 1);
+        // A status guard failing in a batch falls back too.
+        let results =
+            t.db.apply_changes_batch(&[
+                settle("inv-la-a1", "succeeded"),
+                settle("inv-la-a1", "failed"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(results[0], Applied::Done);
+        assert_eq!(stale_guard(results[1]), Some(StaleGuard::PaymentStatus));
+    }
+}

@@ -13,6 +13,8 @@
 //! own savepoint, so one stale set does not undo the others; this is what makes renewing many
 //! subscriptions at once fast.
 
+mod bulk;
+
 use sqlx::Acquire;
 
 use crate::{Db, Result, on_pool};
@@ -512,9 +514,18 @@ impl Db {
         Ok(applied.pop().unwrap_or(Applied::Done))
     }
 
-    /// Writes many change sets in one transaction, each all-or-nothing on its own (a savepoint
-    /// each). Returns what happened to each, in order. On a database error nothing is written.
+    /// Writes many change sets in one transaction, each all-or-nothing on its own. Returns what
+    /// happened to each, in order. On a database error nothing is written.
+    ///
+    /// Tries the fast path first (a few multi-row statements for the whole batch, see `bulk`)
+    /// and falls back to a savepoint per change set when a guard other than a subscription
+    /// version does not hold.
     pub async fn apply_changes_batch(&self, batch: &[Changes]) -> Result<Vec<Applied>> {
+        if bulk::eligible(batch)
+            && let Some(results) = bulk::apply(self, batch).await?
+        {
+            return Ok(results);
+        }
         let backend = self.backend();
         // SQLite: take the write lock at BEGIN, so the transaction never has to upgrade a read
         // lock (which fails at once under contention instead of waiting).
