@@ -53,6 +53,11 @@ pub struct FleetConfig {
     pub epoch_unix_ms: i64,
     /// Weakest and strongest cellular signal; each box draws one in between.
     pub signal_range_dbm: (i16, i16),
+    /// The server runs on the wall clock (an external server): before each wake, the box's RTC
+    /// is set to the wall clock, as it would be had the simulated time really passed. Without
+    /// it, a run faster than real time leaves the boxes' clocks ahead of the server's, and each
+    /// wake starts with a 401 and a resync from its `Date`.
+    pub wall_clock: bool,
 }
 
 impl FleetConfig {
@@ -71,6 +76,7 @@ impl FleetConfig {
             horizon_ms: 60 * 86_400_000,
             epoch_unix_ms,
             signal_range_dbm: (-105, -65),
+            wall_clock: false,
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct Outcome {
     pub finished: bool,
     /// Events still on the devices' SD cards at the end.
     pub still_queued: u64,
+    /// Requests the server answered 401 (clock resyncs).
+    pub unauthorized: u64,
 }
 
 #[derive(Debug)]
@@ -209,12 +217,16 @@ impl Fleet {
             let faults = self.config.faults;
             let interval = self.config.mail_interval_ms;
             let limit = self.config.mail_per_device;
+            let wall_clock = self.config.wall_clock;
             let slot = &mut self.slots[index];
             let wake = if slot.next_mail_ms.is_some_and(|m| m <= slot.next_timer_ms) {
                 Wake::Mail
             } else {
                 Wake::Timer
             };
+            if wall_clock {
+                slot.mailbox.retained.unix_offset_s = wall_unix_s() - (at / 1_000) as i64;
+            }
             let fault = Fault::maybe(&mut slot.rng, faults);
             slot.mailbox.arm(fault);
             let report = slot.mailbox.wake(at, wake);
@@ -245,6 +257,11 @@ impl Fleet {
             .iter()
             .map(|s| s.mailbox.queue_len() as u64)
             .sum();
+        outcome.unauthorized = self
+            .slots
+            .iter()
+            .map(|s| s.mailbox.modem_stats().unauthorized)
+            .sum();
         outcome.made = self
             .slots
             .iter()
@@ -255,6 +272,12 @@ impl Fleet {
             .collect();
         outcome
     }
+}
+
+fn wall_unix_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// An exponentially distributed gap with this mean.

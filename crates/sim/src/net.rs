@@ -122,7 +122,7 @@ impl Network for HttpNetwork {
             builder = builder.header(name, value);
         }
         let started = Instant::now();
-        self.runtime.block_on(async move {
+        self.runtime.block_on(async {
             let response = builder.send().await.map_err(classify)?;
             let status = response.status();
             let mut head = format!(
@@ -139,6 +139,15 @@ impl Network for HttpNetwork {
             }
             head.extend_from_slice(b"\r\n");
             let body = response.bytes().await.map_err(classify)?.to_vec();
+            if !status.is_success() {
+                tracing::debug!(
+                    status = status.as_u16(),
+                    url = %request.url,
+                    at_unix_ms,
+                    body = %String::from_utf8_lossy(&body),
+                    "device request refused"
+                );
+            }
             Ok(HttpReply {
                 status: status.as_u16(),
                 head,

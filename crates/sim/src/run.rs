@@ -81,6 +81,7 @@ pub async fn sim(options: SimOptions, config: &Config) -> anyhow::Result<()> {
     fleet_config.speed = options.speed;
     fleet_config.faults = options.faults;
     fleet_config.seed = options.seed;
+    fleet_config.wall_clock = true;
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = stop.clone();
     tokio::spawn(async move {
@@ -90,10 +91,11 @@ pub async fn sim(options: SimOptions, config: &Config) -> anyhow::Result<()> {
     let verbose = options.mail_per_device.is_none();
     let outcome = run_fleet(fleet_config, stop, verbose).await?;
     println!(
-        "simulated {:.1} h: {} wakes ({} with a modem fault), {} events still on SD cards{}",
+        "simulated {:.1} h: {} wakes ({} with a modem fault), {} requests answered 401, {} events still on SD cards{}",
         outcome.sim_ms as f64 / 3_600_000.0,
         outcome.wakes,
         outcome.faulty_wakes,
+        outcome.unauthorized,
         outcome.still_queued,
         if outcome.finished {
             ""
@@ -150,6 +152,7 @@ pub fn spawn_demo_mailboxes(
         config.speed = Some(1.0);
         config.seed = now_unix_ms() as u64;
         config.horizon_ms = u64::MAX;
+        config.wall_clock = true;
         run_fleet(config, stop, true).await
     })
 }

@@ -91,6 +91,8 @@ pub struct ModemStats {
     pub dropped_bytes: u64,
     /// Noise lines sent.
     pub noise_lines: u64,
+    /// Requests the server answered 401 (a device clock too far from the server's).
+    pub unauthorized: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -692,6 +694,7 @@ impl Modem {
                             reply.head.len() + reply.body.len(),
                         ) + SERVER_MS;
                         let status = reply.status;
+                        self.stats.unauthorized += u64::from(status == 401);
                         let len = reply.body.len();
                         if let Some(session) = self.session.as_mut() {
                             session.reply = Some(reply);
