@@ -132,3 +132,19 @@ fn two_mailboxes_with_the_same_seed_still_make_different_event_ids() {
     assert_ne!(ids[0], ids[1]);
     assert_eq!(served.stub.complete_events(), 2);
 }
+
+#[test]
+fn the_variant_without_an_http_stack_is_refused_and_the_mail_kept() {
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let mut spec = MailboxSpec::new(SERIAL, SECRET, 11);
+    spec.modem.model = "A7670E-LNXY-UBL".to_owned();
+    let mut mailbox = served.mailbox(&spec);
+    let report = mailbox.wake(HOUR, Wake::Mail);
+    let reason = report
+        .choice
+        .map(|c| c.reason.to_string())
+        .unwrap_or_default();
+    assert!(reason.contains("modem without http"), "{reason}");
+    assert_eq!((report.delivered, report.queue_len), (0, 1));
+    assert_eq!(mailbox.modem_stats().http_actions, 0);
+}
