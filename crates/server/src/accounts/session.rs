@@ -242,3 +242,28 @@ pub fn append_cookies(headers: &mut HeaderMap, cookies: impl IntoIterator<Item =
         headers.append(SET_COOKIE, value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_only_on_https() {
+        let plain = set_cookie(SESSION_COOKIE, "t", 60, false);
+        let plain = plain.to_str().expect("ascii");
+        assert_eq!(
+            plain,
+            "sb_session=t; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+        );
+        let secure = set_cookie(SESSION_COOKIE, "t", 60, true);
+        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+    }
+
+    #[test]
+    fn a_cookie_is_found_among_several() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("a=1; sb_session=abc; b=2"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+}
