@@ -1,6 +1,7 @@
-//! The payment-provider half of billing: everything that talks to (or imitates) Stripe, and
-//! nothing that needs the database.
+//! Billing: the subscription engine and the payment providers.
 //!
+//! - [`engine::BillingEngine`] (`engine`): the subscription rules of DESIGN §4 over the store —
+//!   trials, renewals, invoices, charges, dunning, suspension, plan changes, webhook events.
 //! - [`PaymentProvider`] (`provider`): the object-safe trait the billing engine and the server
 //!   hold as `Arc<dyn PaymentProvider>`, with the request, outcome and error types whose meaning
 //!   for money ("succeeded", "failed", "unknown: reconcile first") is defined there.
@@ -13,6 +14,7 @@
 //! [`provider_from_env`] picks the provider as DESIGN §3 says: Stripe when `STRIPE_SECRET_KEY`
 //! is set, the sandbox otherwise.
 
+pub mod engine;
 pub mod ids;
 pub mod provider;
 pub mod sandbox;
@@ -21,6 +23,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+pub use engine::{BillingEngine, BillingError, BillingJob};
 pub use ids::{CustomerId, PaymentIntentId, PaymentMethodId, RefundId, SetupIntentId};
 pub use provider::{
     ApiError, CardDetails, ChargeLookup, ChargeOutcome, ChargeRecord, ChargeRequest, IntentStatus,

@@ -1,0 +1,171 @@
+//! The customer's card: creating the customer at the provider, saving a card (a sandbox or
+//! test card number, or a Stripe SetupIntent confirmed by Stripe.js in the browser), making it
+//! the default, and charging the customer's open invoices at once with it.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use smartbox_domain::ids::Email;
+use smartbox_store::changes::{Applied, Change, Changes};
+use time::OffsetDateTime;
+
+use super::audit;
+use super::collect::ChargeResult;
+use super::{BillingEngine, BillingError, to_ms};
+use crate::ids::{CustomerId, PaymentMethodId, SetupIntentId};
+use crate::provider::{CardDetails, NewCustomer, SetupIntent, SetupIntentStatus};
+
+/// A card saved as the customer's default, and what charging their open invoices with it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardAttached {
+    pub payment_method: PaymentMethodId,
+    pub collected: Vec<ChargeResult>,
+}
+
+impl BillingEngine {
+    /// The customer's id at the provider, created there on first use.
+    pub async fn ensure_provider_customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<CustomerId, BillingError> {
+        let customer = self
+            .db
+            .billing_customer(customer_id)
+            .await?
+            .ok_or(BillingError::NotFound("customer"))?;
+        if let Some(id) = customer.provider_customer_id {
+            return Ok(CustomerId::new(id));
+        }
+        let email = Email::parse(&customer.email)
+            .map_err(|e| BillingError::Corrupt(format!("customer {customer_id}: {e}")))?;
+        let created = self
+            .provider
+            .create_customer(&NewCustomer {
+                email,
+                metadata: BTreeMap::from([("user_id".to_owned(), customer_id.to_owned())]),
+            })
+            .await?;
+        let changes = Changes {
+            ops: vec![Change::SetProviderCustomer {
+                customer_id: customer_id.to_owned(),
+                provider_customer_id: created.as_str().to_owned(),
+            }],
+        };
+        self.db.apply_changes(&changes).await?;
+        Ok(created)
+    }
+
+    /// Saves a test card number (the sandbox's cards, or Stripe's in test mode) as the
+    /// customer's default card and charges their open invoices with it at once. A refused card
+    /// is a `BillingError::Provider` naming the reason.
+    pub async fn attach_test_card(
+        &self,
+        customer_id: &str,
+        card: &CardDetails,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<CardAttached, BillingError> {
+        let customer = self.ensure_provider_customer(customer_id).await?;
+        let payment_method = self.provider.save_test_card(&customer, card).await?;
+        self.provider
+            .set_default_payment_method(&customer, &payment_method)
+            .await?;
+        self.use_payment_method(customer_id, payment_method, now, actor)
+            .await
+    }
+
+    /// Starts saving a card with Stripe.js: the browser confirms the returned SetupIntent with
+    /// its `client_secret`, then the portal calls [`BillingEngine::finish_card_setup`] (or the
+    /// `setup_intent.succeeded` webhook arrives).
+    pub async fn start_card_setup(&self, customer_id: &str) -> Result<SetupIntent, BillingError> {
+        let customer = self.ensure_provider_customer(customer_id).await?;
+        Ok(self.provider.create_setup_intent(&customer).await?)
+    }
+
+    /// Takes the card of a confirmed SetupIntent as the customer's default and charges their
+    /// open invoices with it.
+    pub async fn finish_card_setup(
+        &self,
+        customer_id: &str,
+        setup_intent: &SetupIntentId,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<CardAttached, BillingError> {
+        let customer = self.ensure_provider_customer(customer_id).await?;
+        let intent = self.provider.retrieve_setup_intent(setup_intent).await?;
+        if intent.customer.as_ref() != Some(&customer) {
+            return Err(BillingError::NotFound("setup intent"));
+        }
+        let (SetupIntentStatus::Succeeded, Some(payment_method)) =
+            (&intent.status, intent.payment_method)
+        else {
+            return Err(BillingError::Conflict(
+                "the card has not been confirmed yet".into(),
+            ));
+        };
+        self.provider
+            .set_default_payment_method(&customer, &payment_method)
+            .await?;
+        self.use_payment_method(customer_id, payment_method, now, actor)
+            .await
+    }
+
+    /// Attaches a payment method created in the browser and makes it the default.
+    pub async fn attach_payment_method(
+        &self,
+        customer_id: &str,
+        payment_method: &PaymentMethodId,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<CardAttached, BillingError> {
+        let customer = self.ensure_provider_customer(customer_id).await?;
+        self.provider
+            .attach_payment_method(payment_method, &customer)
+            .await?;
+        self.provider
+            .set_default_payment_method(&customer, payment_method)
+            .await?;
+        self.use_payment_method(customer_id, payment_method.clone(), now, actor)
+            .await
+    }
+
+    /// Records the card as the customer's default, then charges the open invoices at once.
+    async fn use_payment_method(
+        &self,
+        customer_id: &str,
+        payment_method: PaymentMethodId,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<CardAttached, BillingError> {
+        let now_ms = to_ms(now);
+        let changes = Changes {
+            ops: vec![
+                Change::SetCustomerPaymentMethod {
+                    customer_id: customer_id.to_owned(),
+                    payment_method_id: Some(payment_method.as_str().to_owned()),
+                    changed_at: now_ms.div_euclid(1000),
+                },
+                audit::entry(
+                    now_ms,
+                    actor,
+                    ("customer", customer_id),
+                    "payment_method_set",
+                    "the customer saved a card",
+                    json!({ "payment_method": payment_method.as_str() }),
+                ),
+            ],
+        };
+        if let Applied::Stale(_) = self.db.apply_changes(&changes).await? {
+            return Err(BillingError::Conflict(
+                "a newer card change was recorded meanwhile".into(),
+            ));
+        }
+        let collected = self
+            .collect_customer(customer_id, now, actor, "the customer updated the card")
+            .await?;
+        Ok(CardAttached {
+            payment_method,
+            collected,
+        })
+    }
+}
