@@ -179,23 +179,4 @@ impl Db {
         .map(|_| ()))?;
         Ok(())
     }
-
-    /// Records the saved card on the subscription (the billing engine charges it).
-    pub async fn set_subscription_payment_method(
-        &self,
-        subscription_id: &str,
-        payment_method_id: &str,
-        now: i64,
-    ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE subscriptions SET payment_method_id = $2, updated_at = $3 WHERE id = $1",
-        )
-        .bind(subscription_id)
-        .bind(payment_method_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
 }

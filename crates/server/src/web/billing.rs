@@ -8,13 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
-use smartbox_billing::{
-    CardDetails, CustomerId, NewCustomer, PaymentProvider, ProviderError, SandboxProvider,
-};
+use smartbox_billing::engine::{BillingError, PlanChangeResult};
+use smartbox_billing::{BillingEngine, StripeConfig};
+use smartbox_billing::{CardDetails, ProviderError};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
-use smartbox_domain::{BillingPeriod, Email, PlanChange, PlanId, UsageCounters};
-use smartbox_store::changes::{Change, Changes};
+use smartbox_domain::{BillingPeriod, PlanChange, PlanId, UsageCounters};
 use time::OffsetDateTime;
 
 use super::claim::plan_name;
@@ -47,6 +46,11 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let tz = user.user.time_zone.clone();
+    let has_card = state
+        .db
+        .billing_customer(&user.user.id)
+        .await?
+        .is_some_and(|c| c.default_payment_method_id.is_some());
     let mut subscriptions = Vec::new();
     for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
         let Ok(plan_id) = sub.plan_id.parse::<PlanId>() else {
@@ -81,18 +85,23 @@ pub async fn page(
             start: at(sub.current_period_start),
             end: at(sub.current_period_end),
         };
-        let upgrades: Vec<_> = PlanId::ALL
+        let changes: Vec<_> = PlanId::ALL
             .iter()
-            .filter(|to| plan_id.change_to(**to) == PlanChange::Upgrade)
+            .filter(|to| **to != plan_id)
             .map(|to| {
-                let charge = if trialing {
-                    Some(0)
-                } else {
-                    smartbox_domain::proration::prorate_upgrade(plan_id, *to, period, at(now))
+                let upgrade = plan_id.change_to(*to) == PlanChange::Upgrade;
+                let charge = match (upgrade, trialing) {
+                    (false, _) => None,
+                    (true, true) => Some(0),
+                    (true, false) => smartbox_domain::proration::prorate_upgrade(plan_id, *to, period, at(now))
                         .ok()
-                        .map(Cents::get)
+                        .map(Cents::get),
                 };
-                context! { id => to.as_str(), name => plan_name(*to), price => money(to.plan().price.get()), prorated => charge.map(money) }
+                context! {
+                    id => to.as_str(), name => plan_name(*to), price => money(to.plan().price.get()),
+                    upgrade => upgrade, prorated => charge.map(money),
+                    href => format!("/billing/plan?subscription={}&plan={}", sub.id, to.as_str()),
+                }
             })
             .collect();
         let notification_limit = plan
@@ -118,8 +127,8 @@ pub async fn page(
             data_percent => percent(usage.data_bytes, Some(data_limit)),
             projected_overage => money(capped_overage(plan_id, projected, cap).get()),
             spend_cap => money(cap.get().get()),
-            has_card => sub.payment_method_id.is_some(),
-            upgrades => upgrades,
+            has_card => has_card,
+            changes => changes,
             live => sub.status != "canceled",
         });
     }
@@ -238,9 +247,8 @@ pub struct CardForm {
     welcome: String,
 }
 
-/// `POST /billing/payment-method`: saves a test card with the payment provider and makes it the
-/// customer's default card (`users.default_payment_method_id`, which the billing engine charges)
-/// and the card of each live subscription.
+/// `POST /billing/payment-method`: saves a test card through the billing engine, which makes it
+/// the customer's default card and charges their open invoices with it at once.
 pub async fn save_card(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -251,19 +259,14 @@ pub async fn save_card(
         return Err(PageError::bad_csrf());
     }
     let welcome = !form.welcome.is_empty();
-    let provider: std::sync::Arc<dyn PaymentProvider> = match state.config.stripe {
-        None => std::sync::Arc::new(SandboxProvider::new()),
-        Some(_) => {
-            smartbox_billing::provider_from_env().map_err(|err| PageError::Internal(err.into()))?
-        }
-    };
     let card = CardDetails {
         number: form.number.clone(),
         exp_month: form.exp_month.trim().parse().unwrap_or(0),
         exp_year: form.exp_year.trim().parse().unwrap_or(0),
         cvc: form.cvc.trim().to_owned(),
     };
-    if card.digits().len() < 12 || !card.digits().chars().all(|c| c.is_ascii_digit()) {
+    let digits = card.digits();
+    if digits.len() < 12 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return card_page(
             &state,
             &visitor,
@@ -272,29 +275,13 @@ pub async fn save_card(
             Some("Enter the card number.".to_owned()),
         );
     }
-    let customer = match &user.user.provider_customer_id {
-        Some(id) => CustomerId::new(id.clone()),
-        None => {
-            let email =
-                Email::parse(&user.user.email).map_err(|err| PageError::Internal(err.into()))?;
-            let new = NewCustomer {
-                email,
-                metadata: [("user_id".to_owned(), user.user.id.clone())].into(),
-            };
-            let id = provider
-                .create_customer(&new)
-                .await
-                .map_err(|err| PageError::Internal(err.into()))?;
-            state
-                .db
-                .set_provider_customer_id(&user.user.id, id.as_str())
-                .await?;
-            id
-        }
-    };
-    let method = match provider.save_test_card(&customer, &card).await {
-        Ok(method) => method,
-        Err(ProviderError::CardDeclined(failure)) => {
+    let actor = format!("customer:{}", user.user.id);
+    match engine(&state)?
+        .attach_test_card(&user.user.id, &card, state.clock.now(), &actor)
+        .await
+    {
+        Ok(_) => {}
+        Err(BillingError::Provider(ProviderError::CardDeclined(failure))) => {
             return card_page(
                 &state,
                 &visitor,
@@ -303,7 +290,7 @@ pub async fn save_card(
                 Some(format!("The card was declined: {}", failure.reason())),
             );
         }
-        Err(ProviderError::Rejected(err)) => {
+        Err(BillingError::Provider(ProviderError::Rejected(err))) => {
             return card_page(
                 &state,
                 &visitor,
@@ -312,28 +299,174 @@ pub async fn save_card(
                 Some(err.to_string()),
             );
         }
-        Err(err) => return Err(PageError::Internal(err.into())),
-    };
-    provider
-        .set_default_payment_method(&customer, &method)
-        .await
-        .map_err(|err| PageError::Internal(err.into()))?;
-    let now = state.clock.now_ms();
-    let mut changes = Changes::new();
-    changes.push(Change::SetCustomerPaymentMethod {
-        customer_id: user.user.id.clone(),
-        payment_method_id: Some(method.as_str().to_owned()),
-        changed_at: now / 1000,
-    });
-    state.db.apply_changes(&changes).await?;
-    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
-        if sub.status != "canceled" {
-            state
-                .db
-                .set_subscription_payment_method(&sub.id, method.as_str(), now)
-                .await?;
-        }
+        Err(err) => return Err(billing_error(err)),
     }
     tracing::info!(customer = %user.user.id, last4 = %card.last4(), "payment method saved");
     Ok(Redirect::to(if welcome { "/dashboard" } else { "/billing" }).into_response())
+}
+
+/// The billing engine on the state's database, with the payment provider the configuration names
+/// (Stripe when `STRIPE_SECRET_KEY` is set, the sandbox otherwise).
+pub fn engine(state: &AppState) -> Result<BillingEngine, PageError> {
+    let stripe = state
+        .config
+        .stripe
+        .as_ref()
+        .map(|s| StripeConfig::new(s.secret_key.expose()).with_api_base(&s.api_base));
+    let provider =
+        smartbox_billing::provider_for(stripe).map_err(|err| PageError::Internal(err.into()))?;
+    Ok(BillingEngine::new(state.db.clone(), provider))
+}
+
+/// A billing-engine refusal as a page: 404 for what is not the customer's, 409 with the engine's
+/// reason for what does not apply now.
+pub fn billing_error(err: BillingError) -> PageError {
+    match err {
+        BillingError::NotFound(what) => PageError::not_found(&capital(what)),
+        BillingError::Conflict(why) => PageError::Status(StatusCode::CONFLICT, capital(&why) + "."),
+        BillingError::Contended(_) => PageError::Status(StatusCode::CONFLICT, err.to_string()),
+        other => PageError::Internal(other.into()),
+    }
+}
+
+fn capital(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlanQuery {
+    #[serde(default)]
+    subscription: String,
+    #[serde(default)]
+    plan: String,
+}
+
+fn parse_plan(text: &str) -> Result<PlanId, PageError> {
+    text.parse::<PlanId>().map_err(|_| {
+        PageError::Status(
+            StatusCode::BAD_REQUEST,
+            "Choose one of the plans.".to_owned(),
+        )
+    })
+}
+
+/// `GET /billing/plan?subscription=...&plan=...`: what the change costs and when it takes
+/// effect, before confirming.
+pub async fn plan_preview(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Query(q): Query<PlanQuery>,
+) -> Result<Response, PageError> {
+    let to = parse_plan(&q.plan)?;
+    let preview = engine(&state)?
+        .preview_plan_change(&user.user.id, &q.subscription, to, state.clock.now())
+        .await
+        .map_err(billing_error)?;
+    let tz = &user.user.time_zone;
+    let effective_ms =
+        i64::try_from(preview.effective_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    render::ok(
+        &visitor,
+        "billing_plan.html",
+        context! {
+            title => "Change plan", nav => "billing", subscription => q.subscription,
+            from => plan_name(preview.from), to => plan_name(preview.to), to_id => preview.to.as_str(),
+            change => match preview.change { PlanChange::Upgrade => "upgrade", PlanChange::Downgrade => "downgrade", PlanChange::Same => "same" },
+            prorated => money(preview.prorated.get()), charged_now => preview.charged_now,
+            price => money(preview.to.plan().price.get()),
+            effective => date_time(effective_ms, tz), immediate => effective_ms <= state.clock.now_ms(),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subscription: String,
+    #[serde(default)]
+    plan: String,
+}
+
+/// `POST /billing/plan`: changes the plan (upgrades at once with a prorated invoice, downgrades at
+/// the next period); an upgrade's invoice is shown next.
+pub async fn change_plan(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<PlanForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let to = parse_plan(&form.plan)?;
+    let actor = format!("customer:{}", user.user.id);
+    let result = engine(&state)?
+        .change_plan(
+            &user.user.id,
+            &form.subscription,
+            to,
+            state.clock.now(),
+            &actor,
+        )
+        .await
+        .map_err(billing_error)?;
+    let to_page = match result {
+        PlanChangeResult::Upgraded {
+            invoice_id: Some(id),
+            ..
+        } => format!("/billing/invoices/{id}"),
+        _ => "/billing".to_owned(),
+    };
+    Ok(Redirect::to(&to_page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubscriptionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subscription: String,
+}
+
+/// `POST /billing/cancel`: cancels at the end of the current period.
+pub async fn cancel(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<SubscriptionForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let actor = format!("customer:{}", user.user.id);
+    engine(&state)?
+        .cancel_at_period_end(&user.user.id, &form.subscription, state.clock.now(), &actor)
+        .await
+        .map_err(billing_error)?;
+    Ok(Redirect::to("/billing").into_response())
+}
+
+/// `POST /billing/resume`: takes back a pending cancel.
+pub async fn resume(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<SubscriptionForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let actor = format!("customer:{}", user.user.id);
+    engine(&state)?
+        .withdraw_cancel(&user.user.id, &form.subscription, state.clock.now(), &actor)
+        .await
+        .map_err(billing_error)?;
+    Ok(Redirect::to("/billing").into_response())
 }

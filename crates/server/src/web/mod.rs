@@ -58,6 +58,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(billing::payment_method_page).post(billing::save_card),
         )
         .route("/billing/invoices/{invoice_id}", get(billing::invoice_page))
+        .route(
+            "/billing/plan",
+            get(billing::plan_preview).post(billing::change_plan),
+        )
+        .route("/billing/cancel", post(billing::cancel))
+        .route("/billing/resume", post(billing::resume))
         .route("/devices", get(devices::page))
         .route(
             "/devices/{device_id}",

@@ -38,6 +38,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "payment_method.html",
         include_str!("../../templates/payment_method.html"),
     ),
+    (
+        "billing_plan.html",
+        include_str!("../../templates/billing_plan.html"),
+    ),
     ("invoice.html", include_str!("../../templates/invoice.html")),
     ("devices.html", include_str!("../../templates/devices.html")),
     ("device.html", include_str!("../../templates/device.html")),
@@ -83,7 +87,10 @@ mod tests {
             trial_days_left => 7, period_end => "2026-12-02", pending_plan => None::<String>, cancel_at_period_end => false,
             notifications_used => 3, notifications_limit => 100, notifications_percent => 3, data_used => "1 MB",
             data_limit => "1.00 GB", data_percent => 0, projected_overage => "$0.00", spend_cap => "$5.00", has_card => false,
-            upgrades => vec![context! { id => "premium", name => "Premium", price => "$20.00", prorated => "$7.50" }], live => true,
+            changes => vec![
+                context! { id => "premium", name => "Premium", price => "$20.00", upgrade => true, prorated => "$7.50", href => "/billing/plan?subscription=s1&plan=premium" },
+                context! { id => "plus", name => "Plus", price => "$10.00", upgrade => false, prorated => None::<String>, href => "/billing/plan?subscription=s1&plan=plus" },
+            ], live => true,
         }
     }
 
@@ -166,6 +173,13 @@ mod tests {
                 context! { welcome => true, error => "Declined", sandbox => true },
             ),
             (
+                "billing_plan.html",
+                context! {
+                    subscription => "s1", from => "Basic", to => "Premium", to_id => "premium", change => "upgrade",
+                    prorated => "$7.50", charged_now => true, price => "$20.00", effective => "2026-11-25 14:30", immediate => true,
+                },
+            ),
+            (
                 "invoice.html",
                 context! {
                     number => "SB-000001", status => "paid", kind => "proration", issued => "2026-11-25", period_start => "2026-11-25",
@@ -187,6 +201,18 @@ mod tests {
             ),
         ];
         let rendered: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for file in std::fs::read_dir(&folder).expect("the templates folder") {
+            let name = file
+                .expect("a file")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is in templates/ but not embedded"
+            );
+        }
         for (name, _) in TEMPLATES {
             assert!(
                 *name == "base.html" || rendered.contains(name),

@@ -14,6 +14,13 @@ fn reads(h: &Household) -> Vec<(&'static str, String)> {
         ("GET", format!("/gallery/{}", h.event_id)),
         ("GET", format!("/photos/{}/0", h.event_id)),
         ("GET", format!("/billing/invoices/{}", h.invoice_id)),
+        (
+            "GET",
+            format!(
+                "/billing/plan?subscription={}&plan=premium",
+                h.subscription_id
+            ),
+        ),
         ("API", format!("/api/v1/devices/{}", h.device_id)),
         ("API", format!("/api/v1/events/{}", h.event_id)),
         ("API", format!("/api/v1/invoices/{}", h.invoice_id)),
@@ -65,6 +72,25 @@ async fn another_customers_ids_answer_404_everywhere_and_ones_own_answer_200() {
             )
             .await;
         assert_eq!(give_back.status, StatusCode::NOT_FOUND);
+        for action in ["/billing/cancel", "/billing/resume", "/billing/plan"] {
+            let answer = bob
+                .browser
+                .submit(
+                    "/billing",
+                    action,
+                    &[
+                        ("subscription", &alice.subscription_id),
+                        ("plan", "premium"),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                answer.status,
+                StatusCode::NOT_FOUND,
+                "{}: {action}",
+                app.backend
+            );
+        }
         let patch = bob
             .browser
             .api(
@@ -170,6 +196,9 @@ async fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
             "/settings".to_owned(),
             "/billing/payment-method".to_owned(),
             "/claim/plan".to_owned(),
+            "/billing/plan".to_owned(),
+            "/billing/cancel".to_owned(),
+            "/billing/resume".to_owned(),
         ] {
             let answer = stranger.post_form(&path, &[("csrf", &csrf)]).await;
             assert_eq!(answer.status, StatusCode::SEE_OTHER, "POST {path}");

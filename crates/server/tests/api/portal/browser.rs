@@ -1,8 +1,9 @@
 //! The customer's story in headless Chromium, when `SMARTBOX_TEST_CHROMEDRIVER` names a running
 //! chromedriver (e.g. `http://127.0.0.1:9515`): sign up through the QR claim link -> trial -> add
 //! the sandbox card -> a mailbox delivers mail through the signed device API -> the dashboard
-//! shows it without a reload -> the gallery shows its 3 photos -> billing shows the prorated
-//! price of Premium -> a wrong claim code shows its error. Screenshots at 375 and 1280 px wide go
+//! shows it without a reload -> the gallery shows its 3 photos -> the trial ends and the card
+//! pays -> upgrade to Premium with the prorated price shown first, then its invoice -> a wrong
+//! claim code shows its error. Screenshots at 375 and 1280 px wide go
 //! to `target/screenshots/`.
 
 use std::path::PathBuf;
@@ -263,7 +264,7 @@ async fn the_customer_story_in_chromium() {
     assert_eq!(loaded, json!(true), "the photos load");
     screenshots(&client, "07-gallery").await;
 
-    // Billing: trial days and the prorated price of Premium before confirming.
+    // Billing: trial days left, and the card pays the first period when the trial ends.
     client
         .goto(&format!("{base}/billing"))
         .await
@@ -276,8 +277,51 @@ async fn the_customer_story_in_chromium() {
         .await
         .expect("text");
     assert!(body.contains("7 day(s) left in your free trial"), "{body}");
-    assert!(body.contains("Premium ($20.00 a month)"), "{body}");
-    screenshots(&client, "08-billing").await;
+    screenshots(&client, "08-billing-trial").await;
+    app.clock.advance_s(8 * 24 * 3600);
+    smartbox_server::web::billing::engine(&app.state)
+        .expect("the billing engine")
+        .run_billing_pass(app.state.clock.now(), None, "browser story")
+        .await
+        .expect("the billing pass runs");
+
+    // Upgrade to Premium: the exact prorated amount before confirming, then its invoice.
+    client
+        .goto(&format!("{base}/billing"))
+        .await
+        .expect("billing");
+    click(&client, "a[href*='plan=premium']").await;
+    let proration = wait_for(&client, "#proration")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        proration.starts_with("You pay $") && proration.contains("now for the rest of this period"),
+        "{proration}"
+    );
+    let amount = client
+        .find(Locator::Css("#proration .prorated"))
+        .await
+        .expect("amount")
+        .text()
+        .await
+        .expect("text");
+    screenshots(&client, "09-upgrade-preview").await;
+    click(&client, "main button[type=submit]").await;
+    assert!(path(&client).await.starts_with("/billing/invoices/"));
+    let invoice = client
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        invoice.contains("Plan upgrade") && invoice.contains(&amount),
+        "{invoice}"
+    );
+    screenshots(&client, "10-prorated-invoice").await;
 
     // A wrong claim code.
     client.goto(&format!("{base}/claim")).await.expect("claim");
@@ -290,7 +334,7 @@ async fn the_customer_story_in_chromium() {
         .await
         .expect("text");
     assert!(error.contains("could not find a mailbox"), "{error}");
-    screenshots(&client, "09-wrong-code").await;
+    screenshots(&client, "11-wrong-code").await;
 
     client.close().await.expect("the browser closes");
 }

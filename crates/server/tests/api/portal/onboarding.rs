@@ -88,6 +88,7 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
             billing.body
         );
         assert!(billing.body.contains("none yet"));
+        assert!(!billing.body.contains("card saved"));
 
         let declined = browser
             .submit(
@@ -125,10 +126,6 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
             .await
             .unwrap()
             .unwrap();
-        assert!(
-            sub.payment_method_id
-                .is_some_and(|pm| pm.starts_with("sbx_pm_4242"))
-        );
         let customer = app
             .state
             .db
@@ -147,6 +144,7 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
                 .provider_customer_id
                 .is_some_and(|c| c.starts_with("sbx_cus_"))
         );
+        assert!(browser.get("/billing").await.body.contains("card saved"));
         let dashboard = browser.get("/dashboard").await;
         assert!(dashboard.body.contains("SB-ONBOARD-1"));
         assert!(dashboard.body.contains("Waiting for its first check-in"));

@@ -300,8 +300,9 @@ async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
     assert!(page.body.contains("Data: 250.0 MB of 1.00 GB"));
     assert!(page.body.contains("value=\"40\""), "the notifications bar");
     assert!(
-        page.body
-            .contains("Premium ($20.00 a month): <span class=\"prorated\">$0.00 now</span>"),
+        page.body.contains(
+            "Upgrade to Premium</a> ($20.00 a month): <span class=\"prorated\">$0.00 now</span>"
+        ),
         "a trial upgrade costs nothing now"
     );
     let number = app
@@ -350,4 +351,155 @@ async fn the_openapi_document_describes_the_customer_api_next_to_the_device_api(
     assert!(doc["paths"]["/api/v1/devices/{device_id}"]["patch"].is_object());
     assert!(doc["components"]["securitySchemes"]["session"].is_object());
     assert!(doc["components"]["schemas"]["Invoice"]["properties"]["html_url"].is_object());
+}
+
+#[tokio::test]
+async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_its_invoice() {
+    for app in crate::portal::helpers::spawn_apps().await {
+        let mut h = app.household("quinn@example.com", "SB-UPG").await;
+        let card = [
+            ("number", "4242424242424242"),
+            ("exp_month", "12"),
+            ("exp_year", "2034"),
+            ("cvc", "123"),
+        ];
+        let saved = h
+            .browser
+            .submit("/billing/payment-method", "/billing/payment-method", &card)
+            .await;
+        assert_eq!(saved.location(), "/billing", "{}", saved.body);
+
+        // During the trial an upgrade is free and immediate.
+        let preview = format!("/billing/plan?subscription={}&plan=plus", h.subscription_id);
+        let page = h.browser.get(&preview).await;
+        assert!(page.body.contains("at no extra charge"), "{}", page.body);
+        let done = h
+            .browser
+            .submit(
+                &preview,
+                "/billing/plan",
+                &[("subscription", &h.subscription_id), ("plan", "plus")],
+            )
+            .await;
+        assert_eq!(done.location(), "/billing");
+        let sub = app
+            .state
+            .db
+            .subscription_by_id(&h.subscription_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sub.plan_id, "plus");
+
+        // After the trial the card pays the first period; a day later Premium costs the share left.
+        app.clock.advance_s(8 * 24 * 3600);
+        smartbox_server::web::billing::engine(&app.state)
+            .expect("the billing engine")
+            .run_billing_pass(app.state.clock.now(), None, "test")
+            .await
+            .expect("billing pass");
+        let sub = app
+            .state
+            .db
+            .subscription_by_id(&h.subscription_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sub.status, "active", "{}", app.backend);
+        let period = smartbox_domain::BillingPeriod {
+            start: time::OffsetDateTime::from_unix_timestamp(sub.current_period_start / 1000)
+                .unwrap(),
+            end: time::OffsetDateTime::from_unix_timestamp(sub.current_period_end / 1000).unwrap(),
+        };
+        let expected = smartbox_domain::proration::prorate_upgrade(
+            smartbox_domain::PlanId::Plus,
+            smartbox_domain::PlanId::Premium,
+            period,
+            app.state.clock.now(),
+        )
+        .unwrap();
+        let money = smartbox_server::web::format::money(expected.get());
+        let billing = h.browser.get("/billing").await;
+        assert!(
+            billing.body.contains(&format!("{money} now")),
+            "the billing page shows {money}"
+        );
+        let preview = format!(
+            "/billing/plan?subscription={}&plan=premium",
+            h.subscription_id
+        );
+        let page = h.browser.get(&preview).await;
+        assert!(
+            page.body.contains(&format!(
+                "You pay <strong class=\"prorated\">{money}</strong> now"
+            )),
+            "{}",
+            page.body
+        );
+        let done = h
+            .browser
+            .submit(
+                &preview,
+                "/billing/plan",
+                &[("subscription", &h.subscription_id), ("plan", "premium")],
+            )
+            .await;
+        assert!(
+            done.location().starts_with("/billing/invoices/"),
+            "{}",
+            done.location()
+        );
+        let invoice = h.browser.get(done.location()).await;
+        assert!(
+            invoice.body.contains("Plan upgrade") && invoice.body.contains(&money),
+            "{}",
+            invoice.body
+        );
+        assert!(invoice.body.contains("paid"), "charged to the saved card");
+
+        // Cancel at period end, then take it back.
+        let cancel = h
+            .browser
+            .submit(
+                "/billing",
+                "/billing/cancel",
+                &[("subscription", &h.subscription_id)],
+            )
+            .await;
+        assert_eq!(cancel.location(), "/billing");
+        assert!(
+            app.state
+                .db
+                .subscription_by_id(&h.subscription_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_at_period_end
+        );
+        assert!(
+            h.browser
+                .get("/billing")
+                .await
+                .body
+                .contains("Cancels at the end of this period")
+        );
+        let resume = h
+            .browser
+            .submit(
+                "/billing",
+                "/billing/resume",
+                &[("subscription", &h.subscription_id)],
+            )
+            .await;
+        assert_eq!(resume.location(), "/billing");
+        assert!(
+            !app.state
+                .db
+                .subscription_by_id(&h.subscription_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .cancel_at_period_end
+        );
+    }
 }
