@@ -17,6 +17,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::device_api::router(&state))
         .merge(crate::openapi::router())
         .merge(crate::web::router(state.clone()))
+        .merge(crate::webhooks::router())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod device_api;
 pub mod error;
 pub mod firmware_release;
+pub mod jobs;
 pub mod openapi;
 pub mod passwords;
 pub mod provisioning;
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod web;
+pub mod webhooks;
 
 pub use app::app;
 pub use clock::{Clock, ManualClock, SystemClock};

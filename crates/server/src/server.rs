@@ -13,9 +13,10 @@ use crate::app::app;
 use crate::blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::jobs;
 use crate::provisioning::seed_plans;
 use crate::secrets::MasterKey;
-use crate::state::AppState;
+use crate::state::{AppState, payments_for};
 
 /// A server that is bound and ready to serve.
 #[derive(Debug)]
@@ -46,7 +47,8 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the database.
+    /// Serves (and runs the job worker) until `shutdown` completes, then finishes in-flight
+    /// requests and the job in hand, and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -54,6 +56,12 @@ impl Server {
         let Server { state, listener } = self;
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let worker = jobs::Worker::new(state.clone(), jobs::registry()).spawn(jobs_stopped);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_jobs.send(true);
+        };
         // The peer address reaches handlers (per-address login and claim rate limits).
         axum::serve(
             listener,
@@ -61,6 +69,9 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        if let Err(error) = worker.await {
+            tracing::error!(%error, "the job worker ended abnormally");
+        }
         db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -73,7 +84,10 @@ pub async fn open_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result
     seed_plans(&db).await.context("seeding the plan catalog")?;
     let blobs = blobs::open(&config.blob_url)?;
     let master_key = master_key(&config)?;
-    Ok(AppState::new(config, db, blobs, clock, master_key))
+    let payments = payments_for(&config)?;
+    Ok(AppState::with_payments(
+        config, db, blobs, clock, master_key, payments,
+    ))
 }
 
 /// Connects to and migrates the database named by `SMARTBOX_DATABASE_URL`.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use object_store::ObjectStore;
+use smartbox_billing::{BillingEngine, PaymentProvider, SandboxProvider};
 use smartbox_store::Db;
 
 use crate::clock::Clock;
@@ -23,15 +24,32 @@ pub struct Inner {
     pub master_key: MasterKey,
     /// The device API's caches and its group-commit writer.
     pub device_api: DeviceApiState,
+    /// Where payments go: Stripe when configured, else the sandbox (see `payments_for`).
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {
+    /// The state with sandbox payments (tests, tools that never charge); the server builds its
+    /// state with [`AppState::with_payments`] and the provider its configuration names.
     pub fn new(
         config: Config,
         db: Db,
         blobs: Arc<dyn ObjectStore>,
         clock: Arc<dyn Clock>,
         master_key: MasterKey,
+    ) -> AppState {
+        let sandbox: Arc<dyn PaymentProvider> = Arc::new(SandboxProvider::new());
+        AppState::with_payments(config, db, blobs, clock, master_key, sandbox)
+    }
+
+    /// The state with the given payment provider.
+    pub fn with_payments(
+        config: Config,
+        db: Db,
+        blobs: Arc<dyn ObjectStore>,
+        clock: Arc<dyn Clock>,
+        master_key: MasterKey,
+        payments: Arc<dyn PaymentProvider>,
     ) -> AppState {
         AppState(Arc::new(Inner {
             config,
@@ -40,8 +58,25 @@ impl AppState {
             blobs,
             clock,
             master_key,
+            payments,
         }))
     }
+
+    /// The billing engine on this state's database and payment provider.
+    pub fn billing(&self) -> BillingEngine {
+        BillingEngine::new(self.db.clone(), Arc::clone(&self.payments))
+    }
+}
+
+/// The payment provider the configuration names: Stripe when `STRIPE_SECRET_KEY` is set
+/// (`STRIPE_API_BASE` for localstripe), the sandbox otherwise (DESIGN §3).
+pub fn payments_for(config: &Config) -> anyhow::Result<Arc<dyn PaymentProvider>> {
+    let stripe = config.stripe.as_ref().map(|stripe| {
+        smartbox_billing::StripeConfig::new(stripe.secret_key.expose())
+            .with_api_base(&stripe.api_base)
+    });
+    smartbox_billing::provider_for(stripe)
+        .map_err(|err| anyhow::anyhow!("STRIPE_SECRET_KEY: cannot create the Stripe client: {err}"))
 }
 
 impl std::ops::Deref for AppState {

@@ -1,0 +1,358 @@
+//! Durable jobs (DESIGN §7): the worker that runs the store's job queue, one job at a time.
+//!
+//! A job is a row in the `jobs` table (kind, JSON payload, optional unique key, `run_at`). A
+//! worker claims the job due first among the kinds it has handlers for, with a lease (a worker
+//! that dies leaves a lease that expires, and the job is claimed again: delivery is
+//! at-least-once, so handlers are idempotent). Claiming is one atomic `UPDATE ... RETURNING`
+//! (with `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several server processes on one database
+//! never run the same job at once. A handler's error retries the job with exponential backoff
+//! (10 s, 20 s, 40 s ... capped at one hour) until `max_attempts`, then the job is `failed`:
+//! kept with its last error for admin to see and retry (`Db::retry_failed_job`).
+//!
+//! **Registering a handler** (the one place every kind is listed is [`registry`] in
+//! `registry.rs`): add a line
+//! `.handle("my_kind", my_module::run)` where `run` is an
+//! `async fn(JobContext) -> Result<(), JobError>`. Enqueue with `Db::enqueue_job` (or in the
+//! same transaction as the change that needs the job). Return `Err(JobError::retry(e))` for a
+//! failure worth retrying and `Err(JobError::permanent(e))` for one that is not (a malformed
+//! payload). A job recurring every N seconds is `.every("my_kind", Duration::from_secs(N))`:
+//! each slot of N seconds enqueues it once under a unique key, whatever the number of processes.
+//!
+//! **Unknown kinds** are never lost: a worker claims only the kinds it has handlers for, so a job
+//! of another kind stays queued (visible to admin, and run by a process that knows it — a newer
+//! version during a rolling deploy).
+//!
+//! Time comes from the state's injected clock; tests drive a worker one job at a time with
+//! [`Worker::try_execute_one`] while moving a `ManualClock`.
+
+mod billing;
+mod registry;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use smartbox_store::{JobRow, NewJob, StoreError};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::AppState;
+
+pub use registry::registry;
+
+/// How long a claimed job is leased to its worker before another may take it over.
+pub const LEASE: Duration = Duration::from_secs(300);
+/// How long an idle worker waits before looking for due jobs again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// The first retry delay; doubled at each further attempt.
+const BACKOFF_BASE_MS: i64 = 10_000;
+/// The longest retry delay.
+const BACKOFF_MAX_MS: i64 = 3_600_000;
+/// Attempts of a recurring job's run.
+const SCHEDULED_ATTEMPTS: i64 = 3;
+
+/// What a handler gets: the state (database, clock, payment provider...), the job, and `now`
+/// from the injected clock.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    pub state: AppState,
+    pub job: JobRow,
+    pub now: OffsetDateTime,
+}
+
+/// A handler's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth trying again later (a database or provider hiccup).
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Will fail the same way every time (a malformed payload): fail the job now.
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl JobError {
+    pub fn retry(error: impl Into<anyhow::Error>) -> JobError {
+        JobError::Retry(error.into())
+    }
+
+    pub fn permanent(error: impl Into<anyhow::Error>) -> JobError {
+        JobError::Permanent(error.into())
+    }
+}
+
+/// The future a handler returns.
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+
+type Handler = Arc<dyn Fn(JobContext) -> JobFuture + Send + Sync>;
+
+/// The handlers by kind, and the recurring jobs.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: BTreeMap<&'static str, Handler>,
+    schedules: Vec<(&'static str, Duration)>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.kinds())
+            .field("schedules", &self.schedules)
+            .finish()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Runs jobs of `kind` with `handler`.
+    pub fn handle<F, Fut>(mut self, kind: &'static str, handler: F) -> Registry
+    where
+        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        self.handlers
+            .insert(kind, Arc::new(move |ctx| Box::pin(handler(ctx))));
+        self
+    }
+
+    /// Enqueues a `kind` job once per `every` (the kind needs a handler too).
+    pub fn every(mut self, kind: &'static str, every: Duration) -> Registry {
+        self.schedules.push((kind, every));
+        self
+    }
+
+    /// The kinds this registry runs.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.handlers.keys().copied().collect()
+    }
+}
+
+/// What one step of a worker did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing was due.
+    Idle,
+    /// The job ran and is done.
+    Done { id: String, kind: String },
+    /// The job failed and runs again at `at_ms`.
+    Retrying {
+        id: String,
+        kind: String,
+        at_ms: i64,
+        error: String,
+    },
+    /// The job failed for good (permanent error, or out of attempts); it stays for admin.
+    Failed {
+        id: String,
+        kind: String,
+        error: String,
+    },
+    /// The job ran past its lease and another worker took it over; its result is theirs.
+    LeaseLost { id: String, kind: String },
+}
+
+/// A worker: claims and runs one job at a time.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    state: AppState,
+    registry: Arc<Registry>,
+    id: String,
+    kinds: Vec<&'static str>,
+}
+
+impl Worker {
+    /// A worker with a unique id (process id and a random suffix).
+    pub fn new(state: AppState, registry: Registry) -> Worker {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let id = format!("worker-{}-{}", std::process::id(), &suffix[..8]);
+        Worker::with_id(state, registry, id)
+    }
+
+    /// A worker with the given id (tests name theirs).
+    pub fn with_id(state: AppState, registry: Registry, id: impl Into<String>) -> Worker {
+        let kinds = registry.kinds();
+        Worker {
+            state,
+            registry: Arc::new(registry),
+            id: id.into(),
+            kinds,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// One step: enqueues the recurring jobs of the current slot, then claims the job due
+    /// first among the known kinds, runs it, and records the result.
+    pub async fn try_execute_one(&self) -> Result<Outcome, StoreError> {
+        let now_ms = self.state.clock.now_ms();
+        self.enqueue_schedules(now_ms).await?;
+        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let Some(job) = self
+            .state
+            .db
+            .claim_job_of_kinds(&self.id, &self.kinds, now_ms, lease_ms)
+            .await?
+        else {
+            return Ok(Outcome::Idle);
+        };
+        let (id, kind) = (job.id.clone(), job.kind.clone());
+        let Some(handler) = self.registry.handlers.get(job.kind.as_str()).cloned() else {
+            // Only known kinds are claimed; this cannot happen, but never lose the job.
+            self.state
+                .db
+                .fail_job(&id, &self.id, "no handler", Some(now_ms), now_ms)
+                .await?;
+            return Ok(Outcome::Idle);
+        };
+        let attempts = job.attempts;
+        let max_attempts = job.max_attempts;
+        let context = JobContext {
+            now: self.state.clock.now(),
+            state: self.state.clone(),
+            job,
+        };
+        // A panicking handler fails its attempt instead of killing the worker.
+        let result = AssertUnwindSafe(handler(context))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(JobError::retry(anyhow::anyhow!("the handler panicked"))));
+        let finished_ms = self.state.clock.now_ms();
+        match result {
+            Ok(()) => {
+                if self
+                    .state
+                    .db
+                    .complete_job(&id, &self.id, finished_ms)
+                    .await?
+                {
+                    Ok(Outcome::Done { id, kind })
+                } else {
+                    Ok(Outcome::LeaseLost { id, kind })
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let retry_at = match error {
+                    JobError::Retry(_) if attempts < max_attempts => {
+                        Some(finished_ms + backoff_ms(attempts))
+                    }
+                    _ => None,
+                };
+                tracing::warn!(job = %id, %kind, attempts, error = %message, retry_at, "job failed");
+                if !self
+                    .state
+                    .db
+                    .fail_job(&id, &self.id, &message, retry_at, finished_ms)
+                    .await?
+                {
+                    return Ok(Outcome::LeaseLost { id, kind });
+                }
+                Ok(match retry_at {
+                    Some(at_ms) => Outcome::Retrying {
+                        id,
+                        kind,
+                        at_ms,
+                        error: message,
+                    },
+                    None => Outcome::Failed {
+                        id,
+                        kind,
+                        error: message,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Runs due jobs until none is left (or `max` steps); the outcomes in order. For tests and
+    /// tools.
+    pub async fn run_until_idle(&self, max: usize) -> Result<Vec<Outcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for _ in 0..max {
+            match self.try_execute_one().await? {
+                Outcome::Idle => break,
+                outcome => outcomes.push(outcome),
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Enqueues each recurring job for the slot containing `now_ms` (once per slot, whatever
+    /// the number of workers: the slot is in the unique key).
+    async fn enqueue_schedules(&self, now_ms: i64) -> Result<(), StoreError> {
+        for (kind, every) in &self.registry.schedules {
+            let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+            let slot = now_ms.div_euclid(every_ms) * every_ms;
+            let id = uuid::Uuid::now_v7().to_string();
+            let key = format!("schedule:{kind}:{slot}");
+            self.state
+                .db
+                .enqueue_job(&NewJob {
+                    id: &id,
+                    kind,
+                    payload: serde_json::json!({ "slot": slot }),
+                    unique_key: Some(&key),
+                    run_at: slot,
+                    max_attempts: SCHEDULED_ATTEMPTS,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs jobs in the background until `stop` turns true; finishes the job in hand first.
+    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            tracing::info!(worker = %self.id, kinds = ?self.kinds, "job worker started");
+            while !*stop.borrow() {
+                let idle = match self.try_execute_one().await {
+                    Ok(Outcome::Idle) => true,
+                    Ok(_) => false,
+                    Err(error) => {
+                        tracing::error!(%error, "job worker: the database failed");
+                        true
+                    }
+                };
+                if idle {
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                }
+            }
+            tracing::info!(worker = %self.id, "job worker stopped");
+        })
+    }
+}
+
+/// The delay before attempt `attempts + 1`: 10 s, 20 s, 40 s, ... at most an hour.
+fn backoff_ms(attempts: i64) -> i64 {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    BACKOFF_BASE_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(BACKOFF_MAX_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_ten_seconds_up_to_an_hour() {
+        let delays: Vec<i64> = (1..=6).map(backoff_ms).collect();
+        assert_eq!(delays, [10_000, 20_000, 40_000, 80_000, 160_000, 320_000]);
+        assert_eq!(backoff_ms(20), 3_600_000);
+        assert_eq!(backoff_ms(i64::MAX), 3_600_000);
+        assert_eq!(backoff_ms(0), 10_000);
+    }
+}

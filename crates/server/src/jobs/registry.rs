@@ -1,0 +1,20 @@
+//! Every job kind the server runs, and the recurring ones. Add a line here for a new kind.
+
+use std::time::Duration;
+
+use smartbox_billing::BillingJob;
+
+use super::{Registry, billing};
+
+/// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
+pub const BILLING_PASS_EVERY: Duration = Duration::from_secs(60);
+
+/// The server's handlers.
+pub fn registry() -> Registry {
+    Registry::new()
+        .handle(BillingJob::BILLING_PASS, billing::run)
+        .handle(BillingJob::PAYMENT_RETRY, billing::run)
+        .handle(BillingJob::GRACE_EXPIRY, billing::run)
+        .handle(BillingJob::COLLECT_CUSTOMER, billing::run)
+        .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
+}
