@@ -365,14 +365,17 @@ impl BillingEngine {
     ) -> Result<usize, BillingError> {
         let before = to_ms(now - self.config.in_flight_grace);
         let stale = self.db.payments_in_flight_before(before, 200).await?;
+        let cause = Cause {
+            actor,
+            why: "an attempt's outcome was unknown",
+        };
         for payment in &stale {
-            self.charge_invoice(
-                &payment.invoice_id,
-                now,
-                actor,
-                "an attempt's outcome was unknown",
-            )
-            .await?;
+            // Reconciled whatever became of its invoice meanwhile (a success is recorded even on
+            // an invoice written off), so no attempt stays in flight for ever.
+            if let Reconciled::NeverSent = self.reconcile(payment, now, cause).await? {
+                self.charge_invoice(&payment.invoice_id, now, actor, cause.why)
+                    .await?;
+            }
         }
         Ok(stale.len())
     }

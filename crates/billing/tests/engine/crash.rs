@@ -141,3 +141,42 @@ async fn a_timed_out_charge_stays_unknown_until_reconciled_and_blocks_a_second_c
         assert_eq!(w.provider.charges(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_lost_payment_is_recorded_even_when_its_invoice_was_written_off_meanwhile() {
+    for t in backends().await {
+        let w = World::new(&t.db, CLAIMED);
+        let c = claim(&w.db, "writeoff", PlanId::Basic, CLAIMED).await;
+        w.add_card(&c, CARD_OK).await;
+        w.provider.crash_after_next_charge();
+        crashing_pass(&w.engine, TRIAL_END).await;
+        let invoice = invoices(&w.db, &c).await.remove(0);
+        let write_off = smartbox_store::changes::Changes {
+            ops: vec![smartbox_store::changes::Change::SetInvoiceStatus(
+                smartbox_store::changes::InvoiceStatusUpdate {
+                    id: invoice.id.clone(),
+                    from: vec!["open".into()],
+                    to: "uncollectible".into(),
+                    paid_at: None,
+                    carried_into: None,
+                },
+            )],
+        };
+        w.db.apply_changes(&write_off).await.expect("written off");
+
+        let restarted = TestProvider::new(w.provider.inner());
+        let mut w = World::with_provider(&t.db, Arc::clone(&restarted), TRIAL_END);
+        w.advance(Duration::minutes(3)).await;
+        let invoice = invoices(&w.db, &c).await.remove(0);
+        assert_eq!(invoice.status, "paid", "the money came in: {}", w.backend());
+        assert_eq!(payments(&w.db, &invoice).await[0].status, "succeeded");
+        assert_eq!(restarted.charges(), 0);
+        assert!(
+            w.db.payments_in_flight_before(i64::MAX, 10)
+                .await
+                .expect("read")
+                .is_empty(),
+            "nothing left in flight"
+        );
+    }
+}
