@@ -208,3 +208,77 @@ async fn a_cancel_during_the_trial_ends_it_without_an_invoice_and_a_withdrawn_ca
         assert!(matches!(again, Err(BillingError::Conflict(_))), "{again:?}");
     }
 }
+
+#[tokio::test]
+async fn a_trial_ending_without_a_card_is_a_failed_charge_that_a_saved_card_pays() {
+    for t in backends().await {
+        let mut w = World::new(&t.db, CLAIMED);
+        let c = claim(&w.db, "nocard", PlanId::Plus, CLAIMED).await;
+        w.advance_to(ANCHOR).await;
+        let row = subscription(&w.db, &c).await;
+        assert_eq!(
+            (row.status.as_str(), row.past_due_since),
+            ("past_due", Some(crate::support::ms(ANCHOR)))
+        );
+        let invoice = invoices(&w.db, &c).await.remove(0);
+        assert_eq!(
+            (invoice.status.as_str(), invoice.total_cents),
+            ("open", 1000)
+        );
+        let attempts = crate::support::payments(&w.db, &invoice).await;
+        assert_eq!(
+            attempts[0].failure_code.as_deref(),
+            Some("payment_method_missing")
+        );
+        // The retry 24 h later finds no card either.
+        w.advance_to(ANCHOR + Duration::hours(30)).await;
+        assert_eq!(crate::support::payments(&w.db, &invoice).await.len(), 2);
+        let saved = w.add_card(&c, CARD_OK).await;
+        assert_eq!(saved.collected.len(), 1);
+        assert_eq!(subscription(&w.db, &c).await.status, "active");
+        w.advance_to(ANCHOR + Duration::hours(80)).await;
+        assert_eq!(
+            subscription(&w.db, &c).await.status,
+            "active",
+            "no suspension once paid"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_suspended_subscription_canceled_writes_its_open_invoice_off_and_is_not_invoiced_again() {
+    for t in backends().await {
+        let mut w = World::new(&t.db, CLAIMED);
+        let c = claim(&w.db, "leaver", PlanId::Basic, CLAIMED).await;
+        w.add_card(&c, CARD_DECLINES).await;
+        w.advance_to(datetime!(2027-05-09 00:00 UTC)).await;
+        let suspended = subscription(&w.db, &c).await;
+        assert_eq!(suspended.status, "suspended", "{}", w.backend());
+        // A suspended subscription is not renewed (May 8 passed without an invoice); its last
+        // period is over, so a cancel takes effect at the next pass.
+        w.engine
+            .cancel_at_period_end(&c.id, &c.subscription_id, w.now, "user:leaver")
+            .await
+            .expect("cancel");
+        w.advance(Duration::minutes(1)).await;
+        assert_eq!(subscription(&w.db, &c).await.status, "canceled");
+        let statuses: Vec<String> = invoices(&w.db, &c)
+            .await
+            .into_iter()
+            .map(|i| i.status)
+            .collect();
+        assert_eq!(
+            statuses,
+            ["uncollectible"],
+            "written off, nothing more invoiced"
+        );
+        assert!(
+            w.db.jobs_with_status(None, "queued", 10)
+                .await
+                .expect("jobs")
+                .is_empty()
+        );
+        w.advance_to(datetime!(2027-08-08 00:00 UTC)).await;
+        assert_eq!(invoices(&w.db, &c).await.len(), 1, "nothing after the end");
+    }
+}
