@@ -104,6 +104,22 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|err| panic!("waiting for {css}: {err}"))
 }
 
+/// Waits until the browser has navigated to a page whose path starts with `prefix` and returns
+/// that path: a click on a submit button returns before the form's navigation commits.
+async fn arrive(client: &Client, prefix: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let current = path(client).await;
+        if current.starts_with(prefix) {
+            return current;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("still on {current} after 15 s, expected {prefix}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn path(client: &Client) -> String {
     let url = client.current_url().await.expect("a URL");
     format!(
@@ -196,16 +212,19 @@ async fn the_customer_story_in_chromium() {
         .expect("claim page");
     screenshots(&client, "01-claim").await;
     click(&client, "main button[type=submit]").await;
-    assert_eq!(path(&client).await, "/signup");
+    assert_eq!(arrive(&client, "/signup").await, "/signup");
     fill(&client, "#email", "story@example.com").await;
     fill(&client, "#password", "correct horse battery").await;
     screenshots(&client, "02-signup").await;
     click(&client, "main button[type=submit]").await;
-    assert_eq!(path(&client).await, "/claim/plan");
+    assert_eq!(arrive(&client, "/claim/plan").await, "/claim/plan");
     screenshots(&client, "03-plan").await;
     click(&client, "label[for=plan-basic]").await;
     click(&client, "main button[type=submit]").await;
-    assert_eq!(path(&client).await, "/billing/payment-method?welcome=1");
+    assert_eq!(
+        arrive(&client, "/billing/payment-method?welcome=1").await,
+        "/billing/payment-method?welcome=1"
+    );
 
     // The sandbox card.
     fill(&client, "#number", "4242 4242 4242 4242").await;
@@ -214,7 +233,7 @@ async fn the_customer_story_in_chromium() {
     fill(&client, "#cvc", "123").await;
     screenshots(&client, "04-card").await;
     click(&client, "main button[type=submit]").await;
-    assert_eq!(path(&client).await, "/dashboard");
+    assert_eq!(arrive(&client, "/dashboard").await, "/dashboard");
     wait_for(&client, ".mail.no").await;
     client
         .execute("window.storyMarker = 'no reload';", vec![])
@@ -309,7 +328,7 @@ async fn the_customer_story_in_chromium() {
         .expect("text");
     screenshots(&client, "09-upgrade-preview").await;
     click(&client, "main button[type=submit]").await;
-    assert!(path(&client).await.starts_with("/billing/invoices/"));
+    arrive(&client, "/billing/invoices/").await;
     let invoice = client
         .find(Locator::Css("main"))
         .await
