@@ -26,6 +26,7 @@
 //! [`Worker::try_execute_one`] while moving a `ManualClock`.
 
 mod billing;
+pub mod event_completed;
 mod registry;
 
 use std::collections::BTreeMap;

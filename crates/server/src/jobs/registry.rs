@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use smartbox_billing::BillingJob;
 
-use super::{Registry, billing};
+use smartbox_store::EVENT_COMPLETED_JOB;
+
+use super::{Registry, billing, event_completed};
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
 pub const BILLING_PASS_EVERY: Duration = Duration::from_secs(60);
@@ -16,5 +18,6 @@ pub fn registry() -> Registry {
         .handle(BillingJob::PAYMENT_RETRY, billing::run)
         .handle(BillingJob::GRACE_EXPIRY, billing::run)
         .handle(BillingJob::COLLECT_CUSTOMER, billing::run)
+        .handle(EVENT_COMPLETED_JOB, event_completed::run)
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
 }

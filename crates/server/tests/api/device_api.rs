@@ -963,3 +963,50 @@ async fn photos_and_firmware_are_kept_in_s3_when_the_blob_url_names_a_bucket() {
         assert_eq!(part.bytes().await.unwrap().as_ref(), &image[49_000..]);
     }
 }
+
+#[tokio::test]
+async fn a_completed_event_fans_out_into_one_notification_and_one_thumbnail_job_even_when_run_twice()
+ {
+    use smartbox_server::jobs::event_completed::{self, EVENT_THUMBNAILS, NOTIFY_EVENT};
+    use smartbox_server::jobs::{Outcome, Registry, Worker};
+    use smartbox_store::{EVENT_COMPLETED_JOB, NewJob};
+
+    for app in spawn_apps().await {
+        let device = app.activated_device("SB-FAN-01", PlanId::Plus).await;
+        let id = event_id();
+        assert_eq!(app.post_event(&device, &id, 1).await.status(), 201);
+        let photo = jpeg::synthetic(61_000);
+        assert_eq!(app.put_photo(&device, &id, 0, photo).await.status(), 201);
+        // A duplicate of the job, as a retry after a lost lease would leave.
+        app.state
+            .db
+            .enqueue_job(&NewJob {
+                id: "duplicate-event-completed",
+                kind: EVENT_COMPLETED_JOB,
+                payload: json!({ "event_id": id }),
+                unique_key: None,
+                run_at: app.state.clock.now_ms(),
+                max_attempts: 3,
+            })
+            .await
+            .expect("enqueued");
+
+        let worker = Worker::new(
+            app.state.clone(),
+            Registry::new().handle(EVENT_COMPLETED_JOB, event_completed::run),
+        );
+        for _ in 0..2 {
+            let outcome = worker.try_execute_one().await.expect("step");
+            assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+        }
+        assert_eq!(worker.try_execute_one().await.expect("step"), Outcome::Idle);
+        for kind in [NOTIFY_EVENT, EVENT_THUMBNAILS] {
+            assert_eq!(
+                app.state.db.count_jobs(kind).await.unwrap(),
+                1,
+                "{kind} once on {}",
+                app.backend
+            );
+        }
+    }
+}
