@@ -19,6 +19,8 @@ pub fn open(url: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
         return Ok(Arc::new(store));
     }
     if let Some(rest) = url.strip_prefix("s3://") {
+        // The S3 client speaks TLS through rustls, which needs the process's provider first.
+        crate::server::install_crypto_provider();
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
         if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
