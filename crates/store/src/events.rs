@@ -54,6 +54,8 @@ pub struct PhotoRow {
     pub size_bytes: i64,
     pub sha256: String,
     pub created_at: i64,
+    /// The gallery's thumbnail, once the `event_thumbnails` job has made it.
+    pub thumbnail_key: Option<String>,
 }
 
 /// What storing a photo did.
@@ -181,11 +183,31 @@ impl Db {
     /// The stored photos of an event, by index.
     pub async fn photos_of_event(&self, event_id: &str) -> Result<Vec<PhotoRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT event_id, idx, blob_key, size_bytes, sha256, created_at FROM photos WHERE event_id = $1 ORDER BY idx",
+            "SELECT event_id, idx, blob_key, size_bytes, sha256, created_at, thumbnail_key FROM photos \
+             WHERE event_id = $1 ORDER BY idx",
         )
         .bind(event_id)
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// Records the thumbnail of a photo (the `event_thumbnails` job, once it is stored).
+    pub async fn set_photo_thumbnail(
+        &self,
+        event_id: &str,
+        idx: i64,
+        thumbnail_key: &str,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE photos SET thumbnail_key = $3 WHERE event_id = $1 AND idx = $2",
+        )
+        .bind(event_id)
+        .bind(idx)
+        .bind(thumbnail_key)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// A device's events, newest first, before the keyset cursor `(occurred_at, id)` when given.

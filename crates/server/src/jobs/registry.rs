@@ -19,5 +19,6 @@ pub fn registry() -> Registry {
         .handle(BillingJob::GRACE_EXPIRY, billing::run)
         .handle(BillingJob::COLLECT_CUSTOMER, billing::run)
         .handle(EVENT_COMPLETED_JOB, event_completed::run)
+        .handle(event_completed::EVENT_THUMBNAILS, crate::thumbnails::run)
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
 }

@@ -1,5 +1,5 @@
 //! `/dashboard`: each mailbox at a glance — mail waiting or not, the last delivery with its first
-//! photo, battery with a 30-day chart, signal, power state and connectivity, and a status that
+//! photo (its thumbnail, or the photo until the thumbnail job has made it), battery with a 30-day chart, signal, power state and connectivity, and a status that
 //! knows the check-in schedule ("asleep, next check-in 14:30"; "late" only after a missed one).
 
 use axum::extract::State;
@@ -58,7 +58,7 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
             mail_waiting => mail_waiting,
             last_delivery => delivery.map(|e| date_time(e.occurred_at, &tz)),
             last_delivery_event => delivery.map(|e| e.id.clone()),
-            first_photo => delivery.filter(|e| e.photos_received > 0).map(|e| format!("/photos/{}/0", e.id)),
+            first_photo => delivery.filter(|e| e.photos_received > 0).map(|e| format!("/photos/{}/0/thumbnail", e.id)),
             battery => device.battery_percentage,
             battery_chart => battery_chart(&vitals, now),
             signal_dbm => device.signal_dbm,

@@ -1,7 +1,10 @@
 //! `/gallery`: mail events with their photos, filtered by mailbox, date and category, newest
 //! first, paged by keyset (`before=<occurred_at>~<event id>`) so a page costs the same with
-//! 10,000+ photos. Thumbnails are the photos themselves scaled by the stylesheet until a
-//! thumbnail job exists; categories read "uncategorised" until categorisation exists.
+//! 10,000+ photos. Each photo shows as its 320 px thumbnail
+//! (`/photos/{event}/{index}/thumbnail`, made by the `event_thumbnails` job off the request path,
+//! see [`crate::thumbnails`]), which serves the photo itself until the thumbnail exists or when the
+//! photo could not be decoded, and links to the full-size photo. Categories read "uncategorised"
+//! until categorisation exists.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -53,6 +56,14 @@ pub fn parse_cursor(text: &str) -> Option<(i64, &str)> {
     Some((at.parse().ok()?, id))
 }
 
+/// A photo's full-size URL and its thumbnail's.
+pub fn photo_links(event_id: &str, index: i64) -> minijinja::Value {
+    context! {
+        full => format!("/photos/{event_id}/{index}"),
+        thumb => format!("/photos/{event_id}/{index}/thumbnail"),
+    }
+}
+
 /// `GET /gallery`.
 pub async fn page(
     State(state): State<AppState>,
@@ -95,7 +106,7 @@ pub async fn page(
                 kind => e.kind.clone(),
                 when => date_time(e.occurred_at, &tz),
                 category => e.category.clone().unwrap_or_else(|| UNCATEGORISED.to_owned()),
-                photos => (0..e.photos_received.min(e.photo_count)).map(|i| format!("/photos/{}/{i}", e.id)).collect::<Vec<_>>(),
+                photos => (0..e.photos_received.min(e.photo_count)).map(|i| photo_links(&e.id, i)).collect::<Vec<_>>(),
                 waiting_photos => e.photo_count - e.photos_received.min(e.photo_count),
             }
         })

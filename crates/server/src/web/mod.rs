@@ -51,6 +51,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/gallery", get(gallery::page))
         .route("/gallery/{event_id}", get(gallery::event_page))
         .route("/photos/{event_id}/{index}", get(photos::photo))
+        .route(
+            "/photos/{event_id}/{index}/thumbnail",
+            get(photos::thumbnail),
+        )
         .route("/settings", get(settings::page).post(settings::save))
         .route("/billing", get(billing::page))
         .route(

@@ -108,7 +108,9 @@ impl PortalApp {
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body as text (lossy for binary answers; see `bytes`).
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -200,6 +202,7 @@ impl Browser {
             status,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            bytes: body.to_vec(),
         }
     }
 

@@ -9,3 +9,4 @@ mod browser;
 pub mod helpers;
 mod onboarding;
 mod pages;
+mod thumbnails;

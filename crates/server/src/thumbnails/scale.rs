@@ -1,0 +1,105 @@
+//! Making one thumbnail: decode a JPEG, scale it to [`WIDTH`] pixels wide (keeping its aspect;
+//! never enlarged), encode it as a JPEG again. Pure and CPU-bound: the job runs it on a blocking
+//! thread, never on a request.
+
+use std::io::Cursor;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{ImageFormat, ImageReader, Limits};
+
+/// The thumbnail's width in pixels (the gallery shows them at 160 CSS px, sharp on 2x screens).
+pub const WIDTH: u32 = 320;
+/// JPEG quality of thumbnails.
+const QUALITY: u8 = 80;
+/// The largest photo side we decode; a header claiming more is refused before any allocation.
+const MAX_SIDE: u32 = 8192;
+
+/// Why a photo could not be made into a thumbnail.
+#[derive(Debug, thiserror::Error)]
+pub enum ThumbnailError {
+    /// The bytes are not a JPEG that decodes (a corrupt or truncated upload).
+    #[error("not a decodable JPEG: {0}")]
+    Undecodable(String),
+    #[error("encoding the thumbnail failed: {0}")]
+    Encode(String),
+}
+
+/// The thumbnail of a JPEG photo, as JPEG bytes, with its width and height.
+pub fn thumbnail(jpeg: &[u8]) -> Result<(Vec<u8>, u32, u32), ThumbnailError> {
+    let mut reader = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    let photo = reader
+        .decode()
+        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))?;
+    let (width, height) = (photo.width(), photo.height());
+    let (to_width, to_height) = scaled_size(width, height);
+    let scaled = if (to_width, to_height) == (width, height) {
+        photo.to_rgb8()
+    } else {
+        photo
+            .resize_exact(to_width, to_height, FilterType::Triangle)
+            .to_rgb8()
+    };
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, QUALITY)
+        .encode_image(&scaled)
+        .map_err(|err| ThumbnailError::Encode(err.to_string()))?;
+    Ok((out, to_width, to_height))
+}
+
+/// [`WIDTH`] wide with the photo's aspect (at least 1 px high); a narrower photo keeps its size.
+pub fn scaled_size(width: u32, height: u32) -> (u32, u32) {
+    if width <= WIDTH {
+        return (width, height);
+    }
+    let to_height =
+        (u64::from(height) * u64::from(WIDTH) + u64::from(width) / 2) / u64::from(width);
+    (WIDTH, u32::try_from(to_height).unwrap_or(u32::MAX).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(width: u16, height: u16) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..u32::from(width) * u32::from(height))
+            .flat_map(|i| [(i % 251) as u8, 90, 200])
+            .collect();
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 80)
+            .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_photo_is_scaled_to_320_pixels_wide_keeping_its_aspect() {
+        let (bytes, width, height) = thumbnail(&jpeg(640, 480)).unwrap();
+        assert_eq!((width, height), (320, 240));
+        let decoded = image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (320, 240));
+    }
+
+    #[test]
+    fn a_narrow_photo_is_not_enlarged() {
+        assert_eq!(scaled_size(200, 150), (200, 150));
+        assert_eq!(scaled_size(1600, 1200), (320, 240));
+        assert_eq!(scaled_size(4000, 1), (320, 1));
+        let (_, width, height) = thumbnail(&jpeg(100, 80)).unwrap();
+        assert_eq!((width, height), (100, 80));
+    }
+
+    #[test]
+    fn a_corrupt_photo_is_refused_with_the_reason() {
+        let mut cut = jpeg(640, 480);
+        cut.truncate(40);
+        let err = thumbnail(&cut).unwrap_err();
+        assert!(matches!(err, ThumbnailError::Undecodable(_)), "{err}");
+        assert!(err.to_string().starts_with("not a decodable JPEG"), "{err}");
+        assert!(thumbnail(b"hello").is_err());
+    }
+}
