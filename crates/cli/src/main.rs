@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod jobs;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use smartbox_domain::PlanId;
@@ -36,6 +38,9 @@ enum Command {
     /// Release firmware: make the release key, publish signed images.
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// Inspect the jobs that failed for good and queue them again.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// Simulate mailboxes (the real firmware core on an emulated A7670) against a server, or
     /// print the energy model (--energy).
     Sim(SimArgs),
@@ -188,6 +193,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 board_sleep_ua: args.board_sleep_ua,
             };
             smartbox_sim::run::sim(options, &config).await
+        }
+        Command::Jobs(command) => {
+            let db = open_db(&config.database_url).await?;
+            jobs::run(&db, command, clock.now_ms()).await
         }
         Command::User(UserCommand::CreateAdmin { email, password }) => {
             let db = open_db(&config.database_url).await?;

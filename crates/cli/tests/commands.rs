@@ -143,6 +143,8 @@ fn every_command_has_help() {
         vec!["user", "create-admin", "--help"],
         vec!["devices", "import", "--help"],
         vec!["devices", "activate", "--help"],
+        vec!["jobs", "failed", "--help"],
+        vec!["jobs", "retry", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -257,4 +259,66 @@ async fn healthz_reports_the_database_on_postgres() {
     .expect("joined");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""database":"postgres""#), "{response}");
+}
+
+#[tokio::test]
+async fn an_operator_lists_the_failed_jobs_and_queues_one_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/ops.db", dir.path().display());
+    let db = smartbox_store::Db::connect(&url).await.expect("database");
+    db.migrate().await.expect("migrated");
+    for id in ["job-ok", "job-broken"] {
+        db.enqueue_job(&smartbox_store::NewJob {
+            id,
+            kind: "payment_retry",
+            payload: serde_json::json!({}),
+            unique_key: None,
+            run_at: 0,
+            max_attempts: 1,
+        })
+        .await
+        .expect("enqueued");
+    }
+    let claimed = db
+        .claim_job("worker", 1, 60_000)
+        .await
+        .expect("claim")
+        .expect("a job");
+    let broken = claimed.id.clone();
+    assert!(
+        db.fail_job(&broken, "worker", "card_declined: do_not_honor", None, 2)
+            .await
+            .expect("failed")
+    );
+    db.close().await;
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+
+    let out = smartbox(dir.path(), &["jobs", "failed"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains(&broken) && listed.contains("card_declined: do_not_honor"),
+        "{listed}"
+    );
+
+    let out = smartbox(dir.path(), &["jobs", "retry", &broken], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = smartbox(dir.path(), &["jobs", "failed"], &env);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no failed jobs"
+    );
+    let db = smartbox_store::Db::connect(&url).await.expect("database");
+    let job = db.job_by_id(&broken).await.expect("read").expect("kept");
+    assert_eq!((job.status.as_str(), job.attempts), ("queued", 0));
+    db.close().await;
+
+    let out = smartbox(dir.path(), &["jobs", "retry", "no-such-job"], &env);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no failed job no-such-job"),
+        "{}",
+        stderr(&out)
+    );
 }
