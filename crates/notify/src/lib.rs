@@ -23,6 +23,8 @@ pub mod message;
 pub mod mqtt;
 pub mod push;
 pub mod quiet_hours;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod webhook;
 
 pub use delivery::{Channel, DeliveryId, DeliveryOutcome, success_rate};

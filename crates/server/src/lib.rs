@@ -12,6 +12,7 @@ pub mod device_api;
 pub mod error;
 pub mod firmware_release;
 pub mod jobs;
+pub mod notifications;
 pub mod openapi;
 pub mod passwords;
 pub mod provisioning;

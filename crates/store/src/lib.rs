@@ -20,6 +20,7 @@ mod events;
 mod firmware;
 mod invoices;
 mod jobs;
+mod notifications;
 mod payments;
 mod plans;
 mod portal;
@@ -45,6 +46,9 @@ pub use events::{
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
+pub use notifications::{
+    DeliveryRow, NewDelivery, NotificationCounts, WebhookRow, delivery_status,
+};
 pub use payments::PaymentRow;
 pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED};

@@ -50,6 +50,11 @@ impl SmtpServer {
         *self.rcpt_reply.lock().expect("lock") = Some(reply.to_owned());
     }
 
+    /// Accept recipients again.
+    pub fn accept_recipients(&self) {
+        *self.rcpt_reply.lock().expect("lock") = None;
+    }
+
     pub async fn next_mail(&mut self) -> ReceivedMail {
         tokio::time::timeout(std::time::Duration::from_secs(10), self.received.recv())
             .await

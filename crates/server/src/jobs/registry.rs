@@ -7,6 +7,7 @@ use smartbox_billing::BillingJob;
 use smartbox_store::EVENT_COMPLETED_JOB;
 
 use super::{Registry, billing, event_completed};
+use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
 pub const BILLING_PASS_EVERY: Duration = Duration::from_secs(60);
@@ -20,5 +21,14 @@ pub fn registry() -> Registry {
         .handle(BillingJob::COLLECT_CUSTOMER, billing::run)
         .handle(EVENT_COMPLETED_JOB, event_completed::run)
         .handle(event_completed::EVENT_THUMBNAILS, crate::thumbnails::run)
+        .handle(event_completed::NOTIFY_EVENT, notifications::fan_out::run)
+        .handle(
+            notifications::NOTIFY_DELIVERY,
+            notifications::deliver::run_delivery,
+        )
+        .handle(
+            notifications::NOTIFY_RELEASE,
+            notifications::deliver::run_release,
+        )
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
 }

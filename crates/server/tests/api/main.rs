@@ -5,4 +5,5 @@
 mod billing;
 mod device_api;
 mod helpers;
+mod notifications;
 mod portal;

@@ -1,0 +1,104 @@
+//! Customers' outbound webhooks: the URL and a signing secret made here, shown to the customer
+//! once and stored sealed with the master key (bound to the customer's id, so a ciphertext moved
+//! to another row does not open).
+
+use anyhow::Context;
+use rand::RngCore;
+use smartbox_notify::webhook::{WebhookEndpoint, WebhookSecret};
+use smartbox_notify::{DeliveryId, DeliveryOutcome};
+
+use crate::state::AppState;
+
+const SECRET_PREFIX: &str = "whsec_";
+
+/// The associated data binding a sealed webhook secret to its customer.
+fn binding(user_id: &str) -> String {
+    format!("webhook:{user_id}")
+}
+
+/// Why a webhook URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadWebhookUrl(String);
+
+/// A webhook URL: `http(s)://host...`, at most 2,000 characters.
+pub fn parse_url(input: &str) -> Result<String, BadWebhookUrl> {
+    let input = input.trim();
+    if input.len() > 2000 {
+        return Err(BadWebhookUrl(
+            "The webhook URL is longer than 2,000 characters.".to_owned(),
+        ));
+    }
+    match reqwest::Url::parse(input) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(url.to_string())
+        }
+        _ => Err(BadWebhookUrl(format!(
+            "{input} is not a web address starting with https:// or http://."
+        ))),
+    }
+}
+
+/// Sets the customer's webhook to `url` with a new secret, and answers the secret (to show once).
+pub async fn create(state: &AppState, user_id: &str, url: &str) -> anyhow::Result<WebhookSecret> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let sealed = state
+        .master_key
+        .seal_device_secret(&binding(user_id), &bytes);
+    state
+        .db
+        .set_customer_webhook(user_id, url, &sealed, state.clock.now_ms())
+        .await?;
+    Ok(WebhookSecret::from_stored(format!(
+        "{SECRET_PREFIX}{}",
+        hex::encode(bytes)
+    )))
+}
+
+/// The customer's webhook with its secret opened, if they set one.
+pub async fn endpoint(state: &AppState, user_id: &str) -> anyhow::Result<Option<WebhookEndpoint>> {
+    let Some(row) = state.db.customer_webhook(user_id).await? else {
+        return Ok(None);
+    };
+    let bytes = state
+        .master_key
+        .open_device_secret(&binding(user_id), &row.secret_ciphertext)
+        .context("the webhook secret does not open with this master key")?;
+    Ok(Some(WebhookEndpoint {
+        url: row.url,
+        secret: WebhookSecret::from_stored(format!("{SECRET_PREFIX}{}", hex::encode(bytes))),
+    }))
+}
+
+/// The settings page's "send test": a signed `test` event to the customer's webhook, now.
+pub async fn send_test(state: &AppState, user_id: &str) -> anyhow::Result<Option<DeliveryOutcome>> {
+    let Some(endpoint) = endpoint(state, user_id).await? else {
+        return Ok(None);
+    };
+    let channels = super::channels(&state.config)?;
+    let Some(sender) = &channels.webhook else {
+        return Ok(None);
+    };
+    Ok(Some(
+        sender
+            .send_test(&endpoint, DeliveryId::generate(), state.clock.now())
+            .await,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_webhooks() {
+        assert_eq!(
+            parse_url(" https://example.test/hook ").as_deref(),
+            Ok("https://example.test/hook")
+        );
+        assert!(parse_url("ftp://example.test").is_err());
+        assert!(parse_url("example.test/hook").is_err());
+        assert!(parse_url(&format!("https://x.test/{}", "a".repeat(2000))).is_err());
+    }
+}

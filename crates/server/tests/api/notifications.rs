@@ -1,0 +1,354 @@
+//! Notifications (issue 7): a mailbox reports mail over the device API, the jobs run, and the
+//! customer hears of it through each channel's real peer — an SMTP server and an HTTP receiver on
+//! loopback, the Mosquitto broker when `SMARTBOX_TEST_MQTT_URL` names one — once per event.
+//!
+//! The jobs run on a worker whose state is configured like a production server's (SMTP, MQTT);
+//! the service under test and that worker share the database, the blob store and the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mail_parser::{MessageParser, MimeHeaders};
+use smartbox_domain::PlanId;
+use smartbox_notify::testing::http::HttpReceiver;
+use smartbox_notify::testing::smtp::SmtpServer;
+use smartbox_server::config::Config;
+use smartbox_server::device_api::jpeg;
+use smartbox_server::jobs::{Worker, registry};
+use smartbox_server::notifications::{NOTIFY_DELIVERY, success};
+use smartbox_server::{AppState, Clock};
+use smartbox_store::{EVENT_COMPLETED_JOB, NewJob, delivery_status};
+
+use crate::helpers::{TestApp, TestDevice, event_id, spawn_apps};
+
+/// A job worker for `app`'s database, configured with these peers.
+fn worker(app: &TestApp, smtp_url: Option<&str>, mqtt_url: Option<&str>) -> Worker {
+    let database_url = app.state.config.database_url.clone();
+    let config = Config::from_lookup(|name| match name {
+        "SMARTBOX_DATABASE_URL" => Some(database_url.clone()),
+        "SMARTBOX_PUBLIC_URL" => Some("https://mailbox.example".to_owned()),
+        "SMARTBOX_SMTP_URL" => smtp_url.map(str::to_owned),
+        "SMARTBOX_MQTT_URL" => mqtt_url.map(str::to_owned),
+        _ => None,
+    })
+    .expect("the worker's configuration is valid");
+    let state = AppState::new(
+        config,
+        app.state.db.clone(),
+        Arc::clone(&app.state.blobs),
+        Arc::new(app.clock.clone()),
+        app.state.master_key.clone(),
+    );
+    Worker::with_id(state, registry(), "notifications-test")
+}
+
+/// Reports an event with one photo and answers (event id, photo bytes).
+async fn mail_arrives(app: &TestApp, device: &TestDevice, seed: usize) -> (String, Vec<u8>) {
+    let id = event_id();
+    let photo = jpeg::synthetic(2_000 + seed);
+    assert_eq!(app.post_event(device, &id, 1).await.status(), 201);
+    assert_eq!(
+        app.put_photo(device, &id, 0, photo.clone()).await.status(),
+        201
+    );
+    (id, photo)
+}
+
+async fn drain(worker: &Worker) {
+    worker.run_until_idle(200).await.expect("the jobs run");
+}
+
+fn jpeg_parts(message: &mail_parser::Message<'_>) -> Vec<Vec<u8>> {
+    message
+        .parts
+        .iter()
+        .filter(|part| {
+            part.content_type()
+                .is_some_and(|ct| ct.ctype() == "image" && ct.subtype() == Some("jpeg"))
+        })
+        .map(|part| part.contents().to_vec())
+        .collect()
+}
+
+async fn enqueue(app: &TestApp, kind: &str, payload: serde_json::Value) {
+    app.state
+        .db
+        .enqueue_job(&NewJob {
+            id: &uuid::Uuid::now_v7().to_string(),
+            kind,
+            payload,
+            unique_key: None,
+            run_at: app.clock.now_ms(),
+            max_attempts: 3,
+        })
+        .await
+        .expect("job enqueued");
+}
+
+#[tokio::test]
+async fn mail_is_emailed_once_to_the_owner_with_the_mailbox_name_the_photo_inline_and_a_link() {
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0001", PlanId::Basic).await;
+        app.state
+            .db
+            .set_device_name_location(&device.device_id, "Front gate", "")
+            .await
+            .expect("named");
+
+        let (id, photo) = mail_arrives(&app, &device, 1).await;
+        drain(&worker).await;
+
+        let mail = smtp.next_mail().await;
+        assert_eq!(mail.rcpt_to, vec!["notify-0001@example.com".to_owned()]);
+        let message = MessageParser::default().parse(&mail.data).expect("MIME");
+        assert_eq!(message.subject(), Some("Mail arrived in Front gate"));
+        assert_eq!(jpeg_parts(&message), vec![photo], "the photo inline");
+        let html = message.body_html(0).expect("an HTML body");
+        assert!(
+            html.contains(&format!("https://mailbox.example/gallery/{id}")),
+            "{html}"
+        );
+        let records = app.state.db.deliveries_of_event(&id).await.unwrap();
+        assert_eq!(records.len(), 1, "{}", app.backend);
+        assert_eq!(
+            (records[0].channel.as_str(), records[0].status.as_str()),
+            ("email", delivery_status::DELIVERED)
+        );
+        assert_eq!(
+            message.message_id(),
+            Some(format!("{}@smartbox.example", records[0].id).as_str()),
+            "the record's id is the delivery key"
+        );
+
+        // A duplicated event_completed, notify_event and delivery job send nothing again.
+        let payload = serde_json::json!({ "event_id": id });
+        enqueue(&app, EVENT_COMPLETED_JOB, payload.clone()).await;
+        enqueue(&app, "notify_event", payload).await;
+        enqueue(
+            &app,
+            NOTIFY_DELIVERY,
+            serde_json::json!({ "delivery_id": records[0].id }),
+        )
+        .await;
+        drain(&worker).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(smtp.no_mail_waiting(), "{}: sent twice", app.backend);
+        assert_eq!(
+            app.state.db.deliveries_of_event(&id).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            app.usage(&device).await.notifications,
+            1,
+            "one notification counted per event"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_busy_smtp_server_is_retried_with_backoff_and_the_mail_arrives_once() {
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0002", PlanId::Basic).await;
+        smtp.refuse_recipients_with("451 4.3.0 try again later");
+
+        let (id, _) = mail_arrives(&app, &device, 2).await;
+        drain(&worker).await;
+        let record = app.state.db.deliveries_of_event(&id).await.unwrap()[0].clone();
+        assert_eq!(record.status, delivery_status::ATTEMPTED, "{}", app.backend);
+        assert!(
+            record.reason.as_deref().unwrap_or("").contains("451"),
+            "{record:?}"
+        );
+        let queued = app
+            .state
+            .db
+            .jobs_with_status(Some(NOTIFY_DELIVERY), "queued", 10)
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1);
+        assert!(queued[0].run_at > app.clock.now_ms(), "retried later");
+
+        smtp.accept_recipients();
+        app.clock.advance_s(11);
+        drain(&worker).await;
+        let mail = smtp.next_mail().await;
+        assert_eq!(mail.rcpt_to, vec!["notify-0002@example.com".to_owned()]);
+        let record = app
+            .state
+            .db
+            .delivery_by_id(&record.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (record.status.as_str(), record.attempts),
+            (delivery_status::DELIVERED, 2)
+        );
+        assert_eq!(
+            success::success_rate(&app.state.db, 0, i64::MAX)
+                .await
+                .unwrap(),
+            smartbox_domain::metrics::Ratio::new(1, 1)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_owner_who_turned_email_off_for_the_mailbox_gets_no_email() {
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0003", PlanId::Basic).await;
+        app.state
+            .db
+            .set_notification_pref(&device.device_id, "email", false)
+            .await
+            .unwrap();
+
+        let (id, _) = mail_arrives(&app, &device, 3).await;
+        drain(&worker).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(smtp.no_mail_waiting());
+        assert!(
+            app.state
+                .db
+                .deliveries_of_event(&id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            success::success_rate(&app.state.db, 0, i64::MAX)
+                .await
+                .unwrap(),
+            None,
+            "nothing attempted"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mail_during_quiet_hours_is_held_and_released_as_one_email_when_they_end() {
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0004", PlanId::Basic).await;
+        let owner = app
+            .state
+            .db
+            .user_by_email("notify-0004@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        // The clock starts at 10:00 UTC = 12:00 at UTC+02:00; quiet from 11:30 to 13:00 local.
+        app.state
+            .db
+            .set_user_preferences(&owner.id, "UTC+02:00", (Some(11 * 60 + 30), Some(13 * 60)))
+            .await
+            .unwrap();
+
+        let (first, _) = mail_arrives(&app, &device, 4).await;
+        app.clock.advance_s(20 * 60);
+        let (second, _) = mail_arrives(&app, &device, 5).await;
+        drain(&worker).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(smtp.no_mail_waiting(), "held during quiet hours");
+        for id in [&first, &second] {
+            let records = app.state.db.deliveries_of_event(id).await.unwrap();
+            assert_eq!(records[0].status, delivery_status::HELD, "{}", app.backend);
+        }
+
+        app.clock.advance_s(40 * 60); // 13:00 local
+        drain(&worker).await;
+        let mail = smtp.next_mail().await;
+        let message = MessageParser::default().parse(&mail.data).expect("MIME");
+        assert_eq!(message.subject(), Some("During quiet hours: 2 mail pieces"));
+        assert_eq!(jpeg_parts(&message).len(), 2);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(smtp.no_mail_waiting(), "one message for both");
+        for id in [&first, &second] {
+            let records = app.state.db.deliveries_of_event(id).await.unwrap();
+            assert_eq!(records[0].status, delivery_status::DELIVERED);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_customers_webhook_receives_each_event_signed_with_its_secret() {
+    for app in spawn_apps().await {
+        let mut receiver = HttpReceiver::start().await;
+        let worker = worker(&app, None, None);
+        let device = app.activated_device("NOTIFY-0005", PlanId::Basic).await;
+        let owner = app
+            .state
+            .db
+            .user_by_email("notify-0005@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = smartbox_server::notifications::webhooks::create(
+            &app.state,
+            &owner.id,
+            &receiver.url("/hooks/mail"),
+        )
+        .await
+        .expect("webhook set");
+
+        let (id, _) = mail_arrives(&app, &device, 6).await;
+        drain(&worker).await;
+
+        let request = receiver.next_request().await;
+        assert_eq!(request.path, "/hooks/mail");
+        let signature = request.header("X-Smartbox-Signature").to_owned();
+        assert!(
+            verify_stripe_signature(&request.body, &signature, secret.expose()),
+            "{signature}"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["type"], "mail.arrived");
+        assert_eq!(body["data"]["event_id"], id);
+        let records = app.state.db.deliveries_of_event(&id).await.unwrap();
+        let webhook = records
+            .iter()
+            .find(|r| r.channel == "webhook")
+            .expect("a webhook record");
+        assert_eq!(
+            webhook.status,
+            delivery_status::DELIVERED,
+            "{}",
+            app.backend
+        );
+        assert_eq!(request.header("Idempotency-Key"), webhook.id);
+        // Without SMTP the email went to the log, and counts as delivered.
+        assert!(
+            records
+                .iter()
+                .any(|r| r.channel == "email" && r.status == delivery_status::DELIVERED)
+        );
+    }
+}
+
+/// Stripe's scheme: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn verify_stripe_signature(body: &[u8], header: &str, secret: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = Some(value.to_owned()),
+            Some(("v1", value)) => v1.push(value.to_owned()),
+            _ => {}
+        }
+    }
+    let Some(t) = t else { return false };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let expected = hex::encode(mac.finalize().into_bytes());
+    v1.contains(&expected)
+}

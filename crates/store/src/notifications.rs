@@ -1,0 +1,269 @@
+//! Notification delivery records and customers' outbound webhooks.
+//!
+//! A delivery record is one (event, channel, destination): created once (the unique key makes a
+//! repeated fan-out find the same row, and so the same id, which is the delivery key the peers
+//! see), then moved by the delivery job. A record that reached `delivered` or `failed` never
+//! changes again, so a retried or duplicated job cannot send twice.
+
+use crate::{Db, Result, on_pool};
+
+/// Record statuses.
+pub mod delivery_status {
+    /// Created; the delivery job has not succeeded yet (it may be retrying).
+    pub const ATTEMPTED: &str = "attempted";
+    /// Waiting for the end of the customer's quiet hours.
+    pub const HELD: &str = "held";
+    pub const DELIVERED: &str = "delivered";
+    pub const FAILED: &str = "failed";
+}
+
+/// One delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub user_id: String,
+    pub channel: String,
+    pub destination: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl DeliveryRow {
+    /// Delivered or failed for good: nothing more is sent for it.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            delivery_status::DELIVERED | delivery_status::FAILED
+        )
+    }
+}
+
+/// A delivery about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub id: &'a str,
+    pub event_id: &'a str,
+    pub user_id: &'a str,
+    pub channel: &'a str,
+    pub destination: &'a str,
+    /// `attempted`, or `held` during quiet hours.
+    pub status: &'a str,
+    pub created_at: i64,
+}
+
+/// A customer's webhook as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WebhookRow {
+    pub user_id: String,
+    pub url: String,
+    pub secret_ciphertext: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// Notifications attempted and delivered in a period (DESIGN §4: a notification counts once
+/// however many channels it went to, and is delivered when any of them is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct NotificationCounts {
+    pub attempted: i64,
+    pub delivered: i64,
+}
+
+const DELIVERY_COLUMNS: &str = "id, event_id, user_id, channel, destination, status, reason, attempts, \
+    created_at, updated_at";
+
+impl Db {
+    /// Records a delivery unless (event, channel, destination) already has one; answers the stored
+    /// record either way.
+    pub async fn record_delivery(&self, d: &NewDelivery<'_>) -> Result<DeliveryRow> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO notification_deliveries (id, event_id, user_id, channel, destination, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+             ON CONFLICT (event_id, channel, destination) DO NOTHING",
+        )
+        .bind(d.id)
+        .bind(d.event_id)
+        .bind(d.user_id)
+        .bind(d.channel)
+        .bind(d.destination)
+        .bind(d.status)
+        .bind(d.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries \
+             WHERE event_id = $1 AND channel = $2 AND destination = $3"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(d.event_id)
+            .bind(d.channel)
+            .bind(d.destination)
+            .fetch_one(pool)
+            .await)?,
+        )
+    }
+
+    /// The delivery with this id.
+    pub async fn delivery_by_id(&self, id: &str) -> Result<Option<DeliveryRow>> {
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM notification_deliveries WHERE id = $1");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?,
+        )
+    }
+
+    /// Records the result of one attempt on unsettled deliveries (one, or every one a quiet-hours
+    /// release merged): `status` and `reason`, one more attempt. Settled records are left alone;
+    /// answers how many changed.
+    pub async fn settle_deliveries(
+        &self,
+        ids: &[&str],
+        status: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "UPDATE notification_deliveries SET status = $1, reason = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE status IN ('attempted', 'held') AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let changed = on_pool!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(status)
+                .bind(reason)
+                .bind(now);
+            for id in ids {
+                query = query.bind(*id);
+            }
+            query.execute(pool).await?.rows_affected()
+        });
+        Ok(changed)
+    }
+
+    /// The deliveries held by quiet hours for one destination, created before `until`, oldest
+    /// first.
+    pub async fn held_deliveries(
+        &self,
+        user_id: &str,
+        channel: &str,
+        destination: &str,
+        until: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries WHERE user_id = $1 AND channel = $2 \
+             AND destination = $3 AND status = 'held' AND created_at <= $4 ORDER BY created_at, id"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(user_id)
+            .bind(channel)
+            .bind(destination)
+            .bind(until)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// A customer's latest deliveries on one channel, newest first (the settings page's log).
+    pub async fn deliveries_of_user(
+        &self,
+        user_id: &str,
+        channel: &str,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries WHERE user_id = $1 AND channel = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(user_id)
+            .bind(channel)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// The deliveries of one event.
+    pub async fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryRow>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries WHERE event_id = $1 \
+             ORDER BY channel, destination"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(event_id)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// Notifications (events with at least one delivery record) created in `[from, until)`, and
+    /// how many of them were delivered on at least one channel.
+    pub async fn notification_counts(&self, from: i64, until: i64) -> Result<NotificationCounts> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(DISTINCT event_id) AS attempted, \
+             COUNT(DISTINCT CASE WHEN status = 'delivered' THEN event_id END) AS delivered \
+             FROM notification_deliveries WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_one(pool)
+        .await)?)
+    }
+
+    /// The customer's webhook, if they set one.
+    pub async fn customer_webhook(&self, user_id: &str) -> Result<Option<WebhookRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT user_id, url, secret_ciphertext, created_at FROM customer_webhooks WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Sets (or replaces) the customer's webhook.
+    pub async fn set_customer_webhook(
+        &self,
+        user_id: &str,
+        url: &str,
+        secret_ciphertext: &[u8],
+        now: i64,
+    ) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO customer_webhooks (user_id, url, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id) DO UPDATE SET url = excluded.url, \
+             secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at",
+        )
+        .bind(user_id)
+        .bind(url)
+        .bind(secret_ciphertext)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Removes the customer's webhook.
+    pub async fn delete_customer_webhook(&self, user_id: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM customer_webhooks WHERE user_id = $1")
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+}
