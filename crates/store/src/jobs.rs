@@ -180,6 +180,23 @@ impl Db {
         Ok(done == 1)
     }
 
+    /// Deletes up to `limit` jobs that finished (`done`) before `finished_before`, oldest first,
+    /// and says how many went. Failed jobs stay for admin; queued and running ones are live.
+    /// A unique key is free again once its job is pruned, so keep jobs longer than any key
+    /// could be enqueued again (keys name events, periods and time slots that do not recur).
+    pub async fn prune_done_jobs(&self, finished_before: i64, limit: i64) -> Result<u64> {
+        let deleted = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = 'done' \
+             AND updated_at < $1 ORDER BY updated_at LIMIT $2)",
+        )
+        .bind(finished_before)
+        .bind(limit)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(deleted)
+    }
+
     /// The job with this id.
     pub async fn job_by_id(&self, id: &str) -> Result<Option<JobRow>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");

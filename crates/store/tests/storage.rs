@@ -312,6 +312,48 @@ async fn a_unique_job_is_enqueued_once_and_claimed_by_one_worker() {
 }
 
 #[tokio::test]
+async fn pruning_deletes_only_jobs_done_before_the_cutoff() {
+    for t in each_backend().await {
+        for (id, run_at) in [
+            ("old-done", 1),
+            ("old-failed", 2),
+            ("new-done", 3),
+            ("queued", 1_000_000),
+        ] {
+            t.db.enqueue_job(&NewJob {
+                id,
+                kind: "notify",
+                payload: serde_json::json!({}),
+                unique_key: None,
+                run_at,
+                max_attempts: 1,
+            })
+            .await
+            .unwrap();
+        }
+        for (now, finish) in [(10, "old-done"), (20, "old-failed"), (500, "new-done")] {
+            let claimed = t.db.claim_job("w", now, 1_000).await.unwrap().unwrap();
+            assert_eq!(claimed.id, finish, "due first at {now}");
+            if finish == "old-failed" {
+                assert!(t.db.fail_job(finish, "w", "boom", None, now).await.unwrap());
+            } else {
+                assert!(t.db.complete_job(finish, "w", now).await.unwrap());
+            }
+        }
+        assert_eq!(t.db.prune_done_jobs(100, 1_000).await.unwrap(), 1);
+        assert_eq!(t.db.prune_done_jobs(100, 1_000).await.unwrap(), 0);
+        assert!(t.db.job_by_id("old-done").await.unwrap().is_none());
+        for kept in ["new-done", "old-failed", "queued"] {
+            assert!(
+                t.db.job_by_id(kept).await.unwrap().is_some(),
+                "{kept} on {}",
+                t.db.backend().as_str()
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_failed_job_backs_off_then_fails_for_good_and_can_be_retried() {
     for t in each_backend().await {
         let job = NewJob {

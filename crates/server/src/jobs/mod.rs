@@ -27,6 +27,7 @@
 
 mod billing;
 pub mod event_completed;
+pub mod maintenance;
 mod registry;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed};
+use super::{Registry, billing, event_completed, maintenance};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -30,5 +30,7 @@ pub fn registry() -> Registry {
             notifications::NOTIFY_RELEASE,
             notifications::deliver::run_release,
         )
+        .handle(maintenance::PRUNE_JOBS, maintenance::prune)
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
+        .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
 }

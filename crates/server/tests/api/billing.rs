@@ -940,3 +940,68 @@ async fn a_stripe_charge_whose_answer_was_lost_is_settled_by_the_webhook_localst
         );
     }
 }
+
+#[tokio::test]
+async fn finished_jobs_are_pruned_after_thirty_days_and_failed_ones_kept() {
+    use smartbox_server::jobs::maintenance::{JOBS_KEPT_FOR, PRUNE_JOBS, PRUNE_JOBS_EVERY, prune};
+    for t in testing::all().await {
+        let clock = ManualClock::at(START);
+        let state = state_for(&t.db, &t.url, &clock, &[], None);
+        for (id, kind) in [("j-done", "finished"), ("j-failed", "broken")] {
+            t.db.enqueue_job(&NewJob {
+                id,
+                kind,
+                payload: json!({}),
+                unique_key: None,
+                run_at: clock.now_ms(),
+                max_attempts: 1,
+            })
+            .await
+            .expect("enqueued");
+        }
+        let work = Worker::new(
+            state.clone(),
+            Registry::new()
+                .handle("finished", |_ctx: JobContext| async { Ok(()) })
+                .handle("broken", |_ctx: JobContext| async {
+                    Err(JobError::permanent(anyhow::anyhow!("malformed")))
+                }),
+        );
+        while work.try_execute_one().await.expect("step") != Outcome::Idle {}
+
+        let housekeeping = Worker::new(
+            state.clone(),
+            Registry::new()
+                .handle(PRUNE_JOBS, prune)
+                .every(PRUNE_JOBS, PRUNE_JOBS_EVERY),
+        );
+        assert!(matches!(
+            housekeeping.try_execute_one().await.expect("step"),
+            Outcome::Done { .. }
+        ));
+        assert!(
+            t.db.job_by_id("j-done").await.expect("read").is_some(),
+            "kept within the retention"
+        );
+
+        clock.advance_ms(JOBS_KEPT_FOR.as_millis() as i64 + 1_000);
+        assert!(matches!(
+            housekeeping.try_execute_one().await.expect("step"),
+            Outcome::Done { .. }
+        ));
+        assert!(t.db.job_by_id("j-done").await.expect("read").is_none());
+        assert_eq!(
+            t.db.job_by_id("j-failed")
+                .await
+                .expect("read")
+                .expect("kept for admin")
+                .status,
+            "failed"
+        );
+        assert_eq!(
+            t.db.count_jobs(PRUNE_JOBS).await.expect("count"),
+            1,
+            "the first prune was itself pruned; the second is kept"
+        );
+    }
+}
