@@ -1,15 +1,16 @@
 //! `/billing`: per subscription the plan, trial days left, usage bars for notifications and data
 //! this period, the projected overage, the exact prorated amount of each upgrade; the card on
-//! file (the sandbox card form without Stripe); invoices (with an HTML view) and payments.
+//! file (the sandbox card form without Stripe, Stripe Elements confirming a SetupIntent with
+//! Stripe.js when Stripe is configured with a publishable key); invoices (with an HTML view) and payments.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 use smartbox_billing::engine::{BillingError, PlanChangeResult};
-use smartbox_billing::{BillingEngine, StripeConfig};
+use smartbox_billing::{BillingEngine, SetupIntentId, StripeConfig};
 use smartbox_billing::{CardDetails, ProviderError};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
@@ -203,32 +204,83 @@ pub struct WelcomeQuery {
     welcome: Option<String>,
 }
 
-fn card_page(
+/// The Content-Security-Policy of the payment-method page when the card goes through Stripe
+/// Elements: the page's own policy plus Stripe.js from js.stripe.com, its card iframes and the
+/// API it calls. Every other page keeps [`crate::accounts::guard::CONTENT_SECURITY_POLICY`].
+pub const STRIPE_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
+    script-src 'self' https://js.stripe.com; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self' https://api.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; \
+    font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// How the page takes a card: the sandbox's (or a Stripe test key's) card form, or Stripe
+/// Elements when Stripe is configured with a publishable key.
+fn elements_key(state: &AppState) -> Option<&str> {
+    state.config.stripe.as_ref()?.publishable_key.as_deref()
+}
+
+/// Payments' mode in words, for the page's note.
+fn mode_note(state: &AppState) -> &'static str {
+    match &state.config.stripe {
+        None => "sandbox",
+        Some(s) if s.secret_key.expose().starts_with("sk_live") => "live",
+        Some(_) => "test",
+    }
+}
+
+async fn card_page(
     state: &AppState,
     visitor: &Visitor,
+    user: &CurrentUser,
     status: StatusCode,
     welcome: bool,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    render::page(
+    let stripe = match elements_key(state) {
+        Some(key) => {
+            // A fresh SetupIntent per visit: Stripe.js confirms it in the browser with the card.
+            let intent = engine(state)?
+                .start_card_setup(&user.user.id)
+                .await
+                .map_err(billing_error)?;
+            Some(context! { publishable_key => key, client_secret => intent.client_secret })
+        }
+        None => None,
+    };
+    let elements = stripe.is_some();
+    let mut response = render::page(
         visitor,
         status,
         "payment_method.html",
         context! {
             title => "Payment method", nav => "billing", welcome => welcome, error => error,
-            sandbox => state.config.stripe.is_none(),
+            sandbox => state.config.stripe.is_none(), mode => mode_note(state), stripe => stripe,
         },
-    )
+    )?;
+    if elements {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(STRIPE_CONTENT_SECURITY_POLICY),
+        );
+    }
+    Ok(response)
 }
 
 /// `GET /billing/payment-method`.
 pub async fn payment_method_page(
     State(state): State<AppState>,
     visitor: Visitor,
-    _user: CurrentUser,
+    user: CurrentUser,
     Query(q): Query<WelcomeQuery>,
 ) -> Result<Response, PageError> {
-    card_page(&state, &visitor, StatusCode::OK, q.welcome.is_some(), None)
+    card_page(
+        &state,
+        &visitor,
+        &user,
+        StatusCode::OK,
+        q.welcome.is_some(),
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,12 +295,17 @@ pub struct CardForm {
     exp_year: String,
     #[serde(default)]
     cvc: String,
+    /// The SetupIntent Stripe.js confirmed (Stripe Elements); the card fields are empty then.
+    #[serde(default)]
+    setup_intent: String,
     #[serde(default)]
     welcome: String,
 }
 
-/// `POST /billing/payment-method`: saves a test card through the billing engine, which makes it
-/// the customer's default card and charges their open invoices with it at once.
+/// `POST /billing/payment-method`: saves the card through the billing engine, which makes it the
+/// customer's default card and charges their open invoices with it at once. With Stripe
+/// Elements the form carries the confirmed SetupIntent's id: its payment method is read from
+/// Stripe (the intent must be this customer's and succeeded), never taken from the browser.
 pub async fn save_card(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -259,50 +316,56 @@ pub async fn save_card(
         return Err(PageError::bad_csrf());
     }
     let welcome = !form.welcome.is_empty();
-    let card = CardDetails {
-        number: form.number.clone(),
-        exp_month: form.exp_month.trim().parse().unwrap_or(0),
-        exp_year: form.exp_year.trim().parse().unwrap_or(0),
-        cvc: form.cvc.trim().to_owned(),
-    };
-    let digits = card.digits();
-    if digits.len() < 12 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return card_page(
-            &state,
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            welcome,
-            Some("Enter the card number.".to_owned()),
-        );
-    }
     let actor = format!("customer:{}", user.user.id);
-    match engine(&state)?
-        .attach_test_card(&user.user.id, &card, state.clock.now(), &actor)
-        .await
-    {
-        Ok(_) => {}
-        Err(BillingError::Provider(ProviderError::CardDeclined(failure))) => {
+    let saved = if form.setup_intent.trim().is_empty() {
+        let card = CardDetails {
+            number: form.number.clone(),
+            exp_month: form.exp_month.trim().parse().unwrap_or(0),
+            exp_year: form.exp_year.trim().parse().unwrap_or(0),
+            cvc: form.cvc.trim().to_owned(),
+        };
+        let digits = card.digits();
+        if digits.len() < 12 || !digits.chars().all(|c| c.is_ascii_digit()) {
             return card_page(
                 &state,
                 &visitor,
-                StatusCode::PAYMENT_REQUIRED,
-                welcome,
-                Some(format!("The card was declined: {}", failure.reason())),
-            );
-        }
-        Err(BillingError::Provider(ProviderError::Rejected(err))) => {
-            return card_page(
-                &state,
-                &visitor,
+                &user,
                 StatusCode::BAD_REQUEST,
                 welcome,
-                Some(err.to_string()),
+                Some("Enter the card number.".to_owned()),
+            )
+            .await;
+        }
+        engine(&state)?
+            .attach_test_card(&user.user.id, &card, state.clock.now(), &actor)
+            .await
+    } else {
+        let intent = SetupIntentId::new(form.setup_intent.trim());
+        engine(&state)?
+            .finish_card_setup(&user.user.id, &intent, state.clock.now(), &actor)
+            .await
+    };
+    let refusal = match saved {
+        Ok(attached) => {
+            tracing::info!(customer = %user.user.id, payment_method = %attached.payment_method, "payment method saved");
+            return Ok(
+                Redirect::to(if welcome { "/dashboard" } else { "/billing" }).into_response(),
             );
         }
+        Err(BillingError::Provider(ProviderError::CardDeclined(failure))) => (
+            StatusCode::PAYMENT_REQUIRED,
+            format!("The card was declined: {}", failure.reason()),
+        ),
+        Err(BillingError::Provider(ProviderError::Rejected(err))) if err.is_not_found() => {
+            return Err(PageError::not_found("This card setup"));
+        }
+        Err(BillingError::Provider(ProviderError::Rejected(err))) => {
+            (StatusCode::BAD_REQUEST, err.to_string())
+        }
+        Err(BillingError::Conflict(why)) => (StatusCode::CONFLICT, capital(&why) + "."),
         Err(err) => return Err(billing_error(err)),
-    }
-    tracing::info!(customer = %user.user.id, last4 = %card.last4(), "payment method saved");
-    Ok(Redirect::to(if welcome { "/dashboard" } else { "/billing" }).into_response())
+    };
+    card_page(&state, &visitor, &user, refusal.0, welcome, Some(refusal.1)).await
 }
 
 /// The billing engine on the state's database, with the payment provider the configuration names

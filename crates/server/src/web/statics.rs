@@ -21,6 +21,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/confirm.js"),
     ),
+    (
+        "stripe-card.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/stripe-card.js"),
+    ),
 ];
 
 /// `GET /static/{file}`.

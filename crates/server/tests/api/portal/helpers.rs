@@ -44,16 +44,48 @@ pub async fn spawn_sqlite() -> PortalApp {
 
 async fn spawn_app(db: TestDb) -> PortalApp {
     let config = Config::from_lookup(|_| None).expect("the default configuration is valid");
+    spawn_configured(db, config).await
+}
+
+/// The service on every configured backend with Stripe (test keys, Stripe Elements) at
+/// localstripe; `None`, with a note, when `SMARTBOX_TEST_STRIPE_URL` is unset.
+pub async fn spawn_apps_with_stripe() -> Option<Vec<PortalApp>> {
+    let Ok(url) = std::env::var("SMARTBOX_TEST_STRIPE_URL") else {
+        eprintln!(
+            "skipped: set SMARTBOX_TEST_STRIPE_URL (e.g. http://127.0.0.1:8420) for localstripe"
+        );
+        return None;
+    };
+    let mut apps = Vec::new();
+    for db in testing::all().await {
+        let config = Config::from_lookup(|name| match name {
+            "STRIPE_SECRET_KEY" => Some(STRIPE_SECRET_KEY.to_owned()),
+            "STRIPE_PUBLISHABLE_KEY" => Some("pk_test_smartbox".to_owned()),
+            "STRIPE_API_BASE" => Some(url.clone()),
+            _ => None,
+        })
+        .expect("a Stripe configuration");
+        apps.push(spawn_configured(db, config).await);
+    }
+    Some(apps)
+}
+
+/// The secret key the Stripe tests use (localstripe takes any).
+pub const STRIPE_SECRET_KEY: &str = "sk_test_smartbox";
+
+async fn spawn_configured(db: TestDb, config: Config) -> PortalApp {
     provisioning::seed_plans(&db.db)
         .await
         .expect("plans seeded");
     let clock = ManualClock::at_ms(START_MS);
-    let state = AppState::new(
+    let payments = smartbox_server::state::payments_for(&config).expect("a payment provider");
+    let state = AppState::with_payments(
         config,
         db.db.clone(),
         Arc::new(object_store::memory::InMemory::new()),
         Arc::new(clock.clone()),
         MasterKey::from_bytes([7; 32]),
+        payments,
     );
     PortalApp {
         backend: db.db.backend().as_str(),

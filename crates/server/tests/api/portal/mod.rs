@@ -9,4 +9,5 @@ mod browser;
 pub mod helpers;
 mod onboarding;
 mod pages;
+mod stripe;
 mod thumbnails;
