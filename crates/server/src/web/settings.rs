@@ -1,5 +1,6 @@
-//! `/settings`: notification channels per mailbox, quiet hours, time zone, and the spend cap of
-//! each subscription (0 to 10x the plan price; the default is the plan price).
+//! `/settings`: notification channels per mailbox, quiet hours, time zone, the spend cap of
+//! each subscription (0 to 10x the plan price; the default is the plan price), and the customer's
+//! outbound webhook (its URL, a signing secret shown once, "send test", the delivery log).
 
 use axum::Form;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use super::dashboard::display_name;
 use super::format::{self, minutes_clock, money, parse_clock};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::notifications::webhooks;
 use crate::state::AppState;
 
 /// The notification channels, and whether each is on before the customer chooses.
@@ -23,6 +25,18 @@ pub const CHANNELS: &[(&str, &str, bool)] = &[
     ("sms", "Text message", false),
 ];
 
+/// Webhook deliveries shown in the settings page's log.
+const WEBHOOK_LOG_LEN: i64 = 20;
+
+/// What the webhook section says once after an action.
+#[derive(Debug, Default)]
+struct WebhookNotice {
+    /// A secret just made: shown this once.
+    secret: Option<String>,
+    /// The outcome of "send test".
+    test: Option<String>,
+}
+
 async fn render_page(
     state: &AppState,
     visitor: &Visitor,
@@ -30,6 +44,27 @@ async fn render_page(
     status: StatusCode,
     error: Option<String>,
     saved: bool,
+) -> Result<Response, PageError> {
+    render_with(
+        state,
+        visitor,
+        user,
+        status,
+        error,
+        saved,
+        WebhookNotice::default(),
+    )
+    .await
+}
+
+async fn render_with(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    status: StatusCode,
+    error: Option<String>,
+    saved: bool,
+    notice: WebhookNotice,
 ) -> Result<Response, PageError> {
     let mut devices = Vec::new();
     for device in state.db.devices_of_owner(&user.user.id).await? {
@@ -65,6 +100,25 @@ async fn render_page(
         });
     }
     let (start, end) = state.db.quiet_hours(&user.user.id).await?;
+    let webhook_url = state
+        .db
+        .customer_webhook(&user.user.id)
+        .await?
+        .map(|w| w.url);
+    let time_zone = &user.user.time_zone;
+    let webhook_log: Vec<_> = state
+        .db
+        .deliveries_of_user(&user.user.id, "webhook", WEBHOOK_LOG_LEN)
+        .await?
+        .into_iter()
+        .map(|d| {
+            context! {
+                at => format::date_time(d.updated_at, time_zone),
+                event => d.event_id, url => d.destination, status => d.status,
+                reason => d.reason.unwrap_or_default(), attempts => d.attempts,
+            }
+        })
+        .collect();
     render::page(
         visitor,
         status,
@@ -75,6 +129,8 @@ async fn render_page(
             quiet_start => start.map(minutes_clock).unwrap_or_default(),
             quiet_end => end.map(minutes_clock).unwrap_or_default(),
             error => error, saved => saved,
+            webhook_url => webhook_url, webhook_log => webhook_log,
+            webhook_secret => notice.secret, webhook_test => notice.test,
         },
     )
 }
@@ -135,6 +191,9 @@ pub async fn save(
     };
     if !visitor.csrf_matches(get("csrf").unwrap_or("")) {
         return Err(PageError::bad_csrf());
+    }
+    if let Some(action) = get("webhook") {
+        return webhook_action(&state, &visitor, &user, action, get("webhook_url")).await;
     }
     let fail = |message: String| async {
         render_page(
@@ -201,6 +260,72 @@ pub async fn save(
         }
     }
     Ok(Redirect::to("/settings?saved=1").into_response())
+}
+
+/// The webhook form's buttons: `save` (a new URL and secret), `test`, `remove`.
+async fn webhook_action(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    action: &str,
+    url: Option<&str>,
+) -> Result<Response, PageError> {
+    let user_id = &user.user.id;
+    let notice = match action {
+        "save" => match webhooks::parse_url(url.unwrap_or("")) {
+            Ok(url) => {
+                let secret = webhooks::create(state, user_id, &url).await?;
+                WebhookNotice {
+                    secret: Some(secret.expose().to_owned()),
+                    test: None,
+                }
+            }
+            Err(err) => {
+                return render_page(
+                    state,
+                    visitor,
+                    user,
+                    StatusCode::BAD_REQUEST,
+                    Some(err.to_string()),
+                    false,
+                )
+                .await;
+            }
+        },
+        "test" => {
+            let test = match webhooks::send_test(state, user_id).await? {
+                None => "Set a webhook URL first.".to_owned(),
+                Some(outcome) => match outcome {
+                    smartbox_notify::DeliveryOutcome::Delivered => {
+                        "Test event delivered: your endpoint answered 2xx.".to_owned()
+                    }
+                    smartbox_notify::DeliveryOutcome::Failed { reason, .. } => {
+                        format!("Test event not delivered: {reason}.")
+                    }
+                },
+            };
+            WebhookNotice {
+                secret: None,
+                test: Some(test),
+            }
+        }
+        "remove" => {
+            state.db.delete_customer_webhook(user_id).await?;
+            return Ok(Redirect::to("/settings?saved=1").into_response());
+        }
+        other => {
+            return render_page(
+                state,
+                visitor,
+                user,
+                StatusCode::BAD_REQUEST,
+                Some(format!("Unknown webhook action {other}.")),
+                false,
+            )
+            .await;
+        }
+    };
+    render_with(state, visitor, user, StatusCode::OK, None, false, notice).await
 }
 
 #[cfg(test)]

@@ -352,3 +352,96 @@ pub fn verify_stripe_signature(body: &[u8], header: &str, secret: &str) -> bool 
     let expected = hex::encode(mac.finalize().into_bytes());
     v1.contains(&expected)
 }
+
+#[tokio::test]
+async fn a_customer_adds_a_webhook_in_settings_sees_its_secret_once_sends_a_test_and_reads_the_log()
+{
+    use crate::portal::helpers;
+
+    for app in helpers::spawn_apps().await {
+        let mut receiver = HttpReceiver::start().await;
+        let mut home = app.household("hooks@example.com", "NOTIFY-0006").await;
+        let url = receiver.url("/smartbox");
+
+        let page = home
+            .browser
+            .submit(
+                "/settings",
+                "/settings",
+                &[("webhook", "save"), ("webhook_url", &url)],
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let secret = page
+            .body
+            .split("<code class=\"secret\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the secret is shown")
+            .to_owned();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        let again = home.browser.get("/settings").await;
+        assert!(!again.body.contains(&secret), "shown only once");
+        assert!(
+            again.body.contains(&receiver.addr.to_string()),
+            "the URL is shown"
+        );
+
+        let page = home
+            .browser
+            .submit("/settings", "/settings", &[("webhook", "test")])
+            .await;
+        assert!(page.body.contains("Test event delivered"), "{}", page.body);
+        let test = receiver.next_request().await;
+        assert!(verify_stripe_signature(
+            &test.body,
+            test.header("X-Smartbox-Signature"),
+            &secret
+        ));
+        let body: serde_json::Value = serde_json::from_slice(&test.body).unwrap();
+        assert_eq!(body["type"], "test");
+
+        // Mail comes; the worker delivers it; the log on the page says so.
+        let event = uuid::Uuid::new_v4().to_string();
+        app.deliver(&home.device_id, &event, 1, helpers::START_MS + 120_000)
+            .await;
+        app.clock.set_ms(helpers::START_MS + 180_000);
+        let worker = Worker::with_id(app.state.clone(), registry(), "settings-test");
+        worker.run_until_idle(100).await.expect("jobs run");
+        // The household's first delivery (before the webhook existed) is notified now too.
+        let mut delivered = receiver.next_request().await;
+        if !delivered
+            .body
+            .windows(event.len())
+            .any(|w| w == event.as_bytes())
+        {
+            delivered = receiver.next_request().await;
+        }
+        assert!(verify_stripe_signature(
+            &delivered.body,
+            delivered.header("X-Smartbox-Signature"),
+            &secret
+        ));
+        let page = home.browser.get("/settings").await;
+        assert!(
+            page.body.contains(&format!("/gallery/{event}")) && page.body.contains("delivered"),
+            "{}: {}",
+            app.backend,
+            page.body
+        );
+
+        let page = home
+            .browser
+            .submit("/settings", "/settings", &[("webhook", "remove")])
+            .await;
+        assert_eq!(page.status, 303);
+        assert!(
+            app.state
+                .db
+                .customer_webhook(&home.user_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
