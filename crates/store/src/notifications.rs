@@ -267,3 +267,26 @@ impl Db {
         Ok(())
     }
 }
+
+/// What Home Assistant shows of a mailbox's latest heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MailboxStatusRow {
+    pub serial: String,
+    pub name: String,
+    pub firmware_version: Option<String>,
+    pub battery_percentage: Option<i64>,
+    pub signal_dbm: Option<i64>,
+}
+
+impl Db {
+    /// Owned mailboxes that reported at or after `since` (epoch ms), by serial.
+    pub async fn mailbox_status_since(&self, since: i64) -> Result<Vec<MailboxStatusRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT serial, name, firmware_version, battery_percentage, signal_dbm FROM devices \
+             WHERE owner_id IS NOT NULL AND last_seen_at >= $1 ORDER BY serial",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await)?)
+    }
+}

@@ -31,6 +31,14 @@ pub fn registry() -> Registry {
             notifications::deliver::run_release,
         )
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
+        .handle(
+            notifications::home_assistant::HOME_ASSISTANT_STATUS,
+            notifications::home_assistant::run,
+        )
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
+        .every(
+            notifications::home_assistant::HOME_ASSISTANT_STATUS,
+            notifications::home_assistant::STATUS_EVERY,
+        )
         .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
 }

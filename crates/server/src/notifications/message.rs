@@ -81,17 +81,19 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
     })
 }
 
-/// The first photo's JPEG bytes, if the event has one.
+/// The first photo's thumbnail (or the photo itself until the thumbnail is made), if the event
+/// has a photo.
 async fn first_photo(state: &AppState, event_id: &str) -> anyhow::Result<Option<Thumbnail>> {
     let photos = state.db.photos_of_event(event_id).await?;
     let Some(photo) = photos.first() else {
         return Ok(None);
     };
+    let key = photo.thumbnail_key.as_deref().unwrap_or(&photo.blob_key);
     let bytes = state
         .blobs
-        .get(&object_store::path::Path::from(photo.blob_key.as_str()))
+        .get(&object_store::path::Path::from(key))
         .await
-        .with_context(|| format!("reading photo {}", photo.blob_key))?
+        .with_context(|| format!("reading photo {key}"))?
         .bytes()
         .await?;
     Ok(Thumbnail::from_jpeg(bytes.to_vec()))

@@ -13,12 +13,16 @@
 //!    retries the job with the runner's backoff. `notify_release` sends everything held for one
 //!    destination as one message.
 //!
+//! Home Assistant's battery and signal sensors follow heartbeats through a recurring job
+//! ([`home_assistant`]).
+//!
 //! Usage: the notification counts in the plan's usage when the device API accepts the event
 //! (POST /events, in the event's transaction, where the spend cap is enforced), so nothing here
 //! counts it again — one count per event whatever the number of channels or retries.
 
 pub mod deliver;
 pub mod fan_out;
+pub mod home_assistant;
 pub mod message;
 pub mod success;
 pub mod webhooks;

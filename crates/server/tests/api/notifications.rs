@@ -445,3 +445,155 @@ async fn a_customer_adds_a_webhook_in_settings_sees_its_secret_once_sends_a_test
         );
     }
 }
+
+/// The broker named by `SMARTBOX_TEST_MQTT_URL`, if any.
+fn mqtt_broker() -> Option<String> {
+    let url = std::env::var("SMARTBOX_TEST_MQTT_URL").ok()?;
+    (!url.trim().is_empty()).then_some(url)
+}
+
+/// What the broker retained on the mailbox's topics (a subscriber that connects afterwards
+/// receives exactly the retained messages), by topic.
+async fn retained(
+    url: &str,
+    serial: &str,
+    expected: usize,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let parsed = reqwest::Url::parse(url).expect("broker url");
+    let mut options = MqttOptions::new(
+        format!("smartbox-server-test-{}", uuid::Uuid::new_v4().simple()),
+        parsed.host_str().expect("host"),
+        parsed.port().unwrap_or(1883),
+    );
+    options.set_max_packet_size(512 * 1024, 512 * 1024);
+    let (client, mut events) = AsyncClient::new(options, 10);
+    for topic in [
+        format!("homeassistant/+/smartbox_{serial}/+/config"),
+        format!("smartbox/{serial}/#"),
+    ] {
+        client
+            .subscribe(topic, QoS::AtLeastOnce)
+            .await
+            .expect("subscribe");
+    }
+    let mut received = std::collections::BTreeMap::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while received.len() < expected {
+            if let Ok(Event::Incoming(Packet::Publish(p))) = events.poll().await {
+                assert!(p.retain, "{} is retained", p.topic);
+                received.insert(p.topic.clone(), p.payload.to_vec());
+            }
+        }
+    })
+    .await;
+    received
+}
+
+#[tokio::test]
+async fn home_assistant_sees_the_mailbox_its_mail_its_photo_and_its_heartbeat_over_mqtt() {
+    let Some(broker) = mqtt_broker() else {
+        println!("SMARTBOX_TEST_MQTT_URL unset: the Home Assistant story is skipped");
+        return;
+    };
+    for app in spawn_apps().await {
+        let serial = format!(
+            "HA-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()
+        );
+        let worker = worker(&app, None, Some(&broker));
+        let device = app.activated_device(&serial, PlanId::Basic).await;
+        app.state
+            .db
+            .set_device_name_location(&device.device_id, "Front gate", "")
+            .await
+            .unwrap();
+        let heartbeat = app
+            .heartbeat(&device, &crate::helpers::vitals_body("1.2.0"))
+            .await;
+        assert_eq!(heartbeat.status(), 200);
+
+        let (id, photo) = mail_arrives(&app, &device, 7).await;
+        drain(&worker).await;
+
+        let topics = retained(&broker, &serial, 9).await;
+        let node = format!("smartbox_{serial}");
+        for config in [
+            format!("homeassistant/binary_sensor/{node}/mail/config"),
+            format!("homeassistant/sensor/{node}/battery/config"),
+            format!("homeassistant/sensor/{node}/signal/config"),
+            format!("homeassistant/image/{node}/photo/config"),
+        ] {
+            let body: serde_json::Value =
+                serde_json::from_slice(topics.get(&config).expect(&config)).unwrap();
+            assert_eq!(body["device"]["name"], "Front gate", "{config}");
+        }
+        let state = |object: &str| topics.get(&format!("smartbox/{serial}/{object}")).cloned();
+        assert_eq!(
+            state("mail").as_deref(),
+            Some(&b"ON"[..]),
+            "{}",
+            app.backend
+        );
+        assert_eq!(state("photo"), Some(photo));
+        assert_eq!(state("battery").as_deref(), Some(&b"87"[..]));
+        assert_eq!(state("signal").as_deref(), Some(&b"-85"[..]));
+        let attributes: serde_json::Value =
+            serde_json::from_slice(&state("mail/attributes").expect("attributes")).unwrap();
+        assert_eq!(attributes["event_id"], id);
+        let records = app.state.db.deliveries_of_event(&id).await.unwrap();
+        assert!(records.iter().any(|r| r.channel == "home_assistant"
+            && r.destination == serial
+            && r.status == delivery_status::DELIVERED));
+    }
+}
+
+/// A real (decodable) photo as the camera takes them.
+fn camera_photo(width: u16, height: u16) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height))
+        .flat_map(|i| [(i % 251) as u8, (i / 97 % 253) as u8, 128])
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("a JPEG");
+    out
+}
+
+#[tokio::test]
+async fn the_email_carries_the_gallerys_thumbnail_when_the_photo_decodes() {
+    use object_store::ObjectStoreExt;
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0008", PlanId::Basic).await;
+        let id = event_id();
+        let photo = camera_photo(1280, 960);
+        assert_eq!(app.post_event(&device, &id, 1).await.status(), 201);
+        assert_eq!(
+            app.put_photo(&device, &id, 0, photo.clone()).await.status(),
+            201
+        );
+        drain(&worker).await;
+
+        let mail = smtp.next_mail().await;
+        let message = MessageParser::default().parse(&mail.data).expect("MIME");
+        let stored = app.state.db.photos_of_event(&id).await.unwrap();
+        let key = stored[0]
+            .thumbnail_key
+            .clone()
+            .expect("a thumbnail was made");
+        let thumbnail = app
+            .state
+            .blobs
+            .get(&object_store::path::Path::from(key.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        assert!(thumbnail.len() < photo.len());
+        assert_eq!(jpeg_parts(&message), vec![thumbnail], "{}", app.backend);
+    }
+}
