@@ -21,6 +21,9 @@ pub enum ApiError {
     PaymentRequired(String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_s: u64 },
+    /// Too many attempts from one address (wrong claim codes): 429 `rate_limited`.
+    #[error("{0}")]
+    RateLimited(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -51,6 +54,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "spend_cap_reached")
             }
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

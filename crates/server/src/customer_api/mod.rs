@@ -1,19 +1,28 @@
 //! The customer JSON API under `/api/v1/`: what the pages show, for apps and scripts. Sessions
 //! are the portal's cookie; without one every call answers 401. Writes need the `X-CSRF-Token`
 //! header (the `csrf_token` of `/api/v1/me`). Another customer's ids answer 404.
+//!
+//! Everything the pages do is here too: claiming a mailbox ([`claims`]), its name, location and
+//! return, the settings ([`settings`]), plan changes with their exact price first, cancel and
+//! resume, and saving a card ([`billing`]).
 
+mod billing;
+mod claims;
 mod docs;
+mod settings;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use smartbox_store::{DeviceRow, GalleryFilter};
+use smartbox_store::{DeviceRow, GalleryFilter, SubscriptionRow};
 
 use crate::accounts::ApiUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::devices::check_text;
+use crate::web::PageError;
+use crate::web::devices::{check_text, start_device_return};
 
 pub use docs::CustomerApiDoc;
 
@@ -30,7 +39,49 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{event_id}", get(event))
         .route("/api/v1/invoices", get(invoices))
         .route("/api/v1/invoices/{invoice_id}", get(invoice))
+        .route("/api/v1/devices/{device_id}/return", post(return_device))
+        .route("/api/v1/claims", post(claims::claim))
+        .route(
+            "/api/v1/settings",
+            get(settings::get_settings).patch(settings::update_settings),
+        )
         .route("/api/v1/subscriptions", get(subscriptions))
+        .route(
+            "/api/v1/subscriptions/{subscription_id}",
+            get(billing::subscription),
+        )
+        .route(
+            "/api/v1/subscriptions/{subscription_id}/plan-change",
+            get(billing::preview_plan_change).post(billing::change_plan),
+        )
+        .route(
+            "/api/v1/subscriptions/{subscription_id}/cancel",
+            post(billing::cancel),
+        )
+        .route(
+            "/api/v1/subscriptions/{subscription_id}/resume",
+            post(billing::resume),
+        )
+        .route(
+            "/api/v1/payment-method/setup",
+            post(billing::start_card_setup),
+        )
+        .route("/api/v1/payment-method", post(billing::save_payment_method))
+}
+
+/// A page-layer error (shared helpers such as the claim check return one) as the API's.
+pub(crate) fn page_error(err: PageError) -> ApiError {
+    match err {
+        PageError::Internal(err) => ApiError::Internal(err),
+        PageError::LoginRequired { .. } => ApiError::Unauthorized,
+        PageError::Status(status, message) => match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound(message),
+            StatusCode::CONFLICT => ApiError::Conflict(message),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited(message),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(message),
+            _ => ApiError::bad_request("bad_request", message),
+        },
+    }
 }
 
 /// The signed-in user.
@@ -107,7 +158,25 @@ pub(crate) async fn devices(
     Ok(Json(rows.into_iter().map(Device::from).collect()))
 }
 
-async fn owned(state: &AppState, owner: &str, device_id: &str) -> Result<DeviceRow, ApiError> {
+/// The owner's subscription with this id; another customer's answers 404.
+pub(crate) async fn owned_subscription(
+    state: &AppState,
+    owner: &str,
+    subscription_id: &str,
+) -> Result<SubscriptionRow, ApiError> {
+    state
+        .db
+        .subscription_by_id(subscription_id)
+        .await?
+        .filter(|s| s.customer_id == owner)
+        .ok_or_else(|| ApiError::NotFound(format!("no subscription {subscription_id}")))
+}
+
+pub(crate) async fn owned(
+    state: &AppState,
+    owner: &str,
+    device_id: &str,
+) -> Result<DeviceRow, ApiError> {
     state
         .db
         .device_by_id(device_id)
@@ -172,6 +241,24 @@ pub(crate) async fn update_device(
     Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
 }
 
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/return", tag = "customer",
+    params(("device_id" = String, Path, description = "Mailbox id")),
+    responses((status = 200, description = "The mailbox is `returned` and its subscription canceled", body = Device),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "The mailbox cannot be returned in its state", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn return_device(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(device_id): Path<String>,
+) -> Result<Json<Device>, ApiError> {
+    let d = owned(&state, &user.user.id, &device_id).await?;
+    start_device_return(&state, &d).await.map_err(page_error)?;
+    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+}
+
 /// A mail event.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Event {
@@ -186,6 +273,8 @@ pub struct Event {
     pub category: Option<String>,
     /// URLs of the stored photos.
     pub photos: Vec<String>,
+    /// Their 320 px thumbnails, in the same order (the photo itself until the thumbnail is made).
+    pub thumbnails: Vec<String>,
 }
 
 /// `GET /api/v1/events` query.
@@ -242,6 +331,9 @@ pub(crate) async fn events(
             photos: (0..r.photos_received.min(r.photo_count))
                 .map(|i| format!("/photos/{}/{i}", r.id))
                 .collect(),
+            thumbnails: (0..r.photos_received.min(r.photo_count))
+                .map(|i| format!("/photos/{}/{i}/thumbnail", r.id))
+                .collect(),
             id: r.id,
             device_id: r.device_id,
             kind: r.kind,
@@ -269,12 +361,14 @@ pub(crate) async fn event(
         .event_of_owner(&user.user.id, &event_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no event {event_id}")))?;
-    let photos = state
-        .db
-        .photos_of_event(&e.id)
-        .await?
+    let stored = state.db.photos_of_event(&e.id).await?;
+    let photos = stored
         .iter()
         .map(|p| format!("/photos/{}/{}", e.id, p.idx))
+        .collect();
+    let thumbnails = stored
+        .iter()
+        .map(|p| format!("/photos/{}/{}/thumbnail", e.id, p.idx))
         .collect();
     Ok(Json(Event {
         id: e.id,
@@ -285,6 +379,7 @@ pub(crate) async fn event(
         photos_received: e.photos_received,
         category: e.category,
         photos,
+        thumbnails,
     }))
 }
 
@@ -402,20 +497,22 @@ pub(crate) async fn subscriptions(
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Subscription>>, ApiError> {
     let rows = state.db.subscriptions_of_customer(&user.user.id).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|s| Subscription {
-                id: s.id,
-                device_id: s.device_id,
-                plan: s.plan_id,
-                pending_plan: s.pending_plan_id,
-                status: s.status,
-                current_period_start: s.current_period_start,
-                current_period_end: s.current_period_end,
-                cancel_at_period_end: s.cancel_at_period_end,
-                spend_cap_cents: s.spend_cap_cents,
-                has_payment_method: s.payment_method_id.is_some(),
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(Subscription::from).collect()))
+}
+
+impl From<SubscriptionRow> for Subscription {
+    fn from(s: SubscriptionRow) -> Self {
+        Subscription {
+            id: s.id,
+            device_id: s.device_id,
+            plan: s.plan_id,
+            pending_plan: s.pending_plan_id,
+            status: s.status,
+            current_period_start: s.current_period_start,
+            current_period_end: s.current_period_end,
+            cancel_at_period_end: s.cancel_at_period_end,
+            spend_cap_cents: s.spend_cap_cents,
+            has_payment_method: s.payment_method_id.is_some(),
+        }
+    }
 }

@@ -24,6 +24,53 @@ fn reads(h: &Household) -> Vec<(&'static str, String)> {
         ("API", format!("/api/v1/devices/{}", h.device_id)),
         ("API", format!("/api/v1/events/{}", h.event_id)),
         ("API", format!("/api/v1/invoices/{}", h.invoice_id)),
+        (
+            "API",
+            format!("/api/v1/subscriptions/{}", h.subscription_id),
+        ),
+        (
+            "API",
+            format!(
+                "/api/v1/subscriptions/{}/plan-change?plan=premium",
+                h.subscription_id
+            ),
+        ),
+    ]
+}
+
+/// Every JSON API write on one household's things: (method, path, body).
+fn api_writes(h: &Household) -> Vec<(&'static str, String, Option<serde_json::Value>)> {
+    let sub = &h.subscription_id;
+    vec![
+        (
+            "PATCH",
+            format!("/api/v1/devices/{}", h.device_id),
+            Some(json!({"name": "Mine now"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/devices/{}/return", h.device_id),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/v1/subscriptions/{sub}/plan-change"),
+            Some(json!({"plan": "premium"})),
+        ),
+        ("POST", format!("/api/v1/subscriptions/{sub}/cancel"), None),
+        ("POST", format!("/api/v1/subscriptions/{sub}/resume"), None),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            Some(
+                json!({"notifications": [{"device_id": h.device_id, "channel": "sms", "enabled": true}]}),
+            ),
+        ),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            Some(json!({"spend_caps": [{"subscription_id": sub, "cap_cents": 0}]})),
+        ),
     ]
 }
 
@@ -100,6 +147,43 @@ async fn another_customers_ids_answer_404_everywhere_and_ones_own_answer_200() {
             )
             .await;
         assert_eq!(patch.status, StatusCode::NOT_FOUND);
+        for (method, path, body) in api_writes(&alice) {
+            let answer = bob.browser.api(method, &path, body).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::NOT_FOUND,
+                "{}: {method} {path}: {}",
+                app.backend,
+                answer.body
+            );
+            assert_eq!(answer.json()["error"], "not_found");
+        }
+        let alices_sub = app
+            .state
+            .db
+            .subscription_by_id(&alice.subscription_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                alices_sub.plan_id.as_str(),
+                alices_sub.status.as_str(),
+                alices_sub.cancel_at_period_end,
+                alices_sub.spend_cap_cents
+            ),
+            ("basic", "trialing", false, None),
+            "{}",
+            app.backend
+        );
+        assert!(
+            app.state
+                .db
+                .notification_prefs(&alice.device_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let untouched = app
             .state
             .db
@@ -210,6 +294,7 @@ async fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
             "/api/v1/events",
             "/api/v1/invoices",
             "/api/v1/subscriptions",
+            "/api/v1/settings",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -231,5 +316,24 @@ async fn without_a_session_pages_redirect_to_login_and_the_api_answers_401() {
             )
             .await;
         assert_eq!(patch.status, StatusCode::UNAUTHORIZED);
+        let mut writes = api_writes(&alice);
+        writes.extend([
+            (
+                "POST",
+                "/api/v1/claims".to_owned(),
+                Some(json!({"serial": "SB-AMY", "code": "ZZZZZZZZ", "plan": "basic"})),
+            ),
+            ("POST", "/api/v1/payment-method/setup".to_owned(), None),
+            (
+                "POST",
+                "/api/v1/payment-method".to_owned(),
+                Some(json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})),
+            ),
+        ]);
+        for (method, path, body) in writes {
+            let answer = stranger.api(method, &path, body).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert_eq!(answer.json()["error"], "unauthorized");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! `SMARTBOX_TEST_CHROMEDRIVER` names a chromedriver.
 
 mod accounts;
+mod api_parity;
 mod authorization;
 mod browser;
 pub mod helpers;

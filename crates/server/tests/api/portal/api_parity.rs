@@ -1,0 +1,343 @@
+//! The customer JSON API does everything the pages do: claim a mailbox with its serial, code and
+//! plan; read and change the settings; see a plan change's exact price and confirm it; cancel at
+//! period end and resume; save a card; rename, locate and return a mailbox. On both backends.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::portal::helpers::spawn_apps;
+
+#[tokio::test]
+async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api() {
+    for app in spawn_apps().await {
+        let backend = app.backend;
+        let factory = app.make_devices(&["SB-API-1"]).await;
+        let (serial, code) = (&factory[0].serial, &factory[0].claim_code);
+        let mut me = app.customer("rosa@example.com").await;
+
+        // Claim: wrong pair 404, bad plan 400, no CSRF header 403, then 201 and 409.
+        let wrong = me
+            .api(
+                "POST",
+                "/api/v1/claims",
+                Some(json!({"serial": serial, "code": "ZZZZZZZZ", "plan": "plus"})),
+            )
+            .await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::NOT_FOUND,
+            "{backend}: {}",
+            wrong.body
+        );
+        assert_eq!(wrong.json()["error"], "not_found");
+        let bad_plan = me
+            .api(
+                "POST",
+                "/api/v1/claims",
+                Some(json!({"serial": serial, "code": code, "plan": "gold"})),
+            )
+            .await;
+        assert_eq!(bad_plan.status, StatusCode::BAD_REQUEST);
+        let no_csrf = me
+            .send(
+                axum::http::Request::post("/api/v1/claims")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(
+                        json!({"serial": serial, "code": code, "plan": "plus"}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+        let claimed = me
+            .api(
+                "POST",
+                "/api/v1/claims",
+                Some(json!({"serial": serial, "code": code, "plan": "plus"})),
+            )
+            .await;
+        assert_eq!(
+            claimed.status,
+            StatusCode::CREATED,
+            "{backend}: {}",
+            claimed.body
+        );
+        let claimed = claimed.json();
+        assert_eq!(claimed["device"]["lifecycle_state"], "active_subscription");
+        assert_eq!(claimed["subscription"]["status"], "trialing");
+        assert_eq!(claimed["subscription"]["plan"], "plus");
+        let device_id = claimed["device"]["id"].as_str().unwrap().to_owned();
+        let sub_id = claimed["subscription"]["id"].as_str().unwrap().to_owned();
+        let again = me
+            .api(
+                "POST",
+                "/api/v1/claims",
+                Some(json!({"serial": serial, "code": code, "plan": "plus"})),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+
+        // Settings: defaults, a change, a refused change that changes nothing, clearing.
+        let settings = me.api("GET", "/api/v1/settings", None).await.json();
+        assert_eq!(settings["time_zone"], "UTC");
+        assert_eq!(settings["quiet_hours"], Value::Null);
+        assert_eq!(settings["spend_caps"][0]["cap_cents"], 1000, "{settings}");
+        assert_eq!(settings["spend_caps"][0]["max_cents"], 10_000);
+        let channels = &settings["notifications"][0]["channels"];
+        assert_eq!(channels[0], json!({"channel": "email", "enabled": true}));
+        let changed = me
+            .api(
+                "PATCH",
+                "/api/v1/settings",
+                Some(json!({
+                    "time_zone": "UTC+01:00",
+                    "quiet_hours": {"start": "22:00", "end": "07:00"},
+                    "notifications": [{"device_id": device_id, "channel": "sms", "enabled": true}],
+                    "spend_caps": [{"subscription_id": sub_id, "cap_cents": 2500}],
+                })),
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+        let changed = changed.json();
+        assert_eq!(changed["time_zone"], "UTC+01:00");
+        assert_eq!(
+            changed["quiet_hours"],
+            json!({"start": "22:00", "end": "07:00"})
+        );
+        assert_eq!(changed["spend_caps"][0]["cap_cents"], 2500);
+        assert!(
+            changed["notifications"][0]["channels"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"channel": "sms", "enabled": true}))
+        );
+        let refused = me
+            .api(
+                "PATCH",
+                "/api/v1/settings",
+                Some(json!({
+                    "time_zone": "UTC",
+                    "spend_caps": [{"subscription_id": sub_id, "cap_cents": 10_001}],
+                })),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        let after = me.api("GET", "/api/v1/settings", None).await.json();
+        assert_eq!(after["time_zone"], "UTC+01:00", "nothing was written");
+        let cleared = me
+            .api(
+                "PATCH",
+                "/api/v1/settings",
+                Some(json!({"quiet_hours": null})),
+            )
+            .await
+            .json();
+        assert_eq!(cleared["quiet_hours"], Value::Null);
+        assert_eq!(cleared["time_zone"], "UTC+01:00", "absent fields are kept");
+
+        // A card, then the trial ends and the card pays the first period.
+        let card = me
+            .api(
+                "POST",
+                "/api/v1/payment-method",
+                Some(json!({"card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})),
+            )
+            .await;
+        assert_eq!(card.status, StatusCode::OK, "{}", card.body);
+        assert!(card.json()["payment_method"].as_str().is_some());
+        let declined = me
+            .api(
+                "POST",
+                "/api/v1/payment-method",
+                Some(json!({"card": {"number": "4000000000000002", "exp_month": 12, "exp_year": 2034, "cvc": "123"}})),
+            )
+            .await;
+        assert_eq!(
+            declined.status,
+            StatusCode::PAYMENT_REQUIRED,
+            "{}",
+            declined.body
+        );
+        let setup = me.api("POST", "/api/v1/payment-method/setup", None).await;
+        assert_eq!(
+            setup.status,
+            StatusCode::CONFLICT,
+            "sandbox: no Stripe Elements"
+        );
+        app.clock.advance_s(8 * 24 * 3600);
+        smartbox_server::web::billing::engine(&app.state)
+            .expect("the billing engine")
+            .run_billing_pass(app.state.clock.now(), None, "test")
+            .await
+            .expect("billing pass");
+
+        // Upgrade: the exact prorated price first, then the change and its paid invoice.
+        let preview_url = format!("/api/v1/subscriptions/{sub_id}/plan-change?plan=premium");
+        let preview = me.api("GET", &preview_url, None).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+        let preview = preview.json();
+        let sub = app
+            .state
+            .db
+            .subscription_by_id(&sub_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sub.status, "active", "{backend}");
+        let period = smartbox_domain::BillingPeriod {
+            start: time::OffsetDateTime::from_unix_timestamp(sub.current_period_start / 1000)
+                .unwrap(),
+            end: time::OffsetDateTime::from_unix_timestamp(sub.current_period_end / 1000).unwrap(),
+        };
+        let expected = smartbox_domain::proration::prorate_upgrade(
+            smartbox_domain::PlanId::Plus,
+            smartbox_domain::PlanId::Premium,
+            period,
+            app.state.clock.now(),
+        )
+        .unwrap();
+        assert_eq!(
+            preview,
+            json!({
+                "from": "plus", "to": "premium", "change": "upgrade",
+                "prorated_cents": expected.get(), "charged_now": true,
+                "effective_at": app.state.clock.now_ms(),
+            })
+        );
+        let upgraded = me
+            .api(
+                "POST",
+                &format!("/api/v1/subscriptions/{sub_id}/plan-change"),
+                Some(json!({"plan": "premium"})),
+            )
+            .await;
+        assert_eq!(upgraded.status, StatusCode::OK, "{}", upgraded.body);
+        let upgraded = upgraded.json();
+        assert_eq!(upgraded["result"], "upgraded");
+        assert_eq!(upgraded["prorated_cents"], expected.get());
+        assert_eq!(upgraded["subscription"]["plan"], "premium");
+        let invoice = me
+            .api(
+                "GET",
+                &format!(
+                    "/api/v1/invoices/{}",
+                    upgraded["invoice_id"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(invoice["total_cents"], expected.get());
+        assert_eq!(invoice["status"], "paid", "{invoice}");
+
+        // A downgrade waits for the period's end.
+        let down = me
+            .api(
+                "GET",
+                &format!("/api/v1/subscriptions/{sub_id}/plan-change?plan=basic"),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(down["change"], "downgrade");
+        assert_eq!(down["effective_at"], sub.current_period_end);
+        let scheduled = me
+            .api(
+                "POST",
+                &format!("/api/v1/subscriptions/{sub_id}/plan-change"),
+                Some(json!({"plan": "basic"})),
+            )
+            .await
+            .json();
+        assert_eq!(scheduled["result"], "downgrade_scheduled");
+        assert_eq!(scheduled["subscription"]["pending_plan"], "basic");
+
+        // Cancel at period end, and take it back.
+        let canceled = me
+            .api(
+                "POST",
+                &format!("/api/v1/subscriptions/{sub_id}/cancel"),
+                None,
+            )
+            .await;
+        assert_eq!(canceled.status, StatusCode::OK, "{}", canceled.body);
+        assert_eq!(canceled.json()["cancel_at_period_end"], true);
+        let resumed = me
+            .api(
+                "POST",
+                &format!("/api/v1/subscriptions/{sub_id}/resume"),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(resumed["cancel_at_period_end"], false);
+        assert_eq!(resumed["status"], "active");
+
+        // Rename, locate, then return the mailbox.
+        let renamed = me
+            .api(
+                "PATCH",
+                &format!("/api/v1/devices/{device_id}"),
+                Some(json!({"name": "Front gate", "location": "Gate post"})),
+            )
+            .await
+            .json();
+        assert_eq!(
+            (renamed["name"].as_str(), renamed["location"].as_str()),
+            (Some("Front gate"), Some("Gate post"))
+        );
+        let returned = me
+            .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
+            .await;
+        assert_eq!(returned.status, StatusCode::OK, "{}", returned.body);
+        assert_eq!(returned.json()["lifecycle_state"], "returned");
+        let sub = me
+            .api("GET", &format!("/api/v1/subscriptions/{sub_id}"), None)
+            .await
+            .json();
+        assert_eq!(sub["status"], "canceled");
+        let twice = me
+            .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
+            .await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_customer_call() {
+    let doc = smartbox_server::openapi::document();
+    let doc = serde_json::to_value(&doc).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/claims", "post"),
+        ("/api/v1/settings", "get"),
+        ("/api/v1/settings", "patch"),
+        ("/api/v1/subscriptions/{subscription_id}", "get"),
+        ("/api/v1/subscriptions/{subscription_id}/plan-change", "get"),
+        (
+            "/api/v1/subscriptions/{subscription_id}/plan-change",
+            "post",
+        ),
+        ("/api/v1/subscriptions/{subscription_id}/cancel", "post"),
+        ("/api/v1/subscriptions/{subscription_id}/resume", "post"),
+        ("/api/v1/payment-method/setup", "post"),
+        ("/api/v1/payment-method", "post"),
+        ("/api/v1/devices/{device_id}/return", "post"),
+        ("/api/v1/devices/{device_id}", "patch"),
+    ] {
+        let operation = &paths[path][method];
+        assert!(operation.is_object(), "{method} {path} is documented");
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key("401"),
+            "{method} {path} documents 401"
+        );
+        if method != "get" {
+            assert_eq!(
+                operation["security"],
+                json!([{"session": [], "csrf": []}]),
+                "{method} {path} needs the CSRF header"
+            );
+        }
+    }
+}
