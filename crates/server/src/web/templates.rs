@@ -142,7 +142,7 @@ mod tests {
             (
                 "gallery.html",
                 context! {
-                    events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", photos => vec!["/photos/e1/0"], waiting_photos => 1 }],
+                    events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", photos => vec![context! { full => "/photos/e1/0", thumb => "/photos/e1/0/thumbnail" }], waiting_photos => 1 }],
                     devices => vec![context! { id => "d1", name => "Front", selected => true }],
                     from => "", to => "", category => "uncategorised", next => "/gallery?before=1~e1", paged => true,
                 },
@@ -170,7 +170,14 @@ mod tests {
             ),
             (
                 "payment_method.html",
-                context! { welcome => true, error => "Declined", sandbox => true },
+                context! { welcome => true, error => "Declined", sandbox => true, mode => "sandbox", stripe => None::<String> },
+            ),
+            (
+                "payment_method.html",
+                context! {
+                    welcome => false, error => None::<String>, sandbox => false, mode => "test",
+                    stripe => context! { publishable_key => "pk_test_1", client_secret => "seti_1_secret_2" },
+                },
             ),
             (
                 "billing_plan.html",
