@@ -17,6 +17,14 @@ pub trait Clock {
     async fn sleep_ms(&self, ms: u64) {
         self.sleep_until(self.now_ms().saturating_add(ms)).await;
     }
+
+    /// Like [`Clock::sleep_until`], but the MCU may drop into light sleep (ESP32-C6: CPU and
+    /// peripherals clock-gated, ~0.2 mA instead of ~38 mA), where bytes arriving on the UART are
+    /// lost. Only for waits in which nothing is expected from the modem, such as its boot.
+    /// By default the same as [`Clock::sleep_until`].
+    async fn doze_until(&self, deadline_ms: u64) {
+        self.sleep_until(deadline_ms).await;
+    }
 }
 
 impl<T: Clock> Clock for &T {
@@ -26,5 +34,9 @@ impl<T: Clock> Clock for &T {
 
     async fn sleep_until(&self, deadline_ms: u64) {
         (**self).sleep_until(deadline_ms).await;
+    }
+
+    async fn doze_until(&self, deadline_ms: u64) {
+        (**self).doze_until(deadline_ms).await;
     }
 }

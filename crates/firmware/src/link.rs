@@ -250,7 +250,7 @@ fn reason(args: core::fmt::Arguments<'_>) -> String<64> {
 
 impl<IO, P, C> Cellular for A7670<IO, P, C>
 where
-    IO: embedded_io_async::Read + embedded_io_async::Write,
+    IO: embedded_io_async::Read + embedded_io_async::Write + crate::a7670::BaudRate,
     P: embedded_hal::digital::OutputPin,
     C: Clock,
 {
@@ -260,9 +260,13 @@ where
 
     async fn attach(&mut self, deadline_ms: u64) -> Result<i16, LinkFailure> {
         self.wait_ready(deadline_ms).await?;
+        // Only the first boot of a new modem switches; a refusal leaves the link at its old,
+        // slower speed, which still works.
+        let _ = self.use_fast_uart().await;
         self.check_model().await?;
         self.check_sim().await?;
         self.set_apn().await?;
+        self.report_registration().await?;
         self.wait_registered(deadline_ms).await?;
         Ok(self.signal_dbm().await?.unwrap_or(-113))
     }

@@ -2,7 +2,8 @@
 //! the next deep sleep.
 //!
 //! Mail (IR) wake: the modem is powered on at once so that its ~11 s boot overlaps the camera;
-//! three photos 1 s apart; connect ([`crate::link`]); the event and its photos, signed; the SD
+//! three photos 1 s apart; light sleep until the modem's UART can answer ([`MODEM_DEAF_MS`]);
+//! connect ([`crate::link`]); the event and its photos, signed; the SD
 //! queue flushed oldest-first; a heartbeat; modem off (`AT+CPOF`); deep sleep.
 //! Timer wake (every 30 min): local work (battery), and a connection only when a check-in is due
 //! or the SD queue holds events ([`crate::policy::should_connect`]).
@@ -31,6 +32,9 @@ use crate::ports::{BatteryGauge, Camera, Entropy, UploadQueue, new_event_id};
 
 /// Gap between the three photos.
 pub const PHOTO_SPACING_MS: u64 = 1_000;
+/// How long the modem's UART stays deaf after PWRKEY (its boot takes ~11 s): the MCU light-sleeps
+/// until then rather than polling a modem that cannot answer.
+pub const MODEM_DEAF_MS: u64 = 10_000;
 /// Tries of one request within a wake (network errors and 5xx).
 pub const HTTP_ATTEMPTS: u32 = 3;
 /// Spacing of those tries.
@@ -187,7 +191,8 @@ where
     if wake == Wake::Mail {
         let mut count = 0;
         for shot in 0..u64::from(MAX_PHOTOS) {
-            clock.sleep_until(start + shot * PHOTO_SPACING_MS).await;
+            // The modem is deaf while it boots: nothing can arrive on the UART.
+            clock.doze_until(start + shot * PHOTO_SPACING_MS).await;
             let quality = state.config.jpeg_quality;
             if let Ok(len) = device.camera.capture(quality, device.photos[count]).await {
                 photo_lens[count] = len;
@@ -209,6 +214,8 @@ where
         return finish(device, report, start).await;
     }
 
+    // The rest of the modem's boot in light sleep: polling it now would only burn current.
+    clock.doze_until(start + MODEM_DEAF_MS).await;
     let modem_before = device.cellular.counters();
     let choice = link::connect(
         &mut *device.cellular,

@@ -5,7 +5,7 @@ mod support;
 use embassy_futures::block_on;
 use heapless::String;
 use smartbox_firmware::a7670::parse::Registration;
-use smartbox_firmware::a7670::{A7670, ModemError, Settings, userdata};
+use smartbox_firmware::a7670::{A7670, FACTORY_BAUD, ModemError, Settings, userdata};
 use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, SignedHeaders};
 use support::{FakePin, FakeUart, Sim};
 
@@ -15,6 +15,7 @@ fn modem(sim: &Sim, base_url: &str) -> Modem {
     let settings = Settings {
         base_url: String::try_from(base_url).expect("fits"),
         apn: String::try_from("iot.test").expect("fits"),
+        uart_baud: FACTORY_BAUD,
     };
     A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
 }
@@ -22,14 +23,14 @@ fn modem(sim: &Sim, base_url: &str) -> Modem {
 const OK: &str = "\r\nOK\r\n";
 
 #[test]
-fn power_key_pulse_then_at_polled_each_second_until_the_modem_has_booted() {
+fn power_key_pulse_then_at_polled_each_second_and_again_as_soon_as_the_modem_has_booted() {
     let sim = Sim::new();
-    // Silent while booting; boot URCs at 11 s; the AT sent after them is answered.
+    // Silent while booting; boot URCs at 11,050 ms; the AT sent on them is answered.
     for _ in 0..11 {
         sim.expect_silence("AT");
     }
     sim.unsolicited(
-        11_000,
+        11_050,
         "\r\nRDY\r\n\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n",
     );
     sim.expect("AT", OK)
@@ -49,8 +50,14 @@ fn power_key_pulse_then_at_polled_each_second_until_the_modem_has_booted() {
         .map(|(t, _)| *t)
         .collect();
     assert_eq!(ats.len(), 12);
-    assert!(ats.windows(2).all(|w| w[1] - w[0] == 1_000), "{ats:?}");
-    assert!((11_000..12_200).contains(&sim.now()));
+    assert!(
+        ats[..11].windows(2).all(|w| w[1] - w[0] == 1_000),
+        "{ats:?}"
+    );
+    assert_eq!(
+        ats[11], 11_050,
+        "the AT goes with the boot URC, not at the next whole second"
+    );
     assert_eq!(modem.noise(), 0, "boot URCs are known chatter");
     assert!(sim.script_done());
 }
@@ -283,8 +290,7 @@ fn https_post_runs_the_whole_sequence_and_reads_a_binary_body() {
             (5, answer.to_vec()),
             (6, b"\r\n+HTTPREAD: 0\r\n".to_vec()),
         ],
-    )
-    .expect("AT+HTTPTERM", OK);
+    );
     let mut modem = modem(&sim, "https://api.smartbox.test");
     let headers = headers();
     let request = Request {
@@ -331,8 +337,7 @@ fn plain_http_put_skips_tls_and_a_short_buffer_truncates_the_body() {
         .expect(
             "AT+HTTPREAD=0,8",
             "\r\n+HTTPREAD: 8\r\n{\"error\"\r\n+HTTPREAD: 0\r\n\r\nOK\r\n",
-        )
-        .expect("AT+HTTPTERM", OK);
+        );
     let mut modem = modem(&sim, "http://127.0.0.1:8080");
     let mut out = [0; 8];
     let response = block_on(modem.http(
@@ -454,7 +459,6 @@ fn get_keeps_the_first_bytes_of_a_body_larger_than_the_buffer() {
     reply.extend_from_slice(&image[..300]);
     reply.extend_from_slice(b"\r\n+HTTPREAD: 0\r\n");
     sim.expect_raw("AT+HTTPREAD=0,300", vec![(0, reply)]);
-    sim.expect("AT+HTTPTERM", OK);
     let mut modem = modem(&sim, "http://h");
     let mut first = [0; 300];
     let response =
@@ -500,7 +504,9 @@ fn attach_runs_ready_model_sim_apn_registration_and_signal_in_order() {
     script_boot(&sim, "A7670E-FASE");
     sim.expect("AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n")
         .expect("AT+CGDCONT=1,\"IP\",\"iot.test\"", OK)
-        .expect("AT+CEREG?", "\r\n+CEREG: 0,1\r\n\r\nOK\r\n")
+        .expect("AT+CEREG=1", OK)
+        .expect("AT+CGREG=1", OK)
+        .expect("AT+CEREG?", "\r\n+CEREG: 1,1\r\n\r\nOK\r\n")
         .expect("AT+CSQ", "\r\n+CSQ: 25,99\r\n\r\nOK\r\n");
     let mut modem = modem(&sim, "http://h");
     assert_eq!(block_on(Cellular::attach(&mut modem, 45_000)), Ok(-63));
@@ -516,4 +522,173 @@ fn attach_reports_the_ubl_variant_as_a_permanent_link_failure() {
     let failure = block_on(Cellular::attach(&mut modem, 45_000)).expect_err("refused");
     assert_eq!(failure, LinkFailure::UnsupportedModem);
     assert!(failure.is_permanent());
+}
+
+fn fast_modem(sim: &Sim) -> Modem {
+    let settings = Settings {
+        base_url: String::try_from("http://h").expect("fits"),
+        apn: String::try_from("iot.test").expect("fits"),
+        uart_baud: 921_600,
+    };
+    A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
+}
+
+#[test]
+fn a_new_modem_at_115200_is_found_late_in_its_boot_and_stores_921600_with_iprex() {
+    let sim = Sim::new();
+    // Deaf at 921,600 (the modem still runs the factory rate): from 13 s every other AT goes
+    // at 115,200, and that one is answered.
+    for _ in 0..13 {
+        sim.expect_silence("AT");
+    }
+    sim.expect("AT", OK)
+        .expect("ATE0", OK)
+        .expect("AT+CMEE=1", OK)
+        .expect("AT+IPREX=921600", OK)
+        .expect("AT", OK);
+    let mut modem = fast_modem(&sim);
+    block_on(async {
+        modem.press_power_key().await;
+        modem.wait_ready(45_000).await?;
+        modem.use_fast_uart().await
+    })
+    .expect("ready and switched");
+    let sent = sim.commands_at_baud();
+    let at = |i: usize| (sent[i].0.as_str(), sent[i].1);
+    assert_eq!(at(12), ("AT", 921_600), "12.1 s: still the stored rate");
+    assert_eq!(
+        at(13),
+        ("AT", 115_200),
+        "13.1 s: the factory rate, every other poll"
+    );
+    assert_eq!(at(16), ("AT+IPREX=921600", 115_200));
+    assert_eq!(at(17), ("AT", 921_600), "checked at the new rate");
+    assert_eq!(modem.baud(), 921_600);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_modem_that_stored_921600_is_spoken_to_at_921600_from_its_first_byte() {
+    let sim = Sim::new();
+    sim.unsolicited(11_000, "\r\n*ATREADY: 1\r\n");
+    for _ in 0..11 {
+        sim.expect_silence("AT");
+    }
+    sim.expect("AT", OK)
+        .expect("ATE0", OK)
+        .expect("AT+CMEE=1", OK);
+    let mut modem = fast_modem(&sim);
+    block_on(async {
+        modem.press_power_key().await;
+        modem.wait_ready(45_000).await?;
+        modem.use_fast_uart().await
+    })
+    .expect("ready");
+    assert_eq!(
+        sim.bauds(),
+        [(0, 921_600)],
+        "set before PWRKEY, never changed"
+    );
+    assert!(
+        sim.commands_at_baud()
+            .iter()
+            .all(|(_, baud)| *baud == 921_600),
+        "no AT+IPREX when the modem already runs at the rate"
+    );
+    assert!(sim.script_done());
+}
+
+#[test]
+fn an_iprex_the_modem_does_not_follow_leaves_the_link_at_its_old_rate() {
+    let sim = Sim::new();
+    sim.expect("AT+IPREX=921600", OK)
+        .expect_silence("AT")
+        .expect("AT", OK);
+    let mut modem = fast_modem(&sim);
+    assert_eq!(block_on(modem.use_fast_uart()), Ok(()));
+    assert_eq!(modem.baud(), 115_200);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_cereg_urc_ends_the_registration_wait_before_the_next_poll() {
+    let sim = Sim::new();
+    sim.expect("AT+CEREG=1", OK)
+        .expect("AT+CGREG=1", OK)
+        .expect("AT+CEREG?", "\r\n+CEREG: 1,2\r\n\r\nOK\r\n")
+        .expect("AT+CGREG?", "\r\n+CGREG: 1,2\r\n\r\nOK\r\n")
+        .unsolicited(300, "\r\n+CEREG: 5\r\n");
+    let mut modem = modem(&sim, "http://h");
+    let state = block_on(async {
+        modem.report_registration().await?;
+        modem.wait_registered(30_000).await
+    });
+    assert_eq!(state, Ok(Registration::Roaming));
+    assert_eq!(sim.now(), 300, "not at the next poll, 1 s later");
+    assert!(sim.script_done());
+}
+
+/// Scripts one plain-HTTP POST in an open session, `AT+HTTPPARA="URL"` to `AT+HTTPREAD`.
+fn script_post_in_session(sim: &Sim, status: u16) {
+    sim.expect("AT+HTTPPARA=\"URL\",\"http://h/p\"", OK)
+        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
+        .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
+        .expect_body(2, OK)
+        .expect_later(
+            "AT+HTTPACTION=1",
+            &[
+                (0, OK),
+                (300, &format!("\r\n+HTTPACTION: 1,{status},0\r\n")),
+            ],
+        )
+        .expect(
+            "AT+HTTPHEAD",
+            "\r\n+HTTPHEAD: 17\r\nHTTP/1.1 200 OK\r\n\r\nOK\r\n",
+        );
+}
+
+#[test]
+fn the_requests_of_a_power_cycle_share_one_http_session_until_one_fails() {
+    let sim = Sim::new();
+    sim.expect("AT+HTTPTERM", "\r\nERROR\r\n")
+        .expect("AT+HTTPINIT", OK);
+    script_post_in_session(&sim, 201);
+    script_post_in_session(&sim, 200);
+    // The third request: the network fails (a 7xx), the session is closed for the retry.
+    sim.expect("AT+HTTPPARA=\"URL\",\"http://h/p\"", OK)
+        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
+        .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
+        .expect_body(2, OK)
+        .expect_later(
+            "AT+HTTPACTION=1",
+            &[(0, OK), (300, "\r\n+HTTPACTION: 1,706,0\r\n")],
+        )
+        .expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPTERM", "\r\nERROR\r\n")
+        .expect("AT+HTTPINIT", OK);
+    script_post_in_session(&sim, 201);
+    let mut modem = modem(&sim, "http://h");
+    let mut out = [0; 8];
+    let mut post = || {
+        block_on(modem.http(
+            Method::Post,
+            "/p",
+            Some("application/json"),
+            "",
+            b"{}",
+            &mut out,
+        ))
+        .map(|r| r.status)
+    };
+    assert_eq!(post(), Ok(201));
+    assert_eq!(post(), Ok(200));
+    assert_eq!(post(), Err(ModemError::Http(706)));
+    assert_eq!(post(), Ok(201));
+    let inits = sim
+        .command_names()
+        .iter()
+        .filter(|c| *c == "AT+HTTPINIT")
+        .count();
+    assert_eq!(inits, 2, "one session, and a fresh one after the failure");
+    assert!(sim.script_done());
 }

@@ -77,6 +77,34 @@ fn mail_is_photographed_while_the_modem_boots_and_delivered_within_20_seconds() 
 }
 
 #[test]
+fn the_mcu_light_sleeps_between_photos_and_through_the_rest_of_the_modem_boot() {
+    let mut rig = Rig::new();
+    rig.wake_at(HOUR, Wake::Mail);
+    let dozes: Vec<(u64, u64)> = rig
+        .sim
+        .dozes()
+        .iter()
+        .map(|(from, to)| (from - HOUR, to - HOUR))
+        .collect();
+    let ends: Vec<u64> = dozes.iter().map(|(_, to)| *to).collect();
+    assert_eq!(
+        ends,
+        [1_000, 2_000, 10_000],
+        "until each photo, then until the modem's UART can answer: {dozes:?}"
+    );
+    let attach = rig
+        .journal(HOUR)
+        .into_iter()
+        .find(|(_, what)| what == "attach")
+        .map(|(t, _)| t);
+    assert_eq!(
+        attach,
+        Some(10_000),
+        "the modem is first spoken to after the doze"
+    );
+}
+
+#[test]
 fn a_failed_photo_is_left_out_of_the_event() {
     let mut rig = Rig::new();
     rig.camera.failing = vec![1];

@@ -17,7 +17,7 @@ use std::task::Poll;
 use smartbox_firmware::clock::Clock;
 
 use crate::modem::Modem;
-use crate::power::Meter;
+use crate::power::{Meter, Rail, State};
 
 /// Polls of a read that found nothing before the simulator calls it a hang: the firmware always
 /// races its reads against a sleep, so this only trips on a simulator bug.
@@ -34,6 +34,8 @@ pub struct BoardState {
     pub modem: Modem,
     /// What each rail drew, over time.
     pub meter: Meter,
+    /// The speed of the MCU's end of the modem UART.
+    pub mcu_baud: u32,
     /// UART microseconds not yet turned into whole simulated milliseconds.
     uart_debt_us: u64,
     idle_polls: u64,
@@ -51,6 +53,7 @@ impl Board {
             epoch_unix_ms,
             modem,
             meter: Meter::default(),
+            mcu_baud: smartbox_firmware::a7670::FACTORY_BAUD,
             uart_debt_us: 0,
             idle_polls: 0,
         })))
@@ -123,6 +126,22 @@ impl Clock for SimClock {
         })
         .await;
     }
+
+    /// Light sleep: the MCU rail at the light-sleep current until `deadline_ms`; what the modem
+    /// sends meanwhile is lost (the UART is clock-gated).
+    async fn doze_until(&self, deadline_ms: u64) {
+        self.0.with(|state| {
+            let now = state.now_ms;
+            if deadline_ms <= now {
+                return;
+            }
+            let awake = state.meter.state_at(Rail::Mcu, now);
+            state.meter.set(Rail::Mcu, now, State::McuLightSleep);
+            state.meter.set(Rail::Mcu, deadline_ms, awake);
+            state.modem.discard_until(deadline_ms);
+            state.now_ms = deadline_ms;
+        });
+    }
 }
 
 /// The MCU's end of the UART to the modem.
@@ -138,7 +157,8 @@ impl embedded_io_async::Read for Uart {
         poll_fn(|cx| {
             let mut state = self.0.0.borrow_mut();
             let now = state.now_ms;
-            let n = state.modem.read(now, buf);
+            let baud = state.mcu_baud;
+            let n = state.modem.read(now, buf, baud);
             if n > 0 {
                 state.idle_polls = 0;
                 return Poll::Ready(Ok(n));
@@ -159,7 +179,7 @@ impl embedded_io_async::Write for Uart {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
         // The MCU waits for its UART to shift the bytes out (10 bits a byte).
         let wait_ms = self.0.with(|state| {
-            let baud = u64::from(state.modem.timing().uart_baud.max(1));
+            let baud = u64::from(state.mcu_baud.max(1));
             state.uart_debt_us += buf.len() as u64 * 10 * 1_000_000 / baud;
             let whole = state.uart_debt_us / 1_000;
             state.uart_debt_us %= 1_000;
@@ -171,14 +191,29 @@ impl embedded_io_async::Write for Uart {
         }
         self.0.with(|state| {
             let now = state.now_ms;
-            let BoardState { modem, meter, .. } = state;
-            modem.receive(now, buf, meter);
+            let BoardState {
+                modem,
+                meter,
+                mcu_baud,
+                ..
+            } = state;
+            modem.receive(now, buf, *mcu_baud, meter);
         });
         Ok(buf.len())
     }
 
     async fn flush(&mut self) -> Result<(), Infallible> {
         Ok(())
+    }
+}
+
+impl smartbox_firmware::a7670::BaudRate for Uart {
+    fn set_baud(&mut self, baud: u32) {
+        self.0.with(|state| {
+            state.mcu_baud = baud;
+            // A half-shifted byte is lost with the old speed.
+            state.uart_debt_us = 0;
+        });
     }
 }
 

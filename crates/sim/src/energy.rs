@@ -9,8 +9,9 @@
 //!   transmit power up to ~500 mA at maximum power (23 dBm). Boot and cell search are not
 //!   tabulated; they are taken between idle and low-power transfer.
 //! - Espressif "ESP32-C6 Series Datasheet" (v1.x), section "Current Consumption": HP CPU at
-//!   160 MHz with peripheral clocks on ~38 mA (RF off); Deep-sleep ~7 µA (RTC timer and LP
-//!   memory on); WiFi RX ~78 mA and TX up to ~350 mA, ~120 mA averaged over an HTTP exchange.
+//!   160 MHz with peripheral clocks on ~38 mA (RF off); Light-sleep ~180 µA (CPU and digital
+//!   peripherals clock-gated, RAM kept); Deep-sleep ~7 µA (RTC timer and LP memory on); WiFi RX
+//!   ~78 mA and TX up to ~350 mA, ~120 mA averaged over an HTTP exchange.
 //! - The SPI camera module (ArduCAM Mini 2MP class, OV2640 with FIFO): ~100 mA while capturing.
 //! - The board's sleep current (regulator quiescent current, IR sensor, modem and SD leakage,
 //!   the C6's deep sleep) is a parameter, [`Currents::board_sleep_ua`].
@@ -34,6 +35,8 @@ pub struct Currents {
     pub board_sleep_ua: f64,
     /// ESP32-C6 running at 160 MHz, peripherals clocked, RF off.
     pub mcu_active_ma: f64,
+    /// ESP32-C6 in light sleep while the modem boots.
+    pub mcu_light_sleep_ma: f64,
     /// A7670 from PWRKEY to UART ready.
     pub modem_booting_ma: f64,
     /// A7670 searching for a cell.
@@ -57,6 +60,7 @@ impl Default for Currents {
         Self {
             board_sleep_ua: 50.0,
             mcu_active_ma: 38.0,
+            mcu_light_sleep_ma: 0.18,
             modem_booting_ma: 60.0,
             modem_searching_ma: 50.0,
             modem_idle_ma: 18.0,
@@ -75,6 +79,7 @@ impl Currents {
         match state {
             State::Off => 0.0,
             State::McuActive => self.mcu_active_ma,
+            State::McuLightSleep => self.mcu_light_sleep_ma,
             State::ModemBooting => self.modem_booting_ma,
             State::ModemSearching => self.modem_searching_ma,
             State::ModemIdle => self.modem_idle_ma,
@@ -491,6 +496,16 @@ mod tests {
         let mah = currents.charge_mah(&meter, 0, 7_200_000);
         // 38 mA for an hour plus 50 µA for two.
         assert!((mah - (38.0 + 0.1)).abs() < 1e-9, "{mah}");
+    }
+
+    #[test]
+    fn light_sleep_is_charged_at_its_own_current() {
+        let currents = Currents::default();
+        let mut meter = Meter::default();
+        meter.set(Rail::Mcu, 0, State::McuLightSleep);
+        meter.set(Rail::Mcu, 3_600_000, State::Off);
+        let mah = currents.charge_mah(&meter, 0, 3_600_000);
+        assert!((mah - (0.18 + 0.05)).abs() < 1e-9, "{mah}");
     }
 
     #[test]

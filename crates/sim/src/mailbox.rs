@@ -55,6 +55,9 @@ pub struct MailboxSpec {
     pub journal_bytes: u32,
     /// Battery capacity.
     pub battery_mah: f64,
+    /// The UART speed the firmware stores in the modem (`AT+IPREX`); the modem starts at its
+    /// factory speed, [`crate::modem::Timing::uart_baud`].
+    pub uart_baud: u32,
     /// Seeds the modem, camera and event ids.
     pub seed: u64,
 }
@@ -70,6 +73,7 @@ impl MailboxSpec {
             wifi: None,
             journal_bytes: 512 * 1024,
             battery_mah: 3_000.0,
+            uart_baud: 921_600,
             seed,
         }
     }
@@ -156,6 +160,7 @@ impl Mailbox {
         let settings = a7670::Settings {
             base_url: base,
             apn: String::try_from("iot.sim").unwrap_or_default(),
+            uart_baud: spec.uart_baud,
         };
         let driver = A7670::new(board.uart(), board.power_key(), board.clock(), settings);
         let wifi = spec

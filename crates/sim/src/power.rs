@@ -25,6 +25,8 @@ pub enum State {
     Off,
     /// MCU running (160 MHz, peripherals clocked).
     McuActive,
+    /// MCU in light sleep (CPU and peripherals clock-gated, state kept), waiting on the modem.
+    McuLightSleep,
     /// Modem booting after the PWRKEY pulse, until its UART answers.
     ModemBooting,
     /// Modem up, searching for a cell.

@@ -237,8 +237,9 @@ pub async fn energy_figures(
         );
         let assumptions = [
             format!(
-                "signal {} dBm, UART {} baud, photos {}x{} JPEG q80 ~{} kB, modem boot {} s, AT+CPOF {} s",
+                "signal {} dBm, UART {} baud (AT+IPREX on the modem's first boot at {}), photos {}x{} JPEG q80 ~{} kB, modem boot {} s, AT+CPOF {} s",
                 spec.modem.signal_dbm,
+                spec.uart_baud,
                 spec.modem.timing.uart_baud,
                 spec.camera.width,
                 spec.camera.height,
@@ -247,9 +248,10 @@ pub async fn energy_figures(
                 spec.modem.timing.power_down_ms as f64 / 1_000.0,
             ),
             format!(
-                "board sleep current {} µA; MCU {} mA; modem idle {} mA, TX {}-{} mA; camera {} mA",
+                "board sleep current {} µA; MCU {} mA, light sleep {} mA; modem idle {} mA, TX {}-{} mA; camera {} mA",
                 currents.board_sleep_ua,
                 currents.mcu_active_ma,
+                currents.mcu_light_sleep_ma,
                 currents.modem_idle_ma,
                 currents.modem_tx_strong_ma,
                 currents.modem_tx_weak_ma,
@@ -267,17 +269,7 @@ pub async fn energy_figures(
             ..scenario.clone()
         };
         let variants = [
-            (
-                &keys[1],
-                "at 921,600 baud (AT+IPR)",
-                ModemSpec {
-                    timing: Timing {
-                        uart_baud: 921_600,
-                        ..spec.modem.timing.clone()
-                    },
-                    ..spec.modem.clone()
-                },
-            ),
+            (&keys[1], "at 115,200 baud (no AT+IPREX)", spec.modem.clone(), 115_200),
             (
                 &keys[2],
                 "at -105 dBm",
@@ -285,11 +277,13 @@ pub async fn energy_figures(
                     signal_dbm: -105,
                     ..spec.modem.clone()
                 },
+                spec.uart_baud,
             ),
         ];
-        for (i, (keys, what, modem)) in variants.into_iter().enumerate() {
+        for (i, (keys, what, modem, uart_baud)) in variants.into_iter().enumerate() {
             let variant = MailboxSpec {
                 modem,
+                uart_baud,
                 ..MailboxSpec::new(&keys.serial, keys.secret, seed + 1 + i as u64)
             };
             let variant = MailboxSpec {

@@ -5,6 +5,7 @@ mod support;
 
 use smartbox_firmware::link::Path;
 use smartbox_firmware::policy::Wake;
+use smartbox_sim::camera::CameraSpec;
 use smartbox_sim::mailbox::MailboxSpec;
 use smartbox_sim::modem::Fault;
 use support::{SECRET, SERIAL, serve_stub};
@@ -147,4 +148,95 @@ fn the_variant_without_an_http_stack_is_refused_and_the_mail_kept() {
     assert!(reason.contains("modem without http"), "{reason}");
     assert_eq!((report.delivered, report.queue_len), (0, 1));
     assert_eq!(mailbox.modem_stats().http_actions, 0);
+}
+
+/// `(first AT+HTTPDATA, last AT+HTTPACTION)` of the last wake in `transcript`, from `since`.
+fn upload_phase(transcript: &[(u64, u32, String)], since: u64) -> (u64, u64) {
+    let wake: Vec<_> = transcript.iter().filter(|(t, _, _)| *t >= since).collect();
+    let first = wake
+        .iter()
+        .find(|(_, _, c)| c.starts_with("AT+HTTPDATA"))
+        .map(|(t, _, _)| *t);
+    let last = wake
+        .iter()
+        .rev()
+        .find(|(_, _, c)| c.starts_with("AT+HTTPACTION"))
+        .map(|(t, _, _)| *t);
+    (first.expect("an upload"), last.expect("an action"))
+}
+
+#[test]
+fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upload_faster() {
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let spec = |baud, seed| MailboxSpec {
+        camera: CameraSpec::VGA,
+        uart_baud: baud,
+        ..MailboxSpec::new(SERIAL, SECRET, seed)
+    };
+    let mut fast = served.mailbox(&spec(921_600, 4));
+    fast.board().with(|s| s.modem.record());
+    let first = fast.wake(HOUR, Wake::Mail);
+    assert_eq!(first.delivered, 1, "{first:?}");
+    let transcript = fast.board().with(|s| s.modem.transcript().to_vec());
+    let iprex = transcript
+        .iter()
+        .position(|(_, _, c)| c == "AT+IPREX=921600")
+        .expect("AT+IPREX sent");
+    let first_action = transcript
+        .iter()
+        .position(|(_, _, c)| c.starts_with("AT+HTTPACTION"))
+        .expect("uploads");
+    assert!(iprex < first_action, "the UART is fast before any upload");
+    assert_eq!(transcript[iprex].1, 115_200, "asked at the factory rate");
+    assert!(
+        transcript[iprex + 1..]
+            .iter()
+            .all(|(_, baud, _)| *baud == 921_600),
+        "everything after it at 921,600"
+    );
+    let count =
+        |wake: &[(u64, u32, String)], what: &str| wake.iter().filter(|(_, _, c)| c == what).count();
+    assert_eq!(count(&transcript, "AT+HTTPINIT"), 1, "one HTTP session");
+    assert_eq!(
+        count(&transcript, "AT+CEREG?"),
+        1,
+        "registration came as a URC"
+    );
+
+    let lost_first = fast.modem_stats().baud_mismatch_bytes;
+    assert!(lost_first > 0, "the first boot's URCs went at 115,200");
+    let second_at = 2 * HOUR;
+    let second = fast.wake(second_at, Wake::Mail);
+    assert_eq!(second.delivered, 1, "{second:?}");
+    let transcript = fast.board().with(|s| s.modem.transcript().to_vec());
+    let wake: Vec<_> = transcript
+        .iter()
+        .filter(|(t, _, _)| *t >= second_at)
+        .cloned()
+        .collect();
+    assert_eq!(count(&wake, "AT+IPREX=921600"), 0, "stored in the modem");
+    assert!(wake.iter().all(|(_, baud, _)| *baud == 921_600));
+    assert_eq!(count(&wake, "AT+HTTPINIT"), 1);
+    assert_eq!(
+        fast.modem_stats().baud_mismatch_bytes,
+        lost_first,
+        "the fast rate is right from the boot URC on"
+    );
+    let (from, to) = upload_phase(&transcript, second_at);
+
+    // Another seed: other event ids, so the stub does not answer "already stored".
+    let mut slow = served.mailbox(&spec(115_200, 5));
+    slow.board().with(|s| s.modem.record());
+    slow.wake(HOUR, Wake::Mail);
+    assert_eq!(slow.wake(second_at, Wake::Mail).delivered, 1);
+    let transcript = slow.board().with(|s| s.modem.transcript().to_vec());
+    assert_eq!(count(&transcript, "AT+IPREX=921600"), 0);
+    let (slow_from, slow_to) = upload_phase(&transcript, second_at);
+    assert!(
+        (to - from) + 5_000 < slow_to - slow_from,
+        "three ~30 kB photos: {} ms at 921,600 baud against {} ms at 115,200",
+        to - from,
+        slow_to - slow_from
+    );
+    assert!(second.awake_ms < 22_000, "awake {} ms", second.awake_ms);
 }

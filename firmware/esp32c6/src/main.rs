@@ -45,6 +45,7 @@ use embedded_hal_bus::spi::RefCellDevice;
 use embedded_sdmmc::SdCard;
 use esp_backtrace as _;
 use esp_bootloader_esp_idf::partitions::FlashStorage;
+use esp_hal::Async;
 use esp_hal::delay::Delay;
 use esp_hal::gpio::{Input, InputConfig, Level, Output, OutputConfig, Pull};
 use esp_hal::rtc_cntl::{Rtc, WakeupSource, wakeup_cause};
@@ -55,7 +56,7 @@ use esp_hal::timer::timg::TimerGroup;
 use esp_hal::uart::{Config as UartConfig, Uart};
 use esp_println::println;
 use heapless::String;
-use smartbox_firmware::a7670::A7670;
+use smartbox_firmware::a7670::{A7670, FACTORY_BAUD, WithBaud};
 use smartbox_firmware::clock::Clock;
 use smartbox_firmware::ota::{OtaClient, OtaPartition};
 use smartbox_firmware::policy::Wake;
@@ -84,8 +85,9 @@ const WATCHDOG_S: u64 = 15 * 60;
 const OTA_MAX_UNCONFIRMED_WAKES: u8 = 6;
 /// Sleep of a device without a provisioning record (it cannot talk to the server anyway).
 const UNPROVISIONED_SLEEP_MS: u64 = 24 * 3_600 * 1_000;
-/// The modem's UART speed (its default, auto-bauding from the first `AT`).
-const MODEM_BAUD: u32 = 115_200;
+/// The modem's UART speed: the driver stores it in the modem with `AT+IPREX` on the first boot
+/// that answers at the factory 115,200, so the photos cross the UART eight times faster.
+const MODEM_BAUD: u32 = 921_600;
 /// SPI clock while the SD card initialises (the card's SPI mode allows at most 400 kHz).
 const SD_INIT_KHZ: u32 = 400;
 /// SPI clock afterwards: the Arducam Mega's maximum, shared by both devices on the bus.
@@ -148,13 +150,18 @@ async fn main(_spawner: Spawner) -> ! {
     let mut battery = battery::measure(adc1, p.GPIO0, &charger, board.battery_mv).await;
     board.battery_mv = battery.cell_mv;
 
-    let uart = Uart::new(p.UART1, UartConfig::default().with_baudrate(MODEM_BAUD))
+    let uart = Uart::new(p.UART1, UartConfig::default().with_baudrate(FACTORY_BAUD))
         .expect("UART1 accepts 115200 8N1")
         .with_rx(p.GPIO16)
         .with_tx(p.GPIO17)
         .into_async();
+    // The driver switches speed with the modem (`AT+IPREX`); a rate the UART cannot make is
+    // refused here, and the driver then falls back to the factory rate it still answers at.
+    let uart = WithBaud::new(uart, |uart: &mut Uart<'_, Async>, baud| {
+        let _ = uart.apply_config(&UartConfig::default().with_baudrate(baud));
+    });
     let pwrkey = Output::new(p.GPIO4, Level::Low, OutputConfig::default());
-    let mut modem = A7670::new(uart, pwrkey, &clock, provision.modem_settings());
+    let mut modem = A7670::new(uart, pwrkey, &clock, provision.modem_settings(MODEM_BAUD));
 
     let mut spi = Spi::new(
         p.SPI2,

@@ -37,11 +37,12 @@ pub struct Provision {
 }
 
 impl Provision {
-    /// The modem's settings.
-    pub fn modem_settings(&self) -> Settings {
+    /// The modem's settings, its UART at `uart_baud`.
+    pub fn modem_settings(&self, uart_baud: u32) -> Settings {
         Settings {
             base_url: self.base_url.clone(),
             apn: self.apn.clone(),
+            uart_baud,
         }
     }
 }

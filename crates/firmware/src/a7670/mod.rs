@@ -5,13 +5,17 @@
 //!
 //! - power: a 50-100 ms PWRKEY pulse starts the modem; its UART answers after ~11 s; `AT+CPOF`
 //!   stops it (`POWERED DOWN`, up to 9 s), a >= 2.5 s pulse when it does not answer;
-//! - readiness: `AT` once a second until `OK`; boot URCs (`*ATREADY: 1`, `+CPIN: READY`,
-//!   `SMS DONE`) are skipped;
-//! - `AT+SIMCOMATI` model check, `AT+CPIN?`, `AT+CGDCONT` APN, `AT+CEREG?`/`AT+CGREG?`
-//!   registration, `AT+CSQ` signal;
-//! - HTTP(S) through the modem's own stack: `HTTPINIT`, `CSSLCFG` (SNI on), `HTTPPARA`,
-//!   `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` + `+HTTPACTION` URC, `HTTPHEAD`, `HTTPREAD`,
-//!   `HTTPTERM`.
+//! - readiness: `AT` once a second until `OK`, sent again at once when the boot URC
+//!   (`*ATREADY: 1` or `RDY`) arrives; other boot URCs (`+CPIN: READY`, `SMS DONE`) are skipped;
+//! - UART speed (Manual §10): `AT+IPREX=<rate>` once, stored by the modem, so every later boot
+//!   talks at [`Settings::uart_baud`] from its first byte; the factory 115,200 is tried when
+//!   the fast rate gets no answer (a new or replaced modem);
+//! - `AT+SIMCOMATI` model check, `AT+CPIN?`, `AT+CGDCONT` APN, `AT+CEREG=1` so registration is
+//!   reported as a URC, `AT+CEREG?`/`AT+CGREG?` polls between them, `AT+CSQ` signal;
+//! - HTTP(S) through the modem's own stack: `HTTPINIT` and `CSSLCFG` (SNI on) once per power
+//!   cycle, then per request `HTTPPARA`, `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` +
+//!   `+HTTPACTION` URC, `HTTPHEAD`, `HTTPREAD`; `HTTPTERM` after a failed request (a fresh
+//!   session for the retry) and never needed before `AT+CPOF`.
 //!
 //! The modem keeps no data counters, so the driver counts the HTTP bytes it sends and reads.
 //!
@@ -21,8 +25,11 @@
 //! The design follows atat's nonetheless: each command carries its timeout, and all parsing is in
 //! the pure [`frame`] and [`parse`] modules, tested on raw bytes.
 
+mod baud;
 pub mod frame;
 pub mod parse;
+
+pub use baud::{BaudRate, WithBaud};
 
 use core::fmt::Write as _;
 
@@ -55,8 +62,16 @@ const CPOF_MS: u64 = 9_000;
 const HTTPACTION_MS: u64 = 130_000;
 /// `AT+HTTPREAD`/`AT+HTTPHEAD` deliver what the modem already holds.
 const HTTPREAD_MS: u64 = 10_000;
-/// Gap between registration polls.
+/// Gap between registration polls (a `+CEREG` URC ends the wait sooner).
 const REGISTRATION_POLL_MS: u64 = 1_000;
+/// The A7670's UART speed as it leaves the factory (Manual §10, `AT+IPR`).
+pub const FACTORY_BAUD: u32 = 115_200;
+/// After this long from PWRKEY without an answer at [`Settings::uart_baud`], every other `AT`
+/// is tried at [`FACTORY_BAUD`]: the modem has booted by then, so it is deaf to the fast rate.
+const FACTORY_BAUD_AFTER_MS: u64 = 13_000;
+/// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used (its UART
+/// reconfigures after the result code).
+const BAUD_SWITCH_MS: u64 = 20;
 /// Bytes of response head kept for `Date`/`Retry-After`; the rest is read and dropped.
 const HEAD_KEPT: usize = 768;
 
@@ -119,6 +134,9 @@ pub struct Settings {
     pub base_url: String<96>,
     /// The SIM provider's APN.
     pub apn: String<32>,
+    /// The UART speed to run at: stored in the modem with `AT+IPREX` on the first boot that
+    /// answers at another rate ([`FACTORY_BAUD`] keeps the factory setting).
+    pub uart_baud: u32,
 }
 
 /// An A7670 on a UART, with its PWRKEY line and a clock.
@@ -133,6 +151,14 @@ pub struct A7670<IO, P, C> {
     rx: RxBuffer<1024>,
     action: Option<HttpAction>,
     powered_down: bool,
+    /// The speed the MCU's UART is set to.
+    baud: u32,
+    /// When PWRKEY released the modem into its boot.
+    powered_on_at: u64,
+    /// An `HTTPINIT` session is open (reused by every request of a power cycle).
+    http_open: bool,
+    /// The `+CEREG`/`+CGREG` URC seen since the last poll.
+    registration: Option<Registration>,
     counters: ByteCounters,
     /// Lines that were neither expected nor known URCs; for diagnostics.
     noise: u32,
@@ -140,7 +166,7 @@ pub struct A7670<IO, P, C> {
 
 impl<IO, P, C> A7670<IO, P, C>
 where
-    IO: Read + Write,
+    IO: Read + Write + BaudRate,
     P: OutputPin,
     C: Clock,
 {
@@ -154,6 +180,10 @@ where
             rx: RxBuffer::new(),
             action: None,
             powered_down: false,
+            baud: FACTORY_BAUD,
+            powered_on_at: 0,
+            http_open: false,
+            registration: None,
             counters: ByteCounters::default(),
             noise: 0,
         }
@@ -180,23 +210,45 @@ where
     }
 
     /// Presses PWRKEY ~100 ms: the modem starts booting (~11 s). Returns at once after the pulse,
-    /// so the caller can take photos while the modem boots.
+    /// so the caller can take photos while the modem boots. The MCU's UART is set to the speed
+    /// the modem stored ([`Settings::uart_baud`]), which it boots at.
     pub async fn press_power_key(&mut self) {
+        self.use_baud(self.settings.uart_baud);
         self.pulse(POWER_ON_PULSE_MS).await;
         self.powered_down = false;
+        self.http_open = false;
+        self.registration = None;
+        self.powered_on_at = self.clock.now_ms();
     }
 
-    /// Polls `AT` once a second until `OK`, then turns echo off and numeric `+CME ERROR`s on.
+    /// The UART speed the link runs at now.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// Polls `AT` once a second until `OK` (at once again when the boot URC arrives), then turns
+    /// echo off and numeric `+CME ERROR`s on. Late in the boot, every other poll goes at
+    /// [`FACTORY_BAUD`] in case the modem never stored the fast rate.
     pub async fn wait_ready(&mut self, deadline_ms: u64) -> Result<(), ModemError> {
+        let fast = self.settings.uart_baud;
+        let mut polls = 0_u32;
+        let mut booted = false;
         loop {
-            let attempt_end = self
-                .clock
-                .now_ms()
-                .saturating_add(SHORT_MS)
-                .min(deadline_ms);
+            let now = self.clock.now_ms();
+            let late = now >= self.powered_on_at.saturating_add(FACTORY_BAUD_AFTER_MS);
+            let baud = if late && fast != FACTORY_BAUD && polls % 2 == 1 {
+                FACTORY_BAUD
+            } else {
+                fast
+            };
+            polls += 1;
+            self.use_baud(baud);
+            let attempt_end = now.saturating_add(SHORT_MS).min(deadline_ms);
             self.send(&["AT"]).await?;
-            match self.finish(attempt_end, None).await {
-                Ok(_) => break,
+            match self.finish_or_boot(attempt_end, !booted).await {
+                Ok(true) => break,
+                // The boot URC: the UART listens from now on.
+                Ok(false) => booted = true,
                 Err(ModemError::Io) => return Err(ModemError::Io),
                 Err(_) if self.clock.now_ms() >= deadline_ms => return Err(ModemError::Timeout),
                 Err(_) => self.clock.sleep_until(attempt_end).await,
@@ -205,6 +257,66 @@ where
         self.command(&["ATE0"], None, SHORT_MS).await?;
         self.command(&["AT+CMEE=1"], None, SHORT_MS).await?;
         Ok(())
+    }
+
+    /// Reads the answer to a readiness `AT`: `Ok(true)` on `OK`, `Ok(false)` when the boot URC
+    /// came first and `boot_urc` is set (the `AT` fell on a deaf UART: send it again).
+    async fn finish_or_boot(
+        &mut self,
+        deadline_ms: u64,
+        boot_urc: bool,
+    ) -> Result<bool, ModemError> {
+        loop {
+            let line = self.next_line(deadline_ms).await?;
+            match parse::classify(&line) {
+                Reply::Ok => return Ok(true),
+                Reply::Error => return Err(ModemError::Error),
+                Reply::CmeError(code) => return Err(ModemError::Cme(code)),
+                Reply::Other(text)
+                    if boot_urc && (text == b"RDY" || text.starts_with(b"*ATREADY:")) =>
+                {
+                    return Ok(false);
+                }
+                reply => self.note(reply),
+            }
+        }
+    }
+
+    /// `AT+IPREX=<rate>` (Manual §10, stored in the modem's NV memory) when the link runs at
+    /// another speed than [`Settings::uart_baud`], then the same speed on the MCU's side, checked
+    /// with `AT`; back to the old speed when the check gets no answer.
+    pub async fn use_fast_uart(&mut self) -> Result<(), ModemError> {
+        let target = self.settings.uart_baud;
+        let old = self.baud;
+        if old == target {
+            return Ok(());
+        }
+        let mut rate = String::<10>::new();
+        let _ = write!(rate, "{target}");
+        self.command(&["AT+IPREX=", &rate], None, SHORT_MS).await?;
+        self.clock.sleep_ms(BAUD_SWITCH_MS).await;
+        self.use_baud(target);
+        if self.command(&["AT"], None, SHORT_MS).await.is_err() {
+            self.use_baud(old);
+            self.command(&["AT"], None, SHORT_MS).await?;
+        }
+        Ok(())
+    }
+
+    /// `AT+CEREG=1` and `AT+CGREG=1` (Manual §4.2.x): registration changes come as URCs, so
+    /// [`A7670::wait_registered`] returns the moment the modem registers.
+    pub async fn report_registration(&mut self) -> Result<(), ModemError> {
+        self.command(&["AT+CEREG=1"], None, SHORT_MS).await?;
+        self.command(&["AT+CGREG=1"], None, SHORT_MS).await?;
+        Ok(())
+    }
+
+    fn use_baud(&mut self, baud: u32) {
+        if self.baud != baud {
+            self.io.set_baud(baud);
+            self.baud = baud;
+            self.rx = RxBuffer::new();
+        }
     }
 
     /// `AT+SIMCOMATI` (Manual §2.2.x): the model, refused when it has no HTTP(S) stack.
@@ -241,7 +353,8 @@ where
         Ok(())
     }
 
-    /// Polls `AT+CEREG?` then `AT+CGREG?` (Manual §4.2.x) until either says home or roaming;
+    /// Polls `AT+CEREG?` then `AT+CGREG?` (Manual §4.2.x) until either says home or roaming,
+    /// and between polls listens for the `+CEREG: <stat>` URC ([`A7670::report_registration`]);
     /// stops early when the network denies registration.
     pub async fn wait_registered(&mut self, deadline_ms: u64) -> Result<Registration, ModemError> {
         loop {
@@ -250,19 +363,29 @@ where
                     .command(&[command], Some(prefix.as_bytes()), SHORT_MS)
                     .await?;
                 let state = line.as_deref().and_then(|l| parse::registration(l, prefix));
-                match state {
-                    Some(state) if state.is_registered() => return Ok(state),
-                    Some(Registration::Denied) => return Err(ModemError::RegistrationDenied),
-                    _ => {}
+                let urc = self.registration.take();
+                if let Some(done) = registered(state).or_else(|| registered(urc)) {
+                    return done;
                 }
             }
             let now = self.clock.now_ms();
             if now >= deadline_ms {
                 return Err(ModemError::NotRegistered);
             }
-            self.clock
-                .sleep_until(now.saturating_add(REGISTRATION_POLL_MS).min(deadline_ms))
-                .await;
+            let next_poll = now.saturating_add(REGISTRATION_POLL_MS).min(deadline_ms);
+            loop {
+                match self.next_line(next_poll).await {
+                    Ok(line) => {
+                        let reply = parse::classify(&line);
+                        self.note(reply);
+                        if let Some(done) = registered(self.registration.take()) {
+                            return done;
+                        }
+                    }
+                    Err(ModemError::Timeout) => break,
+                    Err(other) => return Err(other),
+                }
+            }
         }
     }
 
@@ -278,6 +401,8 @@ where
     /// pulse. Never cut the supply before this returns.
     pub async fn power_off(&mut self) -> Result<(), ModemError> {
         self.powered_down = false;
+        // `AT+CPOF` ends the HTTP session with everything else.
+        self.http_open = false;
         let deadline = self.clock.now_ms().saturating_add(CPOF_MS);
         let answered = match self.command(&["AT+CPOF"], None, SHORT_MS).await {
             Ok(_) => self.wait_powered_down(deadline).await.is_ok(),
@@ -293,7 +418,8 @@ where
     /// One HTTP(S) request through the modem's stack (HTTP(S) application note §3):
     /// `url` = base URL + `path`, `userdata` = custom headers joined by the two characters `\r\n`
     /// as the modem expects them. The response body (truncated to `response_body`) is read with
-    /// `HTTPREAD`; the session is closed with `HTTPTERM` whatever happens.
+    /// `HTTPREAD`. The `HTTPINIT` session (and its TLS settings) stays open for the next request
+    /// of this power cycle; a failed request closes it with `HTTPTERM`, so a retry starts clean.
     pub async fn http(
         &mut self,
         method: Method,
@@ -306,27 +432,31 @@ where
         if body.len() > MAX_HTTPDATA || userdata.len() > MAX_USERDATA {
             return Err(ModemError::TooLarge);
         }
-        // A session left open by an earlier failure makes HTTPINIT answer ERROR.
-        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
-        let result = self
-            .http_session(method, path, content_type, userdata, body, response_body)
-            .await;
-        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
+        let result = match self.http_open {
+            true => Ok(()),
+            false => self.http_init().await,
+        };
+        self.http_open = result.is_ok();
+        let result = match result {
+            Ok(()) => {
+                self.http_request(method, path, content_type, userdata, body, response_body)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
+            self.http_open = false;
+        }
         result
     }
 
-    async fn http_session(
-        &mut self,
-        method: Method,
-        path: &str,
-        content_type: Option<&str>,
-        userdata: &str,
-        body: &[u8],
-        response_body: &mut [u8],
-    ) -> Result<Response, ModemError> {
+    /// Opens the power cycle's HTTP session: `HTTPINIT` and, for HTTPS, the TLS settings.
+    async fn http_init(&mut self) -> Result<(), ModemError> {
+        // A session left open by an earlier failure makes HTTPINIT answer ERROR.
+        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
         self.command(&["AT+HTTPINIT"], None, SHORT_MS).await?;
-        let base = self.settings.base_url.clone();
-        if base.starts_with("https://") {
+        if self.settings.base_url.starts_with("https://") {
             // SNI is off by default and most servers then fail the handshake (error 715).
             self.command(&["AT+CSSLCFG=\"sslversion\",0,4"], None, SHORT_MS)
                 .await?;
@@ -335,6 +465,19 @@ where
             self.command(&["AT+HTTPPARA=\"SSLCFG\",0"], None, SHORT_MS)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn http_request(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        userdata: &str,
+        body: &[u8],
+        response_body: &mut [u8],
+    ) -> Result<Response, ModemError> {
+        let base = self.settings.base_url.clone();
         self.command(
             &["AT+HTTPPARA=\"URL\",\"", &base, path, "\""],
             None,
@@ -564,6 +707,16 @@ where
         match reply {
             Reply::HttpAction(action) => self.action = Some(action),
             Reply::PoweredDown => self.powered_down = true,
+            Reply::Other(line) if line.starts_with(b"+CEREG:") || line.starts_with(b"+CGREG:") => {
+                let prefix = if line.starts_with(b"+CEREG:") {
+                    "+CEREG"
+                } else {
+                    "+CGREG"
+                };
+                if let Some(state) = parse::registration(line, prefix) {
+                    self.registration = Some(state);
+                }
+            }
             Reply::Other(line) if is_chatter(line) => {}
             _ => self.noise += 1,
         }
@@ -631,6 +784,16 @@ where
     }
 }
 
+/// What a registration state means for [`A7670::wait_registered`]: done (registered or
+/// denied) or `None` to keep waiting.
+fn registered(state: Option<Registration>) -> Option<Result<Registration, ModemError>> {
+    match state? {
+        state if state.is_registered() => Some(Ok(state)),
+        Registration::Denied => Some(Err(ModemError::RegistrationDenied)),
+        _ => None,
+    }
+}
+
 /// Boot and status URCs that carry nothing the driver needs.
 fn is_chatter(line: &[u8]) -> bool {
     const CHATTER: [&[u8]; 9] = [
@@ -663,7 +826,7 @@ pub fn userdata(headers: &crate::http::SignedHeaders) -> String<{ MAX_USERDATA }
 
 impl<IO, P, C> DeviceHttp for A7670<IO, P, C>
 where
-    IO: Read + Write,
+    IO: Read + Write + BaudRate,
     P: OutputPin,
     C: Clock,
 {

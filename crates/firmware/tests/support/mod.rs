@@ -35,8 +35,15 @@ struct World {
     body: Vec<u8>,
     body_replies: Vec<(u64, Vec<u8>)>,
     commands: Vec<(u64, String)>,
+    /// The MCU's UART speed when each command arrived.
+    command_bauds: Vec<u32>,
+    /// The MCU's UART speed now, and its changes.
+    baud: u32,
+    bauds: Vec<(u64, u32)>,
     bodies: Vec<Vec<u8>>,
     pwrkey: Vec<(u64, bool)>,
+    /// Light-sleep spans `(from, to)`.
+    dozes: Vec<(u64, u64)>,
     closed: bool,
     spins: u64,
 }
@@ -78,6 +85,7 @@ impl World {
     fn command(&mut self, line: String) {
         let now = self.now;
         self.commands.push((now, line.clone()));
+        self.command_bauds.push(self.baud);
         match self.script.pop_front() {
             Some(Step::Command { expect, replies }) => {
                 assert_eq!(
@@ -107,7 +115,9 @@ pub struct Sim(Rc<RefCell<World>>);
 
 impl Sim {
     pub fn new() -> Self {
-        Self::default()
+        let sim = Self::default();
+        sim.0.borrow_mut().baud = 115_200;
+        sim
     }
 
     /// The driver must send `command`; the modem answers `reply` at once.
@@ -175,6 +185,18 @@ impl Sim {
         self.0.borrow().commands.clone()
     }
 
+    /// Each command with the MCU's UART speed it was sent at.
+    pub fn commands_at_baud(&self) -> Vec<(String, u32)> {
+        let world = self.0.borrow();
+        let names = world.commands.iter().map(|(_, c)| c.clone());
+        names.zip(world.command_bauds.iter().copied()).collect()
+    }
+
+    /// Changes of the MCU's UART speed, with the time.
+    pub fn bauds(&self) -> Vec<(u64, u32)> {
+        self.0.borrow().bauds.clone()
+    }
+
     pub fn command_names(&self) -> Vec<String> {
         self.commands().into_iter().map(|(_, c)| c).collect()
     }
@@ -187,6 +209,11 @@ impl Sim {
     /// PWRKEY levels with the time they were set.
     pub fn pwrkey(&self) -> Vec<(u64, bool)> {
         self.0.borrow().pwrkey.clone()
+    }
+
+    /// The spans the MCU spent in light sleep.
+    pub fn dozes(&self) -> Vec<(u64, u64)> {
+        self.0.borrow().dozes.clone()
     }
 
     /// Whether every scripted step was used.
@@ -206,6 +233,14 @@ impl Sim {
 impl Clock for Sim {
     fn now_ms(&self) -> u64 {
         self.0.borrow().now
+    }
+
+    async fn doze_until(&self, deadline_ms: u64) {
+        let now = self.now_ms();
+        if deadline_ms > now {
+            self.0.borrow_mut().dozes.push((now, deadline_ms));
+        }
+        self.sleep_until(deadline_ms).await;
     }
 
     /// Jumps to the next scheduled modem output or to the deadline, whichever is first, so a
@@ -279,6 +314,15 @@ impl embedded_io_async::Write for FakeUart {
 
     async fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
+    }
+}
+
+impl smartbox_firmware::a7670::BaudRate for FakeUart {
+    fn set_baud(&mut self, baud: u32) {
+        let mut world = self.0.0.borrow_mut();
+        let now = world.now;
+        world.baud = baud;
+        world.bauds.push((now, baud));
     }
 }
 

@@ -6,7 +6,9 @@
 //! URCs (`*ATREADY: 1`, `+CPIN: READY`, `SMS DONE`, `PB DONE`), `+CEREG`/`+CGREG` read
 //! responses, `+CSQ`, `AT+HTTPDATA` with its `DOWNLOAD` prompt and a timeout, the
 //! `+HTTPACTION: <method>,<status>,<len>` URC, `+HTTPHEAD`/`+HTTPREAD` counted binary runs, and
-//! `AT+CPOF` answered by `POWERED DOWN`.
+//! `AT+CPOF` answered by `POWERED DOWN`, `AT+IPREX`/`AT+IPR` UART speeds (the `IPREX` one kept
+//! across power cycles; bytes sent at another speed than the modem's are lost), and
+//! `AT+CEREG=1`/`AT+CGREG=1` registration URCs.
 //!
 //! It is a pure state machine over time passed in (`now`): the board ([`crate::board`]) feeds it
 //! the bytes the MCU writes and takes out the bytes due by now. Everything random (boot jitter,
@@ -39,6 +41,14 @@ const MAX_LINE: usize = 4_096;
 const SERVER_MS: u64 = 30;
 /// `+CME ERROR: 10`, SIM not inserted (Manual, CME error codes).
 const CME_SIM_NOT_INSERTED: &str = "+CME ERROR: 10";
+
+/// Speeds `AT+IPR`/`AT+IPREX` accept (Manual §10: 300 to 3,686,400; the usual ones here).
+const SUPPORTED_BAUDS: [u32; 7] = [9_600, 57_600, 115_200, 230_400, 460_800, 921_600, 3_686_400];
+
+/// UART time of `bytes` at `baud` (10 bits a byte), rounded up to whole milliseconds.
+fn uart_ms(baud: u32, bytes: usize) -> u64 {
+    (bytes as u64 * 10 * 1_000).div_ceil(u64::from(baud.max(1)))
+}
 
 /// Lines a noisy modem sends between answers: URCs the driver has no use for.
 const NOISE: [&str; 6] = [
@@ -91,6 +101,8 @@ pub struct ModemStats {
     pub dropped_bytes: u64,
     /// Noise lines sent.
     pub noise_lines: u64,
+    /// Bytes lost because the two ends of the UART ran at different speeds.
+    pub baud_mismatch_bytes: u64,
     /// Requests the server answered 401 (a device clock too far from the server's).
     pub unauthorized: u64,
 }
@@ -108,6 +120,8 @@ enum Power {
 struct Out {
     at: u64,
     bytes: Vec<u8>,
+    /// The modem's UART speed when it sent them.
+    baud: u32,
     /// Set on an output that may be cancelled (the `AT+HTTPDATA` timeout).
     tag: Option<u64>,
 }
@@ -141,6 +155,13 @@ pub struct Modem {
     echo: bool,
     sni: bool,
     registered_at: u64,
+    /// UART speed now, and the one stored in NV memory by `AT+IPREX` (used at each boot).
+    baud: u32,
+    nv_baud: u32,
+    /// `AT+CEREG=1`/`AT+CGREG=1` set this power cycle.
+    registration_urcs: bool,
+    /// Command lines with their time and UART speed, when recording ([`Modem::record`]).
+    transcript: Option<Vec<(u64, u32, String)>>,
     line: Vec<u8>,
     download: Option<Download>,
     session: Option<Session>,
@@ -166,6 +187,7 @@ impl std::fmt::Debug for Modem {
 impl Modem {
     /// A modem that is off. `epoch_unix_ms` is the unix time at simulated time 0.
     pub fn new(spec: ModemSpec, seed: u64, network: Rc<dyn Network>, epoch_unix_ms: i64) -> Self {
+        let factory_baud = spec.timing.uart_baud;
         Self {
             spec,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -176,6 +198,10 @@ impl Modem {
             echo: true,
             sni: false,
             registered_at: 0,
+            baud: factory_baud,
+            nv_baud: factory_baud,
+            registration_urcs: false,
+            transcript: None,
             line: Vec::new(),
             download: None,
             session: None,
@@ -214,6 +240,26 @@ impl Modem {
         self.stats
     }
 
+    /// Starts recording every command line with its time and UART speed.
+    pub fn record(&mut self) {
+        self.transcript.get_or_insert_with(Vec::new);
+    }
+
+    /// The command lines recorded since [`Modem::record`]: `(ms, baud, line)`.
+    pub fn transcript(&self) -> &[(u64, u32, String)] {
+        self.transcript.as_deref().unwrap_or_default()
+    }
+
+    /// The UART speed the modem runs at now.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// Drops what the modem sent up to `until` unread (the MCU was in light sleep).
+    pub fn discard_until(&mut self, until: u64) {
+        self.outbox.retain(|o| o.at > until);
+    }
+
     /// Whether the modem is off at `now` (a shutdown in progress counts from `POWERED DOWN`).
     pub fn is_off(&self, now: u64) -> bool {
         match self.power {
@@ -228,8 +274,17 @@ impl Modem {
         self.outbox.iter().map(|o| o.at).find(|&at| at > now)
     }
 
-    /// Moves bytes due by `now` into `buf`; returns how many.
-    pub fn read(&mut self, now: u64, buf: &mut [u8]) -> usize {
+    /// Moves bytes due by `now` into `buf`; returns how many. Bytes the modem sent at another
+    /// speed than the MCU's `mcu_baud` are garbage to the MCU: they are dropped.
+    pub fn read(&mut self, now: u64, buf: &mut [u8], mcu_baud: u32) -> usize {
+        while let Some(front) = self
+            .outbox
+            .front()
+            .filter(|o| o.at <= now && o.baud != mcu_baud)
+        {
+            self.stats.baud_mismatch_bytes += front.bytes.len() as u64;
+            self.outbox.pop_front();
+        }
         let Some(front) = self.outbox.front_mut().filter(|o| o.at <= now) else {
             return 0;
         };
@@ -268,9 +323,14 @@ impl Modem {
         }
     }
 
-    /// Bytes the MCU wrote, arriving at `now`.
-    pub fn receive(&mut self, now: u64, bytes: &[u8], meter: &mut Meter) {
+    /// Bytes the MCU wrote at `mcu_baud`, arriving at `now`.
+    pub fn receive(&mut self, now: u64, bytes: &[u8], mcu_baud: u32, meter: &mut Meter) {
         self.catch_up(now);
+        if mcu_baud != self.baud {
+            // Framing errors on the modem's side: nothing it can parse.
+            self.stats.baud_mismatch_bytes += bytes.len() as u64;
+            return;
+        }
         let mut bytes = bytes.to_vec();
         if self.fault == Some(Fault::DroppedBytes)
             && !bytes.is_empty()
@@ -315,6 +375,7 @@ impl Modem {
         self.session = None;
         self.echo = true;
         self.sni = false;
+        self.registration_urcs = false;
         self.uploads = 0;
         self.actions = 0;
     }
@@ -326,6 +387,7 @@ impl Modem {
         let boot = self.spec.timing.boot_ms + self.rng.random_range(0..=2 * jitter) - jitter;
         let ready_at = now + boot;
         self.power = Power::Booting { ready_at };
+        self.baud = self.nv_baud;
         self.registered_at = ready_at + self.spec.timing.registration_at(self.spec.signal_dbm);
         meter.set(Rail::Modem, now, State::ModemBooting);
         meter.set(Rail::Modem, ready_at, State::ModemSearching);
@@ -379,13 +441,22 @@ impl Modem {
             bytes.remove(index);
             self.stats.dropped_bytes += 1;
         }
-        let at = at + self.spec.timing.uart_ms(bytes.len());
+        let at = at + uart_ms(self.baud, bytes.len());
         let index = self
             .outbox
             .iter()
             .position(|o| o.at > at)
             .unwrap_or(self.outbox.len());
-        self.outbox.insert(index, Out { at, bytes, tag });
+        let baud = self.baud;
+        self.outbox.insert(
+            index,
+            Out {
+                at,
+                bytes,
+                baud,
+                tag,
+            },
+        );
     }
 
     fn urc(&mut self, at: u64, line: &str) {
@@ -419,6 +490,9 @@ impl Modem {
             return;
         }
         self.stats.commands += 1;
+        if let Some(transcript) = self.transcript.as_mut() {
+            transcript.push((now, self.baud, text.clone()));
+        }
         if self.echo {
             self.send_at(now, format!("{text}\r").into_bytes(), None);
         }
@@ -438,6 +512,38 @@ impl Modem {
                 self.ok(now);
             }
             ("AT+CMEE", Some(_)) | ("AT+CGDCONT", Some(_)) => self.ok(now),
+            ("AT+IPR", Some(arg)) | ("AT+IPREX", Some(arg)) => {
+                match arg.trim().parse::<u32>() {
+                    Ok(rate) if SUPPORTED_BAUDS.contains(&rate) => {
+                        // The result code goes at the old speed; the UART switches after it.
+                        self.ok(now);
+                        self.baud = rate;
+                        if name == "AT+IPREX" {
+                            self.nv_baud = rate;
+                        }
+                    }
+                    _ => self.error(now),
+                }
+            }
+            ("AT+CEREG", Some(arg)) | ("AT+CGREG", Some(arg)) => {
+                match arg.trim() {
+                    "0" | "1" => {
+                        self.ok(now);
+                        let on = arg.trim() == "1";
+                        if on && !self.registration_urcs && self.can_register() {
+                            // Reported on the change to registered (3GPP TS 27.007 §10.1.22).
+                            let at = self.registered_at.max(now + 1);
+                            if self.registered_at > now {
+                                let stat = if self.spec.roaming { 5 } else { 1 };
+                                let prefix = &name[2..];
+                                self.urc(at, &format!("{prefix}: {stat}"));
+                            }
+                        }
+                        self.registration_urcs |= on;
+                    }
+                    _ => self.error(now),
+                }
+            }
             ("AT+SIMCOMATI", None) => {
                 let model = format!("Model: {}", self.spec.model);
                 self.answer(
@@ -537,7 +643,7 @@ impl Modem {
         let value = value.trim().trim_matches('"').to_owned();
         match key.trim().trim_matches('"').to_ascii_uppercase().as_str() {
             "URL" => session.url = Some(value),
-            "CONTENT" => session.content = Some(value),
+            "CONTENT" => session.content = Some(value).filter(|v| !v.is_empty()),
             "USERDATA" => {
                 session.userdata = value
                     .split("\\r\\n")
@@ -777,6 +883,8 @@ mod tests {
         modem: Modem,
         meter: Meter,
         now: u64,
+        /// The speed of the MCU's end of the UART.
+        baud: u32,
     }
 
     impl Bench {
@@ -787,6 +895,7 @@ mod tests {
                 modem,
                 meter: Meter::default(),
                 now: 0,
+                baud: 115_200,
             }
         }
 
@@ -801,7 +910,7 @@ mod tests {
             let mut out = Vec::new();
             let mut buf = [0; 256];
             loop {
-                let n = self.modem.read(self.now, &mut buf);
+                let n = self.modem.read(self.now, &mut buf, self.baud);
                 out.extend_from_slice(&buf[..n]);
                 if n > 0 {
                     continue;
@@ -817,7 +926,7 @@ mod tests {
 
         fn send(&mut self, bytes: &str) -> String {
             self.modem
-                .receive(self.now, bytes.as_bytes(), &mut self.meter);
+                .receive(self.now, bytes.as_bytes(), self.baud, &mut self.meter);
             let until = self.now + 1_000;
             self.drain(until)
         }
@@ -842,6 +951,40 @@ mod tests {
         assert_eq!(bench.send("ATE0\r"), "ATE0\r\r\nOK\r\n");
         assert_eq!(bench.send("AT+CSQ\r"), "\r\n+CSQ: 14,99\r\n\r\nOK\r\n");
         assert_eq!(bench.send("AT+BOGUS\r"), "\r\nERROR\r\n");
+    }
+
+    #[test]
+    fn iprex_is_kept_across_power_cycles_and_bytes_at_another_speed_are_lost() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        assert_eq!(
+            bench.send("AT+IPREX=921600\r"),
+            "\r\nOK\r\n",
+            "answered at the old speed"
+        );
+        assert_eq!(bench.send("AT+CSQ\r"), "", "deaf to the old speed");
+        assert_eq!(bench.modem.stats().baud_mismatch_bytes, 7);
+        bench.baud = 921_600;
+        assert_eq!(bench.send("AT+CPOF\r"), "\r\nOK\r\n");
+        let until = bench.now + 5_000;
+        bench.drain(until);
+        bench.power_on();
+        let boot = bench.drain(bench.now + 15_000);
+        assert!(boot.contains("*ATREADY: 1"), "booted at 921,600: {boot:?}");
+        assert_eq!(bench.modem.baud(), 921_600);
+    }
+
+    #[test]
+    fn cereg_1_reports_the_registration_as_a_urc() {
+        let mut bench = Bench::new(None);
+        bench.power_on();
+        let boot = bench.drain(12_000);
+        assert!(boot.contains("*ATREADY: 1"), "{boot}");
+        assert!(bench.send("ATE0\r").ends_with("\r\nOK\r\n"));
+        assert!(bench.send("AT+CEREG=1\r").contains("\r\nOK\r\n"));
+        let until = bench.now + 10_000;
+        let later = bench.drain(until);
+        assert!(later.contains("\r\n+CEREG: 1\r\n"), "{later:?}");
     }
 
     #[test]
