@@ -136,6 +136,7 @@ pub struct Mailbox {
     currents: Currents,
     accounted_ms: u64,
     last_wake_mah: f64,
+    last_wake_light_sleep_ms: u64,
     generated: Vec<EventRequest>,
 }
 
@@ -203,6 +204,7 @@ impl Mailbox {
             currents,
             accounted_ms: 0,
             last_wake_mah: 0.0,
+            last_wake_light_sleep_ms: 0,
             generated: Vec::new(),
         })
     }
@@ -279,13 +281,26 @@ impl Mailbox {
             wake,
         ));
         let end = self.board.now_ms();
-        self.board.with(|s| s.meter.set(Rail::Mcu, end, State::Off));
+        self.last_wake_light_sleep_ms = self.board.with(|s| {
+            s.meter.set(Rail::Mcu, end, State::Off);
+            s.meter
+                .segments(Rail::Mcu, at_ms, end)
+                .iter()
+                .filter(|(_, state)| *state == State::McuLightSleep)
+                .map(|(ms, _)| ms)
+                .sum()
+        });
         if let Some(event) = report.event {
             self.generated.push(event);
         }
         self.account(end);
         self.last_wake_mah = self.battery.used_mah - before;
         report
+    }
+
+    /// Milliseconds of the last wake the MCU spent in light sleep.
+    pub fn last_wake_light_sleep_ms(&self) -> u64 {
+        self.last_wake_light_sleep_ms
     }
 
     /// Charge drawn by the last wake, MCU boot included, in mAh.

@@ -44,6 +44,10 @@ fn two_days_of_mail_are_measured_wake_by_wake_and_compared_with_the_naive_flow()
     let table = energy::report(&ours, &naive, &counts, &[format!("photo {photo} bytes")]);
     eprintln!("{table}");
     assert!(ours.mah_per_mail > ours.mah_per_checkin);
+    assert!(
+        ours.mcu_active_per_mail_s + 6.0 < ours.awake_per_mail_s,
+        "the MCU light-sleeps through most of the modem's boot: {ours:?}"
+    );
     assert!(ours.mah_per_day < naive.mah_per_day);
     assert!(table.contains("battery life vs naive"));
 }
