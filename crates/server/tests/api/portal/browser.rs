@@ -276,10 +276,18 @@ async fn the_customer_story_in_chromium() {
         .await
         .expect("thumbnails");
     assert_eq!(thumbs.len(), 3);
-    let loaded = client
-        .execute("return Array.from(document.images).filter(i => i.classList.contains('thumb')).every(i => i.complete && i.naturalWidth === 320);", vec![])
-        .await
-        .expect("images checked");
+    // Thumbnails load after the page (and may be re-asked for while the thumbnail job runs).
+    let mut loaded = json!(false);
+    for _ in 0..50 {
+        loaded = client
+            .execute("return Array.from(document.images).filter(i => i.classList.contains('thumb')).every(i => i.complete && i.naturalWidth === 320);", vec![])
+            .await
+            .expect("images checked");
+        if loaded == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(loaded, json!(true), "the photos load");
     screenshots(&client, "07-gallery").await;
 
