@@ -158,6 +158,38 @@ async fn a_delivery_gets_320_px_thumbnails_in_the_background_and_the_gallery_sho
         let full = h.browser.get(&format!("/photos/{event_id}/0")).await;
         assert_eq!(size_of(&full.bytes), (640, 480));
 
+        // The API lists them beside the photos.
+        let api = h
+            .browser
+            .api("GET", &format!("/api/v1/events/{event_id}"), None)
+            .await
+            .json();
+        assert_eq!(
+            api["thumbnails"][1],
+            format!("/photos/{event_id}/1/thumbnail")
+        );
+        assert_eq!(api["photos"][1], format!("/photos/{event_id}/1"));
+
+        // Run again (at-least-once delivery), the job finds nothing left to do.
+        app.state
+            .db
+            .enqueue_job(&smartbox_store::NewJob {
+                id: &uuid::Uuid::new_v4().to_string(),
+                kind: EVENT_THUMBNAILS,
+                payload: serde_json::json!({ "event_id": event_id }),
+                unique_key: None,
+                run_at: app.clock.now_ms(),
+                max_attempts: 3,
+            })
+            .await
+            .expect("enqueued");
+        let again = run_jobs(&app).await;
+        assert!(
+            matches!(again.as_slice(), [Outcome::Done { .. }]),
+            "{again:?}"
+        );
+        assert_eq!(app.state.db.photos_of_event(&event_id).await.unwrap(), rows);
+
         // Another customer sees neither.
         let mut other = app.customer("ulla@example.com").await;
         assert_eq!(other.get(&thumb_url).await.status, StatusCode::NOT_FOUND);
