@@ -205,11 +205,13 @@ pub struct WelcomeQuery {
 }
 
 /// The Content-Security-Policy of the payment-method page when the card goes through Stripe
-/// Elements: the page's own policy plus Stripe.js from js.stripe.com, its card iframes and the
-/// API it calls. Every other page keeps [`crate::accounts::guard::CONTENT_SECURITY_POLICY`].
+/// Elements: the page's own policy plus Stripe.js from js.stripe.com, its card and 3-D Secure
+/// iframes (js.stripe.com, hooks.stripe.com) and the API it calls, as Stripe's integration
+/// security guide lists them. Every other page keeps [`crate::accounts::guard::CONTENT_SECURITY_POLICY`].
 pub const STRIPE_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
-    script-src 'self' https://js.stripe.com; style-src 'self'; img-src 'self' data:; \
-    connect-src 'self' https://api.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; \
+    script-src 'self' https://js.stripe.com https://*.js.stripe.com; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self' https://api.stripe.com; \
+    frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; \
     font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// How the page takes a card: the sandbox's (or a Stripe test key's) card form, or Stripe

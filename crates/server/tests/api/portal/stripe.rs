@@ -83,8 +83,10 @@ async fn story(app: &PortalApp) {
         .unwrap()
         .to_owned();
     assert!(
-        csp.contains("script-src 'self' https://js.stripe.com;")
-            && csp.contains("frame-src https://js.stripe.com https://hooks.stripe.com")
+        csp.contains("script-src 'self' https://js.stripe.com https://*.js.stripe.com;")
+            && csp.contains(
+                "frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com;"
+            )
             && csp.contains("connect-src 'self' https://api.stripe.com"),
         "{csp}"
     );
