@@ -69,9 +69,9 @@ pub const FACTORY_BAUD: u32 = 115_200;
 /// After this long from PWRKEY without an answer at [`Settings::uart_baud`], every other `AT`
 /// is tried at [`FACTORY_BAUD`]: the modem has booted by then, so it is deaf to the fast rate.
 const FACTORY_BAUD_AFTER_MS: u64 = 13_000;
-/// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used (its UART
-/// reconfigures after the result code).
-const BAUD_SWITCH_MS: u64 = 20;
+/// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used: its UART
+/// reconfigures after the result code (modem makers ask for up to 100 ms).
+const BAUD_SWITCH_MS: u64 = 100;
 /// Bytes of response head kept for `Date`/`Retry-After`; the rest is read and dropped.
 const HEAD_KEPT: usize = 768;
 
