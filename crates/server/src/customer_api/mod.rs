@@ -172,6 +172,7 @@ pub(crate) async fn owned_subscription(
         .ok_or_else(|| ApiError::NotFound(format!("no subscription {subscription_id}")))
 }
 
+/// The owner's mailbox with this id; another customer's answers 404.
 pub(crate) async fn owned(
     state: &AppState,
     owner: &str,
