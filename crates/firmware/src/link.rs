@@ -266,7 +266,8 @@ where
         self.check_model().await?;
         self.check_sim().await?;
         self.set_apn().await?;
-        self.report_registration().await?;
+        // Without the URCs the polls still find the registration, a second later at most.
+        let _ = self.report_registration().await;
         self.wait_registered(deadline_ms).await?;
         Ok(self.signal_dbm().await?.unwrap_or(-113))
     }
