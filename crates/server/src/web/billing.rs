@@ -237,15 +237,26 @@ async fn card_page(
     welcome: bool,
     error: Option<String>,
 ) -> Result<Response, PageError> {
+    let (mut status, mut error) = (status, error);
+    let mut unreachable = false;
     let stripe = match elements_key(state) {
-        Some(key) => {
-            // A fresh SetupIntent per visit: Stripe.js confirms it in the browser with the card.
-            let intent = engine(state)?
-                .start_card_setup(&user.user.id)
-                .await
-                .map_err(billing_error)?;
-            Some(context! { publishable_key => key, client_secret => intent.client_secret })
-        }
+        // A fresh SetupIntent per visit: Stripe.js confirms it in the browser with the card.
+        Some(key) => match engine(state)?.start_card_setup(&user.user.id).await {
+            Ok(intent) => {
+                Some(context! { publishable_key => key, client_secret => intent.client_secret })
+            }
+            Err(BillingError::Provider(ProviderError::Unavailable(why))) => {
+                tracing::warn!(customer = %user.user.id, %why, "card page: Stripe unreachable");
+                unreachable = true;
+                status = StatusCode::SERVICE_UNAVAILABLE;
+                error = Some(
+                    "Stripe cannot be reached right now, so a card cannot be added. Try again in a minute."
+                        .to_owned(),
+                );
+                None
+            }
+            Err(err) => return Err(billing_error(err)),
+        },
         None => None,
     };
     let elements = stripe.is_some();
@@ -256,6 +267,7 @@ async fn card_page(
         context! {
             title => "Payment method", nav => "billing", welcome => welcome, error => error,
             sandbox => state.config.stripe.is_none(), mode => mode_note(state), stripe => stripe,
+            unreachable => unreachable,
         },
     )?;
     if elements {

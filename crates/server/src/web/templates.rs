@@ -170,12 +170,12 @@ mod tests {
             ),
             (
                 "payment_method.html",
-                context! { welcome => true, error => "Declined", sandbox => true, mode => "sandbox", stripe => None::<String> },
+                context! { welcome => true, error => "Declined", sandbox => true, mode => "sandbox", stripe => None::<String>, unreachable => false },
             ),
             (
                 "payment_method.html",
                 context! {
-                    welcome => false, error => None::<String>, sandbox => false, mode => "test",
+                    welcome => false, error => None::<String>, sandbox => false, mode => "test", unreachable => false,
                     stripe => context! { publishable_key => "pk_test_1", client_secret => "seti_1_secret_2" },
                 },
             ),

@@ -70,6 +70,18 @@ pub async fn spawn_apps_with_stripe() -> Option<Vec<PortalApp>> {
     Some(apps)
 }
 
+/// The service on SQLite with Stripe Elements configured against `api_base`.
+pub async fn spawn_sqlite_with_stripe_at(api_base: &str) -> PortalApp {
+    let config = Config::from_lookup(|name| match name {
+        "STRIPE_SECRET_KEY" => Some(STRIPE_SECRET_KEY.to_owned()),
+        "STRIPE_PUBLISHABLE_KEY" => Some("pk_test_smartbox".to_owned()),
+        "STRIPE_API_BASE" => Some(api_base.to_owned()),
+        _ => None,
+    })
+    .expect("a Stripe configuration");
+    spawn_configured(testing::sqlite().await, config).await
+}
+
 /// The secret key the Stripe tests use (localstripe takes any).
 pub const STRIPE_SECRET_KEY: &str = "sk_test_smartbox";
 

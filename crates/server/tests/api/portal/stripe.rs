@@ -12,7 +12,9 @@ use axum::http::{StatusCode, header};
 use serde_json::Value;
 use smartbox_server::accounts::guard::CONTENT_SECURITY_POLICY;
 
-use crate::portal::helpers::{PortalApp, STRIPE_SECRET_KEY, spawn_apps_with_stripe};
+use crate::portal::helpers::{
+    PortalApp, STRIPE_SECRET_KEY, spawn_apps_with_stripe, spawn_sqlite_with_stripe_at,
+};
 
 /// The value of `data-<name>` on the page.
 fn data_attribute(body: &str, name: &str) -> String {
@@ -189,4 +191,33 @@ async fn with_stripe_the_card_goes_through_elements_and_a_confirmed_setup_intent
     for app in &apps {
         story(app).await;
     }
+}
+
+#[tokio::test]
+async fn when_stripe_cannot_be_reached_the_card_page_says_so_and_offers_no_form() {
+    // Nothing listens on the discard port.
+    let app = spawn_sqlite_with_stripe_at("http://127.0.0.1:9").await;
+    let mut browser = app.customer("quin@example.com").await;
+    let page = browser.get("/billing/payment-method").await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Stripe cannot be reached right now"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page
+            .body
+            .contains("<form method=\"post\" action=\"/billing/payment-method\"")
+    );
+    assert!(!page.body.contains("js.stripe.com"));
+    assert_eq!(
+        page.headers[header::CONTENT_SECURITY_POLICY],
+        CONTENT_SECURITY_POLICY
+    );
 }
