@@ -158,6 +158,8 @@ mod tests {
                     caps => vec![context! { id => "s1", mailbox => "Front", dollars => "5.00", max => "$50.00", default => "$5.00" }],
                     time_zone => "UTC", time_zones => vec!["UTC", "UTC+01:00"], quiet_start => "22:00", quiet_end => "07:00",
                     error => None::<String>, saved => true,
+                    webhook_url => "https://example.com/hook", webhook_secret => None::<String>, webhook_test => None::<String>,
+                    webhook_log => vec![context! { at => "today", event => "e1", url => "https://example.com/hook", status => "delivered", reason => "", attempts => 1 }],
                 },
             ),
             (
