@@ -205,6 +205,7 @@ pub async fn energy_figures(
                 "SIM-ENERGY-0001".to_owned(),
                 "SIM-ENERGY-0002".to_owned(),
                 "SIM-ENERGY-0003".to_owned(),
+                "SIM-ENERGY-0004".to_owned(),
             ],
             PlanId::Premium,
         )
@@ -263,24 +264,42 @@ pub async fn energy_figures(
             ),
         ];
         let mut table = energy::report(&ours, &naive, &counts, &assumptions);
-        // What moves the figures most: the UART speed, and the signal.
+        // What moves the figures most: the UART speed, TLS, and the signal.
         let one_day = Scenario {
             days: 1,
             ..scenario.clone()
         };
+        let https = url.replacen("http://", "https://", 1);
         let variants = [
-            (&keys[1], "at 115,200 baud (no AT+IPREX)", spec.modem.clone(), 115_200),
+            (
+                &keys[1],
+                "at 115,200 baud (no AT+IPREX)",
+                spec.modem.clone(),
+                115_200,
+                &url,
+            ),
             (
                 &keys[2],
+                "over HTTPS (a TLS handshake per request)",
+                ModemSpec {
+                    tls_terminated: true,
+                    ..spec.modem.clone()
+                },
+                spec.uart_baud,
+                &https,
+            ),
+            (
+                &keys[3],
                 "at -105 dBm",
                 ModemSpec {
                     signal_dbm: -105,
                     ..spec.modem.clone()
                 },
                 spec.uart_baud,
+                &url,
             ),
         ];
-        for (i, (keys, what, modem, uart_baud)) in variants.into_iter().enumerate() {
+        for (i, (keys, what, modem, uart_baud, url)) in variants.into_iter().enumerate() {
             let variant = MailboxSpec {
                 modem,
                 uart_baud,
@@ -291,7 +310,7 @@ pub async fn energy_figures(
                 journal_bytes: spec.journal_bytes,
                 ..variant
             };
-            let mut mailbox = Mailbox::new(&variant, network.clone(), &url, epoch, currents)?;
+            let mut mailbox = Mailbox::new(&variant, network.clone(), url, epoch, currents)?;
             let (figures, _) = energy::measure_firmware(&mut mailbox, &one_day);
             table.push_str(&format!(
                 "  {what}: {:.1} s awake and {:.2} mAh per mail event, {:.1} months\n",

@@ -6,7 +6,8 @@ mod support;
 use smartbox_firmware::link::Path;
 use smartbox_firmware::policy::Wake;
 use smartbox_sim::camera::CameraSpec;
-use smartbox_sim::mailbox::MailboxSpec;
+use smartbox_sim::energy::Currents;
+use smartbox_sim::mailbox::{Mailbox, MailboxSpec};
 use smartbox_sim::modem::Fault;
 use support::{SECRET, SERIAL, serve_stub};
 
@@ -239,4 +240,40 @@ fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upl
         slow_to - slow_from
     );
     assert!(second.awake_ms < 22_000, "awake {} ms", second.awake_ms);
+}
+
+#[test]
+fn over_https_the_driver_configures_tls_once_and_every_request_pays_a_handshake() {
+    // The same seed (so the same boot times) against two stubs (the same event ids are new to
+    // each).
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let mut plain = served.mailbox(&MailboxSpec::new(SERIAL, SECRET, 8));
+    let other = serve_stub(&[(SERIAL, SECRET)]);
+    let mut spec = MailboxSpec::new(SERIAL, SECRET, 8);
+    spec.modem.tls_terminated = true;
+    let https = other.url.replacen("http://", "https://", 1);
+    let mut tls = Mailbox::new(
+        &spec,
+        other.network(),
+        &https,
+        support::EPOCH_MS,
+        Currents::default(),
+    )
+    .expect("mailbox");
+    tls.board().with(|s| s.modem.record());
+    // A second wake of each, both modems already at 921,600.
+    plain.wake(HOUR, Wake::Mail);
+    tls.wake(HOUR, Wake::Mail);
+    let plain_wake = plain.wake(2 * HOUR, Wake::Mail);
+    let tls_wake = tls.wake(2 * HOUR, Wake::Mail);
+    assert_eq!((plain_wake.delivered, tls_wake.delivered), (1, 1));
+    let transcript = tls.board().with(|s| s.modem.transcript().to_vec());
+    let sni = transcript
+        .iter()
+        .filter(|(t, _, c)| *t >= 2 * HOUR && c == "AT+CSSLCFG=\"enableSNI\",0,1")
+        .count();
+    assert_eq!(sni, 1, "TLS set up once for the session's five requests");
+    // Two more round trips (~157 ms at -85 dBm) for each of the five requests.
+    let extra = tls_wake.awake_ms as i64 - plain_wake.awake_ms as i64;
+    assert!((1_000..2_500).contains(&extra), "TLS costs {extra} ms");
 }

@@ -71,6 +71,10 @@ pub struct ModemSpec {
     pub roaming: bool,
     /// Timing model.
     pub timing: Timing,
+    /// The device's `https://` URL reaches a plain-HTTP server (the energy model's in-process
+    /// one speaks no TLS): the emulator charges the TLS handshake on the air as for HTTPS and
+    /// sends the request as `http://`.
+    pub tls_terminated: bool,
 }
 
 impl Default for ModemSpec {
@@ -80,6 +84,7 @@ impl Default for ModemSpec {
             signal_dbm: -85,
             roaming: false,
             timing: Timing::default(),
+            tls_terminated: false,
         }
     }
 }
@@ -746,9 +751,15 @@ impl Modem {
         if let Some(content) = &session.content {
             headers.push(("Content-Type".to_owned(), content.clone()));
         }
+        let tls = url.starts_with("https://");
+        let wire_url = if tls && self.spec.tls_terminated {
+            url.replacen("https://", "http://", 1)
+        } else {
+            url.clone()
+        };
         let request = HttpRequest {
             method: method.to_owned(),
-            url: url.clone(),
+            url: wire_url,
             headers,
             body: if method == "GET" {
                 Vec::new()
@@ -760,7 +771,6 @@ impl Modem {
         self.actions += 1;
         self.stats.http_actions += 1;
         let code: u8 = arg.trim().parse().unwrap_or(0);
-        let tls = url.starts_with("https://");
         let signal = self.spec.signal_dbm;
         let timing = self.spec.timing.clone();
         let first = self.actions == 1;
