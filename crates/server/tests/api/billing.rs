@@ -337,13 +337,22 @@ async fn the_billing_pass_is_enqueued_once_per_minute_whatever_the_number_of_wor
         let other_db = Db::connect(&t.url).await.expect("a second pool");
         let a = Worker::new(state_for(&t.db, &t.url, &clock, &[], None), registry());
         let b = Worker::new(state_for(&other_db, &t.url, &clock, &[], None), registry());
-        let ran = [drain(&a).await, drain(&b).await, drain(&a).await].concat();
+        // Other recurring kinds (hourly housekeeping...) run beside it; count the billing passes.
+        let passes = |ran: Vec<Outcome>| -> Vec<Outcome> {
+            ran.into_iter()
+                .filter(|o| matches!(o, Outcome::Done { kind, .. } | Outcome::Retrying { kind, .. } | Outcome::Failed { kind, .. } if kind == "billing_pass"))
+                .collect()
+        };
+        let ran = passes([drain(&a).await, drain(&b).await, drain(&a).await].concat());
         assert_eq!(ran.len(), 1, "{ran:?}");
-        assert!(matches!(&ran[0], Outcome::Done { kind, .. } if kind == "billing_pass"));
+        assert!(matches!(&ran[0], Outcome::Done { .. }), "{ran:?}");
         clock.advance_ms(30_000);
-        assert!(drain(&b).await.is_empty(), "same minute");
+        assert!(passes(drain(&b).await).is_empty(), "same minute");
         clock.advance_ms(30_000);
-        assert_eq!(drain(&b).await.len() + drain(&a).await.len(), 1);
+        assert_eq!(
+            passes(drain(&b).await).len() + passes(drain(&a).await).len(),
+            1
+        );
         assert_eq!(t.db.count_jobs("billing_pass").await.expect("count"), 2);
     }
 }
