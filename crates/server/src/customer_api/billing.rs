@@ -16,7 +16,6 @@ use super::{Subscription, owned_subscription};
 use crate::accounts::ApiUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::billing::engine;
 
 fn ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
@@ -116,8 +115,8 @@ pub(crate) async fn preview_plan_change(
     Query(choice): Query<PlanChoice>,
 ) -> Result<Json<PlanChangePreview>, ApiError> {
     let to = parse_plan(&choice.plan)?;
-    let preview = engine(&state)
-        .map_err(super::page_error)?
+    let preview = state
+        .billing()
         .preview_plan_change(&user.user.id, &subscription_id, to, state.clock.now())
         .await
         .map_err(billing_error)?;
@@ -163,8 +162,8 @@ pub(crate) async fn change_plan(
     Json(choice): Json<PlanChoice>,
 ) -> Result<Json<PlanChanged>, ApiError> {
     let to = parse_plan(&choice.plan)?;
-    let result = engine(&state)
-        .map_err(super::page_error)?
+    let result = state
+        .billing()
         .change_plan(
             &user.user.id,
             &subscription_id,
@@ -212,8 +211,8 @@ pub(crate) async fn cancel(
     ApiUser(user): ApiUser,
     Path(subscription_id): Path<String>,
 ) -> Result<Json<Subscription>, ApiError> {
-    engine(&state)
-        .map_err(super::page_error)?
+    state
+        .billing()
         .cancel_at_period_end(
             &user.user.id,
             &subscription_id,
@@ -238,8 +237,8 @@ pub(crate) async fn resume(
     ApiUser(user): ApiUser,
     Path(subscription_id): Path<String>,
 ) -> Result<Json<Subscription>, ApiError> {
-    engine(&state)
-        .map_err(super::page_error)?
+    state
+        .billing()
         .withdraw_cancel(
             &user.user.id,
             &subscription_id,
@@ -280,8 +279,8 @@ pub(crate) async fn start_card_setup(
             "Stripe Elements is not configured: send a test card number instead".to_owned(),
         ));
     };
-    let intent = engine(&state)
-        .map_err(super::page_error)?
+    let intent = state
+        .billing()
         .start_card_setup(&user.user.id)
         .await
         .map_err(billing_error)?;
@@ -332,7 +331,7 @@ pub(crate) async fn save_payment_method(
     ApiUser(user): ApiUser,
     Json(request): Json<PaymentMethodRequest>,
 ) -> Result<Json<PaymentMethodSaved>, ApiError> {
-    let engine = engine(&state).map_err(super::page_error)?;
+    let engine = state.billing();
     let now = state.clock.now();
     let attached = match (request.setup_intent, request.card) {
         (Some(intent), None) => {

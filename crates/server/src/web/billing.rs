@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
+use smartbox_billing::SetupIntentId;
 use smartbox_billing::engine::{BillingError, PlanChangeResult};
-use smartbox_billing::{BillingEngine, SetupIntentId, StripeConfig};
 use smartbox_billing::{CardDetails, ProviderError};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
@@ -241,7 +241,7 @@ async fn card_page(
     let mut unreachable = false;
     let stripe = match elements_key(state) {
         // A fresh SetupIntent per visit: Stripe.js confirms it in the browser with the card.
-        Some(key) => match engine(state)?.start_card_setup(&user.user.id).await {
+        Some(key) => match state.billing().start_card_setup(&user.user.id).await {
             Ok(intent) => {
                 Some(context! { publishable_key => key, client_secret => intent.client_secret })
             }
@@ -350,12 +350,14 @@ pub async fn save_card(
             )
             .await;
         }
-        engine(&state)?
+        state
+            .billing()
             .attach_test_card(&user.user.id, &card, state.clock.now(), &actor)
             .await
     } else {
         let intent = SetupIntentId::new(form.setup_intent.trim());
-        engine(&state)?
+        state
+            .billing()
             .finish_card_setup(&user.user.id, &intent, state.clock.now(), &actor)
             .await
     };
@@ -380,19 +382,6 @@ pub async fn save_card(
         Err(err) => return Err(billing_error(err)),
     };
     card_page(&state, &visitor, &user, refusal.0, welcome, Some(refusal.1)).await
-}
-
-/// The billing engine on the state's database, with the payment provider the configuration names
-/// (Stripe when `STRIPE_SECRET_KEY` is set, the sandbox otherwise).
-pub fn engine(state: &AppState) -> Result<BillingEngine, PageError> {
-    let stripe = state
-        .config
-        .stripe
-        .as_ref()
-        .map(|s| StripeConfig::new(s.secret_key.expose()).with_api_base(&s.api_base));
-    let provider =
-        smartbox_billing::provider_for(stripe).map_err(|err| PageError::Internal(err.into()))?;
-    Ok(BillingEngine::new(state.db.clone(), provider))
 }
 
 /// A billing-engine refusal as a page: 404 for what is not the customer's, 409 with the engine's
@@ -440,7 +429,8 @@ pub async fn plan_preview(
     Query(q): Query<PlanQuery>,
 ) -> Result<Response, PageError> {
     let to = parse_plan(&q.plan)?;
-    let preview = engine(&state)?
+    let preview = state
+        .billing()
         .preview_plan_change(&user.user.id, &q.subscription, to, state.clock.now())
         .await
         .map_err(billing_error)?;
@@ -484,7 +474,8 @@ pub async fn change_plan(
     }
     let to = parse_plan(&form.plan)?;
     let actor = format!("customer:{}", user.user.id);
-    let result = engine(&state)?
+    let result = state
+        .billing()
         .change_plan(
             &user.user.id,
             &form.subscription,
@@ -523,7 +514,8 @@ pub async fn cancel(
         return Err(PageError::bad_csrf());
     }
     let actor = format!("customer:{}", user.user.id);
-    engine(&state)?
+    state
+        .billing()
         .cancel_at_period_end(&user.user.id, &form.subscription, state.clock.now(), &actor)
         .await
         .map_err(billing_error)?;
@@ -541,7 +533,8 @@ pub async fn resume(
         return Err(PageError::bad_csrf());
     }
     let actor = format!("customer:{}", user.user.id);
-    engine(&state)?
+    state
+        .billing()
         .withdraw_cancel(&user.user.id, &form.subscription, state.clock.now(), &actor)
         .await
         .map_err(billing_error)?;

@@ -165,8 +165,8 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             "sandbox: no Stripe Elements"
         );
         app.clock.advance_s(8 * 24 * 3600);
-        smartbox_server::web::billing::engine(&app.state)
-            .expect("the billing engine")
+        app.state
+            .billing()
             .run_billing_pass(app.state.clock.now(), None, "test")
             .await
             .expect("billing pass");

@@ -306,8 +306,8 @@ async fn the_customer_story_in_chromium() {
     assert!(body.contains("7 day(s) left in your free trial"), "{body}");
     screenshots(&client, "08-billing-trial").await;
     app.clock.advance_s(8 * 24 * 3600);
-    smartbox_server::web::billing::engine(&app.state)
-        .expect("the billing engine")
+    app.state
+        .billing()
         .run_billing_pass(app.state.clock.now(), None, "browser story")
         .await
         .expect("the billing pass runs");

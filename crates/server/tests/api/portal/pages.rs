@@ -393,8 +393,8 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
 
         // After the trial the card pays the first period; a day later Premium costs the share left.
         app.clock.advance_s(8 * 24 * 3600);
-        smartbox_server::web::billing::engine(&app.state)
-            .expect("the billing engine")
+        app.state
+            .billing()
             .run_billing_pass(app.state.clock.now(), None, "test")
             .await
             .expect("billing pass");
