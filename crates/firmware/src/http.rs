@@ -91,6 +91,8 @@ pub struct Request<'a> {
     pub headers: &'a SignedHeaders,
     /// The body (empty for GET).
     pub body: &'a [u8],
+    /// A `Range` header (firmware downloads), sent besides the signed headers.
+    pub range: Option<crate::ota::ByteRange>,
 }
 
 /// What came back.

@@ -13,20 +13,31 @@
 //! 5xx and network errors retried a few times, then kept. Nothing is removed from the SD queue
 //! before the server has stored it.
 //!
+//! Firmware updates ([`run_with_ota`]): after a check-in answered 200, an image on trial confirms
+//! itself ([`OtaClient::checked_in`]); an offered version other than the running one is
+//! downloaded in `Range`d GETs into the update slot when the battery holds at least
+//! [`OTA_MIN_BATTERY_PERCENT`] (or charges), at most [`OTA_BYTES_PER_WAKE`] per wake, resuming
+//! where the last wake stopped (timer wakes connect for that while a download is under way);
+//! once complete it is verified and set to boot ([`Report::ota`] then asks for a restart); the
+//! outcome (downloaded, installed, failed, rolled back) goes to `POST /firmware/report`.
+//!
 //! It is async over traits rather than a hand-rolled state machine: every wait goes through
 //! [`Clock`], so a test runs a whole wake on a simulated clock in microseconds.
 
 use heapless::String;
 use smartbox_protocol::{
-    DeviceConfig, EVENTS_PATH, EventKind, EventRequest, EventResponse, FirmwareOffer,
-    HEARTBEAT_PATH, HeartbeatRequest, HeartbeatResponse, MAX_PHOTOS, PowerState, ServiceState,
-    body_sha256, photo_path,
+    DeviceConfig, EVENTS_PATH, EventKind, EventRequest, EventResponse, FIRMWARE_REPORT_PATH,
+    FirmwareOffer, FirmwareStatus, HEARTBEAT_PATH, HeartbeatRequest, HeartbeatResponse, MAX_PHOTOS,
+    PowerState, ServiceState, body_sha256, firmware_path, photo_path,
 };
 
 use crate::a7670::ByteCounters;
 use crate::clock::Clock;
 use crate::http::{DeviceHttp, Method, NetError, Request, Response, SignedHeaders};
 use crate::link::{self, Backoff, Cellular, Choice, Path, Wifi};
+use crate::ota::{
+    ByteRange, ImageState, InstallOutcome, OtaClient, OtaPartition, Progress, RECORD_LEN,
+};
 use crate::policy::{self, FAILURE_HOLD, Holds, TIMER_WAKE_MS, Verdict, Wake};
 use crate::ports::{BatteryGauge, Camera, Entropy, UploadQueue, new_event_id};
 
@@ -42,6 +53,15 @@ pub const HTTP_BACKOFF: Backoff = Backoff {
     base_ms: 1_000,
     max_ms: 4_000,
 };
+/// Firmware downloads need at least this state of charge (unless the battery is charging): a
+/// download keeps the modem receiving for seconds per 100 KiB, and a cell near empty sags under
+/// the modem's bursts; a device below it updates once recharged.
+pub const OTA_MIN_BATTERY_PERCENT: u8 = 30;
+/// Image bytes fetched per wake at most: ~3 s of the UART at 921,600 baud, a fraction of a mAh;
+/// a 1 MiB image takes four wakes (timer wakes connect while a download is under way).
+pub const OTA_BYTES_PER_WAKE: u32 = 256 * 1024;
+/// Largest `Range` asked in one GET (also bounded by the photo buffer it is read into).
+pub const OTA_RANGE_BYTES: u32 = 64 * 1024;
 /// Buffer for JSON request and response bodies.
 const JSON_BUF: usize = 640;
 
@@ -111,6 +131,73 @@ pub struct Device<'a, C, W, Cam, Q, B, E, K> {
     pub photos: [&'a mut [u8]; MAX_PHOTOS as usize],
 }
 
+/// The OTA side of a wake: the client started at this boot and the flash it writes.
+#[derive(Debug)]
+pub struct Ota<'a, P> {
+    /// The client ([`OtaClient::boot`] at power-on or deep-sleep wake).
+    pub client: &'a mut OtaClient,
+    /// The update slot, the bootloader's state and the client's record.
+    pub partition: &'a mut P,
+}
+
+/// The partition of a build without OTA: [`run`] passes none.
+#[derive(Debug)]
+pub enum NoOta {}
+
+impl OtaPartition for NoOta {
+    type Error = core::convert::Infallible;
+    fn capacity(&self) -> u32 {
+        match *self {}
+    }
+    fn erase(&mut self, _: u32) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn write(&mut self, _: u32, _: &[u8]) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn read(&mut self, _: u32, _: &mut [u8]) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn set_boot(&mut self) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn mark_valid(&mut self) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn running_state(&mut self) -> Result<ImageState, Self::Error> {
+        match *self {}
+    }
+    fn update_rolled_back(&mut self) -> Result<bool, Self::Error> {
+        match *self {}
+    }
+    fn load_record(&mut self, _: &mut [u8; RECORD_LEN]) -> Result<(), Self::Error> {
+        match *self {}
+    }
+    fn store_record(&mut self, _: &[u8; RECORD_LEN]) -> Result<(), Self::Error> {
+        match *self {}
+    }
+}
+
+/// What a wake did about firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OtaWork {
+    /// The running image was on trial and confirmed itself after the check-in.
+    pub confirmed: bool,
+    /// Image bytes fetched this wake.
+    pub fetched: u32,
+    /// The download completed and was verified: switched, or refused.
+    pub installed: Option<InstallOutcome>,
+    /// The report the server took this wake.
+    pub reported: Option<FirmwareStatus>,
+}
+
+impl OtaWork {
+    /// A verified image is set to boot: restart (rather than deep-sleep long) to run it.
+    pub fn reboot(&self) -> bool {
+        self.installed == Some(InstallOutcome::Switched)
+    }
+}
+
 /// What one wake did, for logs, the simulator and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -136,6 +223,8 @@ pub struct Report {
     pub awake_ms: u64,
     /// Milliseconds of deep sleep until the timer wake.
     pub sleep_ms: u64,
+    /// Firmware update work.
+    pub ota: OtaWork,
 }
 
 /// How an upload ended.
@@ -149,7 +238,7 @@ enum Upload {
     Stop,
 }
 
-/// Runs one wake and returns what happened; `state` is updated for the next one.
+/// Runs one wake without firmware updates; see [`run_with_ota`].
 pub async fn run<C, W, Cam, Q, B, E, K>(
     device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
     identity: &Identity,
@@ -165,6 +254,28 @@ where
     E: Entropy,
     K: Clock,
 {
+    run_with_ota(device, identity, state, wake, None::<Ota<'_, NoOta>>).await
+}
+
+/// Runs one wake and returns what happened; `state` is updated for the next one. With `ota`,
+/// the wake also confirms, downloads, installs and reports firmware updates.
+pub async fn run_with_ota<C, W, Cam, Q, B, E, K, P>(
+    device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
+    identity: &Identity,
+    state: &mut Retained,
+    wake: Wake,
+    mut ota: Option<Ota<'_, P>>,
+) -> Report
+where
+    C: Cellular,
+    W: Wifi,
+    Cam: Camera,
+    Q: UploadQueue,
+    B: BatteryGauge,
+    E: Entropy,
+    K: Clock,
+    P: OtaPartition,
+{
     let clock = device.clock;
     let start = clock.now_ms();
     let mut report = Report {
@@ -179,9 +290,23 @@ where
         service: None,
         awake_ms: 0,
         sleep_ms: TIMER_WAKE_MS,
+        ota: OtaWork::default(),
     };
     let queued_before = device.queue.pending().await.unwrap_or(0);
-    let connect = policy::should_connect(wake, start, &state.holds, &state.config, queued_before);
+    let mut connect =
+        policy::should_connect(wake, start, &state.holds, &state.config, queued_before);
+    // A download under way resumes at the next timer wake rather than the next check-in, if
+    // the battery allows it (read first only then; other wakes read it after the photos).
+    let mut battery_early = None;
+    if !connect && ota.as_ref().is_some_and(|o| o.client.download_pending()) {
+        let battery = (
+            device.battery.percent().await.min(100),
+            device.battery.charging().await,
+        );
+        battery_early = Some(battery);
+        connect = ota_allowed(battery.0, battery.1)
+            && policy::should_connect(wake, start, &state.holds, &state.config, 1);
+    }
     if connect {
         // First thing: the modem boots for ~11 s while the camera works.
         device.cellular.power_on().await;
@@ -206,8 +331,13 @@ where
             photo_count: count as u8,
         });
     }
-    let battery_percent = device.battery.percent().await.min(100);
-    let charging = device.battery.charging().await;
+    let (battery_percent, charging) = match battery_early {
+        Some(battery) => battery,
+        None => (
+            device.battery.percent().await.min(100),
+            device.battery.charging().await,
+        ),
+    };
 
     if !connect {
         keep_fresh(device, &photo_lens, &mut report).await;
@@ -236,6 +366,7 @@ where
             PowerState::Uploading
         },
         path: choice.path,
+        ota_allowed: ota_allowed(battery_percent, charging),
     };
     report.choice = Some(choice.clone());
     let ok = match choice.path {
@@ -258,6 +389,7 @@ where
                     &photo_lens,
                     state,
                     &heartbeat,
+                    ota.as_mut(),
                     &mut report,
                 )
                 .await;
@@ -274,6 +406,7 @@ where
                         &photo_lens,
                         state,
                         &heartbeat,
+                        ota.as_mut(),
                         &mut report,
                     )
                     .await;
@@ -295,6 +428,11 @@ where
         state.holds.link_retry_at_ms = now + FAILURE_HOLD.delay_ms(state.holds.failures);
     }
     finish(device, report, start).await
+}
+
+/// Whether the battery allows a firmware download.
+fn ota_allowed(percent: u8, charging: bool) -> bool {
+    charging || percent >= OTA_MIN_BATTERY_PERCENT
 }
 
 /// Puts the new event, if any, on SD (no link this wake).
@@ -342,6 +480,8 @@ struct Heartbeat {
     battery_percent: u8,
     power_state: PowerState,
     path: Path,
+    /// The battery allows a firmware download.
+    ota_allowed: bool,
 }
 
 /// One link's uploads during a wake: signing, retries, the 401 resync.
@@ -369,15 +509,17 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         }
     }
 
-    /// The new event, then the SD queue oldest-first, then the heartbeat. Returns whether the
-    /// link and the server behaved.
-    async fn session<Q: UploadQueue>(
+    /// The new event, then the SD queue oldest-first, then the heartbeat, then firmware work.
+    /// Returns whether the link and the server behaved.
+    #[allow(clippy::too_many_arguments)]
+    async fn session<Q: UploadQueue, P: OtaPartition>(
         &mut self,
         queue: &mut Q,
         photos: &mut [&mut [u8]; MAX_PHOTOS as usize],
         photo_lens: &[usize; MAX_PHOTOS as usize],
         state: &mut Retained,
         heartbeat: &Heartbeat,
+        ota: Option<&mut Ota<'_, P>>,
         report: &mut Report,
     ) -> bool {
         let mut blocked = false;
@@ -408,8 +550,138 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             return false;
         }
         let queue_len = queue.pending().await.unwrap_or(0);
-        self.heartbeat(state, heartbeat, queue_len, report).await;
+        let checked_in = self.heartbeat(state, heartbeat, queue_len, report).await;
+        if let (true, Some(ota)) = (checked_in, ota) {
+            // The photos are delivered or on SD: their first buffer takes the image's ranges.
+            let buffer = &mut *photos[0];
+            report.ota = self
+                .firmware(ota, state, heartbeat.ota_allowed, buffer)
+                .await;
+        }
         self.healthy
+    }
+
+    /// After a check-in: confirm an image on trial, take the offer, download the next ranges,
+    /// install a complete image, and send the pending report.
+    async fn firmware<P: OtaPartition>(
+        &mut self,
+        ota: &mut Ota<'_, P>,
+        state: &mut Retained,
+        battery_ok: bool,
+        buffer: &mut [u8],
+    ) -> OtaWork {
+        let mut work = OtaWork::default();
+        if ota.client.on_trial() && ota.client.checked_in(&mut *ota.partition).is_ok() {
+            work.confirmed = true;
+        }
+        if battery_ok && let Some(offer) = state.firmware_offer.clone() {
+            // A flash error leaves the download for a later wake.
+            let _ = ota.client.offer(&offer, &mut *ota.partition);
+            work.fetched = self.download(ota, state, buffer).await;
+            if ota.client.ready_to_install()
+                && let Ok(outcome) = ota.client.install(&mut *ota.partition)
+            {
+                work.installed = Some(outcome);
+            }
+        }
+        work.reported = self.send_report(ota, state).await;
+        work
+    }
+
+    /// Fetches the image's next ranges, at most [`OTA_BYTES_PER_WAKE`]; returns the bytes
+    /// fetched. Stops at the first failure: the next wake resumes from what is in flash.
+    async fn download<P: OtaPartition>(
+        &mut self,
+        ota: &mut Ota<'_, P>,
+        state: &mut Retained,
+        buffer: &mut [u8],
+    ) -> u32 {
+        let chunk = (buffer.len() as u32).min(OTA_RANGE_BYTES);
+        let mut fetched = 0;
+        while fetched < OTA_BYTES_PER_WAKE {
+            let Some(range) = ota
+                .client
+                .next_range(chunk.min(OTA_BYTES_PER_WAKE - fetched))
+            else {
+                break;
+            };
+            let Some(Ok(path)) = ota.client.target_version().map(firmware_path) else {
+                break;
+            };
+            let Ok(response) = self
+                .exchange_range(state, Method::Get, &path, None, &[], Some(range), buffer)
+                .await
+            else {
+                break;
+            };
+            let offset = match response.status {
+                206 => range.start,
+                // A server that ignores `Range` sends the image from its first byte.
+                200 => 0,
+                _ => {
+                    self.judge_other(state, &response);
+                    break;
+                }
+            };
+            let body = &buffer[..response.body_len];
+            fetched += body.len() as u32;
+            match ota.client.receive(offset, body, &mut *ota.partition) {
+                Ok(Progress::Complete) => break,
+                Ok(Progress::More) => {}
+                Err(_) => break,
+            }
+            if ota.client.next_range(chunk).map(|next| next.start) == Some(range.start) {
+                // Nothing new came (an empty body, or a whole image larger than the buffer).
+                break;
+            }
+        }
+        fetched
+    }
+
+    /// Sends the OTA client's pending report; returns its status once the server took it.
+    async fn send_report<P: OtaPartition>(
+        &mut self,
+        ota: &mut Ota<'_, P>,
+        state: &mut Retained,
+    ) -> Option<FirmwareStatus> {
+        let pending = ota.client.report()?;
+        let mut json = [0; JSON_BUF];
+        let len = serde_json_core::to_slice(&pending, &mut json).ok()?;
+        let mut answer = [0; JSON_BUF];
+        let response = self
+            .exchange(
+                state,
+                Method::Post,
+                FIRMWARE_REPORT_PATH,
+                JSON,
+                &json[..len],
+                &mut answer,
+            )
+            .await
+            .ok()?;
+        match response.status {
+            200..=299 => {
+                ota.client.report_sent(&mut *ota.partition).ok()?;
+                Some(pending.status)
+            }
+            // The server will never take this report: sending it again cannot help.
+            400 | 404 | 413 | 415 | 422 => {
+                let _ = ota.client.report_sent(&mut *ota.partition);
+                None
+            }
+            _ => {
+                self.judge_other(state, &response);
+                None
+            }
+        }
+    }
+
+    /// A download or report answered with an error: a 401 holds uploads off as for events;
+    /// other statuses only end the firmware work of this wake.
+    fn judge_other(&mut self, state: &mut Retained, response: &Response) {
+        if response.status == 401 {
+            self.judge(state, response);
+        }
     }
 
     /// Delivers queued events oldest-first until one is kept; false when the session must stop.
@@ -555,7 +827,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         heartbeat: &Heartbeat,
         queue_len: u32,
         report: &mut Report,
-    ) {
+    ) -> bool {
         let (network, signal_dbm) = heartbeat
             .path
             .network()
@@ -573,7 +845,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         };
         let mut json = [0; JSON_BUF];
         let Ok(len) = serde_json_core::to_slice(&request, &mut json) else {
-            return;
+            return false;
         };
         let mut answer = [0; JSON_BUF];
         let Ok(response) = self
@@ -587,15 +859,15 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             )
             .await
         else {
-            return;
+            return false;
         };
         if response.status == 401 {
             self.judge(state, &response);
-            return;
+            return false;
         }
         if response.status != 200 {
             self.healthy = false;
-            return;
+            return false;
         }
         let mut unescape = [0; 256];
         let Ok((body, _)) = serde_json_core::from_slice_escaped::<HeartbeatResponse>(
@@ -603,7 +875,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             &mut unescape,
         ) else {
             self.healthy = false;
-            return;
+            return false;
         };
         let now = self.clock.now_ms();
         state.sync_clock(body.server_time, now);
@@ -618,10 +890,10 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             state.holds.server_hold_until_ms = 0;
         }
         report.service = Some(body.service);
+        true
     }
 
-    /// Signs and sends one request; retries network errors and 5xx with backoff; on a 401 with a
-    /// `Date`, resyncs the clock once and signs again.
+    /// [`Link::exchange_range`] without a `Range`.
     async fn exchange(
         &mut self,
         state: &mut Retained,
@@ -629,6 +901,23 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         path: &str,
         content_type: Option<&str>,
         body: &[u8],
+        answer: &mut [u8],
+    ) -> Result<Response, NetError> {
+        self.exchange_range(state, method, path, content_type, body, None, answer)
+            .await
+    }
+
+    /// Signs and sends one request; retries network errors and 5xx with backoff; on a 401 with a
+    /// `Date`, resyncs the clock once and signs again.
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_range(
+        &mut self,
+        state: &mut Retained,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        range: Option<ByteRange>,
         answer: &mut [u8],
     ) -> Result<Response, NetError> {
         let digest = body_sha256(body);
@@ -649,6 +938,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 content_type,
                 headers: &headers,
                 body,
+                range,
             };
             let result = self.http.send(&request, answer).await;
             match result {

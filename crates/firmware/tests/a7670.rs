@@ -299,6 +299,7 @@ fn https_post_runs_the_whole_sequence_and_reads_a_binary_body() {
         content_type: Some("application/json"),
         headers: &headers,
         body,
+        range: None,
     };
     let mut out = [0; 64];
     let response = block_on(modem.send(&request, &mut out)).expect("answered");
@@ -376,6 +377,7 @@ fn tls_failure_715_is_a_stack_error_and_the_session_is_closed() {
         content_type: Some("application/json"),
         headers: &headers,
         body,
+        range: None,
     };
     assert_eq!(
         block_on(modem.send(&request, &mut [0; 8])),

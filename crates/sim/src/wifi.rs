@@ -80,6 +80,9 @@ impl DeviceHttp for SimWifi {
         if let Some(content_type) = request.content_type {
             headers.push(("Content-Type".to_owned(), content_type.to_owned()));
         }
+        if let Some(range) = request.range {
+            headers.push(("Range".to_owned(), range.header_value().as_str().to_owned()));
+        }
         let wire = HttpRequest {
             method: request.method.as_str().to_owned(),
             url: format!("{}{}", self.base_url, request.path),

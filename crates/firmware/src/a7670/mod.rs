@@ -824,6 +824,16 @@ pub fn userdata(headers: &crate::http::SignedHeaders) -> String<{ MAX_USERDATA }
     out
 }
 
+/// [`userdata`] plus the request's `Range` header, when it has one.
+pub fn request_userdata(request: &Request<'_>) -> String<{ MAX_USERDATA }> {
+    let mut out = userdata(request.headers);
+    if let Some(range) = request.range {
+        // At most 35 bytes; signed headers take at most ~180 of the 256.
+        let _ = write!(out, "\\r\\nRange: {}", range.header_value());
+    }
+    out
+}
+
 impl<IO, P, C> DeviceHttp for A7670<IO, P, C>
 where
     IO: Read + Write + BaudRate,
@@ -835,7 +845,7 @@ where
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<Response, NetError> {
-        let userdata = userdata(request.headers);
+        let userdata = request_userdata(request);
         self.http(
             request.method,
             request.path,

@@ -444,6 +444,19 @@ impl OtaClient {
         })
     }
 
+    /// Whether a download is under way with bytes still missing (a later wake resumes it).
+    pub fn download_pending(&self) -> bool {
+        matches!(self.downloading(), Some((size, written)) if written + self.staged < size)
+    }
+
+    /// The version being downloaded or installed, the last segment of its download path.
+    pub fn target_version(&self) -> Option<&str> {
+        self.record
+            .target
+            .as_ref()
+            .map(|target| target.version.as_str())
+    }
+
     /// Whether every byte is in flash and [`OtaClient::install`] is due.
     pub fn ready_to_install(&self) -> bool {
         matches!(self.downloading(), Some((size, written)) if written == size)

@@ -24,6 +24,7 @@ pub enum FailOnce {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PowerLost;
 
+#[derive(Debug)]
 pub struct SimFlash {
     slots: [Vec<u8>; 2],
     pub states: [SlotState; 2],

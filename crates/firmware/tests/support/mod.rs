@@ -350,4 +350,6 @@ impl embedded_hal::digital::OutputPin for FakePin {
     }
 }
 
+#[path = "../ota/flash.rs"]
+pub mod flash;
 pub mod rig;

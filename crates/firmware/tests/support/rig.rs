@@ -12,15 +12,20 @@ use smartbox_firmware::a7670::ByteCounters;
 use smartbox_firmware::clock::Clock;
 use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, Response};
 use smartbox_firmware::link::{Cellular, LinkFailure, Wifi};
+use smartbox_firmware::ota::{ByteRange, OtaClient};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::ports::{BatteryGauge, Camera, Entropy, UploadQueue};
-use smartbox_firmware::wake::{Device, Identity, Report, Retained, run};
+use smartbox_firmware::wake::{Device, Identity, Ota, Report, Retained, run, run_with_ota};
 use smartbox_protocol::{
-    DeviceConfig, EventRequest, EventResponse, HeartbeatRequest, HeartbeatResponse,
-    MAX_CLOCK_SKEW_S, ServiceState, Uuid,
+    DeviceConfig, EventRequest, EventResponse, FirmwareOffer, FirmwareReport, HeartbeatRequest,
+    HeartbeatResponse, MAX_CLOCK_SKEW_S, ServiceState, Uuid,
 };
 
 use super::Sim;
+use super::flash::SimFlash;
+
+/// The Ed25519 release key's secret half, as the vendor's signing machine holds it.
+pub const RELEASE_SEED: [u8; 32] = [42; 32];
 
 /// Server unix time at simulated time 0.
 pub const EPOCH: i64 = 1_767_225_600;
@@ -61,6 +66,12 @@ pub struct ServerState {
     pub events: BTreeMap<Uuid, (EventRequest, BTreeMap<u8, Vec<u8>>)>,
     pub heartbeats: Vec<HeartbeatRequest>,
     pub log: Vec<Logged>,
+    /// The published release: its offer and image.
+    pub firmware: Option<(FirmwareOffer, Vec<u8>)>,
+    /// `Range` headers of firmware GETs, in order.
+    pub ranges: Vec<Option<ByteRange>>,
+    /// Firmware reports received.
+    pub firmware_reports: Vec<FirmwareReport>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +88,9 @@ impl Server {
             events: BTreeMap::new(),
             heartbeats: Vec::new(),
             log: Vec::new(),
+            firmware: None,
+            ranges: Vec::new(),
+            firmware_reports: Vec::new(),
         })))
     }
 
@@ -185,7 +199,7 @@ fn route(
         (Method::Post, "heartbeat") => {
             let (beat, _) = serde_json_core::from_slice::<HeartbeatRequest>(request.body)
                 .expect("heartbeat JSON");
-            state.heartbeats.push(beat);
+            state.heartbeats.push(beat.clone());
             let service = match state.mode {
                 Mode::Normal => ServiceState::Active,
                 Mode::Suspended => ServiceState::Suspended,
@@ -195,7 +209,11 @@ fn route(
                 server_time: server_unix,
                 service,
                 config: state.config,
-                firmware: None,
+                firmware: state
+                    .firmware
+                    .as_ref()
+                    .map(|(offer, _)| offer.clone())
+                    .filter(|offer| offer.version != beat.firmware_version),
             };
             (200, json(&body))
         }
@@ -229,6 +247,31 @@ fn route(
                 complete: entry.1.len() == usize::from(event.photo_count),
             };
             (if known { 200 } else { 201 }, json(&body))
+        }
+        (Method::Post, "firmware/report") => {
+            let (report, _) = serde_json_core::from_slice::<FirmwareReport>(request.body)
+                .expect("firmware report JSON");
+            state.firmware_reports.push(report);
+            (204, Vec::new())
+        }
+        (Method::Get, firmware) if firmware.starts_with("firmware/") => {
+            let version = &firmware["firmware/".len()..];
+            state.ranges.push(request.range);
+            let Some((_, image)) = state
+                .firmware
+                .as_ref()
+                .filter(|(offer, _)| offer.version.as_str() == version)
+            else {
+                return (404, b"{}".to_vec());
+            };
+            match request.range {
+                None => (200, image.clone()),
+                Some(range) if range.start as usize >= image.len() => (416, b"{}".to_vec()),
+                Some(range) => {
+                    let end = (range.end as usize).min(image.len() - 1);
+                    (206, image[range.start as usize..=end].to_vec())
+                }
+            }
         }
         (Method::Put, photo) => {
             let mut parts = photo.split('/');
@@ -506,6 +549,10 @@ pub struct Rig {
     pub entropy: CountingEntropy,
     pub identity: Identity,
     pub state: Retained,
+    /// The board's two OTA slots and bootloader.
+    pub flash: SimFlash,
+    /// The OTA client of this boot, when the build has OTA.
+    pub ota: Option<OtaClient>,
     buffers: [Vec<u8>; 3],
 }
 
@@ -564,8 +611,41 @@ impl Rig {
             entropy: CountingEntropy::default(),
             identity,
             state,
+            flash: SimFlash::new(512 * 1024, "1.0.0"),
+            ota: None,
             buffers: [vec![0; 4096], vec![0; 4096], vec![0; 4096]],
         }
+    }
+
+    /// A mailbox whose firmware updates itself, with photo buffers of `buffer` bytes (the
+    /// firmware's ranges are read into the first).
+    pub fn with_ota(buffer: usize) -> Self {
+        let mut rig = Self::new();
+        rig.buffers = std::array::from_fn(|_| vec![0; buffer]);
+        rig.boot();
+        rig
+    }
+
+    /// The release key's public half, compiled into the firmware.
+    pub fn release_key() -> [u8; 32] {
+        ed25519_dalek::SigningKey::from_bytes(&RELEASE_SEED)
+            .verifying_key()
+            .to_bytes()
+    }
+
+    /// Starts the OTA client as a boot does, running the image the bootloader picked.
+    pub fn boot(&mut self) {
+        let version = self.flash.running_version();
+        self.identity.firmware_version = String::try_from(version.as_str()).expect("fits");
+        self.ota = Some(
+            OtaClient::boot(&mut self.flash, &version, &Self::release_key()).expect("ota boots"),
+        );
+    }
+
+    /// Power cycle or restart: the bootloader picks the slot, the client starts again.
+    pub fn reboot(&mut self) {
+        self.flash.reboot();
+        self.boot();
     }
 
     /// Runs one wake at `at_ms` of simulated time.
@@ -587,7 +667,19 @@ impl Rig {
             clock: &self.sim,
             photos: [a.as_mut_slice(), b.as_mut_slice(), c.as_mut_slice()],
         };
-        block_on(run(&mut device, &self.identity, &mut self.state, wake))
+        match self.ota.as_mut() {
+            Some(client) => block_on(run_with_ota(
+                &mut device,
+                &self.identity,
+                &mut self.state,
+                wake,
+                Some(Ota {
+                    client,
+                    partition: &mut self.flash,
+                }),
+            )),
+            None => block_on(run(&mut device, &self.identity, &mut self.state, wake)),
+        }
     }
 
     /// What the fakes did during the last wake, with times relative to its start.
