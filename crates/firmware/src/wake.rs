@@ -18,7 +18,8 @@
 //! downloaded in `Range`d GETs into the update slot when the battery holds at least
 //! [`OTA_MIN_BATTERY_PERCENT`] (or charges), at most [`OTA_BYTES_PER_WAKE`] per wake, resuming
 //! where the last wake stopped (timer wakes connect for that while a download is under way);
-//! once complete it is verified and set to boot ([`Report::ota`] then asks for a restart); the
+//! once complete it is verified and set to boot ([`Report::ota`] then asks for a restart). The
+//! first wake of an image on trial always connects, since it must check in to stay. The
 //! outcome (downloaded, installed, failed, rolled back) goes to `POST /firmware/report`.
 //!
 //! It is async over traits rather than a hand-rolled state machine: every wait goes through
@@ -298,7 +299,11 @@ where
     // A download under way resumes at the next timer wake rather than the next check-in, if
     // the battery allows it (read first only then; other wakes read it after the photos).
     let mut battery_early = None;
-    if !connect && ota.as_ref().is_some_and(|o| o.client.download_pending()) {
+    if ota.as_ref().is_some_and(|o| o.client.on_trial()) {
+        // A new image on trial must check in during this boot to confirm itself: the next boot
+        // through the bootloader would roll it back.
+        connect = true;
+    } else if !connect && ota.as_ref().is_some_and(|o| o.client.download_pending()) {
         let battery = (
             device.battery.percent().await.min(100),
             device.battery.charging().await,

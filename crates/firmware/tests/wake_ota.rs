@@ -323,3 +323,28 @@ fn the_modem_sends_the_range_after_the_signed_headers() {
     );
     assert!(userdata.starts_with("X-Device-Serial: SB-0001\\r\\n"));
 }
+
+#[test]
+fn the_restart_into_a_new_image_checks_in_at_once_to_confirm_it() {
+    let mut rig = Rig::with_ota(32 * 1024);
+    publish(&rig, "2.0.0", 60_000, |_| {});
+    let report = rig.wake_at(HOUR, Wake::Timer);
+    assert!(report.ota.reboot());
+
+    // The board restarts right away; its timer wake is minutes after the last check-in, so
+    // only the image on trial makes it connect.
+    rig.reboot();
+    let report = rig.wake_at(HOUR + 60_000, Wake::Timer);
+    assert!(
+        report.choice.is_some(),
+        "connected although no check-in is due"
+    );
+    assert!(report.ota.confirmed);
+    assert_eq!(rig.flash.states[1], SlotState::Valid);
+
+    // Confirmed: the next timer wake stays offline as usual.
+    rig.reboot();
+    let report = rig.wake_at(HOUR + 60_000 + TIMER_WAKE_MS, Wake::Timer);
+    assert!(report.choice.is_none());
+    assert_eq!(rig.identity.firmware_version.as_str(), "2.0.0");
+}

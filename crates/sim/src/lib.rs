@@ -9,6 +9,7 @@
 //! - [`fleet`]: N mailboxes on one simulated timeline that jumps from wake to wake; the outcome is
 //!   counted from the server's database ([`ledger`]), not from what the devices believe.
 //! - [`energy`]: datasheet currents, our firmware measured in simulation against a naive flow.
+//! - [`ota`]: the board's two OTA slots and the bootloader's rollback, for firmware updates.
 //! - [`harness`]: the real server in this process, on a clock the simulation moves.
 //! - [`run`]: what `smartbox sim` and `smartbox demo` call.
 
@@ -21,6 +22,7 @@ pub mod ledger;
 pub mod mailbox;
 pub mod modem;
 pub mod net;
+pub mod ota;
 pub mod power;
 pub mod provision;
 pub mod run;

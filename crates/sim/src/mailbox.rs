@@ -9,11 +9,12 @@ use heapless::String;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smartbox_firmware::a7670::{self, A7670};
+use smartbox_firmware::ota::OtaClient;
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::ports::{BatteryGauge, Entropy};
 use smartbox_firmware::sd_queue::ram_disk::{RamDisk, format_fat16};
 use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
-use smartbox_firmware::wake::{self, Device, Identity, Report, Retained};
+use smartbox_firmware::wake::{self, Device, Identity, Ota, Report, Retained};
 use smartbox_protocol::{EventRequest, MAX_PHOTOS};
 
 use crate::board::{Board, PowerKey, SimClock, Uart};
@@ -21,6 +22,7 @@ use crate::camera::{CameraSpec, SimCamera};
 use crate::energy::Currents;
 use crate::modem::{Fault, Modem, ModemSpec, ModemStats};
 use crate::net::Network;
+use crate::ota::SimOtaFlash;
 use crate::power::{Rail, State};
 use crate::wifi::SimWifi;
 
@@ -138,6 +140,14 @@ pub struct Mailbox {
     last_wake_mah: f64,
     last_wake_light_sleep_ms: u64,
     generated: Vec<EventRequest>,
+    ota: Option<SimOta>,
+}
+
+/// Firmware updates: the flash and the release key compiled into the firmware.
+#[derive(Debug)]
+struct SimOta {
+    flash: SimOtaFlash,
+    release_key: [u8; 32],
 }
 
 impl Mailbox {
@@ -206,7 +216,27 @@ impl Mailbox {
             last_wake_mah: 0.0,
             last_wake_light_sleep_ms: 0,
             generated: Vec::new(),
+            ota: None,
         })
+    }
+
+    /// Gives the mailbox OTA slots of `slot_bytes` and the release key its firmware trusts: from
+    /// now on its wakes take firmware updates (`wake::run_with_ota`).
+    pub fn enable_ota(&mut self, release_key: [u8; 32], slot_bytes: usize) {
+        self.ota = Some(SimOta {
+            flash: SimOtaFlash::new(slot_bytes, &self.identity.firmware_version),
+            release_key,
+        });
+    }
+
+    /// The OTA flash, when enabled.
+    pub fn ota_flash(&self) -> Option<&SimOtaFlash> {
+        self.ota.as_ref().map(|ota| &ota.flash)
+    }
+
+    /// The version of the running firmware (the heartbeat's `firmware_version`).
+    pub fn firmware_version(&self) -> &str {
+        &self.identity.firmware_version
     }
 
     /// The size of a JPEG this mailbox's camera makes at `quality` (a frame outside any wake).
@@ -262,6 +292,16 @@ impl Mailbox {
         self.board
             .with(|s| s.meter.set(Rail::Mcu, at_ms, State::McuActive));
         self.board.advance_to(at_ms + MCU_BOOT_MS);
+        // Each wake from deep sleep goes through the bootloader, which may start another slot.
+        let mut ota_client = None;
+        if let Some(ota) = self.ota.as_mut() {
+            ota.flash.boot();
+            let version = ota.flash.running_version().to_owned();
+            self.identity.firmware_version = String::try_from(version.as_str()).unwrap_or_default();
+            ota_client = OtaClient::boot(&mut ota.flash, &version, &ota.release_key)
+                .map_err(|error| tracing::warn!(serial = %self.serial, %error, "ota client"))
+                .ok();
+        }
         let clock = self.board.clock();
         let [a, b, c] = &mut self.photos;
         let mut device = Device {
@@ -274,12 +314,32 @@ impl Mailbox {
             clock: &clock,
             photos: [a.as_mut_slice(), b.as_mut_slice(), c.as_mut_slice()],
         };
-        let report = block_on(wake::run(
-            &mut device,
-            &self.identity,
-            &mut self.retained,
-            wake,
-        ));
+        let report = match (self.ota.as_mut(), ota_client.as_mut()) {
+            (Some(ota), Some(client)) => {
+                let report = block_on(wake::run_with_ota(
+                    &mut device,
+                    &self.identity,
+                    &mut self.retained,
+                    wake,
+                    Some(Ota {
+                        client: &mut *client,
+                        partition: &mut ota.flash,
+                    }),
+                ));
+                if report.ota.reboot()
+                    && let Some(version) = client.target_version()
+                {
+                    ota.flash.label_update(version);
+                }
+                report
+            }
+            _ => block_on(wake::run(
+                &mut device,
+                &self.identity,
+                &mut self.retained,
+                wake,
+            )),
+        };
         let end = self.board.now_ms();
         self.last_wake_light_sleep_ms = self.board.with(|s| {
             s.meter.set(Rail::Mcu, end, State::Off);

@@ -8,5 +8,6 @@ mod delivery;
 mod faults;
 mod fleet;
 mod ledger;
+mod ota;
 mod subscription;
 mod wifi;
