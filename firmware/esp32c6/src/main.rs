@@ -61,7 +61,7 @@ use smartbox_firmware::clock::Clock;
 use smartbox_firmware::ota::{OtaClient, OtaPartition};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
-use smartbox_firmware::wake::{self, Device, Identity};
+use smartbox_firmware::wake::{self, Device, Identity, Ota};
 use static_cell::ConstStaticCell;
 
 use crate::camera::ArducamMega;
@@ -220,15 +220,23 @@ async fn main(_spawner: Spawner) -> ! {
         clock: &clock,
         photos: [&mut first[..], &mut second[..], &mut third[..]],
     };
-    let report = wake::run(&mut device, &identity, &mut retained, wake).await;
+    // With OTA partitions and a release key, the core also confirms, downloads, verifies,
+    // switches and reports firmware updates.
+    let report = match (ota.as_mut(), ota_client.as_mut()) {
+        (Some(partition), Some(client)) => {
+            let ota = Some(Ota { client, partition });
+            wake::run_with_ota(&mut device, &identity, &mut retained, wake, ota).await
+        }
+        _ => wake::run(&mut device, &identity, &mut retained, wake).await,
+    };
     println!("{:?}", report);
 
     if let (Some(ota), true) = (ota.as_mut(), report.service.is_some()) {
         confirm_image(ota, ota_client.as_mut(), &mut board);
     }
-    if let Some(offer) = &retained.firmware_offer {
+    if let (Some(offer), None) = (&retained.firmware_offer, ota_client.as_ref()) {
         println!(
-            "firmware {} offered; its download is not part of the wake cycle yet",
+            "firmware {} offered; this build cannot update (no OTA partitions or release key)",
             offer.version
         );
     }
@@ -242,6 +250,12 @@ async fn main(_spawner: Spawner) -> ! {
     }
     retained::store(&retained, &board);
     clock.disarm_watchdog();
+    if report.ota.reboot() {
+        // A verified image is set to boot: start it now; its first wake checks in and
+        // confirms it (or the next boot rolls it back).
+        println!("ota: restarting into the new image");
+        esp_hal::system::software_reset();
+    }
     sleep::deep_sleep(p.LPWR, ir, report.sleep_ms, ir_wake)
 }
 
