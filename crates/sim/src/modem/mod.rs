@@ -889,6 +889,28 @@ mod tests {
         }
     }
 
+    /// Serves bytes 2.. of an image whatever is asked, and remembers the requests.
+    #[derive(Debug, Default)]
+    struct Ranged {
+        requests: std::cell::RefCell<Vec<HttpRequest>>,
+    }
+
+    /// Binary bytes that look like the modem's own framing.
+    const TRICKY: &[u8] = b"\r\nOK\r\n+HTTPREAD: 0\r\n\x00\xff";
+
+    impl Network for Ranged {
+        fn exchange(&self, request: &HttpRequest, _: i64) -> Result<HttpReply, TransportError> {
+            self.requests.borrow_mut().push(request.clone());
+            Ok(HttpReply {
+                status: 206,
+                head: b"HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 2-23/100\r\n\r\n"
+                    .to_vec(),
+                body: TRICKY.to_vec(),
+                elapsed: std::time::Duration::ZERO,
+            })
+        }
+    }
+
     struct Bench {
         modem: Modem,
         meter: Meter,
@@ -907,6 +929,32 @@ mod tests {
                 now: 0,
                 baud: 115_200,
             }
+        }
+
+        fn with_network(network: Rc<dyn Network>) -> Self {
+            Self {
+                modem: Modem::new(ModemSpec::default(), 1, network, 0),
+                ..Self::new(None)
+            }
+        }
+
+        /// Everything the modem sends until `until`, as bytes; time moves there.
+        fn drain_bytes(&mut self, until: u64) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut buf = [0; 256];
+            loop {
+                let n = self.modem.read(self.now, &mut buf, self.baud);
+                out.extend_from_slice(&buf[..n]);
+                if n > 0 {
+                    continue;
+                }
+                match self.modem.next_output_after(self.now) {
+                    Some(t) if t <= until => self.now = t,
+                    _ => break,
+                }
+            }
+            self.now = until;
+            out
         }
 
         fn power_on(&mut self) {
@@ -1020,6 +1068,45 @@ mod tests {
         assert_eq!(bench.send("12345"), "");
         let until = bench.now + 3_000;
         assert_eq!(bench.drain(until), "\r\nERROR\r\n");
+    }
+
+    #[test]
+    fn a_get_carries_the_userdata_range_and_httpread_returns_binary_bytes_untouched() {
+        let network = Rc::new(Ranged::default());
+        let mut bench = Bench::with_network(network.clone());
+        bench.ready();
+        bench.send("AT+HTTPINIT\r");
+        bench.send("AT+HTTPPARA=\"URL\",\"http://fw.test/api/device/v1/firmware/2.0.0\"\r");
+        let userdata =
+            "AT+HTTPPARA=\"USERDATA\",\"X-Device-Serial: SB-1\\r\\nRange: bytes=2-23\"\r";
+        assert!(bench.send(userdata).contains("OK"));
+        let mut action = bench.send("AT+HTTPACTION=0\r");
+        let until = bench.now + 10_000;
+        action.push_str(&String::from_utf8_lossy(&bench.drain_bytes(until)));
+        assert!(action.contains("+HTTPACTION: 0,206,22"), "{action:?}");
+        let requests = network.requests.borrow();
+        assert_eq!(requests[0].method, "GET");
+        assert!(requests[0].body.is_empty());
+        assert_eq!(
+            requests[0].headers,
+            [
+                ("X-Device-Serial".to_owned(), "SB-1".to_owned()),
+                ("Range".to_owned(), "bytes=2-23".to_owned()),
+            ]
+        );
+
+        bench.modem.receive(
+            bench.now,
+            b"AT+HTTPREAD=0,22\r",
+            bench.baud,
+            &mut bench.meter,
+        );
+        let until = bench.now + 1_000;
+        let read = bench.drain_bytes(until);
+        let mut expected = b"\r\nOK\r\n\r\n+HTTPREAD: 22\r\n".to_vec();
+        expected.extend_from_slice(TRICKY);
+        expected.extend_from_slice(b"\r\n+HTTPREAD: 0\r\n");
+        assert_eq!(read, expected);
     }
 
     #[test]

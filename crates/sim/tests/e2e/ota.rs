@@ -95,3 +95,135 @@ fn a_published_release_is_downloaded_over_the_a7670_in_ranges_switched_confirmed
     let stats = mailbox.modem_stats();
     assert!(stats.http_actions >= 2 + 300_000 / (64 * 1024), "{stats:?}");
 }
+
+fn reports_of(world: &World, serial: &str) -> Vec<(String, String, Option<String>)> {
+    let device = world.device(serial);
+    world
+        .runtime
+        .block_on(world.server.db().firmware_reports_of_device(&device.id))
+        .expect("query")
+        .into_iter()
+        .map(|r| (r.version, r.status, r.detail))
+        .collect()
+}
+
+#[test]
+fn an_image_signed_with_another_key_is_refused_reported_failed_and_not_fetched_again() {
+    let world = World::new();
+    let keys = world.provision(&["SB-E2E-OTA2"]);
+    let vendor = firmware_release::generate_key();
+    let intruder = firmware_release::generate_key();
+    world
+        .runtime
+        .block_on(firmware_release::publish(
+            world.server.db(),
+            &world.server.state().blobs,
+            release(40_000),
+            "6.6.6",
+            &intruder,
+            world.epoch_ms,
+        ))
+        .expect("published");
+    world.server.state().device_api.firmware.forget();
+    let mut mailbox = world.mailbox(&World::spec(&keys[0], 12));
+    mailbox.enable_ota(vendor.verifying_key().to_bytes(), 1024 * 1024);
+
+    let report = mailbox.wake(HOUR, Wake::Timer);
+    assert_eq!(report.ota.fetched, 40_000, "{report:?}");
+    assert!(matches!(
+        report.ota.installed,
+        Some(InstallOutcome::Failed(_))
+    ));
+    assert_eq!(report.ota.reported, Some(FirmwareStatus::Failed));
+    assert_eq!(
+        reports_of(&world, "SB-E2E-OTA2"),
+        [(
+            "6.6.6".to_owned(),
+            "failed".to_owned(),
+            Some("bad signature".to_owned())
+        )]
+    );
+
+    // Still offered at the next check-in, never fetched again; the old image keeps running.
+    let actions = mailbox.modem_stats().http_actions;
+    let report = mailbox.wake(HOUR + 7 * HOUR, Wake::Timer);
+    assert!(report.service.is_some());
+    assert_eq!(report.ota.fetched, 0);
+    assert_eq!(
+        mailbox.modem_stats().http_actions,
+        actions + 1,
+        "the heartbeat only"
+    );
+    assert_eq!(mailbox.firmware_version(), "1.0.0-sim");
+}
+
+#[test]
+fn an_image_that_cannot_check_in_is_rolled_back_by_the_bootloader_and_the_rollback_reported() {
+    let mut world = World::new();
+    let keys = world.provision(&["SB-E2E-OTA3"]);
+    let key = firmware_release::generate_key();
+    world
+        .runtime
+        .block_on(firmware_release::publish(
+            world.server.db(),
+            &world.server.state().blobs,
+            release(50_000),
+            "3.0.0",
+            &key,
+            world.epoch_ms,
+        ))
+        .expect("published");
+    world.server.state().device_api.firmware.forget();
+    let mut mailbox = world.mailbox(&World::spec(&keys[0], 13));
+    mailbox.enable_ota(key.verifying_key().to_bytes(), 1024 * 1024);
+
+    let report = mailbox.wake(HOUR, Wake::Timer);
+    assert!(report.ota.reboot(), "{report:?}");
+
+    // The new image's first wake cannot reach the server: it stays unconfirmed.
+    world
+        .runtime
+        .block_on(world.server.stop())
+        .expect("stopped");
+    let report = mailbox.wake(HOUR + MIN, Wake::Timer);
+    assert_eq!(mailbox.firmware_version(), "3.0.0");
+    assert!(
+        report.choice.is_some(),
+        "the image on trial tries to check in"
+    );
+    assert!(!report.ota.confirmed);
+    world
+        .runtime
+        .block_on(world.server.restart())
+        .expect("restarted");
+
+    // The next boot goes back to the old image, which reports the rollback at its check-in.
+    let report = mailbox.wake(HOUR + 2 * MIN + TIMER_WAKE_MS, Wake::Mail);
+    assert_eq!(mailbox.firmware_version(), "1.0.0-sim");
+    assert_eq!(
+        report.ota.reported,
+        Some(FirmwareStatus::RolledBack),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.ota.fetched, 0,
+        "the rolled-back image is not fetched again"
+    );
+    let flash = mailbox.ota_flash().expect("ota enabled");
+    assert_eq!((flash.running, flash.states[1]), (0, SlotState::Aborted));
+    assert_eq!(
+        reports_of(&world, "SB-E2E-OTA3"),
+        [
+            ("3.0.0".to_owned(), "downloaded".to_owned(), None),
+            (
+                "3.0.0".to_owned(),
+                "rolled_back".to_owned(),
+                Some("new image did not confirm itself".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(
+        world.device("SB-E2E-OTA3").firmware_version.as_deref(),
+        Some("1.0.0-sim")
+    );
+}
