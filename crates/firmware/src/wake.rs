@@ -98,6 +98,9 @@ pub struct Retained {
     pub firmware_offer: Option<FirmwareOffer>,
     /// Why the last connected wake took its path.
     pub link_reason: Option<String<64>>,
+    /// The last firmware download attempt fetched nothing (server error, flash error): timer
+    /// wakes stop connecting just to resume it, and the next check-in tries again.
+    pub ota_stalled: bool,
 }
 
 impl Retained {
@@ -303,7 +306,11 @@ where
         // A new image on trial must check in during this boot to confirm itself: the next boot
         // through the bootloader would roll it back.
         connect = true;
-    } else if !connect && ota.as_ref().is_some_and(|o| o.client.download_pending()) {
+    } else if !connect
+        && !state.ota_stalled
+        && state.firmware_offer.is_some()
+        && ota.as_ref().is_some_and(|o| o.client.download_pending())
+    {
         let battery = (
             device.battery.percent().await.min(100),
             device.battery.charging().await,
@@ -583,6 +590,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             // A flash error leaves the download for a later wake.
             let _ = ota.client.offer(&offer, &mut *ota.partition);
             work.fetched = self.download(ota, state, buffer).await;
+            state.ota_stalled = work.fetched == 0 && ota.client.download_pending();
             if ota.client.ready_to_install()
                 && let Ok(outcome) = ota.client.install(&mut *ota.partition)
             {

@@ -348,3 +348,29 @@ fn the_restart_into_a_new_image_checks_in_at_once_to_confirm_it() {
     assert!(report.choice.is_none());
     assert_eq!(rig.identity.firmware_version.as_str(), "2.0.0");
 }
+
+#[test]
+fn a_download_the_server_stops_serving_waits_for_the_next_check_in_instead_of_waking_the_modem() {
+    let mut rig = Rig::with_ota(64 * 1024);
+    publish(&rig, "2.2.0", 400_000, |_| {});
+    let report = rig.wake_at(HOUR, Wake::Timer);
+    assert_eq!(report.ota.fetched, OTA_BYTES_PER_WAKE);
+
+    rig.server.state().firmware_unavailable = true;
+    let report = rig.wake_at(HOUR + TIMER_WAKE_MS, Wake::Timer);
+    assert!(report.choice.is_some(), "connected to resume");
+    assert_eq!(report.ota.fetched, 0);
+    assert!(rig.state.ota_stalled);
+    // No more modem wakes just for the download.
+    for n in 2..13 {
+        let report = rig.wake_at(HOUR + n * TIMER_WAKE_MS, Wake::Timer);
+        assert!(report.choice.is_none(), "timer wake {n} connected");
+    }
+
+    // The next check-in (6 h after the last, the resuming wake's) tries again and finishes.
+    rig.server.state().firmware_unavailable = false;
+    let report = rig.wake_at(HOUR + 13 * TIMER_WAKE_MS, Wake::Timer);
+    assert_eq!(report.ota.fetched, 400_000 - OTA_BYTES_PER_WAKE);
+    assert_eq!(report.ota.installed, Some(InstallOutcome::Switched));
+    assert!(!rig.state.ota_stalled);
+}

@@ -52,6 +52,8 @@ struct Snapshot {
     service: Option<ServiceState>,
     firmware_offer: Option<FirmwareOffer>,
     link_reason: Option<String<64>>,
+    #[serde(default)]
+    ota_stalled: bool,
     battery_mv: u16,
     unconfirmed_wakes: u8,
     wakes: u32,
@@ -93,6 +95,7 @@ pub fn load() -> Option<(Retained, BoardState)> {
         service: snapshot.service,
         firmware_offer: snapshot.firmware_offer,
         link_reason: snapshot.link_reason,
+        ota_stalled: snapshot.ota_stalled,
     };
     let board = BoardState {
         battery_mv: snapshot.battery_mv,
@@ -117,6 +120,7 @@ pub fn store(retained: &Retained, board: &BoardState) {
         service: retained.service,
         firmware_offer: retained.firmware_offer.clone(),
         link_reason: retained.link_reason.clone(),
+        ota_stalled: retained.ota_stalled,
         battery_mv: board.battery_mv,
         unconfirmed_wakes: board.unconfirmed_wakes,
         wakes: board.wakes,

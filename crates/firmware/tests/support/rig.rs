@@ -72,6 +72,8 @@ pub struct ServerState {
     pub ranges: Vec<Option<ByteRange>>,
     /// Firmware reports received.
     pub firmware_reports: Vec<FirmwareReport>,
+    /// Firmware GETs answer 503.
+    pub firmware_unavailable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +93,7 @@ impl Server {
             firmware: None,
             ranges: Vec::new(),
             firmware_reports: Vec::new(),
+            firmware_unavailable: false,
         })))
     }
 
@@ -257,6 +260,9 @@ fn route(
         (Method::Get, firmware) if firmware.starts_with("firmware/") => {
             let version = &firmware["firmware/".len()..];
             state.ranges.push(request.range);
+            if state.firmware_unavailable {
+                return (503, b"{}".to_vec());
+            }
             let Some((_, image)) = state
                 .firmware
                 .as_ref()
