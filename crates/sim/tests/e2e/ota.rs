@@ -49,6 +49,14 @@ fn a_published_release_is_downloaded_over_the_a7670_in_ranges_switched_confirmed
     assert!(first.service.is_some(), "checked in: {first:?}");
     assert_eq!(first.ota.fetched, OTA_BYTES_PER_WAKE, "{first:?}");
     assert_eq!(first.ota.installed, None);
+    // One wake's budget costs about as much again as the check-in it rides on (~0.6 mAh and
+    // ~24 s at -85 dBm, against ~0.37 mAh and ~18 s).
+    assert!(
+        mailbox.last_wake_mah() < 1.0,
+        "{} mAh",
+        mailbox.last_wake_mah()
+    );
+    assert!(first.awake_ms < 40_000, "{first:?}");
 
     // The next timer wake resumes where the first stopped, verifies and switches.
     let second = mailbox.wake(HOUR + TIMER_WAKE_MS, Wake::Timer);
