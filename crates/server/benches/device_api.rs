@@ -1,12 +1,15 @@
-//! Device API benchmark (DESIGN §9): the server on SQLite in this process, driven over loopback by
+//! Device API benchmark (DESIGN §9): the server in this process, driven over loopback by
 //! concurrent keep-alive clients sending signed requests, first heartbeats, then mail events with
-//! three 60 KB photos each. Prints requests/s, p50/p99 latency and the process's peak RSS.
+//! three 60 KB photos each. Prints requests/s, p50/p99 latency and the process's peak RSS, on
+//! SQLite (the goal's backend) and on PostgreSQL when `SMARTBOX_TEST_POSTGRES_URL` names a server
+//! (a fresh database each run, like the tests').
 //!
 //! `cargo bench -p smartbox-server --bench device_api`
 //!
 //! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
-//! `BENCH_DEVICES` (1,000). Every loop stops at its deadline and after at most 2,000,000 requests;
-//! traffic goes to 127.0.0.1 only.
+//! `BENCH_DEVICES` (1,000), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_PHASES`
+//! (`heartbeat,event`). Every loop stops at its deadline
+//! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use smartbox_protocol::{
 use smartbox_server::config::Config;
 use smartbox_server::device_api::jpeg;
 use smartbox_server::{Server, SystemClock, provisioning};
+use smartbox_store::testing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,23 +43,55 @@ struct Device {
     secret: [u8; 32],
 }
 
+/// What one run measures.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    seconds: u64,
+    connections: usize,
+    devices: usize,
+}
+
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(bench())
+    runtime.block_on(async {
+        let load = Load {
+            seconds: knob("BENCH_SECONDS", 10) as u64,
+            connections: knob("BENCH_CONNECTIONS", 64),
+            devices: knob("BENCH_DEVICES", 1_000),
+        };
+        let backends =
+            std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
+        for backend in backends.split(',').map(str::trim) {
+            match backend {
+                "sqlite" => {
+                    let dir = tempfile::tempdir()?;
+                    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                    bench("SQLite", &url, load).await?;
+                }
+                "postgres" => match testing::postgres().await {
+                    Some(pg) => bench("PostgreSQL", &pg.url, load).await?,
+                    None => println!("PostgreSQL: skipped (set SMARTBOX_TEST_POSTGRES_URL)"),
+                },
+                other => anyhow::bail!("BENCH_BACKENDS: unknown backend {other:?}"),
+            }
+        }
+        anyhow::Ok(())
+    })
 }
 
-async fn bench() -> anyhow::Result<()> {
-    let seconds = knob("BENCH_SECONDS", 10) as u64;
-    let connections = knob("BENCH_CONNECTIONS", 64);
-    let device_count = knob("BENCH_DEVICES", 1_000);
+async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<()> {
+    let Load {
+        seconds,
+        connections,
+        devices: device_count,
+    } = load;
     let dir = tempfile::tempdir()?;
-    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let blob_url = format!("file://{}", dir.path().join("blobs").display());
     let config = Config::from_lookup(|name| match name {
         "SMARTBOX_BIND" => Some("127.0.0.1:0".to_owned()),
-        "SMARTBOX_DATABASE_URL" => Some(database_url.clone()),
+        "SMARTBOX_DATABASE_URL" => Some(database_url.to_owned()),
         "SMARTBOX_BLOB_URL" => Some(blob_url.clone()),
         "SMARTBOX_MASTER_KEY" => Some("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=".to_owned()),
         _ => None,
@@ -69,14 +105,26 @@ async fn bench() -> anyhow::Result<()> {
     }));
 
     println!(
-        "device API benchmark: SQLite, {connections} connections, {device_count} devices, {seconds} s per phase, 2 cores"
+        "device API benchmark: {backend}, {connections} connections, {device_count} devices, {seconds} s per phase, 2 cores"
     );
     let devices = Arc::new(devices);
-    let mut heartbeats = run_phase(addr, &devices, connections, seconds, heartbeat_round).await?;
-    heartbeats.print("heartbeat", "requests");
-    let mut events = run_phase(addr, &devices, connections, seconds, event_round).await?;
-    events.print("event + 3 x 60 KB photos", "events");
-    println!("  (event latency is per HTTP request: the event and each of its photos)");
+    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "heartbeat,event".to_owned());
+    for phase in phases.split(',').map(str::trim) {
+        match phase {
+            "heartbeat" => {
+                let mut heartbeats =
+                    run_phase(addr, &devices, connections, seconds, heartbeat_round).await?;
+                heartbeats.print("heartbeat", "requests");
+            }
+            "event" => {
+                let mut events =
+                    run_phase(addr, &devices, connections, seconds, event_round).await?;
+                events.print("event + 3 x 60 KB photos", "events");
+                println!("  (event latency is per HTTP request: the event and each of its photos)");
+            }
+            other => anyhow::bail!("BENCH_PHASES: unknown phase {other:?}"),
+        }
+    }
     println!(
         "peak RSS (VmHWM, server and clients in one process): {}",
         peak_rss()
@@ -130,6 +178,8 @@ struct Phase {
     rounds: usize,
     failures: usize,
     elapsed: Duration,
+    /// CPU time the process (server and clients) spent during the phase.
+    cpu: Duration,
 }
 
 impl Phase {
@@ -142,7 +192,8 @@ impl Phase {
         let seconds = self.elapsed.as_secs_f64();
         println!(
             "{name}: {:.0} {unit}/s ({} {unit} in {seconds:.1} s, {} HTTP requests at {:.0}/s), \
-             latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, failures {}",
+             latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, failures {}, \
+             CPU {:.0} us per {}",
             self.rounds as f64 / seconds,
             self.rounds,
             self.latencies_us.len(),
@@ -151,6 +202,8 @@ impl Phase {
             quantile(0.99),
             quantile(1.0),
             self.failures,
+            self.cpu.as_secs_f64() * 1e6 / self.rounds.max(1) as f64,
+            unit.trim_end_matches('s'),
         );
     }
 }
@@ -169,6 +222,7 @@ async fn run_phase(
     round: Round,
 ) -> anyhow::Result<Phase> {
     let started = Instant::now();
+    let cpu_before = process_cpu();
     let deadline = started + Duration::from_secs(seconds);
     let per_client = MAX_REQUESTS_PER_PHASE / connections.max(1);
     let mut clients = Vec::with_capacity(connections);
@@ -195,6 +249,7 @@ async fn run_phase(
         total.failures += phase.failures;
     }
     total.elapsed = started.elapsed();
+    total.cpu = process_cpu().saturating_sub(cpu_before);
     Ok(total)
 }
 
@@ -349,6 +404,27 @@ impl Connection {
         self.buffer.extend_from_slice(&chunk[..read]);
         Ok(())
     }
+}
+
+/// User and system CPU time of this process so far (`/proc/self/stat`, 100 ticks a second); the
+/// CPU per request is steadier than requests per second when other work shares the machine.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+            let fields: Vec<u64> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            Some(fields.iter().sum::<u64>())
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 fn peak_rss() -> String {

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use smartbox_billing::engine::WebhookOutcome;
 use smartbox_billing::webhook::{DEFAULT_TOLERANCE_S, WebhookEvent};
 
 use crate::error::ApiError;
@@ -62,6 +63,11 @@ async fn stripe(
         .handle_webhook_event(&event, state.clock.now())
         .await
         .map_err(|error| ApiError::Internal(error.into()))?;
+    if outcome == WebhookOutcome::Processed {
+        // A payment that went through resumes a suspended mailbox: the device API must not
+        // answer from what it cached before.
+        state.device_api.devices.forget_all();
+    }
     tracing::info!(event = %event.id, kind = %event.event_type, outcome = outcome.as_str(), "Stripe webhook");
     Ok((
         StatusCode::OK,

@@ -1,11 +1,14 @@
 //! The device API's hot paths: one read that authenticates and authorises a request (the device,
-//! its sealed secret and its live subscription), and batched writes of heartbeat vitals and usage
-//! so that many requests share one transaction (group commit).
+//! its sealed secret and its live subscription), and batched writes of heartbeat vitals, usage,
+//! mail events and photo records so that many requests share one transaction (group commit).
 
 use std::collections::HashMap;
 
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Sqlite};
+
 use crate::jobs::INSERT_JOB_SQL;
-use crate::{Db, EVENT_COMPLETED_JOB, EventInsert, Result, VitalsRow, on_pool};
+use crate::{Db, EVENT_COMPLETED_JOB, EventInsert, PhotoStored, Result, VitalsRow, on_pool};
 
 /// A device with its live (not canceled) subscription, if any.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -33,9 +36,173 @@ pub struct UsageDelta {
     pub data_bytes: i64,
 }
 
-/// Rows per multi-row statement: 10 vitals columns x 500 stays under both backends' limits on
-/// bound parameters (32,766 on SQLite, 65,535 on PostgreSQL).
-const CHUNK: usize = 500;
+/// A new mail event for the group commit, with the notification it counts when it is new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub id: String,
+    pub device_id: String,
+    pub subscription_id: Option<String>,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub photo_count: i64,
+    pub created_at: i64,
+    /// The id of the `event_completed` job, used only if the event completes at once (no photos).
+    pub completion_job_id: String,
+    /// Added to usage only when the event is new, so a retried event is never counted twice.
+    pub notification: Option<UsageDelta>,
+}
+
+/// A photo already written to the blob store, for the group commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPhoto {
+    pub event_id: String,
+    pub idx: i64,
+    pub blob_key: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_at: i64,
+    /// The id of the `event_completed` job, used only if this photo completes the event.
+    pub completion_job_id: String,
+}
+
+impl crate::StoreError {
+    /// Whether the database refused the data written (a uniqueness, foreign-key, not-null or
+    /// check rule) rather than failed: writing the same data again fails the same way, while the
+    /// other writes of a refused batch would succeed on their own.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            crate::StoreError::Conflict(_) => true,
+            crate::StoreError::Database(sqlx::Error::Database(db)) => {
+                db.kind() != sqlx::error::ErrorKind::Other
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Everything one group commit writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficBatch {
+    pub vitals: Vec<VitalsRow>,
+    pub usage: Vec<UsageDelta>,
+    pub events: Vec<NewEvent>,
+    pub photos: Vec<NewPhoto>,
+}
+
+impl TrafficBatch {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.vitals.is_empty()
+            && self.usage.is_empty()
+            && self.events.is_empty()
+            && self.photos.is_empty()
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.vitals.clear();
+        self.usage.clear();
+        self.events.clear();
+        self.photos.clear();
+    }
+}
+
+/// What a group commit did with its events and photos, in the batch's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficOutcome {
+    /// Per event: true when it was stored now, false when an event with its id existed.
+    pub events_new: Vec<bool>,
+    /// Per photo: whether it was new and whether it completed its event.
+    pub photos: Vec<PhotoStored>,
+}
+
+/// The batched statements of one backend. Each takes its rows as one JSON array of arrays, so
+/// its text never changes with the batch's size: it is prepared once per connection, and the rows
+/// cost no bound parameters (SQLite looks each numbered parameter up by name in a list, which
+/// made binding a multi-row statement of `n` parameters O(n^2): it dominated heartbeat batches).
+struct BatchSql {
+    /// Appends `[device_id, recorded_at, battery, power_state, signal, network, firmware, tx, rx,
+    /// sd_queue]` rows to the series.
+    vitals: &'static str,
+    /// Sets each device's latest vitals and `last_seen_at` from the same rows.
+    latest: &'static str,
+    /// Adds `[subscription_id, period_start, period_end, notifications, data_bytes]` rows (at
+    /// most one per period) to the counters.
+    usage: &'static str,
+}
+
+const SQLITE: BatchSql = BatchSql {
+    vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1)",
+    latest: "UPDATE devices SET battery_percentage = v.value ->> 2, power_state = v.value ->> 3, \
+        signal_dbm = v.value ->> 4, network = v.value ->> 5, firmware_version = v.value ->> 6, \
+        modem_tx_bytes = v.value ->> 7, modem_rx_bytes = v.value ->> 8, sd_queue_len = v.value ->> 9, \
+        last_seen_at = v.value ->> 1 FROM json_each($1) AS v WHERE devices.id = v.value ->> 0",
+    // An upsert's SELECT needs a WHERE on SQLite (else ON CONFLICT would parse as a join's ON).
+    usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
+        ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
+        notifications = usage_periods.notifications + excluded.notifications, \
+        data_bytes = usage_periods.data_bytes + excluded.data_bytes",
+};
+
+const POSTGRES: BatchSql = BatchSql {
+    vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+        SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, v ->> 3, (v ->> 4)::bigint, v ->> 5, v ->> 6, \
+        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v",
+    latest: "UPDATE devices SET battery_percentage = (v ->> 2)::bigint, power_state = v ->> 3, \
+        signal_dbm = (v ->> 4)::bigint, network = v ->> 5, firmware_version = v ->> 6, \
+        modem_tx_bytes = (v ->> 7)::bigint, modem_rx_bytes = (v ->> 8)::bigint, \
+        sd_queue_len = (v ->> 9)::bigint, last_seen_at = (v ->> 1)::bigint \
+        FROM jsonb_array_elements($1::jsonb) AS v WHERE devices.id = v ->> 0",
+    usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
+        SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, (v ->> 3)::bigint, (v ->> 4)::bigint \
+        FROM jsonb_array_elements($1::jsonb) AS v \
+        ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
+        notifications = usage_periods.notifications + excluded.notifications, \
+        data_bytes = usage_periods.data_bytes + excluded.data_bytes",
+};
+
+/// A connection set aside for the device API's group commit. One writer keeping one connection
+/// keeps that connection's page cache warm (SQLite drops a connection's cache whenever another
+/// connection wrote since its last transaction) and its prepared statements at hand.
+#[derive(Debug)]
+pub struct TrafficConnection(Conn);
+
+#[derive(Debug)]
+enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the connection of whichever backend, like [`on_pool!`].
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Enqueues the `event_completed` job of `$event_id` on `$tx` (once per event: the unique key
+/// is derived from the event).
+macro_rules! enqueue_completion {
+    ($tx:expr, $event_id:expr, $job_id:expr, $at:expr) => {
+        sqlx::query(INSERT_JOB_SQL)
+            .bind($job_id)
+            .bind(EVENT_COMPLETED_JOB)
+            .bind(serde_json::json!({ "event_id": $event_id }).to_string())
+            .bind(format!("{EVENT_COMPLETED_JOB}:{}", $event_id))
+            .bind($at)
+            .bind(25_i64)
+            .execute($tx)
+            .await?
+    };
+}
 
 impl Db {
     /// The device with this serial and its live subscription, in one query.
@@ -52,86 +219,26 @@ impl Db {
         .await)?)
     }
 
-    /// Writes heartbeats and usage in one transaction: every vitals row is appended to the series,
-    /// each device's latest vitals and `last_seen_at` become those of its newest row in the batch,
-    /// and the usage deltas are added (several deltas for one period add up).
+    /// Takes a connection out of the pool for the device API's group commit.
+    pub async fn traffic_connection(&self) -> Result<TrafficConnection> {
+        Ok(TrafficConnection(match self {
+            Db::Sqlite(pool) => Conn::Sqlite(pool.acquire().await?),
+            Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        }))
+    }
+
+    /// Writes heartbeats and usage in one transaction (see [`TrafficConnection::write`]).
     pub async fn write_device_traffic(
         &self,
         vitals: &[VitalsRow],
         usage: &[UsageDelta],
     ) -> Result<()> {
-        let latest = latest_per_device(vitals);
-        let usage = sum_per_period(usage);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in vitals.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, \
-                     signal_dbm, network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) VALUES {}",
-                    placeholders(chunk.len(), 10)
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for v in chunk {
-                    query = query
-                        .bind(&v.device_id)
-                        .bind(v.recorded_at)
-                        .bind(v.battery_percentage)
-                        .bind(&v.power_state)
-                        .bind(v.signal_dbm)
-                        .bind(&v.network)
-                        .bind(&v.firmware_version)
-                        .bind(v.modem_tx_bytes)
-                        .bind(v.modem_rx_bytes)
-                        .bind(v.sd_queue_len);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            for chunk in latest.chunks(CHUNK) {
-                // VALUES columns are named column1..columnN on both SQLite and PostgreSQL.
-                let sql = format!(
-                    "UPDATE devices SET battery_percentage = v.column2, power_state = v.column3, \
-                     signal_dbm = v.column4, network = v.column5, firmware_version = v.column6, \
-                     modem_tx_bytes = v.column7, modem_rx_bytes = v.column8, sd_queue_len = v.column9, \
-                     last_seen_at = v.column10 FROM (VALUES {}) AS v WHERE devices.id = v.column1",
-                    placeholders(chunk.len(), 10)
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for v in chunk {
-                    query = query
-                        .bind(&v.device_id)
-                        .bind(v.battery_percentage)
-                        .bind(&v.power_state)
-                        .bind(v.signal_dbm)
-                        .bind(&v.network)
-                        .bind(&v.firmware_version)
-                        .bind(v.modem_tx_bytes)
-                        .bind(v.modem_rx_bytes)
-                        .bind(v.sd_queue_len)
-                        .bind(v.recorded_at);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            for chunk in usage.chunks(CHUNK) {
-                let sql = format!(
-                    "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, \
-                     data_bytes) VALUES {} ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
-                     notifications = usage_periods.notifications + excluded.notifications, \
-                     data_bytes = usage_periods.data_bytes + excluded.data_bytes",
-                    placeholders(chunk.len(), 5)
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for u in chunk {
-                    query = query
-                        .bind(&u.subscription_id)
-                        .bind(u.period_start)
-                        .bind(u.period_end)
-                        .bind(u.notifications)
-                        .bind(u.data_bytes);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+        let batch = TrafficBatch {
+            vitals: vitals.to_vec(),
+            usage: usage.to_vec(),
+            ..TrafficBatch::default()
+        };
+        self.traffic_connection().await?.write(&batch).await?;
         Ok(())
     }
 
@@ -143,57 +250,22 @@ impl Db {
         completion_job_id: &str,
         usage: Option<&UsageDelta>,
     ) -> Result<bool> {
-        let payload = serde_json::json!({ "event_id": e.id }).to_string();
-        let unique_key = format!("{EVENT_COMPLETED_JOB}:{}", e.id);
-        let completed_at = (e.photo_count == 0).then_some(e.created_at);
-        let new = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO mail_events (id, device_id, subscription_id, kind, occurred_at, photo_count, \
-                 completed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(e.id)
-            .bind(e.device_id)
-            .bind(e.subscription_id)
-            .bind(e.kind)
-            .bind(e.occurred_at)
-            .bind(e.photo_count)
-            .bind(completed_at)
-            .bind(e.created_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if inserted && completed_at.is_some() {
-                sqlx::query(INSERT_JOB_SQL)
-                    .bind(completion_job_id)
-                    .bind(EVENT_COMPLETED_JOB)
-                    .bind(&payload)
-                    .bind(&unique_key)
-                    .bind(e.created_at)
-                    .bind(25_i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let (true, Some(u)) = (inserted, usage) {
-                sqlx::query(
-                    "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
-                     notifications = usage_periods.notifications + excluded.notifications, \
-                     data_bytes = usage_periods.data_bytes + excluded.data_bytes",
-                )
-                .bind(&u.subscription_id)
-                .bind(u.period_start)
-                .bind(u.period_end)
-                .bind(u.notifications)
-                .bind(u.data_bytes)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            inserted
-        });
-        Ok(new)
+        let batch = TrafficBatch {
+            events: vec![NewEvent {
+                id: e.id.to_owned(),
+                device_id: e.device_id.to_owned(),
+                subscription_id: e.subscription_id.map(str::to_owned),
+                kind: e.kind.to_owned(),
+                occurred_at: e.occurred_at,
+                photo_count: e.photo_count,
+                created_at: e.created_at,
+                completion_job_id: completion_job_id.to_owned(),
+                notification: usage.cloned(),
+            }],
+            ..TrafficBatch::default()
+        };
+        let outcome = self.traffic_connection().await?.write(&batch).await?;
+        Ok(outcome.events_new.first().copied().unwrap_or(false))
     }
 
     /// The stored photo of an event at `idx`, if any.
@@ -209,24 +281,150 @@ impl Db {
     }
 }
 
-/// `(?, ?, ...), (...)` for `rows` rows of `columns` numbered placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
+impl TrafficConnection {
+    /// Writes a batch in one transaction:
+    /// - each event is inserted unless its id exists; a new one adds its notification to usage
+    ///   and, without photos, completes at once with its `event_completed` job;
+    /// - each photo is recorded unless its (event, index) exists; the one that completes its
+    ///   event marks it complete and enqueues its `event_completed` job (once per event);
+    /// - every vitals row is appended to the series, and each device's latest vitals and
+    ///   `last_seen_at` become those of its newest row in the batch;
+    /// - the usage deltas are added (several deltas for one period add up).
+    pub async fn write(&mut self, batch: &TrafficBatch) -> Result<TrafficOutcome> {
+        let sql = match self.0 {
+            Conn::Sqlite(_) => &SQLITE,
+            Conn::Postgres(_) => &POSTGRES,
+        };
+        let mut outcome = TrafficOutcome {
+            events_new: Vec::with_capacity(batch.events.len()),
+            photos: Vec::with_capacity(batch.photos.len()),
+        };
+        let mut usage: Vec<&UsageDelta> = batch.usage.iter().collect();
+        let latest = latest_per_device(&batch.vitals);
+        on_conn!(&mut self.0, conn => {
+            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+            for e in &batch.events {
+                let completed_at = (e.photo_count == 0).then_some(e.created_at);
+                let new = sqlx::query(
+                    "INSERT INTO mail_events (id, device_id, subscription_id, kind, occurred_at, photo_count, \
+                     completed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&e.id)
+                .bind(&e.device_id)
+                .bind(&e.subscription_id)
+                .bind(&e.kind)
+                .bind(e.occurred_at)
+                .bind(e.photo_count)
+                .bind(completed_at)
+                .bind(e.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if new && completed_at.is_some() {
+                    enqueue_completion!(&mut *tx, &e.id, &e.completion_job_id, e.created_at);
+                }
+                if new {
+                    usage.extend(&e.notification);
+                }
+                outcome.events_new.push(new);
             }
-            out.push('$');
-            out.push_str(&(row * columns + column + 1).to_string());
-        }
-        out.push(')');
+            for p in &batch.photos {
+                let new = sqlx::query(
+                    "INSERT INTO photos (event_id, idx, blob_key, size_bytes, sha256, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, idx) DO NOTHING",
+                )
+                .bind(&p.event_id)
+                .bind(p.idx)
+                .bind(&p.blob_key)
+                .bind(p.size_bytes)
+                .bind(&p.sha256)
+                .bind(p.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                let mut completed_event = false;
+                if new {
+                    completed_event = sqlx::query(
+                        "UPDATE mail_events SET photos_received = photos_received + 1, completed_at = $2 \
+                         WHERE id = $1 AND completed_at IS NULL AND photos_received + 1 >= photo_count",
+                    )
+                    .bind(&p.event_id)
+                    .bind(p.created_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if completed_event {
+                        enqueue_completion!(&mut *tx, &p.event_id, &p.completion_job_id, p.created_at);
+                    } else {
+                        sqlx::query("UPDATE mail_events SET photos_received = photos_received + 1 WHERE id = $1")
+                            .bind(&p.event_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                outcome.photos.push(PhotoStored { new, completed_event });
+            }
+            if !batch.vitals.is_empty() {
+                sqlx::query(sql.vitals).bind(vitals_json(&batch.vitals)).execute(&mut *tx).await?;
+            }
+            if !latest.is_empty() {
+                sqlx::query(sql.latest).bind(latest_json(&latest)).execute(&mut *tx).await?;
+            }
+            let usage = sum_per_period(&usage);
+            if !usage.is_empty() {
+                sqlx::query(sql.usage).bind(usage_json(&usage)).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(outcome)
     }
-    out
+}
+
+/// The vitals rows as the JSON the batched statements read.
+fn vitals_json(rows: &[VitalsRow]) -> String {
+    let rows: Vec<_> = rows.iter().map(vitals_cells).collect();
+    serde_json::Value::from(rows).to_string()
+}
+
+/// The newest rows per device, as the JSON the batched statements read.
+fn latest_json(rows: &[&VitalsRow]) -> String {
+    let rows: Vec<_> = rows.iter().map(|v| vitals_cells(v)).collect();
+    serde_json::Value::from(rows).to_string()
+}
+
+fn vitals_cells(v: &VitalsRow) -> serde_json::Value {
+    serde_json::json!([
+        v.device_id,
+        v.recorded_at,
+        v.battery_percentage,
+        v.power_state,
+        v.signal_dbm,
+        v.network,
+        v.firmware_version,
+        v.modem_tx_bytes,
+        v.modem_rx_bytes,
+        v.sd_queue_len,
+    ])
+}
+
+/// The usage rows as the JSON the batched statement reads.
+fn usage_json(rows: &[UsageDelta]) -> String {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|u| {
+            serde_json::json!([
+                u.subscription_id,
+                u.period_start,
+                u.period_end,
+                u.notifications,
+                u.data_bytes,
+            ])
+        })
+        .collect();
+    serde_json::Value::from(rows).to_string()
 }
 
 /// The newest vitals of each device (a device can appear twice in a batch; an UPDATE ... FROM with
@@ -248,9 +446,9 @@ fn latest_per_device(vitals: &[VitalsRow]) -> Vec<&VitalsRow> {
 
 /// The deltas summed per (subscription, period): PostgreSQL refuses an upsert that touches one row
 /// twice.
-fn sum_per_period(usage: &[UsageDelta]) -> Vec<UsageDelta> {
+fn sum_per_period(usage: &[&UsageDelta]) -> Vec<UsageDelta> {
     let mut sums: HashMap<(&str, i64), UsageDelta> = HashMap::with_capacity(usage.len());
-    for u in usage {
+    for &u in usage {
         sums.entry((&u.subscription_id, u.period_start))
             .and_modify(|sum| {
                 sum.notifications += u.notifications;
@@ -266,8 +464,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_rows_then_columns() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(1, 1), "($1)");
+    fn rows_travel_as_a_json_array_of_arrays_in_column_order() {
+        let usage = UsageDelta {
+            subscription_id: "s".into(),
+            period_start: 1,
+            period_end: 2,
+            notifications: 3,
+            data_bytes: i64::MAX,
+        };
+        assert_eq!(
+            usage_json(&[usage]),
+            format!(r#"[["s",1,2,3,{}]]"#, i64::MAX)
+        );
+        assert_eq!(usage_json(&[]), "[]");
     }
 }

@@ -37,7 +37,10 @@ pub mod testing;
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};
-pub use device_traffic::{DeviceAccessRow, UsageDelta};
+pub use device_traffic::{
+    DeviceAccessRow, NewEvent, NewPhoto, TrafficBatch, TrafficConnection, TrafficOutcome,
+    UsageDelta,
+};
 pub use devices::{DeviceRow, NewDevice};
 pub use error::StoreError;
 pub use events::{

@@ -33,6 +33,11 @@ pub const MAX_JSON_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Arc<DeviceContext>);
 
+/// The SHA-256 of the request's body, computed once to check its signature and put in the
+/// request's extensions by [`guard`] (a photo is stored with it).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDigest(pub [u8; 32]);
+
 /// Why a request was refused before reaching its handler.
 #[derive(Debug)]
 enum Refusal {
@@ -44,7 +49,7 @@ enum Refusal {
 /// The middleware of every device route: authenticate, run the handler, meter, answer.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let (context, body) = match authenticate(&state, &parts, body).await {
+    let (context, body, digest) = match authenticate(&state, &parts, body).await {
         Ok(authenticated) => authenticated,
         Err(Refusal::Unauthorized) => return unauthorized(&state),
         Err(Refusal::TooLarge { limit }) => {
@@ -59,6 +64,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     request
         .extensions_mut()
         .insert(Authenticated(Arc::clone(&context)));
+    request.extensions_mut().insert(BodyDigest(digest));
     let response = next.run(request).await;
     metering::record(&state, &context, request_bytes, response).await
 }
@@ -78,7 +84,7 @@ async fn authenticate(
     state: &AppState,
     parts: &request::Parts,
     body: Body,
-) -> Result<(Arc<DeviceContext>, Bytes), Refusal> {
+) -> Result<(Arc<DeviceContext>, Bytes, [u8; 32]), Refusal> {
     let headers = &parts.headers;
     let serial = header_str(headers, HEADER_SERIAL).ok_or(Refusal::Unauthorized)?;
     let time: i64 = header_str(headers, HEADER_TIME)
@@ -98,17 +104,18 @@ async fn authenticate(
     }
     let body = read_limited(headers, body, body_limit(parts)).await?;
     let path = parts.uri.path();
+    let digest = body_sha256(&body);
     if !verify(
         &context.secret,
         parts.method.as_str(),
         path,
         time,
-        &body_sha256(&body),
+        &digest,
         signature.as_bytes(),
     ) {
         return Err(Refusal::Unauthorized);
     }
-    Ok((context, body))
+    Ok((context, body, digest))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -3,10 +3,12 @@
 //!
 //! Opening a secret and reading the device, its subscription and its counters costs three steps
 //! per request; a mailbox that talks several times in a wake cycle (event, photos, heartbeat) and a
-//! benchmark that hammers a few devices pay them once per [`CACHE_TTL_MS`]. Lifecycle and
-//! subscription changes made elsewhere reach the device API within that TTL, or at once when the
-//! code making them calls [`DeviceCache::forget`]. Decisions that must be exact (402/429 on a new
-//! event) reload the context from the database instead of trusting the cache.
+//! benchmark that hammers a few devices pay them once per [`CACHE_TTL_MS`] (and again when the
+//! billing period turns). Changes made in this process reach the device API at once: the billing
+//! jobs and the Stripe webhook call [`DeviceCache::forget_all`] after the billing engine ran, the
+//! event handler [`DeviceCache::forget`]s its device; changes made by another process (the CLI,
+//! another server on the same PostgreSQL) show within the TTL. Decisions that must be exact
+//! (402/429 on a new event) reload the context from the database instead of trusting the cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -194,13 +196,34 @@ pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
 }
 
 /// Recently loaded contexts by serial.
+///
+/// Forgetting is exact even against a load in flight: every forget advances a generation, and a
+/// load that started before a forget of its serial (or of everything) is answered but not kept,
+/// since it may have read the database before the change that made the caller forget.
 #[derive(Debug, Default)]
 pub struct DeviceCache {
-    entries: RwLock<HashMap<String, Arc<DeviceContext>>>,
+    inner: RwLock<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    by_serial: HashMap<String, Slot>,
+    /// Advanced by every forget.
+    generation: u64,
+    /// The generation of the last [`DeviceCache::forget_all`] (or capacity purge).
+    cleared_at: u64,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Loaded(Arc<DeviceContext>),
+    /// Forgotten at this generation.
+    Forgotten(u64),
 }
 
 impl DeviceCache {
-    /// The context of `serial`: the cached one while younger than [`CACHE_TTL_MS`], else loaded.
+    /// The context of `serial`: the cached one while fresh (younger than [`CACHE_TTL_MS`] and
+    /// still in the period it was loaded in), else loaded.
     pub async fn get(
         &self,
         state: &AppState,
@@ -208,41 +231,61 @@ impl DeviceCache {
     ) -> Result<Arc<DeviceContext>, LoadError> {
         let now_ms = state.clock.now_ms();
         let cached = self
-            .entries
+            .inner
             .read()
             .ok()
-            .and_then(|entries| entries.get(serial).cloned());
+            .and_then(|slots| match slots.by_serial.get(serial) {
+                Some(Slot::Loaded(context)) => Some(Arc::clone(context)),
+                _ => None,
+            });
         if let Some(context) = cached.filter(|c| fresh(c, now_ms)) {
             return Ok(context);
         }
         self.reload(state, serial).await
     }
 
-    /// Loads the context of `serial` from the database and caches it.
+    /// Loads the context of `serial` from the database and caches it (unless it was forgotten
+    /// while loading).
     pub async fn reload(
         &self,
         state: &AppState,
         serial: &str,
     ) -> Result<Arc<DeviceContext>, LoadError> {
+        let started = self.inner.read().map_or(0, |slots| slots.generation);
         let loaded = load(state, serial).await;
-        let Ok(mut entries) = self.entries.write() else {
+        let Ok(mut slots) = self.inner.write() else {
             return loaded.map(Arc::new);
         };
+        let forgotten_since = slots.cleared_at > started
+            || matches!(slots.by_serial.get(serial), Some(Slot::Forgotten(at)) if *at > started);
         match loaded {
             Ok(context) => {
                 let context = Arc::new(context);
-                if entries.len() >= CACHE_CAPACITY {
+                if forgotten_since {
+                    return Ok(context);
+                }
+                if slots.by_serial.len() >= CACHE_CAPACITY {
                     let now_ms = state.clock.now_ms();
-                    entries.retain(|_, c| fresh(c, now_ms));
-                    if entries.len() >= CACHE_CAPACITY {
-                        entries.clear();
+                    // Dropping the marks of forgotten serials must not let a load in flight keep
+                    // what it read before: count the purge as forgetting everything.
+                    slots.generation += 1;
+                    slots.cleared_at = slots.generation;
+                    slots
+                        .by_serial
+                        .retain(|_, slot| matches!(slot, Slot::Loaded(c) if fresh(c, now_ms)));
+                    if slots.by_serial.len() >= CACHE_CAPACITY {
+                        slots.by_serial.clear();
                     }
                 }
-                entries.insert(serial.to_owned(), Arc::clone(&context));
+                slots
+                    .by_serial
+                    .insert(serial.to_owned(), Slot::Loaded(Arc::clone(&context)));
                 Ok(context)
             }
             Err(err) => {
-                entries.remove(serial);
+                if !forgotten_since {
+                    slots.by_serial.remove(serial);
+                }
                 Err(err)
             }
         }
@@ -251,13 +294,33 @@ impl DeviceCache {
     /// Drops the cached context of `serial`, so the next request reads the database. Code that
     /// changes a device's lifecycle or subscription in this process calls it.
     pub fn forget(&self, serial: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.remove(serial);
+        if let Ok(mut slots) = self.inner.write() {
+            slots.generation += 1;
+            let at = slots.generation;
+            slots
+                .by_serial
+                .insert(serial.to_owned(), Slot::Forgotten(at));
+        }
+    }
+
+    /// Drops every cached context: for changes whose devices the caller does not know one by
+    /// one (a billing job, a payment webhook).
+    pub fn forget_all(&self) {
+        if let Ok(mut slots) = self.inner.write() {
+            slots.generation += 1;
+            slots.cleared_at = slots.generation;
+            slots.by_serial.clear();
         }
     }
 }
 
+/// Whether a cached context may still be trusted at `now_ms`: younger than the TTL, and its
+/// subscription still in the period it was loaded in (usage belongs to the period of the request).
 fn fresh(context: &DeviceContext, now_ms: i64) -> bool {
     let age = now_ms - context.loaded_at_ms;
-    (0..CACHE_TTL_MS).contains(&age)
+    let same_period = context
+        .subscription
+        .as_ref()
+        .is_none_or(|sub| now_ms < unix_ms(sub.period.end));
+    (0..CACHE_TTL_MS).contains(&age) && same_period
 }

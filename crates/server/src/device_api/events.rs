@@ -4,7 +4,8 @@
 //! one could be seconds old): 402 when the device cannot operate (nothing stored), then 200 for an
 //! event already accepted (a retry changes nothing and counts nothing), then 429 with
 //! `Retry-After` when one more notification would pass the plan limit plus the spend cap, then the
-//! event is stored with its notification counted in the same transaction.
+//! event is stored with its notification counted in the same transaction (the group commit's, see
+//! [`writer`](super::writer)).
 
 use axum::Extension;
 use axum::Json;
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use smartbox_domain::{LifecycleState, UsageDecision};
 use smartbox_protocol::{EventKind, EventRequest, EventResponse};
-use smartbox_store::{EventInsert, MailEventRow};
+use smartbox_store::{MailEventRow, NewEvent};
 
 use super::auth::{Authenticated, unauthorized};
 use super::context::{LoadError, unix_ms};
@@ -82,21 +83,20 @@ pub async fn create_event(
             retry_after_s,
         });
     }
-    let now_ms = unix_ms(now);
-    let event = EventInsert {
-        id: &event_id,
-        device_id: &device.device_id,
-        subscription_id: Some(&subscription.id),
-        kind: kind_name(request.kind),
-        occurred_at: request.occurred_at.saturating_mul(1000),
-        photo_count: i64::from(request.photo_count),
-        created_at: now_ms,
-    };
-    let job_id = uuid::Uuid::now_v7().to_string();
-    let notification = device.usage_delta(1, 0);
     let new = state
-        .db
-        .insert_event_with_usage(&event, &job_id, notification.as_ref())
+        .device_api
+        .writer
+        .insert_event(NewEvent {
+            id: event_id.clone(),
+            device_id: device.device_id.clone(),
+            subscription_id: Some(subscription.id.clone()),
+            kind: kind_name(request.kind).to_owned(),
+            occurred_at: request.occurred_at.saturating_mul(1000),
+            photo_count: i64::from(request.photo_count),
+            created_at: unix_ms(now),
+            completion_job_id: uuid::Uuid::now_v7().to_string(),
+            notification: device.usage_delta(1, 0),
+        })
         .await?;
     // The counters in the cache no longer include this event.
     state.device_api.devices.forget(&device.serial);

@@ -4,7 +4,8 @@
 //! The blob is written before the database row, and the answer leaves after both: a crash between
 //! the two leaves a blob without a row, which the device's retry overwrites and then records, so
 //! nothing is acknowledged that is not stored. The row that completes the event also enqueues its
-//! `event_completed` job, in the same transaction (see `Db::insert_photo`).
+//! `event_completed` job, in the same transaction (the group commit's, see
+//! [`writer`](super::writer)).
 
 use axum::Extension;
 use axum::Json;
@@ -14,11 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use object_store::path::Path as BlobPath;
 use object_store::{ObjectStoreExt, PutPayload};
-use sha2::{Digest, Sha256};
 use smartbox_protocol::Uuid;
-use smartbox_store::PhotoInsert;
+use smartbox_store::NewPhoto;
 
-use super::auth::Authenticated;
+use super::auth::{Authenticated, BodyDigest};
 use super::events::event_response;
 use super::{jpeg, json};
 use crate::error::ApiError;
@@ -53,6 +53,7 @@ pub fn blob_key(device_id: &str, event_id: &str, index: u8) -> String {
 pub async fn put_photo(
     State(state): State<AppState>,
     Extension(Authenticated(device)): Extension<Authenticated>,
+    Extension(BodyDigest(digest)): Extension<BodyDigest>,
     Path((event_id, index)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -88,24 +89,25 @@ pub async fn put_photo(
         return Ok((StatusCode::OK, Json(event_response(&event)?)).into_response());
     }
     let key = blob_key(&device.device_id, &event_id, index);
-    let sha256 = hex::encode(Sha256::digest(&body));
+    // The body's SHA-256 was computed once, to check the request's signature.
+    let sha256 = hex::encode(digest);
     let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
     state
         .blobs
         .put(&BlobPath::from(key.as_str()), PutPayload::from_bytes(body))
         .await
         .map_err(|err| anyhow::anyhow!("storing photo {key}: {err}"))?;
-    let job_id = uuid::Uuid::now_v7().to_string();
     let stored = state
-        .db
-        .insert_photo(&PhotoInsert {
-            event_id: &event_id,
+        .device_api
+        .writer
+        .insert_photo(NewPhoto {
+            event_id: event_id.clone(),
             idx: i64::from(index),
-            blob_key: &key,
+            blob_key: key,
             size_bytes: size,
-            sha256: &sha256,
+            sha256,
             created_at: state.clock.now_ms(),
-            completion_job_id: &job_id,
+            completion_job_id: uuid::Uuid::now_v7().to_string(),
         })
         .await?;
     let event = state

@@ -1,13 +1,21 @@
-//! Group commit of heartbeats and usage: requests hand their writes to one task, which takes every
-//! write waiting in its queue, commits them in one transaction and only then lets each request
+//! Group commit of every device-API write: heartbeats' vitals, usage, new mail events and photo
+//! records. Requests hand their writes to one task, which takes every write waiting in its queue,
+//! commits them in one transaction on a connection it keeps, and only then lets each request
 //! answer. Under load a transaction carries hundreds of writes, so the database sees a few hundred
-//! commits per second instead of one per request (DESIGN §10); when idle, a write is committed on
-//! its own at once, so latency is one transaction.
+//! commits per second instead of one per request (DESIGN §10), and on SQLite the device API's
+//! writes never queue for the database's one write lock; when idle, a write is committed on its
+//! own at once, so latency is one transaction.
+//!
+//! A batch the database refuses (a constraint, say a row deleted meanwhile) is written again one
+//! write at a time, so one bad write fails alone instead of failing its neighbours.
 
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use smartbox_store::{Db, UsageDelta, VitalsRow};
+use smartbox_store::{
+    Db, NewEvent, NewPhoto, PhotoStored, StoreError, TrafficBatch, TrafficConnection,
+    TrafficOutcome, UsageDelta, VitalsRow,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes taken into one transaction at most.
@@ -15,18 +23,33 @@ const MAX_BATCH: usize = 1_024;
 /// Writes waiting at most; past it, senders wait (back-pressure instead of unbounded memory).
 const QUEUE: usize = 16_384;
 
-#[derive(Debug)]
-struct Write {
+/// One request's writes.
+#[derive(Debug, Default)]
+struct Writes {
     vitals: Option<VitalsRow>,
     usage: Option<UsageDelta>,
-    done: oneshot::Sender<Result<(), String>>,
+    event: Option<NewEvent>,
+    photo: Option<NewPhoto>,
+}
+
+/// What the group commit did with one request's writes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    event_new: Option<bool>,
+    photo: Option<PhotoStored>,
+}
+
+#[derive(Debug)]
+struct Queued {
+    writes: Writes,
+    done: oneshot::Sender<Result<Written, String>>,
 }
 
 /// The handle requests write through; the task starts on the first write.
 #[derive(Debug)]
 pub struct TrafficWriter {
     db: Db,
-    queue: OnceLock<mpsc::Sender<Write>>,
+    queue: OnceLock<mpsc::Sender<Queued>>,
 }
 
 impl TrafficWriter {
@@ -38,12 +61,50 @@ impl TrafficWriter {
         }
     }
 
-    /// Queues the writes and returns once the transaction holding them is committed.
+    /// Writes a heartbeat's vitals and a request's usage; returns once they are committed.
     pub async fn write(
         &self,
         vitals: Option<VitalsRow>,
         usage: Option<UsageDelta>,
     ) -> anyhow::Result<()> {
+        self.submit(Writes {
+            vitals,
+            usage,
+            ..Writes::default()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Stores an event unless its id exists (then nothing changes and nothing is counted);
+    /// returns once committed, with whether it was new.
+    pub async fn insert_event(&self, event: NewEvent) -> anyhow::Result<bool> {
+        let written = self
+            .submit(Writes {
+                event: Some(event),
+                ..Writes::default()
+            })
+            .await?;
+        written
+            .event_new
+            .context("the traffic writer lost an event's outcome")
+    }
+
+    /// Records a photo (already in the blob store) unless its (event, index) exists; returns once
+    /// committed, with whether it was new and completed its event.
+    pub async fn insert_photo(&self, photo: NewPhoto) -> anyhow::Result<PhotoStored> {
+        let written = self
+            .submit(Writes {
+                photo: Some(photo),
+                ..Writes::default()
+            })
+            .await?;
+        written
+            .photo
+            .context("the traffic writer lost a photo's outcome")
+    }
+
+    async fn submit(&self, writes: Writes) -> anyhow::Result<Written> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(run(self.db.clone(), receiver));
@@ -51,11 +112,7 @@ impl TrafficWriter {
         });
         let (done, committed) = oneshot::channel();
         queue
-            .send(Write {
-                vitals,
-                usage,
-                done,
-            })
+            .send(Queued { writes, done })
             .await
             .map_err(|_| anyhow::anyhow!("the traffic writer has stopped"))?;
         committed
@@ -65,26 +122,127 @@ impl TrafficWriter {
     }
 }
 
-async fn run(db: Db, mut queue: mpsc::Receiver<Write>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut vitals = Vec::with_capacity(MAX_BATCH);
-    let mut usage = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        for write in &mut batch {
-            vitals.extend(write.vitals.take());
-            usage.extend(write.usage.take());
+async fn run(db: Db, mut queue: mpsc::Receiver<Queued>) {
+    let mut connection: Option<TrafficConnection> = None;
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    let mut batch = TrafficBatch::default();
+    while queue.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        let shapes: Vec<Shape> = queued
+            .iter_mut()
+            .map(|item| fill(&mut batch, &mut item.writes))
+            .collect();
+        match commit(&db, &mut connection, &batch).await {
+            Ok(outcome) => {
+                let mut at = Shape::default();
+                for (item, shape) in queued.drain(..).zip(shapes) {
+                    let _ = item.done.send(Ok(written(&outcome, shape, &at)));
+                    at.advance(shape);
+                }
+            }
+            Err(err) if queued.len() > 1 && err.is_refusal() => {
+                tracing::warn!(error = %err, writes = queued.len(), "device traffic batch refused: writing it one request at a time");
+                let mut at = Shape::default();
+                for (item, shape) in queued.drain(..).zip(shapes) {
+                    let alone = slice(&batch, shape, &at);
+                    at.advance(shape);
+                    let result = commit(&db, &mut connection, &alone).await;
+                    let _ = item.done.send(
+                        result
+                            .map(|outcome| written(&outcome, shape, &Shape::default()))
+                            .map_err(|err| err.to_string()),
+                    );
+                }
+            }
+            Err(err) => {
+                let message = err.to_string();
+                tracing::error!(error = %message, writes = queued.len(), "device traffic batch failed");
+                for item in queued.drain(..) {
+                    let _ = item.done.send(Err(message.clone()));
+                }
+            }
         }
-        let result = db
-            .write_device_traffic(&vitals, &usage)
-            .await
-            .map_err(|err| err.to_string());
-        if let Err(message) = &result {
-            tracing::error!(error = %message, writes = batch.len(), "device traffic batch failed");
-        }
-        for write in batch.drain(..) {
-            let _ = write.done.send(result.clone());
-        }
-        vitals.clear();
-        usage.clear();
+        batch.clear();
     }
+}
+
+/// Which writes a request brought (at most one of each kind), or, as a position in a batch, how
+/// many of each kind came before.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    vitals: usize,
+    usage: usize,
+    event: usize,
+    photo: usize,
+}
+
+impl Shape {
+    fn advance(&mut self, by: Shape) {
+        self.vitals += by.vitals;
+        self.usage += by.usage;
+        self.event += by.event;
+        self.photo += by.photo;
+    }
+}
+
+/// Moves one request's writes into the batch, in the requests' order.
+fn fill(batch: &mut TrafficBatch, writes: &mut Writes) -> Shape {
+    let shape = Shape {
+        vitals: usize::from(writes.vitals.is_some()),
+        usage: usize::from(writes.usage.is_some()),
+        event: usize::from(writes.event.is_some()),
+        photo: usize::from(writes.photo.is_some()),
+    };
+    batch.vitals.extend(writes.vitals.take());
+    batch.usage.extend(writes.usage.take());
+    batch.events.extend(writes.event.take());
+    batch.photos.extend(writes.photo.take());
+    shape
+}
+
+/// What became of the writes of `shape` found at position `at` in the batch.
+fn written(outcome: &TrafficOutcome, shape: Shape, at: &Shape) -> Written {
+    Written {
+        event_new: (shape.event > 0)
+            .then(|| outcome.events_new.get(at.event).copied())
+            .flatten(),
+        photo: (shape.photo > 0)
+            .then(|| outcome.photos.get(at.photo).copied())
+            .flatten(),
+    }
+}
+
+/// A copy of the writes of `shape` found at position `at` in the batch.
+fn slice(batch: &TrafficBatch, shape: Shape, at: &Shape) -> TrafficBatch {
+    fn rows<T: Clone>(all: &[T], at: usize, count: usize) -> Vec<T> {
+        all.get(at..at + count)
+            .map(<[T]>::to_vec)
+            .unwrap_or_default()
+    }
+    TrafficBatch {
+        vitals: rows(&batch.vitals, at.vitals, shape.vitals),
+        usage: rows(&batch.usage, at.usage, shape.usage),
+        events: rows(&batch.events, at.event, shape.event),
+        photos: rows(&batch.photos, at.photo, shape.photo),
+    }
+}
+
+/// Commits a batch on the writer's connection, taking one from the pool when it has none; a
+/// connection that failed is given back, so a broken one is replaced on the next batch.
+async fn commit(
+    db: &Db,
+    connection: &mut Option<TrafficConnection>,
+    batch: &TrafficBatch,
+) -> Result<TrafficOutcome, StoreError> {
+    if batch.is_empty() {
+        return Ok(TrafficOutcome::default());
+    }
+    let conn = match connection {
+        Some(conn) => conn,
+        None => connection.insert(db.traffic_connection().await?),
+    };
+    let result = conn.write(batch).await;
+    if result.is_err() {
+        *connection = None;
+    }
+    result
 }

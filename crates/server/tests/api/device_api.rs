@@ -4,11 +4,13 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as BlobPath;
 use reqwest::Method;
 use serde_json::{Value, json};
+use smartbox_billing::CardDetails;
 use smartbox_domain::PlanId;
 use smartbox_protocol::{EVENTS_PATH, FIRMWARE_REPORT_PATH, HEARTBEAT_PATH, MAX_PHOTO_BYTES};
 use smartbox_server::Clock;
 use smartbox_server::device_api::jpeg;
 use smartbox_server::firmware_release;
+use smartbox_server::jobs::{Worker, registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, event_id, spawn_apps, status_and_json, vitals_body};
@@ -244,6 +246,72 @@ async fn a_new_event_is_201_and_the_same_event_again_is_200_and_counted_once() {
 }
 
 #[tokio::test]
+async fn events_and_photos_sent_all_at_once_share_commits_yet_each_is_stored_and_counted_once() {
+    for app in spawn_apps().await {
+        let devices = [
+            app.activated_device("SB-GC-01", PlanId::Plus).await,
+            app.activated_device("SB-GC-02", PlanId::Plus).await,
+        ];
+        let ids: Vec<String> = (0..6).map(|_| event_id()).collect();
+        let device_of = |n: usize| &devices[n % 2];
+        // Every event twice at once: a retry racing its original.
+        let posts = ids
+            .iter()
+            .enumerate()
+            .chain(ids.iter().enumerate())
+            .map(|(n, id)| app.post_event(device_of(n), id, 3));
+        let mut created = 0;
+        for response in futures::future::join_all(posts).await {
+            match response.status().as_u16() {
+                201 => created += 1,
+                200 => {}
+                other => panic!("an event answered {other} on {}", app.backend),
+            }
+        }
+        assert_eq!(created, ids.len(), "one 201 per event on {}", app.backend);
+
+        let photo = jpeg::synthetic(2_000);
+        let puts = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(n, id)| (0..3u8).chain([1]).map(move |index| (n, id, index)));
+        let puts = puts.map(|(n, id, index)| app.put_photo(device_of(n), id, index, photo.clone()));
+        let statuses: Vec<u16> = futures::future::join_all(puts)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            ids.len() * 3,
+            "one 201 per photo on {}: {statuses:?}",
+            app.backend
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 201 || *s == 200),
+            "{statuses:?}"
+        );
+        for id in &ids {
+            let event = app.state.db.event_by_id(id).await.unwrap().expect("stored");
+            assert_eq!(event.photos_received, 3);
+            assert!(event.completed_at.is_some());
+        }
+        assert_eq!(
+            app.state.db.count_jobs("event_completed").await.unwrap(),
+            i64::try_from(ids.len()).unwrap(),
+            "one job per event"
+        );
+        for device in &devices {
+            assert_eq!(
+                app.usage(device).await.notifications,
+                3,
+                "three events each"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_event_completes_when_its_three_photos_are_stored_and_enqueues_one_job() {
     for app in spawn_apps().await {
         let device = app.activated_device("SB-PH-01", PlanId::Plus).await;
@@ -475,6 +543,76 @@ async fn a_suspended_subscription_gets_402_and_keeps_reporting_and_learning_its_
             app.post_event(&device, &id, 3).await.status(),
             201,
             "in grace it works again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_mailbox_suspended_by_the_billing_engine_hears_it_on_its_very_next_request() {
+    for app in spawn_apps().await {
+        let worker = Worker::new(app.state.clone(), registry());
+        let device = app.activated_device("SB-CACHE-01", PlanId::Basic).await;
+        let email = format!("{}@example.com", device.serial.to_lowercase());
+        let customer = app
+            .state
+            .db
+            .user_by_email(&email)
+            .await
+            .unwrap()
+            .expect("the customer")
+            .id;
+        app.state
+            .billing()
+            .attach_test_card(
+                &customer,
+                &CardDetails::test("4000000000000341"),
+                app.clock.now(),
+                "user:test",
+            )
+            .await
+            .expect("a card that saves, then declines");
+        // The trial ends on a declined charge; the retries at +24 h and +48 h decline too.
+        let anchor_ms = app.clock.now_ms() + 7 * 86_400_000;
+        for hours in [0, 24, 48, 71] {
+            app.clock.set_ms(anchor_ms + hours * 3_600_000);
+            worker.run_until_idle(100).await.expect("the worker runs");
+        }
+        app.clock.set_ms(anchor_ms + 72 * 3_600_000);
+        let (status, body) =
+            status_and_json(app.heartbeat(&device, &vitals_body("1.0.0")).await).await;
+        assert_eq!(
+            (status, body["service"].as_str()),
+            (200, Some("active")),
+            "in grace on {}: the device API now holds this context",
+            app.backend
+        );
+
+        worker.run_until_idle(100).await.expect("the worker runs");
+        let subscription = app.subscription_id(&device).await;
+        let row = app
+            .state
+            .db
+            .billing_subscription(&subscription)
+            .await
+            .unwrap()
+            .expect("the subscription");
+        assert_eq!(
+            (row.status.as_str(), row.device_lifecycle.as_str()),
+            ("suspended", "suspended"),
+            "72 h after the first decline"
+        );
+        let (status, body) =
+            status_and_json(app.heartbeat(&device, &vitals_body("1.0.0")).await).await;
+        assert_eq!(
+            (status, body["service"].as_str()),
+            (200, Some("suspended")),
+            "the same instant, well within the cache's TTL, on {}",
+            app.backend
+        );
+        let (status, body) = status_and_json(app.post_event(&device, &event_id(), 0).await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (402, Some("payment_required"))
         );
     }
 }
