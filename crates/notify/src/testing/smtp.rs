@@ -72,6 +72,7 @@ async fn session(
     received: mpsc::UnboundedSender<ReceivedMail>,
     rcpt_reply: Arc<Mutex<Option<String>>>,
 ) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 127.0.0.1 ESMTP test\r\n").await?;
@@ -141,8 +142,9 @@ async fn session(
             }
             _ => "502 command not implemented".to_owned(),
         };
-        write.write_all(reply.as_bytes()).await?;
-        write.write_all(b"\r\n").await?;
+        // One write per reply: a reply split over two segments waits for the client's delayed
+        // ACK (Nagle), 40 ms per command.
+        write.write_all(format!("{reply}\r\n").as_bytes()).await?;
     }
 }
 
