@@ -290,3 +290,41 @@ impl Db {
         .await)?)
     }
 }
+
+impl Db {
+    /// Whether the customer asked for the morning digest.
+    pub async fn digest_enabled(&self, user_id: &str) -> Result<bool> {
+        let row: Option<(bool,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT enabled FROM notification_digests WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.is_some_and(|(enabled,)| enabled))
+    }
+
+    /// Turns the customer's morning digest on or off.
+    pub async fn set_digest_enabled(&self, user_id: &str, enabled: bool, now: i64) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO notification_digests (user_id, enabled, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(enabled)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The customers who asked for the morning digest: `(user id, time zone)`.
+    pub async fn digest_subscribers(&self) -> Result<Vec<(String, String)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.time_zone FROM notification_digests n JOIN users u ON u.id = n.user_id \
+             WHERE n.enabled ORDER BY u.id",
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+}

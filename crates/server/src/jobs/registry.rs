@@ -35,10 +35,22 @@ pub fn registry() -> Registry {
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
             notifications::home_assistant::run,
         )
+        .handle(
+            notifications::digest::DIGEST_PASS,
+            notifications::digest::run_pass,
+        )
+        .handle(
+            notifications::digest::NOTIFY_DIGEST,
+            notifications::digest::run_digest,
+        )
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
         .every(
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
             notifications::home_assistant::STATUS_EVERY,
+        )
+        .every(
+            notifications::digest::DIGEST_PASS,
+            notifications::digest::DIGEST_PASS_EVERY,
         )
         .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
 }

@@ -13,6 +13,8 @@
 //!    retries the job with the runner's backoff. `notify_release` sends everything held for one
 //!    destination as one message.
 //!
+//! Customers who ask for it get a morning digest email ([`digest`]).
+//!
 //! Home Assistant's battery and signal sensors follow heartbeats through a recurring job
 //! ([`home_assistant`]).
 //!
@@ -21,6 +23,7 @@
 //! counts it again — one count per event whatever the number of channels or retries.
 
 pub mod deliver;
+pub mod digest;
 pub mod fan_out;
 pub mod home_assistant;
 pub mod message;

@@ -105,6 +105,7 @@ async fn render_with(
         .customer_webhook(&user.user.id)
         .await?
         .map(|w| w.url);
+    let digest = state.db.digest_enabled(&user.user.id).await?;
     let time_zone = &user.user.time_zone;
     let webhook_log: Vec<_> = state
         .db
@@ -129,7 +130,7 @@ async fn render_with(
             quiet_start => start.map(minutes_clock).unwrap_or_default(),
             quiet_end => end.map(minutes_clock).unwrap_or_default(),
             error => error, saved => saved,
-            webhook_url => webhook_url, webhook_log => webhook_log,
+            digest => digest, webhook_url => webhook_url, webhook_log => webhook_log,
             webhook_secret => notice.secret, webhook_test => notice.test,
         },
     )
@@ -250,6 +251,10 @@ pub async fn save(
     for (id, cents) in caps {
         state.db.set_spend_cap(&id, Some(cents), now).await?;
     }
+    state
+        .db
+        .set_digest_enabled(&user.user.id, get("digest").is_some(), now)
+        .await?;
     for device in &owned {
         for (channel, _, _) in CHANNELS {
             let on = get(&format!("notify_{}_{channel}", device.id)).is_some();

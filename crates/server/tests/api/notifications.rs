@@ -597,3 +597,56 @@ async fn the_email_carries_the_gallerys_thumbnail_when_the_photo_decodes() {
         assert_eq!(jpeg_parts(&message), vec![thumbnail], "{}", app.backend);
     }
 }
+
+#[tokio::test]
+async fn a_customer_who_asked_for_the_morning_digest_gets_one_email_at_seven_listing_the_days_mail()
+{
+    for app in spawn_apps().await {
+        let mut smtp = SmtpServer::start().await;
+        let worker = worker(&app, Some(&smtp.url()), None);
+        let device = app.activated_device("NOTIFY-0009", PlanId::Basic).await;
+        let owner = app
+            .state
+            .db
+            .user_by_email("notify-0009@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        app.state
+            .db
+            .set_user_preferences(&owner.id, "UTC+02:00", (None, None))
+            .await
+            .unwrap();
+        app.state
+            .db
+            .set_digest_enabled(&owner.id, true, app.clock.now_ms())
+            .await
+            .unwrap();
+        // 12:00 and 17:00 local; each is notified at once.
+        for hours in [0, 5] {
+            app.clock.advance_s(hours * 3600);
+            mail_arrives(&app, &device, 10 + hours as usize).await;
+            drain(&worker).await;
+            smtp.next_mail().await;
+        }
+
+        // 07:05 local the next morning (05:05 UTC).
+        app.clock
+            .set_ms(crate::helpers::START.unix_timestamp() * 1000 + (19 * 60 + 5) * 60_000);
+        drain(&worker).await;
+        let mail = smtp.next_mail().await;
+        let message = MessageParser::default().parse(&mail.data).expect("MIME");
+        assert_eq!(
+            message.subject(),
+            Some("Your mail digest: 2 pieces in the last 24 hours"),
+            "{}",
+            app.backend
+        );
+        assert_eq!(jpeg_parts(&message).len(), 2);
+
+        app.clock.advance_s(30 * 60);
+        drain(&worker).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(smtp.no_mail_waiting(), "one digest a day");
+    }
+}
