@@ -8,7 +8,8 @@
 //!
 //! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
 //! `BENCH_DEVICES` (1,000), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_PHASES`
-//! (`heartbeat,event`). Every loop stops at its deadline
+//! (`heartbeat,event`), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
+//! and makes thumbnails and notifications of the completed events; 0: the API alone). Every loop stops at its deadline
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use smartbox_protocol::{
 };
 use smartbox_server::config::Config;
 use smartbox_server::device_api::jpeg;
-use smartbox_server::{Server, SystemClock, provisioning};
+use smartbox_server::{AppState, Server, SystemClock, provisioning};
 use smartbox_store::testing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -49,6 +50,8 @@ struct Load {
     seconds: u64,
     connections: usize,
     devices: usize,
+    /// Whether the server's job worker runs (thumbnails, notifications... of completed events).
+    jobs: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             seconds: knob("BENCH_SECONDS", 10) as u64,
             connections: knob("BENCH_CONNECTIONS", 64),
             devices: knob("BENCH_DEVICES", 1_000),
+            jobs: knob("BENCH_JOBS", 1) != 0,
         };
         let backends =
             std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
@@ -86,6 +90,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
         seconds,
         connections,
         devices: device_count,
+        ..
     } = load;
     let dir = tempfile::tempdir()?;
     let blob_url = format!("file://{}", dir.path().join("blobs").display());
@@ -98,14 +103,30 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     })?;
     let server = Server::build(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
-    let devices = provision(&server, device_count).await?;
+    let devices = provision(server.state(), device_count).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until(async {
+    let shutdown = async {
         let _ = stopped.await;
-    }));
+    };
+    let serving = if load.jobs {
+        tokio::spawn(server.run_until(shutdown))
+    } else {
+        // The device API alone: the same router on the same state, without the job worker.
+        let state = server.state().clone();
+        drop(server);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let app = smartbox_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+            anyhow::Ok(())
+        })
+    };
 
     println!(
-        "device API benchmark: {backend}, {connections} connections, {device_count} devices, {seconds} s per phase, 2 cores"
+        "device API benchmark: {backend}, {connections} connections, {device_count} devices, {seconds} s per phase, 2 cores, job worker {}",
+        if load.jobs { "on" } else { "off" }
     );
     let devices = Arc::new(devices);
     let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "heartbeat,event".to_owned());
@@ -135,8 +156,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     Ok(())
 }
 
-async fn provision(server: &Server, count: usize) -> anyhow::Result<Vec<Device>> {
-    let state = server.state();
+async fn provision(state: &AppState, count: usize) -> anyhow::Result<Vec<Device>> {
     let now = smartbox_server::Clock::now_ms(&SystemClock);
     let csv: String = std::iter::once("serial".to_owned())
         .chain((0..count).map(|i| format!("BENCH-{i:06}")))
