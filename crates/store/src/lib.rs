@@ -50,7 +50,8 @@ pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
 pub use notifications::{
-    DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, WebhookRow, delivery_status,
+    DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, PushSubscriptionRow,
+    WebhookRow, delivery_status,
 };
 pub use payments::PaymentRow;
 pub use plans::PlanRow;

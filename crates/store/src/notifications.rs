@@ -328,3 +328,87 @@ impl Db {
         .await)?)
     }
 }
+
+/// A browser's push subscription as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PushSubscriptionRow {
+    pub endpoint: String,
+    pub user_id: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub created_at: i64,
+}
+
+impl Db {
+    /// Stores a browser's subscription (a known endpoint moves to this customer with new keys).
+    pub async fn save_push_subscription(&self, s: &PushSubscriptionRow) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, \
+             p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
+        )
+        .bind(&s.endpoint)
+        .bind(&s.user_id)
+        .bind(&s.p256dh)
+        .bind(&s.auth)
+        .bind(s.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The customer's push subscriptions, oldest first.
+    pub async fn push_subscriptions_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<PushSubscriptionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT endpoint, user_id, p256dh, auth, created_at FROM push_subscriptions \
+             WHERE user_id = $1 ORDER BY created_at, endpoint",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Forgets a subscription of this customer (unsubscribed, or gone at the push service).
+    pub async fn delete_push_subscription(&self, user_id: &str, endpoint: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
+        )
+        .bind(user_id)
+        .bind(endpoint)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The server key `name`, storing `candidate` first if there is none yet: every process
+    /// (and every race between them) ends up with the same key.
+    pub async fn server_key_or_insert(
+        &self,
+        name: &str,
+        candidate: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO server_keys (name, ciphertext, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        let (key,): (Vec<u8>,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT ciphertext FROM server_keys WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_one(pool)
+        .await)?;
+        Ok(key)
+    }
+}

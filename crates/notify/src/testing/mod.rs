@@ -3,4 +3,5 @@
 //! receivers). This crate's channel tests and the server's stories use the same ones.
 
 pub mod http;
+pub mod push;
 pub mod smtp;

@@ -7,10 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use rand::RngCore;
 use serde_json::Value;
-use smartbox_notify::push::{PushSender, PushSubscription, SubscriptionKeys, VapidKeys};
+use smartbox_notify::push::{PushSender, PushSubscription, VapidKeys};
+use smartbox_notify::testing::push::PushBrowser;
 use smartbox_notify::{DeliveryId, DeliveryOutcome, Outgoing};
 use time::OffsetDateTime;
 use web_push_native::Auth;
@@ -18,42 +17,20 @@ use web_push_native::Auth;
 use crate::support::fixtures::{arrival, morning};
 use crate::support::http::{HttpReceiver, ReceivedRequest};
 
-/// What a browser keeps when it subscribes: its private key and the auth secret.
-struct Browser {
-    secret: p256::SecretKey,
-    auth: [u8; 16],
-}
+/// The browser: its keys, and decrypting what the endpoint received.
+struct Browser(PushBrowser);
 
 impl Browser {
     fn new() -> Browser {
-        let secret = loop {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
-                break key;
-            }
-        };
-        let mut auth = [0u8; 16];
-        rand::rng().fill_bytes(&mut auth);
-        Browser { secret, auth }
+        Browser(PushBrowser::new())
     }
 
     fn subscribe(&self, endpoint: String) -> PushSubscription {
-        let public = self.secret.public_key().to_encoded_point(false);
-        PushSubscription {
-            endpoint,
-            keys: SubscriptionKeys {
-                p256dh: URL_SAFE_NO_PAD.encode(public.as_bytes()),
-                auth: URL_SAFE_NO_PAD.encode(self.auth),
-            },
-        }
+        self.0.subscribe(endpoint)
     }
 
     fn decrypt(&self, request: &ReceivedRequest) -> Value {
-        let plain =
-            web_push_native::decrypt(request.body.clone(), &self.secret, &Auth::from(self.auth))
-                .expect("the payload decrypts with the subscription's keys");
-        serde_json::from_slice(&plain).expect("JSON payload")
+        self.0.decrypt(&request.body)
     }
 }
 
@@ -149,8 +126,8 @@ async fn another_browsers_keys_cannot_read_the_payload() {
     assert!(
         web_push_native::decrypt(
             request.body.clone(),
-            &stranger.secret,
-            &Auth::from(browser.auth)
+            stranger.0.secret(),
+            &Auth::from(browser.0.auth())
         )
         .is_err()
     );

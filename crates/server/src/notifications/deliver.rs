@@ -14,7 +14,7 @@ use smartbox_store::{DeliveryRow, delivery_status};
 use time::OffsetDateTime;
 
 use super::message::{EventContext, event_context, gallery_link, notification};
-use super::webhooks;
+use super::{push, webhooks};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
 use crate::web::format::offset_of;
@@ -212,7 +212,35 @@ async fn send(
                 )
                 .await);
         }
-        Some(Channel::Push) | None => {
+        Some(Channel::Push) => {
+            let Some(subscription) =
+                push::subscription(state, &record.user_id, &record.destination)
+                    .await
+                    .map_err(JobError::retry)?
+            else {
+                return Ok(DeliveryOutcome::permanent("the browser unsubscribed"));
+            };
+            let sender = push::sender(state).await.map_err(JobError::retry)?;
+            let outcome = sender
+                .send(&subscription, key, outgoing, state.clock.now())
+                .await;
+            if matches!(
+                outcome,
+                DeliveryOutcome::Failed {
+                    retryable: false,
+                    ..
+                }
+            ) {
+                // Gone at the push service (404/410) or unusable: stop sending to it.
+                state
+                    .db
+                    .delete_push_subscription(&record.user_id, &record.destination)
+                    .await
+                    .map_err(JobError::retry)?;
+            }
+            return Ok(outcome);
+        }
+        None => {
             return Ok(DeliveryOutcome::permanent(format!(
                 "channel {} is not delivered by this server",
                 record.channel

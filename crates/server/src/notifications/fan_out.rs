@@ -15,6 +15,7 @@ use crate::web::format::offset_of;
 
 /// The channels on for a mailbox before the customer chooses (the settings page's defaults).
 const EMAIL_ON_BY_DEFAULT: bool = true;
+const PUSH_ON_BY_DEFAULT: bool = true;
 
 #[derive(Debug, Deserialize)]
 struct Payload {
@@ -134,22 +135,28 @@ fn release_job(
     )
 }
 
-/// Where the event goes: the owner's address when email is on for the mailbox, the customer's
-/// webhook when they set one, the mailbox's Home Assistant entities when MQTT is configured.
+/// Where the event goes: the owner's address when email is on for the mailbox, each browser the
+/// owner subscribed when push is on for it, the customer's webhook when they set one, the
+/// mailbox's Home Assistant entities when MQTT is configured.
 pub async fn destinations(
     state: &AppState,
     event: &EventContext,
 ) -> anyhow::Result<Vec<(Channel, String)>> {
     let mut out = Vec::new();
-    let email_on = state
-        .db
-        .notification_prefs(&event.device.id)
-        .await?
-        .into_iter()
-        .find(|(channel, _)| channel == Channel::Email.as_str())
-        .map_or(EMAIL_ON_BY_DEFAULT, |(_, on)| on);
-    if email_on {
+    let prefs = state.db.notification_prefs(&event.device.id).await?;
+    let on = |channel: Channel, default: bool| {
+        prefs
+            .iter()
+            .find(|(c, _)| c == channel.as_str())
+            .map_or(default, |(_, on)| *on)
+    };
+    if on(Channel::Email, EMAIL_ON_BY_DEFAULT) {
         out.push((Channel::Email, event.owner.email.clone()));
+    }
+    if on(Channel::Push, PUSH_ON_BY_DEFAULT) {
+        for subscription in state.db.push_subscriptions_of_user(&event.owner.id).await? {
+            out.push((Channel::Push, subscription.endpoint));
+        }
     }
     if let Some(webhook) = state.db.customer_webhook(&event.owner.id).await? {
         out.push((Channel::Webhook, webhook.url));

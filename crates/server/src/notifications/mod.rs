@@ -4,7 +4,8 @@
 //! 1. `event_completed` (enqueued with the event's last photo) enqueues one `notify_event`.
 //! 2. `notify_event` ([`fan_out`]) reads the event, its mailbox, the owner and their choices, and
 //!    records one delivery per destination: the owner's address when email is on for the mailbox
-//!    (the default), the customer's webhook when they set one, the mailbox's Home Assistant
+//!    (the default), each browser the owner subscribed to web push (on by default), the
+//!    customer's webhook when they set one, the mailbox's Home Assistant
 //!    entities when `SMARTBOX_MQTT_URL` is set. Each record gets one `notify_delivery` job — or,
 //!    during the customer's quiet hours, is held and one `notify_release` job per destination is
 //!    queued for the end of the quiet hours.
@@ -27,6 +28,7 @@ pub mod digest;
 pub mod fan_out;
 pub mod home_assistant;
 pub mod message;
+pub mod push;
 pub mod success;
 pub mod webhooks;
 
@@ -59,7 +61,8 @@ type ChannelsKey = (Option<String>, Option<String>);
 static BUILT: Mutex<Vec<(ChannelsKey, Arc<Channels>)>> = Mutex::new(Vec::new());
 
 /// The channels this configuration enables: email with `SMARTBOX_SMTP_URL`, Home Assistant with
-/// `SMARTBOX_MQTT_URL`, webhooks always. Web push has no sender yet.
+/// `SMARTBOX_MQTT_URL`, webhooks always. Web push's sender depends on the database's VAPID keys,
+/// not on the configuration: see [`push::sender`].
 pub fn channels(config: &Config) -> anyhow::Result<Arc<Channels>> {
     let key = (config.smtp_url.clone(), config.mqtt_url.clone());
     let mut built = BUILT

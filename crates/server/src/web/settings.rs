@@ -15,7 +15,7 @@ use super::dashboard::display_name;
 use super::format::{self, minutes_clock, money, parse_clock};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
-use crate::notifications::webhooks;
+use crate::notifications::{push, webhooks};
 use crate::state::AppState;
 
 /// The notification channels, and whether each is on before the customer chooses.
@@ -106,6 +106,12 @@ async fn render_with(
         .await?
         .map(|w| w.url);
     let digest = state.db.digest_enabled(&user.user.id).await?;
+    let vapid_key = push::vapid_keys(state).await?.public_base64url();
+    let push_browsers = state
+        .db
+        .push_subscriptions_of_user(&user.user.id)
+        .await?
+        .len();
     let time_zone = &user.user.time_zone;
     let webhook_log: Vec<_> = state
         .db
@@ -130,7 +136,8 @@ async fn render_with(
             quiet_start => start.map(minutes_clock).unwrap_or_default(),
             quiet_end => end.map(minutes_clock).unwrap_or_default(),
             error => error, saved => saved,
-            digest => digest, webhook_url => webhook_url, webhook_log => webhook_log,
+            digest => digest, vapid_key => vapid_key, push_browsers => push_browsers,
+            webhook_url => webhook_url, webhook_log => webhook_log,
             webhook_secret => notice.secret, webhook_test => notice.test,
         },
     )
@@ -195,6 +202,9 @@ pub async fn save(
     }
     if let Some(action) = get("webhook") {
         return webhook_action(&state, &visitor, &user, action, get("webhook_url")).await;
+    }
+    if let Some(action) = get("push") {
+        return push_action(&state, &user, action, get("subscription"), get("endpoint")).await;
     }
     let fail = |message: String| async {
         render_page(
@@ -265,6 +275,38 @@ pub async fn save(
         }
     }
     Ok(Redirect::to("/settings?saved=1").into_response())
+}
+
+/// The portal's push script: `push=subscribe` with `subscription` (the browser's
+/// `PushSubscription` as JSON), or `push=unsubscribe` with `endpoint`. 204 when done, 400 with
+/// the reason otherwise.
+async fn push_action(
+    state: &AppState,
+    user: &CurrentUser,
+    action: &str,
+    subscription: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<Response, PageError> {
+    match action {
+        "subscribe" => {
+            match push::subscribe(state, &user.user.id, subscription.unwrap_or("")).await? {
+                Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+                Err(reason) => Ok((StatusCode::BAD_REQUEST, reason).into_response()),
+            }
+        }
+        "unsubscribe" => {
+            state
+                .db
+                .delete_push_subscription(&user.user.id, endpoint.unwrap_or(""))
+                .await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        other => Ok((
+            StatusCode::BAD_REQUEST,
+            format!("Unknown push action {other}."),
+        )
+            .into_response()),
+    }
 }
 
 /// The webhook form's buttons: `save` (a new URL and secret), `test`, `remove`.

@@ -650,3 +650,110 @@ async fn a_customer_who_asked_for_the_morning_digest_gets_one_email_at_seven_lis
         assert!(smtp.no_mail_waiting(), "one digest a day");
     }
 }
+
+#[tokio::test]
+async fn a_browser_subscribed_in_settings_gets_the_event_by_web_push_encrypted_for_its_keys() {
+    use crate::portal::helpers;
+    use smartbox_notify::testing::push::PushBrowser;
+
+    for app in helpers::spawn_apps().await {
+        let mut endpoint = HttpReceiver::start().await;
+        endpoint.answer_with(201);
+        let mut home = app.household("push@example.com", "NOTIFY-0010").await;
+        let page = home.browser.get("/settings").await;
+        let vapid_key = page
+            .body
+            .split("data-vapid-key=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page carries the VAPID key")
+            .to_owned();
+        assert_eq!(
+            vapid_key.len(),
+            87,
+            "an uncompressed P-256 point, base64url"
+        );
+        let again = home.browser.get("/settings").await;
+        assert!(again.body.contains(&vapid_key), "made once, kept");
+
+        let browser = PushBrowser::new();
+        let subscription =
+            serde_json::to_string(&browser.subscribe(endpoint.url("/push/abc"))).expect("JSON");
+        let answer = home
+            .browser
+            .submit(
+                "/settings",
+                "/settings",
+                &[("push", "subscribe"), ("subscription", &subscription)],
+            )
+            .await;
+        assert_eq!(answer.status, 204, "{}", answer.body);
+
+        let event = uuid::Uuid::new_v4().to_string();
+        app.deliver(&home.device_id, &event, 1, helpers::START_MS + 120_000)
+            .await;
+        app.clock.set_ms(helpers::START_MS + 180_000);
+        let worker = Worker::with_id(app.state.clone(), registry(), "push-test");
+        worker.run_until_idle(100).await.expect("jobs run");
+
+        // The household's earlier delivery is pushed too; find this event's message.
+        let mut payloads = Vec::new();
+        for _ in 0..2 {
+            let request = endpoint.next_request().await;
+            assert_eq!(request.path, "/push/abc");
+            assert!(
+                request
+                    .header("authorization")
+                    .ends_with(&format!(", k={vapid_key}")),
+                "signed with the server's VAPID key"
+            );
+            payloads.push(browser.decrypt(&request.body));
+        }
+        let payload = payloads
+            .iter()
+            .find(|p| p["tag"] == event.as_str())
+            .unwrap_or_else(|| panic!("{}: {payloads:?}", app.backend));
+        assert!(
+            payload["title"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Mail arrived in"),
+            "{payload}"
+        );
+        assert!(
+            payload["url"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(&format!("/gallery/{event}"))
+        );
+        let records = app.state.db.deliveries_of_event(&event).await.unwrap();
+        assert!(
+            records
+                .iter()
+                .any(|r| r.channel == "push" && r.status == delivery_status::DELIVERED)
+        );
+
+        // The push service forgets the subscription: it is dropped, nothing retried.
+        endpoint.answer_with(410);
+        let gone = uuid::Uuid::new_v4().to_string();
+        app.deliver(&home.device_id, &gone, 0, helpers::START_MS + 200_000)
+            .await;
+        app.clock.set_ms(helpers::START_MS + 240_000);
+        worker.run_until_idle(100).await.expect("jobs run");
+        endpoint.next_request().await;
+        let records = app.state.db.deliveries_of_event(&gone).await.unwrap();
+        assert!(
+            records
+                .iter()
+                .any(|r| r.channel == "push" && r.status == delivery_status::FAILED)
+        );
+        assert!(
+            app.state
+                .db
+                .push_subscriptions_of_user(&home.user_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
