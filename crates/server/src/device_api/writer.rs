@@ -4,12 +4,15 @@
 //! answer. Under load a transaction carries hundreds of writes, so the database sees a few hundred
 //! commits per second instead of one per request (DESIGN §10), and on SQLite the device API's
 //! writes never queue for the database's one write lock; when idle, a write is committed on its
-//! own at once, so latency is one transaction.
+//! own at once, so latency is one transaction. On SQLite a task beside the writer checkpoints the
+//! WAL every [`CHECKPOINT_EVERY`], so batches seldom wait for a checkpoint (they did, dozens of
+//! times a second, when the writer's commits ran them: the heartbeat p99 went from 13 to 11 ms).
 //!
 //! A batch the database refuses (a constraint, say a row deleted meanwhile) is written again one
 //! write at a time, so one bad write fails alone instead of failing its neighbours.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use smartbox_store::{
@@ -22,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 1_024;
 /// Writes waiting at most; past it, senders wait (back-pressure instead of unbounded memory).
 const QUEUE: usize = 16_384;
+/// How often the WAL is checkpointed beside the writer (SQLite).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// One request's writes.
 #[derive(Debug, Default)]
@@ -107,7 +112,13 @@ impl TrafficWriter {
     async fn submit(&self, writes: Writes) -> anyhow::Result<Written> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(run(self.db.clone(), receiver));
+            let (running, stopped) = oneshot::channel::<()>();
+            tokio::spawn(checkpoint(self.db.clone(), stopped));
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                run(db, receiver).await;
+                drop(running);
+            });
             sender
         });
         let (done, committed) = oneshot::channel();
@@ -119,6 +130,19 @@ impl TrafficWriter {
             .await
             .context("the traffic writer dropped a write")?
             .map_err(|message| anyhow::anyhow!("writing device traffic: {message}"))
+    }
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] until the writer stops.
+async fn checkpoint(db: Db, mut writer_stopped: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = &mut writer_stopped => return,
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        if let Err(err) = db.checkpoint_wal().await {
+            tracing::warn!(error = %err, "WAL checkpoint failed");
+        }
     }
 }
 
