@@ -189,3 +189,31 @@ pub async fn quiet_hours(state: &AppState, owner: &UserRow) -> anyhow::Result<Op
 pub(crate) fn epoch_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, offset, time};
+
+    #[test]
+    fn a_release_covers_the_whole_window_and_runs_when_it_ends() {
+        let night = QuietHours {
+            start: time!(22:00),
+            end: time!(07:00),
+            offset: offset!(+01:00),
+        };
+        let until = datetime!(2026-11-26 07:00 +01:00);
+        let (kind, key, payload, run_at) =
+            release_job("u1", Channel::Email, "a@example.test", night, until);
+        assert_eq!(kind, NOTIFY_RELEASE);
+        assert_eq!(run_at, epoch_ms(until));
+        assert_eq!(
+            payload["from"],
+            epoch_ms(datetime!(2026-11-25 22:00 +01:00))
+        );
+        assert_eq!(
+            key,
+            format!("notify_release:u1:email:a@example.test:{run_at}")
+        );
+    }
+}

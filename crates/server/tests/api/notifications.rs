@@ -757,3 +757,63 @@ async fn a_browser_subscribed_in_settings_gets_the_event_by_web_push_encrypted_f
         );
     }
 }
+
+#[tokio::test]
+async fn success_counts_a_notification_once_and_as_delivered_when_any_channel_delivered() {
+    use smartbox_store::NewDelivery;
+    for app in spawn_apps().await {
+        let device = app.activated_device("NOTIFY-0011", PlanId::Basic).await;
+        let owner = app
+            .state
+            .db
+            .user_by_email("notify-0011@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        let db = &app.state.db;
+        let day = 24 * 3_600_000;
+        let start = app.clock.now_ms();
+        // (event, recorded at, [(channel, outcome)])
+        let cases = [
+            (0, [("email", "failed"), ("webhook", "delivered")]),
+            (0, [("email", "failed"), ("webhook", "failed")]),
+            (0, [("email", "delivered"), ("webhook", "delivered")]),
+            (1, [("email", "delivered"), ("webhook", "attempted")]),
+        ];
+        for (days, channels) in cases {
+            let (event, _) = mail_arrives(&app, &device, 20).await;
+            for (channel, status) in channels {
+                let id = uuid::Uuid::now_v7().to_string();
+                let record = db
+                    .record_delivery(&NewDelivery {
+                        id: &id,
+                        event_id: &event,
+                        user_id: &owner.id,
+                        channel,
+                        destination: "x",
+                        status: delivery_status::ATTEMPTED,
+                        created_at: start + days * day,
+                    })
+                    .await
+                    .unwrap();
+                if status != delivery_status::ATTEMPTED {
+                    db.settle_deliveries(&[&record.id], status, None, start)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let rate = |from, until| success::success_rate(db, from, until);
+        assert_eq!(
+            rate(start, start + day).await.unwrap(),
+            smartbox_domain::metrics::Ratio::new(2, 3),
+            "{}",
+            app.backend
+        );
+        assert_eq!(
+            rate(start + day, start + 2 * day).await.unwrap(),
+            smartbox_domain::metrics::Ratio::new(1, 1)
+        );
+        assert_eq!(rate(start + 2 * day, start + 3 * day).await.unwrap(), None);
+    }
+}
