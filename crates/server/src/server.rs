@@ -57,7 +57,11 @@ impl Server {
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-        let worker = jobs::Worker::new(state.clone(), jobs::registry()).spawn(jobs_stopped);
+        // Several workers, so one slow job (a webhook peer that hangs until its timeout) does
+        // not hold back the notifications queued behind it.
+        let workers: Vec<_> = (0..jobs::WORKERS_PER_PROCESS)
+            .map(|_| jobs::Worker::new(state.clone(), jobs::registry()).spawn(jobs_stopped.clone()))
+            .collect();
         let shutdown = async move {
             shutdown.await;
             let _ = stop_jobs.send(true);
@@ -69,8 +73,10 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
-        if let Err(error) = worker.await {
-            tracing::error!(%error, "the job worker ended abnormally");
+        for worker in workers {
+            if let Err(error) = worker.await {
+                tracing::error!(%error, "a job worker ended abnormally");
+            }
         }
         db.close().await;
         tracing::info!("stopped");

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use object_store::ObjectStore;
 use smartbox_billing::{BillingEngine, PaymentProvider, SandboxProvider};
 use smartbox_store::Db;
@@ -26,6 +28,9 @@ pub struct Inner {
     pub device_api: DeviceApiState,
     /// Where payments go: Stripe when configured, else the sandbox (see `payments_for`).
     pub payments: Arc<dyn PaymentProvider>,
+    /// Raised when this process enqueues a job due now, so an idle worker starts it at once
+    /// instead of at its next poll (see [`AppState::jobs_enqueued`]).
+    pub job_signal: Notify,
 }
 
 impl AppState {
@@ -59,7 +64,14 @@ impl AppState {
             clock,
             master_key,
             payments,
+            job_signal: Notify::new(),
         }))
+    }
+
+    /// Tells an idle job worker of this process that a job is due now. Workers also poll, so
+    /// a job enqueued by another process (or without this call) still runs, only later.
+    pub fn jobs_enqueued(&self) {
+        self.job_signal.notify_one();
     }
 
     /// The billing engine on this state's database and payment provider.

@@ -75,6 +75,10 @@ pub async fn create_event(
     if let Some(existing) = state.db.event_by_id(&event_id).await? {
         return known_event(&existing, &device.device_id, StatusCode::OK);
     }
+    if request.photo_count == 0 {
+        // An event without photos completed as it was stored.
+        state.jobs_enqueued();
+    }
     let now = state.clock.now();
     if let UsageDecision::Refuse { retry_after_s } = subscription.decide_event(now) {
         return Err(ApiError::TooManyRequests {

@@ -110,6 +110,9 @@ pub async fn put_photo(
             completion_job_id: uuid::Uuid::now_v7().to_string(),
         })
         .await?;
+    if stored.completed_event {
+        state.jobs_enqueued();
+    }
     let event = state
         .db
         .event_by_id(&event_id)

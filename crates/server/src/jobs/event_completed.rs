@@ -42,5 +42,8 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
             .await
             .map_err(JobError::retry)?;
     }
+    // Both follow-ups can start at once on the other workers.
+    ctx.state.jobs_enqueued();
+    ctx.state.jobs_enqueued();
     Ok(())
 }

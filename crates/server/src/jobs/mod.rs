@@ -1,4 +1,4 @@
-//! Durable jobs (DESIGN §7): the worker that runs the store's job queue, one job at a time.
+//! Durable jobs (DESIGN §7): the workers that run the store's job queue, each one job at a time.
 //!
 //! A job is a row in the `jobs` table (kind, JSON payload, optional unique key, `run_at`). A
 //! worker claims the job due first among the kinds it has handlers for, with a lease (a worker
@@ -47,6 +47,9 @@ use crate::state::AppState;
 
 pub use registry::registry;
 
+/// Job workers each server process runs. Each claims its own job, so a slow job holds back
+/// only its worker.
+pub const WORKERS_PER_PROCESS: usize = 4;
 /// How long a claimed job is leased to its worker before another may take it over.
 pub const LEASE: Duration = Duration::from_secs(300);
 /// How long an idle worker waits before looking for due jobs again.
@@ -328,6 +331,7 @@ impl Worker {
                 if idle {
                     tokio::select! {
                         _ = stop.changed() => {}
+                        () = self.state.job_signal.notified() => {}
                         () = tokio::time::sleep(POLL_INTERVAL) => {}
                     }
                 }

@@ -91,6 +91,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
                 })
                 .await
                 .map_err(JobError::retry)?;
+            state.jobs_enqueued();
         }
     }
     Ok(())
