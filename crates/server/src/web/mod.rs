@@ -75,6 +75,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/devices/{device_id}/return", post(devices::start_return))
         .route("/static/{file}", get(statics::file))
+        .route("/manifest.webmanifest", get(statics::manifest))
+        .route("/sw.js", get(statics::service_worker))
         .merge(crate::customer_api::router())
         .layer(middleware::from_fn_with_state(state, guard::protect))
 }

@@ -10,5 +10,6 @@ mod browser;
 pub mod helpers;
 mod onboarding;
 mod pages;
+mod pwa;
 mod stripe;
 mod thumbnails;
