@@ -46,7 +46,7 @@ pub struct MailboxChannels {
     pub channels: Vec<ChannelChoice>,
 }
 
-/// A channel (`email`, `push`, `sms`) on or off.
+/// A channel (`email`, `push`) on or off.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelChoice {
     pub channel: String,
@@ -208,7 +208,7 @@ pub(crate) async fn update_settings(
         }
         if !CHANNELS.iter().any(|(id, _, _)| *id == c.channel) {
             return Err(invalid(format!(
-                "{} is not a channel (email, push or sms)",
+                "{} is not a channel (email or push)",
                 c.channel
             )));
         }

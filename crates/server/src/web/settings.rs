@@ -22,7 +22,6 @@ use crate::state::AppState;
 pub const CHANNELS: &[(&str, &str, bool)] = &[
     ("email", "Email", true),
     ("push", "Push notification", true),
-    ("sms", "Text message", false),
 ];
 
 /// Webhook deliveries shown in the settings page's log.

@@ -92,7 +92,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
                 Some(json!({
                     "time_zone": "UTC+01:00",
                     "quiet_hours": {"start": "22:00", "end": "07:00"},
-                    "notifications": [{"device_id": device_id, "channel": "sms", "enabled": true}],
+                    "notifications": [{"device_id": device_id, "channel": "push", "enabled": false}],
                     "spend_caps": [{"subscription_id": sub_id, "cap_cents": 2500}],
                 })),
             )
@@ -109,7 +109,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             changed["notifications"][0]["channels"]
                 .as_array()
                 .unwrap()
-                .contains(&json!({"channel": "sms", "enabled": true}))
+                .contains(&json!({"channel": "push", "enabled": false}))
         );
         let refused = me
             .api(

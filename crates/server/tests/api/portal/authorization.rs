@@ -63,7 +63,7 @@ fn api_writes(h: &Household) -> Vec<(&'static str, String, Option<serde_json::Va
             "PATCH",
             "/api/v1/settings".to_owned(),
             Some(
-                json!({"notifications": [{"device_id": h.device_id, "channel": "sms", "enabled": true}]}),
+                json!({"notifications": [{"device_id": h.device_id, "channel": "push", "enabled": true}]}),
             ),
         ),
         (

@@ -137,7 +137,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
     let app = spawn_sqlite().await;
     let mut h = app.household("nina@example.com", "SB-SET").await;
     let cap = format!("cap_{}", h.subscription_id);
-    let sms = format!("notify_{}_sms", h.device_id);
+    let push = format!("notify_{}_push", h.device_id);
     let saved = h
         .browser
         .submit(
@@ -148,7 +148,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
                 ("quiet_start", "22:00"),
                 ("quiet_end", "07:00"),
                 (&cap, "12.50"),
-                (&sms, "on"),
+                (&push, "on"),
             ],
         )
         .await;
@@ -164,7 +164,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
     );
     let prefs = db.notification_prefs(&h.device_id).await.unwrap();
     assert!(
-        prefs.contains(&("sms".to_owned(), true)) && prefs.contains(&("email".to_owned(), false)),
+        prefs.contains(&("push".to_owned(), true)) && prefs.contains(&("email".to_owned(), false)),
         "{prefs:?}"
     );
     let sub = db
