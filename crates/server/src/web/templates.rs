@@ -159,6 +159,7 @@ mod tests {
                     time_zone => "UTC", time_zones => vec!["UTC", "UTC+01:00"], quiet_start => "22:00", quiet_end => "07:00",
                     error => None::<String>, saved => true,
                     webhook_url => "https://example.com/hook", webhook_secret => None::<String>, webhook_test => None::<String>,
+                    vapid_key => "BPublicKey", push_browsers => 1, digest => true,
                     webhook_log => vec![context! { at => "today", event => "e1", url => "https://example.com/hook", status => "delivered", reason => "", attempts => 1 }],
                 },
             ),
