@@ -2,7 +2,8 @@
 //! the notification channels of each mailbox and the spend cap of each subscription (0 to 10x
 //! the plan price; the plan price by default). A PATCH changes only the fields it carries, is
 //! checked whole before anything is written, and names another customer's mailbox or
-//! subscription 404. (The outbound webhook has its own section on the page.)
+//! subscription 404. The morning digest is here too; the outbound webhook and the browsers
+//! subscribed to push are managed on the page.
 
 use axum::Json;
 use axum::extract::State;
@@ -30,6 +31,8 @@ pub struct Settings {
     pub notifications: Vec<MailboxChannels>,
     /// Per live subscription, the overage spend cap.
     pub spend_caps: Vec<SpendCapView>,
+    /// The morning digest: one email at 07:00 local time listing the last 24 hours of mail.
+    pub digest: bool,
 }
 
 /// Quiet hours as local `HH:MM` times (the end may be before the start: overnight).
@@ -75,6 +78,7 @@ pub struct SettingsUpdate {
     pub quiet_hours: Option<Option<QuietHours>>,
     pub notifications: Option<Vec<ChannelUpdate>>,
     pub spend_caps: Option<Vec<SpendCapUpdate>>,
+    pub digest: Option<bool>,
 }
 
 /// One mailbox's channel on or off.
@@ -149,6 +153,7 @@ async fn settings_of(state: &AppState, user: &CurrentUser) -> Result<Settings, A
         },
         notifications,
         spend_caps,
+        digest: state.db.digest_enabled(&user.user.id).await?,
     })
 }
 
@@ -251,6 +256,9 @@ pub(crate) async fn update_settings(
             .db
             .set_notification_pref(&c.device_id, &c.channel, c.enabled)
             .await?;
+    }
+    if let Some(digest) = update.digest {
+        state.db.set_digest_enabled(user_id, digest, now).await?;
     }
     let mut user = user;
     user.user.time_zone = time_zone;

@@ -85,6 +85,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
         assert_eq!(settings["spend_caps"][0]["max_cents"], 10_000);
         let channels = &settings["notifications"][0]["channels"];
         assert_eq!(channels[0], json!({"channel": "email", "enabled": true}));
+        assert_eq!(settings["digest"], false, "the digest is opt-in");
         let changed = me
             .api(
                 "PATCH",
@@ -94,6 +95,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
                     "quiet_hours": {"start": "22:00", "end": "07:00"},
                     "notifications": [{"device_id": device_id, "channel": "push", "enabled": false}],
                     "spend_caps": [{"subscription_id": sub_id, "cap_cents": 2500}],
+                    "digest": true,
                 })),
             )
             .await;
@@ -105,6 +107,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             json!({"start": "22:00", "end": "07:00"})
         );
         assert_eq!(changed["spend_caps"][0]["cap_cents"], 2500);
+        assert_eq!(changed["digest"], true);
         assert!(
             changed["notifications"][0]["channels"]
                 .as_array()
