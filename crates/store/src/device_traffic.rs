@@ -245,6 +245,15 @@ impl Db {
         }))
     }
 
+    /// Completes once [`Db::close`] is called. A task keeping a connection (the device API's
+    /// writer) must give it back then: closing waits for every connection to return.
+    pub async fn closing(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close_event().await,
+            Db::Postgres(pool) => pool.close_event().await,
+        }
+    }
+
     /// Copies what the SQLite WAL holds into the database as far as readers allow, without
     /// waiting for anyone (`PRAGMA wal_checkpoint(PASSIVE)`), so the writer's connection seldom
     /// has to; nothing on PostgreSQL.

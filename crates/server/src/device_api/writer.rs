@@ -138,6 +138,7 @@ async fn checkpoint(db: Db, mut writer_stopped: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             _ = &mut writer_stopped => return,
+            () = db.closing() => return,
             () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
         }
         if let Err(err) = db.checkpoint_wal().await {
@@ -150,7 +151,19 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Queued>) {
     let mut connection: Option<TrafficConnection> = None;
     let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut batch = TrafficBatch::default();
-    while queue.recv_many(&mut queued, MAX_BATCH).await > 0 {
+    loop {
+        tokio::select! {
+            received = queue.recv_many(&mut queued, MAX_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+            }
+            // The database is closing (shutdown): it waits for the kept connection.
+            () = db.closing(), if connection.is_some() => {
+                connection = None;
+                continue;
+            }
+        }
         let shapes: Vec<Shape> = queued
             .iter_mut()
             .map(|item| fill(&mut batch, &mut item.writes))
