@@ -13,7 +13,7 @@ use smartbox_notify::{Channel, DeliveryId, DeliveryOutcome, Destination, Outgoin
 use smartbox_store::{DeliveryRow, delivery_status};
 use time::OffsetDateTime;
 
-use super::message::{EventContext, event_context, gallery_link, notification};
+use super::message::{EventContext, event_context, gallery_link, notification, notifications};
 use super::{push, webhooks};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
@@ -100,15 +100,10 @@ pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
         return Ok(());
     };
     let offset = offset_of(&owner.time_zone);
-    let mut items = Vec::new();
-    for record in &held {
-        if let Some(event) = event_context(state, &record.event_id)
-            .await
-            .map_err(JobError::retry)?
-        {
-            items.push(notification(state, &event).await.map_err(JobError::retry)?);
-        }
-    }
+    let event_ids: Vec<&str> = held.iter().map(|record| record.event_id.as_str()).collect();
+    let items = notifications(state, &event_ids)
+        .await
+        .map_err(JobError::retry)?;
     let instant = |ms: i64| {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .map(|t| t.to_offset(offset))
@@ -135,7 +130,7 @@ pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
     finish(&ctx, &records, delivery_status::HELD, outcome).await
 }
 
-fn delivery_key(id: &str) -> Result<DeliveryId, JobError> {
+pub(super) fn delivery_key(id: &str) -> Result<DeliveryId, JobError> {
     id.parse()
         .map(DeliveryId::from_uuid)
         .map_err(|err| JobError::permanent(anyhow::anyhow!("delivery key {id:?}: {err}")))

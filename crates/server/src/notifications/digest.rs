@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use smartbox_domain::Email;
-use smartbox_notify::{DeliveryId, DeliveryOutcome, Destination, Outgoing, Summary};
+use smartbox_notify::{DeliveryOutcome, Destination, Outgoing, Summary};
 use smartbox_store::{GalleryFilter, NewJob};
 use time::{OffsetDateTime, Time};
 
+use super::deliver::delivery_key;
 use super::fan_out::epoch_ms;
-use super::message::{event_context, gallery_link, notification};
+use super::message::{gallery_link, notifications};
 use crate::jobs::{JobContext, JobError};
 use crate::web::format::offset_of;
 
@@ -94,15 +95,10 @@ pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
         .gallery_page(&user.id, &filter, DIGEST_MAX_ITEMS)
         .await
         .map_err(JobError::retry)?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(event) = event_context(state, &row.id)
-            .await
-            .map_err(JobError::retry)?
-        {
-            items.push(notification(state, &event).await.map_err(JobError::retry)?);
-        }
-    }
+    let event_ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let items = notifications(state, &event_ids)
+        .await
+        .map_err(JobError::retry)?;
     let digest = Summary::morning_digest(at, gallery_link(state), items);
     if digest.items.is_empty() {
         return Ok(());
@@ -115,12 +111,7 @@ pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
     }
     let to =
         Email::parse(&user.email).map_err(|err| JobError::permanent(anyhow::anyhow!("{err}")))?;
-    let key = ctx
-        .job
-        .id
-        .parse()
-        .map(DeliveryId::from_uuid)
-        .map_err(JobError::permanent)?;
+    let key = delivery_key(&ctx.job.id)?;
     match channels
         .deliver(&Destination::Email(to), key, &outgoing, state.clock.now())
         .await

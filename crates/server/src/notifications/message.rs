@@ -56,6 +56,21 @@ pub fn gallery_link(state: &AppState) -> String {
     format!("{}/gallery", state.config.public_url)
 }
 
+/// The notifications of the events `event_ids` names, in order, leaving out the events that are
+/// gone or whose mailbox has no owner (see [`event_context`]).
+pub async fn notifications(
+    state: &AppState,
+    event_ids: &[&str],
+) -> anyhow::Result<Vec<Notification>> {
+    let mut items = Vec::new();
+    for event_id in event_ids {
+        if let Some(event) = event_context(state, event_id).await? {
+            items.push(notification(state, &event).await?);
+        }
+    }
+    Ok(items)
+}
+
 /// The notification of `ctx`'s event, with its first photo when it has one.
 pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Result<Notification> {
     let event = &ctx.event;
