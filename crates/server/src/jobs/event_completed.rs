@@ -24,12 +24,13 @@ struct Payload {
 /// Enqueues the event's follow-up jobs, each once.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     let payload: Payload = serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
-    let now_ms = (ctx.now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let now_ms = ctx.now_ms();
     let body = serde_json::json!({ "event_id": payload.event_id });
     for kind in [NOTIFY_EVENT, EVENT_THUMBNAILS] {
         let id = uuid::Uuid::now_v7().to_string();
         let unique_key = format!("{kind}:{}", payload.event_id);
-        ctx.state
+        let enqueued = ctx
+            .state
             .db
             .enqueue_job(&NewJob {
                 id: &id,
@@ -41,9 +42,10 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
             })
             .await
             .map_err(JobError::retry)?;
+        if enqueued {
+            // The follow-ups can start at once on the other workers.
+            ctx.state.jobs_enqueued();
+        }
     }
-    // Both follow-ups can start at once on the other workers.
-    ctx.state.jobs_enqueued();
-    ctx.state.jobs_enqueued();
     Ok(())
 }

@@ -17,8 +17,7 @@ const BATCH: i64 = 5_000;
 /// Deletes the jobs finished more than [`JOBS_KEPT_FOR`] ago, batch by batch, until none is
 /// left or half the lease is spent (the next run carries on).
 pub async fn prune(ctx: JobContext) -> Result<(), JobError> {
-    let now_ms = i64::try_from(ctx.now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    let cutoff = now_ms - i64::try_from(JOBS_KEPT_FOR.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = ctx.now_ms() - i64::try_from(JOBS_KEPT_FOR.as_millis()).unwrap_or(i64::MAX);
     let deadline = Instant::now() + LEASE / 2;
     let mut pruned = 0;
     loop {

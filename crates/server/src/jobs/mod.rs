@@ -70,6 +70,13 @@ pub struct JobContext {
     pub now: OffsetDateTime,
 }
 
+impl JobContext {
+    /// `now` in milliseconds since the epoch, as the store keeps time.
+    pub fn now_ms(&self) -> i64 {
+        crate::device_api::context::unix_ms(self.now)
+    }
+}
+
 /// A handler's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -162,6 +169,19 @@ pub enum Outcome {
     },
     /// The job ran past its lease and another worker took it over; its result is theirs.
     LeaseLost { id: String, kind: String },
+}
+
+impl Outcome {
+    /// The kind of the job that ran; `None` when none was due.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            Outcome::Idle => None,
+            Outcome::Done { kind, .. }
+            | Outcome::Retrying { kind, .. }
+            | Outcome::Failed { kind, .. }
+            | Outcome::LeaseLost { kind, .. } => Some(kind),
+        }
+    }
 }
 
 /// A worker: claims and runs one job at a time.
