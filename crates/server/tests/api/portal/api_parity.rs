@@ -187,18 +187,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .unwrap()
             .unwrap();
         assert_eq!(sub.status, "active", "{backend}");
-        let period = smartbox_domain::BillingPeriod {
-            start: time::OffsetDateTime::from_unix_timestamp(sub.current_period_start / 1000)
-                .unwrap(),
-            end: time::OffsetDateTime::from_unix_timestamp(sub.current_period_end / 1000).unwrap(),
-        };
-        let expected = smartbox_domain::proration::prorate_upgrade(
-            smartbox_domain::PlanId::Plus,
-            smartbox_domain::PlanId::Premium,
-            period,
-            app.state.clock.now(),
-        )
-        .unwrap();
+        let expected = app.plus_to_premium_price(&sub);
         assert_eq!(
             preview,
             json!({

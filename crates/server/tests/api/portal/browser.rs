@@ -26,7 +26,7 @@ fn screenshot_dir() -> PathBuf {
     target.join("screenshots")
 }
 
-async fn browser(driver: &str, profile: &std::path::Path) -> Client {
+pub(super) async fn browser(driver: &str, profile: &std::path::Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_owned(),
@@ -76,7 +76,7 @@ async fn screenshots(client: &Client, name: &str) {
         .expect("window resized");
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
+pub(super) async fn fill(client: &Client, css: &str, text: &str) {
     let field = client
         .find(Locator::Css(css))
         .await
@@ -85,7 +85,7 @@ async fn fill(client: &Client, css: &str, text: &str) {
     field.send_keys(text).await.expect("typed");
 }
 
-async fn click(client: &Client, css: &str) {
+pub(super) async fn click(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -95,7 +95,7 @@ async fn click(client: &Client, css: &str) {
         .expect("clicked");
 }
 
-async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+pub(super) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(15))
@@ -106,7 +106,7 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
 
 /// Waits until the browser has navigated to a page whose path starts with `prefix` and returns
 /// that path: a click on a submit button returns before the form's navigation commits.
-async fn arrive(client: &Client, prefix: &str) -> String {
+pub(super) async fn arrive(client: &Client, prefix: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let current = path(client).await;
@@ -120,7 +120,7 @@ async fn arrive(client: &Client, prefix: &str) -> String {
     }
 }
 
-async fn path(client: &Client) -> String {
+pub(super) async fn path(client: &Client) -> String {
     let url = client.current_url().await.expect("a URL");
     format!(
         "{}{}",

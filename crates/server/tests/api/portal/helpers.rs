@@ -108,6 +108,25 @@ async fn spawn_configured(db: TestDb, config: Config) -> PortalApp {
 }
 
 impl PortalApp {
+    /// The prorated price of upgrading `sub` from Plus to Premium now, as the domain computes it.
+    pub fn plus_to_premium_price(
+        &self,
+        sub: &smartbox_store::SubscriptionRow,
+    ) -> smartbox_domain::Cents {
+        let at = |ms: i64| time::OffsetDateTime::from_unix_timestamp(ms / 1000).unwrap();
+        let period = smartbox_domain::BillingPeriod {
+            start: at(sub.current_period_start),
+            end: at(sub.current_period_end),
+        };
+        smartbox_domain::proration::prorate_upgrade(
+            smartbox_domain::PlanId::Plus,
+            smartbox_domain::PlanId::Premium,
+            period,
+            self.state.clock.now(),
+        )
+        .unwrap()
+    }
+
     /// Factory-made mailboxes (serial, claim code).
     pub async fn make_devices(&self, serials: &[&str]) -> Vec<FactoryRecord> {
         let serials: Vec<_> = serials

@@ -406,18 +406,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
             .unwrap()
             .unwrap();
         assert_eq!(sub.status, "active", "{}", app.backend);
-        let period = smartbox_domain::BillingPeriod {
-            start: time::OffsetDateTime::from_unix_timestamp(sub.current_period_start / 1000)
-                .unwrap(),
-            end: time::OffsetDateTime::from_unix_timestamp(sub.current_period_end / 1000).unwrap(),
-        };
-        let expected = smartbox_domain::proration::prorate_upgrade(
-            smartbox_domain::PlanId::Plus,
-            smartbox_domain::PlanId::Premium,
-            period,
-            app.state.clock.now(),
-        )
-        .unwrap();
+        let expected = app.plus_to_premium_price(&sub);
         let money = smartbox_server::web::format::money(expected.get());
         let billing = h.browser.get("/billing").await;
         assert!(

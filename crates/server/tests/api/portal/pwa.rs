@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
 use smartbox_store::testing;
 
 use crate::helpers::spawn_app;
-use crate::portal::browser::CHROMEDRIVER_VAR;
+use crate::portal::browser::{CHROMEDRIVER_VAR, arrive, browser, click, fill, path, wait_for};
 use crate::portal::helpers::{Answer, spawn_sqlite};
 
 fn header_of(answer: &Answer, name: header::HeaderName) -> &str {
@@ -183,64 +183,22 @@ async fn the_service_worker_controls_the_portal_in_chromium() {
     };
     let app = spawn_app(testing::sqlite().await, blobs(), None).await;
     let profile = tempfile::tempdir().expect("a fresh Chromium profile");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".to_owned(),
-        json!({
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver)
-        .await
-        .unwrap_or_else(|err| panic!("{CHROMEDRIVER_VAR}={driver}: cannot start Chromium: {err}"));
+    let client = browser(&driver, profile.path()).await;
     let base = &app.base_url;
 
     client
         .goto(&format!("{base}/signup"))
         .await
         .expect("signup page");
-    let field = |css: &'static str| client.find(Locator::Css(css));
-    field("#email")
-        .await
-        .expect("email field")
-        .send_keys("sw@example.com")
-        .await
-        .expect("typed");
-    field("#password")
-        .await
-        .expect("password field")
-        .send_keys("correct horse battery")
-        .await
-        .expect("typed");
-    field("main button[type=submit]")
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("clicked");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while client.current_url().await.expect("a URL").path() == "/signup" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still on /signup after 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    fill(&client, "#email", "sw@example.com").await;
+    fill(&client, "#password", "correct horse battery").await;
+    click(&client, "main button[type=submit]").await;
+    arrive(&client, "/dashboard").await;
     client
         .goto(&format!("{base}/settings"))
         .await
         .expect("settings page");
-    assert_eq!(
-        client.current_url().await.expect("a URL").path(),
-        "/settings"
-    );
+    assert_eq!(path(&client).await, "/settings");
 
     let ready = client
         .execute_async(
@@ -260,12 +218,7 @@ async fn the_service_worker_controls_the_portal_in_chromium() {
         "navigator.serviceWorker.ready"
     );
     // The button is shown (the browser supports push) and answers a click with a message.
-    let button = client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("#push-enable"))
-        .await
-        .expect("the button");
+    let button = wait_for(&client, "#push-enable").await;
     assert!(button.is_displayed().await.expect("displayed"));
     button.click().await.expect("clicked");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
