@@ -2,8 +2,7 @@
 //! the event completes (enqueuing its `event_completed` job) exactly once, in the same transaction
 //! as the photo that completes it.
 
-use crate::jobs::INSERT_JOB_SQL;
-use crate::{Db, Result, on_pool};
+use crate::{Db, NewPhoto, Result, TrafficBatch, on_pool};
 
 /// A mail event as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -75,44 +74,11 @@ pub const EVENT_COMPLETED_JOB: &str = "event_completed";
 
 impl Db {
     /// Inserts an event; false (and nothing changed) when an event with this id already exists.
-    /// An event without photos completes at once, enqueuing its `event_completed` job.
+    /// An event without photos completes at once, enqueuing its `event_completed` job. It runs the
+    /// device API's group-commit write (a batch of one), so there is one copy of that SQL.
     pub async fn insert_event(&self, e: &EventInsert<'_>, completion_job_id: &str) -> Result<bool> {
-        let payload = serde_json::json!({ "event_id": e.id }).to_string();
-        let unique_key = format!("{EVENT_COMPLETED_JOB}:{}", e.id);
-        let completed_at = (e.photo_count == 0).then_some(e.created_at);
-        let new = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO mail_events (id, device_id, subscription_id, kind, occurred_at, photo_count, \
-                 completed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(e.id)
-            .bind(e.device_id)
-            .bind(e.subscription_id)
-            .bind(e.kind)
-            .bind(e.occurred_at)
-            .bind(e.photo_count)
-            .bind(completed_at)
-            .bind(e.created_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if inserted && completed_at.is_some() {
-                sqlx::query(INSERT_JOB_SQL)
-                    .bind(completion_job_id)
-                    .bind(EVENT_COMPLETED_JOB)
-                    .bind(&payload)
-                    .bind(&unique_key)
-                    .bind(e.created_at)
-                    .bind(25_i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            inserted
-        });
-        Ok(new)
+        self.insert_event_with_usage(e, completion_job_id, None)
+            .await
     }
 
     /// The event with this id.
@@ -124,60 +90,23 @@ impl Db {
     }
 
     /// Stores a photo's record; when it is the event's last missing photo, marks the event complete
-    /// and enqueues its `event_completed` job in the same transaction.
+    /// and enqueues its `event_completed` job in the same transaction. It runs the device API's
+    /// group-commit write (a batch of one), so there is one copy of that SQL.
     pub async fn insert_photo(&self, p: &PhotoInsert<'_>) -> Result<PhotoStored> {
-        let payload = serde_json::json!({ "event_id": p.event_id }).to_string();
-        let unique_key = format!("{EVENT_COMPLETED_JOB}:{}", p.event_id);
-        let stored = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let new = sqlx::query(
-                "INSERT INTO photos (event_id, idx, blob_key, size_bytes, sha256, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, idx) DO NOTHING",
-            )
-            .bind(p.event_id)
-            .bind(p.idx)
-            .bind(p.blob_key)
-            .bind(p.size_bytes)
-            .bind(p.sha256)
-            .bind(p.created_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            let mut completed_event = false;
-            if new {
-                completed_event = sqlx::query(
-                    "UPDATE mail_events SET photos_received = photos_received + 1, \
-                     completed_at = CASE WHEN photos_received + 1 >= photo_count THEN $2 ELSE completed_at END \
-                     WHERE id = $1 AND completed_at IS NULL AND photos_received + 1 >= photo_count",
-                )
-                .bind(p.event_id)
-                .bind(p.created_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !completed_event {
-                    sqlx::query("UPDATE mail_events SET photos_received = photos_received + 1 WHERE id = $1")
-                        .bind(p.event_id)
-                        .execute(&mut *tx)
-                        .await?;
-                } else {
-                    sqlx::query(INSERT_JOB_SQL)
-                        .bind(p.completion_job_id)
-                        .bind(EVENT_COMPLETED_JOB)
-                        .bind(&payload)
-                        .bind(&unique_key)
-                        .bind(p.created_at)
-                        .bind(25_i64)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-            PhotoStored { new, completed_event }
-        });
-        Ok(stored)
+        let batch = TrafficBatch {
+            photos: vec![NewPhoto {
+                event_id: p.event_id.to_owned(),
+                idx: p.idx,
+                blob_key: p.blob_key.to_owned(),
+                size_bytes: p.size_bytes,
+                sha256: p.sha256.to_owned(),
+                created_at: p.created_at,
+                completion_job_id: p.completion_job_id.to_owned(),
+            }],
+            ..TrafficBatch::default()
+        };
+        let outcome = self.traffic_connection().await?.write(&batch).await?;
+        Ok(outcome.photos[0])
     }
 
     /// The stored photos of an event, by index.
