@@ -449,6 +449,20 @@ impl PortalApp {
 
     /// Stores a mail event with `photos` photos for `device_id`, as the device API would.
     pub async fn deliver(&self, device_id: &str, event_id: &str, photos: i64, at: i64) {
+        let photos = vec![JPEG.to_vec(); usize::try_from(photos).expect("a photo count")];
+        self.deliver_photos(device_id, event_id, &photos, at).await;
+    }
+
+    /// Stores a mail event with these photos for `device_id`, under the device API's blob keys:
+    /// the last photo completes the event, which enqueues `event_completed` in the same
+    /// transaction.
+    pub async fn deliver_photos(
+        &self,
+        device_id: &str,
+        event_id: &str,
+        photos: &[Vec<u8>],
+        at: i64,
+    ) {
         use object_store::ObjectStoreExt;
         use smartbox_store::{EventInsert, PhotoInsert};
         let db = &self.state.db;
@@ -460,28 +474,25 @@ impl PortalApp {
                 subscription_id: sub.as_ref().map(|s| s.id.as_str()),
                 kind: "mail_arrived",
                 occurred_at: at,
-                photo_count: photos,
+                photo_count: photos.len() as i64,
                 created_at: at,
             },
             &uuid::Uuid::new_v4().to_string(),
         )
         .await
         .expect("event stored");
-        for idx in 0..photos {
-            let key = format!("photos/{event_id}/{idx}.jpg");
+        for (idx, bytes) in photos.iter().enumerate() {
+            let key = format!("photos/{device_id}/{event_id}/{idx}.jpg");
             self.state
                 .blobs
-                .put(
-                    &object_store::path::Path::from(key.as_str()),
-                    JPEG.to_vec().into(),
-                )
+                .put(&key.as_str().into(), bytes.clone().into())
                 .await
                 .expect("blob stored");
             db.insert_photo(&PhotoInsert {
                 event_id,
-                idx,
+                idx: idx as i64,
                 blob_key: &key,
-                size_bytes: JPEG.len() as i64,
+                size_bytes: bytes.len() as i64,
                 sha256: "0",
                 created_at: at,
                 completion_job_id: &uuid::Uuid::new_v4().to_string(),

@@ -3,11 +3,9 @@
 //! photo that does not decode fails its job for good while the gallery keeps showing it.
 
 use axum::http::{StatusCode, header};
-use object_store::ObjectStoreExt;
 use smartbox_server::Clock;
 use smartbox_server::jobs::event_completed::EVENT_THUMBNAILS;
 use smartbox_server::jobs::{Outcome, Worker, registry};
-use smartbox_store::{EventInsert, PhotoInsert};
 
 use crate::portal::helpers::{JPEG, PortalApp, START_MS, spawn_apps};
 
@@ -25,47 +23,6 @@ fn photo() -> Vec<u8> {
         .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
         .expect("encoded");
     out
-}
-
-/// Stores a delivery with these photos as the device API does: the last photo completes the
-/// event, which enqueues `event_completed` in the same transaction.
-async fn deliver(app: &PortalApp, device_id: &str, event_id: &str, photos: &[Vec<u8>]) {
-    let db = &app.state.db;
-    let sub = db.live_subscription_of_device(device_id).await.unwrap();
-    let at = START_MS + 120_000;
-    db.insert_event(
-        &EventInsert {
-            id: event_id,
-            device_id,
-            subscription_id: sub.as_ref().map(|s| s.id.as_str()),
-            kind: "mail_arrived",
-            occurred_at: at,
-            photo_count: photos.len() as i64,
-            created_at: at,
-        },
-        &uuid::Uuid::new_v4().to_string(),
-    )
-    .await
-    .expect("event stored");
-    for (idx, bytes) in photos.iter().enumerate() {
-        let key = format!("photos/{device_id}/{event_id}/{idx}.jpg");
-        app.state
-            .blobs
-            .put(&key.as_str().into(), bytes.clone().into())
-            .await
-            .expect("blob stored");
-        db.insert_photo(&PhotoInsert {
-            event_id,
-            idx: idx as i64,
-            blob_key: &key,
-            size_bytes: bytes.len() as i64,
-            sha256: "0",
-            created_at: at,
-            completion_job_id: &uuid::Uuid::new_v4().to_string(),
-        })
-        .await
-        .expect("photo stored");
-    }
 }
 
 /// Runs the server's jobs until none is due; the outcomes of the thumbnail jobs.
@@ -107,7 +64,8 @@ async fn a_delivery_gets_320_px_thumbnails_in_the_background_and_the_gallery_sho
         run_jobs(&app).await;
         let event_id = uuid::Uuid::new_v4().to_string();
         let photos = [photo(), photo()];
-        deliver(&app, &h.device_id, &event_id, &photos).await;
+        app.deliver_photos(&h.device_id, &event_id, &photos, START_MS + 120_000)
+            .await;
 
         // Before the job: the thumbnail URL serves the photo itself, not to be cached.
         let thumb_url = format!("/photos/{event_id}/0/thumbnail");
@@ -204,7 +162,13 @@ async fn a_corrupt_photo_fails_its_thumbnail_job_for_good_and_the_gallery_keeps_
         run_jobs(&app).await;
         let event_id = uuid::Uuid::new_v4().to_string();
         // JPEG-shaped enough for the device API (it never decodes) but without a picture.
-        deliver(&app, &h.device_id, &event_id, &[photo(), JPEG.to_vec()]).await;
+        app.deliver_photos(
+            &h.device_id,
+            &event_id,
+            &[photo(), JPEG.to_vec()],
+            START_MS + 120_000,
+        )
+        .await;
 
         let outcomes = run_jobs(&app).await;
         let [Outcome::Failed { error, .. }] = outcomes.as_slice() else {
