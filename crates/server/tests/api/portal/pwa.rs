@@ -235,7 +235,10 @@ async fn the_service_worker_controls_the_portal_in_chromium() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(!status.is_empty(), "the click says what happened");
+    assert!(
+        !status.is_empty() && !status.ends_with('…'),
+        "the click ends with a settled answer, not {status:?}"
+    );
     eprintln!("headless Chromium after the click (no push service reachable): {status}");
     client.close().await.expect("the browser closes");
 }
