@@ -6,9 +6,11 @@
 //! URCs (`*ATREADY: 1`, `+CPIN: READY`, `SMS DONE`, `PB DONE`), `+CEREG`/`+CGREG` read
 //! responses, `+CSQ`, `AT+HTTPDATA` with its `DOWNLOAD` prompt and a timeout, the
 //! `+HTTPACTION: <method>,<status>,<len>` URC, `+HTTPHEAD`/`+HTTPREAD` counted binary runs, and
-//! `AT+CPOF` answered by `POWERED DOWN`, `AT+IPREX`/`AT+IPR` UART speeds (the `IPREX` one kept
-//! across power cycles; bytes sent at another speed than the modem's are lost), and
-//! `AT+CEREG=1`/`AT+CGREG=1` registration URCs.
+//! `AT+CPOF` answered by `POWERED DOWN`, `AT+IPREX`/`AT+IPR` UART speeds (the Manual's list
+//! only; the `IPREX` one kept across power cycles; bytes sent at another speed than the modem's
+//! are lost), the APN of `AT+CGDCONT` kept across power cycles and needed by `AT+HTTPINIT`,
+//! `AT+CEREG=1`/`AT+CGREG=1` registration URCs (per power cycle), and extended commands
+//! combined on one `;`-separated line.
 //!
 //! It is a pure state machine over time passed in (`now`): the board ([`crate::board`]) feeds it
 //! the bytes the MCU writes and takes out the bytes due by now. Everything random (boot jitter,
@@ -42,12 +44,62 @@ const SERVER_MS: u64 = 30;
 /// `+CME ERROR: 10`, SIM not inserted (Manual, CME error codes).
 const CME_SIM_NOT_INSERTED: &str = "+CME ERROR: 10";
 
-/// Speeds `AT+IPR`/`AT+IPREX` accept (Manual §10: 300 to 3,686,400; the usual ones here).
-const SUPPORTED_BAUDS: [u32; 7] = [9_600, 57_600, 115_200, 230_400, 460_800, 921_600, 3_686_400];
+/// Speeds `AT+IPR`/`AT+IPREX` accept: the list of "A76XX Series AT Command Manual" V1.09
+/// §10.2.3/§10.2.4, and no other (3,000,000 and 3,200,000, which other SIMCom modems take, are
+/// not in it).
+pub const MANUAL_BAUDS: [u32; 15] = [
+    300, 600, 1_200, 2_400, 4_800, 9_600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800,
+    921_600, 1_842_000, 3_686_400,
+];
 
 /// UART time of `bytes` at `baud` (10 bits a byte), rounded up to whole milliseconds.
 fn uart_ms(baud: u32, bytes: usize) -> u64 {
     (bytes as u64 * 10 * 1_000).div_ceil(u64::from(baud.max(1)))
+}
+
+/// Longest command line the modem takes (Manual §1.5.2: 3,071 characters after `AT`).
+const MAX_COMBINED_LINE: usize = 3_073;
+/// Commands the emulator runs in a combined command line.
+const BATCHABLE: [&str; 7] = [
+    "AT+HTTPPARA=",
+    "AT+CMEE=",
+    "AT+CEREG",
+    "AT+CGREG",
+    "AT+CGDCONT=",
+    "AT+CSQ",
+    "AT+CSSLCFG=",
+];
+
+/// The commands of one line: split at `;` outside quotes, each after the first prefixed `AT`.
+fn split_line(text: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ';' if !quoted => {
+                commands.push(std::mem::take(&mut current));
+                current.push_str("AT");
+            }
+            _ => current.push(c),
+        }
+    }
+    // A trailing `;` leaves nothing to run.
+    if commands.is_empty() || current != "AT" {
+        commands.push(current);
+    }
+    commands
+}
+
+/// Results of the commands of a combined line so far.
+#[derive(Debug, Default)]
+struct Batch {
+    lines: Vec<String>,
+    failed: bool,
 }
 
 /// Lines a noisy modem sends between answers: URCs the driver has no use for.
@@ -75,6 +127,12 @@ pub struct ModemSpec {
     /// one speaks no TLS): the emulator charges the TLS handshake on the air as for HTTPS and
     /// sends the request as `http://`.
     pub tls_terminated: bool,
+    /// UART speeds its firmware takes with `AT+IPR`/`AT+IPREX` ([`MANUAL_BAUDS`]; a test leaves
+    /// some out to play a modem that refuses them).
+    pub uart_bauds: Vec<u32>,
+    /// The APN its SIM needs: `AT+HTTPINIT` activates PDP context 1 (Manual §16.2.1), which
+    /// fails unless `AT+CGDCONT` stored this APN for it (AUTO_SAVE, Manual §5.2.5).
+    pub apn: String,
 }
 
 impl Default for ModemSpec {
@@ -85,6 +143,8 @@ impl Default for ModemSpec {
             roaming: false,
             timing: Timing::default(),
             tls_terminated: false,
+            uart_bauds: MANUAL_BAUDS.to_vec(),
+            apn: "iot.sim".to_owned(),
         }
     }
 }
@@ -163,10 +223,14 @@ pub struct Modem {
     /// UART speed now, and the one stored in NV memory by `AT+IPREX` (used at each boot).
     baud: u32,
     nv_baud: u32,
+    /// The APN of PDP context 1, kept in NV memory by `AT+CGDCONT` (AUTO_SAVE).
+    nv_apn: Option<String>,
     /// `AT+CEREG=1`/`AT+CGREG=1` set this power cycle.
     registration_urcs: bool,
     /// Command lines with their time and UART speed, when recording ([`Modem::record`]).
     transcript: Option<Vec<(u64, u32, String)>>,
+    /// Collects the results of a combined command line while it runs.
+    batch: Option<Batch>,
     line: Vec<u8>,
     download: Option<Download>,
     session: Option<Session>,
@@ -205,8 +269,10 @@ impl Modem {
             registered_at: 0,
             baud: factory_baud,
             nv_baud: factory_baud,
+            nv_apn: None,
             registration_urcs: false,
             transcript: None,
+            batch: None,
             line: Vec::new(),
             download: None,
             session: None,
@@ -469,6 +535,13 @@ impl Modem {
     }
 
     fn answer(&mut self, now: u64, lines: &[&str], ok: bool) {
+        if let Some(batch) = self.batch.as_mut() {
+            batch.failed |= !ok;
+            batch
+                .lines
+                .extend(lines.iter().map(|line| (*line).to_owned()));
+            return;
+        }
         let delay = self.spec.timing.command_ms
             + self.rng.random_range(0..=self.spec.timing.command_ms / 2);
         let mut text = String::new();
@@ -489,17 +562,45 @@ impl Modem {
         self.answer(now, &[], false);
     }
 
+    /// One command line: echoed, then its commands run in order. Several extended commands may
+    /// share a line, `;`-separated (Manual §1.5.2, "Combining AT commands on the same command
+    /// line", at most 3,071 characters): one final result for the line, `ERROR` at the first
+    /// that fails and the rest not run. The emulator combines only ordinary commands
+    /// ([`BATCHABLE`]); anything else in a combined line is refused.
     fn command(&mut self, now: u64, raw: &[u8], meter: &mut Meter) {
         let text = String::from_utf8_lossy(raw).trim().to_owned();
         if text.is_empty() {
             return;
         }
+        if self.echo {
+            self.send_at(now, format!("{text}\r").into_bytes(), None);
+        }
+        let commands = split_line(&text);
+        if commands.len() == 1 || text.len() > MAX_COMBINED_LINE {
+            return self.execute(now, text, meter);
+        }
+        self.batch = Some(Batch::default());
+        for command in commands {
+            let upper = command.to_ascii_uppercase();
+            if !BATCHABLE.iter().any(|name| upper.starts_with(name)) {
+                self.answer(now, &[], false);
+            } else {
+                self.execute(now, command, meter);
+            }
+            if self.batch.as_ref().is_none_or(|batch| batch.failed) {
+                break;
+            }
+        }
+        if let Some(batch) = self.batch.take() {
+            let lines: Vec<&str> = batch.lines.iter().map(String::as_str).collect();
+            self.answer(now, &lines, !batch.failed);
+        }
+    }
+
+    fn execute(&mut self, now: u64, text: String, meter: &mut Meter) {
         self.stats.commands += 1;
         if let Some(transcript) = self.transcript.as_mut() {
             transcript.push((now, self.baud, text.clone()));
-        }
-        if self.echo {
-            self.send_at(now, format!("{text}\r").into_bytes(), None);
         }
         let upper = text.to_ascii_uppercase();
         let (name, arg) = match upper.find(['=', '?']) {
@@ -516,10 +617,18 @@ impl Modem {
                 self.echo = true;
                 self.ok(now);
             }
-            ("AT+CMEE", Some(_)) | ("AT+CGDCONT", Some(_)) => self.ok(now),
+            ("AT+CMEE", Some(_)) => self.ok(now),
+            ("AT+CGDCONT", Some(arg)) => {
+                let fields: Vec<&str> =
+                    arg.split(',').map(|f| f.trim().trim_matches('"')).collect();
+                if fields.first() == Some(&"1") {
+                    self.nv_apn = fields.get(2).map(|apn| (*apn).to_owned());
+                }
+                self.ok(now);
+            }
             ("AT+IPR", Some(arg)) | ("AT+IPREX", Some(arg)) => {
                 match arg.trim().parse::<u32>() {
-                    Ok(rate) if SUPPORTED_BAUDS.contains(&rate) => {
+                    Ok(rate) if self.spec.uart_bauds.contains(&rate) => {
                         // The result code goes at the old speed; the UART switches after it.
                         self.ok(now);
                         self.baud = rate;
@@ -615,7 +724,8 @@ impl Modem {
                 self.ok(now);
             }
             ("AT+HTTPINIT", None) => {
-                if self.session.is_some() || !self.registered(now) {
+                let pdp_context = self.nv_apn.as_deref() == Some(self.spec.apn.as_str());
+                if self.session.is_some() || !self.registered(now) || !pdp_context {
                     self.error(now);
                 } else {
                     self.session = Some(Session::default());
@@ -1033,6 +1143,104 @@ mod tests {
     }
 
     #[test]
+    fn iprex_takes_the_manuals_rates_only() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        for rate in ["3000000", "3200000", "2000000", "1000000"] {
+            assert_eq!(
+                bench.send(&format!("AT+IPREX={rate}\r")),
+                "\r\nERROR\r\n",
+                "{rate} is not in the A76XX manual's list"
+            );
+        }
+        assert_eq!(bench.modem.baud(), 115_200);
+        assert_eq!(bench.send("AT+IPREX=3686400\r"), "\r\nOK\r\n");
+        assert_eq!(bench.modem.baud(), 3_686_400);
+    }
+
+    #[test]
+    fn a_modem_whose_firmware_lacks_a_rate_refuses_it() {
+        let mut spec = ModemSpec::default();
+        spec.uart_bauds.retain(|&b| b != 3_686_400);
+        let mut bench = Bench::new(None);
+        bench.modem = Modem::new(spec, 1, Rc::new(Unreachable), 0);
+        bench.ready();
+        assert_eq!(bench.send("AT+IPREX=3686400\r"), "\r\nERROR\r\n");
+        assert_eq!(bench.send("AT+IPREX=921600\r"), "\r\nOK\r\n");
+    }
+
+    #[test]
+    fn http_needs_the_sims_apn_stored_with_cgdcont_which_survives_power_cycles() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        bench.now = 20_000;
+        assert!(
+            bench.send("AT+HTTPINIT\r").contains("ERROR"),
+            "no PDP context for the SIM's APN"
+        );
+        assert!(
+            bench
+                .send("AT+CGDCONT=1,\"IP\",\"other.apn\"\r")
+                .contains("OK")
+        );
+        assert!(
+            bench.send("AT+HTTPINIT\r").contains("ERROR"),
+            "the wrong APN"
+        );
+        assert!(
+            bench
+                .send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r")
+                .contains("OK")
+        );
+        assert!(bench.send("AT+CPOF\r").contains("OK"));
+        let until = bench.now + 5_000;
+        bench.drain(until);
+        bench.power_on();
+        let until = bench.now + 15_000;
+        assert!(bench.drain(until).contains("*ATREADY: 1"));
+        bench.now += 10_000;
+        assert!(
+            bench.send("AT+HTTPINIT\r").contains("OK"),
+            "AUTO_SAVE: the APN is still there after a power cycle"
+        );
+    }
+
+    #[test]
+    fn commands_combined_on_one_line_get_one_result_and_stop_at_the_first_error() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
+        bench.now += 10_000;
+        assert!(bench.send("AT+HTTPINIT\r").contains("OK"));
+        let line = "AT+HTTPPARA=\"URL\",\"http://h/a;b\";+HTTPPARA=\"CONTENT\",\"x/y\";+CSQ\r";
+        assert_eq!(bench.send(line), "\r\n+CSQ: 14,99\r\n\r\nOK\r\n");
+        let session = bench.modem.session.as_ref().expect("session");
+        assert_eq!(
+            session.url.as_deref(),
+            Some("http://h/a;b"),
+            "a ; in quotes"
+        );
+        assert_eq!(session.content.as_deref(), Some("x/y"));
+        assert_eq!(
+            bench.send("AT+CSQ;+BOGUS;+HTTPPARA=\"CONTENT\",\"z\"\r"),
+            "\r\n+CSQ: 14,99\r\n\r\nERROR\r\n",
+            "what ran answers, then the line fails"
+        );
+        let session = bench.modem.session.as_ref().expect("session");
+        assert_eq!(
+            session.content.as_deref(),
+            Some("x/y"),
+            "not run after the error"
+        );
+        assert_eq!(
+            bench.send("AT+HTTPACTION=1;+CSQ\r"),
+            "\r\nERROR\r\n",
+            "the emulator combines ordinary commands only"
+        );
+        assert_eq!(bench.modem.stats().http_actions, 0);
+    }
+
+    #[test]
     fn cereg_1_reports_the_registration_as_a_urc() {
         let mut bench = Bench::new(None);
         bench.power_on();
@@ -1063,6 +1271,7 @@ mod tests {
     fn a_short_httpdata_body_times_out_with_error() {
         let mut bench = Bench::new(None);
         bench.ready();
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
         assert!(bench.send("AT+HTTPINIT\r").contains("OK"));
         assert!(bench.send("AT+HTTPDATA=10,2\r").contains("DOWNLOAD"));
         assert_eq!(bench.send("12345"), "");
@@ -1075,6 +1284,7 @@ mod tests {
         let network = Rc::new(Ranged::default());
         let mut bench = Bench::with_network(network.clone());
         bench.ready();
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
         bench.send("AT+HTTPINIT\r");
         bench.send("AT+HTTPPARA=\"URL\",\"http://fw.test/api/device/v1/firmware/2.0.0\"\r");
         let userdata =
@@ -1113,6 +1323,7 @@ mod tests {
     fn a_refused_connection_is_a_7xx_action_and_cpof_powers_down() {
         let mut bench = Bench::new(None);
         bench.ready();
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
         bench.send("AT+HTTPINIT\r");
         bench.send("AT+HTTPPARA=\"URL\",\"http://127.0.0.1:9/api/device/v1/heartbeat\"\r");
         assert!(bench.send("AT+HTTPDATA=2,10\r").contains("DOWNLOAD"));
