@@ -11,7 +11,7 @@ use core::fmt::Write as _;
 use heapless::String;
 use smartbox_protocol::Network;
 
-use crate::a7670::{A7670, ByteCounters, ModemError};
+use crate::a7670::{A7670, ByteCounters, ModemError, Stored};
 use crate::clock::Clock;
 use crate::http::DeviceHttp;
 
@@ -78,6 +78,13 @@ pub trait Cellular: DeviceHttp {
     async fn power_off(&mut self);
     /// HTTP bytes carried so far.
     fn counters(&self) -> ByteCounters;
+    /// What the modem stores across power cycles, as far as the driver knows (kept across deep
+    /// sleep by the wake cycle).
+    fn stored(&self) -> Stored {
+        Stored::default()
+    }
+    /// Hands back what an earlier wake learnt ([`Cellular::stored`]).
+    fn recall(&mut self, _stored: Stored) {}
 }
 
 /// The ESP32's WiFi as the manager needs it.
@@ -260,7 +267,7 @@ where
 
     async fn attach(&mut self, deadline_ms: u64) -> Result<i16, LinkFailure> {
         self.wait_ready(deadline_ms).await?;
-        // Only the first boot of a new modem switches; a refusal leaves the link at its old,
+        // Only the first boot of a new modem switches; a failure leaves the link at its old,
         // slower speed, which still works.
         let _ = self.use_fast_uart().await;
         self.check_model().await?;
@@ -278,6 +285,14 @@ where
 
     fn counters(&self) -> ByteCounters {
         A7670::counters(self)
+    }
+
+    fn stored(&self) -> Stored {
+        A7670::stored(self)
+    }
+
+    fn recall(&mut self, stored: Stored) {
+        A7670::recall(self, stored);
     }
 }
 

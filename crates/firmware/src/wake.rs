@@ -32,7 +32,7 @@ use smartbox_protocol::{
     PowerState, ServiceState, body_sha256, firmware_path, photo_path,
 };
 
-use crate::a7670::ByteCounters;
+use crate::a7670::{ByteCounters, Stored};
 use crate::clock::Clock;
 use crate::http::{DeviceHttp, Method, NetError, Request, Response, SignedHeaders};
 use crate::link::{self, Backoff, Cellular, Choice, Path, Wifi};
@@ -102,6 +102,9 @@ pub struct Retained {
     /// The last firmware download attempt fetched nothing (server error, flash error): timer
     /// wakes stop connecting just to resume it, and the next check-in tries again.
     pub ota_stalled: bool,
+    /// What the modem stores across its power cycles (UART speed, APN), so a wake sends only
+    /// what it lacks.
+    pub modem: Stored,
 }
 
 impl Retained {
@@ -322,6 +325,7 @@ where
     }
     if connect {
         // First thing: the modem boots for ~11 s while the camera works.
+        device.cellular.recall(state.modem);
         device.cellular.power_on().await;
     }
 
@@ -429,6 +433,7 @@ where
             None => false,
         },
     };
+    state.modem = device.cellular.stored();
     let modem_after = device.cellular.counters();
     state.modem_bytes.tx += modem_after.tx.saturating_sub(modem_before.tx);
     state.modem_bytes.rx += modem_after.rx.saturating_sub(modem_before.rx);
@@ -791,8 +796,9 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         }
         for (index, photo) in photos.iter().enumerate() {
             let path = photo_path(event.event_id, index as u8);
+            // The status is all a photo's answer says: its body stays in the modem.
             let response = match self
-                .exchange(state, Method::Put, &path, JPEG, photo, &mut answer)
+                .exchange(state, Method::Put, &path, JPEG, photo, &mut [])
                 .await
             {
                 Ok(response) => response,

@@ -249,17 +249,17 @@ fn userdata_joins_headers_with_escaped_line_breaks() {
 
 /// Scripts the commands of one HTTPS POST up to `AT+HTTPACTION=1`.
 fn script_post_until_action(sim: &Sim, body: &[u8]) {
-    sim.expect("AT+HTTPTERM", "\r\nERROR\r\n")
-        .expect("AT+HTTPINIT", OK)
+    sim.expect("AT+HTTPINIT", OK)
         .expect("AT+CSSLCFG=\"sslversion\",0,4", OK)
         .expect("AT+CSSLCFG=\"enableSNI\",0,1", OK)
         .expect("AT+HTTPPARA=\"SSLCFG\",0", OK)
         .expect(
-            "AT+HTTPPARA=\"URL\",\"https://api.smartbox.test/api/device/v1/events\"",
+            &format!(
+                "AT+HTTPPARA=\"URL\",\"https://api.smartbox.test/api/device/v1/events\";\
+                 +HTTPPARA=\"CONTENT\",\"application/json\";+HTTPPARA=\"USERDATA\",\"{USERDATA}\""
+            ),
             OK,
         )
-        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
-        .expect(&format!("AT+HTTPPARA=\"USERDATA\",\"{USERDATA}\""), OK)
         .expect(
             &format!("AT+HTTPDATA={},10", body.len()),
             "\r\nDOWNLOAD\r\n",
@@ -268,20 +268,15 @@ fn script_post_until_action(sim: &Sim, body: &[u8]) {
 }
 
 #[test]
-fn https_post_runs_the_whole_sequence_and_reads_a_binary_body() {
+fn https_post_runs_the_whole_sequence_and_reads_a_binary_body_but_not_the_head_of_a_201() {
     let sim = Sim::new();
     let body = br#"{"event_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","kind":"mail_arrived","occurred_at":1767225600,"photo_count":3}"#;
     // The response body contains a line break and an "OK" line: only the count delimits it.
     let answer = b"{\"a\":1}\r\nOK\r\n";
-    let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nDate: Thu, 01 Jan 2026 00:00:05 GMT\r\n\r\n";
     script_post_until_action(&sim, body);
     sim.expect_later(
         "AT+HTTPACTION=1",
         &[(0, OK), (2_500, "\r\n+HTTPACTION: 1,201,13\r\n")],
-    )
-    .expect(
-        "AT+HTTPHEAD",
-        &format!("\r\n+HTTPHEAD: {}\r\n{head}\r\nOK\r\n", head.len()),
     )
     .expect_raw(
         "AT+HTTPREAD=0,13",
@@ -306,25 +301,32 @@ fn https_post_runs_the_whole_sequence_and_reads_a_binary_body() {
     assert_eq!(response.status, 201);
     assert_eq!(&out[..response.body_len], answer);
     assert_eq!(response.content_len, 13);
-    assert_eq!(response.date, Some(1_767_225_605));
+    assert_eq!(response.date, None, "nothing needs a 201's Date");
     assert_eq!(response.retry_after_s, None);
     assert_eq!(sim.bodies(), [body.to_vec()]);
     assert!(sim.script_done());
     let counters = modem.counters();
     assert!(counters.tx >= body.len() as u64 + USERDATA.len() as u64);
-    assert_eq!(counters.rx, (head.len() + answer.len()) as u64);
+    assert_eq!(
+        counters.rx,
+        160 + answer.len() as u64,
+        "the unread head counted at its estimate"
+    );
     assert_eq!(modem.noise(), 0);
 }
 
 #[test]
-fn plain_http_put_skips_tls_and_a_short_buffer_truncates_the_body() {
+fn plain_http_put_skips_tls_reads_a_429s_retry_after_and_a_short_buffer_truncates_the_body() {
     let sim = Sim::new();
     let photo = vec![0xff_u8; 300];
-    sim.expect("AT+HTTPTERM", OK)
-        .expect("AT+HTTPINIT", OK)
-        .expect("AT+HTTPPARA=\"URL\",\"http://127.0.0.1:8080/p\"", OK)
-        .expect("AT+HTTPPARA=\"CONTENT\",\"image/jpeg\"", OK)
-        .expect(&format!("AT+HTTPPARA=\"USERDATA\",\"{USERDATA}\""), OK)
+    sim.expect("AT+HTTPINIT", OK)
+        .expect(
+            &format!(
+                "AT+HTTPPARA=\"URL\",\"http://127.0.0.1:8080/p\";\
+                 +HTTPPARA=\"CONTENT\",\"image/jpeg\";+HTTPPARA=\"USERDATA\",\"{USERDATA}\""
+            ),
+            OK,
+        )
         .expect("AT+HTTPDATA=300,10", "\r\nDOWNLOAD\r\n")
         .expect_body(300, OK)
         .expect_later(
@@ -407,9 +409,11 @@ fn a_missing_httpaction_urc_times_out_after_130_s_and_still_terminates() {
 }
 
 #[test]
-fn httpinit_error_ends_the_request_with_httpterm() {
+fn an_httpinit_refused_twice_ends_the_request_with_httpterm() {
     let sim = Sim::new();
-    sim.expect("AT+HTTPTERM", OK)
+    // Refused: perhaps a session left open; closed, refused again: give up.
+    sim.expect("AT+HTTPINIT", "\r\nERROR\r\n")
+        .expect("AT+HTTPTERM", OK)
         .expect("AT+HTTPINIT", "\r\nERROR\r\n")
         .expect("AT+HTTPTERM", OK);
     let mut modem = modem(&sim, "http://h");
@@ -421,8 +425,7 @@ fn httpinit_error_ends_the_request_with_httpterm() {
 #[test]
 fn httpdata_refused_before_the_prompt_is_an_error() {
     let sim = Sim::new();
-    sim.expect("AT+HTTPTERM", OK)
-        .expect("AT+HTTPINIT", OK)
+    sim.expect("AT+HTTPINIT", OK)
         .expect("AT+HTTPPARA=\"URL\",\"http://h/x\"", OK)
         .expect("AT+HTTPDATA=3,10", "\r\n+CME ERROR: 4\r\n")
         .expect("AT+HTTPTERM", OK);
@@ -446,16 +449,11 @@ fn bodies_over_153600_bytes_are_refused_before_any_command() {
 fn get_keeps_the_first_bytes_of_a_body_larger_than_the_buffer() {
     let sim = Sim::new();
     let image: Vec<u8> = (0..=255).cycle().take(600).collect();
-    sim.expect("AT+HTTPTERM", OK)
-        .expect("AT+HTTPINIT", OK)
+    sim.expect("AT+HTTPINIT", OK)
         .expect("AT+HTTPPARA=\"URL\",\"http://h/fw\"", OK)
         .expect_later(
             "AT+HTTPACTION=0",
             &[(0, OK), (100, "\r\n+HTTPACTION: 0,200,600\r\n")],
-        )
-        .expect(
-            "AT+HTTPHEAD",
-            "\r\n+HTTPHEAD: 17\r\nHTTP/1.1 200 OK\r\n\r\nOK\r\n",
         );
     let mut reply = b"\r\nOK\r\n\r\n+HTTPREAD: 300\r\n".to_vec();
     reply.extend_from_slice(&image[..300]);
@@ -527,34 +525,56 @@ fn attach_reports_the_ubl_variant_as_a_permanent_link_failure() {
 }
 
 fn fast_modem(sim: &Sim) -> Modem {
+    modem_at(sim, 921_600)
+}
+
+fn modem_at(sim: &Sim, uart_baud: u32) -> Modem {
     let settings = Settings {
         base_url: String::try_from("http://h").expect("fits"),
         apn: String::try_from("iot.test").expect("fits"),
-        uart_baud: 921_600,
+        uart_baud,
     };
     A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
 }
 
-#[test]
-fn a_new_modem_at_115200_is_found_late_in_its_boot_and_stores_921600_with_iprex() {
-    let sim = Sim::new();
-    // Deaf at 921,600 (the modem still runs the factory rate): from 13 s every other AT goes
-    // at 115,200, and that one is answered.
-    for _ in 0..13 {
-        sim.expect_silence("AT");
-    }
-    sim.expect("AT", OK)
-        .expect("ATE0", OK)
-        .expect("AT+CMEE=1", OK)
-        .expect("AT+IPREX=921600", OK)
-        .expect("AT", OK);
-    let mut modem = fast_modem(&sim);
+/// Powers the modem on, waits for it and stores the fast rate.
+fn boot_and_switch(modem: &mut Modem) -> Result<(), ModemError> {
     block_on(async {
         modem.press_power_key().await;
         modem.wait_ready(45_000).await?;
         modem.use_fast_uart().await
     })
-    .expect("ready and switched");
+}
+
+/// A modem that answers at the expected rate once its boot URC came at 11 s.
+fn script_ready_at_11_s(sim: &Sim) {
+    sim.unsolicited(11_000, "\r\n*ATREADY: 1\r\n");
+    for _ in 0..11 {
+        sim.expect_silence("AT");
+    }
+    sim.expect("AT", OK)
+        .expect("ATE0", OK)
+        .expect("AT+CMEE=1", OK);
+}
+
+/// A modem deaf at 921,600 (it still runs the factory rate): from 13 s the polls go round the
+/// other rates, and the one at 115,200 is answered.
+fn script_found_at_the_factory_rate(sim: &Sim) {
+    for _ in 0..13 {
+        sim.expect_silence("AT");
+    }
+    sim.expect("AT", OK)
+        .expect("ATE0", OK)
+        .expect("AT+CMEE=1", OK);
+}
+
+#[test]
+fn a_new_modem_at_115200_is_found_late_in_its_boot_and_stores_921600_with_iprex() {
+    let sim = Sim::new();
+    script_found_at_the_factory_rate(&sim);
+    sim.expect("AT+IPREX=921600", OK).expect("AT", OK);
+    let mut modem = fast_modem(&sim);
+    boot_and_switch(&mut modem).expect("ready and switched");
     let sent = sim.commands_at_baud();
     let at = |i: usize| (sent[i].0.as_str(), sent[i].1);
     assert_eq!(at(12), ("AT", 921_600), "12.1 s: still the stored rate");
@@ -572,20 +592,9 @@ fn a_new_modem_at_115200_is_found_late_in_its_boot_and_stores_921600_with_iprex(
 #[test]
 fn a_modem_that_stored_921600_is_spoken_to_at_921600_from_its_first_byte() {
     let sim = Sim::new();
-    sim.unsolicited(11_000, "\r\n*ATREADY: 1\r\n");
-    for _ in 0..11 {
-        sim.expect_silence("AT");
-    }
-    sim.expect("AT", OK)
-        .expect("ATE0", OK)
-        .expect("AT+CMEE=1", OK);
+    script_ready_at_11_s(&sim);
     let mut modem = fast_modem(&sim);
-    block_on(async {
-        modem.press_power_key().await;
-        modem.wait_ready(45_000).await?;
-        modem.use_fast_uart().await
-    })
-    .expect("ready");
+    boot_and_switch(&mut modem).expect("ready");
     assert_eq!(
         sim.bauds(),
         [(0, 921_600)],
@@ -630,44 +639,33 @@ fn a_cereg_urc_ends_the_registration_wait_before_the_next_poll() {
     assert!(sim.script_done());
 }
 
-/// Scripts one plain-HTTP POST in an open session, `AT+HTTPPARA="URL"` to `AT+HTTPREAD`.
+/// Scripts one plain-HTTP POST in an open session, `AT+HTTPPARA="URL"` to the `+HTTPACTION` URC
+/// (a 2xx with no body: neither head nor body is read).
 fn script_post_in_session(sim: &Sim, status: u16) {
-    sim.expect("AT+HTTPPARA=\"URL\",\"http://h/p\"", OK)
-        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
-        .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
-        .expect_body(2, OK)
-        .expect_later(
-            "AT+HTTPACTION=1",
-            &[
-                (0, OK),
-                (300, &format!("\r\n+HTTPACTION: 1,{status},0\r\n")),
-            ],
-        )
-        .expect(
-            "AT+HTTPHEAD",
-            "\r\n+HTTPHEAD: 17\r\nHTTP/1.1 200 OK\r\n\r\nOK\r\n",
-        );
+    sim.expect(
+        "AT+HTTPPARA=\"URL\",\"http://h/p\";+HTTPPARA=\"CONTENT\",\"application/json\"",
+        OK,
+    )
+    .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
+    .expect_body(2, OK)
+    .expect_later(
+        "AT+HTTPACTION=1",
+        &[
+            (0, OK),
+            (300, &format!("\r\n+HTTPACTION: 1,{status},0\r\n")),
+        ],
+    );
 }
 
 #[test]
 fn the_requests_of_a_power_cycle_share_one_http_session_until_one_fails() {
     let sim = Sim::new();
-    sim.expect("AT+HTTPTERM", "\r\nERROR\r\n")
-        .expect("AT+HTTPINIT", OK);
+    sim.expect("AT+HTTPINIT", OK);
     script_post_in_session(&sim, 201);
     script_post_in_session(&sim, 200);
     // The third request: the network fails (a 7xx), the session is closed for the retry.
-    sim.expect("AT+HTTPPARA=\"URL\",\"http://h/p\"", OK)
-        .expect("AT+HTTPPARA=\"CONTENT\",\"application/json\"", OK)
-        .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
-        .expect_body(2, OK)
-        .expect_later(
-            "AT+HTTPACTION=1",
-            &[(0, OK), (300, "\r\n+HTTPACTION: 1,706,0\r\n")],
-        )
-        .expect("AT+HTTPTERM", OK)
-        .expect("AT+HTTPTERM", "\r\nERROR\r\n")
-        .expect("AT+HTTPINIT", OK);
+    script_post_in_session(&sim, 706);
+    sim.expect("AT+HTTPTERM", OK).expect("AT+HTTPINIT", OK);
     script_post_in_session(&sim, 201);
     let mut modem = modem(&sim, "http://h");
     let mut out = [0; 8];
@@ -692,5 +690,66 @@ fn the_requests_of_a_power_cycle_share_one_http_session_until_one_fails() {
         .filter(|c| *c == "AT+HTTPINIT")
         .count();
     assert_eq!(inits, 2, "one session, and a fresh one after the failure");
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_refused_fast_rate_falls_back_to_921600_and_the_next_driver_boots_there_without_asking() {
+    let sim = Sim::new();
+    sim.expect("AT+IPREX=3686400", "\r\nERROR\r\n")
+        .expect("AT+IPREX=921600", OK)
+        .expect("AT", OK);
+    let mut modem = modem_at(&sim, 3_686_400);
+    assert_eq!(block_on(modem.use_fast_uart()), Ok(()));
+    assert_eq!(modem.baud(), 921_600);
+    let stored = modem.stored();
+    assert_eq!((stored.baud, stored.refused_baud), (921_600, 3_686_400));
+    assert!(sim.script_done());
+
+    // After deep sleep: a new driver, told what the last one learnt.
+    let sim = Sim::new();
+    script_ready_at_11_s(&sim);
+    let mut modem = modem_at(&sim, 3_686_400);
+    modem.recall(stored);
+    boot_and_switch(&mut modem).expect("ready at once");
+    assert_eq!(
+        sim.bauds(),
+        [(0, 921_600)],
+        "the rate it stored, from PWRKEY on"
+    );
+    assert_eq!(sim.now(), 11_000, "no rate hunted for");
+    assert_eq!(modem.stored(), stored);
+    assert!(sim.script_done());
+}
+
+#[test]
+fn a_modem_answering_only_at_the_factory_rate_is_a_new_one_whose_apn_is_set_again() {
+    use smartbox_firmware::a7670::{Stored, apn_tag};
+    let sim = Sim::new();
+    script_found_at_the_factory_rate(&sim);
+    sim.expect("AT+CGDCONT=1,\"IP\",\"iot.test\"", OK);
+    let mut modem = modem_at(&sim, 921_600);
+    modem.recall(Stored {
+        baud: 921_600,
+        refused_baud: 0,
+        apn_tag: apn_tag("iot.test"),
+    });
+    block_on(async {
+        modem.set_apn().await?;
+        modem.press_power_key().await;
+        modem.wait_ready(45_000).await?;
+        modem.set_apn().await?;
+        modem.set_apn().await
+    })
+    .expect("ready");
+    assert_eq!(
+        sim.command_names()
+            .iter()
+            .filter(|c| c.starts_with("AT+CGDCONT"))
+            .count(),
+        1,
+        "not sent while known stored, sent to the replaced modem, then known stored again"
+    );
+    assert_eq!(modem.stored().baud, FACTORY_BAUD);
     assert!(sim.script_done());
 }

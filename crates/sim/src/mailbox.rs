@@ -33,6 +33,10 @@ pub const MCU_BOOT_MS: u64 = 200;
 const CARD_BYTES: usize = 5_120 * 512;
 /// Photo buffers: one `AT+HTTPDATA` is the largest photo the modem can send.
 const PHOTO_BUFFER: usize = a7670::MAX_HTTPDATA;
+/// The modem UART's speed, as the board crate runs it: the fastest rate of the A76XX AT manual's
+/// `AT+IPREX` list (§10.2.4), within the ESP32-C6 UART's 5 Mbit/s (ESP32-C6 Series Datasheet,
+/// "UART Controller").
+pub const UART_BAUD: u32 = 3_686_400;
 
 /// The SD card's queue type.
 pub type RamSdQueue = SdQueue<RamDisk<Vec<u8>>>;
@@ -75,7 +79,7 @@ impl MailboxSpec {
             wifi: None,
             journal_bytes: 512 * 1024,
             battery_mah: 3_000.0,
-            uart_baud: 921_600,
+            uart_baud: UART_BAUD,
             seed,
         }
     }
@@ -125,7 +129,9 @@ fn id_seed(spec: &MailboxSpec, epoch_unix_ms: i64) -> u64 {
 pub struct Mailbox {
     serial: std::string::String,
     board: Board,
+    /// The modem driver of the current wake (deep sleep loses it with the rest of the RAM).
     modem: Driver,
+    settings: a7670::Settings,
     wifi: Option<SimWifi>,
     camera: SimCamera,
     queue: RamSdQueue,
@@ -173,7 +179,12 @@ impl Mailbox {
             apn: String::try_from("iot.sim").unwrap_or_default(),
             uart_baud: spec.uart_baud,
         };
-        let driver = A7670::new(board.uart(), board.power_key(), board.clock(), settings);
+        let driver = A7670::new(
+            board.uart(),
+            board.power_key(),
+            board.clock(),
+            settings.clone(),
+        );
         let wifi = spec
             .wifi
             .map(|rssi| SimWifi::new(board.clone(), network.clone(), base_url, rssi));
@@ -201,6 +212,7 @@ impl Mailbox {
             camera: SimCamera::new(board.clone(), spec.camera, spec.seed ^ 0x00ca_3e7a),
             board,
             modem: driver,
+            settings,
             wifi,
             queue,
             battery: SimBattery {
@@ -292,6 +304,15 @@ impl Mailbox {
         self.board
             .with(|s| s.meter.set(Rail::Mcu, at_ms, State::McuActive));
         self.board.advance_to(at_ms + MCU_BOOT_MS);
+        // Deep sleep reset the chip: a new driver, the UART set up at the factory rate as the
+        // board does; what the modem stores is only known through `Retained::modem`.
+        self.board.with(|s| s.mcu_baud = a7670::FACTORY_BAUD);
+        self.modem = A7670::new(
+            self.board.uart(),
+            self.board.power_key(),
+            self.board.clock(),
+            self.settings.clone(),
+        );
         // Each wake from deep sleep goes through the bootloader, which may start another slot.
         let mut ota_client = None;
         if let Some(ota) = self.ota.as_mut() {

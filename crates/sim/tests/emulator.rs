@@ -167,21 +167,21 @@ fn upload_phase(transcript: &[(u64, u32, String)], since: u64) -> (u64, u64) {
 }
 
 #[test]
-fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upload_faster() {
+fn the_first_boot_stores_3686400_with_iprex_before_any_upload_and_later_wakes_upload_faster() {
     let served = serve_stub(&[(SERIAL, SECRET)]);
     let spec = |baud, seed| MailboxSpec {
         camera: CameraSpec::VGA,
         uart_baud: baud,
         ..MailboxSpec::new(SERIAL, SECRET, seed)
     };
-    let mut fast = served.mailbox(&spec(921_600, 4));
+    let mut fast = served.mailbox(&spec(3_686_400, 4));
     fast.board().with(|s| s.modem.record());
     let first = fast.wake(HOUR, Wake::Mail);
     assert_eq!(first.delivered, 1, "{first:?}");
     let transcript = fast.board().with(|s| s.modem.transcript().to_vec());
     let iprex = transcript
         .iter()
-        .position(|(_, _, c)| c == "AT+IPREX=921600")
+        .position(|(_, _, c)| c == "AT+IPREX=3686400")
         .expect("AT+IPREX sent");
     let first_action = transcript
         .iter()
@@ -192,8 +192,8 @@ fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upl
     assert!(
         transcript[iprex + 1..]
             .iter()
-            .all(|(_, baud, _)| *baud == 921_600),
-        "everything after it at 921,600"
+            .all(|(_, baud, _)| *baud == 3_686_400),
+        "everything after it at 3,686,400"
     );
     let count =
         |wake: &[(u64, u32, String)], what: &str| wake.iter().filter(|(_, _, c)| c == what).count();
@@ -215,8 +215,8 @@ fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upl
         .filter(|(t, _, _)| *t >= second_at)
         .cloned()
         .collect();
-    assert_eq!(count(&wake, "AT+IPREX=921600"), 0, "stored in the modem");
-    assert!(wake.iter().all(|(_, baud, _)| *baud == 921_600));
+    assert_eq!(count(&wake, "AT+IPREX=3686400"), 0, "stored in the modem");
+    assert!(wake.iter().all(|(_, baud, _)| *baud == 3_686_400));
     assert_eq!(count(&wake, "AT+HTTPINIT"), 1);
     assert_eq!(
         fast.modem_stats().baud_mismatch_bytes,
@@ -231,11 +231,11 @@ fn the_first_boot_stores_921600_with_iprex_before_any_upload_and_later_wakes_upl
     slow.wake(HOUR, Wake::Mail);
     assert_eq!(slow.wake(second_at, Wake::Mail).delivered, 1);
     let transcript = slow.board().with(|s| s.modem.transcript().to_vec());
-    assert_eq!(count(&transcript, "AT+IPREX=921600"), 0);
+    assert_eq!(count(&transcript, "AT+IPREX=3686400"), 0);
     let (slow_from, slow_to) = upload_phase(&transcript, second_at);
     assert!(
         (to - from) + 5_000 < slow_to - slow_from,
-        "three ~30 kB photos: {} ms at 921,600 baud against {} ms at 115,200",
+        "three ~30 kB photos: {} ms at 3,686,400 baud against {} ms at 115,200",
         to - from,
         slow_to - slow_from
     );
@@ -276,4 +276,81 @@ fn over_https_the_driver_configures_tls_once_and_every_request_pays_a_handshake(
     // Two more round trips (~157 ms at -85 dBm) for each of the five requests.
     let extra = tls_wake.awake_ms as i64 - plain_wake.awake_ms as i64;
     assert!((1_000..2_500).contains(&extra), "TLS costs {extra} ms");
+}
+
+/// The commands of `mailbox`'s modem from `since` on.
+fn commands_since(mailbox: &Mailbox, since: u64) -> Vec<(u64, u32, String)> {
+    let transcript = mailbox.board().with(|s| s.modem.transcript().to_vec());
+    transcript
+        .into_iter()
+        .filter(|(t, _, _)| *t >= since)
+        .collect()
+}
+
+#[test]
+fn a_modem_that_refuses_3686400_stores_921600_and_no_later_wake_asks_again_or_hunts_for_the_rate() {
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let mut spec = MailboxSpec::new(SERIAL, SECRET, 12);
+    spec.modem.uart_bauds.retain(|&b| b != 3_686_400);
+    let mut mailbox = served.mailbox(&spec);
+    mailbox.board().with(|s| s.modem.record());
+    let first = mailbox.wake(HOUR, Wake::Mail);
+    assert_eq!(first.delivered, 1, "{first:?}");
+    let asked: Vec<String> = commands_since(&mailbox, HOUR)
+        .into_iter()
+        .map(|(_, _, c)| c)
+        .filter(|c| c.starts_with("AT+IPREX"))
+        .collect();
+    assert_eq!(asked, ["AT+IPREX=3686400", "AT+IPREX=921600"]);
+    let lost = mailbox.modem_stats().baud_mismatch_bytes;
+    let mut awake = Vec::new();
+    for wake in 2..5 {
+        let at = wake * HOUR;
+        let report = mailbox.wake(at, Wake::Mail);
+        assert_eq!(report.delivered, 1, "{report:?}");
+        let wake = commands_since(&mailbox, at);
+        assert!(
+            wake.iter()
+                .all(|(_, baud, c)| *baud == 921_600 && !c.starts_with("AT+IPREX")),
+            "after deep sleep the new driver knows the modem boots at 921,600: {wake:?}"
+        );
+        awake.push(report.awake_ms);
+    }
+    assert_eq!(
+        mailbox.modem_stats().baud_mismatch_bytes,
+        lost,
+        "no byte sent at a rate the modem does not run"
+    );
+    assert!(
+        awake.iter().all(|&ms| ms < 21_000),
+        "no time lost hunting for the rate: {awake:?}"
+    );
+}
+
+#[test]
+fn the_apn_is_stored_in_the_modem_once_and_registration_urcs_are_asked_every_boot() {
+    let served = serve_stub(&[(SERIAL, SECRET)]);
+    let mut mailbox = served.mailbox(&MailboxSpec::new(SERIAL, SECRET, 13));
+    mailbox.board().with(|s| s.modem.record());
+    assert_eq!(mailbox.wake(HOUR, Wake::Mail).delivered, 1);
+    let count = |mailbox: &Mailbox, since: u64, what: &str| {
+        commands_since(mailbox, since)
+            .iter()
+            .filter(|(_, _, c)| c.starts_with(what))
+            .count()
+    };
+    assert_eq!(count(&mailbox, HOUR, "AT+CGDCONT="), 1);
+    let second = mailbox.wake(2 * HOUR, Wake::Mail);
+    assert_eq!(second.delivered, 1, "{second:?}");
+    assert_eq!(
+        count(&mailbox, 2 * HOUR, "AT+CGDCONT="),
+        0,
+        "AUTO_SAVE: the modem still holds it after its power cycle"
+    );
+    assert_eq!(
+        count(&mailbox, 2 * HOUR, "AT+CEREG=1"),
+        1,
+        "NO_SAVE: asked again"
+    );
+    assert_eq!(mailbox.retained.modem.baud, 3_686_400);
 }

@@ -86,8 +86,11 @@ const OTA_MAX_UNCONFIRMED_WAKES: u8 = 6;
 /// Sleep of a device without a provisioning record (it cannot talk to the server anyway).
 const UNPROVISIONED_SLEEP_MS: u64 = 24 * 3_600 * 1_000;
 /// The modem's UART speed: the driver stores it in the modem with `AT+IPREX` on the first boot
-/// that answers at the factory 115,200, so the photos cross the UART eight times faster.
-const MODEM_BAUD: u32 = 921_600;
+/// that answers at the factory 115,200, so the photos cross the UART 32 times faster. It is the
+/// fastest rate of the A76XX AT manual's list (V1.09 §10.2.4), within the 5 Mbit/s of the C6's
+/// UART (ESP32-C6 Series Datasheet, "UART Controller"); a modem that refuses it gets 921,600
+/// (`a7670::FALLBACK_BAUD`), remembered in RTC memory.
+const MODEM_BAUD: u32 = 3_686_400;
 /// SPI clock while the SD card initialises (the card's SPI mode allows at most 400 kHz).
 const SD_INIT_KHZ: u32 = 400;
 /// SPI clock afterwards: the Arducam Mega's maximum, shared by both devices on the bus.

@@ -12,7 +12,7 @@ use crc::{CRC_32_ISCSI, Crc};
 use heapless::String;
 use portable_atomic::{AtomicU32, Ordering};
 use serde::{Deserialize, Serialize};
-use smartbox_firmware::a7670::ByteCounters;
+use smartbox_firmware::a7670::{ByteCounters, Stored};
 use smartbox_firmware::policy::Holds;
 use smartbox_firmware::wake::Retained;
 use smartbox_protocol::{DeviceConfig, FirmwareOffer, ServiceState};
@@ -54,6 +54,12 @@ struct Snapshot {
     link_reason: Option<String<64>>,
     #[serde(default)]
     ota_stalled: bool,
+    #[serde(default)]
+    modem_baud: u32,
+    #[serde(default)]
+    modem_refused_baud: u32,
+    #[serde(default)]
+    modem_apn_tag: u32,
     battery_mv: u16,
     unconfirmed_wakes: u8,
     wakes: u32,
@@ -96,6 +102,11 @@ pub fn load() -> Option<(Retained, BoardState)> {
         firmware_offer: snapshot.firmware_offer,
         link_reason: snapshot.link_reason,
         ota_stalled: snapshot.ota_stalled,
+        modem: Stored {
+            baud: snapshot.modem_baud,
+            refused_baud: snapshot.modem_refused_baud,
+            apn_tag: snapshot.modem_apn_tag,
+        },
     };
     let board = BoardState {
         battery_mv: snapshot.battery_mv,
@@ -121,6 +132,9 @@ pub fn store(retained: &Retained, board: &BoardState) {
         firmware_offer: retained.firmware_offer.clone(),
         link_reason: retained.link_reason.clone(),
         ota_stalled: retained.ota_stalled,
+        modem_baud: retained.modem.baud,
+        modem_refused_baud: retained.modem.refused_baud,
+        modem_apn_tag: retained.modem.apn_tag,
         battery_mv: board.battery_mv,
         unconfirmed_wakes: board.unconfirmed_wakes,
         wakes: board.wakes,

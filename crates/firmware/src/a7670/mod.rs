@@ -7,15 +7,21 @@
 //!   stops it (`POWERED DOWN`, up to 9 s), a >= 2.5 s pulse when it does not answer;
 //! - readiness: `AT` once a second until `OK`, sent again at once when the boot URC
 //!   (`*ATREADY: 1` or `RDY`) arrives; other boot URCs (`+CPIN: READY`, `SMS DONE`) are skipped;
-//! - UART speed (Manual §10): `AT+IPREX=<rate>` once, stored by the modem, so every later boot
-//!   talks at [`Settings::uart_baud`] from its first byte; the factory 115,200 is tried when
-//!   the fast rate gets no answer (a new or replaced modem);
-//! - `AT+SIMCOMATI` model check, `AT+CPIN?`, `AT+CGDCONT` APN, `AT+CEREG=1` so registration is
-//!   reported as a URC, `AT+CEREG?`/`AT+CGREG?` polls between them, `AT+CSQ` signal;
+//! - UART speed (Manual §10.2.4): `AT+IPREX=<rate>` once, stored by the modem (AUTO_SAVE), so
+//!   every later boot talks at that rate from its first byte: [`Settings::uart_baud`], or
+//!   [`FALLBACK_BAUD`] when the modem refuses it; when the expected rate gets no answer late in
+//!   the boot, the other candidates and the factory 115,200 are tried (a new or replaced modem);
+//! - `AT+SIMCOMATI` model check, `AT+CPIN?`, `AT+CGDCONT` APN (AUTO_SAVE, §5.2.5: sent once),
+//!   `AT+CEREG=1` (NO_SAVE, §5.2.2: every boot) so registration is reported as a URC,
+//!   `AT+CEREG?`/`AT+CGREG?` polls between them, `AT+CSQ` signal;
+//! - what the modem stores across power cycles is remembered in [`Stored`], which the caller
+//!   keeps across deep sleep ([`A7670::stored`], [`A7670::recall`]): a driver made at wake
+//!   knows nothing;
 //! - HTTP(S) through the modem's own stack: `HTTPINIT` and `CSSLCFG` (SNI on) once per power
 //!   cycle, then per request `HTTPPARA`, `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` +
-//!   `+HTTPACTION` URC, `HTTPHEAD`, `HTTPREAD`; `HTTPTERM` after a failed request (a fresh
-//!   session for the retry) and never needed before `AT+CPOF`.
+//!   `+HTTPACTION` URC, `HTTPHEAD` only when the status needs a header (`Date` of a 401,
+//!   `Retry-After` of a 429), `HTTPREAD` only when the caller wants the body; `HTTPTERM` after
+//!   a failed request (a fresh session for the retry) and never needed before `AT+CPOF`.
 //!
 //! The modem keeps no data counters, so the driver counts the HTTP bytes it sends and reads.
 //!
@@ -64,16 +70,23 @@ const HTTPACTION_MS: u64 = 130_000;
 const HTTPREAD_MS: u64 = 10_000;
 /// Gap between registration polls (a `+CEREG` URC ends the wait sooner).
 const REGISTRATION_POLL_MS: u64 = 1_000;
-/// The A7670's UART speed as it leaves the factory (Manual §10, `AT+IPR`).
+/// The A7670's UART speed as it leaves the factory (Manual §10.2.4: `AT+IPREX` default).
 pub const FACTORY_BAUD: u32 = 115_200;
-/// After this long from PWRKEY without an answer at [`Settings::uart_baud`], every other `AT`
-/// is tried at [`FACTORY_BAUD`]: the modem has booted by then, so it is deaf to the fast rate.
+/// The rate asked with `AT+IPREX` when the modem refuses [`Settings::uart_baud`]: in the
+/// Manual's list (§10.2.4) and taken by every A76XX firmware we know of.
+pub const FALLBACK_BAUD: u32 = 921_600;
+/// After this long from PWRKEY without an answer at the expected rate, the polls go round the
+/// other candidate rates ([`Settings::uart_baud`], [`FALLBACK_BAUD`], [`FACTORY_BAUD`]): the
+/// modem has booted by then, so it is deaf to the expected one.
 const FACTORY_BAUD_AFTER_MS: u64 = 13_000;
 /// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used: its UART
 /// reconfigures after the result code (modem makers ask for up to 100 ms).
 const BAUD_SWITCH_MS: u64 = 100;
 /// Bytes of response head kept for `Date`/`Retry-After`; the rest is read and dropped.
 const HEAD_KEPT: usize = 768;
+/// A response head not read with `AT+HTTPHEAD` still crossed the air: counted as this many
+/// bytes (status line, `Date`, `Content-Type`, `Content-Length`).
+const HEAD_UNREAD: usize = 160;
 
 /// What went wrong with the modem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +140,27 @@ pub struct ByteCounters {
     pub rx: u64,
 }
 
+/// What the modem keeps across power cycles, as far as the driver has seen it: the caller keeps
+/// this across deep sleep (RTC memory) and hands it back at each wake, so that settings the modem
+/// already stores are not sent again and a rate it refused is not asked again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// The UART speed the modem boots at (`AT+IPREX`, AUTO_SAVE); 0 when not known.
+    pub baud: u32,
+    /// A rate the modem answered `ERROR` to with `AT+IPREX`; 0 when none.
+    pub refused_baud: u32,
+    /// [`apn_tag`] of the APN stored with `AT+CGDCONT` (AUTO_SAVE); 0 when not known.
+    pub apn_tag: u32,
+}
+
+/// A 32-bit FNV-1a tag of `apn` (never 0), to tell whether the modem holds this APN.
+pub fn apn_tag(apn: &str) -> u32 {
+    let hash = apn.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash.max(1)
+}
+
 /// Fixed settings of a modem.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -135,7 +169,8 @@ pub struct Settings {
     /// The SIM provider's APN.
     pub apn: String<32>,
     /// The UART speed to run at: stored in the modem with `AT+IPREX` on the first boot that
-    /// answers at another rate ([`FACTORY_BAUD`] keeps the factory setting).
+    /// answers at another rate ([`FACTORY_BAUD`] keeps the factory setting; [`FALLBACK_BAUD`]
+    /// when the modem refuses it).
     pub uart_baud: u32,
 }
 
@@ -157,6 +192,8 @@ pub struct A7670<IO, P, C> {
     powered_on_at: u64,
     /// An `HTTPINIT` session is open (reused by every request of a power cycle).
     http_open: bool,
+    /// What the modem stores across power cycles.
+    stored: Stored,
     /// The `+CEREG`/`+CGREG` URC seen since the last poll.
     registration: Option<Registration>,
     counters: ByteCounters,
@@ -183,6 +220,7 @@ where
             baud: FACTORY_BAUD,
             powered_on_at: 0,
             http_open: false,
+            stored: Stored::default(),
             registration: None,
             counters: ByteCounters::default(),
             noise: 0,
@@ -209,11 +247,45 @@ where
         &self.io
     }
 
+    /// What the driver learnt of the modem's stored settings, to keep across deep sleep.
+    pub fn stored(&self) -> Stored {
+        self.stored
+    }
+
+    /// Hands back what an earlier driver learnt ([`A7670::stored`]).
+    pub fn recall(&mut self, stored: Stored) {
+        self.stored = stored;
+    }
+
+    /// The rate the modem should boot at: the one it stored, else the one we ask for.
+    fn expected_baud(&self) -> u32 {
+        if self.stored.baud != 0 {
+            self.stored.baud
+        } else {
+            self.settings.uart_baud
+        }
+    }
+
+    /// The rate to poll at with poll number `n` after [`FACTORY_BAUD_AFTER_MS`]: round the
+    /// expected one, the other candidates and the factory rate.
+    fn late_baud(&self, n: u32) -> u32 {
+        let expected = self.expected_baud();
+        let mut rates = [expected, 0, 0, 0];
+        let mut len = 1;
+        for rate in [self.settings.uart_baud, FALLBACK_BAUD, FACTORY_BAUD] {
+            if !rates[..len].contains(&rate) && rate != self.stored.refused_baud {
+                rates[len] = rate;
+                len += 1;
+            }
+        }
+        rates[n as usize % len]
+    }
+
     /// Presses PWRKEY ~100 ms: the modem starts booting (~11 s). Returns at once after the pulse,
     /// so the caller can take photos while the modem boots. The MCU's UART is set to the speed
-    /// the modem stored ([`Settings::uart_baud`]), which it boots at.
+    /// the modem stored ([`Stored::baud`], else [`Settings::uart_baud`]), which it boots at.
     pub async fn press_power_key(&mut self) {
-        self.use_baud(self.settings.uart_baud);
+        self.use_baud(self.expected_baud());
         self.pulse(POWER_ON_PULSE_MS).await;
         self.powered_down = false;
         self.http_open = false;
@@ -227,21 +299,23 @@ where
     }
 
     /// Polls `AT` once a second until `OK` (at once again when the boot URC arrives), then turns
-    /// echo off and numeric `+CME ERROR`s on. Late in the boot, every other poll goes at
-    /// [`FACTORY_BAUD`] in case the modem never stored the fast rate.
+    /// echo off and numeric `+CME ERROR`s on. Late in the boot the polls go round the other
+    /// rates in case the modem never stored the expected one ([`A7670::late_baud`]); a modem
+    /// that answers only at the factory rate is taken for a new one: nothing it stores is known.
     pub async fn wait_ready(&mut self, deadline_ms: u64) -> Result<(), ModemError> {
-        let fast = self.settings.uart_baud;
-        let mut polls = 0_u32;
+        let expected = self.expected_baud();
+        let mut late_polls = 0_u32;
         let mut booted = false;
         loop {
             let now = self.clock.now_ms();
             let late = now >= self.powered_on_at.saturating_add(FACTORY_BAUD_AFTER_MS);
-            let baud = if late && fast != FACTORY_BAUD && polls % 2 == 1 {
-                FACTORY_BAUD
+            let baud = if late {
+                // From another rate than the expected one on, which got no answer so far.
+                late_polls += 1;
+                self.late_baud(late_polls)
             } else {
-                fast
+                expected
             };
-            polls += 1;
             self.use_baud(baud);
             let attempt_end = now.saturating_add(SHORT_MS).min(deadline_ms);
             self.send(&["AT"]).await?;
@@ -254,6 +328,23 @@ where
                 Err(_) => self.clock.sleep_until(attempt_end).await,
             }
         }
+        if self.baud != expected {
+            self.stored = Stored {
+                baud: self.baud,
+                // Another modem, or one reset to its factory settings.
+                refused_baud: if self.baud == FACTORY_BAUD {
+                    0
+                } else {
+                    self.stored.refused_baud
+                },
+                apn_tag: if self.baud == FACTORY_BAUD {
+                    0
+                } else {
+                    self.stored.apn_tag
+                },
+            };
+        }
+        // Echo and error format are NO_SAVE (Manual §2.2.8, §3.2.11): every boot.
         self.command(&["ATE0"], None, SHORT_MS).await?;
         self.command(&["AT+CMEE=1"], None, SHORT_MS).await?;
         Ok(())
@@ -282,23 +373,45 @@ where
         }
     }
 
-    /// `AT+IPREX=<rate>` (Manual §10, stored in the modem's NV memory) when the link runs at
-    /// another speed than [`Settings::uart_baud`], then the same speed on the MCU's side, checked
-    /// with `AT`; back to the old speed when the check gets no answer.
+    /// `AT+IPREX=<rate>` (Manual §10.2.4, AUTO_SAVE) when the link runs at another speed than
+    /// [`Settings::uart_baud`], then the same speed on the MCU's side, checked with `AT`; back to
+    /// the old speed when the check gets no answer. A modem that refuses the rate (`ERROR`) is
+    /// asked for [`FALLBACK_BAUD`] instead, and the refusal is remembered ([`Stored`]) so no
+    /// later boot asks again.
     pub async fn use_fast_uart(&mut self) -> Result<(), ModemError> {
-        let target = self.settings.uart_baud;
-        let old = self.baud;
-        if old == target {
+        self.stored.baud = self.baud;
+        let wanted = self.settings.uart_baud;
+        let fallback = if wanted > FALLBACK_BAUD {
+            FALLBACK_BAUD
+        } else {
+            wanted
+        };
+        for target in [wanted, fallback] {
+            if target == self.stored.refused_baud {
+                continue;
+            }
+            if self.baud == target {
+                return Ok(());
+            }
+            let mut rate = String::<10>::new();
+            let _ = write!(rate, "{target}");
+            match self.command(&["AT+IPREX=", &rate], None, SHORT_MS).await {
+                Ok(_) => {}
+                Err(ModemError::Error | ModemError::Cme(_)) => {
+                    self.stored.refused_baud = target;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
+            let old = self.baud;
+            self.clock.sleep_ms(BAUD_SWITCH_MS).await;
+            self.use_baud(target);
+            if self.command(&["AT"], None, SHORT_MS).await.is_err() {
+                self.use_baud(old);
+                self.command(&["AT"], None, SHORT_MS).await?;
+            }
+            self.stored.baud = self.baud;
             return Ok(());
-        }
-        let mut rate = String::<10>::new();
-        let _ = write!(rate, "{target}");
-        self.command(&["AT+IPREX=", &rate], None, SHORT_MS).await?;
-        self.clock.sleep_ms(BAUD_SWITCH_MS).await;
-        self.use_baud(target);
-        if self.command(&["AT"], None, SHORT_MS).await.is_err() {
-            self.use_baud(old);
-            self.command(&["AT"], None, SHORT_MS).await?;
         }
         Ok(())
     }
@@ -345,11 +458,17 @@ where
         }
     }
 
-    /// `AT+CGDCONT=1,"IP","<apn>"` (Manual §4.3.1): the PDP context of the provider.
+    /// `AT+CGDCONT=1,"IP","<apn>"` (Manual §5.2.5): the PDP context of the provider. The
+    /// modem stores it (AUTO_SAVE), so it is sent only when [`Stored`] does not show it there.
     pub async fn set_apn(&mut self) -> Result<(), ModemError> {
         let apn = self.settings.apn.clone();
+        let tag = apn_tag(&apn);
+        if self.stored.apn_tag == tag {
+            return Ok(());
+        }
         self.command(&["AT+CGDCONT=1,\"IP\",\"", &apn, "\""], None, SHORT_MS)
             .await?;
+        self.stored.apn_tag = tag;
         Ok(())
     }
 
@@ -453,9 +572,16 @@ where
 
     /// Opens the power cycle's HTTP session: `HTTPINIT` and, for HTTPS, the TLS settings.
     async fn http_init(&mut self) -> Result<(), ModemError> {
-        // A session left open by an earlier failure makes HTTPINIT answer ERROR.
-        let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
-        self.command(&["AT+HTTPINIT"], None, SHORT_MS).await?;
+        if self
+            .command(&["AT+HTTPINIT"], None, SHORT_MS)
+            .await
+            .is_err()
+        {
+            // A session left open (an earlier failure whose HTTPTERM got lost, a modem left on
+            // by a reset MCU) makes HTTPINIT answer ERROR: close it and try once more.
+            let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
+            self.command(&["AT+HTTPINIT"], None, SHORT_MS).await?;
+        }
         if self.settings.base_url.starts_with("https://") {
             // SNI is off by default and most servers then fail the handshake (error 715).
             self.command(&["AT+CSSLCFG=\"sslversion\",0,4"], None, SHORT_MS)
@@ -478,28 +604,21 @@ where
         response_body: &mut [u8],
     ) -> Result<Response, ModemError> {
         let base = self.settings.base_url.clone();
-        self.command(
-            &["AT+HTTPPARA=\"URL\",\"", &base, path, "\""],
-            None,
-            SHORT_MS,
-        )
-        .await?;
+        // URL, content type and headers on one command line, one round trip (Manual §1.5.2,
+        // "Combining AT commands on the same command line": `;` after each extended command;
+        // at most 96 + 256 + 256 + 64 characters, well under the line's 3,071).
+        let mut line: [&str; 10] = [""; 10];
+        line[..4].copy_from_slice(&["AT+HTTPPARA=\"URL\",\"", &base, path, "\""]);
+        let mut len = 4;
         if let Some(content_type) = content_type {
-            self.command(
-                &["AT+HTTPPARA=\"CONTENT\",\"", content_type, "\""],
-                None,
-                SHORT_MS,
-            )
-            .await?;
+            line[len..len + 3].copy_from_slice(&[";+HTTPPARA=\"CONTENT\",\"", content_type, "\""]);
+            len += 3;
         }
         if !userdata.is_empty() {
-            self.command(
-                &["AT+HTTPPARA=\"USERDATA\",\"", userdata, "\""],
-                None,
-                SHORT_MS,
-            )
-            .await?;
+            line[len..len + 3].copy_from_slice(&[";+HTTPPARA=\"USERDATA\",\"", userdata, "\""]);
+            len += 3;
         }
+        self.command(&line[..len], None, SHORT_MS).await?;
         // Request line and the headers the modem adds (Host, Content-Length, ...): an estimate.
         self.counters.tx += (base.len() + path.len() + userdata.len() + 64) as u64;
         if !body.is_empty() {
@@ -519,8 +638,16 @@ where
         if action.is_modem_error() {
             return Err(ModemError::Http(action.status));
         }
-        let (date, retry_after_s) = self.read_head().await?;
+        // Only a 401 (its `Date` resyncs the clock) and a 429 (its `Retry-After`) need a header.
+        let (date, retry_after_s) = if matches!(action.status, 401 | 429) {
+            self.read_head().await?
+        } else {
+            self.counters.rx += HEAD_UNREAD as u64;
+            (None, None)
+        };
         let wanted = (action.data_len as usize).min(response_body.len());
+        // A body the caller does not keep is left in the modem; it crossed the air all the same.
+        self.counters.rx += (action.data_len as usize - wanted) as u64;
         let body_len = if wanted == 0 {
             0
         } else {
