@@ -48,6 +48,7 @@ use esp_bootloader_esp_idf::partitions::FlashStorage;
 use esp_hal::Async;
 use esp_hal::delay::Delay;
 use esp_hal::gpio::{Input, InputConfig, Level, Output, OutputConfig, Pull};
+use esp_hal::rtc_cntl::sleep::LowPower;
 use esp_hal::rtc_cntl::{Rtc, WakeupSource, wakeup_cause};
 use esp_hal::spi::Mode;
 use esp_hal::spi::master::{Config as SpiConfig, Spi};
@@ -108,7 +109,7 @@ async fn main(_spawner: Spawner) -> ! {
     // The ROM's boot log goes out on GPIO 16, the modem's TX line: keep it quiet after the
     // first boot.
     rtc.disable_rom_message_printing();
-    let mut clock = RtcClock::new(rtc);
+    let mut clock = RtcClock::new(rtc, LowPower::new(p.LPWR));
     clock.arm_watchdog(WATCHDOG_S);
     let timg0 = TimerGroup::new(p.TIMG0);
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
@@ -131,7 +132,7 @@ async fn main(_spawner: Spawner) -> ! {
             rail.set_low();
             retained::store(&retained, &board);
             clock.disarm_watchdog();
-            sleep::deep_sleep(p.LPWR, ir, UNPROVISIONED_SLEEP_MS, false);
+            sleep::deep_sleep(clock.into_low_power(), ir, UNPROVISIONED_SLEEP_MS, false);
         }
     };
     let mut ota = match OtaFlash::new(flash) {
@@ -259,7 +260,7 @@ async fn main(_spawner: Spawner) -> ! {
         println!("ota: restarting into the new image");
         esp_hal::system::software_reset();
     }
-    sleep::deep_sleep(p.LPWR, ir, report.sleep_ms, ir_wake)
+    sleep::deep_sleep(clock.into_low_power(), ir, report.sleep_ms, ir_wake)
 }
 
 /// Mail when the IR line ended the sleep; timer otherwise, including a cold boot (whose first

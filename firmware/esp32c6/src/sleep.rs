@@ -7,7 +7,6 @@
 //! the timer alone: the next timer wake tries again.
 
 use esp_hal::gpio::{Event, Input, WakeupConfig};
-use esp_hal::peripherals::LPWR;
 use esp_hal::rtc_cntl::sleep::{LowPower, RtcSleepConfig};
 use esp_hal::time::{Duration, Instant};
 use smartbox_firmware::clock::Clock;
@@ -28,9 +27,13 @@ pub async fn ir_quiet(ir: &Input<'_>, clock: &impl Clock) -> bool {
 }
 
 /// Sleeps `sleep_ms`, or until the IR line rises when `ir_wake`; does not return (the wake is a
-/// reset).
-pub fn deep_sleep(lpwr: LPWR<'_>, mut ir: Input<'_>, sleep_ms: u64, ir_wake: bool) -> ! {
-    let mut low_power = LowPower::new(lpwr);
+/// reset). `low_power` is the clock's ([`crate::clock::RtcClock::into_low_power`]).
+pub fn deep_sleep(
+    mut low_power: LowPower<'_>,
+    mut ir: Input<'_>,
+    sleep_ms: u64,
+    ir_wake: bool,
+) -> ! {
     low_power.set_wakeup_deadline(Instant::now() + Duration::from_millis(sleep_ms));
     if ir_wake {
         let armed = ir.apply_wakeup_config(&WakeupConfig::default().with_low_power_path(true));
