@@ -58,8 +58,8 @@ pub const HTTP_BACKOFF: Backoff = Backoff {
 /// download keeps the modem receiving for seconds per 100 KiB, and a cell near empty sags under
 /// the modem's bursts; a device below it updates once recharged.
 pub const OTA_MIN_BATTERY_PERCENT: u8 = 30;
-/// Image bytes fetched per wake at most: in the simulator at -85 dBm and 921,600 baud such a
-/// wake takes ~24 s and ~0.6 mAh against a plain check-in's ~18 s and ~0.37 mAh; a 1 MiB image
+/// Image bytes fetched per wake at most: in the simulator at -85 dBm and 3,686,400 baud such a
+/// wake takes ~22 s and ~0.58 mAh against a plain check-in's ~18 s and ~0.37 mAh; a 1 MiB image
 /// takes four wakes (timer wakes connect while a download is under way).
 pub const OTA_BYTES_PER_WAKE: u32 = 256 * 1024;
 /// Largest `Range` asked in one GET (also bounded by the photo buffer it is read into).

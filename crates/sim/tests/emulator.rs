@@ -261,7 +261,7 @@ fn over_https_the_driver_configures_tls_once_and_every_request_pays_a_handshake(
     )
     .expect("mailbox");
     tls.board().with(|s| s.modem.record());
-    // A second wake of each, both modems already at 921,600.
+    // A second wake of each, both modems already at 3,686,400.
     plain.wake(HOUR, Wake::Mail);
     tls.wake(HOUR, Wake::Mail);
     let plain_wake = plain.wake(2 * HOUR, Wake::Mail);

@@ -49,8 +49,8 @@ fn a_published_release_is_downloaded_over_the_a7670_in_ranges_switched_confirmed
     assert!(first.service.is_some(), "checked in: {first:?}");
     assert_eq!(first.ota.fetched, OTA_BYTES_PER_WAKE, "{first:?}");
     assert_eq!(first.ota.installed, None);
-    // One wake's budget costs about as much again as the check-in it rides on (~0.6 mAh and
-    // ~24 s at -85 dBm, against ~0.37 mAh and ~18 s).
+    // One wake's budget costs about half as much again as the check-in it rides on (~0.58 mAh
+    // and ~22 s at -85 dBm, against ~0.37 mAh and ~18 s).
     assert!(
         mailbox.last_wake_mah() < 1.0,
         "{} mAh",
