@@ -329,19 +329,15 @@ where
             }
         }
         if self.baud != expected {
+            let known = if self.baud == FACTORY_BAUD {
+                // Another modem, or one reset to its factory settings.
+                Stored::default()
+            } else {
+                self.stored
+            };
             self.stored = Stored {
                 baud: self.baud,
-                // Another modem, or one reset to its factory settings.
-                refused_baud: if self.baud == FACTORY_BAUD {
-                    0
-                } else {
-                    self.stored.refused_baud
-                },
-                apn_tag: if self.baud == FACTORY_BAUD {
-                    0
-                } else {
-                    self.stored.apn_tag
-                },
+                ..known
             };
         }
         // Echo and error format are NO_SAVE (Manual §2.2.8, §3.2.11): every boot.
