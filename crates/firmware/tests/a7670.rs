@@ -590,6 +590,29 @@ fn a_new_modem_at_115200_is_found_late_in_its_boot_and_stores_921600_with_iprex(
 }
 
 #[test]
+fn a_silent_modem_is_tried_first_at_the_factory_rate_then_at_the_other_candidates() {
+    let sim = Sim::new();
+    for _ in 0..17 {
+        sim.expect_silence("AT");
+    }
+    let mut modem = modem_at(&sim, 3_686_400);
+    let result = block_on(async {
+        modem.press_power_key().await;
+        modem.wait_ready(17_000).await
+    });
+    assert_eq!(result, Err(ModemError::Timeout));
+    let rates: Vec<u32> = sim.commands_at_baud()[12..]
+        .iter()
+        .map(|(_, baud)| *baud)
+        .collect();
+    assert_eq!(
+        rates,
+        [3_686_400, 115_200, 921_600, 3_686_400, 115_200],
+        "from 13 s: a new modem's rate first, then 921,600 (a modem an older firmware set)"
+    );
+}
+
+#[test]
 fn a_modem_that_stored_921600_is_spoken_to_at_921600_from_its_first_byte() {
     let sim = Sim::new();
     script_ready_at_11_s(&sim);

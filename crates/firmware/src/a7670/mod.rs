@@ -76,7 +76,7 @@ pub const FACTORY_BAUD: u32 = 115_200;
 /// Manual's list (§10.2.4) and taken by every A76XX firmware we know of.
 pub const FALLBACK_BAUD: u32 = 921_600;
 /// After this long from PWRKEY without an answer at the expected rate, the polls go round the
-/// other candidate rates ([`Settings::uart_baud`], [`FALLBACK_BAUD`], [`FACTORY_BAUD`]): the
+/// other candidate rates ([`FACTORY_BAUD`], [`Settings::uart_baud`], [`FALLBACK_BAUD`]): the
 /// modem has booted by then, so it is deaf to the expected one.
 const FACTORY_BAUD_AFTER_MS: u64 = 13_000;
 /// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used: its UART
@@ -267,12 +267,13 @@ where
     }
 
     /// The rate to poll at with poll number `n` after [`FACTORY_BAUD_AFTER_MS`]: round the
-    /// expected one, the other candidates and the factory rate.
+    /// expected one, the factory rate (a new or replaced modem, the likeliest reason for the
+    /// silence) and the other candidates.
     fn late_baud(&self, n: u32) -> u32 {
         let expected = self.expected_baud();
         let mut rates = [expected, 0, 0, 0];
         let mut len = 1;
-        for rate in [self.settings.uart_baud, FALLBACK_BAUD, FACTORY_BAUD] {
+        for rate in [FACTORY_BAUD, self.settings.uart_baud, FALLBACK_BAUD] {
             if !rates[..len].contains(&rate) && rate != self.stored.refused_baud {
                 rates[len] = rate;
                 len += 1;
