@@ -93,6 +93,9 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// A `Range` header (firmware downloads), sent besides the signed headers.
     pub range: Option<crate::ota::ByteRange>,
+    /// No other request follows in this wake (the heartbeat): a link that keeps its connection
+    /// open asks the server to close it after the answer (`Connection: close`).
+    pub last: bool,
 }
 
 /// What came back.
@@ -125,6 +128,26 @@ pub enum NetError {
     Link,
 }
 
+/// How the modem carried the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One TCP (TLS for `https`) connection through the socket service in transparent mode,
+    /// kept open for every request of the wake (HTTP/1.1 keep-alive, [`crate::http1`]).
+    Socket,
+    /// The modem's HTTP(S) stack: a connection (and TLS handshake) per request.
+    HttpStack,
+}
+
+impl Transport {
+    /// A word for `link_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Socket => "socket",
+            Self::HttpStack => "http stack",
+        }
+    }
+}
+
 /// Sends signed requests to the device API.
 pub trait DeviceHttp {
     /// Sends `request` and writes the response body into `response_body` (truncated to fit).
@@ -133,6 +156,11 @@ pub trait DeviceHttp {
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<Response, NetError>;
+
+    /// How the last answered request travelled, when the link has a choice.
+    fn transport(&self) -> Option<Transport> {
+        None
+    }
 }
 
 /// Reads `Date` and `Retry-After` from raw response headers (`Name: value` lines; the status line

@@ -12,6 +12,7 @@ pub mod a7670;
 pub mod battery;
 pub mod clock;
 pub mod http;
+pub mod http1;
 pub mod link;
 pub mod ota;
 pub mod policy;

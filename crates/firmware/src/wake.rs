@@ -34,7 +34,7 @@ use smartbox_protocol::{
 
 use crate::a7670::{ByteCounters, Stored};
 use crate::clock::Clock;
-use crate::http::{DeviceHttp, Method, NetError, Request, Response, SignedHeaders};
+use crate::http::{DeviceHttp, Method, NetError, Request, Response, SignedHeaders, Transport};
 use crate::link::{self, Backoff, Cellular, Choice, Path, Wifi};
 use crate::ota::{
     ByteRange, ImageState, InstallOutcome, OtaClient, OtaPartition, Progress, RECORD_LEN,
@@ -227,8 +227,12 @@ pub struct Report {
     pub queue_len: u32,
     /// Service state, when a heartbeat was answered.
     pub service: Option<ServiceState>,
-    /// Milliseconds awake.
+    /// Milliseconds awake, from the wake cycle's first instruction to the deep sleep (the board
+    /// adds the MCU's boot before it, which the core cannot see: the simulator's `Mailbox`).
     pub awake_ms: u64,
+    /// How the modem carried this wake's requests (the socket service, or its HTTP stack when
+    /// the service failed), when it carried any.
+    pub transport: Option<Transport>,
     /// Milliseconds of deep sleep until the timer wake.
     pub sleep_ms: u64,
     /// Firmware update work.
@@ -297,6 +301,7 @@ where
         queue_len: 0,
         service: None,
         awake_ms: 0,
+        transport: None,
         sleep_ms: TIMER_WAKE_MS,
         ota: OtaWork::default(),
     };
@@ -410,6 +415,7 @@ where
                     &mut report,
                 )
                 .await;
+            report.transport = device.cellular.transport();
             device.cellular.power_off().await;
             ok
         }
@@ -513,6 +519,8 @@ struct Link<'l, H, K> {
     healthy: bool,
     /// When this wake began.
     wake_start_ms: u64,
+    /// The request being sent is the wake's last ([`Request::last`]).
+    last: bool,
 }
 
 impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
@@ -524,6 +532,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             resynced: false,
             healthy: true,
             wake_start_ms,
+            last: false,
         }
     }
 
@@ -852,6 +861,11 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             .path
             .network()
             .unwrap_or((smartbox_protocol::Network::Cellular, -113));
+        if let (Some(transport), Some(reason)) = (self.http.transport(), &mut state.link_reason) {
+            // Cut when the reason is long already: it is informative only.
+            let _ = reason.push_str("; ");
+            let _ = reason.push_str(transport.as_str());
+        }
         let request = HeartbeatRequest {
             battery_percent: heartbeat.battery_percent,
             power_state: heartbeat.power_state,
@@ -868,7 +882,9 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             return false;
         };
         let mut answer = [0; JSON_BUF];
-        let Ok(response) = self
+        // Nothing follows the heartbeat but rare firmware work: the link may close after it.
+        self.last = true;
+        let response = self
             .exchange(
                 state,
                 Method::Post,
@@ -877,8 +893,9 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 &json[..len],
                 &mut answer,
             )
-            .await
-        else {
+            .await;
+        self.last = false;
+        let Ok(response) = response else {
             return false;
         };
         if response.status == 401 {
@@ -959,6 +976,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 headers: &headers,
                 body,
                 range,
+                last: self.last,
             };
             let result = self.http.send(&request, answer).await;
             match result {

@@ -287,6 +287,7 @@ fn https_post_runs_the_whole_sequence_and_reads_a_binary_body_but_not_the_head_o
         ],
     );
     let mut modem = modem(&sim, "https://api.smartbox.test");
+    modem.use_socket(false);
     let headers = headers();
     let request = Request {
         method: Method::Post,
@@ -295,6 +296,7 @@ fn https_post_runs_the_whole_sequence_and_reads_a_binary_body_but_not_the_head_o
         headers: &headers,
         body,
         range: None,
+        last: false,
     };
     let mut out = [0; 64];
     let response = block_on(modem.send(&request, &mut out)).expect("answered");
@@ -372,6 +374,7 @@ fn tls_failure_715_is_a_stack_error_and_the_session_is_closed() {
     )
     .expect("AT+HTTPTERM", OK);
     let mut modem = modem(&sim, "https://api.smartbox.test");
+    modem.use_socket(false);
     let headers = headers();
     let request = Request {
         method: Method::Post,
@@ -380,6 +383,7 @@ fn tls_failure_715_is_a_stack_error_and_the_session_is_closed() {
         headers: &headers,
         body,
         range: None,
+        last: false,
     };
     assert_eq!(
         block_on(modem.send(&request, &mut [0; 8])),
@@ -775,4 +779,216 @@ fn a_modem_answering_only_at_the_factory_rate_is_a_new_one_whose_apn_is_set_agai
     );
     assert_eq!(modem.stored().baud, FACTORY_BAUD);
     assert!(sim.script_done());
+}
+
+mod socket {
+    //! The socket service in transparent mode: one connection for the wake's requests.
+
+    use super::*;
+    use smartbox_firmware::http::Transport;
+    use smartbox_firmware::http1::request_head;
+
+    const CREATED: &[u8] = b"HTTP/1.1 201 Created\r\ncontent-length: 17\r\n\r\n{\"complete\":true}";
+    const HEARTBEAT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\ndate: Thu, 01 Jan 2026 00:00:00 GMT\r\n\r\n{}";
+
+    fn request<'a>(headers: &'a SignedHeaders, body: &'a [u8], last: bool) -> Request<'a> {
+        Request {
+            method: Method::Post,
+            path: "/api/device/v1/events",
+            content_type: Some("application/json"),
+            headers,
+            body,
+            range: None,
+            last,
+        }
+    }
+
+    fn sent_len(request: &Request<'_>) -> usize {
+        request_head(request, "api.smartbox.test", request.last)
+            .expect("fits")
+            .len()
+            + request.body.len()
+    }
+
+    const CCHOPEN: &str = "AT+CCHOPEN=0,\"api.smartbox.test\",443,2";
+    const CONNECT: &str = "\r\nCONNECT 115200\r\n";
+
+    /// The service started and the connection opened: data mode.
+    fn script_connect(sim: &Sim) -> &Sim {
+        script_open(sim);
+        sim.expect_later(CCHOPEN, &[(900, CONNECT)])
+    }
+
+    fn script_open(sim: &Sim) {
+        sim.expect(
+            "AT+CCHMODE=1;+CSSLCFG=\"sslversion\",0,4;+CSSLCFG=\"enableSNI\",0,1",
+            OK,
+        )
+        .expect_later("AT+CCHSTART", &[(0, OK), (300, "\r\n+CCHSTART: 0\r\n")])
+        .expect("AT+CCHSSLCFG=0,0", OK);
+    }
+
+    #[test]
+    fn requests_share_one_tls_connection_and_the_last_one_closes_it() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        let last = request(&headers, b"{\"x\":1}", true);
+        script_connect(&sim).expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())]);
+        let mut closing = HEARTBEAT.to_vec();
+        closing.extend_from_slice(b"\r\nCLOSED\r\n");
+        sim.expect_body_later(sent_len(&last), vec![(300, closing)]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let mut out = [0; 64];
+        let answer = block_on(modem.send(&first, &mut out)).expect("first answered");
+        assert_eq!(answer.status, 201);
+        assert_eq!(&out[..answer.body_len], b"{\"complete\":true}");
+        let answer = block_on(modem.send(&last, &mut out)).expect("last answered");
+        assert_eq!((answer.status, answer.date), (200, Some(1_767_225_600)));
+        assert_eq!(modem.transport(), Some(Transport::Socket));
+        assert!(sim.script_done());
+        let bodies = sim.bodies();
+        assert!(bodies[0].starts_with(b"POST /api/device/v1/events HTTP/1.1\r\n"));
+        assert!(bodies[0].ends_with(b"\r\n\r\n{}"));
+        assert!(!bodies[0].windows(17).any(|w| w == b"Connection: close"));
+        assert!(bodies[1].windows(17).any(|w| w == b"Connection: close"));
+        let counters = modem.counters();
+        assert_eq!(
+            counters.tx,
+            (sent_len(&first) + sent_len(&last)) as u64,
+            "every byte sent is counted"
+        );
+        assert_eq!(counters.rx, (CREATED.len() + HEARTBEAT.len()) as u64);
+
+        // The connection is closed: another request opens a new one (the service stays up),
+        // and AT+CPOF goes straight out, no escape needed.
+        sim.expect_later(CCHOPEN, &[(900, CONNECT)])
+            .expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())])
+            .expect("+++", OK)
+            .expect_later("AT+CPOF", &[(0, OK), (2_000, "\r\nPOWERED DOWN\r\n")]);
+        block_on(modem.send(&first, &mut out)).expect("answered again");
+        let before_off = sim.now();
+        block_on(modem.power_off()).expect("off");
+        let commands = sim.commands();
+        let escape = commands.iter().find(|(_, c)| c == "+++").expect("escaped");
+        assert!(
+            escape.0 >= before_off + 1_000,
+            "one second of silence before +++"
+        );
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn a_connection_that_cannot_be_opened_falls_back_to_the_http_stack() {
+        let sim = Sim::new();
+        script_open(&sim);
+        sim.expect_later(CCHOPEN, &[(0, OK), (600, "\r\n+CCHOPEN: 0,14\r\n")]);
+        let body = b"{}";
+        script_post_until_action(&sim, body);
+        sim.expect_later(
+            "AT+HTTPACTION=1",
+            &[(0, OK), (900, "\r\n+HTTPACTION: 1,201,0\r\n")],
+        );
+        // The rest of the power cycle stays on the stack: no second CCHOPEN.
+        sim.expect(
+            &format!(
+                "AT+HTTPPARA=\"URL\",\"https://api.smartbox.test/api/device/v1/events\";\
+                 +HTTPPARA=\"CONTENT\",\"application/json\";+HTTPPARA=\"USERDATA\",\"{USERDATA}\""
+            ),
+            OK,
+        )
+        .expect("AT+HTTPDATA=2,10", "\r\nDOWNLOAD\r\n")
+        .expect_body(2, OK)
+        .expect_later(
+            "AT+HTTPACTION=1",
+            &[(0, OK), (900, "\r\n+HTTPACTION: 1,200,0\r\n")],
+        );
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let headers = headers();
+        let answer = block_on(modem.send(&request(&headers, body, false), &mut [0; 8]));
+        assert_eq!(answer.map(|a| a.status), Ok(201));
+        assert_eq!(modem.transport(), Some(Transport::HttpStack));
+        let answer = block_on(modem.send(&request(&headers, body, true), &mut [0; 8]));
+        assert_eq!(answer.map(|a| a.status), Ok(200));
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn closed_mid_response_is_a_link_error_and_the_next_request_reconnects() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        script_open(&sim);
+        // 40 bytes announced, 12 sent before the server went away.
+        let cut = b"HTTP/1.1 201 Created\r\ncontent-length: 40\r\n\r\n{\"complete\":\r\nCLOSED\r\n"
+            .to_vec();
+        sim.expect_later(CCHOPEN, &[(900, CONNECT)])
+            .expect_body_later(sent_len(&first), vec![(400, cut)])
+            .expect_later(CCHOPEN, &[(900, CONNECT)])
+            .expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let start = sim.now();
+        let answer = block_on(modem.send(&first, &mut [0; 64]));
+        assert_eq!(answer, Err(NetError::Link));
+        assert!(
+            sim.now() - start < 3_000,
+            "a cut body is noticed within a second of silence, not at the deadline"
+        );
+        let answer = block_on(modem.send(&first, &mut [0; 64])).expect("answered");
+        assert_eq!(answer.status, 201);
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn a_status_line_replaced_by_closed_or_no_carrier_is_a_link_error() {
+        for marker in ["\r\nCLOSED\r\n", "\r\nNO CARRIER\r\n"] {
+            let sim = Sim::new();
+            let headers = headers();
+            let first = request(&headers, b"{}", false);
+            script_connect(&sim)
+                .expect_body(sent_len(&first), marker)
+                // In command mode again: AT+CPOF goes without an escape.
+                .expect_later("AT+CPOF", &[(0, OK), (2_000, "\r\nPOWERED DOWN\r\n")]);
+            let mut modem = modem(&sim, "https://api.smartbox.test");
+            let answer = block_on(modem.send(&first, &mut [0; 64]));
+            assert_eq!(answer, Err(NetError::Link), "{marker:?}");
+            block_on(modem.power_off()).expect("off");
+            assert!(sim.script_done(), "{marker:?}");
+        }
+    }
+
+    #[test]
+    fn a_silent_server_times_out_and_the_retry_escapes_closes_and_reconnects() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        script_connect(&sim)
+            .expect_body_later(sent_len(&first), vec![])
+            .expect("+++", OK)
+            .expect_later("AT+CCHCLOSE=0", &[(0, OK), (100, "\r\nCLOSED\r\n")])
+            .expect_later(CCHOPEN, &[(900, CONNECT)])
+            .expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let start = sim.now();
+        let answer = block_on(modem.send(&first, &mut [0; 64]));
+        assert_eq!(answer, Err(NetError::Timeout));
+        assert!(sim.now() - start >= 130_000);
+        let answer = block_on(modem.send(&first, &mut [0; 64])).expect("answered");
+        assert_eq!(answer.status, 201);
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn garbage_instead_of_a_status_line_is_refused_not_guessed() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        script_connect(&sim).expect_body(sent_len(&first), "HTTP/1.1 21 Created\r\n\r\n");
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        assert_eq!(
+            block_on(modem.send(&first, &mut [0; 64])),
+            Err(NetError::Link)
+        );
+        assert!(sim.script_done());
+    }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+use smartbox_firmware::http::Transport;
 use smartbox_firmware::link::{LinkFailure, Path};
 use smartbox_firmware::policy::{TIMER_WAKE_MS, Wake};
 use smartbox_protocol::ServiceState;
@@ -446,4 +447,23 @@ fn a_photo_too_large_for_the_modem_is_dropped_at_once_not_retried_forever() {
     );
     assert_eq!(statuses.last(), Some(&(s("POST heartbeat"), Some(200))));
     assert_eq!(rig.state.holds.failures, 0);
+}
+
+#[test]
+fn only_the_heartbeat_is_marked_last_and_the_transport_is_reported() {
+    let mut rig = Rig::new();
+    rig.cellular.transport = Some(Transport::Socket);
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!(report.delivered, 1);
+    assert_eq!(
+        rig.cellular.lasts,
+        [false, false, false, false, true],
+        "event and photos keep the connection; the heartbeat may close it"
+    );
+    assert_eq!(report.transport, Some(Transport::Socket));
+    let beat = &rig.server.state().heartbeats[0];
+    assert_eq!(
+        beat.link_reason.as_deref(),
+        Some("cellular -85 dBm; socket")
+    );
 }

@@ -315,6 +315,7 @@ fn the_modem_sends_the_range_after_the_signed_headers() {
             start: 262_144,
             end: 327_679,
         }),
+        last: false,
     };
     let userdata = request_userdata(&request);
     assert!(

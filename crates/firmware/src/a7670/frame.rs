@@ -120,6 +120,16 @@ impl<const N: usize> RxBuffer<N> {
         n
     }
 
+    /// The bytes waiting, for a parser that takes what it understands ([`RxBuffer::discard`]).
+    pub fn peek(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Drops the first `n` bytes waiting (at most all of them).
+    pub fn discard(&mut self, n: usize) {
+        self.consume(n.min(self.len));
+    }
+
     /// Whether the buffer starts with `prefix` (used to spot the `DOWNLOAD` prompt early).
     pub fn starts_with(&self, prefix: &[u8]) -> bool {
         self.buf[..self.len].starts_with(prefix)

@@ -34,8 +34,10 @@
 mod baud;
 pub mod frame;
 pub mod parse;
+mod socket;
 
 pub use baud::{BaudRate, WithBaud};
+pub use socket::split_url;
 
 use core::fmt::Write as _;
 
@@ -45,7 +47,7 @@ use embedded_io_async::{Read, Write};
 use heapless::String;
 
 use crate::clock::Clock;
-use crate::http::{DeviceHttp, Method, NetError, Request, Response, scan_headers};
+use crate::http::{DeviceHttp, Method, NetError, Request, Response, Transport, scan_headers};
 use frame::{FrameError, Line, RxBuffer};
 use parse::{HttpAction, Registration, Reply};
 
@@ -113,6 +115,8 @@ pub enum ModemError {
     Http(u16),
     /// The body or the custom headers exceed what the modem takes in one request.
     TooLarge,
+    /// The connection of the socket service ended (`CLOSED`) before the answer was whole.
+    Closed,
 }
 
 impl From<ModemError> for NetError {
@@ -199,6 +203,14 @@ pub struct A7670<IO, P, C> {
     counters: ByteCounters,
     /// Lines that were neither expected nor known URCs; for diagnostics.
     noise: u32,
+    /// Requests go over the socket service when it works ([`A7670::use_socket`]).
+    use_socket: bool,
+    /// The socket service's state in this power cycle.
+    socket: socket::Socket,
+    /// `AT+CCHSTART` succeeded in this power cycle.
+    cch_started: bool,
+    /// How the last answered request travelled.
+    transport: Option<Transport>,
 }
 
 impl<IO, P, C> A7670<IO, P, C>
@@ -224,7 +236,22 @@ where
             registration: None,
             counters: ByteCounters::default(),
             noise: 0,
+            use_socket: true,
+            socket: socket::Socket::Closed,
+            cch_started: false,
+            transport: None,
         }
+    }
+
+    /// Whether requests try the socket service first (the default: one connection for the
+    /// whole power cycle) or go straight to the modem's HTTP stack (a connection per request).
+    pub fn use_socket(&mut self, on: bool) {
+        self.use_socket = on;
+    }
+
+    /// How the last answered request travelled.
+    pub fn transport(&self) -> Option<Transport> {
+        self.transport
     }
 
     /// HTTP byte counters (restore persisted ones with [`A7670::set_counters`]).
@@ -290,6 +317,9 @@ where
         self.pulse(POWER_ON_PULSE_MS).await;
         self.powered_down = false;
         self.http_open = false;
+        self.socket = socket::Socket::Closed;
+        self.cch_started = false;
+        self.transport = None;
         self.registration = None;
         self.powered_on_at = self.clock.now_ms();
     }
@@ -517,8 +547,15 @@ where
     /// pulse. Never cut the supply before this returns.
     pub async fn power_off(&mut self) -> Result<(), ModemError> {
         self.powered_down = false;
-        // `AT+CPOF` ends the HTTP session with everything else.
+        if self.in_data_mode() {
+            // A connection the wake did not end (a failed session): `AT+CPOF` needs command
+            // mode. A failed escape leaves the PWRKEY pulse below.
+            let _ = self.escape().await;
+        }
+        // `AT+CPOF` ends the HTTP session and the connection with everything else.
         self.http_open = false;
+        self.socket = socket::Socket::Closed;
+        self.cch_started = false;
         let deadline = self.clock.now_ms().saturating_add(CPOF_MS);
         let answered = match self.command(&["AT+CPOF"], None, SHORT_MS).await {
             Ok(_) => self.wait_powered_down(deadline).await.is_ok(),
@@ -969,16 +1006,33 @@ where
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<Response, NetError> {
+        if self.socket_usable() {
+            match self.socket_request(request, response_body).await {
+                Ok(response) => return Ok(response),
+                Err(Some(error)) => return Err(error.into()),
+                // The service failed to start or connect: the HTTP stack, as before it existed.
+                Err(None) => {}
+            }
+        }
         let userdata = request_userdata(request);
-        self.http(
-            request.method,
-            request.path,
-            request.content_type,
-            &userdata,
-            request.body,
-            response_body,
-        )
-        .await
-        .map_err(NetError::from)
+        let result = self
+            .http(
+                request.method,
+                request.path,
+                request.content_type,
+                &userdata,
+                request.body,
+                response_body,
+            )
+            .await
+            .map_err(NetError::from);
+        if result.is_ok() {
+            self.transport = Some(Transport::HttpStack);
+        }
+        result
+    }
+
+    fn transport(&self) -> Option<Transport> {
+        self.transport
     }
 }

@@ -60,6 +60,14 @@ impl World {
 
     fn received(&mut self, bytes: &[u8]) {
         for &b in bytes {
+            if self.body_left == 0
+                && let Some(Step::Body { .. }) = self.script.front()
+                && let Some(Step::Body { len, replies }) = self.script.pop_front()
+            {
+                // Raw bytes with no command before them: data mode.
+                self.body_left = len;
+                self.body_replies = replies;
+            }
             if self.body_left > 0 {
                 self.body.push(b);
                 self.body_left -= 1;
@@ -78,6 +86,11 @@ impl World {
                 self.command(line);
             } else {
                 self.line.push(b);
+                if self.line == b"+++" {
+                    // The escape from data mode has no line end: taken as one command.
+                    self.line.clear();
+                    self.command("+++".to_owned());
+                }
             }
         }
     }
@@ -156,6 +169,16 @@ impl Sim {
             len,
             replies: vec![(0, reply.as_bytes().to_vec())],
         });
+        self
+    }
+
+    /// The driver must send exactly `len` raw bytes (after a command, or on their own in data
+    /// mode), then the modem answers each part after its delay.
+    pub fn expect_body_later(&self, len: usize, replies: Vec<(u64, Vec<u8>)>) -> &Self {
+        self.0
+            .borrow_mut()
+            .script
+            .push_back(Step::Body { len, replies });
         self
     }
 

@@ -10,7 +10,7 @@ use embassy_futures::block_on;
 use heapless::String;
 use smartbox_firmware::a7670::ByteCounters;
 use smartbox_firmware::clock::Clock;
-use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, Response};
+use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, Response, Transport};
 use smartbox_firmware::link::{Cellular, LinkFailure, Wifi};
 use smartbox_firmware::ota::{ByteRange, OtaClient};
 use smartbox_firmware::policy::Wake;
@@ -336,6 +336,10 @@ pub struct FakeCellular {
     powered_at: Option<u64>,
     attached: bool,
     counters: ByteCounters,
+    /// [`Request::last`] of every request sent, in order.
+    pub lasts: Vec<bool>,
+    /// What [`DeviceHttp::transport`] says once a request went out.
+    pub transport: Option<Transport>,
 }
 
 impl DeviceHttp for FakeCellular {
@@ -351,12 +355,17 @@ impl DeviceHttp for FakeCellular {
             return Err(NetError::BodyTooLarge);
         }
         self.sim.sleep_ms(HTTP_MS).await;
+        self.lasts.push(request.last);
         self.counters.tx += request.body.len() as u64 + 200;
         let result = self.server.handle(self.sim.now_ms(), request, answer);
         if let Ok(response) = &result {
             self.counters.rx += response.content_len as u64 + 100;
         }
         result
+    }
+
+    fn transport(&self) -> Option<Transport> {
+        self.transport.filter(|_| !self.lasts.is_empty())
     }
 }
 
@@ -579,6 +588,8 @@ impl Rig {
             powered_at: None,
             attached: false,
             counters: ByteCounters::default(),
+            lasts: Vec::new(),
+            transport: None,
         };
         let wifi = FakeWifi {
             sim: sim.clone(),
