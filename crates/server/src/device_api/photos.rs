@@ -24,9 +24,10 @@ use super::{jpeg, json};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Where a photo's bytes live in the blob store.
+/// Where a photo's bytes live in the blob store: one folder per mailbox, not per event, so a
+/// local blob store makes no directory on the event path.
 pub fn blob_key(device_id: &str, event_id: &str, index: u8) -> String {
-    format!("photos/{device_id}/{event_id}/{index}.jpg")
+    format!("photos/{device_id}/{event_id}-{index}.jpg")
 }
 
 /// Stores one photo of an event.

@@ -1,7 +1,7 @@
 //! The gallery's thumbnails, made by the `event_thumbnails` job (enqueued once per completed event
 //! by `event_completed`), never on the request path: each photo of the event is decoded, scaled
 //! to 320 px wide ([`scale`]), stored in the blob store next to the photo
-//! (`photos/.../0.jpg` -> `photos/.../0.thumb.jpg`) and its key recorded on the photo row.
+//! (`photos/.../<event>-0.jpg` -> `photos/.../<event>-0.thumb.jpg`) and its key recorded on the photo row.
 //!
 //! Idempotent: a photo that already has a thumbnail is skipped, and storing one again writes the
 //! same key. A photo that cannot be decoded fails the job permanently, naming the photo and the

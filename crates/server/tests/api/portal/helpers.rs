@@ -482,7 +482,7 @@ impl PortalApp {
         .await
         .expect("event stored");
         for (idx, bytes) in photos.iter().enumerate() {
-            let key = format!("photos/{device_id}/{event_id}/{idx}.jpg");
+            let key = smartbox_server::device_api::photos::blob_key(device_id, event_id, idx as u8);
             self.state
                 .blobs
                 .put(&key.as_str().into(), bytes.clone().into())

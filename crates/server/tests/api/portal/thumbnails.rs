@@ -98,7 +98,7 @@ async fn a_delivery_gets_320_px_thumbnails_in_the_background_and_the_gallery_sho
             let key = row.thumbnail_key.as_deref().expect("a thumbnail recorded");
             assert_eq!(
                 key,
-                format!("photos/{}/{event_id}/{}.thumb.jpg", h.device_id, row.idx)
+                format!("photos/{}/{event_id}-{}.thumb.jpg", h.device_id, row.idx)
             );
         }
         for idx in 0..2 {
@@ -180,7 +180,7 @@ async fn a_corrupt_photo_fails_its_thumbnail_job_for_good_and_the_gallery_keeps_
         assert!(
             error.contains(&format!("event {event_id}"))
                 && error.contains(&format!(
-                    "photo 1 (photos/{}/{event_id}/1.jpg)",
+                    "photo 1 (photos/{}/{event_id}-1.jpg)",
                     h.device_id
                 ))
                 && error.contains("is not a decodable JPEG"),
