@@ -9,8 +9,13 @@
 //! event handler [`DeviceCache::forget`]s its device; changes made by another process (the CLI,
 //! another server on the same PostgreSQL) show within the TTL. Decisions that must be exact
 //! (402/429 on a new event) reload the context from the database instead of trusting the cache.
+//!
+//! A device that keeps talking never waits for its reload: once its context is older than
+//! [`REFRESH_AHEAD_MS`] (still within the TTL) a request is answered from it and starts one
+//! reload in the background, so the next requests find a new context. Without that, every busy
+//! device paid a database read on its request path once per TTL, the heartbeat's p99 under load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use smartbox_domain::period::period_containing;
@@ -28,6 +33,9 @@ use crate::state::AppState;
 
 /// How long a cached context is trusted, in milliseconds of the server's clock.
 pub const CACHE_TTL_MS: i64 = 5_000;
+
+/// Age after which a request still served from the cache starts a background reload.
+pub const REFRESH_AHEAD_MS: i64 = CACHE_TTL_MS * 4 / 5;
 
 /// Contexts kept at most; past it, expired ones are dropped (then all, if none expired).
 const CACHE_CAPACITY: usize = 100_000;
@@ -212,6 +220,8 @@ struct Slots {
     generation: u64,
     /// The generation of the last [`DeviceCache::forget_all`] (or capacity purge).
     cleared_at: u64,
+    /// Serials whose background reload is under way (one at a time per serial).
+    refreshing: HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -223,7 +233,8 @@ enum Slot {
 
 impl DeviceCache {
     /// The context of `serial`: the cached one while fresh (younger than [`CACHE_TTL_MS`] and
-    /// still in the period it was loaded in), else loaded.
+    /// still in the period it was loaded in), else loaded. A fresh one older than
+    /// [`REFRESH_AHEAD_MS`] is reloaded in the background.
     pub async fn get(
         &self,
         state: &AppState,
@@ -239,9 +250,34 @@ impl DeviceCache {
                 _ => None,
             });
         if let Some(context) = cached.filter(|c| fresh(c, now_ms)) {
+            if now_ms - context.loaded_at_ms >= REFRESH_AHEAD_MS {
+                self.refresh_in_background(state, serial);
+            }
             return Ok(context);
         }
         self.reload(state, serial).await
+    }
+
+    /// Starts a reload of `serial` on its own task, unless one is under way.
+    fn refresh_in_background(&self, state: &AppState, serial: &str) {
+        let Ok(mut slots) = self.inner.write() else {
+            return;
+        };
+        if !slots.refreshing.insert(serial.to_owned()) {
+            return;
+        }
+        drop(slots);
+        let state = state.clone();
+        let serial = serial.to_owned();
+        tokio::spawn(async move {
+            let cache = &state.device_api.devices;
+            if let Err(LoadError::Internal(err)) = cache.reload(&state, &serial).await {
+                tracing::warn!(serial = %serial, error = %err, "background reload of a device failed");
+            }
+            if let Ok(mut slots) = cache.inner.write() {
+                slots.refreshing.remove(&serial);
+            }
+        });
     }
 
     /// Loads the context of `serial` from the database and caches it (unless it was forgotten

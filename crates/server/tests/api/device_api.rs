@@ -192,6 +192,47 @@ async fn a_lifecycle_change_elsewhere_reaches_the_device_api_within_the_cache_tt
     }
 }
 
+#[tokio::test]
+async fn a_busy_device_s_context_is_reloaded_ahead_of_its_ttl_off_the_request_path() {
+    use smartbox_server::device_api::context::{CACHE_TTL_MS, REFRESH_AHEAD_MS};
+    for app in spawn_apps().await {
+        let device = app.activated_device("SB-TTL-02", PlanId::Basic).await;
+        assert_eq!(
+            app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
+            200
+        );
+        app.state
+            .db
+            .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
+            .await
+            .unwrap();
+        // Still within the TTL: answered from the cached context, which starts a reload.
+        app.clock.advance_ms(REFRESH_AHEAD_MS);
+        assert_eq!(
+            app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
+            200,
+            "a fresh context is served while it is reloaded, on {}",
+            app.backend
+        );
+        // Before the first context's TTL ends, the reloaded one (decommissioned) answers.
+        app.clock.advance_ms((CACHE_TTL_MS - REFRESH_AHEAD_MS) / 2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let response = app.heartbeat(&device, &vitals_body("1.0.0")).await;
+            if response.status() == 401 {
+                assert_unauthorized_at_any_time(response).await;
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the background reload never replaced the cached context on {}",
+                app.backend
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
 async fn assert_unauthorized_at_any_time(response: reqwest::Response) {
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("date"));
