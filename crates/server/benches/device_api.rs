@@ -6,9 +6,16 @@
 //!
 //! `cargo bench -p smartbox-server --bench device_api`
 //!
+//! Phases: `heartbeat` and `event` are closed loops (each connection sends its next request as
+//! soon as the last is answered), which measure the most the server serves; their latency is that
+//! of a saturated server, queueing included. `heartbeat-paced` offers heartbeats at a fixed rate
+//! (`BENCH_RATE`, default 10,000/s: the goal's load) spread over the connections, and measures each
+//! request's latency from the moment it was due, not from when it was sent, so a server that falls
+//! behind is charged for the wait (no coordinated omission): that is the p99 *at* 10,000/s.
+//!
 //! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
 //! `BENCH_DEVICES` (1,000), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_PHASES`
-//! (`heartbeat,event`), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
+//! (`heartbeat,heartbeat-paced,event`), `BENCH_RATE` (10,000), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
 //! and makes thumbnails and notifications of the completed events; 0: the API alone). Every loop stops at its deadline
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
@@ -50,6 +57,8 @@ struct Load {
     seconds: u64,
     connections: usize,
     devices: usize,
+    /// Requests per second offered by the paced phase.
+    rate: usize,
     /// Whether the server's job worker runs (thumbnails, notifications... of completed events).
     jobs: bool,
 }
@@ -63,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             seconds: knob("BENCH_SECONDS", 10) as u64,
             connections: knob("BENCH_CONNECTIONS", 64),
             devices: knob("BENCH_DEVICES", 1_000),
+            rate: knob("BENCH_RATE", 10_000),
             jobs: knob("BENCH_JOBS", 1) != 0,
         };
         let backends =
@@ -129,17 +139,31 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
         if load.jobs { "on" } else { "off" }
     );
     let devices = Arc::new(devices);
-    let phases = std::env::var("BENCH_PHASES").unwrap_or_else(|_| "heartbeat,event".to_owned());
+    let phases = std::env::var("BENCH_PHASES")
+        .unwrap_or_else(|_| "heartbeat,heartbeat-paced,event".to_owned());
     for phase in phases.split(',').map(str::trim) {
         match phase {
             "heartbeat" => {
                 let mut heartbeats =
-                    run_phase(addr, &devices, connections, seconds, heartbeat_round).await?;
+                    run_phase(addr, &devices, connections, seconds, None, heartbeat_round).await?;
                 heartbeats.print("heartbeat", "requests");
+            }
+            "heartbeat-paced" => {
+                let rate = load.rate;
+                let mut heartbeats = run_phase(
+                    addr,
+                    &devices,
+                    connections,
+                    seconds,
+                    Some(rate),
+                    heartbeat_round,
+                )
+                .await?;
+                heartbeats.print(&format!("heartbeat offered at {rate}/s"), "requests");
             }
             "event" => {
                 let mut events =
-                    run_phase(addr, &devices, connections, seconds, event_round).await?;
+                    run_phase(addr, &devices, connections, seconds, None, event_round).await?;
                 events.print("event + 3 x 60 KB photos", "events");
                 println!("  (event latency is per HTTP request: the event and each of its photos)");
             }
@@ -200,6 +224,8 @@ struct Phase {
     elapsed: Duration,
     /// CPU time the process (server and clients) spent during the phase.
     cpu: Duration,
+    /// When the next request was due (paced phases): its latency counts from then.
+    due: Option<Instant>,
 }
 
 impl Phase {
@@ -239,8 +265,10 @@ async fn run_phase(
     devices: &Arc<Vec<Device>>,
     connections: usize,
     seconds: u64,
+    rate: Option<usize>,
     round: Round,
 ) -> anyhow::Result<Phase> {
+    let client_runtime = clients_runtime();
     let started = Instant::now();
     let cpu_before = process_cpu();
     let deadline = started + Duration::from_secs(seconds);
@@ -248,11 +276,23 @@ async fn run_phase(
     let mut clients = Vec::with_capacity(connections);
     for client in 0..connections {
         let devices = Arc::clone(devices);
-        clients.push(tokio::spawn(async move {
+        clients.push(client_runtime.spawn(async move {
             let mut phase = Phase::default();
             let mut connection = Connection::open(addr).await?;
             let mut next = client;
+            let mut sent = 0_u32;
             while Instant::now() < deadline && phase.latencies_us.len() < per_client {
+                if let Some(rate) = rate {
+                    // This connection's share of the schedule: every `connections / rate` seconds,
+                    // offset so the connections take turns.
+                    let due = started
+                        + Duration::from_secs_f64(
+                            (client as f64 + f64::from(sent) * connections as f64) / rate as f64,
+                        );
+                    tokio::time::sleep_until(due.into()).await;
+                    phase.due = Some(due);
+                }
+                sent += 1;
                 let device = &devices[next % devices.len()];
                 next += connections;
                 round(&mut connection, device, &mut phase).await?;
@@ -271,6 +311,22 @@ async fn run_phase(
     total.elapsed = started.elapsed();
     total.cpu = process_cpu().saturating_sub(cpu_before);
     Ok(total)
+}
+
+/// The clients' own runtime on one thread of its own: they stand for mailboxes on other
+/// machines, so they must not queue in the server's worker threads (they still share the cores).
+fn clients_runtime() -> &'static tokio::runtime::Handle {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("bench-client")
+                .enable_all()
+                .build()
+                .expect("the clients' runtime starts")
+        })
+        .handle()
 }
 
 fn heartbeat_round<'a>(
@@ -385,7 +441,7 @@ impl Connection {
         )
         .into_bytes();
         request.extend_from_slice(body);
-        let started = Instant::now();
+        let started = phase.due.take().unwrap_or_else(Instant::now);
         self.stream.write_all(&request).await?;
         let status = self.read_answer().await?;
         let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
