@@ -66,6 +66,10 @@ pub struct MailboxSpec {
     pub uart_baud: u32,
     /// Seeds the modem, camera and event ids.
     pub seed: u64,
+    /// The firmware sends over the modem's socket service, one connection a wake (the
+    /// default); `false` sends over its HTTP stack, a connection a request, as firmware before
+    /// the socket did.
+    pub use_socket: bool,
 }
 
 impl MailboxSpec {
@@ -81,6 +85,7 @@ impl MailboxSpec {
             battery_mah: 3_000.0,
             uart_baud: UART_BAUD,
             seed,
+            use_socket: true,
         }
     }
 }
@@ -132,6 +137,7 @@ pub struct Mailbox {
     /// The modem driver of the current wake (deep sleep loses it with the rest of the RAM).
     modem: Driver,
     settings: a7670::Settings,
+    use_socket: bool,
     wifi: Option<SimWifi>,
     camera: SimCamera,
     queue: RamSdQueue,
@@ -213,6 +219,7 @@ impl Mailbox {
             board,
             modem: driver,
             settings,
+            use_socket: spec.use_socket,
             wifi,
             queue,
             battery: SimBattery {
@@ -313,6 +320,7 @@ impl Mailbox {
             self.board.clock(),
             self.settings.clone(),
         );
+        self.modem.use_socket(self.use_socket);
         // Each wake from deep sleep goes through the bootloader, which may start another slot.
         let mut ota_client = None;
         if let Some(ota) = self.ota.as_mut() {

@@ -58,6 +58,137 @@ pub trait Network: std::fmt::Debug {
     /// Sends `request` at the simulated unix time `at_unix_ms` and waits for the answer.
     fn exchange(&self, request: &HttpRequest, at_unix_ms: i64)
     -> Result<HttpReply, TransportError>;
+
+    /// Opens a TCP connection to the host and port of `url` (`http://host:port`), for the
+    /// modem's socket service. A network that has none refuses it (the firmware then falls
+    /// back to the modem's HTTP stack).
+    fn connect(&self, url: &str) -> Result<RawConnection, TransportError> {
+        let _ = url;
+        Err(TransportError::Connect)
+    }
+
+    /// Writes one whole request (head and body, as the device sent it) on `connection` at the
+    /// simulated unix time `at_unix_ms` and reads the one response.
+    fn exchange_raw(
+        &self,
+        connection: &mut RawConnection,
+        request: &[u8],
+        at_unix_ms: i64,
+    ) -> Result<RawReply, TransportError> {
+        let _ = at_unix_ms;
+        connection.exchange(request)
+    }
+}
+
+/// One response as it came over a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawReply {
+    /// Its bytes, head and body.
+    pub bytes: Vec<u8>,
+    /// The status (for statistics; the device parses `bytes` itself).
+    pub status: u16,
+    /// The server closes the connection after it (`Connection: close`, or the request asked).
+    pub closed: bool,
+}
+
+/// A real TCP connection to the server, used one request and response at a time.
+#[derive(Debug)]
+pub struct RawConnection {
+    stream: std::net::TcpStream,
+    /// Bytes read past the last response.
+    buffered: Vec<u8>,
+}
+
+/// Longest response head taken.
+const MAX_RAW_HEAD: usize = 16 * 1024;
+
+impl RawConnection {
+    /// Connects to `url`'s host and port.
+    pub fn open(url: &str) -> Result<Self, TransportError> {
+        use std::net::ToSocketAddrs as _;
+        let parsed = reqwest::Url::parse(url).map_err(|_| TransportError::Dns)?;
+        let host = parsed.host_str().ok_or(TransportError::Dns)?;
+        let port = parsed.port_or_known_default().ok_or(TransportError::Dns)?;
+        let address = (host, port)
+            .to_socket_addrs()
+            .map_err(|_| TransportError::Dns)?
+            .next()
+            .ok_or(TransportError::Dns)?;
+        let stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5))
+            .map_err(|_| TransportError::Connect)?;
+        stream
+            .set_read_timeout(Some(REAL_TIMEOUT))
+            .map_err(|_| TransportError::Broken)?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self {
+            stream,
+            buffered: Vec::new(),
+        })
+    }
+
+    /// Writes `request` and reads one response: a head and a `Content-Length` body.
+    pub fn exchange(&mut self, request: &[u8]) -> Result<RawReply, TransportError> {
+        use std::io::Write as _;
+        self.stream
+            .write_all(request)
+            .map_err(|_| TransportError::Broken)?;
+        let head_end = loop {
+            if let Some(end) = find(&self.buffered, b"\r\n\r\n") {
+                break end + 4;
+            }
+            if self.buffered.len() > MAX_RAW_HEAD {
+                return Err(TransportError::Broken);
+            }
+            self.fill()?;
+        };
+        let head = String::from_utf8_lossy(&self.buffered[..head_end]).to_ascii_lowercase();
+        let status = head
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .ok_or(TransportError::Broken)?;
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_owned()))
+        };
+        let body_len: usize = match header("content-length:") {
+            Some(len) => len.parse().map_err(|_| TransportError::Broken)?,
+            None => 0,
+        };
+        while self.buffered.len() < head_end + body_len {
+            self.fill()?;
+        }
+        let bytes: Vec<u8> = self.buffered.drain(..head_end + body_len).collect();
+        let asked_close = find(request, b"\r\nConnection: close\r\n").is_some();
+        let closed = asked_close || header("connection:").is_some_and(|v| v.contains("close"));
+        Ok(RawReply {
+            bytes,
+            status,
+            closed,
+        })
+    }
+
+    fn fill(&mut self) -> Result<(), TransportError> {
+        use std::io::Read as _;
+        let mut chunk = [0; 8 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(TransportError::Broken),
+            Ok(n) => {
+                self.buffered.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(TransportError::Timeout)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                Err(TransportError::Timeout)
+            }
+            Err(_) => Err(TransportError::Broken),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Called with the simulated unix time of each request before it is sent; a test whose server
@@ -109,9 +240,7 @@ impl Network for HttpNetwork {
         request: &HttpRequest,
         at_unix_ms: i64,
     ) -> Result<HttpReply, TransportError> {
-        if let Some(hook) = &self.on_time {
-            hook(at_unix_ms);
-        }
+        self.tick(at_unix_ms);
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| TransportError::Broken)?;
         let mut builder = self
@@ -155,6 +284,28 @@ impl Network for HttpNetwork {
                 elapsed: started.elapsed(),
             })
         })
+    }
+
+    fn connect(&self, url: &str) -> Result<RawConnection, TransportError> {
+        RawConnection::open(url)
+    }
+
+    fn exchange_raw(
+        &self,
+        connection: &mut RawConnection,
+        request: &[u8],
+        at_unix_ms: i64,
+    ) -> Result<RawReply, TransportError> {
+        self.tick(at_unix_ms);
+        connection.exchange(request)
+    }
+}
+
+impl HttpNetwork {
+    fn tick(&self, at_unix_ms: i64) {
+        if let Some(hook) = &self.on_time {
+            hook(at_unix_ms);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use smartbox_firmware::http::Transport;
 use smartbox_firmware::link::Path;
 use smartbox_firmware::policy::Wake;
 use smartbox_sim::camera::CameraSpec;
@@ -31,7 +32,14 @@ fn a_mail_wake_goes_through_the_emulated_modem_and_reaches_the_server() {
         "counters are reported at the next wake"
     );
     let stats = mailbox.modem_stats();
-    assert_eq!(stats.http_actions, 5, "event, three photos, heartbeat");
+    assert_eq!(stats.requests_sent, 5, "event, three photos, heartbeat");
+    assert_eq!(stats.connections, 1, "all five over one connection");
+    assert_eq!(stats.http_actions, 0, "the HTTP stack is the fallback only");
+    assert_eq!(report.transport, Some(Transport::Socket));
+    assert_eq!(
+        records.heartbeats[0].link_reason.as_deref(),
+        Some("cellular -85 dBm; socket")
+    );
     assert!(
         mailbox.board().with(|s| s.modem.is_off(s.now_ms)),
         "powered down at the end"
@@ -151,19 +159,19 @@ fn the_variant_without_an_http_stack_is_refused_and_the_mail_kept() {
     assert_eq!(mailbox.modem_stats().http_actions, 0);
 }
 
-/// `(first AT+HTTPDATA, last AT+HTTPACTION)` of the last wake in `transcript`, from `since`.
+/// `(AT+CCHOPEN, AT+CPOF)` of the last wake in `transcript`, from `since`: the uploads.
 fn upload_phase(transcript: &[(u64, u32, String)], since: u64) -> (u64, u64) {
     let wake: Vec<_> = transcript.iter().filter(|(t, _, _)| *t >= since).collect();
     let first = wake
         .iter()
-        .find(|(_, _, c)| c.starts_with("AT+HTTPDATA"))
+        .find(|(_, _, c)| c.starts_with("AT+CCHOPEN"))
         .map(|(t, _, _)| *t);
     let last = wake
         .iter()
         .rev()
-        .find(|(_, _, c)| c.starts_with("AT+HTTPACTION"))
+        .find(|(_, _, c)| c == "AT+CPOF")
         .map(|(t, _, _)| *t);
-    (first.expect("an upload"), last.expect("an action"))
+    (first.expect("a connection"), last.expect("a power-off"))
 }
 
 #[test]
@@ -185,7 +193,7 @@ fn the_first_boot_stores_3686400_with_iprex_before_any_upload_and_later_wakes_up
         .expect("AT+IPREX sent");
     let first_action = transcript
         .iter()
-        .position(|(_, _, c)| c.starts_with("AT+HTTPACTION"))
+        .position(|(_, _, c)| c.starts_with("AT+CCHOPEN"))
         .expect("uploads");
     assert!(iprex < first_action, "the UART is fast before any upload");
     assert_eq!(transcript[iprex].1, 115_200, "asked at the factory rate");
@@ -197,7 +205,11 @@ fn the_first_boot_stores_3686400_with_iprex_before_any_upload_and_later_wakes_up
     );
     let count =
         |wake: &[(u64, u32, String)], what: &str| wake.iter().filter(|(_, _, c)| c == what).count();
-    assert_eq!(count(&transcript, "AT+HTTPINIT"), 1, "one HTTP session");
+    let opens = transcript
+        .iter()
+        .filter(|(_, _, c)| c.starts_with("AT+CCHOPEN"))
+        .count();
+    assert_eq!(opens, 1, "one connection");
     assert_eq!(
         count(&transcript, "AT+CEREG?"),
         1,
@@ -217,7 +229,7 @@ fn the_first_boot_stores_3686400_with_iprex_before_any_upload_and_later_wakes_up
         .collect();
     assert_eq!(count(&wake, "AT+IPREX=3686400"), 0, "stored in the modem");
     assert!(wake.iter().all(|(_, baud, _)| *baud == 3_686_400));
-    assert_eq!(count(&wake, "AT+HTTPINIT"), 1);
+    assert_eq!(count(&wake, "AT+CCHSTART"), 1);
     assert_eq!(
         fast.modem_stats().baud_mismatch_bytes,
         lost_first,
@@ -242,14 +254,17 @@ fn the_first_boot_stores_3686400_with_iprex_before_any_upload_and_later_wakes_up
     assert!(second.awake_ms < 22_000, "awake {} ms", second.awake_ms);
 }
 
-#[test]
-fn over_https_the_driver_configures_tls_once_and_every_request_pays_a_handshake() {
-    // The same seed (so the same boot times) against two stubs (the same event ids are new to
-    // each).
+/// The second wakes of two mailboxes of the same seed, over `http` and over `https` (against
+/// two stubs, so the same event ids are new to each), recorded.
+fn plain_and_tls_wakes(use_socket: bool) -> ([Mailbox; 2], [smartbox_firmware::wake::Report; 2]) {
     let served = serve_stub(&[(SERIAL, SECRET)]);
-    let mut plain = served.mailbox(&MailboxSpec::new(SERIAL, SECRET, 8));
+    let spec = MailboxSpec {
+        use_socket,
+        ..MailboxSpec::new(SERIAL, SECRET, 8)
+    };
+    let mut plain = served.mailbox(&spec);
     let other = serve_stub(&[(SERIAL, SECRET)]);
-    let mut spec = MailboxSpec::new(SERIAL, SECRET, 8);
+    let mut spec = spec.clone();
     spec.modem.tls_terminated = true;
     let https = other.url.replacen("http://", "https://", 1);
     let mut tls = Mailbox::new(
@@ -261,18 +276,54 @@ fn over_https_the_driver_configures_tls_once_and_every_request_pays_a_handshake(
     )
     .expect("mailbox");
     tls.board().with(|s| s.modem.record());
+    plain.board().with(|s| s.modem.record());
     // A second wake of each, both modems already at 3,686,400.
     plain.wake(HOUR, Wake::Mail);
     tls.wake(HOUR, Wake::Mail);
     let plain_wake = plain.wake(2 * HOUR, Wake::Mail);
     let tls_wake = tls.wake(2 * HOUR, Wake::Mail);
     assert_eq!((plain_wake.delivered, tls_wake.delivered), (1, 1));
+    ([plain, tls], [plain_wake, tls_wake])
+}
+
+#[test]
+fn over_https_the_socket_sets_tls_up_once_and_pays_one_handshake_a_wake() {
+    let ([plain, tls], _) = plain_and_tls_wakes(true);
+    let transcript = tls.board().with(|s| s.modem.transcript().to_vec());
+    let since = |what: &str| {
+        transcript
+            .iter()
+            .filter(|(t, _, c)| *t >= 2 * HOUR && c.starts_with(what))
+            .count()
+    };
+    assert_eq!(since("AT+CSSLCFG=\"enableSNI\",0,1"), 1, "SNI on");
+    assert_eq!(
+        since("AT+CCHOPEN=0,\"127.0.0.1\","),
+        1,
+        "one TLS connection"
+    );
+    assert_eq!(since("AT+HTTP"), 0, "no HTTP stack");
+    // The phases from CCHOPEN to CPOF: the same five requests, and one TLS handshake (two
+    // round trips, ~157 ms each at -85 dBm) plus AT+CCHSSLCFG.
+    let phase = |mailbox: &Mailbox| {
+        let transcript = mailbox.board().with(|s| s.modem.transcript().to_vec());
+        let (from, to) = upload_phase(&transcript, 2 * HOUR);
+        to - from
+    };
+    let extra = phase(&tls) as i64 - phase(&plain) as i64;
+    assert!((300..400).contains(&extra), "TLS costs {extra} ms");
+}
+
+#[test]
+fn over_the_http_stack_tls_is_configured_once_and_every_request_pays_a_handshake() {
+    let ([_, tls], [plain_wake, tls_wake]) = plain_and_tls_wakes(false);
     let transcript = tls.board().with(|s| s.modem.transcript().to_vec());
     let sni = transcript
         .iter()
         .filter(|(t, _, c)| *t >= 2 * HOUR && c == "AT+CSSLCFG=\"enableSNI\",0,1")
         .count();
     assert_eq!(sni, 1, "TLS set up once for the session's five requests");
+    assert_eq!(tls_wake.transport, Some(Transport::HttpStack));
     // Two more round trips (~157 ms at -85 dBm) for each of the five requests.
     let extra = tls_wake.awake_ms as i64 - plain_wake.awake_ms as i64;
     assert!((1_000..2_500).contains(&extra), "TLS costs {extra} ms");

@@ -957,8 +957,10 @@ fn registered(state: Option<Registration>) -> Option<Result<Registration, ModemE
 
 /// Boot and status URCs that carry nothing the driver needs.
 fn is_chatter(line: &[u8]) -> bool {
-    const CHATTER: [&[u8]; 9] = [
+    const CHATTER: [&[u8]; 10] = [
         b"RDY",
+        // What follows `AT+CCHCLOSE`'s `OK` (SSL application note V1.00 §3.6).
+        b"CLOSED",
         b"*ATREADY:",
         b"+CPIN:",
         b"SMS DONE",

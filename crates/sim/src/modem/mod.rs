@@ -18,6 +18,7 @@
 //! the real server took, so a run is reproducible.
 
 pub mod fault;
+mod socket;
 pub mod timing;
 
 use std::collections::VecDeque;
@@ -60,7 +61,8 @@ fn uart_ms(baud: u32, bytes: usize) -> u64 {
 /// Longest command line the modem takes (Manual §1.5.2: 3,071 characters after `AT`).
 const MAX_COMBINED_LINE: usize = 3_073;
 /// Commands the emulator runs in a combined command line.
-const BATCHABLE: [&str; 7] = [
+const BATCHABLE: [&str; 8] = [
+    "AT+CCHMODE=",
     "AT+HTTPPARA=",
     "AT+CMEE=",
     "AT+CEREG",
@@ -170,6 +172,8 @@ pub struct ModemStats {
     pub baud_mismatch_bytes: u64,
     /// Requests the server answered 401 (a device clock too far from the server's).
     pub unauthorized: u64,
+    /// Connections the socket service opened (`AT+CCHOPEN` answered `CONNECT`).
+    pub connections: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +193,8 @@ struct Out {
     baud: u32,
     /// Set on an output that may be cancelled (the `AT+HTTPDATA` timeout).
     tag: Option<u64>,
+    /// A URC (not printed in data mode).
+    unsolicited: bool,
 }
 
 #[derive(Debug)]
@@ -241,6 +247,8 @@ pub struct Modem {
     fault: Option<Fault>,
     next_tag: u64,
     stats: ModemStats,
+    /// The socket service (`AT+CCH...`) and its connection.
+    socket: socket::Service,
 }
 
 impl std::fmt::Debug for Modem {
@@ -283,6 +291,7 @@ impl Modem {
             fault: None,
             next_tag: 0,
             stats: ModemStats::default(),
+            socket: socket::Service::default(),
         }
     }
 
@@ -411,6 +420,9 @@ impl Modem {
             bytes.remove(at);
             self.stats.dropped_bytes += 1;
         }
+        if self.power == Power::On && self.in_data_mode() {
+            return self.data_bytes(now, &bytes, meter);
+        }
         for byte in bytes {
             if self.power != Power::On {
                 // Booting, shutting down or off: the UART is deaf.
@@ -449,6 +461,7 @@ impl Modem {
         self.registration_urcs = false;
         self.uploads = 0;
         self.actions = 0;
+        self.reset_socket();
     }
 
     fn boot(&mut self, now: u64, meter: &mut Meter) {
@@ -492,6 +505,11 @@ impl Modem {
         meter.set(Rail::Modem, now, State::Off);
     }
 
+    /// PDP context 1 can be activated (Manual §16.2.1): `AT+CGDCONT` stored the SIM's APN.
+    fn pdp_context(&self) -> bool {
+        self.nv_apn.as_deref() == Some(self.spec.apn.as_str())
+    }
+
     fn can_register(&self) -> bool {
         !matches!(
             self.fault,
@@ -505,6 +523,10 @@ impl Modem {
 
     /// Queues `bytes` to be sent at `at` plus their UART time, after what is already due then.
     fn send_at(&mut self, at: u64, bytes: Vec<u8>, tag: Option<u64>) {
+        self.queue_out(at, bytes, tag, false);
+    }
+
+    fn queue_out(&mut self, at: u64, bytes: Vec<u8>, tag: Option<u64>, unsolicited: bool) {
         let mut bytes = bytes;
         if self.fault == Some(Fault::DroppedBytes) && bytes.len() > 2 && self.rng.random_bool(0.04)
         {
@@ -526,12 +548,13 @@ impl Modem {
                 bytes,
                 baud,
                 tag,
+                unsolicited,
             },
         );
     }
 
     fn urc(&mut self, at: u64, line: &str) {
-        self.send_at(at, format!("\r\n{line}\r\n").into_bytes(), None);
+        self.queue_out(at, format!("\r\n{line}\r\n").into_bytes(), None, true);
     }
 
     fn answer(&mut self, now: u64, lines: &[&str], ok: bool) {
@@ -724,8 +747,7 @@ impl Modem {
                 self.ok(now);
             }
             ("AT+HTTPINIT", None) => {
-                let pdp_context = self.nv_apn.as_deref() == Some(self.spec.apn.as_str());
-                if self.session.is_some() || !self.registered(now) || !pdp_context {
+                if self.session.is_some() || !self.registered(now) || !self.pdp_context() {
                     self.error(now);
                 } else {
                     self.session = Some(Session::default());
@@ -739,6 +761,11 @@ impl Modem {
                     self.error(now);
                 }
             }
+            ("AT+CCHMODE", Some(arg)) => self.cch_mode(now, arg),
+            ("AT+CCHSTART", None) => self.cch_start(now),
+            ("AT+CCHSSLCFG", Some(_)) => self.cch_ssl_cfg(now),
+            ("AT+CCHOPEN", Some(arg)) => self.cch_open(now, arg, meter),
+            ("AT+CCHCLOSE", Some(arg)) => self.cch_close(now, arg),
             ("AT+HTTPPARA", Some(arg)) => self.http_para(now, arg),
             ("AT+HTTPDATA", Some(arg)) => self.http_data(now, arg),
             ("AT+HTTPACTION", Some(arg)) => self.http_action(now, arg, meter),
@@ -1019,6 +1046,88 @@ mod tests {
                 elapsed: std::time::Duration::ZERO,
             })
         }
+    }
+
+    /// A plain-HTTP server on a local port answering each request with `201` and a 9-byte body
+    /// (closing when asked), and the network that connects to it; `served` counts requests.
+    #[derive(Debug)]
+    struct Tcp {
+        port: u16,
+        served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Tcp {
+        fn start() -> Rc<Self> {
+            use std::io::{Read as _, Write as _};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let count = served.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { return };
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0; 4096];
+                    loop {
+                        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match stream.read(&mut chunk) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..end + 4]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().expect("length"));
+                        while buffer.len() < end + 4 + len {
+                            match stream.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buffer.drain(..end + 4 + len);
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let close = head.contains("connection: close");
+                        let reply = format!(
+                            "HTTP/1.1 201 Created\r\ncontent-length: 9\r\n{}\r\n{{\"n\":{:03}}}",
+                            if close { "connection: close\r\n" } else { "" },
+                            len % 1_000
+                        );
+                        let _ = stream.write_all(reply.as_bytes());
+                        if close {
+                            break;
+                        }
+                    }
+                }
+            });
+            Rc::new(Self { port, served })
+        }
+
+        fn served(&self) -> usize {
+            self.served.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Network for Tcp {
+        fn exchange(&self, _: &HttpRequest, _: i64) -> Result<HttpReply, TransportError> {
+            Err(TransportError::Connect)
+        }
+
+        fn connect(&self, url: &str) -> Result<crate::net::RawConnection, TransportError> {
+            assert_eq!(url, format!("http://127.0.0.1:{}", self.port));
+            crate::net::RawConnection::open(url)
+        }
+    }
+
+    /// `POST /x` with a body of `len` bytes, closing when `close`.
+    fn post(len: usize, close: bool) -> String {
+        format!(
+            "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n{}\r\n{}",
+            if close { "Connection: close\r\n" } else { "" },
+            "b".repeat(len)
+        )
     }
 
     struct Bench {
@@ -1339,5 +1448,158 @@ mod tests {
         assert!(bench.drain(until).contains("POWERED DOWN"));
         assert!(bench.modem.is_off(bench.now));
         assert_eq!(bench.meter.state_at(Rail::Modem, bench.now), State::Off);
+    }
+
+    impl Bench {
+        /// Registered, the APN stored, the service started in transparent mode.
+        fn cch_started(network: Rc<dyn Network>) -> Self {
+            let mut bench = Self::with_network(network);
+            bench.ready();
+            bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
+            let until = bench.now + 5_000;
+            bench.drain(until);
+            assert_eq!(bench.send("AT+CCHMODE=1\r"), "\r\nOK\r\n");
+            assert_eq!(
+                bench.send("AT+CCHSTART\r"),
+                "\r\nOK\r\n\r\n+CCHSTART: 0\r\n"
+            );
+            bench
+        }
+
+        fn open(&mut self, port: u16) -> String {
+            let command = format!("AT+CCHOPEN=0,\"127.0.0.1\",{port},1\r");
+            self.modem
+                .receive(self.now, command.as_bytes(), self.baud, &mut self.meter);
+            let until = self.now + 2_000;
+            self.drain(until)
+        }
+    }
+
+    #[test]
+    fn the_socket_service_needs_transparent_mode_cchstart_and_the_apn() {
+        let tcp = Tcp::start();
+        let mut bench = Bench::with_network(tcp.clone());
+        bench.ready();
+        let until = bench.now + 5_000;
+        bench.drain(until);
+        assert!(bench.send("AT+CCHSTART\r").contains("ERROR"), "no APN");
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
+        assert!(bench.open(tcp.port).contains("ERROR"), "not started");
+        bench.send("AT+CCHSTART\r");
+        assert!(
+            bench.open(tcp.port).contains("ERROR"),
+            "only transparent mode is emulated"
+        );
+        assert!(
+            bench.send("AT+CCHMODE=1\r").contains("ERROR"),
+            "after CCHSTART"
+        );
+    }
+
+    #[test]
+    fn requests_go_over_one_real_connection_and_connection_close_ends_data_mode() {
+        let tcp = Tcp::start();
+        let mut bench = Bench::cch_started(tcp.clone());
+        let rtt = bench.modem.timing().rtt_ms(-85);
+        let opened_at = bench.now;
+        assert_eq!(bench.open(tcp.port), "\r\nCONNECT 115200\r\n");
+        assert_eq!(bench.modem.stats().connections, 1);
+        let first = post(3, false);
+        bench
+            .modem
+            .receive(bench.now, first.as_bytes(), bench.baud, &mut bench.meter);
+        let sent = bench.now;
+        let answer = bench.drain(sent + 2_000);
+        assert_eq!(
+            answer,
+            "HTTP/1.1 201 Created\r\ncontent-length: 9\r\n\r\n{\"n\":003}"
+        );
+        assert!(opened_at > 0);
+        let last = post(40_000, true);
+        bench
+            .modem
+            .receive(bench.now, last.as_bytes(), bench.baud, &mut bench.meter);
+        let sent = bench.now;
+        let mut answer = Vec::new();
+        let mut buf = [0; 256];
+        let due = loop {
+            let n = bench.modem.read(bench.now, &mut buf, bench.baud);
+            if n > 0 {
+                answer.extend_from_slice(&buf[..n]);
+                break bench.now;
+            }
+            bench.now = bench.modem.next_output_after(bench.now).expect("an answer");
+        };
+        answer.extend(bench.drain(due + 1_000).into_bytes());
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(
+            answer,
+            "HTTP/1.1 201 Created\r\ncontent-length: 9\r\nconnection: close\r\n\r\n\
+             {\"n\":000}\r\nCLOSED\r\n"
+        );
+        let uplink = bench.modem.timing().uplink_us(-85, last.len()) / 1_000;
+        assert!(
+            due >= sent + uplink + rtt + SERVER_MS,
+            "40 kB on the air ({uplink} ms), a round trip and the server: {} ms",
+            due - sent
+        );
+        assert_eq!(tcp.served(), 2);
+        assert_eq!(bench.send("AT\r"), "\r\nOK\r\n", "command mode again");
+        assert_eq!(bench.modem.stats().connections, 1);
+    }
+
+    #[test]
+    fn plus_plus_plus_after_a_guard_time_escapes_and_cchclose_closes() {
+        let tcp = Tcp::start();
+        let mut bench = Bench::cch_started(tcp.clone());
+        bench.open(tcp.port);
+        assert_eq!(bench.send("GET"), "", "data");
+        bench.now -= 500;
+        assert_eq!(bench.send("+++"), "", "no guard time before it: data");
+        bench.now += 1_500;
+        let at = bench.now;
+        bench
+            .modem
+            .receive(at, b"+++", bench.baud, &mut bench.meter);
+        let due = bench.modem.next_output_after(at).expect("an answer");
+        assert!(due >= at + 1_000, "OK only after the trailing guard time");
+        assert_eq!(bench.drain(at + 1_500), "\r\nOK\r\n");
+        assert_eq!(bench.send("AT+CCHCLOSE=0\r"), "\r\nOK\r\n\r\nCLOSED\r\n");
+        assert!(bench.send("AT+CCHCLOSE=0\r").contains("ERROR"));
+    }
+
+    #[test]
+    fn a_refused_connection_and_a_broken_one_are_reported() {
+        let mut bench = Bench::cch_started(Rc::new(Unreachable));
+        assert_eq!(bench.open(1), "\r\nOK\r\n\r\n+CCHOPEN: 0,14\r\n");
+        let tcp = Tcp::start();
+        let mut bench = Bench::cch_started(tcp.clone());
+        bench.modem.fault = Some(Fault::HttpError {
+            request: 1,
+            code: codes::SOCKET,
+            sent: true,
+        });
+        bench.open(tcp.port);
+        let answer = bench.send(&post(10, false));
+        assert_eq!(
+            answer, "\r\nCLOSED\r\n",
+            "the answer is lost with the connection"
+        );
+        assert_eq!(tcp.served(), 1, "the server got it");
+        assert_eq!(bench.send("AT\r"), "\r\nOK\r\n", "command mode again");
+    }
+
+    #[test]
+    fn the_modem_resets_halfway_through_an_upload_in_data_mode() {
+        let tcp = Tcp::start();
+        let mut bench = Bench::cch_started(tcp.clone());
+        bench.modem.fault = Some(Fault::ResetMidUpload { upload: 1 });
+        bench.open(tcp.port);
+        let answer = bench.send(&post(1_000, false));
+        assert_eq!(answer, "", "no answer: the modem is booting");
+        assert_eq!(bench.modem.stats().resets, 1);
+        assert_eq!(tcp.served(), 0);
+        let boot = bench.drain(bench.now + 15_000);
+        assert!(boot.contains("*ATREADY: 1"), "{boot:?}");
     }
 }

@@ -82,8 +82,9 @@ impl Timing {
         (strong * (weak / strong).powf(w)) as u64
     }
 
-    /// Time on air of one HTTP exchange (server time excluded): DNS on the first request of a
-    /// power cycle, TCP connect, TLS when `tls`, the request up, the answer down.
+    /// Time on air of one HTTP exchange on a connection of its own, as the modem's HTTP stack
+    /// makes one per request (server time excluded): [`Timing::open_ms`], then the request up
+    /// and the answer down in one round trip.
     pub fn exchange_ms(
         &self,
         signal_dbm: i16,
@@ -92,17 +93,28 @@ impl Timing {
         up_bytes: usize,
         down_bytes: usize,
     ) -> u64 {
-        let rtt = self.rtt_ms(signal_dbm);
-        let mut trips = 2; // connect, request/answer
-        if first {
-            trips += 1;
-        }
-        if tls {
-            trips += 2;
-        }
-        let up = up_bytes as u64 * 8 * 1_000 / self.uplink_bps(signal_dbm).max(1);
-        let down = down_bytes as u64 * 8 * 1_000 / self.downlink_bps.max(1);
-        trips * rtt + up + down
+        self.open_ms(signal_dbm, first, tls)
+            + self.rtt_ms(signal_dbm)
+            + self.uplink_us(signal_dbm, up_bytes) / 1_000
+            + self.downlink_ms(down_bytes)
+    }
+
+    /// Time to open a connection: a round trip for DNS on the first of a power cycle, one for
+    /// the TCP handshake, two more for a TLS handshake. The socket service pays it once per
+    /// connection, the HTTP stack once per request ([`Timing::exchange_ms`]).
+    pub fn open_ms(&self, signal_dbm: i16, first: bool, tls: bool) -> u64 {
+        let trips = 1 + u64::from(first) + 2 * u64::from(tls);
+        trips * self.rtt_ms(signal_dbm)
+    }
+
+    /// Microseconds on the uplink for `bytes` at this signal.
+    pub fn uplink_us(&self, signal_dbm: i16, bytes: usize) -> u64 {
+        bytes as u64 * 8 * 1_000_000 / self.uplink_bps(signal_dbm).max(1)
+    }
+
+    /// Milliseconds on the downlink for `bytes`.
+    pub fn downlink_ms(&self, bytes: usize) -> u64 {
+        bytes as u64 * 8 * 1_000 / self.downlink_bps.max(1)
     }
 
     /// UART time of `bytes` (10 bits a byte), rounded up to whole milliseconds.
