@@ -27,7 +27,7 @@ use crate::power::{Rail, State};
 use crate::wifi::SimWifi;
 
 /// The ESP32-C6 waking from deep sleep: ROM, bootloader and start-up before the wake cycle's
-/// first instruction (metered, not part of the firmware's `awake_ms`).
+/// first instruction (metered, and added to the firmware's `awake_ms` by [`Mailbox::wake`]).
 pub const MCU_BOOT_MS: u64 = 200;
 /// Size of the RAM SD card: the smallest FAT16 volume plus room (2.5 MB).
 const CARD_BYTES: usize = 5_120 * 512;
@@ -343,7 +343,7 @@ impl Mailbox {
             clock: &clock,
             photos: [a.as_mut_slice(), b.as_mut_slice(), c.as_mut_slice()],
         };
-        let report = match (self.ota.as_mut(), ota_client.as_mut()) {
+        let mut report = match (self.ota.as_mut(), ota_client.as_mut()) {
             (Some(ota), Some(client)) => {
                 let report = block_on(wake::run_with_ota(
                     &mut device,
@@ -370,6 +370,9 @@ impl Mailbox {
             )),
         };
         let end = self.board.now_ms();
+        // Awake from the wake, the MCU's boot included: the core counts from its first
+        // instruction only.
+        report.awake_ms = end - at_ms;
         self.last_wake_light_sleep_ms = self.board.with(|s| {
             s.meter.set(Rail::Mcu, end, State::Off);
             s.meter

@@ -44,6 +44,11 @@ fn a_mail_wake_goes_through_the_emulated_modem_and_reaches_the_server() {
         mailbox.board().with(|s| s.modem.is_off(s.now_ms)),
         "powered down at the end"
     );
+    assert_eq!(
+        report.awake_ms,
+        mailbox.board().now_ms() - HOUR,
+        "awake from the wake on, the MCU's boot included"
+    );
     eprintln!("awake {} ms, stats {stats:?}", report.awake_ms);
     assert!(
         (11_000..30_000).contains(&report.awake_ms),
