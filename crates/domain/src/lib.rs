@@ -8,6 +8,7 @@
 
 mod names;
 
+pub mod epoch;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 use time::OffsetDateTime;
 
 /// The source of "now" (UTC).
@@ -12,8 +13,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 
     /// Now, as a UTC date-time.
     fn now(&self) -> OffsetDateTime {
-        let nanos = i128::from(self.now_ms()) * 1_000_000;
-        OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        from_unix_ms(self.now_ms())
     }
 
     /// Now, in whole seconds since the Unix epoch.
@@ -28,8 +28,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+        unix_ms(OffsetDateTime::now_utc())
     }
 }
 
@@ -45,7 +44,7 @@ impl ManualClock {
 
     /// A clock standing at `when`.
     pub fn at(when: OffsetDateTime) -> ManualClock {
-        ManualClock::at_ms(i64::try_from(when.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+        ManualClock::at_ms(unix_ms(when))
     }
 
     /// Moves the clock forward (or back, with a negative value).

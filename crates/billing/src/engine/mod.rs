@@ -37,7 +37,6 @@ use std::sync::Arc;
 
 use smartbox_store::{Backend, Db, StoreError};
 use thiserror::Error;
-use time::OffsetDateTime;
 
 use crate::provider::{PaymentProvider, ProviderError, ProviderMode};
 
@@ -149,31 +148,10 @@ impl BillingEngine {
     }
 }
 
-/// Epoch milliseconds of an instant (the store's time columns).
-pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// The instant of epoch milliseconds.
-pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+/// Epoch milliseconds (the store's time columns) to and from instants.
+pub(crate) use smartbox_domain::epoch::{from_unix_ms as from_ms, unix_ms as to_ms};
 
 /// A fresh id for an invoice, attempt or job.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn milliseconds_round_trip() {
-        let t = datetime!(2027-01-31 08:15:30.123 UTC);
-        assert_eq!(from_ms(to_ms(t)), t);
-        assert_eq!(to_ms(OffsetDateTime::UNIX_EPOCH), 0);
-    }
 }

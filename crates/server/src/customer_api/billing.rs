@@ -9,17 +9,13 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use smartbox_billing::engine::{BillingError, PlanChangeResult};
 use smartbox_billing::{CardDetails, ProviderError, SetupIntentId};
+use smartbox_domain::epoch::unix_ms;
 use smartbox_domain::{PlanChange, PlanId};
-use time::OffsetDateTime;
 
 use super::{Subscription, owned_subscription};
 use crate::accounts::ApiUser;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-fn ms(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
-}
 
 /// A billing-engine refusal: 404 for what is not the customer's, 409 for what does not apply now,
 /// 402 for a declined card, 400 for what the provider refused.
@@ -126,7 +122,7 @@ pub(crate) async fn preview_plan_change(
         change: change_name(preview.change).to_owned(),
         prorated_cents: preview.prorated.get(),
         charged_now: preview.charged_now,
-        effective_at: ms(preview.effective_at),
+        effective_at: unix_ms(preview.effective_at),
     }))
 }
 
@@ -181,9 +177,12 @@ pub(crate) async fn change_plan(
             invoice_id,
             ..
         } => ("upgraded", Some(prorated.get()), invoice_id, None),
-        PlanChangeResult::DowngradeScheduled { effective_at } => {
-            ("downgrade_scheduled", None, None, Some(ms(effective_at)))
-        }
+        PlanChangeResult::DowngradeScheduled { effective_at } => (
+            "downgrade_scheduled",
+            None,
+            None,
+            Some(unix_ms(effective_at)),
+        ),
         PlanChangeResult::DowngradeWithdrawn => ("downgrade_withdrawn", None, None, None),
     };
     let subscription = owned_subscription(&state, &user.user.id, &subscription_id)

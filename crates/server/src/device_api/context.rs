@@ -192,16 +192,7 @@ fn subscription_of(
     Ok(Some((id.clone(), plan, status, cap, period)))
 }
 
-/// Milliseconds since the epoch of `t`.
-pub fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// The instant `ms` milliseconds after the epoch.
-pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+pub use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 
 /// Recently loaded contexts by serial.
 ///

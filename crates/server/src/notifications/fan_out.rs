@@ -187,9 +187,7 @@ pub async fn quiet_hours(state: &AppState, owner: &UserRow) -> anyhow::Result<Op
     }))
 }
 
-pub(crate) fn epoch_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
+pub(crate) use smartbox_domain::epoch::unix_ms as epoch_ms;
 
 #[cfg(test)]
 mod tests {

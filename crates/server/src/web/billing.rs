@@ -12,10 +12,10 @@ use serde::Deserialize;
 use smartbox_billing::SetupIntentId;
 use smartbox_billing::engine::{BillingError, PlanChangeResult};
 use smartbox_billing::{CardDetails, ProviderError};
+use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
 use smartbox_domain::{BillingPeriod, PlanChange, PlanId, UsageCounters};
-use time::OffsetDateTime;
 
 use super::claim::plan_name;
 use super::dashboard::display_name;
@@ -25,11 +25,6 @@ use crate::accounts::{CurrentUser, Visitor};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-
-fn at(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
 
 /// Percent of `used` in `limit`, 0-100 (for the usage bars).
 fn percent(used: i64, limit: Option<i64>) -> i64 {
@@ -83,8 +78,8 @@ pub async fn page(
         };
         let trialing = sub.status == "trialing";
         let period = BillingPeriod {
-            start: at(sub.current_period_start),
-            end: at(sub.current_period_end),
+            start: from_unix_ms(sub.current_period_start),
+            end: from_unix_ms(sub.current_period_end),
         };
         let changes: Vec<_> = PlanId::ALL
             .iter()
@@ -94,7 +89,7 @@ pub async fn page(
                 let charge = match (upgrade, trialing) {
                     (false, _) => None,
                     (true, true) => Some(0),
-                    (true, false) => smartbox_domain::proration::prorate_upgrade(plan_id, *to, period, at(now))
+                    (true, false) => smartbox_domain::proration::prorate_upgrade(plan_id, *to, period, from_unix_ms(now))
                         .ok()
                         .map(Cents::get),
                 };
@@ -435,8 +430,7 @@ pub async fn plan_preview(
         .await
         .map_err(billing_error)?;
     let tz = &user.user.time_zone;
-    let effective_ms =
-        i64::try_from(preview.effective_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let effective_ms = unix_ms(preview.effective_at);
     render::ok(
         &visitor,
         "billing_plan.html",

@@ -1,5 +1,6 @@
 //! How values read on the pages: money, instants in the customer's time zone, byte counts.
 
+use smartbox_domain::epoch::from_unix_ms;
 use time::{OffsetDateTime, UtcOffset};
 
 /// Cents as dollars: `$12.34`, `-$0.50`.
@@ -42,9 +43,7 @@ pub fn time_zones() -> Vec<String> {
 }
 
 fn local(ms: i64, time_zone: &str) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset_of(time_zone))
+    from_unix_ms(ms).to_offset(offset_of(time_zone))
 }
 
 /// `2026-11-25 14:30` in the customer's zone.

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
+use smartbox_domain::epoch::unix_ms;
 use smartbox_store::{GalleryFilter, UNCATEGORISED};
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -47,7 +48,7 @@ pub fn day_start_ms(text: &str, time_zone: &str) -> Option<i64> {
     let day = parts.next()?.parse().ok()?;
     let date = Date::from_calendar_date(year, month, day).ok()?;
     let at = PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_offset(offset_of(time_zone));
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+    Some(unix_ms(at))
 }
 
 /// Parses a keyset cursor `<occurred_at>~<id>`.
