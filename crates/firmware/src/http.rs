@@ -161,6 +161,21 @@ pub trait DeviceHttp {
     fn transport(&self) -> Option<Transport> {
         None
     }
+
+    /// Sends `request` without waiting for its answer, when the link keeps one connection whose
+    /// answers come in order (HTTP/1.1 pipelining); `Ok(false)` when it cannot, and nothing was
+    /// sent. Read the answers with [`DeviceHttp::receive_ahead`], oldest first.
+    async fn send_ahead(&mut self, request: &Request<'_>) -> Result<bool, NetError> {
+        let _ = request;
+        Ok(false)
+    }
+
+    /// The answer to the oldest request sent with [`DeviceHttp::send_ahead`], its body written
+    /// into `response_body` (truncated to fit).
+    async fn receive_ahead(&mut self, response_body: &mut [u8]) -> Result<Response, NetError> {
+        let _ = response_body;
+        Err(NetError::Link)
+    }
 }
 
 /// Reads `Date` and `Retry-After` from raw response headers (`Name: value` lines; the status line

@@ -454,6 +454,14 @@ where
     finish(device, report, start).await
 }
 
+/// Whether an event's answer says the server holds all its photos.
+fn event_complete(answer: &[u8]) -> bool {
+    let mut unescape = [0; 64];
+    serde_json_core::from_slice_escaped::<EventResponse>(answer, &mut unescape)
+        .map(|(body, _)| body.complete)
+        .unwrap_or(false)
+}
+
 /// Whether the battery allows a firmware download.
 fn ota_allowed(percent: u8, charging: bool) -> bool {
     charging || percent >= OTA_MIN_BATTERY_PERCENT
@@ -774,6 +782,9 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         let Ok(len) = serde_json_core::to_slice(event, &mut json) else {
             return Upload::Dropped;
         };
+        if self.pipelined(state, event, &json[..len], photos).await {
+            return Upload::Done;
+        }
         let mut answer = [0; JSON_BUF];
         let response = match self
             .exchange(
@@ -793,14 +804,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             Upload::Done => {}
             other => return other,
         }
-        let mut unescape = [0; 64];
-        let complete = serde_json_core::from_slice_escaped::<EventResponse>(
-            &answer[..response.body_len],
-            &mut unescape,
-        )
-        .map(|(body, _)| body.complete)
-        .unwrap_or(false);
-        if complete {
+        if event_complete(&answer[..response.body_len]) {
             return Upload::Done;
         }
         for (index, photo) in photos.iter().enumerate() {
@@ -821,6 +825,82 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             }
         }
         Upload::Done
+    }
+
+    /// The fast path of [`Link::deliver`] on a link that pipelines: the event and its photos
+    /// sent back to back, the answers read in order. True when every answer was a 2xx (or the
+    /// event's says the server has all its photos): delivered. Anything else (a refusal, an
+    /// error, a link that cannot pipeline) reads what is still due and returns false, and the
+    /// caller sends them again one by one with today's handling of every status: the server
+    /// takes the same event and photos again idempotently, so the fast path changes no outcome.
+    async fn pipelined(
+        &mut self,
+        state: &mut Retained,
+        event: &EventRequest,
+        json: &[u8],
+        photos: &[&[u8]],
+    ) -> bool {
+        let mut sent = 0;
+        for index in 0..=photos.len() {
+            let (method, path, content_type, body) = match index.checked_sub(1) {
+                None => (Method::Post, String::try_from(EVENTS_PATH).ok(), JSON, json),
+                Some(i) => (
+                    Method::Put,
+                    Some(photo_path(event.event_id, i as u8)),
+                    JPEG,
+                    photos[i],
+                ),
+            };
+            let Some(path) = path else { break };
+            let time = state.unix_at(self.clock.now_ms());
+            let headers = SignedHeaders::new(
+                &self.identity.serial,
+                &self.identity.secret,
+                method,
+                &path,
+                time,
+                &body_sha256(body),
+            );
+            let request = Request {
+                method,
+                path: &path,
+                content_type,
+                headers: &headers,
+                body,
+                range: None,
+                last: false,
+            };
+            match self.http.send_ahead(&request).await {
+                Ok(true) => sent += 1,
+                Ok(false) | Err(_) => break,
+            }
+        }
+        if sent < photos.len() + 1 {
+            // Not all of them went: read what did, then the slow path.
+            for _ in 0..sent {
+                if self.http.receive_ahead(&mut []).await.is_err() {
+                    break;
+                }
+            }
+            return false;
+        }
+        let mut answer = [0; JSON_BUF];
+        let mut all_ok = true;
+        for index in 0..sent {
+            let body: &mut [u8] = if index == 0 { &mut answer } else { &mut [] };
+            match self.http.receive_ahead(body).await {
+                Ok(response) if (200..300).contains(&response.status) => {
+                    if index == 0 && event_complete(&answer[..response.body_len]) {
+                        // The server has every photo already: the rest answer 200.
+                        continue;
+                    }
+                }
+                Ok(_) => all_ok = false,
+                // The link failed: no other answer will come on this connection.
+                Err(_) => return false,
+            }
+        }
+        all_ok
     }
 
     /// Applies the policy's verdict on an upload's answer to the holds.

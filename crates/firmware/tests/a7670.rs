@@ -991,4 +991,57 @@ mod socket {
         );
         assert!(sim.script_done());
     }
+
+    #[test]
+    fn requests_sent_ahead_are_answered_in_order_and_a_later_request_reads_what_is_left() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        let second = request(&headers, b"{\"y\":2}", false);
+        let accepted = b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n";
+        // The server answers in order: the second answer after the first.
+        script_connect(&sim)
+            .expect_body_later(sent_len(&first), vec![(100, CREATED.to_vec())])
+            .expect_body_later(sent_len(&second), vec![(300, accepted.to_vec())])
+            .expect_body_later(sent_len(&first), vec![(200, CREATED.to_vec())])
+            .expect_body_later(sent_len(&second), vec![(200, accepted.to_vec())]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        assert_eq!(block_on(modem.send_ahead(&first)), Ok(true));
+        let written = sim.now();
+        assert_eq!(block_on(modem.send_ahead(&second)), Ok(true));
+        assert!(sim.now() - written < 100, "the second goes without waiting");
+        let mut out = [0; 64];
+        let answer = block_on(modem.receive_ahead(&mut out)).expect("first answer");
+        assert_eq!(
+            (answer.status, &out[..answer.body_len]),
+            (201, &b"{\"complete\":true}"[..])
+        );
+        let answer = block_on(modem.receive_ahead(&mut [])).expect("second answer");
+        assert_eq!(answer.status, 202);
+        assert_eq!(
+            block_on(modem.receive_ahead(&mut [])),
+            Err(NetError::Link),
+            "nothing is due"
+        );
+        // Sent ahead and not read: an ordinary request skips that answer for its own.
+        assert_eq!(block_on(modem.send_ahead(&first)), Ok(true));
+        let answer = block_on(modem.send(&second, &mut [])).expect("its own answer");
+        assert_eq!(answer.status, 202);
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn without_the_socket_service_nothing_is_sent_ahead() {
+        let sim = Sim::new();
+        script_open(&sim);
+        sim.expect_later(CCHOPEN, &[(0, OK), (600, "\r\n+CCHOPEN: 0,15\r\n")]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let headers = headers();
+        assert_eq!(
+            block_on(modem.send_ahead(&request(&headers, b"{}", false))),
+            Ok(false)
+        );
+        assert!(sim.script_done());
+        assert!(sim.bodies().is_empty());
+    }
 }

@@ -16,6 +16,17 @@ fn s(text: &str) -> String {
     text.to_owned()
 }
 
+/// The server's log of one event delivered with its three photos, then the heartbeat.
+fn one_delivery(id: &str) -> Vec<(String, Option<u16>)> {
+    vec![
+        (s("POST events"), Some(201)),
+        (format!("PUT events/{id}/photos/0"), Some(201)),
+        (format!("PUT events/{id}/photos/1"), Some(201)),
+        (format!("PUT events/{id}/photos/2"), Some(201)),
+        (s("POST heartbeat"), Some(200)),
+    ]
+}
+
 #[test]
 fn mail_is_photographed_while_the_modem_boots_and_delivered_within_20_seconds() {
     let mut rig = Rig::new();
@@ -50,16 +61,7 @@ fn mail_is_photographed_while_the_modem_boots_and_delivered_within_20_seconds() 
     );
     assert_eq!(rig.server.complete_events(), 1);
     let id = event.event_id.to_string();
-    assert_eq!(
-        rig.server.statuses(),
-        [
-            (s("POST events"), Some(201)),
-            (format!("PUT events/{id}/photos/0"), Some(201)),
-            (format!("PUT events/{id}/photos/1"), Some(201)),
-            (format!("PUT events/{id}/photos/2"), Some(201)),
-            (s("POST heartbeat"), Some(200)),
-        ]
-    );
+    assert_eq!(rig.server.statuses(), one_delivery(&id));
     let beat = &rig.server.state().heartbeats[0];
     assert_eq!(beat.battery_percent, 87);
     assert_eq!(beat.signal_dbm, -85);
@@ -466,4 +468,72 @@ fn only_the_heartbeat_is_marked_last_and_the_transport_is_reported() {
         beat.link_reason.as_deref(),
         Some("cellular -85 dBm; socket")
     );
+}
+
+#[test]
+fn on_a_pipelining_link_the_photos_follow_the_event_without_waiting_for_its_answer() {
+    let mut rig = Rig::new();
+    rig.cellular.pipelining = true;
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!((report.delivered, report.queued), (1, 0));
+    let id = report.event.expect("event").event_id.to_string();
+    assert_eq!(
+        rig.server.statuses(),
+        one_delivery(&id),
+        "each request once"
+    );
+    assert_eq!(rig.server.complete_events(), 1);
+    let mut sequential = Rig::new();
+    let slow = sequential.wake_at(HOUR, Wake::Mail);
+    assert!(
+        report.awake_ms + 600 < slow.awake_ms,
+        "three answers not waited for: {} ms against {} ms",
+        report.awake_ms,
+        slow.awake_ms
+    );
+}
+
+#[test]
+fn a_refusal_on_the_pipelined_path_is_handled_one_request_at_a_time_as_before() {
+    let mut rig = Rig::new();
+    rig.cellular.pipelining = true;
+    rig.server.state().mode = Mode::Suspended;
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!(
+        (report.delivered, report.queued, report.queue_len),
+        (0, 1, 1),
+        "kept on SD"
+    );
+    let statuses = rig.server.statuses();
+    assert_eq!(
+        statuses[..4].iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [Some(402); 4],
+        "the pipelined event and photos"
+    );
+    assert_eq!(
+        statuses[4..],
+        [
+            (s("POST events"), Some(402)),
+            (s("POST heartbeat"), Some(200))
+        ],
+        "then the event alone, judged as before, and the heartbeat"
+    );
+    // Paid: the check-in after the hold delivers it once.
+    rig.server.state().mode = Mode::Normal;
+    let later = rig.wake_at(8 * HOUR, Wake::Timer);
+    assert_eq!((later.delivered, later.queue_len), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1);
+}
+
+#[test]
+fn a_5xx_on_the_pipelined_path_is_retried_one_request_at_a_time() {
+    let mut rig = Rig::new();
+    rig.cellular.pipelining = true;
+    rig.server.state().fail_next = 1;
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!((report.delivered, report.queued), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1);
+    let statuses = rig.server.statuses();
+    assert_eq!(statuses[0], (s("POST events"), Some(503)));
+    assert_eq!(statuses[4], (s("POST events"), Some(201)), "{statuses:?}");
 }

@@ -211,6 +211,8 @@ pub struct A7670<IO, P, C> {
     cch_started: bool,
     /// How the last answered request travelled.
     transport: Option<Transport>,
+    /// Requests sent ahead on the connection whose answers are not read yet.
+    ahead: u8,
 }
 
 impl<IO, P, C> A7670<IO, P, C>
@@ -240,6 +242,7 @@ where
             socket: socket::Socket::Closed,
             cch_started: false,
             transport: None,
+            ahead: 0,
         }
     }
 
@@ -319,7 +322,9 @@ where
         self.http_open = false;
         self.socket = socket::Socket::Closed;
         self.cch_started = false;
+        self.ahead = 0;
         self.transport = None;
+        self.ahead = 0;
         self.registration = None;
         self.powered_on_at = self.clock.now_ms();
     }
@@ -556,6 +561,7 @@ where
         self.http_open = false;
         self.socket = socket::Socket::Closed;
         self.cch_started = false;
+        self.ahead = 0;
         let deadline = self.clock.now_ms().saturating_add(CPOF_MS);
         let answered = match self.command(&["AT+CPOF"], None, SHORT_MS).await {
             Ok(_) => self.wait_powered_down(deadline).await.is_ok(),
@@ -1036,5 +1042,17 @@ where
 
     fn transport(&self) -> Option<Transport> {
         self.transport
+    }
+
+    async fn send_ahead(&mut self, request: &Request<'_>) -> Result<bool, NetError> {
+        self.socket_send_ahead(request)
+            .await
+            .map_err(NetError::from)
+    }
+
+    async fn receive_ahead(&mut self, response_body: &mut [u8]) -> Result<Response, NetError> {
+        self.socket_receive_ahead(response_body)
+            .await
+            .map_err(NetError::from)
     }
 }

@@ -98,6 +98,27 @@ where
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<Response, Option<ModemError>> {
+        // Answers to requests sent ahead and not read are not this request's.
+        while self.ahead > 0 {
+            self.socket_receive_ahead(&mut []).await.map_err(Some)?;
+        }
+        self.socket_ready().await?;
+        let base = self.settings.base_url.clone();
+        let host = split_url(&base).map_or("", |(_, host, _)| host);
+        let head = http1::request_head(request, host, request.last)
+            .map_err(|_| Some(ModemError::TooLarge))?;
+        let result = self.socket_exchange(&head, request, response_body).await;
+        match &result {
+            Ok((_, true)) => self.socket_closing().await,
+            Ok((_, false)) => {}
+            Err(error) => self.socket_failed(*error),
+        }
+        result.map(|(response, _)| response).map_err(Some)
+    }
+
+    /// A connection in data mode, opened (and the service started) when needed; a broken one
+    /// is closed first. `Err(None)`: the service failed, the power cycle uses the HTTP stack.
+    async fn socket_ready(&mut self) -> Result<(), Option<ModemError>> {
         let base = self.settings.base_url.clone();
         let Some((tls, host, port)) = split_url(&base) else {
             self.socket = Socket::Unavailable;
@@ -117,17 +138,7 @@ where
                 None
             });
         }
-        let head = http1::request_head(request, host, request.last)
-            .map_err(|_| Some(ModemError::TooLarge))?;
-        let result = self.socket_exchange(&head, request, response_body).await;
-        match &result {
-            Ok((_, true)) => self.socket_closing().await,
-            Ok((_, false)) => {}
-            // The modem printed `CLOSED`: command mode again.
-            Err(ModemError::Closed) => self.socket = Socket::Closed,
-            Err(_) => self.socket = Socket::Broken,
-        }
-        result.map(|(response, _)| response).map_err(Some)
+        Ok(())
     }
 
     /// Starts the service (once per power cycle) and opens the connection: data mode.
@@ -202,12 +213,28 @@ where
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<(Response, bool), ModemError> {
+        self.socket_write(head, request.body).await?;
+        let (response, close) = self.socket_read(response_body).await?;
+        Ok((response, close || request.last))
+    }
+
+    /// Writes a request's head and body to the connection (data mode).
+    async fn socket_write(&mut self, head: &[u8], body: &[u8]) -> Result<(), ModemError> {
         self.io.write_all(head).await.map_err(|_| ModemError::Io)?;
-        for chunk in request.body.chunks(CHUNK) {
+        for chunk in body.chunks(CHUNK) {
             self.io.write_all(chunk).await.map_err(|_| ModemError::Io)?;
         }
         self.io.flush().await.map_err(|_| ModemError::Io)?;
-        self.counters.tx += (head.len() + request.body.len()) as u64;
+        self.counters.tx += (head.len() + body.len()) as u64;
+        Ok(())
+    }
+
+    /// Reads the next answer on the connection; `true` when the server ends the connection
+    /// after it.
+    async fn socket_read(
+        &mut self,
+        response_body: &mut [u8],
+    ) -> Result<(Response, bool), ModemError> {
         let deadline = self.clock.now_ms().saturating_add(RESPONSE_MS);
         let mut parser = ResponseParser::new();
         loop {
@@ -227,7 +254,7 @@ where
                     retry_after_s: parsed.retry_after_s,
                 };
                 self.transport = Some(Transport::Socket);
-                return Ok((response, parsed.close || request.last));
+                return Ok((response, parsed.close));
             }
             let cut = parser.ends_in_close_marker();
             let wait_until = if cut {
@@ -244,6 +271,71 @@ where
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Writes `request` without reading its answer (HTTP/1.1 pipelining: the server answers in
+    /// order). `Ok(false)` when the service is not usable (nothing was sent).
+    pub(super) async fn socket_send_ahead(
+        &mut self,
+        request: &Request<'_>,
+    ) -> Result<bool, ModemError> {
+        if !self.socket_usable() {
+            return Ok(false);
+        }
+        if let Err(error) = self.socket_ready().await {
+            return match error {
+                None => Ok(false),
+                Some(error) => Err(error),
+            };
+        }
+        let base = self.settings.base_url.clone();
+        let host = split_url(&base).map_or("", |(_, host, _)| host);
+        let head = http1::request_head(request, host, false).map_err(|_| ModemError::TooLarge)?;
+        match self.socket_write(&head, request.body).await {
+            Ok(()) => {
+                self.ahead += 1;
+                Ok(true)
+            }
+            Err(error) => {
+                self.socket_failed(error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The answer to the oldest request sent ahead.
+    pub(super) async fn socket_receive_ahead(
+        &mut self,
+        response_body: &mut [u8],
+    ) -> Result<Response, ModemError> {
+        if self.ahead == 0 || self.socket != Socket::Open {
+            return Err(ModemError::Garbled);
+        }
+        self.ahead -= 1;
+        match self.socket_read(response_body).await {
+            Ok((response, close)) => {
+                if close {
+                    self.ahead = 0;
+                    self.socket_closing().await;
+                }
+                Ok(response)
+            }
+            Err(error) => {
+                self.socket_failed(error);
+                Err(error)
+            }
+        }
+    }
+
+    /// After a failed exchange: answers still due are lost with the connection's state.
+    fn socket_failed(&mut self, error: ModemError) {
+        self.ahead = 0;
+        self.socket = if error == ModemError::Closed {
+            // The modem printed `CLOSED`: command mode again.
+            Socket::Closed
+        } else {
+            Socket::Broken
+        };
     }
 
     /// The answer said the connection ends: wait for the modem's `CLOSED` (command mode again).

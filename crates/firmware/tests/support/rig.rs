@@ -340,6 +340,10 @@ pub struct FakeCellular {
     pub lasts: Vec<bool>,
     /// What [`DeviceHttp::transport`] says once a request went out.
     pub transport: Option<Transport>,
+    /// Takes requests ahead of their answers ([`DeviceHttp::send_ahead`]).
+    pub pipelining: bool,
+    /// Answers of requests sent ahead, not read yet.
+    ahead: VecDeque<(Result<Response, NetError>, Vec<u8>)>,
 }
 
 impl DeviceHttp for FakeCellular {
@@ -366,6 +370,30 @@ impl DeviceHttp for FakeCellular {
 
     fn transport(&self) -> Option<Transport> {
         self.transport.filter(|_| !self.lasts.is_empty())
+    }
+
+    async fn send_ahead(&mut self, request: &Request<'_>) -> Result<bool, NetError> {
+        if !self.pipelining || !self.attached {
+            return Ok(false);
+        }
+        // Written now, answered by the server in order; the answer waits to be read.
+        self.sim.sleep_ms(HTTP_MS / 4).await;
+        self.lasts.push(request.last);
+        self.counters.tx += request.body.len() as u64 + 200;
+        let mut body = vec![0; 640];
+        let result = self.server.handle(self.sim.now_ms(), request, &mut body);
+        self.ahead.push_back((result, body));
+        Ok(true)
+    }
+
+    async fn receive_ahead(&mut self, answer: &mut [u8]) -> Result<Response, NetError> {
+        let (result, body) = self.ahead.pop_front().ok_or(NetError::Link)?;
+        let mut response = result?;
+        let n = response.body_len.min(answer.len());
+        answer[..n].copy_from_slice(&body[..n]);
+        response.body_len = n;
+        self.counters.rx += response.content_len as u64 + 100;
+        Ok(response)
     }
 }
 
@@ -590,6 +618,8 @@ impl Rig {
             counters: ByteCounters::default(),
             lasts: Vec::new(),
             transport: None,
+            pipelining: false,
+            ahead: VecDeque::new(),
         };
         let wifi = FakeWifi {
             sim: sim.clone(),
