@@ -8,10 +8,10 @@
 //!   `"enableSNI",0,1` on the same command line (Manual §1.5.2);
 //! - `AT+CCHSTART` -> `OK`, then `+CCHSTART: 0` (max 120 s; another code is a failure);
 //! - `AT+CCHSSLCFG=0,0` (TLS only: session 0 uses SSL context 0);
-//! - `AT+CCHOPEN=0,"<host>",<port>,<client_type>` (1 TCP, 2 TLS) -> `CONNECT [<rate>]`: data
-//!   mode, every byte written goes to the server and every byte read comes from it; a failure is
-//!   `ERROR`, `+CME ERROR`, `+CCHOPEN: 0,<err>` (§4.1.1: 13 DNS, 14 connect, 15 handshake) or
-//!   `CONNECT FAIL`;
+//! - `AT+CCHOPEN=0,"<host>",<port>,<client_type>` (1 TCP, 2 TLS; host at most 256 bytes) ->
+//!   `CONNECT [<rate>]`: data mode, every byte written goes to the server and every byte read
+//!   comes from it; a failure is `ERROR`, `+CME ERROR`, `+CCHOPEN: 0,<err>` (note §4.1.1, the
+//!   Manual's SSL result codes §19.3: 13 DNS, 14 connect, 15 handshake) or `CONNECT FAIL`;
 //! - when the server closes, the modem prints `CLOSED` (or `+CCH_PEER_CLOSED: 0`, §4.1.2) and is
 //!   back in command mode: the last request of a wake carries `Connection: close`, so the wake
 //!   ends without the escape sequence;
@@ -99,9 +99,10 @@ where
         response_body: &mut [u8],
     ) -> Result<Response, Option<ModemError>> {
         // Answers to requests sent ahead and not read are not this request's.
-        while self.ahead > 0 {
+        while self.ahead > 0 && self.socket == Socket::Open {
             self.socket_receive_ahead(&mut []).await.map_err(Some)?;
         }
+        self.ahead = 0;
         self.socket_ready().await?;
         let base = self.settings.base_url.clone();
         let host = split_url(&base).map_or("", |(_, host, _)| host);
