@@ -1602,4 +1602,33 @@ mod tests {
         let boot = bench.drain(bench.now + 15_000);
         assert!(boot.contains("*ATREADY: 1"), "{boot:?}");
     }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order_the_second_after_its_own_air_time() {
+        let tcp = Tcp::start();
+        let mut bench = Bench::cch_started(tcp.clone());
+        bench.open(tcp.port);
+        let both = format!("{}{}", post(3, false), post(20_000, false));
+        bench
+            .modem
+            .receive(bench.now, both.as_bytes(), bench.baud, &mut bench.meter);
+        let sent = bench.now;
+        let first = bench.modem.next_output_after(sent).expect("first answer");
+        let second = bench.modem.next_output_after(first).expect("second answer");
+        let rtt = bench.modem.timing().rtt_ms(-85);
+        let air = bench.modem.timing().uplink_us(-85, 20_000) / 1_000;
+        assert!(first >= sent + rtt + SERVER_MS, "{}", first - sent);
+        assert!(
+            second >= sent + air + rtt + SERVER_MS,
+            "the second request's 20 kB on the air first: {} ms",
+            second - sent
+        );
+        let answers = bench.drain(second + 100);
+        assert_eq!(
+            answers,
+            "HTTP/1.1 201 Created\r\ncontent-length: 9\r\n\r\n{\"n\":003}\
+             HTTP/1.1 201 Created\r\ncontent-length: 9\r\n\r\n{\"n\":000}"
+        );
+        assert_eq!(tcp.served(), 2);
+    }
 }

@@ -206,12 +206,13 @@ impl Modem {
             return;
         }
         let signal = self.spec.signal_dbm;
-        let air_us = self.spec.timing.uplink_us(signal, bytes.len());
-        connection.air_free_us = connection.air_free_us.max(now * 1_000) + air_us;
+        // The bytes go on the air as they come, after what is still queued for it.
+        let air_from_us = connection.air_free_us.max(now * 1_000);
+        connection.air_free_us = air_from_us + self.spec.timing.uplink_us(signal, bytes.len());
         if connection.pending.is_empty() {
             meter.set(Rail::Modem, now, State::ModemTx { signal_dbm: signal });
         }
-        for &byte in bytes {
+        for (index, &byte) in bytes.iter().enumerate() {
             let Some(connection) = self.socket.data.as_mut() else {
                 return;
             };
@@ -245,7 +246,8 @@ impl Modem {
                 let request = std::mem::take(&mut connection.pending);
                 connection.frame = None;
                 connection.reset_at = None;
-                let sent_at = connection.air_free_us.div_ceil(1_000);
+                let on_air_us = air_from_us + self.spec.timing.uplink_us(signal, index + 1);
+                let sent_at = on_air_us.div_ceil(1_000);
                 self.forward(sent_at, &request, meter);
             }
         }

@@ -1,3 +1,4 @@
+use smartbox_firmware::http::Transport;
 use smartbox_firmware::link::Path;
 use smartbox_firmware::policy::Wake;
 
@@ -16,6 +17,13 @@ fn mail_is_delivered_with_its_three_photos() {
         Some(Path::Cellular { .. })
     ));
     assert_eq!((report.delivered, report.queue_len), (1, 0), "{report:?}");
+    // Against the real server: the five requests over one connection of the socket service.
+    assert_eq!(report.transport, Some(Transport::Socket));
+    let stats = mailbox.modem_stats();
+    assert_eq!(
+        (stats.connections, stats.requests_sent, stats.http_actions),
+        (1, 5, 0)
+    );
     let event = report.event.expect("a mail event");
     assert_eq!(event.photo_count, 3);
     let events = world.events("SB-E2E-0001");
