@@ -782,7 +782,11 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         let Ok(len) = serde_json_core::to_slice(event, &mut json) else {
             return Upload::Dropped;
         };
-        if self.pipelined(state, event, &json[..len], photos).await {
+        // Only while the last heartbeat said the service is active: a mailbox the server refuses
+        // (suspended, over its spend cap) would send photos it then sends again or not at all.
+        if state.service == Some(ServiceState::Active)
+            && self.pipelined(state, event, &json[..len], photos).await
+        {
             return Upload::Done;
         }
         let mut answer = [0; JSON_BUF];

@@ -474,16 +474,20 @@ fn only_the_heartbeat_is_marked_last_and_the_transport_is_reported() {
 fn on_a_pipelining_link_the_photos_follow_the_event_without_waiting_for_its_answer() {
     let mut rig = Rig::new();
     rig.cellular.pipelining = true;
+    // The last heartbeat said the service is active.
+    rig.wake_at(0, Wake::Timer);
+    let before = rig.server.statuses().len();
     let report = rig.wake_at(HOUR, Wake::Mail);
     assert_eq!((report.delivered, report.queued), (1, 0));
     let id = report.event.expect("event").event_id.to_string();
     assert_eq!(
-        rig.server.statuses(),
+        rig.server.statuses()[before..],
         one_delivery(&id),
         "each request once"
     );
     assert_eq!(rig.server.complete_events(), 1);
     let mut sequential = Rig::new();
+    sequential.wake_at(0, Wake::Timer);
     let slow = sequential.wake_at(HOUR, Wake::Mail);
     assert!(
         report.awake_ms + 600 < slow.awake_ms,
@@ -497,6 +501,9 @@ fn on_a_pipelining_link_the_photos_follow_the_event_without_waiting_for_its_answ
 fn a_refusal_on_the_pipelined_path_is_handled_one_request_at_a_time_as_before() {
     let mut rig = Rig::new();
     rig.cellular.pipelining = true;
+    // A check-in while the service is active, then the subscription lapses.
+    rig.wake_at(0, Wake::Timer);
+    let before = rig.server.statuses().len();
     rig.server.state().mode = Mode::Suspended;
     let report = rig.wake_at(HOUR, Wake::Mail);
     assert_eq!(
@@ -504,7 +511,7 @@ fn a_refusal_on_the_pipelined_path_is_handled_one_request_at_a_time_as_before() 
         (0, 1, 1),
         "kept on SD"
     );
-    let statuses = rig.server.statuses();
+    let statuses = rig.server.statuses()[before..].to_vec();
     assert_eq!(
         statuses[..4].iter().map(|(_, s)| *s).collect::<Vec<_>>(),
         [Some(402); 4],
@@ -518,22 +525,60 @@ fn a_refusal_on_the_pipelined_path_is_handled_one_request_at_a_time_as_before() 
         ],
         "then the event alone, judged as before, and the heartbeat"
     );
-    // Paid: the check-in after the hold delivers it once.
+    // Paid: the check-in after the hold delivers it once, one request at a time while the
+    // last heartbeat said the service was suspended.
     rig.server.state().mode = Mode::Normal;
+    let before = rig.server.statuses().len();
     let later = rig.wake_at(8 * HOUR, Wake::Timer);
     assert_eq!((later.delivered, later.queue_len), (1, 0));
     assert_eq!(rig.server.complete_events(), 1);
+    let statuses: Vec<Option<u16>> = rig.server.statuses()[before..]
+        .iter()
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(201); 4]
+            .iter()
+            .copied()
+            .chain([Some(200)])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        rig.cellular.lasts.len(),
+        rig.server.statuses().len(),
+        "every request went out once"
+    );
+}
+
+#[test]
+fn before_any_heartbeat_said_the_service_is_active_nothing_is_pipelined() {
+    let mut rig = Rig::new();
+    rig.cellular.pipelining = true;
+    rig.server.state().mode = Mode::Suspended;
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!((report.delivered, report.queued), (0, 1));
+    assert_eq!(
+        rig.server.statuses(),
+        [
+            (s("POST events"), Some(402)),
+            (s("POST heartbeat"), Some(200))
+        ],
+        "no photo sent for an event the server refuses"
+    );
 }
 
 #[test]
 fn a_5xx_on_the_pipelined_path_is_retried_one_request_at_a_time() {
     let mut rig = Rig::new();
     rig.cellular.pipelining = true;
+    rig.wake_at(0, Wake::Timer);
+    let before = rig.server.statuses().len();
     rig.server.state().fail_next = 1;
     let report = rig.wake_at(HOUR, Wake::Mail);
     assert_eq!((report.delivered, report.queued), (1, 0));
     assert_eq!(rig.server.complete_events(), 1);
-    let statuses = rig.server.statuses();
+    let statuses = rig.server.statuses()[before..].to_vec();
     assert_eq!(statuses[0], (s("POST events"), Some(503)));
     assert_eq!(statuses[4], (s("POST events"), Some(201)), "{statuses:?}");
 }
