@@ -80,6 +80,13 @@ pub fn split_url(base: &str) -> Option<(bool, &str, u16)> {
     (!host.is_empty()).then_some((tls, host, port))
 }
 
+/// The `Host` header of a base URL: its authority, the port included when it has one
+/// (RFC 9110 §7.2).
+fn host_header(base: &str) -> &str {
+    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 impl<IO, P, C> A7670<IO, P, C>
 where
     IO: Read + Write + BaudRate,
@@ -105,8 +112,7 @@ where
         self.ahead = 0;
         self.socket_ready().await?;
         let base = self.settings.base_url.clone();
-        let host = split_url(&base).map_or("", |(_, host, _)| host);
-        let head = http1::request_head(request, host, request.last)
+        let head = http1::request_head(request, host_header(&base), request.last)
             .map_err(|_| Some(ModemError::TooLarge))?;
         let result = self.socket_exchange(&head, request, response_body).await;
         match &result {
@@ -290,8 +296,8 @@ where
             };
         }
         let base = self.settings.base_url.clone();
-        let host = split_url(&base).map_or("", |(_, host, _)| host);
-        let head = http1::request_head(request, host, false).map_err(|_| ModemError::TooLarge)?;
+        let head = http1::request_head(request, host_header(&base), false)
+            .map_err(|_| ModemError::TooLarge)?;
         match self.socket_write(&head, request.body).await {
             Ok(()) => {
                 self.ahead += 1;
@@ -427,6 +433,13 @@ mod tests {
         assert_eq!(split_url("ftp://h"), None);
         assert_eq!(split_url("http://h:port"), None);
         assert_eq!(split_url("https://"), None);
+    }
+
+    #[test]
+    fn the_host_header_keeps_a_port_the_url_names() {
+        assert_eq!(host_header("http://127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(host_header("https://api.example.com"), "api.example.com");
+        assert_eq!(host_header("https://h:8443/base"), "h:8443");
     }
 
     #[test]
