@@ -78,6 +78,14 @@ impl AppState {
     pub fn billing(&self) -> BillingEngine {
         BillingEngine::new(self.db.clone(), Arc::clone(&self.payments))
     }
+
+    /// Makes the device API read the database on every device's next request. Called after this
+    /// process changes a subscription or a device (a plan, a card, a spend cap, a claim, a
+    /// return, a billing job, a payment webhook), so a mailbox learns it at once instead of after
+    /// the device cache's TTL.
+    pub fn devices_changed(&self) {
+        self.device_api.devices.forget_all();
+    }
 }
 
 /// The payment provider the configuration names: Stripe when `STRIPE_SECRET_KEY` is set

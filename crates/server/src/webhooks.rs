@@ -66,7 +66,7 @@ async fn stripe(
     if outcome == WebhookOutcome::Processed {
         // A payment that went through resumes a suspended mailbox: the device API must not
         // answer from what it cached before.
-        state.device_api.devices.forget_all();
+        state.devices_changed();
     }
     tracing::info!(event = %event.id, kind = %event.event_type, outcome = outcome.as_str(), "Stripe webhook");
     Ok((

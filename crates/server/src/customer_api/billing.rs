@@ -169,6 +169,7 @@ pub(crate) async fn change_plan(
         )
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     let (name, prorated_cents, invoice_id, effective_at) = match result {
         PlanChangeResult::Unchanged => ("unchanged", None, None, None),
         PlanChangeResult::Changed => ("changed", None, None, None),
@@ -220,6 +221,7 @@ pub(crate) async fn cancel(
         )
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     subscription(State(state), ApiUser(user), Path(subscription_id)).await
 }
 
@@ -246,6 +248,7 @@ pub(crate) async fn resume(
         )
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     subscription(State(state), ApiUser(user), Path(subscription_id)).await
 }
 
@@ -360,8 +363,9 @@ pub(crate) async fn save_payment_method(
                 "send either `setup_intent` or `card`",
             ));
         }
-    }
-    .map_err(billing_error)?;
+    };
+    state.devices_changed();
+    let attached = attached.map_err(billing_error)?;
     let invoices_paid = attached
         .collected
         .iter()

@@ -71,6 +71,7 @@ pub(crate) async fn claim(
     let now = state.clock.now_ms();
     let (subscription_id, claimed) =
         provisioning::start_trial(&state.db, &device.id, &user.user.id, plan, now).await?;
+    state.devices_changed();
     if !claimed {
         return Err(refused(&ClaimRefusal::AlreadyClaimed));
     }

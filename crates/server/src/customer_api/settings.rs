@@ -251,6 +251,7 @@ pub(crate) async fn update_settings(
             .set_spend_cap(&cap.subscription_id, Some(cap.cap_cents), now)
             .await?;
     }
+    state.devices_changed();
     for c in &channels {
         state
             .db

@@ -4,9 +4,11 @@
 //! Opening a secret and reading the device, its subscription and its counters costs three steps
 //! per request; a mailbox that talks several times in a wake cycle (event, photos, heartbeat) and a
 //! benchmark that hammers a few devices pay them once per [`CACHE_TTL_MS`] (and again when the
-//! billing period turns). Changes made in this process reach the device API at once: the billing
-//! jobs and the Stripe webhook call [`DeviceCache::forget_all`] after the billing engine ran, the
-//! event handler [`DeviceCache::forget`]s its device; changes made by another process (the CLI,
+//! billing period turns). Changes made in this process reach the device API at once: whatever
+//! changes a subscription or a device (billing jobs, the Stripe webhook, the portal's and the
+//! customer API's plan, card, cap, claim and return actions) calls
+//! [`AppState::devices_changed`](crate::AppState::devices_changed), and the event handler
+//! [`DeviceCache::forget`]s its device; changes made by another process (the CLI,
 //! another server on the same PostgreSQL) show within the TTL. Decisions that must be exact
 //! (402/429 on a new event) reload the context from the database instead of trusting the cache.
 //!

@@ -22,7 +22,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     // Suspensions, resumptions, renewals and cancels change what the device API must answer:
     // its cached contexts go, so a suspended mailbox hears it on its next request.
     if result.as_ref().map_or(true, changed_something) {
-        ctx.state.device_api.devices.forget_all();
+        ctx.state.devices_changed();
     }
     let report = result.map_err(|error| match error {
         BillingError::NotFound(_) | BillingError::Corrupt(_) => JobError::permanent(error),

@@ -356,6 +356,7 @@ pub async fn save_card(
             .finish_card_setup(&user.user.id, &intent, state.clock.now(), &actor)
             .await
     };
+    state.devices_changed();
     let refusal = match saved {
         Ok(attached) => {
             tracing::info!(customer = %user.user.id, payment_method = %attached.payment_method, "payment method saved");
@@ -479,6 +480,7 @@ pub async fn change_plan(
         )
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     let to_page = match result {
         PlanChangeResult::Upgraded {
             invoice_id: Some(id),
@@ -513,6 +515,7 @@ pub async fn cancel(
         .cancel_at_period_end(&user.user.id, &form.subscription, state.clock.now(), &actor)
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     Ok(Redirect::to("/billing").into_response())
 }
 
@@ -532,5 +535,6 @@ pub async fn resume(
         .withdraw_cancel(&user.user.id, &form.subscription, state.clock.now(), &actor)
         .await
         .map_err(billing_error)?;
+    state.devices_changed();
     Ok(Redirect::to("/billing").into_response())
 }

@@ -268,6 +268,7 @@ pub async fn choose_plan(
     let now = state.clock.now_ms();
     let (_, claimed) =
         provisioning::start_trial(&state.db, &device.id, &user.user.id, plan, now).await?;
+    state.devices_changed();
     if !claimed {
         let (status, message) = ClaimRefusal::AlreadyClaimed.status_and_message();
         return Err(PageError::Status(status, message.to_owned()));

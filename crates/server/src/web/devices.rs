@@ -196,6 +196,7 @@ pub async fn start_device_return(state: &AppState, device: &DeviceRow) -> Result
             "This mailbox cannot be returned in its current state.".to_owned(),
         ));
     }
+    state.devices_changed();
     if let Some(sub) = state.db.live_subscription_of_device(&device.id).await? {
         state
             .db

@@ -260,6 +260,7 @@ pub async fn save(
     for (id, cents) in caps {
         state.db.set_spend_cap(&id, Some(cents), now).await?;
     }
+    state.devices_changed();
     state
         .db
         .set_digest_enabled(&user.user.id, get("digest").is_some(), now)

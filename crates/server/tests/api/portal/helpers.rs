@@ -385,6 +385,8 @@ pub struct Household {
     pub browser: Browser,
     pub user_id: String,
     pub device_id: String,
+    /// The mailbox's factory record (serial and secret), for signed device requests.
+    pub factory: FactoryRecord,
     pub subscription_id: String,
     pub event_id: String,
     pub invoice_id: String,
@@ -405,7 +407,7 @@ impl PortalApp {
             .as_str()
             .expect("an id")
             .to_owned();
-        self.make_devices(&[serial]).await;
+        let factory = self.make_devices(&[serial]).await.remove(0);
         let db = &self.state.db;
         let device = db.device_by_serial(serial).await.unwrap().expect("device");
         let (subscription_id, claimed) = provisioning::start_trial(
@@ -441,6 +443,7 @@ impl PortalApp {
             browser,
             user_id,
             device_id: device.id,
+            factory,
             subscription_id,
             event_id,
             invoice_id,

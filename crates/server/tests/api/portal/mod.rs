@@ -7,6 +7,7 @@ mod accounts;
 mod api_parity;
 mod authorization;
 mod browser;
+mod device_cache;
 pub mod helpers;
 mod onboarding;
 mod pages;
