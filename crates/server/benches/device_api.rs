@@ -268,7 +268,6 @@ async fn run_phase(
     rate: Option<usize>,
     round: Round,
 ) -> anyhow::Result<Phase> {
-    let client_runtime = clients_runtime();
     let started = Instant::now();
     let cpu_before = process_cpu();
     let deadline = started + Duration::from_secs(seconds);
@@ -276,7 +275,7 @@ async fn run_phase(
     let mut clients = Vec::with_capacity(connections);
     for client in 0..connections {
         let devices = Arc::clone(devices);
-        clients.push(client_runtime.spawn(async move {
+        clients.push(tokio::spawn(async move {
             let mut phase = Phase::default();
             let mut connection = Connection::open(addr).await?;
             let mut next = client;
@@ -311,22 +310,6 @@ async fn run_phase(
     total.elapsed = started.elapsed();
     total.cpu = process_cpu().saturating_sub(cpu_before);
     Ok(total)
-}
-
-/// The clients' own runtime on one thread of its own: they stand for mailboxes on other
-/// machines, so they must not queue in the server's worker threads (they still share the cores).
-fn clients_runtime() -> &'static tokio::runtime::Handle {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("bench-client")
-                .enable_all()
-                .build()
-                .expect("the clients' runtime starts")
-        })
-        .handle()
 }
 
 fn heartbeat_round<'a>(
