@@ -23,7 +23,7 @@ struct Payload {
 
 /// Enqueues the event's follow-up jobs, each once.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
-    let payload: Payload = serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: Payload = ctx.payload()?;
     let now_ms = ctx.now_ms();
     let body = serde_json::json!({ "event_id": payload.event_id });
     for kind in [NOTIFY_EVENT, EVENT_THUMBNAILS] {

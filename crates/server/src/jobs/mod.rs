@@ -73,7 +73,13 @@ pub struct JobContext {
 impl JobContext {
     /// `now` in milliseconds since the epoch, as the store keeps time.
     pub fn now_ms(&self) -> i64 {
-        crate::device_api::context::unix_ms(self.now)
+        smartbox_domain::epoch::unix_ms(self.now)
+    }
+
+    /// The job's payload as `T`; one that does not parse fails the job for good (it would fail
+    /// the same way on every attempt).
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
+        serde_json::from_str(&self.job.payload).map_err(JobError::permanent)
     }
 }
 

@@ -38,8 +38,7 @@ struct ReleasePayload {
 
 /// Sends one delivery record's message unless it is settled.
 pub async fn run_delivery(ctx: JobContext) -> Result<(), JobError> {
-    let payload: DeliveryPayload =
-        serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: DeliveryPayload = ctx.payload()?;
     let state = &ctx.state;
     let Some(record) = state
         .db
@@ -75,8 +74,7 @@ pub async fn run_delivery(ctx: JobContext) -> Result<(), JobError> {
 
 /// Sends what quiet hours held for one destination as one message.
 pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
-    let payload: ReleasePayload =
-        serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: ReleasePayload = ctx.payload()?;
     let state = &ctx.state;
     let held = state
         .db

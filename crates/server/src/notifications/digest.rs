@@ -15,10 +15,10 @@ use smartbox_store::{GalleryFilter, NewJob};
 use time::{OffsetDateTime, Time};
 
 use super::deliver::delivery_key;
-use super::fan_out::epoch_ms;
 use super::message::{gallery_link, notifications};
 use crate::jobs::{JobContext, JobError};
 use crate::web::format::offset_of;
+use smartbox_domain::epoch::unix_ms;
 
 /// The recurring pass's kind.
 pub const DIGEST_PASS: &str = "notify_digest_pass";
@@ -58,9 +58,9 @@ pub async fn run_pass(ctx: JobContext) -> Result<(), JobError> {
             .enqueue_job(&NewJob {
                 id: &uuid::Uuid::now_v7().to_string(),
                 kind: NOTIFY_DIGEST,
-                payload: serde_json::json!({ "user_id": user_id, "at": epoch_ms(at) }),
+                payload: serde_json::json!({ "user_id": user_id, "at": unix_ms(at) }),
                 unique_key: Some(&key),
-                run_at: epoch_ms(ctx.now),
+                run_at: ctx.now_ms(),
                 max_attempts: super::DELIVERY_ATTEMPTS,
             })
             .await
@@ -71,8 +71,7 @@ pub async fn run_pass(ctx: JobContext) -> Result<(), JobError> {
 
 /// Sends one customer's digest (nothing when no mail came in the 24 hours).
 pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
-    let payload: DigestPayload =
-        serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: DigestPayload = ctx.payload()?;
     let state = &ctx.state;
     let Some(user) = state
         .db

@@ -2,6 +2,7 @@
 //! job that sends it — now, or when the customer's quiet hours end.
 
 use serde::Deserialize;
+use smartbox_domain::epoch::unix_ms;
 use smartbox_notify::Channel;
 use smartbox_notify::quiet_hours::{Decision, QuietHours};
 use smartbox_store::{NewDelivery, NewJob, UserRow, delivery_status};
@@ -26,7 +27,7 @@ struct Payload {
 /// records (unique per event, channel and destination) and the same jobs (unique keys), so a
 /// duplicated or retried `notify_event` sends nothing twice.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
-    let payload: Payload = serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: Payload = ctx.payload()?;
     let state = &ctx.state;
     let Some(event) = event_context(state, &payload.event_id)
         .await
@@ -116,7 +117,7 @@ fn release_job(
     quiet: QuietHours,
     until: OffsetDateTime,
 ) -> JobSpec {
-    let until_ms = epoch_ms(until);
+    let until_ms = unix_ms(until);
     let length = (quiet.end - quiet.start).whole_milliseconds() as i64;
     let from_ms = until_ms - length.rem_euclid(24 * 3_600_000);
     (
@@ -187,8 +188,6 @@ pub async fn quiet_hours(state: &AppState, owner: &UserRow) -> anyhow::Result<Op
     }))
 }
 
-pub(crate) use smartbox_domain::epoch::unix_ms as epoch_ms;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,11 +204,8 @@ mod tests {
         let (kind, key, payload, run_at) =
             release_job("u1", Channel::Email, "a@example.test", night, until);
         assert_eq!(kind, NOTIFY_RELEASE);
-        assert_eq!(run_at, epoch_ms(until));
-        assert_eq!(
-            payload["from"],
-            epoch_ms(datetime!(2026-11-25 22:00 +01:00))
-        );
+        assert_eq!(run_at, unix_ms(until));
+        assert_eq!(payload["from"], unix_ms(datetime!(2026-11-25 22:00 +01:00)));
         assert_eq!(
             key,
             format!("notify_release:u1:email:a@example.test:{run_at}")

@@ -29,7 +29,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     if state.config.mqtt_url.is_none() {
         return Ok(());
     }
-    let payload: Payload = serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: Payload = ctx.payload()?;
     let every_ms = i64::try_from(STATUS_EVERY.as_millis()).unwrap_or(i64::MAX);
     let mailboxes = state
         .db

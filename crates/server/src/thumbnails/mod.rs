@@ -30,7 +30,7 @@ pub fn thumbnail_key(photo_key: &str) -> String {
 
 /// Makes the missing thumbnails of the payload's event.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
-    let payload: Payload = serde_json::from_str(&ctx.job.payload).map_err(JobError::permanent)?;
+    let payload: Payload = ctx.payload()?;
     let photos = ctx
         .state
         .db
