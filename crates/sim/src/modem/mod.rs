@@ -1184,21 +1184,7 @@ mod tests {
 
         /// Everything the modem sends until `until`, as text; time moves there.
         fn drain(&mut self, until: u64) -> String {
-            let mut out = Vec::new();
-            let mut buf = [0; 256];
-            loop {
-                let n = self.modem.read(self.now, &mut buf, self.baud);
-                out.extend_from_slice(&buf[..n]);
-                if n > 0 {
-                    continue;
-                }
-                match self.modem.next_output_after(self.now) {
-                    Some(t) if t <= until => self.now = t,
-                    _ => break,
-                }
-            }
-            self.now = until;
-            String::from_utf8_lossy(&out).into_owned()
+            String::from_utf8_lossy(&self.drain_bytes(until)).into_owned()
         }
 
         fn send(&mut self, bytes: &str) -> String {
