@@ -13,7 +13,7 @@ use smartbox_server::firmware_release;
 use smartbox_server::jobs::{Worker, registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, event_id, spawn_apps, status_and_json, vitals_body};
+use crate::helpers::{TestApp, TestDevice, event_id, spawn_apps, status_and_json, vitals_body};
 
 const UNAUTHORIZED: &str = r#"{"error":"unauthorized","message":"authentication failed"}"#;
 
@@ -175,16 +175,7 @@ async fn a_decommissioned_mailbox_is_refused_like_a_stranger() {
 #[tokio::test]
 async fn a_lifecycle_change_elsewhere_reaches_the_device_api_within_the_cache_ttl() {
     for app in spawn_apps().await {
-        let device = app.activated_device("SB-TTL-01", PlanId::Basic).await;
-        assert_eq!(
-            app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
-            200
-        );
-        app.state
-            .db
-            .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
-            .await
-            .unwrap();
+        let device = decommissioned_behind_the_cache(&app, "SB-TTL-01").await;
         app.clock
             .advance_ms(smartbox_server::device_api::context::CACHE_TTL_MS);
         let response = app.heartbeat(&device, &vitals_body("1.0.0")).await;
@@ -196,16 +187,7 @@ async fn a_lifecycle_change_elsewhere_reaches_the_device_api_within_the_cache_tt
 async fn a_busy_device_s_context_is_reloaded_ahead_of_its_ttl_off_the_request_path() {
     use smartbox_server::device_api::context::{CACHE_TTL_MS, REFRESH_AHEAD_MS};
     for app in spawn_apps().await {
-        let device = app.activated_device("SB-TTL-02", PlanId::Basic).await;
-        assert_eq!(
-            app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
-            200
-        );
-        app.state
-            .db
-            .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
-            .await
-            .unwrap();
+        let device = decommissioned_behind_the_cache(&app, "SB-TTL-02").await;
         // Still within the TTL: answered from the cached context, which starts a reload.
         app.clock.advance_ms(REFRESH_AHEAD_MS);
         assert_eq!(
@@ -231,6 +213,22 @@ async fn a_busy_device_s_context_is_reloaded_ahead_of_its_ttl_off_the_request_pa
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+/// An active device whose context the device API has cached (one heartbeat answered), then
+/// decommissioned in the database behind the cache's back, as another process would.
+async fn decommissioned_behind_the_cache(app: &TestApp, serial: &str) -> TestDevice {
+    let device = app.activated_device(serial, PlanId::Basic).await;
+    assert_eq!(
+        app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
+        200
+    );
+    app.state
+        .db
+        .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
+        .await
+        .unwrap();
+    device
 }
 
 async fn assert_unauthorized_at_any_time(response: reqwest::Response) {
