@@ -19,37 +19,27 @@
 //! and makes thumbnails and notifications of the completed events; 0: the API alone). Every loop stops at its deadline
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use smartbox_domain::PlanId;
 use smartbox_protocol::{
     EVENTS_PATH, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, HEARTBEAT_PATH, body_sha256,
     photo_path, sign,
 };
 use smartbox_server::config::Config;
 use smartbox_server::device_api::jpeg;
-use smartbox_server::{AppState, Server, SystemClock, provisioning};
+use smartbox_server::{Server, SystemClock};
 use smartbox_store::testing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use common::{Device, knob};
+
 const MAX_REQUESTS_PER_PHASE: usize = 2_000_000;
 const PHOTO_BYTES: usize = 60_000;
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-#[derive(Debug, Clone)]
-struct Device {
-    serial: String,
-    secret: [u8; 32],
-}
 
 /// What one run measures.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +103,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     })?;
     let server = Server::build(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
-    let devices = provision(server.state(), device_count).await?;
+    let (_, devices) = common::provision(server.state(), "BENCH", device_count).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async {
         let _ = stopped.await;
@@ -178,41 +168,6 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     let _ = stop.send(());
     serving.await??;
     Ok(())
-}
-
-async fn provision(state: &AppState, count: usize) -> anyhow::Result<Vec<Device>> {
-    let now = smartbox_server::Clock::now_ms(&SystemClock);
-    let csv: String = std::iter::once("serial".to_owned())
-        .chain((0..count).map(|i| format!("BENCH-{i:06}")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let serials = provisioning::read_serials(csv.as_bytes())?;
-    let records = provisioning::import_devices(&state.db, &state.master_key, &serials, now).await?;
-    let customer = provisioning::create_user(
-        &state.db,
-        "bench@example.com",
-        "bench-password",
-        "customer",
-        now,
-    )
-    .await?;
-    let mut devices = Vec::with_capacity(count);
-    for record in records {
-        let device = state
-            .db
-            .device_by_serial(&record.serial)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("{} vanished", record.serial))?;
-        // Premium: unlimited notifications, so the event phase is never capped.
-        provisioning::start_trial(&state.db, &device.id, &customer, PlanId::Premium, now).await?;
-        let mut secret = [0u8; 32];
-        hex::decode_to_slice(&record.secret_hex, &mut secret)?;
-        devices.push(Device {
-            serial: record.serial,
-            secret,
-        });
-    }
-    Ok(devices)
 }
 
 /// Latencies of one phase.

@@ -11,12 +11,13 @@
 //! time each kind of job took, which shows what the pipeline itself costs. Knobs (environment): `BENCH_EVENTS` (1,000 per pass), `BENCH_EVENTS_PER_S` (arrival
 //! rate, 20), `BENCH_DEVICES` (20).
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
-use smartbox_domain::PlanId;
 use smartbox_notify::testing::http::HttpReceiver;
 use smartbox_notify::testing::smtp::SmtpServer;
 use smartbox_protocol::{
@@ -24,23 +25,12 @@ use smartbox_protocol::{
 };
 use smartbox_server::config::Config;
 use smartbox_server::jobs::{Outcome, POLL_INTERVAL, WORKERS_PER_PROCESS, Worker, registry};
-use smartbox_server::{AppState, Clock, SystemClock, provisioning};
+use smartbox_server::{Clock, SystemClock};
+
+use common::{Device, knob};
 
 /// The event a delivery was about -> when its first delivery arrived.
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-#[derive(Debug, Clone)]
-struct Device {
-    serial: String,
-    secret: [u8; 32],
-}
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -108,7 +98,9 @@ async fn run_pass(
         _ => None,
     })?;
     let state = smartbox_server::server::open_state(config, Arc::new(SystemClock)).await?;
-    let devices = provision(&state, device_count, &webhook.url("/hooks")).await?;
+    let (customer, devices) = common::provision(&state, "NBENCH", device_count).await?;
+    smartbox_server::notifications::webhooks::create(&state, &customer, &webhook.url("/hooks"))
+        .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = smartbox_server::app(state.clone());
@@ -259,42 +251,6 @@ async fn collect_webhooks(mut receiver: HttpReceiver, arrivals: Arrivals) {
             first_arrival(&arrivals, id.to_owned());
         }
     }
-}
-
-/// Mailboxes on Premium (never capped) owned by one customer with a webhook.
-async fn provision(state: &AppState, count: usize, hook: &str) -> anyhow::Result<Vec<Device>> {
-    let now = SystemClock.now_ms();
-    let csv: String = std::iter::once("serial".to_owned())
-        .chain((0..count).map(|i| format!("NBENCH-{i:04}")))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let serials = provisioning::read_serials(csv.as_bytes())?;
-    let records = provisioning::import_devices(&state.db, &state.master_key, &serials, now).await?;
-    let customer = provisioning::create_user(
-        &state.db,
-        "bench@example.com",
-        "bench-password",
-        "customer",
-        now,
-    )
-    .await?;
-    smartbox_server::notifications::webhooks::create(state, &customer, hook).await?;
-    let mut devices = Vec::with_capacity(count);
-    for record in records {
-        let device = state
-            .db
-            .device_by_serial(&record.serial)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("{} vanished", record.serial))?;
-        provisioning::start_trial(&state.db, &device.id, &customer, PlanId::Premium, now).await?;
-        let mut secret = [0u8; 32];
-        hex::decode_to_slice(&record.secret_hex, &mut secret)?;
-        devices.push(Device {
-            serial: record.serial,
-            secret,
-        });
-    }
-    Ok(devices)
 }
 
 async fn send(
