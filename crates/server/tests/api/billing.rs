@@ -27,7 +27,7 @@ use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{Db, NewJob};
 use time::OffsetDateTime;
 
-use crate::helpers::{START, TestApp, TestDevice, event_id, spawn_apps, status_and_json};
+use crate::helpers::{START, event_id, spawn_apps, status_and_json};
 
 const WEBHOOK_SECRET: &str = "whsec_smartbox_server_tests";
 const DAY_S: i64 = 86_400;
@@ -113,17 +113,6 @@ async fn advance_to(db: &Db, clock: &ManualClock, worker: &Worker, until: Offset
     }
     clock.set_ms(until_ms.max(clock.now_ms()));
     drain(worker).await;
-}
-
-async fn customer_of(app: &TestApp, device: &TestDevice) -> String {
-    let email = format!("{}@example.com", device.serial.to_lowercase());
-    app.state
-        .db
-        .user_by_email(&email)
-        .await
-        .expect("read")
-        .expect("the customer")
-        .id
 }
 
 #[tokio::test]
@@ -363,7 +352,7 @@ async fn a_mailbox_is_suspended_72_hours_after_the_first_failed_charge_and_resum
     for app in spawn_apps().await {
         let worker = Worker::new(app.state.clone(), registry());
         let device = app.activated_device("SB-BILL-01", PlanId::Basic).await;
-        let customer = customer_of(&app, &device).await;
+        let customer = app.customer_of(&device).await;
         let billing = app.state.billing();
         billing
             .attach_test_card(

@@ -591,15 +591,7 @@ async fn a_mailbox_suspended_by_the_billing_engine_hears_it_on_its_very_next_req
     for app in spawn_apps().await {
         let worker = Worker::new(app.state.clone(), registry());
         let device = app.activated_device("SB-CACHE-01", PlanId::Basic).await;
-        let email = format!("{}@example.com", device.serial.to_lowercase());
-        let customer = app
-            .state
-            .db
-            .user_by_email(&email)
-            .await
-            .unwrap()
-            .expect("the customer")
-            .id;
+        let customer = app.customer_of(&device).await;
         app.state
             .billing()
             .attach_test_card(

@@ -151,11 +151,27 @@ impl TestApp {
     /// A mailbox activated for a customer, trialing on `plan` since now.
     pub async fn activated_device(&self, serial: &str, plan: PlanId) -> TestDevice {
         let device = self.import_device(serial).await;
-        let email = format!("{}@example.com", serial.to_lowercase());
-        provisioning::activate_device(&self.state.db, serial, &email, plan, self.clock.now_ms())
-            .await
-            .expect("the device is activated");
+        provisioning::activate_device(
+            &self.state.db,
+            serial,
+            &customer_email(serial),
+            plan,
+            self.clock.now_ms(),
+        )
+        .await
+        .expect("the device is activated");
         device
+    }
+
+    /// The id of the customer [`TestApp::activated_device`] made for `device`.
+    pub async fn customer_of(&self, device: &TestDevice) -> String {
+        self.state
+            .db
+            .user_by_email(&customer_email(&device.serial))
+            .await
+            .expect("read")
+            .expect("the customer")
+            .id
     }
 
     /// The live subscription's id.
@@ -329,4 +345,9 @@ pub async fn status_and_json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
+}
+
+/// The email of the customer an activated test device belongs to.
+fn customer_email(serial: &str) -> String {
+    format!("{}@example.com", serial.to_lowercase())
 }
