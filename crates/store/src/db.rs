@@ -96,6 +96,35 @@ impl Db {
         Ok(())
     }
 
+    /// Applies the backend's migrations up to `version` only: upgrade tests start from an older
+    /// schema.
+    #[cfg(feature = "testing")]
+    pub async fn migrate_to(&self, version: i64) -> Result<()> {
+        fn upto(mut migrator: sqlx::migrate::Migrator, version: i64) -> sqlx::migrate::Migrator {
+            migrator.migrations = migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            migrator
+        }
+        match self {
+            Db::Sqlite(pool) => {
+                upto(sqlx::migrate!("migrations/sqlite"), version)
+                    .run(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                upto(sqlx::migrate!("migrations/postgres"), version)
+                    .run(pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
     /// Which engine this is.
     pub fn backend(&self) -> Backend {
         match self {

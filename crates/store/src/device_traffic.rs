@@ -3,6 +3,7 @@
 //! mail events and photo records so that many requests share one transaction (group commit).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
@@ -17,7 +18,6 @@ pub struct DeviceAccessRow {
     pub serial: String,
     pub secret_ciphertext: Vec<u8>,
     pub lifecycle_state: String,
-    pub firmware_version: Option<String>,
     pub checkin_interval_s: i64,
     pub subscription_id: Option<String>,
     pub plan_id: Option<String>,
@@ -122,10 +122,9 @@ pub struct TrafficOutcome {
 /// made binding a multi-row statement of `n` parameters O(n^2): it dominated heartbeat batches).
 struct BatchSql {
     /// Appends `[device_id, recorded_at, battery, power_state, signal, network, firmware, tx, rx,
-    /// sd_queue]` rows to the series.
+    /// sd_queue]` rows (at most one per device and instant) to the series; a row for an instant
+    /// already stored replaces it.
     vitals: &'static str,
-    /// Sets each device's latest vitals and `last_seen_at` from the same rows.
-    latest: &'static str,
     /// Adds `[subscription_id, period_start, period_end, notifications, data_bytes]` rows (at
     /// most one per period) to the counters.
     usage: &'static str,
@@ -135,11 +134,11 @@ const SQLITE: BatchSql = BatchSql {
     vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
         network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1)",
-    latest: "UPDATE devices SET battery_percentage = v.value ->> 2, power_state = v.value ->> 3, \
-        signal_dbm = v.value ->> 4, network = v.value ->> 5, firmware_version = v.value ->> 6, \
-        modem_tx_bytes = v.value ->> 7, modem_rx_bytes = v.value ->> 8, sd_queue_len = v.value ->> 9, \
-        last_seen_at = v.value ->> 1 FROM json_each($1) AS v WHERE devices.id = v.value ->> 0",
+        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1) WHERE true \
+        ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
+        power_state = excluded.power_state, signal_dbm = excluded.signal_dbm, network = excluded.network, \
+        firmware_version = excluded.firmware_version, modem_tx_bytes = excluded.modem_tx_bytes, \
+        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len",
     // An upsert's SELECT needs a WHERE on SQLite (else ON CONFLICT would parse as a join's ON).
     usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
@@ -152,12 +151,11 @@ const POSTGRES: BatchSql = BatchSql {
     vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
         network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
         SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, v ->> 3, (v ->> 4)::bigint, v ->> 5, v ->> 6, \
-        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v",
-    latest: "UPDATE devices SET battery_percentage = (v ->> 2)::bigint, power_state = v ->> 3, \
-        signal_dbm = (v ->> 4)::bigint, network = v ->> 5, firmware_version = v ->> 6, \
-        modem_tx_bytes = (v ->> 7)::bigint, modem_rx_bytes = (v ->> 8)::bigint, \
-        sd_queue_len = (v ->> 9)::bigint, last_seen_at = (v ->> 1)::bigint \
-        FROM jsonb_array_elements($1::jsonb) AS v WHERE devices.id = v ->> 0",
+        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v \
+        ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
+        power_state = excluded.power_state, signal_dbm = excluded.signal_dbm, network = excluded.network, \
+        firmware_version = excluded.firmware_version, modem_tx_bytes = excluded.modem_tx_bytes, \
+        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len",
     usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
         SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, (v ->> 3)::bigint, (v ->> 4)::bigint \
         FROM jsonb_array_elements($1::jsonb) AS v \
@@ -212,7 +210,7 @@ impl Db {
     /// The device with this serial and its live subscription, in one query.
     pub async fn device_access_by_serial(&self, serial: &str) -> Result<Option<DeviceAccessRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT d.id AS device_id, d.serial, d.secret_ciphertext, d.lifecycle_state, d.firmware_version, \
+            "SELECT d.id AS device_id, d.serial, d.secret_ciphertext, d.lifecycle_state, \
              d.checkin_interval_s, s.id AS subscription_id, s.plan_id, s.status AS subscription_status, \
              s.anchor_at, s.spend_cap_cents \
              FROM devices d LEFT JOIN subscriptions s ON s.device_id = d.id AND s.status <> 'canceled' \
@@ -326,8 +324,8 @@ impl TrafficConnection {
     ///   and, without photos, completes at once with its `event_completed` job;
     /// - each photo is recorded unless its (event, index) exists; the one that completes its
     ///   event marks it complete and enqueues its `event_completed` job (once per event);
-    /// - every vitals row is appended to the series, and each device's latest vitals and
-    ///   `last_seen_at` become those of its newest row in the batch;
+    /// - every vitals row is appended to the series (a device's latest vitals and `last_seen_at`
+    ///   are its newest row there); of two rows for one device and instant the later stands;
     /// - the usage deltas are added (several deltas for one period add up).
     pub async fn write(&mut self, batch: &TrafficBatch) -> Result<TrafficOutcome> {
         let sql = match self.0 {
@@ -339,7 +337,7 @@ impl TrafficConnection {
             photos: Vec::with_capacity(batch.photos.len()),
         };
         let mut usage: Vec<&UsageDelta> = batch.usage.iter().collect();
-        let latest = latest_per_device(&batch.vitals);
+        let vitals = one_per_instant(&batch.vitals);
         on_conn!(&mut self.0, conn => {
             let mut tx = sqlx::Connection::begin(&mut **conn).await?;
             for e in &batch.events {
@@ -406,11 +404,8 @@ impl TrafficConnection {
                 }
                 outcome.photos.push(PhotoStored { new, completed_event });
             }
-            if !batch.vitals.is_empty() {
-                sqlx::query(sql.vitals).bind(vitals_json(&batch.vitals)).execute(&mut *tx).await?;
-            }
-            if !latest.is_empty() {
-                sqlx::query(sql.latest).bind(latest_json(&latest)).execute(&mut *tx).await?;
+            if !vitals.is_empty() {
+                sqlx::query(sql.vitals).bind(vitals_json(&vitals)).execute(&mut *tx).await?;
             }
             let usage = sum_per_period(&usage);
             if !usage.is_empty() {
@@ -422,14 +417,8 @@ impl TrafficConnection {
     }
 }
 
-/// The vitals rows as the JSON the batched statements read.
-fn vitals_json(rows: &[VitalsRow]) -> String {
-    let rows: Vec<_> = rows.iter().map(vitals_cells).collect();
-    serde_json::Value::from(rows).to_string()
-}
-
-/// The newest rows per device, as the JSON the batched statements read.
-fn latest_json(rows: &[&VitalsRow]) -> String {
+/// The vitals rows as the JSON the batched statement reads.
+fn vitals_json(rows: &[&VitalsRow]) -> String {
     let rows: Vec<_> = rows.iter().map(|v| vitals_cells(v)).collect();
     serde_json::Value::from(rows).to_string()
 }
@@ -466,21 +455,21 @@ fn usage_json(rows: &[UsageDelta]) -> String {
     serde_json::Value::from(rows).to_string()
 }
 
-/// The newest vitals of each device (a device can appear twice in a batch; an UPDATE ... FROM with
-/// two matching rows would pick either).
-fn latest_per_device(vitals: &[VitalsRow]) -> Vec<&VitalsRow> {
-    let mut latest: HashMap<&str, &VitalsRow> = HashMap::with_capacity(vitals.len());
+/// The rows to store, the later of two for one device and instant replacing the earlier (an
+/// upsert may touch a row once per statement), in the batch's order otherwise.
+fn one_per_instant(vitals: &[VitalsRow]) -> Vec<&VitalsRow> {
+    let mut slot: HashMap<(&str, i64), usize> = HashMap::with_capacity(vitals.len());
+    let mut rows: Vec<&VitalsRow> = Vec::with_capacity(vitals.len());
     for v in vitals {
-        latest
-            .entry(&v.device_id)
-            .and_modify(|kept| {
-                if v.recorded_at >= kept.recorded_at {
-                    *kept = v;
-                }
-            })
-            .or_insert(v);
+        match slot.entry((&v.device_id, v.recorded_at)) {
+            Entry::Occupied(at) => rows[*at.get()] = v,
+            Entry::Vacant(at) => {
+                at.insert(rows.len());
+                rows.push(v);
+            }
+        }
     }
-    latest.into_values().collect()
+    rows
 }
 
 /// The deltas summed per (subscription, period): PostgreSQL refuses an upsert that touches one row

@@ -38,9 +38,17 @@ pub struct NewDevice {
     pub created_at: i64,
 }
 
-const DEVICE_COLUMNS: &str = "id, serial, secret_ciphertext, claim_code_hash, owner_id, lifecycle_state, \
-    power_state, battery_percentage, firmware_version, name, location, signal_dbm, network, sd_queue_len, \
-    modem_tx_bytes, modem_rx_bytes, checkin_interval_s, last_seen_at, activated_at, claimed_at, created_at";
+/// A device's columns with its latest vitals, which are its newest row of the vitals series (see
+/// [`DEVICE_FROM`]); a device never heard from has none, and sleeps.
+const DEVICE_COLUMNS: &str = "d.id, d.serial, d.secret_ciphertext, d.claim_code_hash, d.owner_id, d.lifecycle_state, \
+    COALESCE(v.power_state, 'sleep') AS power_state, v.battery_percentage, v.firmware_version, d.name, d.location, \
+    v.signal_dbm, v.network, v.sd_queue_len, v.modem_tx_bytes, v.modem_rx_bytes, d.checkin_interval_s, \
+    v.recorded_at AS last_seen_at, d.activated_at, d.claimed_at, d.created_at";
+
+/// Devices `d` joined to their newest vitals `v` (one row at most: the series holds one row per
+/// device and instant). The heartbeat writes only the series, so it never rewrites the device row.
+pub(crate) const DEVICE_FROM: &str = "devices d LEFT JOIN device_vitals v ON v.device_id = d.id \
+    AND v.recorded_at = (SELECT MAX(recorded_at) FROM device_vitals WHERE device_id = d.id)";
 
 impl Db {
     /// Inserts factory devices in one transaction: all or none. A serial already known is a
@@ -74,7 +82,7 @@ impl Db {
 
     /// The device with this serial.
     pub async fn device_by_serial(&self, serial: &str) -> Result<Option<DeviceRow>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE serial = $1");
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM {DEVICE_FROM} WHERE d.serial = $1");
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(serial).fetch_optional(pool).await)?,
         )
@@ -82,7 +90,7 @@ impl Db {
 
     /// The device with this id.
     pub async fn device_by_id(&self, id: &str) -> Result<Option<DeviceRow>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM {DEVICE_FROM} WHERE d.id = $1");
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
         )
@@ -91,7 +99,7 @@ impl Db {
     /// The devices a customer owns, by name then serial.
     pub async fn devices_of_owner(&self, owner_id: &str) -> Result<Vec<DeviceRow>> {
         let sql = format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY name, serial"
+            "SELECT {DEVICE_COLUMNS} FROM {DEVICE_FROM} WHERE d.owner_id = $1 ORDER BY d.name, d.serial"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(owner_id).fetch_all(pool).await)?,
@@ -100,7 +108,7 @@ impl Db {
 
     /// Every device, by serial (admin inventory).
     pub async fn all_devices(&self) -> Result<Vec<DeviceRow>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY serial");
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM {DEVICE_FROM} ORDER BY d.serial");
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await)?,
         )

@@ -5,6 +5,7 @@
 //! see), then moved by the delivery job. A record that reached `delivered` or `failed` never
 //! changes again, so a retried or duplicated job cannot send twice.
 
+use crate::devices::DEVICE_FROM;
 use crate::{Db, Result, on_pool};
 
 /// Record statuses.
@@ -281,13 +282,16 @@ pub struct MailboxStatusRow {
 impl Db {
     /// Owned mailboxes that reported at or after `since` (epoch ms), by serial.
     pub async fn mailbox_status_since(&self, since: i64) -> Result<Vec<MailboxStatusRow>> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT serial, name, firmware_version, battery_percentage, signal_dbm FROM devices \
-             WHERE owner_id IS NOT NULL AND last_seen_at >= $1 ORDER BY serial",
-        )
+        let sql = format!(
+            "SELECT d.serial, d.name, v.firmware_version, v.battery_percentage, v.signal_dbm FROM {DEVICE_FROM} \
+             WHERE d.owner_id IS NOT NULL AND v.recorded_at >= $1 ORDER BY d.serial"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(since)
         .fetch_all(pool)
-        .await)?)
+        .await)?,
+        )
     }
 }
 

@@ -18,12 +18,17 @@ pub struct TestDb {
 
 /// A fresh migrated SQLite database in a temporary folder.
 pub async fn sqlite() -> TestDb {
+    sqlite_at(None).await
+}
+
+/// A fresh SQLite database migrated up to `version` (all migrations when `None`).
+async fn sqlite_at(version: Option<i64>) -> TestDb {
     let dir = tempfile::tempdir().expect("a temporary folder for the test database");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
     let db = Db::connect(&url)
         .await
         .expect("the test SQLite database opens");
-    db.migrate().await.expect("migrations apply on SQLite");
+    migrate(&db, version).await;
     TestDb {
         db,
         url,
@@ -33,6 +38,11 @@ pub async fn sqlite() -> TestDb {
 
 /// A fresh migrated PostgreSQL database, when `SMARTBOX_TEST_POSTGRES_URL` is set.
 pub async fn postgres() -> Option<TestDb> {
+    postgres_at(None).await
+}
+
+/// A fresh PostgreSQL database migrated up to `version` (all when `None`), when configured.
+async fn postgres_at(version: Option<i64>) -> Option<TestDb> {
     let base = std::env::var(POSTGRES_URL_VAR)
         .ok()
         .filter(|url| !url.is_empty())?;
@@ -47,7 +57,7 @@ pub async fn postgres() -> Option<TestDb> {
     let db = Db::connect(&url)
         .await
         .expect("the new test database opens");
-    db.migrate().await.expect("migrations apply on PostgreSQL");
+    migrate(&db, version).await;
     Some(TestDb {
         db,
         url,
@@ -62,6 +72,24 @@ pub async fn all() -> Vec<TestDb> {
         dbs.push(pg);
     }
     dbs
+}
+
+/// Every backend this run tests, each database migrated only up to `version`: an upgrade test
+/// writes data in an older schema, then applies the rest with [`Db::migrate`].
+pub async fn all_at(version: i64) -> Vec<TestDb> {
+    let mut dbs = vec![sqlite_at(Some(version)).await];
+    if let Some(pg) = postgres_at(Some(version)).await {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+async fn migrate(db: &Db, version: Option<i64>) {
+    let migrated = match version {
+        Some(version) => db.migrate_to(version).await,
+        None => db.migrate().await,
+    };
+    migrated.unwrap_or_else(|err| panic!("migrations apply on {}: {err}", db.backend().as_str()));
 }
 
 fn with_database(base: &str, name: &str) -> String {

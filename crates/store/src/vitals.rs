@@ -1,4 +1,4 @@
-//! Device vitals: the latest values on the device row and a time series for charts.
+//! Device vitals: a time series per device for charts, whose newest row is the device's latest.
 
 use crate::{Db, Result, on_pool};
 
@@ -18,48 +18,11 @@ pub struct VitalsRow {
 }
 
 impl Db {
-    /// Stores a heartbeat: appends to the series and updates the device's latest vitals and
-    /// `last_seen_at`, in one transaction.
+    /// Stores a heartbeat through the device API's group commit (a batch of one): the newest row
+    /// of a device's series is its latest vitals and `last_seen_at`.
     pub async fn record_vitals(&self, v: &VitalsRow) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-                 network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&v.device_id)
-            .bind(v.recorded_at)
-            .bind(v.battery_percentage)
-            .bind(&v.power_state)
-            .bind(v.signal_dbm)
-            .bind(&v.network)
-            .bind(&v.firmware_version)
-            .bind(v.modem_tx_bytes)
-            .bind(v.modem_rx_bytes)
-            .bind(v.sd_queue_len)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE devices SET battery_percentage = $2, power_state = $3, signal_dbm = $4, network = $5, \
-                 firmware_version = $6, modem_tx_bytes = $7, modem_rx_bytes = $8, sd_queue_len = $9, \
-                 last_seen_at = $10 WHERE id = $1",
-            )
-            .bind(&v.device_id)
-            .bind(v.battery_percentage)
-            .bind(&v.power_state)
-            .bind(v.signal_dbm)
-            .bind(&v.network)
-            .bind(&v.firmware_version)
-            .bind(v.modem_tx_bytes)
-            .bind(v.modem_rx_bytes)
-            .bind(v.sd_queue_len)
-            .bind(v.recorded_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.write_device_traffic(std::slice::from_ref(v), &[])
+            .await
     }
 
     /// A device's vitals recorded at or after `since`, oldest first.

@@ -140,7 +140,7 @@ async fn a_device_is_claimed_once() {
 }
 
 #[tokio::test]
-async fn a_heartbeat_updates_the_device_and_extends_the_series() {
+async fn a_heartbeat_extends_the_series_whose_newest_row_is_the_device_latest() {
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0004").await;
         for (at, battery) in [(5_000, 90), (6_000, 89)] {
@@ -595,6 +595,43 @@ async fn a_batch_of_heartbeats_keeps_every_sample_and_the_newest_vitals_per_devi
 }
 
 #[tokio::test]
+async fn two_reports_of_one_instant_keep_the_later_and_list_the_device_once() {
+    for t in each_backend().await {
+        let (user_id, device_id) = customer_with_device(&t.db, "SB-0113").await;
+        let quiet = t.db.device_by_id(&device_id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                quiet.power_state.as_str(),
+                quiet.last_seen_at,
+                quiet.battery_percentage
+            ),
+            ("sleep", None, None),
+            "a device never heard from sleeps and has no vitals"
+        );
+
+        t.db.write_device_traffic(
+            &[vitals(&device_id, 7_000, 50), vitals(&device_id, 7_000, 51)],
+            &[],
+        )
+        .await
+        .unwrap();
+        t.db.record_vitals(&vitals(&device_id, 7_000, 52))
+            .await
+            .unwrap();
+
+        let series = t.db.vitals_since(&device_id, 0).await.unwrap();
+        assert_eq!(series.len(), 1, "one sample per instant");
+        assert_eq!(series[0].battery_percentage, 52, "the later report stands");
+        let owned = t.db.devices_of_owner(&user_id).await.unwrap();
+        assert_eq!(owned.len(), 1);
+        assert_eq!(
+            (owned[0].battery_percentage, owned[0].last_seen_at),
+            (Some(52), Some(7_000))
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_batch_larger_than_one_statement_is_written_whole() {
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0112").await;
@@ -657,5 +694,62 @@ async fn a_new_event_counts_its_notification_and_a_retried_one_does_not() {
         );
         assert_eq!(t.db.count_jobs("event_completed").await.unwrap(), 1);
         assert_eq!(t.db.usage("sub-e", 0, 100).await.unwrap().notifications, 1);
+    }
+}
+
+#[tokio::test]
+async fn upgrading_keeps_what_each_device_last_reported() {
+    // Schema 8 kept the latest vitals on the devices row; 9 reads them from the series.
+    for t in testing::all_at(8).await {
+        let old_device = "INSERT INTO devices (id, serial, secret_ciphertext, claim_code_hash, lifecycle_state, \
+            power_state, battery_percentage, firmware_version, signal_dbm, network, sd_queue_len, modem_tx_bytes, \
+            modem_rx_bytes, last_seen_at, created_at) \
+            VALUES ($1, $2, $3, 'hash', 'active_subscription', 'awake', $4, '1.2.0', -70, 'wifi', 2, 10, 20, $5, 1000)";
+        let sample = "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+            network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+            VALUES ($1, $2, $3, 'awake', -80, 'cellular', '1.1.0', 1, 2, 0)";
+        smartbox_store::on_pool!(&t.db, pool => {
+            for (id, battery, seen) in [("dev-unsampled", Some(61), Some(9_000)), ("dev-sampled", Some(40), Some(8_000)), ("dev-quiet", None, None)] {
+                sqlx::query(old_device)
+                    .bind(id)
+                    .bind(id.to_uppercase())
+                    .bind(vec![1_u8])
+                    .bind(battery)
+                    .bind(seen)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            for battery in [41, 42] {
+                sqlx::query(sample).bind("dev-sampled").bind(8_000_i64).bind(battery).execute(pool).await.unwrap();
+            }
+        });
+
+        t.db.migrate().await.unwrap();
+
+        let unsampled = t.db.device_by_id("dev-unsampled").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                unsampled.battery_percentage,
+                unsampled.last_seen_at,
+                unsampled.power_state.as_str(),
+                unsampled.network.as_deref(),
+                unsampled.firmware_version.as_deref()
+            ),
+            (Some(61), Some(9_000), "awake", Some("wifi"), Some("1.2.0")),
+            "a device seen without a series row keeps its last report"
+        );
+        let sampled = t.db.device_by_id("dev-sampled").await.unwrap().unwrap();
+        assert_eq!(
+            (sampled.battery_percentage, sampled.last_seen_at),
+            (Some(42), Some(8_000)),
+            "two samples of one instant: the later stands"
+        );
+        assert_eq!(t.db.vitals_since("dev-sampled", 0).await.unwrap().len(), 1);
+        let quiet = t.db.device_by_id("dev-quiet").await.unwrap().unwrap();
+        assert_eq!(
+            (quiet.power_state.as_str(), quiet.last_seen_at),
+            ("sleep", None)
+        );
     }
 }

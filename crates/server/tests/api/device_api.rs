@@ -140,6 +140,8 @@ async fn an_unknown_serial_a_bad_signature_or_a_skewed_clock_all_get_the_same_40
         )
         .await;
 
+        // A second later (the series keeps one sample per device and instant).
+        app.clock.advance_s(1);
         assert_eq!(app.send(good).await.status(), 200);
         assert_eq!(
             app.vitals(&device).await.len(),
