@@ -109,6 +109,22 @@ impl Db {
              locked_until = $2, updated_at = $3 WHERE id = \
              (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1{lock}) RETURNING {JOB_COLUMNS}"
         );
+        // An idle poll only reads: on SQLite every UPDATE takes the database's one write lock,
+        // even when it matches nothing, and the device API's group commit then waits for it.
+        let probe = format!("SELECT id FROM jobs WHERE {due} LIMIT 1");
+        let due_job: Option<(String,)> = on_pool!(self, pool => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(probe.as_str()))
+                .bind(worker)
+                .bind(now + lease_ms)
+                .bind(now);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_optional(pool).await?
+        });
+        if due_job.is_none() {
+            return Ok(None);
+        }
         let row = on_pool!(self, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(worker)

@@ -30,11 +30,11 @@ pub mod event_completed;
 pub mod maintenance;
 mod registry;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -197,6 +197,10 @@ pub struct Worker {
     registry: Arc<Registry>,
     id: String,
     kinds: Vec<&'static str>,
+    /// The slot each recurring job was last enqueued for by this worker (and its clones): the
+    /// slot's job is written once, not on every poll. Every write on SQLite takes the one write
+    /// lock, and idle polls writing every 500 ms made the device API's group commit wait for it.
+    enqueued_slots: Arc<Mutex<HashMap<&'static str, i64>>>,
 }
 
 impl Worker {
@@ -215,6 +219,7 @@ impl Worker {
             registry: Arc::new(registry),
             id: id.into(),
             kinds,
+            enqueued_slots: Arc::default(),
         }
     }
 
@@ -324,6 +329,9 @@ impl Worker {
         for (kind, every) in &self.registry.schedules {
             let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
             let slot = now_ms.div_euclid(every_ms) * every_ms;
+            if self.enqueued_slot(kind) == Some(slot) {
+                continue;
+            }
             let id = uuid::Uuid::now_v7().to_string();
             let key = format!("schedule:{kind}:{slot}");
             self.state
@@ -337,8 +345,15 @@ impl Worker {
                     max_attempts: SCHEDULED_ATTEMPTS,
                 })
                 .await?;
+            if let Ok(mut slots) = self.enqueued_slots.lock() {
+                slots.insert(kind, slot);
+            }
         }
         Ok(())
+    }
+
+    fn enqueued_slot(&self, kind: &str) -> Option<i64> {
+        self.enqueued_slots.lock().ok()?.get(kind).copied()
     }
 
     /// Runs jobs in the background until `stop` turns true; finishes the job in hand first.
