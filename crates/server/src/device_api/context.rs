@@ -18,6 +18,7 @@
 //! device paid a database read on its request path once per TTL, the heartbeat's p99 under load.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use smartbox_domain::period::period_containing;
@@ -36,8 +37,14 @@ use crate::state::AppState;
 /// How long a cached context is trusted, in milliseconds of the server's clock.
 pub const CACHE_TTL_MS: i64 = 5_000;
 
-/// Age after which a request still served from the cache starts a background reload.
+/// Age by which a request still served from the cache starts a background reload.
 pub const REFRESH_AHEAD_MS: i64 = CACHE_TTL_MS * 4 / 5;
+
+/// Each context's reload starts at an age drawn in `[REFRESH_AHEAD_MS - REFRESH_SPREAD_MS,
+/// REFRESH_AHEAD_MS]`: contexts loaded together (a server's first seconds, a forget of every
+/// device) would otherwise be reloaded together every cycle, a burst of reads that held the
+/// heartbeats behind it for tens of milliseconds every few seconds.
+const REFRESH_SPREAD_MS: i64 = REFRESH_AHEAD_MS / 2;
 
 /// Contexts kept at most; past it, expired ones are dropped (then all, if none expired).
 const CACHE_CAPACITY: usize = 100_000;
@@ -196,6 +203,15 @@ fn subscription_of(
 
 pub use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 
+/// The age at which the context of `serial` loaded at `loaded_at_ms` is reloaded ahead of its
+/// TTL: a point of the spread that differs by device and by load.
+fn refresh_age_ms(serial: &str, loaded_at_ms: i64) -> i64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (serial, loaded_at_ms).hash(&mut hasher);
+    let spread = u64::try_from(REFRESH_SPREAD_MS).unwrap_or(1).max(1);
+    REFRESH_AHEAD_MS - i64::try_from(hasher.finish() % spread).unwrap_or(0)
+}
+
 /// Recently loaded contexts by serial.
 ///
 /// Forgetting is exact even against a load in flight: every forget advances a generation, and a
@@ -226,8 +242,8 @@ enum Slot {
 
 impl DeviceCache {
     /// The context of `serial`: the cached one while fresh (younger than [`CACHE_TTL_MS`] and
-    /// still in the period it was loaded in), else loaded. A fresh one older than
-    /// [`REFRESH_AHEAD_MS`] is reloaded in the background.
+    /// still in the period it was loaded in), else loaded. A fresh one older than its refresh
+    /// age (at most [`REFRESH_AHEAD_MS`]) is reloaded in the background.
     pub async fn get(
         &self,
         state: &AppState,
@@ -243,7 +259,7 @@ impl DeviceCache {
                 _ => None,
             });
         if let Some(context) = cached.filter(|c| fresh(c, now_ms)) {
-            if now_ms - context.loaded_at_ms >= REFRESH_AHEAD_MS {
+            if now_ms - context.loaded_at_ms >= refresh_age_ms(serial, context.loaded_at_ms) {
                 self.refresh_in_background(state, serial);
             }
             return Ok(context);
@@ -352,4 +368,32 @@ fn fresh(context: &DeviceContext, now_ms: i64) -> bool {
         .as_ref()
         .is_none_or(|sub| now_ms < unix_ms(sub.period.end));
     (0..CACHE_TTL_MS).contains(&age) && same_period
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_loaded_together_are_reloaded_spread_over_the_refresh_window() {
+        let ages: Vec<i64> = (0..1_000)
+            .map(|i| refresh_age_ms(&format!("SB-{i:04}"), 1_000))
+            .collect();
+        let window = REFRESH_AHEAD_MS - REFRESH_SPREAD_MS..=REFRESH_AHEAD_MS;
+        assert!(ages.iter().all(|age| window.contains(age)));
+        // Ten equal slices of the window each take about a tenth of the devices.
+        for slice in 0..10 {
+            let from = REFRESH_AHEAD_MS - REFRESH_SPREAD_MS + slice * REFRESH_SPREAD_MS / 10;
+            let count = ages
+                .iter()
+                .filter(|&&age| (from..from + REFRESH_SPREAD_MS / 10).contains(&age))
+                .count();
+            assert!((50..=150).contains(&count), "slice {slice}: {count}");
+        }
+        assert_ne!(
+            refresh_age_ms("SB-0001", 1_000),
+            refresh_age_ms("SB-0001", 5_000),
+            "each load draws its own point"
+        );
+    }
 }
