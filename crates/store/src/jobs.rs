@@ -112,30 +112,26 @@ impl Db {
         // An idle poll only reads: on SQLite every UPDATE takes the database's one write lock,
         // even when it matches nothing, and the device API's group commit then waits for it.
         let probe = format!("SELECT id FROM jobs WHERE {due} LIMIT 1");
-        let due_job: Option<(String,)> = on_pool!(self, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(probe.as_str()))
-                .bind(worker)
-                .bind(now + lease_ms)
-                .bind(now);
-            for kind in kinds {
-                query = query.bind(*kind);
-            }
-            query.fetch_optional(pool).await?
-        });
+        // Both statements take $1 the worker, $2 the lease's end, $3 now and $4... the kinds.
+        macro_rules! fetch_due {
+            ($sql:expr) => {
+                on_pool!(self, pool => {
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe($sql))
+                        .bind(worker)
+                        .bind(now + lease_ms)
+                        .bind(now);
+                    for kind in kinds {
+                        query = query.bind(*kind);
+                    }
+                    query.fetch_optional(pool).await?
+                })
+            };
+        }
+        let due_job: Option<(String,)> = fetch_due!(probe.as_str());
         if due_job.is_none() {
             return Ok(None);
         }
-        let row = on_pool!(self, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(worker)
-                .bind(now + lease_ms)
-                .bind(now);
-            for kind in kinds {
-                query = query.bind(*kind);
-            }
-            query.fetch_optional(pool).await?
-        });
-        Ok(row)
+        Ok(fetch_due!(sql.as_str()))
     }
 
     /// Marks a claimed job done; false when `worker` no longer holds it (its lease was taken over).
