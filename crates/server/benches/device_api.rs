@@ -223,16 +223,21 @@ async fn run_phase(
     rate: Option<usize>,
     round: Round,
 ) -> anyhow::Result<Phase> {
+    // Connected before the clock starts: a paced schedule would otherwise count the connects'
+    // time in its first requests' latency.
+    let mut opened = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        opened.push(Connection::open(addr).await?);
+    }
     let started = Instant::now();
     let cpu_before = process_cpu();
     let deadline = started + Duration::from_secs(seconds);
     let per_client = MAX_REQUESTS_PER_PHASE / connections.max(1);
     let mut clients = Vec::with_capacity(connections);
-    for client in 0..connections {
+    for (client, mut connection) in opened.into_iter().enumerate() {
         let devices = Arc::clone(devices);
         clients.push(tokio::spawn(async move {
             let mut phase = Phase::default();
-            let mut connection = Connection::open(addr).await?;
             let mut next = client;
             let mut sent = 0_u32;
             while Instant::now() < deadline && phase.latencies_us.len() < per_client {
