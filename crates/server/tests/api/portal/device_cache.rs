@@ -41,9 +41,7 @@ async fn service(h: &mut Household, clock_s: i64) -> String {
 #[tokio::test]
 async fn a_returned_mailbox_is_told_it_is_suspended_on_its_very_next_heartbeat() {
     for app in spawn_apps().await {
-        let mut h = app.household("ret@example.com", "SB-CACHE-01").await;
-        let now_s = smartbox_server::Clock::now_s(app.state.clock.as_ref());
-        assert_eq!(service(&mut h, now_s).await, "active", "{}", app.backend);
+        let (mut h, now_s) = active_household(&app, "ret@example.com", "SB-CACHE-01").await;
         let path = format!("/api/v1/devices/{}/return", h.device_id);
         let returned = h.browser.api("POST", &path, None).await;
         assert_eq!(returned.status, 200, "{}", returned.body);
@@ -60,9 +58,7 @@ async fn a_returned_mailbox_is_told_it_is_suspended_on_its_very_next_heartbeat()
 #[tokio::test]
 async fn a_lower_spend_cap_limits_the_mailbox_on_its_very_next_heartbeat() {
     for app in spawn_apps().await {
-        let mut h = app.household("cap@example.com", "SB-CACHE-02").await;
-        let now_s = smartbox_server::Clock::now_s(app.state.clock.as_ref());
-        assert_eq!(service(&mut h, now_s).await, "active", "{}", app.backend);
+        let (mut h, now_s) = active_household(&app, "cap@example.com", "SB-CACHE-02").await;
         // Use up the Basic plan's included notifications, as the device API would count them.
         app.state
             .db
@@ -85,6 +81,19 @@ async fn a_lower_spend_cap_limits_the_mailbox_on_its_very_next_heartbeat() {
             app.backend
         );
     }
+}
+
+/// A household whose mailbox was just told `active` (so the device cache holds its context), and
+/// the instant it was told, in seconds.
+async fn active_household(
+    app: &super::helpers::PortalApp,
+    email: &str,
+    serial: &str,
+) -> (Household, i64) {
+    let mut h = app.household(email, serial).await;
+    let now_s = smartbox_server::Clock::now_s(app.state.clock.as_ref());
+    assert_eq!(service(&mut h, now_s).await, "active", "{}", app.backend);
+    (h, now_s)
 }
 
 /// Usage that brings the subscription's current period to the Basic plan's notification limit.
