@@ -130,15 +130,25 @@ struct BatchSql {
     usage: &'static str,
 }
 
-const SQLITE: BatchSql = BatchSql {
-    vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
-        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1) WHERE true \
-        ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
+/// The conflict clause of both backends' vitals statements: a report for an instant already stored
+/// replaces it (a macro, so that `concat!` can join it to each statement at compile time).
+macro_rules! vitals_upsert {
+    () => {
+        "ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
         power_state = excluded.power_state, signal_dbm = excluded.signal_dbm, network = excluded.network, \
         firmware_version = excluded.firmware_version, modem_tx_bytes = excluded.modem_tx_bytes, \
-        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len",
+        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len"
+    };
+}
+
+const SQLITE: BatchSql = BatchSql {
+    vitals: concat!(
+        "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1) WHERE true ",
+        vitals_upsert!()
+    ),
     // An upsert's SELECT needs a WHERE on SQLite (else ON CONFLICT would parse as a join's ON).
     usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
@@ -148,14 +158,13 @@ const SQLITE: BatchSql = BatchSql {
 };
 
 const POSTGRES: BatchSql = BatchSql {
-    vitals: "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+    vitals: concat!(
+        "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
         network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
         SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, v ->> 3, (v ->> 4)::bigint, v ->> 5, v ->> 6, \
-        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v \
-        ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
-        power_state = excluded.power_state, signal_dbm = excluded.signal_dbm, network = excluded.network, \
-        firmware_version = excluded.firmware_version, modem_tx_bytes = excluded.modem_tx_bytes, \
-        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len",
+        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v ",
+        vitals_upsert!()
+    ),
     usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
         SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, (v ->> 3)::bigint, (v ->> 4)::bigint \
         FROM jsonb_array_elements($1::jsonb) AS v \
