@@ -173,9 +173,20 @@ const POSTGRES: BatchSql = BatchSql {
         data_bytes = usage_periods.data_bytes + excluded.data_bytes",
 };
 
-/// WAL pages (4 KiB) after which the writer's connection checkpoints (SQLite's default is 1,000):
-/// 64 MiB, reached a few times a second under the benchmark's 19,000 heartbeats a second.
-const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// WAL pages (4 KiB) after which the writer's connection checkpoints by itself after each commit
+/// (SQLite's default is 1,000): 2 GiB, a safety net only. The checkpoints run beside the writer
+/// ([`Db::checkpoint_wal`]), and the writer lets the WAL start over when asked to
+/// ([`TrafficConnection::checkpoint_wal`]); a writer checkpointing on its own, as it did at 64 MiB,
+/// synced the WAL and the database after commit after commit until the WAL started over (a
+/// checkpoint beside it usually held the lock), and those commits took 20-30 ms.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 524_288;
+
+/// The SQLite WAL after a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalFrames {
+    /// Pages the WAL holds since it last started over.
+    pub written: i64,
+}
 
 /// A connection set aside for the device API's group commit. One writer keeping one connection
 /// keeps that connection's page cache warm (SQLite drops a connection's cache whenever another
@@ -231,11 +242,9 @@ impl Db {
     }
 
     /// Takes a connection out of the pool for the device API's group commit. On SQLite it
-    /// checkpoints the WAL itself only once the WAL holds [`WRITER_AUTOCHECKPOINT_PAGES`]: a
-    /// checkpoint copies and syncs pages while the writer's batch waits, so [`Db::checkpoint_wal`]
-    /// does that work beside it, and the writer's own (rare, and then short) checkpoint only lets
-    /// the WAL start over from its beginning. Dropped, it is closed rather than returned to the
-    /// pool with that setting.
+    /// checkpoints the WAL by itself only past [`WRITER_AUTOCHECKPOINT_PAGES`]: a checkpoint copies
+    /// and syncs pages while the writer's batch waits, so [`Db::checkpoint_wal`] does that work
+    /// beside it. Dropped, it is closed rather than returned to the pool with that setting.
     pub async fn traffic_connection(&self) -> Result<TrafficConnection> {
         Ok(TrafficConnection(match self {
             Db::Sqlite(pool) => {
@@ -263,14 +272,12 @@ impl Db {
 
     /// Copies what the SQLite WAL holds into the database as far as readers allow, without
     /// waiting for anyone (`PRAGMA wal_checkpoint(PASSIVE)`), so the writer's connection seldom
-    /// has to; nothing on PostgreSQL.
-    pub async fn checkpoint_wal(&self) -> Result<()> {
-        if let Db::Sqlite(pool) = self {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
-                .await?;
+    /// has to, and tells how large the WAL is; nothing on PostgreSQL.
+    pub async fn checkpoint_wal(&self) -> Result<Option<WalFrames>> {
+        match self {
+            Db::Sqlite(pool) => Ok(Some(passive_checkpoint(pool).await?)),
+            Db::Postgres(_) => Ok(None),
         }
-        Ok(())
     }
 
     /// Writes heartbeats and usage in one transaction (see [`TrafficConnection::write`]).
@@ -328,6 +335,19 @@ impl Db {
 }
 
 impl TrafficConnection {
+    /// Copies the rest of the SQLite WAL into the database on the writer's own connection, so
+    /// that its next transaction starts the WAL over from its beginning (SQLite starts it over
+    /// only in a transaction that begins with the whole WAL copied, which a checkpoint beside a
+    /// busy writer never leaves it: the writer has appended again meanwhile). This syncs the WAL
+    /// and the database, and starting over syncs the WAL again, so the caller does it seldom, just
+    /// after a checkpoint beside it, when the rest is small. Nothing on PostgreSQL.
+    pub async fn checkpoint_wal(&mut self) -> Result<()> {
+        if let Conn::Sqlite(conn) = &mut self.0 {
+            passive_checkpoint(&mut **conn).await?;
+        }
+        Ok(())
+    }
+
     /// Writes a batch in one transaction:
     /// - each event is inserted unless its id exists; a new one adds its notification to usage
     ///   and, without photos, completes at once with its `event_completed` job;
@@ -424,6 +444,18 @@ impl TrafficConnection {
         });
         Ok(outcome)
     }
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)` on `conn`, and the WAL's size after it.
+async fn passive_checkpoint<'c, E>(conn: E) -> Result<WalFrames>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let (_busy, written, _checkpointed): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(conn)
+            .await?;
+    Ok(WalFrames { written })
 }
 
 /// The vitals rows as the JSON the batched statement reads.

@@ -39,7 +39,7 @@ pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};
 pub use device_traffic::{
     DeviceAccessRow, NewEvent, NewPhoto, TrafficBatch, TrafficConnection, TrafficOutcome,
-    UsageDelta,
+    UsageDelta, WalFrames,
 };
 pub use devices::{DeviceRow, NewDevice};
 pub use error::StoreError;
