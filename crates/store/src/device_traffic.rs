@@ -141,21 +141,49 @@ macro_rules! vitals_upsert {
     };
 }
 
+/// SQLite's vitals statement reading its rows from parameter `$p` (see [`BatchSql::vitals`]).
+macro_rules! sqlite_vitals {
+    ($p:literal) => {
+        concat!(
+            "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+            network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+            value ->> 7, value ->> 8, value ->> 9 FROM json_each(", $p, ") WHERE true ",
+            vitals_upsert!()
+        )
+    };
+}
+
+/// SQLite's usage statement reading its rows from parameter `$p` (see [`BatchSql::usage`]). An
+/// upsert's SELECT needs a WHERE on SQLite (else ON CONFLICT would parse as a join's ON).
+macro_rules! sqlite_usage {
+    ($p:literal) => {
+        concat!(
+            "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(", $p, ") WHERE true \
+            ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
+            notifications = usage_periods.notifications + excluded.notifications, \
+            data_bytes = usage_periods.data_bytes + excluded.data_bytes"
+        )
+    };
+}
+
 const SQLITE: BatchSql = BatchSql {
-    vitals: concat!(
-        "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
-        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-        value ->> 7, value ->> 8, value ->> 9 FROM json_each($1) WHERE true ",
-        vitals_upsert!()
-    ),
-    // An upsert's SELECT needs a WHERE on SQLite (else ON CONFLICT would parse as a join's ON).
-    usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
-        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1) WHERE true \
-        ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
-        notifications = usage_periods.notifications + excluded.notifications, \
-        data_bytes = usage_periods.data_bytes + excluded.data_bytes",
+    vitals: sqlite_vitals!("$1"),
+    usage: sqlite_usage!("$1"),
 };
+
+/// A batch of heartbeats alone on SQLite, as one transaction sent in one call (`$1` the vitals,
+/// `$2` the usage): sqlx runs each call on its connection's thread, and the four calls of
+/// [`TrafficConnection::write`] (begin, vitals, usage, commit) kept the writer waiting for
+/// thread switches as long as for SQLite itself.
+const SQLITE_HEARTBEATS: &str = concat!(
+    "BEGIN; ",
+    sqlite_vitals!("$1"),
+    "; ",
+    sqlite_usage!("$2"),
+    "; COMMIT"
+);
 
 const POSTGRES: BatchSql = BatchSql {
     vitals: concat!(
@@ -348,7 +376,8 @@ impl TrafficConnection {
         Ok(())
     }
 
-    /// Writes a batch in one transaction:
+    /// Writes a batch in one transaction (on SQLite, a batch of heartbeats alone goes as one call,
+    /// see [`SQLITE_HEARTBEATS`]):
     /// - each event is inserted unless its id exists; a new one adds its notification to usage
     ///   and, without photos, completes at once with its `event_completed` job;
     /// - each photo is recorded unless its (event, index) exists; the one that completes its
@@ -367,6 +396,22 @@ impl TrafficConnection {
         };
         let mut usage: Vec<&UsageDelta> = batch.usage.iter().collect();
         let vitals = one_per_instant(&batch.vitals);
+        if let Conn::Sqlite(conn) = &mut self.0
+            && batch.events.is_empty()
+            && batch.photos.is_empty()
+        {
+            let written = sqlx::query(SQLITE_HEARTBEATS)
+                .bind(vitals_json(&vitals))
+                .bind(usage_json(&sum_per_period(&usage)))
+                .execute(&mut **conn)
+                .await;
+            if let Err(err) = written {
+                // A statement failed after BEGIN: end the transaction, which holds the write lock.
+                let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
+                return Err(err.into());
+            }
+            return Ok(outcome);
+        }
         on_conn!(&mut self.0, conn => {
             let mut tx = sqlx::Connection::begin(&mut **conn).await?;
             for e in &batch.events {

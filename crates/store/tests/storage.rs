@@ -4,7 +4,7 @@
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
-    PhotoInsert, PlanRow, StoreError, UsageDelta, VitalsRow,
+    PhotoInsert, PlanRow, StoreError, TrafficBatch, UsageDelta, VitalsRow,
 };
 
 async fn each_backend() -> Vec<TestDb> {
@@ -628,6 +628,34 @@ async fn two_reports_of_one_instant_keep_the_later_and_list_the_device_once() {
             (owned[0].battery_percentage, owned[0].last_seen_at),
             (Some(52), Some(7_000))
         );
+    }
+}
+
+#[tokio::test]
+async fn a_refused_batch_of_heartbeats_stores_nothing_and_the_connection_writes_on() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0114").await;
+        let mut writer = t.db.traffic_connection().await.unwrap();
+        let refused = TrafficBatch {
+            vitals: vec![
+                vitals(&device_id, 8_000, 40),
+                vitals("no-such-device", 8_000, 41),
+            ],
+            ..TrafficBatch::default()
+        };
+        let err = writer.write(&refused).await.unwrap_err();
+        assert!(err.is_refusal(), "an unknown device is refused: {err}");
+        let stored = TrafficBatch {
+            vitals: vec![vitals(&device_id, 9_000, 42)],
+            ..TrafficBatch::default()
+        };
+        writer
+            .write(&stored)
+            .await
+            .expect("the same connection writes the next batch");
+        let series = t.db.vitals_since(&device_id, 0).await.unwrap();
+        let batteries: Vec<_> = series.iter().map(|v| v.battery_percentage).collect();
+        assert_eq!(batteries, [42], "nothing of the refused batch was kept");
     }
 }
 
