@@ -400,12 +400,12 @@ impl TrafficConnection {
             && batch.events.is_empty()
             && batch.photos.is_empty()
         {
-            let written = sqlx::query(SQLITE_HEARTBEATS)
+            if let Err(err) = sqlx::query(SQLITE_HEARTBEATS)
                 .bind(vitals_json(&vitals))
                 .bind(usage_json(&sum_per_period(&usage)))
                 .execute(&mut **conn)
-                .await;
-            if let Err(err) = written {
+                .await
+            {
                 // A statement failed after BEGIN: end the transaction, which holds the write lock.
                 let _ = sqlx::query("ROLLBACK").execute(&mut **conn).await;
                 return Err(err.into());
