@@ -92,9 +92,10 @@ async fn migrate(db: &Db, version: Option<i64>) {
     migrated.unwrap_or_else(|err| panic!("migrations apply on {}: {err}", db.backend().as_str()));
 }
 
-/// Runs one raw SQL statement on `db`: a test's trigger or fixture that no repository writes.
+/// Runs raw SQL on `db`, one or more statements on one connection: a test's trigger or fixture
+/// that no repository writes.
 pub async fn execute(db: &Db, sql: &str) {
-    crate::on_pool!(db, pool => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.map(|_| ()))
+    crate::on_pool!(db, pool => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.map(|_| ()))
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 

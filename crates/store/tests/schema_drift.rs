@@ -36,14 +36,15 @@ async fn sqlite_and_postgresql_migrate_to_the_same_schema() {
 async fn a_column_default_or_index_changed_on_one_side_is_reported() {
     let before = testing::sqlite().await;
     let after = testing::sqlite().await;
-    for sql in [
-        "ALTER TABLE devices ADD COLUMN drifted TEXT",
-        "DROP INDEX devices_owner",
-        "DROP INDEX subscriptions_one_live_per_device",
-        "CREATE UNIQUE INDEX subscriptions_one_live_per_device ON subscriptions (device_id) WHERE status = 'active'",
-    ] {
-        testing::execute(&after.db, sql).await;
-    }
+    testing::execute(
+        &after.db,
+        "ALTER TABLE devices ADD COLUMN drifted TEXT; \
+         DROP INDEX devices_owner; \
+         DROP INDEX subscriptions_one_live_per_device; \
+         CREATE UNIQUE INDEX subscriptions_one_live_per_device ON subscriptions (device_id) \
+         WHERE status = 'active'",
+    )
+    .await;
     let a = before.db.schema().await.expect("schema");
     let b = after.db.schema().await.expect("schema");
 
