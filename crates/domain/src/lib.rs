@@ -1,33 +1,36 @@
 //! Pure business rules of the smart mailbox service (DESIGN §4): money, the plan catalog,
-//! identifiers, the subscription and device-lifecycle state machines, billing periods, usage
-//! and overage, upgrade proration and the admin metrics.
-//!
-//! Nothing here performs IO, awaits, or knows about a database: every rule takes its inputs
-//! (including `now`) as arguments, so the server, the billing jobs and the tests all share one
-//! definition of the rules, and the rules are tested without any of them.
+//! identifiers (validated ones and the ids of stored things), the subscription, invoice, payment
+//! and device-lifecycle states with their state machines, billing periods, usage and overage,
+//! upgrade proration and the admin metrics.
 
 mod names;
 
 pub mod epoch;
 pub mod ids;
+pub mod invoice;
 pub mod lifecycle;
 pub mod metrics;
 pub mod money;
+pub mod payment;
 pub mod period;
 pub mod plan;
 pub mod power;
 pub mod proration;
+pub mod record_ids;
 pub mod subscription;
 pub mod transition;
 pub mod usage;
 
 pub use ids::{ClaimCode, Email, IdError, Serial};
+pub use invoice::InvoiceStatus;
 pub use lifecycle::{LifecycleEffect, LifecycleEvent, LifecycleState, can_operate};
 pub use money::Cents;
 pub use names::ParseNameError;
+pub use payment::PaymentStatus;
 pub use period::BillingPeriod;
 pub use plan::{Plan, PlanChange, PlanId};
 pub use power::PowerState;
+pub use record_ids::{DeviceId, EventId, InvoiceId, PaymentId, SubscriptionId, UserId};
 pub use subscription::{
     SubscriptionEffect, SubscriptionEvent, SubscriptionState, SubscriptionStatus,
 };

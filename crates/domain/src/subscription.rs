@@ -93,6 +93,9 @@ pub enum SubscriptionEvent {
     CancelWithdrawn,
     /// The current paid period is over and the next one starts now.
     PeriodEnded,
+    /// The customer sent the mailbox back: the subscription ends at once, whatever it owed is
+    /// left to the invoices already made, and pending dunning stops.
+    DeviceReturned,
 }
 
 /// What the caller must do after a transition.
@@ -210,6 +213,11 @@ impl SubscriptionState {
         let cancel = self.cancel_at_period_end();
         Ok(match (self, event) {
             (St::Canceled, _) => return illegal,
+
+            (St::PastDue { .. }, Ev::DeviceReturned) => {
+                Transition::with(St::Canceled, [Fx::CancelDunning])
+            }
+            (_, Ev::DeviceReturned) => Transition::to(St::Canceled),
 
             (_, Ev::CancelRequested) => Transition::to(self.with_cancel_pending(true)),
             (_, Ev::CancelWithdrawn) => Transition::to(self.with_cancel_pending(false)),
@@ -342,6 +350,7 @@ impl SubscriptionEvent {
             SubscriptionEvent::CancelRequested => "cancel_requested",
             SubscriptionEvent::CancelWithdrawn => "cancel_withdrawn",
             SubscriptionEvent::PeriodEnded => "period_ended",
+            SubscriptionEvent::DeviceReturned => "device_returned",
         }
     }
 }
@@ -546,6 +555,27 @@ mod tests {
     }
 
     #[test]
+    fn a_returned_mailbox_ends_its_subscription_at_once_and_stops_dunning() {
+        let past_due = apply(active(), SubscriptionEvent::PaymentFailed { at: T0 }).to;
+        let t = apply(past_due, SubscriptionEvent::DeviceReturned);
+        assert_eq!(t.to, SubscriptionState::Canceled);
+        assert_eq!(t.effects, [SubscriptionEffect::CancelDunning]);
+        for live in [
+            SubscriptionState::new_trial(),
+            active(),
+            apply(active(), SubscriptionEvent::CancelRequested).to,
+            SubscriptionState::Suspended {
+                cancel_at_period_end: false,
+            },
+        ] {
+            assert_eq!(
+                apply(live, SubscriptionEvent::DeviceReturned),
+                Transition::to(SubscriptionState::Canceled)
+            );
+        }
+    }
+
+    #[test]
     fn nothing_leaves_canceled() {
         let events = [
             SubscriptionEvent::TrialEnded {
@@ -558,6 +588,7 @@ mod tests {
             SubscriptionEvent::CancelRequested,
             SubscriptionEvent::CancelWithdrawn,
             SubscriptionEvent::PeriodEnded,
+            SubscriptionEvent::DeviceReturned,
         ];
         for event in events {
             let err = SubscriptionState::Canceled.apply(event).err();

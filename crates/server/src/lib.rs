@@ -18,6 +18,7 @@ pub mod passwords;
 pub mod provisioning;
 pub mod secrets;
 pub mod server;
+pub mod services;
 pub mod state;
 pub mod thumbnails;
 pub mod web;

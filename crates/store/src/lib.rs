@@ -24,6 +24,8 @@ mod notifications;
 mod payments;
 mod plans;
 mod portal;
+#[cfg(feature = "testing")]
+pub mod schema;
 mod sessions;
 mod stripe_events;
 mod subscriptions;

@@ -92,6 +92,13 @@ async fn migrate(db: &Db, version: Option<i64>) {
     migrated.unwrap_or_else(|err| panic!("migrations apply on {}: {err}", db.backend().as_str()));
 }
 
+/// Runs raw SQL on `db`, one or more statements on one connection: a test's trigger or fixture
+/// that no repository writes.
+pub async fn execute(db: &Db, sql: &str) {
+    crate::on_pool!(db, pool => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(pool).await.map(|_| ()))
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
 fn with_database(base: &str, name: &str) -> String {
     let (without_query, query) = match base.split_once('?') {
         Some((url, query)) => (url, Some(query)),

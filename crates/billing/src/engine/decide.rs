@@ -469,15 +469,7 @@ pub(crate) fn payment_succeeded(
     if let Ok(transition) = s.state.apply(SubscriptionEvent::PaymentSucceeded)
         && transition.to != s.state
     {
-        changes.push(subscription_update(
-            s,
-            transition.to,
-            s.plan,
-            s.pending_plan,
-            s.period,
-            None,
-            now_ms,
-        ));
+        changes.push(state_update(s, transition.to, now_ms));
         changes.push(status_audit(s, transition.to, now_ms, cause));
         let mut later = Vec::new();
         effect_changes(s, &transition.effects, now, cause, &mut changes, &mut later);
@@ -550,15 +542,7 @@ fn apply_decline(
     if let Ok(transition) = s.state.apply(SubscriptionEvent::PaymentFailed { at: now })
         && transition.to != s.state
     {
-        changes.push(subscription_update(
-            s,
-            transition.to,
-            s.plan,
-            s.pending_plan,
-            s.period,
-            None,
-            now_ms,
-        ));
+        changes.push(state_update(s, transition.to, now_ms));
         changes.push(status_audit(s, transition.to, now_ms, cause));
         let mut later = Vec::new();
         effect_changes(s, &transition.effects, now, cause, changes, &mut later);
@@ -673,20 +657,17 @@ pub(crate) fn grace_expired(
     }
     let now_ms = to_ms(now);
     let mut changes = Changes::new();
-    changes.push(subscription_update(
-        s,
-        transition.to,
-        s.plan,
-        s.pending_plan,
-        s.period,
-        None,
-        now_ms,
-    ));
+    changes.push(state_update(s, transition.to, now_ms));
     changes.push(status_audit(s, transition.to, now_ms, cause));
     let mut later = Vec::new();
     effect_changes(s, &transition.effects, now, cause, &mut changes, &mut later);
     changes.ops.extend(later);
     Some(changes)
+}
+
+/// The subscription columns for a move to `state`, keeping its plan and period.
+pub(crate) fn state_update(s: &Snapshot, state: SubscriptionState, now_ms: i64) -> Change {
+    subscription_update(s, state, s.plan, s.pending_plan, s.period, None, now_ms)
 }
 
 /// The subscription columns for `state` and the given plan and period.

@@ -2,8 +2,9 @@
 //! provider. It ends trials, renews periods on the anchor, invoices (plan price in advance plus
 //! the ended period's capped overage in arrears), charges off-session, runs dunning (retries at
 //! +24 h and +48 h, suspension at +72 h), resumes on payment, changes plans (upgrades at once with
-//! a prorated invoice, downgrades and cancels at period end), applies Stripe webhook events, and
-//! writes every state change to the audit log with its cause.
+//! a prorated invoice, downgrades and cancels at period end), ends the subscription of a returned
+//! mailbox, applies Stripe webhook events, and writes every state change to the audit log with
+//! its cause.
 //!
 //! How it stays correct when jobs run twice, processes race and answers get lost:
 //! - **Read, decide, write with guards.** Each operation reads a snapshot, decides with the pure
@@ -30,6 +31,7 @@ mod pass;
 mod payment_methods;
 mod plan_change;
 mod queries;
+mod returns;
 mod snapshot;
 mod webhooks;
 
@@ -47,6 +49,7 @@ pub use pass::PassReport;
 pub use payment_methods::CardAttached;
 pub use plan_change::{PlanChangePreview, PlanChangeResult};
 pub use queries::InvoiceView;
+pub use returns::{DeviceReturned, ReturnCause};
 pub use webhooks::WebhookOutcome;
 
 /// Tuning of the engine; [`EngineConfig::for_backend`] suits production.

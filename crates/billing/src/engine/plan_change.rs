@@ -347,15 +347,7 @@ impl BillingEngine {
                 return Ok(s.period.end);
             }
             let mut changes = Changes::new();
-            changes.push(decide::subscription_update(
-                &s,
-                transition.to,
-                s.plan,
-                s.pending_plan,
-                s.period,
-                None,
-                now_ms,
-            ));
+            changes.push(decide::state_update(&s, transition.to, now_ms));
             changes.push(audit::entry(
                 now_ms,
                 actor,

@@ -8,6 +8,7 @@ mod idempotence;
 mod localstripe;
 mod overage;
 mod plan_changes;
+mod returns;
 mod story;
 mod support;
 mod webhooks;

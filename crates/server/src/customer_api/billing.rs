@@ -1,8 +1,9 @@
 //! The billing calls of `/billing`: one subscription, the exact price of a plan change before
 //! confirming it and the change itself, cancel at period end and taking that back, and saving a
 //! card (a test card number with the sandbox or a Stripe test key; with Stripe Elements, a
-//! SetupIntent the app confirms with Stripe and then names). All through the billing engine, as
-//! the pages do; another customer's subscription answers 404.
+//! SetupIntent the app confirms with Stripe and then names). Each is a call to a service
+//! (`services::subscriptions`, `services::payment_methods`), as the pages make; another
+//! customer's subscription answers 404.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -10,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use smartbox_billing::engine::{BillingError, PlanChangeResult};
 use smartbox_billing::{CardDetails, ProviderError, SetupIntentId};
 use smartbox_domain::epoch::unix_ms;
-use smartbox_domain::{PlanChange, PlanId};
+use smartbox_domain::{PlanChange, PlanId, SubscriptionId};
 
-use super::{Subscription, owned_subscription};
+use super::{Subscription, actor, owned_subscription};
 use crate::accounts::ApiUser;
 use crate::error::ApiError;
+use crate::services::payment_methods::{self, NewCard};
+use crate::services::subscriptions;
 use crate::state::AppState;
 
 /// A billing-engine refusal: 404 for what is not the customer's, 409 for what does not apply now,
@@ -40,10 +43,6 @@ pub fn billing_error(err: BillingError) -> ApiError {
 fn parse_plan(text: &str) -> Result<PlanId, ApiError> {
     text.parse::<PlanId>()
         .map_err(|_| ApiError::bad_request("invalid_plan", "`plan` must be basic, plus or premium"))
-}
-
-fn actor(user: &crate::accounts::CurrentUser) -> String {
-    format!("customer:{}", user.user.id)
 }
 
 #[utoipa::path(get, path = "/api/v1/subscriptions/{subscription_id}", tag = "customer",
@@ -111,11 +110,8 @@ pub(crate) async fn preview_plan_change(
     Query(choice): Query<PlanChoice>,
 ) -> Result<Json<PlanChangePreview>, ApiError> {
     let to = parse_plan(&choice.plan)?;
-    let preview = state
-        .billing()
-        .preview_plan_change(&user.user.id, &subscription_id, to, state.clock.now())
-        .await
-        .map_err(billing_error)?;
+    let id = SubscriptionId::new(subscription_id);
+    let preview = subscriptions::preview_plan_change(&state, &actor(&user), &id, to).await?;
     Ok(Json(PlanChangePreview {
         from: preview.from.as_str().to_owned(),
         to: preview.to.as_str().to_owned(),
@@ -158,18 +154,8 @@ pub(crate) async fn change_plan(
     Json(choice): Json<PlanChoice>,
 ) -> Result<Json<PlanChanged>, ApiError> {
     let to = parse_plan(&choice.plan)?;
-    let result = state
-        .billing()
-        .change_plan(
-            &user.user.id,
-            &subscription_id,
-            to,
-            state.clock.now(),
-            &actor(&user),
-        )
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(subscription_id.as_str());
+    let result = subscriptions::change_plan(&state, &actor(&user), &id, to).await?;
     let (name, prorated_cents, invoice_id, effective_at) = match result {
         PlanChangeResult::Unchanged => ("unchanged", None, None, None),
         PlanChangeResult::Changed => ("changed", None, None, None),
@@ -211,17 +197,8 @@ pub(crate) async fn cancel(
     ApiUser(user): ApiUser,
     Path(subscription_id): Path<String>,
 ) -> Result<Json<Subscription>, ApiError> {
-    state
-        .billing()
-        .cancel_at_period_end(
-            &user.user.id,
-            &subscription_id,
-            state.clock.now(),
-            &actor(&user),
-        )
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(subscription_id.as_str());
+    subscriptions::cancel(&state, &actor(&user), &id).await?;
     subscription(State(state), ApiUser(user), Path(subscription_id)).await
 }
 
@@ -238,17 +215,8 @@ pub(crate) async fn resume(
     ApiUser(user): ApiUser,
     Path(subscription_id): Path<String>,
 ) -> Result<Json<Subscription>, ApiError> {
-    state
-        .billing()
-        .withdraw_cancel(
-            &user.user.id,
-            &subscription_id,
-            state.clock.now(),
-            &actor(&user),
-        )
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(subscription_id.as_str());
+    subscriptions::resume(&state, &actor(&user), &id).await?;
     subscription(State(state), ApiUser(user), Path(subscription_id)).await
 }
 
@@ -281,11 +249,7 @@ pub(crate) async fn start_card_setup(
             "Stripe Elements is not configured: send a test card number instead".to_owned(),
         ));
     };
-    let intent = state
-        .billing()
-        .start_card_setup(&user.user.id)
-        .await
-        .map_err(billing_error)?;
+    let intent = payment_methods::start_card_setup(&state, &actor(&user)).await?;
     Ok(Json(CardSetup {
         setup_intent: intent.id.as_str().to_owned(),
         client_secret: intent.client_secret,
@@ -333,30 +297,14 @@ pub(crate) async fn save_payment_method(
     ApiUser(user): ApiUser,
     Json(request): Json<PaymentMethodRequest>,
 ) -> Result<Json<PaymentMethodSaved>, ApiError> {
-    let engine = state.billing();
-    let now = state.clock.now();
-    let attached = match (request.setup_intent, request.card) {
-        (Some(intent), None) => {
-            engine
-                .finish_card_setup(
-                    &user.user.id,
-                    &SetupIntentId::new(intent.trim()),
-                    now,
-                    &actor(&user),
-                )
-                .await
-        }
-        (None, Some(card)) => {
-            let card = CardDetails {
-                number: card.number,
-                exp_month: card.exp_month,
-                exp_year: card.exp_year,
-                cvc: card.cvc,
-            };
-            engine
-                .attach_test_card(&user.user.id, &card, now, &actor(&user))
-                .await
-        }
+    let card = match (request.setup_intent, request.card) {
+        (Some(intent), None) => NewCard::SetupIntent(SetupIntentId::new(intent.trim())),
+        (None, Some(card)) => NewCard::TestCard(CardDetails {
+            number: card.number,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            cvc: card.cvc,
+        }),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_payment_method",
@@ -364,8 +312,7 @@ pub(crate) async fn save_payment_method(
             ));
         }
     };
-    state.devices_changed();
-    let attached = attached.map_err(billing_error)?;
+    let attached = payment_methods::save(&state, &actor(&user), card).await?;
     let invoices_paid = attached
         .collected
         .iter()

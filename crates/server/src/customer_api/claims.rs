@@ -9,7 +9,7 @@ use axum::http::{Extensions, StatusCode};
 use serde::{Deserialize, Serialize};
 use smartbox_domain::PlanId;
 
-use super::{Device, Subscription, owned, page_error};
+use super::{Device, Subscription, actor, page_error};
 use crate::accounts::ApiUser;
 use crate::accounts::rate_limit;
 use crate::error::ApiError;
@@ -76,7 +76,9 @@ pub(crate) async fn claim(
         return Err(refused(&ClaimRefusal::AlreadyClaimed));
     }
     tracing::info!(serial = %device.serial, customer = %user.user.id, plan = plan.as_str(), "mailbox claimed over the API, trial started");
-    let device = owned(&state, &user.user.id, &device.id).await?.into();
+    let device = crate::services::devices::get(&state, &actor(&user), &device.id.into())
+        .await?
+        .into();
     let subscription = super::owned_subscription(&state, &user.user.id, &subscription_id).await?;
     Ok((
         StatusCode::CREATED,

@@ -16,13 +16,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use smartbox_domain::DeviceId;
 use smartbox_store::{DeviceRow, GalleryFilter, SubscriptionRow};
 
 use crate::accounts::ApiUser;
 use crate::error::ApiError;
+use crate::services::devices::DeviceDetails;
+use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 use crate::web::PageError;
-use crate::web::devices::{check_text, start_device_return};
 
 pub use docs::CustomerApiDoc;
 
@@ -69,6 +71,20 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/payment-method", post(billing::save_payment_method))
 }
 
+/// A service's refusal as the API's: 404 `no mailbox <id>`, 400 with the service's code, 409,
+/// billing refusals as [`billing::billing_error`] words them.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> ApiError {
+        match err {
+            ServiceError::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            ServiceError::Invalid { code, message } => ApiError::bad_request(code, message),
+            ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Billing(err) => billing::billing_error(err),
+            ServiceError::Store(err) => err.into(),
+        }
+    }
+}
+
 /// A page-layer error (shared helpers such as the claim check return one) as the API's.
 pub(crate) fn page_error(err: PageError) -> ApiError {
     match err {
@@ -82,6 +98,11 @@ pub(crate) fn page_error(err: PageError) -> ApiError {
             _ => ApiError::bad_request("bad_request", message),
         },
     }
+}
+
+/// The signed-in customer as the actor of a service.
+pub(crate) fn actor(user: &crate::accounts::CurrentUser) -> Actor {
+    Actor::customer(user.user.id.as_str())
 }
 
 /// The signed-in user.
@@ -172,20 +193,6 @@ pub(crate) async fn owned_subscription(
         .ok_or_else(|| ApiError::NotFound(format!("no subscription {subscription_id}")))
 }
 
-/// The owner's mailbox with this id; another customer's answers 404.
-pub(crate) async fn owned(
-    state: &AppState,
-    owner: &str,
-    device_id: &str,
-) -> Result<DeviceRow, ApiError> {
-    state
-        .db
-        .device_by_id(device_id)
-        .await?
-        .filter(|d| d.owner_id.as_deref() == Some(owner))
-        .ok_or_else(|| ApiError::NotFound(format!("no mailbox {device_id}")))
-}
-
 #[utoipa::path(get, path = "/api/v1/devices/{device_id}", tag = "customer",
     params(("device_id" = String, Path, description = "Mailbox id")),
     responses((status = 200, description = "The mailbox", body = Device),
@@ -196,7 +203,8 @@ pub(crate) async fn device(
     ApiUser(user): ApiUser,
     Path(device_id): Path<String>,
 ) -> Result<Json<Device>, ApiError> {
-    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+    let device = services::devices::get(&state, &actor(&user), &DeviceId::new(device_id)).await?;
+    Ok(Json(device.into()))
 }
 
 /// `PATCH /api/v1/devices/{id}`: fields to change.
@@ -221,25 +229,14 @@ pub(crate) async fn update_device(
     Path(device_id): Path<String>,
     Json(update): Json<DeviceUpdate>,
 ) -> Result<Json<Device>, ApiError> {
-    let d = owned(&state, &user.user.id, &device_id).await?;
-    let name = update
-        .name
-        .as_deref()
-        .map_or(d.name.as_str(), str::trim)
-        .to_owned();
-    let location = update
-        .location
-        .as_deref()
-        .map_or(d.location.as_str(), str::trim)
-        .to_owned();
-    check_text("name", &name)
-        .and_then(|()| check_text("location", &location))
-        .map_err(|m| ApiError::bad_request("invalid_device", m))?;
-    state
-        .db
-        .set_device_name_location(&d.id, &name, &location)
-        .await?;
-    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+    let details = DeviceDetails {
+        name: update.name,
+        location: update.location,
+    };
+    let device =
+        services::devices::update(&state, &actor(&user), &DeviceId::new(device_id), details)
+            .await?;
+    Ok(Json(device.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/devices/{device_id}/return", tag = "customer",
@@ -255,9 +252,11 @@ pub(crate) async fn return_device(
     ApiUser(user): ApiUser,
     Path(device_id): Path<String>,
 ) -> Result<Json<Device>, ApiError> {
-    let d = owned(&state, &user.user.id, &device_id).await?;
-    start_device_return(&state, &d).await.map_err(page_error)?;
-    Ok(Json(owned(&state, &user.user.id, &device_id).await?.into()))
+    let (actor, id) = (actor(&user), DeviceId::new(device_id));
+    services::devices::return_device(&state, &actor, &id, None).await?;
+    Ok(Json(
+        services::devices::get(&state, &actor, &id).await?.into(),
+    ))
 }
 
 /// A mail event.

@@ -15,16 +15,22 @@ use smartbox_billing::{CardDetails, ProviderError};
 use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
-use smartbox_domain::{BillingPeriod, PlanChange, PlanId, UsageCounters};
+use smartbox_domain::{BillingPeriod, PlanChange, PlanId, SubscriptionId, UsageCounters};
 
 use super::claim::plan_name;
 use super::dashboard::display_name;
 use super::format::{bytes, date, date_time, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::payment_methods::{self, NewCard};
+use crate::services::{Actor, ServiceError, subscriptions};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn actor(user: &CurrentUser) -> Actor {
+    Actor::customer(user.user.id.as_str())
+}
 
 /// Percent of `used` in `limit`, 0-100 (for the usage bars).
 fn percent(used: i64, limit: Option<i64>) -> i64 {
@@ -236,11 +242,11 @@ async fn card_page(
     let mut unreachable = false;
     let stripe = match elements_key(state) {
         // A fresh SetupIntent per visit: Stripe.js confirms it in the browser with the card.
-        Some(key) => match state.billing().start_card_setup(&user.user.id).await {
+        Some(key) => match payment_methods::start_card_setup(state, &actor(user)).await {
             Ok(intent) => {
                 Some(context! { publishable_key => key, client_secret => intent.client_secret })
             }
-            Err(BillingError::Provider(ProviderError::Unavailable(why))) => {
+            Err(ServiceError::Billing(BillingError::Provider(ProviderError::Unavailable(why)))) => {
                 tracing::warn!(customer = %user.user.id, %why, "card page: Stripe unreachable");
                 unreachable = true;
                 status = StatusCode::SERVICE_UNAVAILABLE;
@@ -250,7 +256,7 @@ async fn card_page(
                 );
                 None
             }
-            Err(err) => return Err(billing_error(err)),
+            Err(err) => return Err(err.into()),
         },
         None => None,
     };
@@ -325,8 +331,7 @@ pub async fn save_card(
         return Err(PageError::bad_csrf());
     }
     let welcome = !form.welcome.is_empty();
-    let actor = format!("customer:{}", user.user.id);
-    let saved = if form.setup_intent.trim().is_empty() {
+    let card = if form.setup_intent.trim().is_empty() {
         let card = CardDetails {
             number: form.number.clone(),
             exp_month: form.exp_month.trim().parse().unwrap_or(0),
@@ -345,18 +350,11 @@ pub async fn save_card(
             )
             .await;
         }
-        state
-            .billing()
-            .attach_test_card(&user.user.id, &card, state.clock.now(), &actor)
-            .await
+        NewCard::TestCard(card)
     } else {
-        let intent = SetupIntentId::new(form.setup_intent.trim());
-        state
-            .billing()
-            .finish_card_setup(&user.user.id, &intent, state.clock.now(), &actor)
-            .await
+        NewCard::SetupIntent(SetupIntentId::new(form.setup_intent.trim()))
     };
-    state.devices_changed();
+    let saved = payment_methods::save(&state, &actor(&user), card).await;
     let refusal = match saved {
         Ok(attached) => {
             tracing::info!(customer = %user.user.id, payment_method = %attached.payment_method, "payment method saved");
@@ -364,18 +362,24 @@ pub async fn save_card(
                 Redirect::to(if welcome { "/dashboard" } else { "/billing" }).into_response(),
             );
         }
-        Err(BillingError::Provider(ProviderError::CardDeclined(failure))) => (
+        Err(ServiceError::Billing(BillingError::Provider(ProviderError::CardDeclined(
+            failure,
+        )))) => (
             StatusCode::PAYMENT_REQUIRED,
             format!("The card was declined: {}", failure.reason()),
         ),
-        Err(BillingError::Provider(ProviderError::Rejected(err))) if err.is_not_found() => {
+        Err(ServiceError::Billing(BillingError::Provider(ProviderError::Rejected(err))))
+            if err.is_not_found() =>
+        {
             return Err(PageError::not_found("This card setup"));
         }
-        Err(BillingError::Provider(ProviderError::Rejected(err))) => {
+        Err(ServiceError::Billing(BillingError::Provider(ProviderError::Rejected(err)))) => {
             (StatusCode::BAD_REQUEST, err.to_string())
         }
-        Err(BillingError::Conflict(why)) => (StatusCode::CONFLICT, capital(&why) + "."),
-        Err(err) => return Err(billing_error(err)),
+        Err(ServiceError::Billing(BillingError::Conflict(why))) => {
+            (StatusCode::CONFLICT, capital(&why) + ".")
+        }
+        Err(err) => return Err(err.into()),
     };
     card_page(&state, &visitor, &user, refusal.0, welcome, Some(refusal.1)).await
 }
@@ -425,11 +429,8 @@ pub async fn plan_preview(
     Query(q): Query<PlanQuery>,
 ) -> Result<Response, PageError> {
     let to = parse_plan(&q.plan)?;
-    let preview = state
-        .billing()
-        .preview_plan_change(&user.user.id, &q.subscription, to, state.clock.now())
-        .await
-        .map_err(billing_error)?;
+    let id = SubscriptionId::new(q.subscription.as_str());
+    let preview = subscriptions::preview_plan_change(&state, &actor(&user), &id, to).await?;
     let tz = &user.user.time_zone;
     let effective_ms = unix_ms(preview.effective_at);
     render::ok(
@@ -468,19 +469,8 @@ pub async fn change_plan(
         return Err(PageError::bad_csrf());
     }
     let to = parse_plan(&form.plan)?;
-    let actor = format!("customer:{}", user.user.id);
-    let result = state
-        .billing()
-        .change_plan(
-            &user.user.id,
-            &form.subscription,
-            to,
-            state.clock.now(),
-            &actor,
-        )
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(form.subscription);
+    let result = subscriptions::change_plan(&state, &actor(&user), &id, to).await?;
     let to_page = match result {
         PlanChangeResult::Upgraded {
             invoice_id: Some(id),
@@ -509,13 +499,8 @@ pub async fn cancel(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    let actor = format!("customer:{}", user.user.id);
-    state
-        .billing()
-        .cancel_at_period_end(&user.user.id, &form.subscription, state.clock.now(), &actor)
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(form.subscription);
+    subscriptions::cancel(&state, &actor(&user), &id).await?;
     Ok(Redirect::to("/billing").into_response())
 }
 
@@ -529,12 +514,7 @@ pub async fn resume(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    let actor = format!("customer:{}", user.user.id);
-    state
-        .billing()
-        .withdraw_cancel(&user.user.id, &form.subscription, state.clock.now(), &actor)
-        .await
-        .map_err(billing_error)?;
-    state.devices_changed();
+    let id = SubscriptionId::new(form.subscription);
+    subscriptions::resume(&state, &actor(&user), &id).await?;
     Ok(Redirect::to("/billing").into_response())
 }

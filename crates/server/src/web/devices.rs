@@ -1,5 +1,5 @@
 //! `/devices`: rename a mailbox, say where it is, see its vitals history, start a return (the
-//! mailbox becomes `returned` and its subscription ends).
+//! mailbox becomes `returned` and its subscription ends). The actions are `services::devices`.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -7,30 +7,21 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
+use smartbox_domain::DeviceId;
 use smartbox_store::DeviceRow;
 
 use super::dashboard::{battery_chart, display_name, status_text};
 use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::DeviceDetails;
+use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-/// Longest name or location accepted.
-pub const MAX_TEXT: usize = 60;
 
-/// The customer's device with this id; another customer's answers 404.
-pub async fn owned_device(
-    state: &AppState,
-    user: &CurrentUser,
-    device_id: &str,
-) -> Result<DeviceRow, PageError> {
-    state
-        .db
-        .device_by_id(device_id)
-        .await?
-        .filter(|d| d.owner_id.as_deref() == Some(user.user.id.as_str()))
-        .ok_or_else(|| PageError::not_found("This mailbox"))
+fn actor(user: &CurrentUser) -> Actor {
+    Actor::customer(user.user.id.as_str())
 }
 
 /// `GET /devices`.
@@ -87,7 +78,7 @@ async fn device_view(
             title => display_name(device), nav => "devices", id => device.id.clone(), name => device.name.clone(),
             serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
             status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
-            returnable => matches!(device.lifecycle_state.as_str(), "active_subscription" | "suspended"),
+            returnable => services::devices::returnable(&device.lifecycle_state),
             error => error,
         },
     )
@@ -100,7 +91,7 @@ pub async fn device_page(
     user: CurrentUser,
     Path(device_id): Path<String>,
 ) -> Result<Response, PageError> {
-    let device = owned_device(&state, &user, &device_id).await?;
+    let device = services::devices::get(&state, &actor(&user), &DeviceId::new(device_id)).await?;
     device_view(&state, &visitor, &user, &device, StatusCode::OK, None).await
 }
 
@@ -114,19 +105,6 @@ pub struct DeviceForm {
     location: String,
 }
 
-/// Why a name or location is refused.
-pub fn check_text(label: &str, text: &str) -> Result<(), String> {
-    if text.chars().count() > MAX_TEXT {
-        return Err(format!(
-            "The {label} may have at most {MAX_TEXT} characters."
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(format!("The {label} may not contain control characters."));
-    }
-    Ok(())
-}
-
 /// `POST /devices/{device_id}`: rename and set the location.
 pub async fn save(
     State(state): State<AppState>,
@@ -138,24 +116,27 @@ pub async fn save(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    let device = owned_device(&state, &user, &device_id).await?;
-    let (name, location) = (form.name.trim(), form.location.trim());
-    if let Err(message) = check_text("name", name).and_then(|()| check_text("location", location)) {
-        return device_view(
-            &state,
-            &visitor,
-            &user,
-            &device,
-            StatusCode::BAD_REQUEST,
-            Some(message),
-        )
-        .await;
+    let (actor, id) = (actor(&user), DeviceId::new(device_id));
+    let details = DeviceDetails {
+        name: Some(form.name),
+        location: Some(form.location),
+    };
+    match services::devices::update(&state, &actor, &id, details).await {
+        Ok(device) => Ok(Redirect::to(&format!("/devices/{}", device.id)).into_response()),
+        Err(ServiceError::Invalid { message, .. }) => {
+            let device = services::devices::get(&state, &actor, &id).await?;
+            device_view(
+                &state,
+                &visitor,
+                &user,
+                &device,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+            )
+            .await
+        }
+        Err(err) => Err(err.into()),
     }
-    state
-        .db
-        .set_device_name_location(&device.id, name, location)
-        .await?;
-    Ok(Redirect::to(&format!("/devices/{}", device.id)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,33 +157,7 @@ pub async fn start_return(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    let device = owned_device(&state, &user, &device_id).await?;
-    start_device_return(&state, &device).await?;
+    services::devices::return_device(&state, &actor(&user), &DeviceId::new(device_id), None)
+        .await?;
     Ok(Redirect::to("/devices").into_response())
-}
-
-/// Moves an owned device to `returned` and cancels its live subscription. 409 when the device is
-/// not in a state that can be returned.
-pub async fn start_device_return(state: &AppState, device: &DeviceRow) -> Result<(), PageError> {
-    let from = device.lifecycle_state.as_str();
-    if !matches!(from, "active_subscription" | "suspended")
-        || !state
-            .db
-            .set_device_lifecycle(&device.id, from, "returned")
-            .await?
-    {
-        return Err(PageError::Status(
-            StatusCode::CONFLICT,
-            "This mailbox cannot be returned in its current state.".to_owned(),
-        ));
-    }
-    state.devices_changed();
-    if let Some(sub) = state.db.live_subscription_of_device(&device.id).await? {
-        state
-            .db
-            .set_subscription_status(&sub.id, &sub.status, "canceled", state.clock.now_ms())
-            .await?;
-    }
-    tracing::info!(serial = %device.serial, "return started");
-    Ok(())
 }

@@ -129,3 +129,20 @@ impl IntoResponse for PageError {
         (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
     }
 }
+
+/// A service's refusal as a page: 404 "This mailbox was not found.", 400 and 409 with the
+/// service's sentence, billing refusals as [`super::billing::billing_error`] words them.
+impl From<crate::services::ServiceError> for PageError {
+    fn from(err: crate::services::ServiceError) -> PageError {
+        use crate::services::ServiceError;
+        match err {
+            ServiceError::NotFound { what, .. } => PageError::not_found(&format!("This {what}")),
+            ServiceError::Invalid { message, .. } => {
+                PageError::Status(StatusCode::BAD_REQUEST, message)
+            }
+            ServiceError::Conflict(message) => PageError::Status(StatusCode::CONFLICT, message),
+            ServiceError::Billing(err) => super::billing::billing_error(err),
+            ServiceError::Store(err) => err.into(),
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::Audit(_) => true,
                 Change::SetCustomerPaymentMethod { .. }
                 | Change::SetProviderCustomer { .. }
+                | Change::MoveDeviceLifecycle { .. }
+                | Change::SetDeviceNameLocation { .. }
                 | Change::RecordStripeEvent { .. } => false,
             })
         })

@@ -1,7 +1,7 @@
-//! Billing writes as one atomic change set: the billing engine reads, decides (pure code), and
-//! hands the store a [`Changes`] — subscription update, invoice, payment attempt, device
-//! lifecycle, jobs, audit entries, the webhook event id — which is written in one transaction or
-//! not at all.
+//! Writes as one atomic change set: the billing engine and the server's application services
+//! read, decide (pure code), and hand the store a [`Changes`] — subscription update, invoice,
+//! payment attempt, device lifecycle or name, jobs, audit entries, the webhook event id — which
+//! is written in one transaction or not at all.
 //!
 //! Concurrency is optimistic: a change set carries guards (the subscription version it read, the
 //! invoice or payment status it expects, an event id not yet processed, uniqueness rules). When
@@ -59,6 +59,20 @@ pub enum Change {
         device_id: String,
         from: String,
         to: String,
+    },
+    /// *Guard*: the device must still be in lifecycle `from`; it moves to `to`. For changes
+    /// that are about the device itself (a return), where a device that moved meanwhile makes
+    /// the whole decision stale.
+    MoveDeviceLifecycle {
+        device_id: String,
+        from: String,
+        to: String,
+    },
+    /// Renames a device and sets where it is.
+    SetDeviceNameLocation {
+        device_id: String,
+        name: String,
+        location: String,
     },
     /// Enqueues a job (a job with the same unique key already there is kept).
     EnqueueJob(QueuedJob),
@@ -223,6 +237,7 @@ pub enum StaleGuard {
     PaymentStatus,
     PaymentMethodNewer,
     EventProcessed,
+    DeviceLifecycle,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -395,15 +410,30 @@ macro_rules! run_change {
                     Err(err) => Err(err),
                 }
             }
-            Change::SetDeviceLifecycle { device_id, from, to } => sqlx::query(
-                "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
-            )
-            .bind(device_id)
-            .bind(from)
-            .bind(to)
-            .execute(&mut *conn)
-            .await
-            .map(|_| None),
+            Change::SetDeviceLifecycle { device_id, from, to }
+            | Change::MoveDeviceLifecycle { device_id, from, to } => {
+                let guarded = matches!($change, Change::MoveDeviceLifecycle { .. });
+                sqlx::query(
+                    "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
+                )
+                .bind(device_id)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *conn)
+                .await
+                .map(|r| (guarded && r.rows_affected() == 0).then_some(StaleGuard::DeviceLifecycle))
+            }
+            Change::SetDeviceNameLocation {
+                device_id,
+                name,
+                location,
+            } => sqlx::query("UPDATE devices SET name = $2, location = $3 WHERE id = $1")
+                .bind(device_id)
+                .bind(name)
+                .bind(location)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
             Change::EnqueueJob(job) => sqlx::query($crate::jobs::INSERT_JOB_SQL)
                 .bind(&job.id)
                 .bind(&job.kind)

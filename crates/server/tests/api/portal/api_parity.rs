@@ -292,6 +292,16 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
             .await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+        // The rename and the return are each one audit entry, written with the change.
+        let audit = app
+            .state
+            .db
+            .audit_for("device", &device_id)
+            .await
+            .expect("audit");
+        let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(actions, ["update", "return"]);
+        assert!(audit.iter().all(|a| a.actor.starts_with("customer:")));
     }
 }
 

@@ -1,0 +1,136 @@
+//! A mailbox sent back: the device becomes `returned` and its live subscription ends at once.
+//!
+//! Both are one change set with one audit entry: the device's lifecycle is a guard and the
+//! subscription's version is checked, so a billing pass (or a webhook, or a retry job) that read
+//! the subscription before the return cannot bring it back to `active` or `past_due` on a
+//! returned mailbox, and a failure between the writes leaves all of them or none.
+
+use serde_json::json;
+use smartbox_domain::{LifecycleEvent, LifecycleState, SubscriptionEffect, SubscriptionEvent};
+use smartbox_store::changes::{Applied, Change, Changes};
+use time::OffsetDateTime;
+
+use super::decide::state_update;
+use super::jobs::{grace_key_prefix, retry_key_prefix};
+use super::snapshot::Snapshot;
+use super::{BillingEngine, BillingError, MAX_ROUNDS, audit, to_ms};
+
+/// What a return changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceReturned {
+    /// The lifecycle state the device left.
+    pub from: LifecycleState,
+    /// The subscription that ended with it, when there was a live one.
+    pub subscription_id: Option<String>,
+}
+
+/// Who returns the device and why, for the audit entry.
+#[derive(Debug, Clone, Copy)]
+pub struct ReturnCause<'a> {
+    pub actor: &'a str,
+    pub reason: &'a str,
+}
+
+impl BillingEngine {
+    /// Returns the device `device_id` (in service or suspended) and ends its live subscription
+    /// at once. [`BillingError::Conflict`] when its lifecycle does not allow a return.
+    pub async fn return_device(
+        &self,
+        device_id: &str,
+        now: OffsetDateTime,
+        cause: ReturnCause<'_>,
+    ) -> Result<DeviceReturned, BillingError> {
+        for _ in 0..MAX_ROUNDS {
+            let device = self
+                .db
+                .device_by_id(device_id)
+                .await?
+                .ok_or(BillingError::NotFound("mailbox"))?;
+            let from: LifecycleState = device
+                .lifecycle_state
+                .parse()
+                .map_err(|e| BillingError::Corrupt(format!("device {device_id}: {e}")))?;
+            let subscription = match self.db.live_subscription_of_device(device_id).await? {
+                Some(row) => Some(self.snapshot(&row.id).await?),
+                None => None,
+            };
+            let decision = decide_return(device_id, from, subscription.as_ref(), now, cause)?;
+            if self.db.apply_changes(&decision.changes).await? == Applied::Done {
+                return Ok(decision.returned);
+            }
+        }
+        Err(BillingError::Contended("returning the mailbox"))
+    }
+}
+
+/// The changes of a return, decided from what was read.
+#[derive(Debug, Clone)]
+pub(crate) struct ReturnDecision {
+    pub changes: Changes,
+    pub returned: DeviceReturned,
+}
+
+/// Decides a return, pure: the lifecycle state machine says whether the device can go back, the
+/// subscription state machine how its subscription ends.
+pub(crate) fn decide_return(
+    device_id: &str,
+    from: LifecycleState,
+    subscription: Option<&Snapshot>,
+    now: OffsetDateTime,
+    cause: ReturnCause<'_>,
+) -> Result<ReturnDecision, BillingError> {
+    let now_ms = to_ms(now);
+    let lifecycle = from.apply(LifecycleEvent::Return).map_err(|_| {
+        BillingError::Conflict("This mailbox cannot be returned in its current state.".to_owned())
+    })?;
+    let mut changes = Changes::new();
+    changes.push(Change::MoveDeviceLifecycle {
+        device_id: device_id.to_owned(),
+        from: from.as_str().to_owned(),
+        to: lifecycle.to.as_str().to_owned(),
+    });
+    let mut ended = None;
+    if let Some(s) = subscription
+        && let Ok(transition) = s.state.apply(SubscriptionEvent::DeviceReturned)
+    {
+        changes.push(state_update(s, transition.to, now_ms));
+        if transition
+            .effects
+            .contains(&SubscriptionEffect::CancelDunning)
+        {
+            for key_prefix in [retry_key_prefix(&s.id), grace_key_prefix(&s.id)] {
+                changes.push(Change::CancelQueuedJobs {
+                    key_prefix,
+                    reason: "canceled: the mailbox was returned".into(),
+                    now: now_ms,
+                });
+            }
+        }
+        ended = Some((s, transition.to));
+    }
+    changes.push(audit::entry(
+        now_ms,
+        cause.actor,
+        ("device", device_id),
+        "return",
+        cause.reason,
+        json!({
+            "before": {
+                "lifecycle": from.as_str(),
+                "subscription_status": ended.map(|(s, _)| s.status().as_str()),
+            },
+            "after": {
+                "lifecycle": lifecycle.to.as_str(),
+                "subscription_status": ended.map(|(_, to)| to.status().as_str()),
+            },
+            "subscription_id": ended.map(|(s, _)| s.id.as_str()),
+        }),
+    ));
+    Ok(ReturnDecision {
+        changes,
+        returned: DeviceReturned {
+            from,
+            subscription_id: ended.map(|(s, _)| s.id.clone()),
+        },
+    })
+}

@@ -1,0 +1,135 @@
+//! Actions on a mailbox: its name and location, and its return.
+
+use smartbox_billing::BillingError;
+use smartbox_billing::engine::{DeviceReturned, ReturnCause};
+use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState};
+use smartbox_store::DeviceRow;
+use smartbox_store::changes::{AuditRecord, Change, Changes};
+
+use super::{Actor, ServiceError};
+use crate::state::AppState;
+
+/// Longest name or location accepted.
+pub const MAX_TEXT: usize = 60;
+
+/// Why a return is refused, as the customer reads it.
+const NOT_RETURNABLE: &str = "This mailbox cannot be returned in its current state.";
+
+/// The mailbox `id`, when the actor may see it.
+pub async fn get(
+    state: &AppState,
+    actor: &Actor,
+    id: &DeviceId,
+) -> Result<DeviceRow, ServiceError> {
+    state
+        .db
+        .device_by_id(id.as_str())
+        .await?
+        .filter(|d| actor.may_act_for(d.owner_id.as_deref()))
+        .ok_or_else(|| ServiceError::not_found("mailbox", id.as_str()))
+}
+
+/// Whether a mailbox in `lifecycle` can be returned (the lifecycle state machine decides).
+pub fn returnable(lifecycle: &str) -> bool {
+    lifecycle
+        .parse::<LifecycleState>()
+        .is_ok_and(|state| state.apply(LifecycleEvent::Return).is_ok())
+}
+
+/// A new name and location; `None` keeps what is stored.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceDetails {
+    pub name: Option<String>,
+    pub location: Option<String>,
+}
+
+/// Renames a mailbox and sets where it is (both trimmed, at most [`MAX_TEXT`] characters, no
+/// control characters). Returns the mailbox as stored after the change.
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    id: &DeviceId,
+    details: DeviceDetails,
+) -> Result<DeviceRow, ServiceError> {
+    let device = get(state, actor, id).await?;
+    let name = details
+        .name
+        .as_deref()
+        .map_or(device.name.as_str(), str::trim);
+    let location = details
+        .location
+        .as_deref()
+        .map_or(device.location.as_str(), str::trim);
+    check_text("name", name)?;
+    check_text("location", location)?;
+    let mut changes = Changes::new();
+    changes.push(Change::SetDeviceNameLocation {
+        device_id: device.id.clone(),
+        name: name.to_owned(),
+        location: location.to_owned(),
+    });
+    changes.push(Change::Audit(AuditRecord {
+        at: state.clock.now_ms(),
+        actor: actor.audit_name(),
+        entity_type: "device".to_owned(),
+        entity_id: device.id.clone(),
+        action: "update".to_owned(),
+        detail: serde_json::json!({
+            "cause": actor.default_reason(),
+            "before": { "name": device.name, "location": device.location },
+            "after": { "name": name, "location": location },
+        })
+        .to_string(),
+    }));
+    state.db.apply_changes(&changes).await?;
+    get(state, actor, id).await
+}
+
+/// Why a name or location is refused.
+fn check_text(label: &str, text: &str) -> Result<(), ServiceError> {
+    let refuse = |message: String| {
+        Err(ServiceError::Invalid {
+            code: "invalid_device",
+            message,
+        })
+    };
+    if text.chars().count() > MAX_TEXT {
+        return refuse(format!(
+            "The {label} may have at most {MAX_TEXT} characters."
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return refuse(format!("The {label} may not contain control characters."));
+    }
+    Ok(())
+}
+
+/// Returns a mailbox: it becomes `returned` and its live subscription ends at once, in one
+/// transaction with the audit entry (see the billing engine's `return_device`). The warehouse
+/// refurbishes it later.
+pub async fn return_device(
+    state: &AppState,
+    actor: &Actor,
+    id: &DeviceId,
+    reason: Option<&str>,
+) -> Result<DeviceReturned, ServiceError> {
+    let device = get(state, actor, id).await?;
+    if !returnable(&device.lifecycle_state) {
+        return Err(ServiceError::Conflict(NOT_RETURNABLE.to_owned()));
+    }
+    let cause = ReturnCause {
+        actor: &actor.audit_name(),
+        reason: reason.unwrap_or(actor.default_reason()),
+    };
+    let returned = state
+        .billing()
+        .return_device(&device.id, state.clock.now(), cause)
+        .await
+        .map_err(|err| match err {
+            BillingError::Conflict(_) => ServiceError::Conflict(NOT_RETURNABLE.to_owned()),
+            other => other.into(),
+        })?;
+    state.devices_changed();
+    tracing::info!(serial = %device.serial, "return started");
+    Ok(returned)
+}
