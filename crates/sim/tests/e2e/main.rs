@@ -8,6 +8,7 @@ mod delivery;
 mod faults;
 mod fleet;
 mod ledger;
+mod loopback;
 mod ota;
 mod subscription;
 mod wifi;
