@@ -235,11 +235,11 @@ fn headers() -> SignedHeaders {
     SignedHeaders {
         serial: String::try_from("SB-0001").expect("fits"),
         time: 1_767_225_600,
-        signature: *b"33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c",
+        signature: *b"v2=33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c",
     }
 }
 
-const USERDATA: &str = "X-Device-Serial: SB-0001\\r\\nX-Device-Time: 1767225600\\r\\nX-Device-Signature: 33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c";
+const USERDATA: &str = "X-Device-Serial: SB-0001\\r\\nX-Device-Time: 1767225600\\r\\nX-Device-Signature: v2=33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c";
 
 #[test]
 fn userdata_joins_headers_with_escaped_line_breaks() {

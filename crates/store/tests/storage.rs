@@ -155,6 +155,8 @@ async fn a_heartbeat_extends_the_series_whose_newest_row_is_the_device_latest() 
                 modem_tx_bytes: 100,
                 modem_rx_bytes: 200,
                 sd_queue_len: 0,
+                sd_oldest_age_s: None,
+                sd_failed_deliveries: None,
             })
             .await
             .unwrap();
@@ -494,6 +496,8 @@ fn vitals(device_id: &str, at: i64, battery: i64) -> VitalsRow {
         modem_tx_bytes: at,
         modem_rx_bytes: 2 * at,
         sd_queue_len: 0,
+        sd_oldest_age_s: None,
+        sd_failed_deliveries: None,
     }
 }
 

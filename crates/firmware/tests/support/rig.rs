@@ -149,11 +149,12 @@ impl Server {
         let headers = request.headers;
         let signed = headers.serial.as_str() == SERIAL
             && (server_unix - headers.time).abs() <= MAX_CLOCK_SKEW_S
-            && smartbox_protocol::verify(
+            && smartbox_protocol::verify_request(
                 &state.secret,
                 request.method.as_str(),
                 request.path,
                 headers.time,
+                request.content_type,
                 &smartbox_protocol::body_sha256(request.body),
                 &headers.signature,
             );
@@ -298,10 +299,16 @@ fn route(
                 );
             }
             let Some((event, photos)) = state.events.get_mut(&id) else {
-                return (404, b"{}".to_vec());
+                return (
+                    404,
+                    br#"{"error":"not_found","message":"unknown event"}"#.to_vec(),
+                );
             };
             if index >= event.photo_count {
-                return (400, b"{}".to_vec());
+                return (
+                    400,
+                    br#"{"error":"invalid_index","message":"no such photo"}"#.to_vec(),
+                );
             }
             let known = photos.insert(index, request.body.to_vec()).is_some();
             let body = EventResponse {

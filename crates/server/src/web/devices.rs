@@ -88,9 +88,38 @@ async fn device_view(
             serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
             status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
             returnable => matches!(device.lifecycle_state.as_str(), "active_subscription" | "suspended"),
-            error => error,
+            held => held_text(device), error => error,
         },
     )
+}
+
+/// What the mailbox said at its last check-in about mail events it holds on its SD card (they
+/// keep failing to be delivered, or it had no link): never dropped, so shown until delivered.
+fn held_text(device: &DeviceRow) -> Option<String> {
+    let events = device.sd_queue_len.filter(|n| *n > 0)?;
+    let mut text = if events == 1 {
+        "1 mail event is waiting on the mailbox's SD card".to_owned()
+    } else {
+        format!("{events} mail events are waiting on the mailbox's SD card")
+    };
+    if let Some(age) = device.sd_oldest_age_s {
+        text.push_str(&format!(" (the oldest from {} ago", age_text(age)));
+        if let Some(failed) = device.sd_failed_deliveries.filter(|n| *n > 0) {
+            text.push_str(&format!("; {failed} delivery attempts failed"));
+        }
+        text.push(')');
+    }
+    text.push_str(". It sends them at its next check-in.");
+    Some(text)
+}
+
+fn age_text(seconds: i64) -> String {
+    match seconds {
+        ..120 => format!("{} s", seconds.max(0)),
+        ..7_200 => format!("{} min", seconds / 60),
+        ..172_800 => format!("{} h", seconds / 3_600),
+        _ => format!("{} days", seconds / 86_400),
+    }
 }
 
 /// `GET /devices/{device_id}`: settings and vitals history of one mailbox.
