@@ -74,6 +74,9 @@ pub struct ServerState {
     pub firmware_reports: Vec<FirmwareReport>,
     /// Firmware GETs answer 503.
     pub firmware_unavailable: bool,
+    /// What the device reads instead of the next answers, the requests being handled as usual
+    /// (a report of the answer mangled between the modem and the MCU).
+    pub garble_next: Vec<(u16, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,7 @@ impl Server {
             ranges: Vec::new(),
             firmware_reports: Vec::new(),
             firmware_unavailable: false,
+            garble_next: Vec::new(),
         })))
     }
 
@@ -173,6 +177,11 @@ impl Server {
             route(&mut state, server_unix, request, &mut response)
         };
         state.log.push(logged(Some(status)));
+        let (status, body) = if state.garble_next.is_empty() {
+            (status, body)
+        } else {
+            state.garble_next.remove(0)
+        };
         let n = body.len().min(answer.len());
         answer[..n].copy_from_slice(&body[..n]);
         response.status = status;
