@@ -63,7 +63,7 @@ pub fn sign(
     time: i64,
     body_sha256: &[u8; 32],
 ) -> [u8; 64] {
-    let tag = mac(secret, method, path, time, body_sha256)
+    let tag = mac(secret, Version::V1, method, path, time, body_sha256)
         .finalize()
         .into_bytes();
     let mut out = [0; 64];
@@ -86,7 +86,7 @@ pub fn verify(
     if hex::decode_to_slice(signature, &mut tag).is_err() {
         return false;
     }
-    mac(secret, method, path, time, body_sha256)
+    mac(secret, Version::V1, method, path, time, body_sha256)
         .verify_slice(&tag)
         .is_ok()
 }
@@ -104,9 +104,16 @@ pub fn sign_v2(
     content_type: &str,
     body_sha256: &[u8; 32],
 ) -> [u8; 67] {
-    let tag = mac_v2(secret, method, path, time, content_type, body_sha256)
-        .finalize()
-        .into_bytes();
+    let tag = mac(
+        secret,
+        Version::V2 { content_type },
+        method,
+        path,
+        time,
+        body_sha256,
+    )
+    .finalize()
+    .into_bytes();
     let mut out = [0; 67];
     out[..3].copy_from_slice(SIGNATURE_V2_PREFIX.as_bytes());
     // 32 bytes always encode into 64 characters.
@@ -134,17 +141,33 @@ pub fn verify_request(
         return false;
     }
     let content_type = content_type.unwrap_or("");
-    mac_v2(secret, method, path, time, content_type, body_sha256)
-        .verify_slice(&tag)
-        .is_ok()
+    mac(
+        secret,
+        Version::V2 { content_type },
+        method,
+        path,
+        time,
+        body_sha256,
+    )
+    .verify_slice(&tag)
+    .is_ok()
 }
 
-fn mac_v2(
+/// What a signature version covers besides the method, the path, the time and the body.
+#[derive(Clone, Copy)]
+enum Version<'a> {
+    V1,
+    V2 { content_type: &'a str },
+}
+
+/// The HMAC over the signed string of `version`: each field followed by `\n`, then the body's
+/// digest in hex (see the module documentation).
+fn mac(
     secret: &[u8; 32],
+    version: Version<'_>,
     method: &str,
     path: &str,
     time: i64,
-    content_type: &str,
     body_sha256: &[u8; 32],
 ) -> HmacSha256 {
     let path = path.split_once('?').map_or(path, |(path, _query)| path);
@@ -152,38 +175,19 @@ fn mac_v2(
     let _ = hex::encode_to_slice(body_sha256, &mut body_hex);
     let mut time_buf = [0; 20];
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    for part in [
-        b"v2".as_slice(),
+    let (tag, content_type) = match version {
+        Version::V1 => (None, None),
+        Version::V2 { content_type } => (Some(b"v2".as_slice()), Some(content_type.as_bytes())),
+    };
+    let fields = [
         method.as_bytes(),
         path.as_bytes(),
         decimal(time, &mut time_buf),
-        content_type.as_bytes(),
-    ] {
-        mac.update(part);
+    ];
+    for field in tag.into_iter().chain(fields).chain(content_type) {
+        mac.update(field);
         mac.update(b"\n");
     }
-    mac.update(&body_hex);
-    mac
-}
-
-fn mac(
-    secret: &[u8; 32],
-    method: &str,
-    path: &str,
-    time: i64,
-    body_sha256: &[u8; 32],
-) -> HmacSha256 {
-    let path = path.split_once('?').map_or(path, |(path, _query)| path);
-    let mut body_hex = [0; 64];
-    let _ = hex::encode_to_slice(body_sha256, &mut body_hex);
-    let mut time_buf = [0; 20];
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    mac.update(method.as_bytes());
-    mac.update(b"\n");
-    mac.update(path.as_bytes());
-    mac.update(b"\n");
-    mac.update(decimal(time, &mut time_buf));
-    mac.update(b"\n");
     mac.update(&body_hex);
     mac
 }

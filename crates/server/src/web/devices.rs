@@ -109,15 +109,16 @@ fn held_text(device: &DeviceRow) -> Option<String> {
         }
         text.push(')');
     }
-    text.push_str(". It sends them at its next check-in.");
+    text.push_str(". The mailbox sends what it holds at its next check-in.");
     Some(text)
 }
 
 fn age_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
     match seconds {
-        ..120 => format!("{} s", seconds.max(0)),
-        ..7_200 => format!("{} min", seconds / 60),
-        ..172_800 => format!("{} h", seconds / 3_600),
+        0..120 => format!("{seconds} s"),
+        120..7_200 => format!("{} min", seconds / 60),
+        7_200..172_800 => format!("{} h", seconds / 3_600),
         _ => format!("{} days", seconds / 86_400),
     }
 }
@@ -234,4 +235,56 @@ pub async fn start_device_return(state: &AppState, device: &DeviceRow) -> Result
     }
     tracing::info!(serial = %device.serial, "return started");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(events: Option<i64>, age: Option<i64>, failed: Option<i64>) -> DeviceRow {
+        DeviceRow {
+            id: "d".into(),
+            serial: "SB-1".into(),
+            secret_ciphertext: vec![],
+            claim_code_hash: String::new(),
+            owner_id: None,
+            lifecycle_state: "active_subscription".into(),
+            power_state: "sleep".into(),
+            battery_percentage: Some(80),
+            firmware_version: None,
+            name: String::new(),
+            location: String::new(),
+            signal_dbm: Some(-80),
+            network: Some("cellular".into()),
+            sd_queue_len: events,
+            sd_oldest_age_s: age,
+            sd_failed_deliveries: failed,
+            modem_tx_bytes: None,
+            modem_rx_bytes: None,
+            checkin_interval_s: 6 * 3600,
+            last_seen_at: Some(0),
+            activated_at: None,
+            claimed_at: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn events_held_on_sd_are_shown_with_their_age_and_failed_tries() {
+        assert_eq!(held_text(&holding(Some(0), None, None)), None);
+        assert_eq!(held_text(&holding(None, None, None)), None);
+        assert_eq!(
+            held_text(&holding(Some(3), Some(5 * 3_600), Some(4))).as_deref(),
+            Some(
+                "3 mail events are waiting on the mailbox's SD card (the oldest from 5 h ago; \
+                 4 delivery attempts failed). The mailbox sends what it holds at its next check-in."
+            )
+        );
+        assert_eq!(
+            held_text(&holding(Some(1), None, None)).as_deref(),
+            Some(
+                "1 mail event is waiting on the mailbox's SD card. The mailbox sends what it holds at its next check-in."
+            )
+        );
+    }
 }
