@@ -10,5 +10,6 @@ mod fleet;
 mod ledger;
 mod loopback;
 mod ota;
+mod soak;
 mod subscription;
 mod wifi;
