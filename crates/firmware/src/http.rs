@@ -33,20 +33,21 @@ pub struct SignedHeaders {
     pub serial: String<32>,
     /// `X-Device-Time`, unix seconds.
     pub time: i64,
-    /// `X-Device-Signature`, 64 lowercase hex characters.
-    pub signature: [u8; 64],
+    /// `X-Device-Signature`: `v2=` and 64 lowercase hex characters (it covers the content type
+    /// too, so a type mangled on the way fails as a 401 and is sent again).
+    pub signature: [u8; 67],
 }
 
 impl SignedHeaders {
-    /// Signs a request whose body digest is `body_sha256`.
+    /// Signs a request whose `Content-Type` is `content_type` and body digest `body_sha256`.
     pub fn new(
         serial: &str,
         secret: &[u8; 32],
-        method: Method,
-        path: &str,
+        request: (Method, &str, Option<&str>),
         time: i64,
         body_sha256: &[u8; 32],
     ) -> Self {
+        let (method, path, content_type) = request;
         let mut owned = String::new();
         for c in serial.chars() {
             if owned.push(c).is_err() {
@@ -56,7 +57,14 @@ impl SignedHeaders {
         Self {
             serial: owned,
             time,
-            signature: smartbox_protocol::sign(secret, method.as_str(), path, time, body_sha256),
+            signature: smartbox_protocol::sign_v2(
+                secret,
+                method.as_str(),
+                path,
+                time,
+                content_type.unwrap_or(""),
+                body_sha256,
+            ),
         }
     }
 
@@ -293,16 +301,20 @@ mod tests {
         let headers = SignedHeaders::new(
             "SB-0001",
             &secret,
-            Method::Post,
-            "/api/device/v1/heartbeat",
+            (
+                Method::Post,
+                "/api/device/v1/heartbeat",
+                Some("application/json"),
+            ),
             42,
             &digest,
         );
-        assert!(smartbox_protocol::verify(
+        assert!(smartbox_protocol::verify_request(
             &secret,
             "POST",
             "/api/device/v1/heartbeat",
             42,
+            Some("application/json"),
             &digest,
             &headers.signature
         ));

@@ -483,7 +483,8 @@ mod tests {
 
     #[test]
     fn request_heads_carry_the_signed_headers_length_and_close() {
-        let headers = SignedHeaders::new("SB-1", &[1; 32], Method::Post, "/p", 42, &[0; 32]);
+        let headers =
+            SignedHeaders::new("SB-1", &[1; 32], (Method::Post, "/p", None), 42, &[0; 32]);
         let request = Request {
             method: Method::Post,
             path: "/api/device/v1/events",

@@ -72,16 +72,22 @@ pub enum Verdict {
         /// No upload before this.
         hold_until_ms: Option<u64>,
     },
-    /// The server will never take it (400 not a JPEG, 413 too large, 404 unknown): drop it, so
-    /// one bad record cannot block the queue forever.
+    /// The server understood the request and said why it will never take it (400 not a JPEG,
+    /// 413 too large, 404 unknown event, each with the API's JSON error body): drop it, so one
+    /// bad record cannot block the queue forever.
     Drop,
 }
 
 /// The verdict on an upload answered with `status` (401 is handled by the caller first: it
-/// resyncs the clock and retries once before treating it as `Keep`).
+/// resyncs the clock and retries once before treating it as `Keep`). `explained` says whether
+/// the answer's body is the API's JSON error (`{"error": "<code>", ...}`): only such a 4xx
+/// proves a permanent refusal. A 4xx without it comes from a request mangled on the way (a byte
+/// lost on the UART: no such route, no such method) or from a status the modem's report
+/// mangled; the same request sent again may well succeed, so it is kept.
 pub fn verdict(
     status: u16,
     retry_after_s: Option<u32>,
+    explained: bool,
     now_ms: u64,
     config: &DeviceConfig,
 ) -> Verdict {
@@ -98,10 +104,13 @@ pub fn verdict(
                 hold_until_ms: Some(now_ms + u64::from(wait_s) * 1_000),
             }
         }
-        401 | 408 | 500..=599 => Verdict::Keep {
+        401 | 408 => Verdict::Keep {
             hold_until_ms: None,
         },
-        _ => Verdict::Drop,
+        400..=499 if explained => Verdict::Drop,
+        _ => Verdict::Keep {
+            hold_until_ms: None,
+        },
     }
 }
 
@@ -200,39 +209,65 @@ mod tests {
     #[test]
     fn verdicts_per_status() {
         let now = 1_000;
-        assert_eq!(verdict(201, None, now, &config()), Verdict::Done);
-        assert_eq!(verdict(200, None, now, &config()), Verdict::Done);
+        assert_eq!(verdict(201, None, false, now, &config()), Verdict::Done);
+        assert_eq!(verdict(200, None, false, now, &config()), Verdict::Done);
         assert_eq!(
-            verdict(402, None, now, &config()),
+            verdict(402, None, true, now, &config()),
             Verdict::Keep {
                 hold_until_ms: Some(now + 21_600_000)
             }
         );
         assert_eq!(
-            verdict(429, Some(60), now, &config()),
+            verdict(429, Some(60), true, now, &config()),
             Verdict::Keep {
                 hold_until_ms: Some(now + 60_000)
             }
         );
         assert_eq!(
-            verdict(429, None, now, &config()),
+            verdict(429, None, true, now, &config()),
             Verdict::Keep {
                 hold_until_ms: Some(now + HOUR)
             }
         );
         assert_eq!(
-            verdict(503, None, now, &config()),
+            verdict(503, None, true, now, &config()),
             Verdict::Keep {
                 hold_until_ms: None
             }
         );
         assert_eq!(
-            verdict(401, None, now, &config()),
+            verdict(401, None, true, now, &config()),
             Verdict::Keep {
                 hold_until_ms: None
             }
         );
-        assert_eq!(verdict(400, None, now, &config()), Verdict::Drop);
-        assert_eq!(verdict(413, None, now, &config()), Verdict::Drop);
+        assert_eq!(verdict(400, None, true, now, &config()), Verdict::Drop);
+        assert_eq!(verdict(413, None, true, now, &config()), Verdict::Drop);
+    }
+
+    /// Issue 13: a byte lost on the UART turned requests into 404s and 415s, or a 201 into a
+    /// "20", and each was dropped from the SD queue for good.
+    #[test]
+    fn only_a_4xx_the_server_explains_drops_an_upload() {
+        let now = 1_000;
+        let retry = Verdict::Keep {
+            hold_until_ms: None,
+        };
+        for status in [404, 405, 415, 400, 20, 21, 1, 0, 999, 601, 714] {
+            assert_eq!(
+                verdict(status, None, false, now, &config()),
+                retry,
+                "{status}"
+            );
+        }
+        for status in [20, 601, 714, 999] {
+            assert_eq!(
+                verdict(status, None, true, now, &config()),
+                retry,
+                "{status}"
+            );
+        }
+        assert_eq!(verdict(404, None, true, now, &config()), Verdict::Drop);
+        assert_eq!(verdict(408, None, true, now, &config()), retry);
     }
 }

@@ -27,9 +27,10 @@
 
 use heapless::String;
 use smartbox_protocol::{
-    DeviceConfig, EVENTS_PATH, EventKind, EventRequest, EventResponse, FIRMWARE_REPORT_PATH,
-    FirmwareOffer, FirmwareStatus, HEARTBEAT_PATH, HeartbeatRequest, HeartbeatResponse, MAX_PHOTOS,
-    PowerState, ServiceState, body_sha256, firmware_path, photo_path,
+    DeviceConfig, EVENTS_PATH, ErrorBody, EventKind, EventRequest, EventResponse,
+    FIRMWARE_REPORT_PATH, FirmwareOffer, FirmwareStatus, HEARTBEAT_PATH, HeartbeatRequest,
+    HeartbeatResponse, MAX_PHOTOS, PowerState, ServiceState, Uuid, body_sha256, firmware_path,
+    photo_path,
 };
 
 use crate::a7670::{ByteCounters, Stored};
@@ -105,6 +106,9 @@ pub struct Retained {
     /// What the modem stores across its power cycles (UART speed, APN), so a wake sends only
     /// what it lacks.
     pub modem: Stored,
+    /// Deliveries that failed since the SD queue was last empty, for the heartbeat: events that
+    /// keep failing are kept, and reported rather than dropped.
+    pub held_failures: u32,
 }
 
 impl Retained {
@@ -454,12 +458,19 @@ where
     finish(device, report, start).await
 }
 
-/// Whether an event's answer says the server holds all its photos.
-fn event_complete(answer: &[u8]) -> bool {
+/// Whether an answer says the server holds the event `event_id` with all its photos: the only
+/// proof that lets an event leave the SD queue.
+fn event_complete(answer: &[u8], event_id: Uuid) -> bool {
     let mut unescape = [0; 64];
     serde_json_core::from_slice_escaped::<EventResponse>(answer, &mut unescape)
-        .map(|(body, _)| body.complete)
-        .unwrap_or(false)
+        .is_ok_and(|(body, _)| body.complete && body.event_id == event_id)
+}
+
+/// Whether an answer's body is the API's JSON error naming its cause.
+fn explained(answer: &[u8]) -> bool {
+    let mut unescape = [0; 160];
+    serde_json_core::from_slice_escaped::<ErrorBody>(answer, &mut unescape)
+        .is_ok_and(|(body, _)| !body.error.is_empty())
 }
 
 /// Whether the battery allows a firmware download.
@@ -504,6 +515,39 @@ where
     report.queue_len = device.queue.pending().await.unwrap_or(0);
     report.awake_ms = device.clock.now_ms().saturating_sub(start);
     report
+}
+
+/// Events held on SD, as the heartbeat reports them.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    events: u32,
+    /// Seconds since the oldest of them happened (by the device's clock).
+    oldest_age_s: Option<u32>,
+}
+
+impl Held {
+    /// Reads the queue; an empty one also clears the failure count.
+    async fn of<Q: UploadQueue>(queue: &mut Q, state: &mut Retained, now_ms: u64) -> Self {
+        let events = queue.pending().await.unwrap_or(0);
+        if events == 0 {
+            state.held_failures = 0;
+            return Self {
+                events,
+                oldest_age_s: None,
+            };
+        }
+        let oldest_age_s = match queue.oldest().await {
+            Ok(Some(event)) => {
+                let age = state.unix_at(now_ms).saturating_sub(event.occurred_at);
+                Some(u32::try_from(age.max(0)).unwrap_or(u32::MAX))
+            }
+            _ => None,
+        };
+        Self {
+            events,
+            oldest_age_s,
+        }
+    }
 }
 
 /// What the heartbeat reports besides the retained state.
@@ -570,6 +614,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 Upload::Done => report.delivered += 1,
                 Upload::Dropped => report.dropped += 1,
                 Upload::Kept | Upload::Stop => {
+                    state.held_failures = state.held_failures.saturating_add(1);
                     match queue.push(&event, slices).await {
                         Ok(()) => report.queued += 1,
                         Err(_) => report.lost += 1,
@@ -584,8 +629,8 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         if !blocked && !self.flush(queue, photos, state, report).await {
             return false;
         }
-        let queue_len = queue.pending().await.unwrap_or(0);
-        let checked_in = self.heartbeat(state, heartbeat, queue_len, report).await;
+        let held = Held::of(queue, state, self.clock.now_ms()).await;
+        let checked_in = self.heartbeat(state, heartbeat, held, report).await;
         if let (true, Some(ota)) = (checked_in, ota) {
             // The photos are delivered or on SD: their first buffer takes the image's ranges.
             let buffer = &mut *photos[0];
@@ -716,7 +761,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
     /// other statuses only end the firmware work of this wake.
     fn judge_other(&mut self, state: &mut Retained, response: &Response) {
         if response.status == 401 {
-            self.judge(state, response);
+            self.judge(state, response, &[]);
         }
     }
 
@@ -764,8 +809,14 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                         report.dropped += 1;
                     }
                 }
-                Upload::Kept => break,
-                Upload::Stop => return false,
+                Upload::Kept => {
+                    state.held_failures = state.held_failures.saturating_add(1);
+                    break;
+                }
+                Upload::Stop => {
+                    state.held_failures = state.held_failures.saturating_add(1);
+                    return false;
+                }
             }
         }
         true
@@ -804,31 +855,38 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             Ok(response) => response,
             Err(_) => return Upload::Stop,
         };
-        match self.judge(state, &response) {
+        match self.judge(state, &response, &answer[..response.body_len]) {
             Upload::Done => {}
             other => return other,
         }
-        if event_complete(&answer[..response.body_len]) {
-            return Upload::Done;
-        }
-        for (index, photo) in photos.iter().enumerate() {
-            let path = photo_path(event.event_id, index as u8);
-            // The status is all a photo's answer says: its body stays in the modem.
-            let response = match self
-                .exchange(state, Method::Put, &path, JPEG, photo, &mut [])
-                .await
-            {
-                Ok(response) => response,
-                // Larger than the link can ever send (one HTTPDATA): waiting will not help.
-                Err(NetError::BodyTooLarge) => return Upload::Dropped,
-                Err(_) => return Upload::Stop,
-            };
-            match self.judge(state, &response) {
-                Upload::Done => {}
-                other => return other,
+        let mut complete = event_complete(&answer[..response.body_len], event.event_id);
+        if !complete {
+            for (index, photo) in photos.iter().enumerate() {
+                let path = photo_path(event.event_id, index as u8);
+                let response = match self
+                    .exchange(state, Method::Put, &path, JPEG, photo, &mut answer)
+                    .await
+                {
+                    Ok(response) => response,
+                    // Larger than the link can ever send (one HTTPDATA): waiting will not help.
+                    Err(NetError::BodyTooLarge) => return Upload::Dropped,
+                    Err(_) => return Upload::Stop,
+                };
+                match self.judge(state, &response, &answer[..response.body_len]) {
+                    Upload::Done => {}
+                    other => return other,
+                }
+                complete = event_complete(&answer[..response.body_len], event.event_id);
             }
         }
-        Upload::Done
+        if complete {
+            Upload::Done
+        } else {
+            // Every answer was a 2xx, yet none said the event is complete (an answer whose
+            // body was lost or mangled): it stays on SD, and the next try asks again.
+            self.healthy = false;
+            Upload::Kept
+        }
     }
 
     /// The fast path of [`Link::deliver`] on a link that pipelines: the event and its photos
@@ -860,8 +918,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             let headers = SignedHeaders::new(
                 &self.identity.serial,
                 &self.identity.secret,
-                method,
-                &path,
+                (method, &path, content_type),
                 time,
                 &body_sha256(body),
             );
@@ -890,13 +947,15 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         }
         let mut answer = [0; JSON_BUF];
         let mut all_ok = true;
+        let mut complete = false;
         for index in 0..sent {
-            let body: &mut [u8] = if index == 0 { &mut answer } else { &mut [] };
+            // The last answer says whether the server now holds the whole event.
+            let last = index + 1 == sent;
+            let body: &mut [u8] = if last { &mut answer } else { &mut [] };
             match self.http.receive_ahead(body).await {
                 Ok(response) if (200..300).contains(&response.status) => {
-                    if index == 0 && event_complete(&answer[..response.body_len]) {
-                        // The server has every photo already: the rest answer 200.
-                        continue;
+                    if last {
+                        complete = event_complete(&answer[..response.body_len], event.event_id);
                     }
                 }
                 Ok(_) => all_ok = false,
@@ -904,11 +963,11 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 Err(_) => return false,
             }
         }
-        all_ok
+        all_ok && complete
     }
 
-    /// Applies the policy's verdict on an upload's answer to the holds.
-    fn judge(&mut self, state: &mut Retained, response: &Response) -> Upload {
+    /// Applies the policy's verdict on an upload's answer (`body` as read) to the holds.
+    fn judge(&mut self, state: &mut Retained, response: &Response, body: &[u8]) -> Upload {
         let now = self.clock.now_ms();
         if response.status == 401 {
             // Still refused after the resync: hold off rather than drain the battery.
@@ -917,7 +976,14 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
                 now + FAILURE_HOLD.delay_ms(state.holds.failures + 1);
             return Upload::Stop;
         }
-        match policy::verdict(response.status, response.retry_after_s, now, &state.config) {
+        let explained = explained(body);
+        match policy::verdict(
+            response.status,
+            response.retry_after_s,
+            explained,
+            now,
+            &state.config,
+        ) {
             Verdict::Done => Upload::Done,
             Verdict::Drop => Upload::Dropped,
             Verdict::Keep { hold_until_ms } => {
@@ -938,7 +1004,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         &mut self,
         state: &mut Retained,
         heartbeat: &Heartbeat,
-        queue_len: u32,
+        held: Held,
         report: &mut Report,
     ) -> bool {
         let (network, signal_dbm) = heartbeat
@@ -958,8 +1024,10 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             firmware_version: self.identity.firmware_version.clone(),
             modem_tx_bytes: state.modem_bytes.tx,
             modem_rx_bytes: state.modem_bytes.rx,
-            sd_queue_len: queue_len,
+            sd_queue_len: held.events,
             link_reason: state.link_reason.clone(),
+            sd_oldest_age_s: held.oldest_age_s,
+            sd_failed_deliveries: (held.events > 0).then_some(state.held_failures),
         };
         let mut json = [0; JSON_BUF];
         let Ok(len) = serde_json_core::to_slice(&request, &mut json) else {
@@ -983,7 +1051,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             return false;
         };
         if response.status == 401 {
-            self.judge(state, &response);
+            self.judge(state, &response, &[]);
             return false;
         }
         if response.status != 200 {
@@ -1048,8 +1116,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             let headers = SignedHeaders::new(
                 &self.identity.serial,
                 &self.identity.secret,
-                method,
-                path,
+                (method, path, content_type),
                 time,
                 &digest,
             );

@@ -235,11 +235,11 @@ fn headers() -> SignedHeaders {
     SignedHeaders {
         serial: String::try_from("SB-0001").expect("fits"),
         time: 1_767_225_600,
-        signature: *b"33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c",
+        signature: *b"v2=33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c",
     }
 }
 
-const USERDATA: &str = "X-Device-Serial: SB-0001\\r\\nX-Device-Time: 1767225600\\r\\nX-Device-Signature: 33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c";
+const USERDATA: &str = "X-Device-Serial: SB-0001\\r\\nX-Device-Time: 1767225600\\r\\nX-Device-Signature: v2=33fdebf8a72ad9dc0d10dcd13023cbec1ce4c743f0a45ab8d2380af05cae082c";
 
 #[test]
 fn userdata_joins_headers_with_escaped_line_breaks() {
@@ -423,6 +423,35 @@ fn an_httpinit_refused_twice_ends_the_request_with_httpterm() {
     let mut modem = modem(&sim, "http://h");
     let result = block_on(modem.http(Method::Get, "/x", None, "", &[], &mut [0; 8]));
     assert_eq!(result.map(|r| r.status), Err(ModemError::Error));
+    assert!(sim.script_done());
+}
+
+/// Issue 13: a byte lost while `AT+CGDCONT` was sent can leave a mangled APN stored in the
+/// modem, and every `HTTPINIT` then fails; the APN is sent again at the next wake.
+#[test]
+fn a_pdp_context_that_cannot_start_makes_the_apn_be_stored_again() {
+    use smartbox_firmware::a7670::{Stored, apn_tag};
+    let sim = Sim::new();
+    sim.expect("AT+HTTPINIT", "\r\nERROR\r\n")
+        .expect("AT+HTTPTERM", OK)
+        .expect("AT+HTTPINIT", "\r\nERROR\r\n")
+        .expect("AT+HTTPTERM", OK);
+    let mut modem = modem(&sim, "http://h");
+    let stored = Stored {
+        baud: 115_200,
+        refused_baud: 0,
+        apn_tag: apn_tag("iot.test"),
+    };
+    modem.recall(stored);
+    let result = block_on(modem.http(Method::Get, "/x", None, "", &[], &mut [0; 8]));
+    assert_eq!(result.map(|r| r.status), Err(ModemError::Error));
+    assert_eq!(
+        modem.stored(),
+        Stored {
+            apn_tag: 0,
+            ..stored
+        }
+    );
     assert!(sim.script_done());
 }
 

@@ -315,6 +315,66 @@ fn a_photo_the_server_refuses_for_good_is_dropped_rather_than_blocking_the_queue
     assert_eq!(rig.server.statuses()[1].1, Some(400));
 }
 
+/// Issue 13 (seed 9): the server stored the event, but a byte lost on the UART turned the
+/// modem's report of its 201 into a `20`; the event was dropped and never completed.
+#[test]
+fn a_stored_event_whose_answer_was_mangled_stays_on_sd_until_the_server_says_complete() {
+    let mut rig = Rig::new();
+    rig.server.state().garble_next = vec![(20, Vec::new())];
+    let first = rig.wake_at(0, Wake::Mail);
+    assert_eq!((first.delivered, first.dropped, first.queue_len), (0, 0, 1));
+    let held = rig
+        .server
+        .state()
+        .heartbeats
+        .last()
+        .cloned()
+        .expect("a check-in");
+    assert_eq!(held.sd_queue_len, 1);
+    assert_eq!(held.sd_failed_deliveries, Some(1));
+    assert!(held.sd_oldest_age_s.is_some());
+
+    let second = rig.wake_at(rig.state.holds.link_retry_at_ms.max(HOUR), Wake::Timer);
+    assert_eq!((second.delivered, second.queue_len), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1);
+    let after = rig
+        .server
+        .state()
+        .heartbeats
+        .last()
+        .cloned()
+        .expect("a check-in");
+    assert_eq!(
+        (after.sd_oldest_age_s, after.sd_failed_deliveries),
+        (None, None)
+    );
+}
+
+/// Issue 13: a request mangled on its way (no such route) gets a 404 without the API's error
+/// body; it proves nothing about the event, which is sent again rather than dropped.
+#[test]
+fn a_4xx_without_the_apis_error_body_keeps_the_event() {
+    let mut rig = Rig::new();
+    rig.server.state().garble_next = vec![(404, Vec::new())];
+    let first = rig.wake_at(0, Wake::Mail);
+    assert_eq!((first.delivered, first.dropped, first.queue_len), (0, 0, 1));
+    let second = rig.wake_at(rig.state.holds.link_retry_at_ms.max(HOUR), Wake::Timer);
+    assert_eq!((second.delivered, second.queue_len), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1);
+}
+
+/// Issue 13 (seed 7): a 2xx to the event whose body is not this event's completion (here
+/// another event's) no longer takes the event off SD without its photos.
+#[test]
+fn only_an_answer_about_this_event_can_say_it_is_complete() {
+    let mut rig = Rig::new();
+    let other = br#"{"event_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","photos_received":3,"complete":true}"#;
+    rig.server.state().garble_next = vec![(200, other.to_vec())];
+    let report = rig.wake_at(0, Wake::Mail);
+    assert_eq!((report.delivered, report.queue_len), (1, 0));
+    assert_eq!(rig.server.complete_events(), 1, "its photos were sent");
+}
+
 #[test]
 fn timer_wakes_stay_local_until_a_checkin_is_due() {
     let mut rig = Rig::new();

@@ -300,8 +300,7 @@ fn the_modem_sends_the_range_after_the_signed_headers() {
     let headers = SignedHeaders::new(
         "SB-0001",
         &[9; 32],
-        Method::Get,
-        "/api/device/v1/firmware/2.0.0",
+        (Method::Get, "/api/device/v1/firmware/2.0.0", None),
         1_767_225_600,
         &digest,
     );

@@ -20,7 +20,8 @@ pub const FIRMWARE_PATH_PREFIX: &str = "/api/device/v1/firmware/";
 pub const HEADER_SERIAL: &str = "X-Device-Serial";
 /// Header carrying the device's clock as decimal unix seconds; it is the `TIME` that is signed.
 pub const HEADER_TIME: &str = "X-Device-Time";
-/// Header carrying the 64 lowercase hex characters of [`sign`](crate::sign).
+/// Header carrying the signature: `v2=` and the 64 lowercase hex characters of
+/// [`sign_v2`](crate::sign_v2), or (version 1, older firmware) the 64 of [`sign`](crate::sign).
 pub const HEADER_SIGNATURE: &str = "X-Device-Signature";
 
 /// Largest photo the server stores: 2 MiB.

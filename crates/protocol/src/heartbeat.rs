@@ -52,6 +52,14 @@ pub struct HeartbeatRequest {
     /// `wifi -61 dBm; cellular: registration denied`; at most 64 bytes.
     #[serde(default)]
     pub link_reason: Option<String<64>>,
+    /// Seconds since the oldest event held in the SD queue happened; absent when the queue is
+    /// empty (and from firmware before it was reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sd_oldest_age_s: Option<u32>,
+    /// Deliveries that failed since the SD queue was last empty: events that keep failing are
+    /// kept and reported here, never dropped silently. Absent when the queue is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sd_failed_deliveries: Option<u32>,
 }
 
 impl HeartbeatRequest {

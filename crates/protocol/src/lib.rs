@@ -27,6 +27,8 @@ pub use firmware::{FirmwareOffer, FirmwareReport, FirmwareStatus};
 pub use heartbeat::{
     DeviceConfig, HeartbeatRequest, HeartbeatResponse, Network, PowerState, ServiceState,
 };
-pub use signing::{BodyHasher, body_sha256, sign, verify};
+pub use signing::{
+    BodyHasher, SIGNATURE_V2_PREFIX, body_sha256, sign, sign_v2, verify, verify_request,
+};
 /// The event id type, re-exported so both sides use the same `uuid` major version.
 pub use uuid::Uuid;

@@ -8,6 +8,19 @@
 //! `PATH` is the request path without its query string, `TIME` the decimal `X-Device-Time`.
 //! The body enters only through its digest, so a device can hash a photo while streaming it to
 //! the modem ([`BodyHasher`]) and sign afterwards, without holding the body in memory.
+//!
+//! Version 2 ([`sign_v2`], sent as `v2=` and the hex) also covers the `Content-Type` as sent
+//! (empty without one):
+//!
+//! ```text
+//! X-Device-Signature = "v2=" + lowercase hex HMAC-SHA256(secret,
+//!     "v2\n" + METHOD + "\n" + PATH + "\n" + TIME + "\n" + CONTENT_TYPE + "\n" + hex SHA-256(body))
+//! ```
+//!
+//! A byte lost on the modem's UART can mangle the content type (`application/jso`); under v1 the
+//! server then refused the intact, correctly signed request with a 415 that looked final, and the
+//! device dropped the event. Under v2 such a request fails its signature (401) and is sent again.
+//! The server takes both versions ([`verify_request`]), so devices in the field keep working.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -50,7 +63,7 @@ pub fn sign(
     time: i64,
     body_sha256: &[u8; 32],
 ) -> [u8; 64] {
-    let tag = mac(secret, method, path, time, body_sha256)
+    let tag = mac(secret, Version::V1, method, path, time, body_sha256)
         .finalize()
         .into_bytes();
     let mut out = [0; 64];
@@ -73,13 +86,85 @@ pub fn verify(
     if hex::decode_to_slice(signature, &mut tag).is_err() {
         return false;
     }
-    mac(secret, method, path, time, body_sha256)
+    mac(secret, Version::V1, method, path, time, body_sha256)
         .verify_slice(&tag)
         .is_ok()
 }
 
+/// Prefix of a version-2 `X-Device-Signature`.
+pub const SIGNATURE_V2_PREFIX: &str = "v2=";
+
+/// The version-2 signature, `v2=` and 64 lowercase hex characters (see the module
+/// documentation); `content_type` is the header's value as sent, `""` when there is none.
+pub fn sign_v2(
+    secret: &[u8; 32],
+    method: &str,
+    path: &str,
+    time: i64,
+    content_type: &str,
+    body_sha256: &[u8; 32],
+) -> [u8; 67] {
+    let tag = mac(
+        secret,
+        Version::V2 { content_type },
+        method,
+        path,
+        time,
+        body_sha256,
+    )
+    .finalize()
+    .into_bytes();
+    let mut out = [0; 67];
+    out[..3].copy_from_slice(SIGNATURE_V2_PREFIX.as_bytes());
+    // 32 bytes always encode into 64 characters.
+    let _ = hex::encode_to_slice(tag, &mut out[3..]);
+    out
+}
+
+/// Whether `signature` (as received) signs this request, in either version: `v2=` and hex is
+/// checked against the content type too (`None` when the request has no `Content-Type`), bare
+/// hex is a version-1 signature.
+pub fn verify_request(
+    secret: &[u8; 32],
+    method: &str,
+    path: &str,
+    time: i64,
+    content_type: Option<&str>,
+    body_sha256: &[u8; 32],
+    signature: &[u8],
+) -> bool {
+    let Some(hex_part) = signature.strip_prefix(SIGNATURE_V2_PREFIX.as_bytes()) else {
+        return verify(secret, method, path, time, body_sha256, signature);
+    };
+    let mut tag = [0; 32];
+    if hex::decode_to_slice(hex_part, &mut tag).is_err() {
+        return false;
+    }
+    let content_type = content_type.unwrap_or("");
+    mac(
+        secret,
+        Version::V2 { content_type },
+        method,
+        path,
+        time,
+        body_sha256,
+    )
+    .verify_slice(&tag)
+    .is_ok()
+}
+
+/// What a signature version covers besides the method, the path, the time and the body.
+#[derive(Clone, Copy)]
+enum Version<'a> {
+    V1,
+    V2 { content_type: &'a str },
+}
+
+/// The HMAC over the signed string of `version`: each field followed by `\n`, then the body's
+/// digest in hex (see the module documentation).
 fn mac(
     secret: &[u8; 32],
+    version: Version<'_>,
     method: &str,
     path: &str,
     time: i64,
@@ -90,12 +175,19 @@ fn mac(
     let _ = hex::encode_to_slice(body_sha256, &mut body_hex);
     let mut time_buf = [0; 20];
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    mac.update(method.as_bytes());
-    mac.update(b"\n");
-    mac.update(path.as_bytes());
-    mac.update(b"\n");
-    mac.update(decimal(time, &mut time_buf));
-    mac.update(b"\n");
+    let (tag, content_type) = match version {
+        Version::V1 => (None, None),
+        Version::V2 { content_type } => (Some(b"v2".as_slice()), Some(content_type.as_bytes())),
+    };
+    let fields = [
+        method.as_bytes(),
+        path.as_bytes(),
+        decimal(time, &mut time_buf),
+    ];
+    for field in tag.into_iter().chain(fields).chain(content_type) {
+        mac.update(field);
+        mac.update(b"\n");
+    }
     mac.update(&body_hex);
     mac
 }
@@ -269,6 +361,72 @@ mod tests {
             t,
             &digest,
             b"not hex at all, not hex at all, not hex at all, not hex at all!!"
+        ));
+    }
+
+    // python3: hmac.new(bytes(range(32)), b"v2\nPOST\n/api/device/v1/heartbeat\n1767225600\n"
+    //   b"application/json\n" + sha256(BODY).hexdigest().encode(), hashlib.sha256).hexdigest()
+    const HEARTBEAT_SIG_V2: &str =
+        "v2=d8ef990d7f88521f59535f1b1f8829a82b3cf157715358fd6732051bf7b297c2";
+    /// GET /api/device/v1/firmware/1.2.0 at 1767225600, no content type, empty body.
+    const FIRMWARE_SIG_V2: &str =
+        "v2=24733d3b54047a79c3eb7494df20bc5b6d279f1d788bc862221cd94251736420";
+
+    #[test]
+    fn v2_signatures_match_python_hmac_vectors() {
+        let t = 1_767_225_600;
+        let heartbeat = sign_v2(
+            &secret(),
+            "POST",
+            "/api/device/v1/heartbeat",
+            t,
+            "application/json",
+            &body_sha256(BODY),
+        );
+        assert_eq!(core::str::from_utf8(&heartbeat), Ok(HEARTBEAT_SIG_V2));
+        let get = sign_v2(
+            &secret(),
+            "GET",
+            "/api/device/v1/firmware/1.2.0",
+            t,
+            "",
+            &body_sha256(b""),
+        );
+        assert_eq!(core::str::from_utf8(&get), Ok(FIRMWARE_SIG_V2));
+    }
+
+    #[test]
+    fn both_versions_verify_and_v2_refuses_a_mangled_content_type() {
+        let digest = body_sha256(BODY);
+        let path = "/api/device/v1/heartbeat";
+        let t = 1_767_225_600;
+        let json = Some("application/json");
+        let check = |content_type, signature: &str| {
+            verify_request(
+                &secret(),
+                "POST",
+                path,
+                t,
+                content_type,
+                &digest,
+                signature.as_bytes(),
+            )
+        };
+        assert!(check(json, HEARTBEAT_SIG), "v1 ignores the content type");
+        assert!(check(Some("application/jso"), HEARTBEAT_SIG));
+        assert!(check(json, HEARTBEAT_SIG_V2));
+        assert!(!check(Some("application/jso"), HEARTBEAT_SIG_V2));
+        assert!(!check(None, HEARTBEAT_SIG_V2));
+        assert!(!check(json, &HEARTBEAT_SIG_V2[1..]), "a mangled prefix");
+        assert!(!check(json, &HEARTBEAT_SIG_V2[3..]), "v2 hex read as v1");
+        assert!(verify_request(
+            &secret(),
+            "GET",
+            "/api/device/v1/firmware/1.2.0",
+            t,
+            None,
+            &body_sha256(b""),
+            FIRMWARE_SIG_V2.as_bytes()
         ));
     }
 

@@ -48,6 +48,8 @@ fn heartbeat_request_agrees() {
         modem_rx_bytes: 123,
         sd_queue_len: 2,
         link_reason: Some(s("cellular registered (home)")),
+        sd_oldest_age_s: None,
+        sd_failed_deliveries: None,
     };
     agrees(
         &request,
@@ -63,6 +65,15 @@ fn heartbeat_request_agrees() {
         &wifi,
         r#"{"battery_percent":87,"power_state":"charging","signal_dbm":-85,"network":"wifi","firmware_version":"1.4.0","modem_tx_bytes":5000000000,"modem_rx_bytes":123,"sd_queue_len":2,"link_reason":null}"#,
     );
+    let holding = HeartbeatRequest {
+        sd_oldest_age_s: Some(7_200),
+        sd_failed_deliveries: Some(3),
+        ..wifi
+    };
+    agrees(
+        &holding,
+        r#"{"battery_percent":87,"power_state":"charging","signal_dbm":-85,"network":"wifi","firmware_version":"1.4.0","modem_tx_bytes":5000000000,"modem_rx_bytes":123,"sd_queue_len":2,"link_reason":null,"sd_oldest_age_s":7200,"sd_failed_deliveries":3}"#,
+    );
 }
 
 #[test]
@@ -70,6 +81,11 @@ fn heartbeat_request_without_link_reason_reads_as_none() {
     let json = r#"{"battery_percent":5,"power_state":"sleep","signal_dbm":-51,"network":"cellular","firmware_version":"1","modem_tx_bytes":0,"modem_rx_bytes":0,"sd_queue_len":0}"#;
     let (request, _) = serde_json_core::from_str::<HeartbeatRequest>(json).expect("reads");
     assert_eq!(request.link_reason, None);
+    assert_eq!(
+        request.sd_oldest_age_s, None,
+        "older firmware does not report what it holds"
+    );
+    assert_eq!(request.sd_failed_deliveries, None);
     assert_eq!(request.power_state, PowerState::Sleep);
 }
 

@@ -94,9 +94,9 @@ impl LocalServer {
 
     /// A network for the simulated devices whose every request first sets this server's clock to
     /// the device's simulated time.
-    pub fn network(&self, runtime: tokio::runtime::Handle) -> anyhow::Result<HttpNetwork> {
+    pub fn network(&self) -> anyhow::Result<HttpNetwork> {
         let clock = self.clock.clone();
-        Ok(HttpNetwork::new(runtime)?
+        Ok(HttpNetwork::new(&self.url())?
             .with_time_hook(Box::new(move |unix_ms| clock.set_ms(unix_ms))))
     }
 }

@@ -116,9 +116,8 @@ pub async fn run_fleet(
     stop: Arc<AtomicBool>,
     log_mail: bool,
 ) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let network: Rc<dyn Network> = Rc::new(HttpNetwork::new(runtime)?);
+        let network: Rc<dyn Network> = Rc::new(HttpNetwork::new(&config.base_url)?);
         let mut fleet = Fleet::new(config, network)?;
         let mut on_wake = |log: &WakeLog<'_>| {
             if log_mail && let Some(event) = log.report.event {
@@ -216,7 +215,7 @@ pub async fn energy_figures(
     // clear): the device's URL is `https`, and the emulator charges every TLS handshake on the
     // air while it reaches the in-process server in plain HTTP.
     let url = plain_url.replacen("http://", "https://", 1);
-    let network = server.network(tokio::runtime::Handle::current())?;
+    let network = server.network()?;
     let spec = MailboxSpec {
         modem: ModemSpec {
             signal_dbm: -85,

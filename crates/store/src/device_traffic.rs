@@ -122,7 +122,7 @@ pub struct TrafficOutcome {
 /// made binding a multi-row statement of `n` parameters O(n^2): it dominated heartbeat batches).
 struct BatchSql {
     /// Appends `[device_id, recorded_at, battery, power_state, signal, network, firmware, tx, rx,
-    /// sd_queue]` rows (at most one per device and instant) to the series; a row for an instant
+    /// sd_queue, sd_oldest_age, sd_failed_deliveries]` rows (at most one per device and instant) to the series; a row for an instant
     /// already stored replaces it.
     vitals: &'static str,
     /// Adds `[subscription_id, period_start, period_end, notifications, data_bytes]` rows (at
@@ -137,7 +137,8 @@ macro_rules! vitals_upsert {
         "ON CONFLICT (device_id, recorded_at) DO UPDATE SET battery_percentage = excluded.battery_percentage, \
         power_state = excluded.power_state, signal_dbm = excluded.signal_dbm, network = excluded.network, \
         firmware_version = excluded.firmware_version, modem_tx_bytes = excluded.modem_tx_bytes, \
-        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len"
+        modem_rx_bytes = excluded.modem_rx_bytes, sd_queue_len = excluded.sd_queue_len, \
+        sd_oldest_age_s = excluded.sd_oldest_age_s, sd_failed_deliveries = excluded.sd_failed_deliveries"
     };
 }
 
@@ -146,9 +147,10 @@ macro_rules! sqlite_vitals {
     ($p:literal) => {
         concat!(
             "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-            network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+            network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len, sd_oldest_age_s, \
+            sd_failed_deliveries) \
             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-            value ->> 7, value ->> 8, value ->> 9 FROM json_each(", $p, ") WHERE true ",
+            value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each(", $p, ") WHERE true ",
             vitals_upsert!()
         )
     };
@@ -188,9 +190,11 @@ const SQLITE_HEARTBEATS: &str = concat!(
 const POSTGRES: BatchSql = BatchSql {
     vitals: concat!(
         "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
+        network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len, sd_oldest_age_s, \
+        sd_failed_deliveries) \
         SELECT v ->> 0, (v ->> 1)::bigint, (v ->> 2)::bigint, v ->> 3, (v ->> 4)::bigint, v ->> 5, v ->> 6, \
-        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint FROM jsonb_array_elements($1::jsonb) AS v ",
+        (v ->> 7)::bigint, (v ->> 8)::bigint, (v ->> 9)::bigint, (v ->> 10)::bigint, (v ->> 11)::bigint \
+        FROM jsonb_array_elements($1::jsonb) AS v ",
         vitals_upsert!()
     ),
     usage: "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, data_bytes) \
@@ -521,6 +525,8 @@ fn vitals_cells(v: &VitalsRow) -> serde_json::Value {
         v.modem_tx_bytes,
         v.modem_rx_bytes,
         v.sd_queue_len,
+        v.sd_oldest_age_s,
+        v.sd_failed_deliveries,
     ])
 }
 

@@ -19,6 +19,10 @@ pub struct DeviceRow {
     pub signal_dbm: Option<i64>,
     pub network: Option<String>,
     pub sd_queue_len: Option<i64>,
+    /// Seconds since the oldest event held on SD happened, at the last heartbeat.
+    pub sd_oldest_age_s: Option<i64>,
+    /// Deliveries that failed since the SD queue was last empty, at the last heartbeat.
+    pub sd_failed_deliveries: Option<i64>,
     pub modem_tx_bytes: Option<i64>,
     pub modem_rx_bytes: Option<i64>,
     pub checkin_interval_s: i64,
@@ -42,7 +46,7 @@ pub struct NewDevice {
 /// [`DEVICE_FROM`]); a device never heard from has none, and sleeps.
 const DEVICE_COLUMNS: &str = "d.id, d.serial, d.secret_ciphertext, d.claim_code_hash, d.owner_id, d.lifecycle_state, \
     COALESCE(v.power_state, 'sleep') AS power_state, v.battery_percentage, v.firmware_version, d.name, d.location, \
-    v.signal_dbm, v.network, v.sd_queue_len, v.modem_tx_bytes, v.modem_rx_bytes, d.checkin_interval_s, \
+    v.signal_dbm, v.network, v.sd_queue_len, v.sd_oldest_age_s, v.sd_failed_deliveries, v.modem_tx_bytes, v.modem_rx_bytes, d.checkin_interval_s, \
     v.recorded_at AS last_seen_at, d.activated_at, d.claimed_at, d.created_at";
 
 /// Devices `d` joined to their newest vitals `v` (one row at most: the series holds one row per

@@ -1,6 +1,8 @@
 //! Durable jobs: a table claimed with one atomic `UPDATE ... RETURNING` (plus `FOR UPDATE SKIP
 //! LOCKED` on PostgreSQL), so several server processes never run one job at once. Delivery is
-//! at-least-once: a worker that dies leaves a lease that expires, and the job is claimed again.
+//! at-least-once: a worker holds a short lease that it renews while the job runs
+//! ([`Db::renew_job_lease`]); one that dies stops renewing, the lease expires within seconds, and
+//! the job is claimed again.
 //! Enqueueing the same `unique_key` twice makes one job.
 
 use crate::{Db, Result, on_pool};
@@ -132,6 +134,29 @@ impl Db {
             return Ok(None);
         }
         Ok(fetch_due!(sql.as_str()))
+    }
+
+    /// Extends the lease of a job `worker` is running to `until`; false when it no longer holds
+    /// it (the lease ran out and another worker took the job over).
+    pub async fn renew_job_lease(
+        &self,
+        id: &str,
+        worker: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let renewed = on_pool!(self, pool => sqlx::query(
+            "UPDATE jobs SET locked_until = $3, updated_at = $4 \
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(until)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(renewed == 1)
     }
 
     /// Marks a claimed job done; false when `worker` no longer holds it (its lease was taken over).

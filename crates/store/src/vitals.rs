@@ -15,6 +15,10 @@ pub struct VitalsRow {
     pub modem_tx_bytes: i64,
     pub modem_rx_bytes: i64,
     pub sd_queue_len: i64,
+    /// Seconds since the oldest event held on SD happened; `None` when none is held.
+    pub sd_oldest_age_s: Option<i64>,
+    /// Deliveries that failed since the SD queue was last empty; `None` when none is held.
+    pub sd_failed_deliveries: Option<i64>,
 }
 
 impl Db {
@@ -29,7 +33,8 @@ impl Db {
     pub async fn vitals_since(&self, device_id: &str, since: i64) -> Result<Vec<VitalsRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT device_id, recorded_at, battery_percentage, power_state, signal_dbm, network, \
-             firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len FROM device_vitals \
+             firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len, sd_oldest_age_s, \
+             sd_failed_deliveries FROM device_vitals \
              WHERE device_id = $1 AND recorded_at >= $2 ORDER BY recorded_at",
         )
         .bind(device_id)

@@ -155,6 +155,8 @@ async fn a_heartbeat_extends_the_series_whose_newest_row_is_the_device_latest() 
                 modem_tx_bytes: 100,
                 modem_rx_bytes: 200,
                 sd_queue_len: 0,
+                sd_oldest_age_s: None,
+                sd_failed_deliveries: None,
             })
             .await
             .unwrap();
@@ -308,6 +310,49 @@ async fn a_unique_job_is_enqueued_once_and_claimed_by_one_worker() {
         assert!(!t.db.complete_job("j1", "w1", 1_102).await.unwrap());
         assert!(t.db.complete_job("j1", "w2", 1_103).await.unwrap());
         assert_eq!(t.db.job_by_id("j1").await.unwrap().unwrap().status, "done");
+    }
+}
+
+#[tokio::test]
+async fn a_renewed_lease_keeps_the_job_and_a_lapsed_one_is_taken_over() {
+    for t in each_backend().await {
+        t.db.enqueue_job(&NewJob {
+            id: "long",
+            kind: "event_completed",
+            payload: serde_json::json!({}),
+            unique_key: None,
+            run_at: 0,
+            max_attempts: 5,
+        })
+        .await
+        .unwrap();
+        t.db.claim_job("w1", 0, 1_000).await.unwrap().unwrap();
+        assert!(
+            t.db.renew_job_lease("long", "w1", 1_900, 900)
+                .await
+                .unwrap()
+        );
+        assert!(
+            t.db.claim_job("w2", 1_500, 1_000).await.unwrap().is_none(),
+            "renewed past its first lease"
+        );
+        assert!(
+            !t.db
+                .renew_job_lease("long", "w2", 9_000, 1_500)
+                .await
+                .unwrap(),
+            "only its holder renews a lease"
+        );
+        // w1 dies and renews no more: the lease lapses and w2 takes the job over.
+        let taken_over = t.db.claim_job("w2", 1_901, 1_000).await.unwrap().unwrap();
+        assert_eq!(taken_over.locked_by.as_deref(), Some("w2"));
+        assert!(
+            !t.db
+                .renew_job_lease("long", "w1", 3_000, 1_902)
+                .await
+                .unwrap()
+        );
+        assert!(t.db.complete_job("long", "w2", 1_903).await.unwrap());
     }
 }
 
@@ -494,6 +539,8 @@ fn vitals(device_id: &str, at: i64, battery: i64) -> VitalsRow {
         modem_tx_bytes: at,
         modem_rx_bytes: 2 * at,
         sd_queue_len: 0,
+        sd_oldest_age_s: None,
+        sd_failed_deliveries: None,
     }
 }
 

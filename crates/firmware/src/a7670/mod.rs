@@ -490,6 +490,14 @@ where
         }
     }
 
+    /// Forgets that the modem holds the APN, so the next wake stores it again. Called when the
+    /// PDP context cannot be activated (`HTTPINIT`, `CCHSTART`): a byte lost on the UART while
+    /// `AT+CGDCONT` was sent leaves the modem answering OK with a mangled APN stored for good,
+    /// and a mailbox trusting it never connected again (issue 13, fault soak at 100 %).
+    pub(crate) fn forget_apn(&mut self) {
+        self.stored.apn_tag = 0;
+    }
+
     /// `AT+CGDCONT=1,"IP","<apn>"` (Manual §5.2.5): the PDP context of the provider. The
     /// modem stores it (AUTO_SAVE), so it is sent only when [`Stored`] does not show it there.
     pub async fn set_apn(&mut self) -> Result<(), ModemError> {
@@ -620,7 +628,10 @@ where
             // A session left open (an earlier failure whose HTTPTERM got lost, a modem left on
             // by a reset MCU) makes HTTPINIT answer ERROR: close it and try once more.
             let _ = self.command(&["AT+HTTPTERM"], None, SHORT_MS).await;
-            self.command(&["AT+HTTPINIT"], None, SHORT_MS).await?;
+            if let Err(error) = self.command(&["AT+HTTPINIT"], None, SHORT_MS).await {
+                self.forget_apn();
+                return Err(error);
+            }
         }
         if self.settings.base_url.starts_with("https://") {
             // SNI is off by default and most servers then fail the handshake (error 715).

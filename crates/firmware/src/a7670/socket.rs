@@ -162,8 +162,14 @@ where
             } else {
                 self.command(&["AT+CCHMODE=1"], None, SHORT_MS).await?;
             }
-            self.command(&["AT+CCHSTART"], None, SHORT_MS).await?;
-            self.wait_result(b"+CCHSTART:", CCHSTART_MS).await?;
+            let started = match self.command(&["AT+CCHSTART"], None, SHORT_MS).await {
+                Ok(_) => self.wait_result(b"+CCHSTART:", CCHSTART_MS).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = started {
+                self.forget_apn();
+                return Err(error);
+            }
             if tls {
                 self.command(&["AT+CCHSSLCFG=0,0"], None, SHORT_MS).await?;
             }

@@ -74,6 +74,9 @@ pub struct ServerState {
     pub firmware_reports: Vec<FirmwareReport>,
     /// Firmware GETs answer 503.
     pub firmware_unavailable: bool,
+    /// What the device reads instead of the next answers, the requests being handled as usual
+    /// (a report of the answer mangled between the modem and the MCU).
+    pub garble_next: Vec<(u16, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,7 @@ impl Server {
             ranges: Vec::new(),
             firmware_reports: Vec::new(),
             firmware_unavailable: false,
+            garble_next: Vec::new(),
         })))
     }
 
@@ -149,11 +153,12 @@ impl Server {
         let headers = request.headers;
         let signed = headers.serial.as_str() == SERIAL
             && (server_unix - headers.time).abs() <= MAX_CLOCK_SKEW_S
-            && smartbox_protocol::verify(
+            && smartbox_protocol::verify_request(
                 &state.secret,
                 request.method.as_str(),
                 request.path,
                 headers.time,
+                request.content_type,
                 &smartbox_protocol::body_sha256(request.body),
                 &headers.signature,
             );
@@ -172,6 +177,11 @@ impl Server {
             route(&mut state, server_unix, request, &mut response)
         };
         state.log.push(logged(Some(status)));
+        let (status, body) = if state.garble_next.is_empty() {
+            (status, body)
+        } else {
+            state.garble_next.remove(0)
+        };
         let n = body.len().min(answer.len());
         answer[..n].copy_from_slice(&body[..n]);
         response.status = status;
@@ -298,10 +308,16 @@ fn route(
                 );
             }
             let Some((event, photos)) = state.events.get_mut(&id) else {
-                return (404, b"{}".to_vec());
+                return (
+                    404,
+                    br#"{"error":"not_found","message":"unknown event"}"#.to_vec(),
+                );
             };
             if index >= event.photo_count {
-                return (400, b"{}".to_vec());
+                return (
+                    400,
+                    br#"{"error":"invalid_index","message":"no such photo"}"#.to_vec(),
+                );
             }
             let known = photos.insert(index, request.body.to_vec()).is_some();
             let body = EventResponse {

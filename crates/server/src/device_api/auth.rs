@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use smartbox_domain::LifecycleState;
 use smartbox_protocol::{
     HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, MAX_CLOCK_SKEW_S, MAX_PHOTO_BYTES,
-    MAX_SERIAL_LEN, body_sha256, verify,
+    MAX_SERIAL_LEN, body_sha256, verify_request,
 };
 
 use super::context::{DeviceContext, LoadError};
@@ -105,11 +105,13 @@ async fn authenticate(
     let body = read_limited(headers, body, body_limit(parts)).await?;
     let path = parts.uri.path();
     let digest = body_sha256(&body);
-    if !verify(
+    let content_type = header_str(headers, header::CONTENT_TYPE.as_str());
+    if !verify_request(
         &context.secret,
         parts.method.as_str(),
         path,
         time,
+        content_type,
         &digest,
         signature.as_bytes(),
     ) {

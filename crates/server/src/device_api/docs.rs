@@ -102,6 +102,10 @@ pub struct HeartbeatRequestDoc {
     sd_queue_len: u32,
     #[schema(max_length = 64)]
     link_reason: Option<String>,
+    /// Seconds since the oldest event held on the SD card happened; absent when none is held.
+    sd_oldest_age_s: Option<u32>,
+    /// Deliveries that failed since the SD queue was last empty; absent when none is held.
+    sd_failed_deliveries: Option<u32>,
 }
 
 #[derive(Debug, ToSchema)]
@@ -276,6 +280,8 @@ mod tests {
             modem_rx_bytes: 1,
             sd_queue_len: 1,
             link_reason: Some(text("x")),
+            sd_oldest_age_s: Some(1),
+            sd_failed_deliveries: Some(1),
         };
         let answer = HeartbeatResponse {
             server_time: 1,

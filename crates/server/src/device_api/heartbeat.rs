@@ -68,6 +68,8 @@ pub async fn heartbeat(
         modem_tx_bytes: i64::try_from(request.modem_tx_bytes).unwrap_or(i64::MAX),
         modem_rx_bytes: i64::try_from(request.modem_rx_bytes).unwrap_or(i64::MAX),
         sd_queue_len: i64::from(request.sd_queue_len),
+        sd_oldest_age_s: request.sd_oldest_age_s.map(i64::from),
+        sd_failed_deliveries: request.sd_failed_deliveries.map(i64::from),
     };
     let mut response = Json(answer).into_response();
     response.extensions_mut().insert(PendingVitals(vitals));

@@ -347,6 +347,8 @@ mod tests {
             modem_tx_bytes: at,
             modem_rx_bytes: at,
             sd_queue_len: 0,
+            sd_oldest_age_s: None,
+            sd_failed_deliveries: None,
         }
     }
 

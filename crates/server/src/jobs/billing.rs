@@ -6,14 +6,14 @@ use std::time::Instant;
 use smartbox_billing::engine::{JobReport, PassReport};
 use smartbox_billing::{BillingError, BillingJob};
 
-use super::{JobContext, JobError, LEASE};
+use super::{JobContext, JobError, PASS_BUDGET};
 
-/// Runs any billing job. The billing pass stops at half the lease, leaving the rest to the
-/// next pass, so its lease never runs out under a large backlog.
+/// Runs any billing job. The billing pass stops after [`PASS_BUDGET`], leaving the rest to the
+/// next pass, so a large backlog never holds a worker for long.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     let job = BillingJob::parse(&ctx.job.kind, &ctx.job.payload)
         .map_err(|message| JobError::permanent(anyhow::anyhow!(message)))?;
-    let deadline = Instant::now() + LEASE / 2;
+    let deadline = Instant::now() + PASS_BUDGET;
     let result = ctx
         .state
         .billing()

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{JobContext, JobError, LEASE};
+use super::{JobContext, JobError, PASS_BUDGET};
 
 /// The recurring job that prunes finished jobs.
 pub const PRUNE_JOBS: &str = "prune_jobs";
@@ -15,10 +15,10 @@ pub const JOBS_KEPT_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 const BATCH: i64 = 5_000;
 
 /// Deletes the jobs finished more than [`JOBS_KEPT_FOR`] ago, batch by batch, until none is
-/// left or half the lease is spent (the next run carries on).
+/// left or [`PASS_BUDGET`] is spent (the next run carries on).
 pub async fn prune(ctx: JobContext) -> Result<(), JobError> {
     let cutoff = ctx.now_ms() - i64::try_from(JOBS_KEPT_FOR.as_millis()).unwrap_or(i64::MAX);
-    let deadline = Instant::now() + LEASE / 2;
+    let deadline = Instant::now() + PASS_BUDGET;
     let mut pruned = 0;
     loop {
         let deleted = ctx

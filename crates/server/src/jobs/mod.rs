@@ -1,9 +1,10 @@
 //! Durable jobs (DESIGN §7): the workers that run the store's job queue, each one job at a time.
 //!
 //! A job is a row in the `jobs` table (kind, JSON payload, optional unique key, `run_at`). A
-//! worker claims the job due first among the kinds it has handlers for, with a lease (a worker
-//! that dies leaves a lease that expires, and the job is claimed again: delivery is
-//! at-least-once, so handlers are idempotent). Claiming is one atomic `UPDATE ... RETURNING`
+//! worker claims the job due first among the kinds it has handlers for, with a short lease
+//! ([`LEASE`]) that it renews while the handler runs. A process that dies (`kill -9`, a crash, a
+//! lost machine) stops renewing: its jobs are free again within one lease and another worker
+//! claims them (delivery is at-least-once, so handlers are idempotent). Claiming is one atomic `UPDATE ... RETURNING`
 //! (with `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several server processes on one database
 //! never run the same job at once. A handler's error retries the job with exponential backoff
 //! (10 s, 20 s, 40 s ... capped at one hour) until `max_attempts`, then the job is `failed`:
@@ -50,8 +51,13 @@ pub use registry::registry;
 /// Job workers each server process runs. Each claims its own job, so a slow job holds back
 /// only its worker.
 pub const WORKERS_PER_PROCESS: usize = 4;
-/// How long a claimed job is leased to its worker before another may take it over.
-pub const LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed job is leased to its worker before another may take it over, unless the
+/// worker renews it (every third of it while the handler runs). Short, so that the jobs of a
+/// dead process are taken over within seconds rather than minutes.
+pub const LEASE: Duration = Duration::from_secs(15);
+/// How long one pass of a batch job (billing, pruning) works before leaving the rest to the
+/// next, so a large backlog never holds a worker for long.
+pub const PASS_BUDGET: Duration = Duration::from_secs(150);
 /// How long an idle worker waits before looking for due jobs again.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The first retry delay; doubled at each further attempt.
@@ -197,6 +203,8 @@ pub struct Worker {
     registry: Arc<Registry>,
     id: String,
     kinds: Vec<&'static str>,
+    /// The lease it claims jobs with ([`LEASE`]; tests shorten it).
+    lease: Duration,
     /// The slot each recurring job was last enqueued for by this worker (and its clones): the
     /// slot's job is written once, not on every poll. Every write on SQLite takes the one write
     /// lock, and idle polls writing every 500 ms made the device API's group commit wait for it.
@@ -219,8 +227,15 @@ impl Worker {
             registry: Arc::new(registry),
             id: id.into(),
             kinds,
+            lease: LEASE,
             enqueued_slots: Arc::default(),
         }
+    }
+
+    /// The same worker with another lease (tests of the takeover after a crash).
+    pub fn with_lease(mut self, lease: Duration) -> Worker {
+        self.lease = lease;
+        self
     }
 
     pub fn id(&self) -> &str {
@@ -232,7 +247,7 @@ impl Worker {
     pub async fn try_execute_one(&self) -> Result<Outcome, StoreError> {
         let now_ms = self.state.clock.now_ms();
         self.enqueue_schedules(now_ms).await?;
-        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let lease_ms = self.lease_ms();
         let Some(job) = self
             .state
             .db
@@ -258,8 +273,9 @@ impl Worker {
             job,
         };
         // A panicking handler fails its attempt instead of killing the worker.
-        let result = AssertUnwindSafe(handler(context))
-            .catch_unwind()
+        let run = AssertUnwindSafe(handler(context)).catch_unwind();
+        let result = self
+            .renewing_lease(&id, run)
             .await
             .unwrap_or_else(|_| Err(JobError::retry(anyhow::anyhow!("the handler panicked"))));
         let finished_ms = self.state.clock.now_ms();
@@ -306,6 +322,35 @@ impl Worker {
                         error: message,
                     },
                 })
+            }
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Awaits `work` (job `id`'s handler) while renewing the job's lease every third of it. A
+    /// lease found taken over is logged and the handler left to finish: its result is then
+    /// refused by the store and reported as [`Outcome::LeaseLost`].
+    async fn renewing_lease<T>(&self, id: &str, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        let mut renew = tokio::time::interval(self.lease / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: the claim has just set the lease.
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                _ = renew.tick() => {
+                    let now = self.state.clock.now_ms();
+                    let until = now.saturating_add(self.lease_ms());
+                    match self.state.db.renew_job_lease(id, &self.id, until, now).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(job = %id, worker = %self.id, "job lease lost while running"),
+                        Err(error) => tracing::warn!(job = %id, %error, "job lease not renewed"),
+                    }
+                }
             }
         }
     }

@@ -166,6 +166,8 @@ mod tests {
             signal_dbm: Some(-80),
             network: Some("cellular".into()),
             sd_queue_len: None,
+            sd_oldest_age_s: None,
+            sd_failed_deliveries: None,
             modem_tx_bytes: None,
             modem_rx_bytes: None,
             checkin_interval_s: 6 * 3600,

@@ -79,9 +79,39 @@ async fn device_view(
             serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
             status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
             returnable => services::devices::returnable(&device.lifecycle_state),
-            error => error,
+            held => held_text(device), error => error,
         },
     )
+}
+
+/// What the mailbox said at its last check-in about mail events it holds on its SD card (they
+/// keep failing to be delivered, or it had no link): never dropped, so shown until delivered.
+fn held_text(device: &DeviceRow) -> Option<String> {
+    let events = device.sd_queue_len.filter(|n| *n > 0)?;
+    let mut text = if events == 1 {
+        "1 mail event is waiting on the mailbox's SD card".to_owned()
+    } else {
+        format!("{events} mail events are waiting on the mailbox's SD card")
+    };
+    if let Some(age) = device.sd_oldest_age_s {
+        text.push_str(&format!(" (the oldest from {} ago", age_text(age)));
+        if let Some(failed) = device.sd_failed_deliveries.filter(|n| *n > 0) {
+            text.push_str(&format!("; {failed} delivery attempts failed"));
+        }
+        text.push(')');
+    }
+    text.push_str(". The mailbox sends what it holds at its next check-in.");
+    Some(text)
+}
+
+fn age_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        0..120 => format!("{seconds} s"),
+        120..7_200 => format!("{} min", seconds / 60),
+        7_200..172_800 => format!("{} h", seconds / 3_600),
+        _ => format!("{} days", seconds / 86_400),
+    }
 }
 
 /// `GET /devices/{device_id}`: settings and vitals history of one mailbox.
@@ -160,4 +190,55 @@ pub async fn start_return(
     services::devices::return_device(&state, &actor(&user), &DeviceId::new(device_id), None)
         .await?;
     Ok(Redirect::to("/devices").into_response())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(events: Option<i64>, age: Option<i64>, failed: Option<i64>) -> DeviceRow {
+        DeviceRow {
+            id: "d".into(),
+            serial: "SB-1".into(),
+            secret_ciphertext: vec![],
+            claim_code_hash: String::new(),
+            owner_id: None,
+            lifecycle_state: "active_subscription".into(),
+            power_state: "sleep".into(),
+            battery_percentage: Some(80),
+            firmware_version: None,
+            name: String::new(),
+            location: String::new(),
+            signal_dbm: Some(-80),
+            network: Some("cellular".into()),
+            sd_queue_len: events,
+            sd_oldest_age_s: age,
+            sd_failed_deliveries: failed,
+            modem_tx_bytes: None,
+            modem_rx_bytes: None,
+            checkin_interval_s: 6 * 3600,
+            last_seen_at: Some(0),
+            activated_at: None,
+            claimed_at: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn events_held_on_sd_are_shown_with_their_age_and_failed_tries() {
+        assert_eq!(held_text(&holding(Some(0), None, None)), None);
+        assert_eq!(held_text(&holding(None, None, None)), None);
+        assert_eq!(
+            held_text(&holding(Some(3), Some(5 * 3_600), Some(4))).as_deref(),
+            Some(
+                "3 mail events are waiting on the mailbox's SD card (the oldest from 5 h ago; \
+                 4 delivery attempts failed). The mailbox sends what it holds at its next check-in."
+            )
+        );
+        assert_eq!(
+            held_text(&holding(Some(1), None, None)).as_deref(),
+            Some(
+                "1 mail event is waiting on the mailbox's SD card. The mailbox sends what it holds at its next check-in."
+            )
+        );
+    }
 }

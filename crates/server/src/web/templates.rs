@@ -207,6 +207,7 @@ mod tests {
                     id => "d1", name => "Front", serial => "SB-1", location => "Porch", lifecycle => "active_subscription", status => "Asleep",
                     history => vec![context! { when => "today", battery => 80, power => "sleep", signal => -80, network => "cellular", firmware => "1.0.0", queue => 0 }],
                     battery_chart => "0,1", returnable => true, error => None::<String>,
+                    held => "2 mail events are waiting on the mailbox's SD card.",
                 },
             ),
         ];

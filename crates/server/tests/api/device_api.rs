@@ -1181,3 +1181,91 @@ async fn a_completed_event_fans_out_into_one_notification_and_one_thumbnail_job_
         }
     }
 }
+
+/// Issue 13: a byte lost on the modem's UART turned `application/json` into `application/jso`,
+/// and the intact, validly signed request got a 415 the device took as final. Signature v2 covers
+/// the content type, so such a request is a 401 (and sent again); v1 devices keep working.
+#[tokio::test]
+async fn a_v2_signature_covers_the_content_type_and_v1_still_works() {
+    for app in spawn_apps().await {
+        let device = app.activated_device("SB-SIG-V2", PlanId::Basic).await;
+        let body = vitals_body("2.0.0").to_string().into_bytes();
+        let v2 = |content_type: &'static str| {
+            let mut request = app.signed(
+                &device,
+                Method::POST,
+                HEARTBEAT_PATH,
+                Some(content_type),
+                body.clone(),
+            );
+            let signature = smartbox_protocol::sign_v2(
+                &device.secret,
+                "POST",
+                HEARTBEAT_PATH,
+                request.time,
+                "application/json",
+                &smartbox_protocol::body_sha256(&body),
+            );
+            request.signature = String::from_utf8_lossy(&signature).into_owned();
+            request
+        };
+        assert_eq!(app.send(v2("application/json")).await.status(), 200);
+        assert_unauthorized(
+            &app,
+            app.send(v2("application/jso")).await,
+            "a mangled type",
+        )
+        .await;
+        let mut v1_mangled = app.signed_json(&device, HEARTBEAT_PATH, &vitals_body("1.0.0"));
+        v1_mangled.content_type = Some("application/jso");
+        assert_eq!(app.send(v1_mangled).await.status(), 415, "v1 cannot tell");
+        let v1 = app.signed_json(&device, HEARTBEAT_PATH, &vitals_body("1.0.0"));
+        assert_eq!(app.send(v1).await.status(), 200, "{}", app.backend);
+    }
+}
+
+/// Issue 13: what a mailbox holds on SD, reported at check-in, is kept with its vitals.
+#[tokio::test]
+async fn a_heartbeat_reports_the_events_held_on_sd() {
+    for app in spawn_apps().await {
+        let device = app.activated_device("SB-HELD-01", PlanId::Basic).await;
+        let mut body = vitals_body("1.0.0");
+        body["sd_queue_len"] = json!(2);
+        body["sd_oldest_age_s"] = json!(7_200);
+        body["sd_failed_deliveries"] = json!(5);
+        assert_eq!(app.heartbeat(&device, &body).await.status(), 200);
+        let stored = app
+            .state
+            .db
+            .device_by_serial("SB-HELD-01")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                stored.sd_queue_len,
+                stored.sd_oldest_age_s,
+                stored.sd_failed_deliveries
+            ),
+            (Some(2), Some(7_200), Some(5)),
+            "{}",
+            app.backend
+        );
+        app.clock.advance_s(60);
+        assert_eq!(
+            app.heartbeat(&device, &vitals_body("1.0.0")).await.status(),
+            200
+        );
+        let stored = app
+            .state
+            .db
+            .device_by_serial("SB-HELD-01")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.sd_oldest_age_s, stored.sd_failed_deliveries),
+            (None, None)
+        );
+    }
+}

@@ -5,5 +5,6 @@
 mod billing;
 mod device_api;
 mod helpers;
+mod jobs;
 mod notifications;
 mod portal;

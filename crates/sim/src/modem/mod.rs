@@ -1054,6 +1054,7 @@ mod tests {
     struct Tcp {
         port: u16,
         served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        gate: crate::net::Gate,
     }
 
     impl Tcp {
@@ -1102,7 +1103,8 @@ mod tests {
                     }
                 }
             });
-            Rc::new(Self { port, served })
+            let gate = crate::net::Gate::new(&format!("http://127.0.0.1:{port}")).expect("gate");
+            Rc::new(Self { port, served, gate })
         }
 
         fn served(&self) -> usize {
@@ -1117,7 +1119,7 @@ mod tests {
 
         fn connect(&self, url: &str) -> Result<crate::net::RawConnection, TransportError> {
             assert_eq!(url, format!("http://127.0.0.1:{}", self.port));
-            crate::net::RawConnection::open(url)
+            self.gate.open(url)
         }
     }
 
@@ -1573,6 +1575,48 @@ mod tests {
         );
         assert_eq!(tcp.served(), 1, "the server got it");
         assert_eq!(bench.send("AT\r"), "\r\nOK\r\n", "command mode again");
+    }
+
+    #[test]
+    fn a_host_or_port_other_than_the_servers_fails_as_on_the_air_and_opens_nothing() {
+        let tcp = Tcp::start();
+        let network = Rc::new(
+            crate::net::HttpNetwork::new(&format!("http://127.0.0.1:{}", tcp.port))
+                .expect("network"),
+        );
+        let mut bench = Bench::with_network(network.clone());
+        bench.ready();
+        bench.send("AT+CGDCONT=1,\"IP\",\"iot.sim\"\r");
+        bench.send("AT+HTTPINIT\r");
+        for (url, code) in [
+            (format!("http://12.0.0.1:{}/x", tcp.port), codes::DNS),
+            ("http://127.0.0.1:9/x".to_owned(), codes::CONNECT),
+        ] {
+            bench.send(&format!("AT+HTTPPARA=\"URL\",\"{url}\"\r"));
+            let sent = bench.send("AT+HTTPACTION=0\r");
+            let until = bench.now + 10_000;
+            let answer = sent + &bench.drain(until);
+            assert!(
+                answer.contains(&format!("+HTTPACTION: 0,{code},0")),
+                "{url}: {answer:?}"
+            );
+        }
+        bench.send("AT+HTTPTERM\r");
+        let until = bench.now + 5_000;
+        bench.drain(until);
+        assert_eq!(bench.send("AT+CCHMODE=1\r"), "\r\nOK\r\n");
+        bench.send("AT+CCHSTART\r");
+        let foreign = bench.send(&format!("AT+CCHOPEN=0,\"17.0.0.1\",{},1\r", tcp.port));
+        let until = bench.now + 2_000;
+        assert_eq!(
+            foreign + &bench.drain(until),
+            "\r\nOK\r\n\r\n+CCHOPEN: 0,13\r\n"
+        );
+        assert_eq!(bench.open(9), "\r\nOK\r\n\r\n+CCHOPEN: 0,14\r\n");
+        assert_eq!(tcp.served(), 0);
+        let attempts = network.gate().attempts();
+        assert_eq!(attempts.len(), 4);
+        assert!(attempts.iter().all(|a| a.opened.is_none()), "{attempts:?}");
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod delivery;
 mod faults;
 mod fleet;
 mod ledger;
+mod loopback;
 mod ota;
+mod soak;
 mod subscription;
 mod wifi;

@@ -8,7 +8,7 @@ use smartbox_sim::energy::Currents;
 use smartbox_sim::harness::LocalServer;
 use smartbox_sim::ledger::{self, Made, Tally};
 use smartbox_sim::mailbox::{Mailbox, MailboxSpec};
-use smartbox_sim::net::Network;
+use smartbox_sim::net::{HttpNetwork, Network};
 use smartbox_sim::provision::DeviceKeys;
 use smartbox_store::{DeviceRow, MailEventRow, PhotoRow};
 
@@ -50,11 +50,12 @@ impl World {
     }
 
     pub fn network(&self) -> Rc<dyn Network> {
-        Rc::new(
-            self.server
-                .network(self.runtime.handle().clone())
-                .expect("client"),
-        )
+        self.http_network()
+    }
+
+    /// The network itself, for its gate's record of connection attempts.
+    pub fn http_network(&self) -> Rc<HttpNetwork> {
+        Rc::new(self.server.network().expect("client"))
     }
 
     pub fn spec(keys: &DeviceKeys, seed: u64) -> MailboxSpec {

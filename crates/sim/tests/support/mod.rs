@@ -46,7 +46,7 @@ impl Served {
     pub fn network(&self) -> Rc<HttpNetwork> {
         let now = self.stub.now_ms.clone();
         Rc::new(
-            HttpNetwork::new(self.runtime.handle().clone())
+            HttpNetwork::new(&self.url)
                 .expect("client")
                 .with_time_hook(Box::new(move |unix_ms| {
                     now.store(unix_ms, Ordering::SeqCst)

@@ -72,11 +72,12 @@ impl Stub {
         };
         let now_s = self.now_ms.load(Ordering::SeqCst) / 1_000;
         (now_s - time).abs() <= 300
-            && smartbox_protocol::verify(
+            && smartbox_protocol::verify_request(
                 secret,
                 method,
                 path,
                 time,
+                get("content-type"),
                 &smartbox_protocol::body_sha256(body),
                 signature.as_bytes(),
             )

@@ -1,10 +1,16 @@
-//! The network behind the emulated modem and WiFi: HTTP requests performed for real.
+//! The network behind the emulated modem and WiFi: HTTP requests performed for real, to the
+//! configured server only.
 //!
 //! The simulation is single-threaded and deterministic: a request is sent and its answer awaited
 //! before the simulated clock moves on (the modem then reports it after the latency its timing
-//! model gives). [`HttpNetwork`] does so with reqwest on a tokio runtime, blocking the simulator's
-//! thread, so the simulator must run outside the runtime's async tasks (`spawn_blocking`).
+//! model gives). [`HttpNetwork`] does so over blocking sockets that only its [`Gate`] opens, so
+//! the simulator must run outside a tokio runtime's async tasks (`spawn_blocking`).
 
+mod gate;
+
+pub use gate::{Attempt, Gate, Target};
+
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 /// A request as the modem's HTTP stack (or the WiFi stack) puts it on the wire.
@@ -91,7 +97,8 @@ pub struct RawReply {
     pub closed: bool,
 }
 
-/// A real TCP connection to the server, used one request and response at a time.
+/// A real TCP connection to the server, used one request and response at a time. Only the
+/// [`Gate`] opens one.
 #[derive(Debug)]
 pub struct RawConnection {
     stream: std::net::TcpStream,
@@ -103,27 +110,11 @@ pub struct RawConnection {
 const MAX_RAW_HEAD: usize = 16 * 1024;
 
 impl RawConnection {
-    /// Connects to `url`'s host and port.
-    pub fn open(url: &str) -> Result<Self, TransportError> {
-        use std::net::ToSocketAddrs as _;
-        let parsed = reqwest::Url::parse(url).map_err(|_| TransportError::Dns)?;
-        let host = parsed.host_str().ok_or(TransportError::Dns)?;
-        let port = parsed.port_or_known_default().ok_or(TransportError::Dns)?;
-        let address = (host, port)
-            .to_socket_addrs()
-            .map_err(|_| TransportError::Dns)?
-            .next()
-            .ok_or(TransportError::Dns)?;
-        let stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5))
-            .map_err(|_| TransportError::Connect)?;
-        stream
-            .set_read_timeout(Some(REAL_TIMEOUT))
-            .map_err(|_| TransportError::Broken)?;
-        let _ = stream.set_nodelay(true);
-        Ok(Self {
+    fn new(stream: std::net::TcpStream) -> Self {
+        Self {
             stream,
             buffered: Vec::new(),
-        })
+        }
     }
 
     /// Writes `request` and reads one response: a head and a `Content-Length` body.
@@ -150,7 +141,9 @@ impl RawConnection {
             head.lines()
                 .find_map(|line| line.strip_prefix(name).map(|v| v.trim().to_owned()))
         };
+        // A HEAD's answer announces a length but carries no body.
         let body_len: usize = match header("content-length:") {
+            Some(_) if request.starts_with(b"HEAD ") => 0,
             Some(len) => len.parse().map_err(|_| TransportError::Broken)?,
             None => 0,
         };
@@ -195,16 +188,18 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// runs on a manual clock moves that clock here, so both sides agree on the time.
 pub type TimeHook = Box<dyn Fn(i64) + Send>;
 
-/// Real HTTP through reqwest, on a tokio runtime.
+/// Real HTTP/1.1 over the [`Gate`], one connection kept alive between requests.
 pub struct HttpNetwork {
-    client: reqwest::Client,
-    runtime: tokio::runtime::Handle,
+    gate: Gate,
+    idle: RefCell<Option<RawConnection>>,
     on_time: Option<TimeHook>,
 }
 
 impl std::fmt::Debug for HttpNetwork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpNetwork").finish_non_exhaustive()
+        f.debug_struct("HttpNetwork")
+            .field("gate", &self.gate)
+            .finish_non_exhaustive()
     }
 }
 
@@ -212,17 +207,11 @@ impl std::fmt::Debug for HttpNetwork {
 const REAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl HttpNetwork {
-    /// A client whose requests run on `runtime`.
-    pub fn new(runtime: tokio::runtime::Handle) -> anyhow::Result<Self> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(REAL_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(4)
-            .build()?;
+    /// A network that reaches the server at `server_url` (on loopback) and nothing else.
+    pub fn new(server_url: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            client,
-            runtime,
+            gate: Gate::new(server_url)?,
+            idle: RefCell::new(None),
             on_time: None,
         })
     }
@@ -231,6 +220,17 @@ impl HttpNetwork {
     pub fn with_time_hook(mut self, hook: TimeHook) -> Self {
         self.on_time = Some(hook);
         self
+    }
+
+    /// The gate every connection goes through, with its record of attempts.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    fn tick(&self, at_unix_ms: i64) {
+        if let Some(hook) = &self.on_time {
+            hook(at_unix_ms);
+        }
     }
 }
 
@@ -241,53 +241,65 @@ impl Network for HttpNetwork {
         at_unix_ms: i64,
     ) -> Result<HttpReply, TransportError> {
         self.tick(at_unix_ms);
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| TransportError::Broken)?;
-        let mut builder = self
-            .client
-            .request(method, &request.url)
-            .body(request.body.clone());
+        let target = Target::parse(&request.url).ok_or(TransportError::Dns)?;
+        let mut wire = format!(
+            "{} {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n",
+            request.method,
+            target.path,
+            target.host,
+            target.port,
+            request.body.len()
+        )
+        .into_bytes();
         for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+            wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&request.body);
         let started = Instant::now();
-        self.runtime.block_on(async {
-            let response = builder.send().await.map_err(classify)?;
-            let status = response.status();
-            let mut head = format!(
-                "HTTP/1.1 {} {}\r\n",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
-            .into_bytes();
-            for (name, value) in response.headers() {
-                head.extend_from_slice(name.as_str().as_bytes());
-                head.extend_from_slice(b": ");
-                head.extend_from_slice(value.as_bytes());
-                head.extend_from_slice(b"\r\n");
+        let reused = self.idle.borrow_mut().take();
+        let (connection, reply) = match reused {
+            Some(mut connection) => match connection.exchange(&wire) {
+                Ok(reply) => (connection, reply),
+                // The server closed the idle connection before this request reached it.
+                Err(TransportError::Broken) => {
+                    let mut fresh = self.gate.open(&request.url)?;
+                    let reply = fresh.exchange(&wire)?;
+                    (fresh, reply)
+                }
+                Err(error) => return Err(error),
+            },
+            None => {
+                let mut fresh = self.gate.open(&request.url)?;
+                let reply = fresh.exchange(&wire)?;
+                (fresh, reply)
             }
-            head.extend_from_slice(b"\r\n");
-            let body = response.bytes().await.map_err(classify)?.to_vec();
-            if !status.is_success() {
-                tracing::debug!(
-                    status = status.as_u16(),
-                    url = %request.url,
-                    at_unix_ms,
-                    body = %String::from_utf8_lossy(&body),
-                    "device request refused"
-                );
-            }
-            Ok(HttpReply {
-                status: status.as_u16(),
-                head,
-                body,
-                elapsed: started.elapsed(),
-            })
-        })
+        };
+        let head_end = find(&reply.bytes, b"\r\n\r\n").map_or(reply.bytes.len(), |end| end + 4);
+        let (head, body) = reply.bytes.split_at(head_end);
+        if !(200..300).contains(&reply.status) {
+            tracing::debug!(
+                status = reply.status,
+                url = %request.url,
+                at_unix_ms,
+                body = %String::from_utf8_lossy(body),
+                "device request refused"
+            );
+        }
+        let answer = HttpReply {
+            status: reply.status,
+            head: head.to_vec(),
+            body: body.to_vec(),
+            elapsed: started.elapsed(),
+        };
+        if !reply.closed {
+            *self.idle.borrow_mut() = Some(connection);
+        }
+        Ok(answer)
     }
 
     fn connect(&self, url: &str) -> Result<RawConnection, TransportError> {
-        RawConnection::open(url)
+        self.gate.open(url)
     }
 
     fn exchange_raw(
@@ -298,30 +310,5 @@ impl Network for HttpNetwork {
     ) -> Result<RawReply, TransportError> {
         self.tick(at_unix_ms);
         connection.exchange(request)
-    }
-}
-
-impl HttpNetwork {
-    fn tick(&self, at_unix_ms: i64) {
-        if let Some(hook) = &self.on_time {
-            hook(at_unix_ms);
-        }
-    }
-}
-
-fn classify(error: reqwest::Error) -> TransportError {
-    if error.is_timeout() {
-        TransportError::Timeout
-    } else if error.is_connect() {
-        let text = format!("{error:?}").to_ascii_lowercase();
-        if text.contains("dns") || text.contains("resolve") {
-            TransportError::Dns
-        } else if text.contains("tls") || text.contains("certificate") {
-            TransportError::Tls
-        } else {
-            TransportError::Connect
-        }
-    } else {
-        TransportError::Broken
     }
 }
