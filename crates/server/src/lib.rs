@@ -6,6 +6,7 @@ pub mod app;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod customer_api;
 pub mod demo;
 pub mod device_api;
