@@ -13,6 +13,7 @@ pub mod device_api;
 pub mod error;
 pub mod firmware_release;
 pub mod jobs;
+pub mod json_errors;
 pub mod notifications;
 pub mod openapi;
 pub mod passwords;

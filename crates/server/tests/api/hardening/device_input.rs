@@ -52,3 +52,48 @@ async fn a_signal_above_0_dbm_is_refused_and_not_stored() {
         assert!(app.vitals(&device).await.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_replayed_heartbeat_is_answered_but_its_bytes_are_counted_once() {
+    for app in spawn_apps().await {
+        let device = app.activated_device("SB-REPLAY-01", PlanId::Basic).await;
+        let request = app.signed_json(
+            &device,
+            smartbox_protocol::HEARTBEAT_PATH,
+            &vitals_body("1.0.0"),
+        );
+        assert_eq!(app.send(request.clone()).await.status(), 200);
+        let once = app.usage(&device).await.data_bytes;
+        assert!(once > 0, "{}: the heartbeat is metered", app.backend);
+        for _ in 0..3 {
+            assert_eq!(app.send(request.clone()).await.status(), 200);
+        }
+        assert_eq!(app.usage(&device).await.data_bytes, once, "{}", app.backend);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_serial_is_remembered_for_a_few_seconds() {
+    for app in spawn_apps().await {
+        let stranger = crate::helpers::TestDevice {
+            serial: "SB-LATER-01".to_owned(),
+            secret: [1; 32],
+            device_id: String::new(),
+        };
+        let early = app.heartbeat(&stranger, &vitals_body("1.0.0")).await;
+        assert_eq!(early.status(), 401);
+        // Imported meanwhile (by another process): the 401 stands until the memory expires.
+        let device = app.import_device("SB-LATER-01").await;
+        let remembered = app.heartbeat(&device, &vitals_body("1.0.0")).await;
+        assert_eq!(
+            remembered.status(),
+            401,
+            "{}: no database read",
+            app.backend
+        );
+        app.clock
+            .advance_ms(smartbox_server::device_api::UNKNOWN_SERIAL_TTL_MS);
+        let later = app.heartbeat(&device, &vitals_body("1.0.0")).await;
+        assert_ne!(later.status(), 401, "{}", app.backend);
+    }
+}

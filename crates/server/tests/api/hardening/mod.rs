@@ -5,4 +5,5 @@
 mod accounts;
 mod connections;
 mod device_input;
+mod json_errors;
 mod targets;
