@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::delivery::DeliveryOutcome;
+use crate::targets::{self, Targets};
 
 /// The client could not be built (no TLS roots or provider).
 #[derive(Debug, thiserror::Error)]
@@ -13,14 +14,17 @@ use crate::delivery::DeliveryOutcome;
 pub struct HttpClientError(#[source] reqwest::Error);
 
 /// A client that never follows redirects (a POST turned into a GET would be reported as
-/// delivered) and gives up after `timeout`. Installs rustls' `ring` provider as the process
-/// default if none is installed yet.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, HttpClientError> {
+/// delivered), gives up after `timeout` and connects only to `targets`. Installs rustls' `ring`
+/// provider as the process default if none is installed yet.
+pub(crate) fn client(
+    timeout: Duration,
+    targets: Targets,
+) -> Result<reqwest::Client, HttpClientError> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // An error means another thread installed a provider first, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    reqwest::Client::builder()
+    targets::restrict(reqwest::Client::builder(), targets)
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())
@@ -61,9 +65,17 @@ pub(crate) fn outcome_for_error(peer: &str, error: &reqwest::Error) -> DeliveryO
     }
 }
 
-/// Only `http` and `https` URLs with a host are destinations.
-pub(crate) fn parse_destination(peer: &str, input: &str) -> Result<url::Url, DeliveryOutcome> {
+/// Only `http` and `https` URLs with a host are destinations, and an address literal must be
+/// one of `targets` (names are checked when they resolve).
+pub(crate) fn parse_destination(
+    peer: &str,
+    input: &str,
+    targets: Targets,
+) -> Result<url::Url, DeliveryOutcome> {
     match url::Url::parse(input) {
+        Ok(url) if !targets::literal_allowed(&url, targets) => Err(DeliveryOutcome::permanent(
+            format!("{peer} URL {input:?} points to a non-public address"),
+        )),
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
         Ok(_) => Err(DeliveryOutcome::permanent(format!(
             "{peer} URL {input:?} is not an http(s) URL"
@@ -94,8 +106,13 @@ mod tests {
 
     #[test]
     fn a_destination_must_be_http_with_a_host() {
-        assert!(parse_destination("webhook", "https://example.test/hook").is_ok());
-        assert!(parse_destination("webhook", "ftp://example.test/").is_err());
-        assert!(parse_destination("webhook", "not a url").is_err());
+        let any = Targets::Any;
+        assert!(parse_destination("webhook", "https://example.test/hook", any).is_ok());
+        assert!(parse_destination("webhook", "ftp://example.test/", any).is_err());
+        assert!(parse_destination("webhook", "not a url", any).is_err());
+        let public = Targets::PublicOnly;
+        assert!(parse_destination("webhook", "http://2130706433/", public).is_err());
+        assert!(parse_destination("webhook", "http://[::1]/", public).is_err());
+        assert!(parse_destination("webhook", "http://127.0.0.1/", any).is_ok());
     }
 }

@@ -23,6 +23,7 @@ pub mod message;
 pub mod mqtt;
 pub mod push;
 pub mod quiet_hours;
+pub mod targets;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;

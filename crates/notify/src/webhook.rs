@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::delivery::{DeliveryId, DeliveryOutcome};
 use crate::http::{self, HttpClientError};
 use crate::message::{EventKind, Notification, Outgoing, SummaryKind, rfc3339};
+use crate::targets::Targets;
 
 pub const SIGNATURE_HEADER: &str = "X-Smartbox-Signature";
 pub const DELIVERY_HEADER: &str = "X-Smartbox-Delivery";
@@ -111,12 +112,20 @@ fn event_data(n: &Notification) -> Value {
 #[derive(Debug, Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
+    targets: Targets,
 }
 
 impl WebhookSender {
+    /// A sender that may reach any address (see [`WebhookSender::to`]).
     pub fn new(timeout: Duration) -> Result<WebhookSender, HttpClientError> {
+        WebhookSender::to(Targets::Any, timeout)
+    }
+
+    /// A sender that connects only to `targets`.
+    pub fn to(targets: Targets, timeout: Duration) -> Result<WebhookSender, HttpClientError> {
         Ok(WebhookSender {
-            client: http::client(timeout)?,
+            client: http::client(timeout, targets)?,
+            targets,
         })
     }
 
@@ -158,7 +167,7 @@ impl WebhookSender {
         body: &Value,
         now: OffsetDateTime,
     ) -> DeliveryOutcome {
-        let url = match http::parse_destination("webhook", &endpoint.url) {
+        let url = match http::parse_destination("webhook", &endpoint.url, self.targets) {
             Ok(url) => url,
             Err(outcome) => return outcome,
         };

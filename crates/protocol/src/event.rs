@@ -29,11 +29,24 @@ pub struct EventRequest {
     pub photo_count: u8,
 }
 
+/// The earliest `occurred_at` taken: the epoch (a device that has not yet set its clock counts
+/// from there, and its events must not be lost).
+pub const EARLIEST_OCCURRED_AT: i64 = 0;
+/// The first `occurred_at` refused: 2100-01-01 00:00 UTC (a clock gone wrong; the server also
+/// refuses times well ahead of its own clock).
+pub const LATEST_OCCURRED_AT: i64 = 4_102_444_800;
+
 impl EventRequest {
     /// Checks the ranges the types cannot express.
     pub fn validate(&self) -> Result<(), InvalidField> {
         if self.photo_count > MAX_PHOTOS {
             return Err(InvalidField::new("photo_count", "above 3"));
+        }
+        if !(EARLIEST_OCCURRED_AT..LATEST_OCCURRED_AT).contains(&self.occurred_at) {
+            return Err(InvalidField::new(
+                "occurred_at",
+                "outside 1970-01-01..2100-01-01 (unix seconds)",
+            ));
         }
         Ok(())
     }

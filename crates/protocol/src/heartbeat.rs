@@ -62,11 +62,26 @@ pub struct HeartbeatRequest {
     pub sd_failed_deliveries: Option<u32>,
 }
 
+/// The weakest signal a report may carry, in dBm (below any modem's sensitivity).
+pub const MIN_SIGNAL_DBM: i16 = -150;
+/// The strongest: a received signal is never above 0 dBm (1 mW) at the antenna.
+pub const MAX_SIGNAL_DBM: i16 = 0;
+
 impl HeartbeatRequest {
     /// Checks the ranges the types cannot express.
     pub fn validate(&self) -> Result<(), InvalidField> {
         if self.battery_percent > 100 {
             return Err(InvalidField::new("battery_percent", "above 100"));
+        }
+        if !(MIN_SIGNAL_DBM..=MAX_SIGNAL_DBM).contains(&self.signal_dbm) {
+            return Err(InvalidField::new("signal_dbm", "outside -150..=0"));
+        }
+        // The store keeps the counters as signed 64-bit integers.
+        if self.modem_tx_bytes > i64::MAX as u64 {
+            return Err(InvalidField::new("modem_tx_bytes", "above 2^63 - 1"));
+        }
+        if self.modem_rx_bytes > i64::MAX as u64 {
+            return Err(InvalidField::new("modem_rx_bytes", "above 2^63 - 1"));
         }
         Ok(())
     }

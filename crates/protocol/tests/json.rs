@@ -107,6 +107,31 @@ fn heartbeat_request_validation_names_the_field() {
 }
 
 #[test]
+fn a_signal_above_0_dbm_or_a_counter_past_i64_is_invalid() {
+    let json = r#"{"battery_percent":50,"power_state":"awake","signal_dbm":-51,"network":"cellular","firmware_version":"1","modem_tx_bytes":0,"modem_rx_bytes":0,"sd_queue_len":0}"#;
+    let request: HeartbeatRequest = serde_json::from_str(json).expect("reads");
+    let field = |r: HeartbeatRequest| r.validate().map_err(|e| e.field);
+    assert_eq!(field(request.clone()), Ok(()));
+    for signal_dbm in [30, 1, -151] {
+        let r = HeartbeatRequest {
+            signal_dbm,
+            ..request.clone()
+        };
+        assert_eq!(field(r), Err("signal_dbm"));
+    }
+    let r = HeartbeatRequest {
+        modem_tx_bytes: u64::MAX,
+        ..request.clone()
+    };
+    assert_eq!(field(r), Err("modem_tx_bytes"));
+    let r = HeartbeatRequest {
+        modem_rx_bytes: 1 << 63,
+        ..request
+    };
+    assert_eq!(field(r), Err("modem_rx_bytes"));
+}
+
+#[test]
 fn heartbeat_response_agrees_with_and_without_firmware() {
     let plain = HeartbeatResponse {
         server_time: 1_767_225_600,
@@ -199,6 +224,24 @@ fn event_request_with_four_photos_is_invalid() {
         .validate()
         .is_ok()
     );
+}
+
+#[test]
+fn event_times_before_the_epoch_or_from_2100_are_invalid() {
+    let request = EventRequest {
+        event_id: event_id(),
+        kind: EventKind::MailArrived,
+        occurred_at: 0,
+        photo_count: 0,
+    };
+    assert!(request.validate().is_ok());
+    for occurred_at in [-1, 4_102_444_800, 253_402_300_799] {
+        let invalid = EventRequest {
+            occurred_at,
+            ..request
+        };
+        assert_eq!(invalid.validate().map_err(|e| e.field), Err("occurred_at"));
+    }
 }
 
 #[test]

@@ -95,6 +95,8 @@ async fn run_pass(
         "SMARTBOX_BLOB_URL" => Some(blob_url.clone()),
         "SMARTBOX_SMTP_URL" => Some(smtp_url.clone()),
         "SMARTBOX_MASTER_KEY" => Some("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=".to_owned()),
+        // The webhook receiver listens on loopback.
+        "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS" => Some("true".to_owned()),
         _ => None,
     })?;
     let state = smartbox_server::server::open_state(config, Arc::new(SystemClock)).await?;

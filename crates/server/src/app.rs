@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +19,11 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::openapi::router())
         .merge(crate::web::router(state.clone()))
         .merge(crate::webhooks::router())
+        .layer(middleware::from_fn(crate::json_errors::json_answers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::accounts::client_address::resolve,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

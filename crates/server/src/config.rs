@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::accounts::client_address::TrustedProxies;
+
 /// The server's configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -25,6 +27,20 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// `SMARTBOX_MQTT_URL`: Home Assistant publishing is disabled when unset.
     pub mqtt_url: Option<String>,
+    /// `SMARTBOX_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (addresses
+    /// and CIDR blocks, comma-separated); unset = the socket's peer is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// `SMARTBOX_ALLOW_PRIVATE_WEBHOOKS=true`: webhook and push targets may be loopback or
+    /// private addresses (development only; refused otherwise so a customer cannot reach
+    /// the service's own network).
+    pub allow_private_webhooks: bool,
+    /// Password hashes run at once: one per core (not read from the environment).
+    pub hashing_slots: usize,
+    /// How long a sign-up or login waits for a hashing slot before it gets 503.
+    pub hashing_queue_deadline: std::time::Duration,
+    /// The header, body and shutdown-drain deadlines of connections (not read from the
+    /// environment).
+    pub connection_deadlines: crate::connections::Deadlines,
 }
 
 /// Stripe credentials and endpoint.
@@ -128,7 +144,25 @@ impl Config {
         }
 
         let stripe = match get("STRIPE_SECRET_KEY") {
-            None => None,
+            None => {
+                // Without the secret key payments use the sandbox, so a webhook secret or a
+                // publishable key alone would start a server that refuses every Stripe delivery.
+                let half_set = [
+                    "STRIPE_WEBHOOK_SECRET",
+                    "STRIPE_PUBLISHABLE_KEY",
+                    "STRIPE_API_BASE",
+                ]
+                .into_iter()
+                .find(|name| get(name).is_some());
+                if let Some(var) = half_set {
+                    return Err(ConfigError {
+                        var,
+                        message: "is set but STRIPE_SECRET_KEY is not: set both, or neither"
+                            .to_owned(),
+                    });
+                }
+                None
+            }
             Some(secret_key) => {
                 let api_base = get("STRIPE_API_BASE")
                     .unwrap_or_else(|| "https://api.stripe.com".to_owned())
@@ -168,6 +202,24 @@ impl Config {
             });
         }
 
+        let trusted_proxies = TrustedProxies::parse(
+            &get("SMARTBOX_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|message| ConfigError {
+            var: "SMARTBOX_TRUSTED_PROXIES",
+            message,
+        })?;
+        let allow_private_webhooks = match get("SMARTBOX_ALLOW_PRIVATE_WEBHOOKS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS",
+                    message: format!("{other:?} must be true or false"),
+                });
+            }
+        };
+
         Ok(Config {
             bind,
             public_url,
@@ -178,6 +230,11 @@ impl Config {
             stripe,
             smtp_url,
             mqtt_url,
+            trusted_proxies,
+            allow_private_webhooks,
+            hashing_slots: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            hashing_queue_deadline: crate::passwords::QUEUE_DEADLINE,
+            connection_deadlines: crate::connections::Deadlines::default(),
         })
     }
 }
@@ -226,6 +283,8 @@ mod tests {
             ("SMARTBOX_SMTP_URL", "mail.example.com"),
             ("SMARTBOX_MQTT_URL", "tcp://broker"),
             ("SMARTBOX_PUBLIC_URL", "example.com"),
+            ("SMARTBOX_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("SMARTBOX_ALLOW_PRIVATE_WEBHOOKS", "yes"),
         ];
         for (var, value) in cases {
             assert_eq!(config(&[(var, value)]).unwrap_err().var, var);
@@ -235,6 +294,19 @@ mod tests {
             ("STRIPE_API_BASE", "localhost:8420"),
         ]);
         assert_eq!(err.unwrap_err().var, "STRIPE_API_BASE");
+    }
+
+    #[test]
+    fn a_stripe_variable_without_the_secret_key_is_refused() {
+        for var in [
+            "STRIPE_WEBHOOK_SECRET",
+            "STRIPE_PUBLISHABLE_KEY",
+            "STRIPE_API_BASE",
+        ] {
+            let err = config(&[(var, "whsec_or_pk_or_http://127.0.0.1:8420")]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.message.contains("STRIPE_SECRET_KEY"), "{err}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = DeviceApiDoc::openapi();
     doc.merge(crate::customer_api::CustomerApiDoc::openapi());
+    crate::json_errors::document_errors(&mut doc);
     doc.info.title = "Smart Mailbox".to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.description = Some(

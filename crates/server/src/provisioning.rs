@@ -9,7 +9,7 @@ use smartbox_domain::ids::{ClaimCode, Email, Serial};
 use smartbox_domain::{PlanId, SubscriptionStatus};
 use smartbox_store::{Db, NewDevice, NewSubscription, NewUser, PlanRow, StoreError};
 
-use crate::passwords;
+use crate::passwords::{self, Hashing, HashingError};
 use crate::secrets::MasterKey;
 
 /// One line of the factory CSV (`serial,secret,claim_code`), printed on the box and flashed into
@@ -177,6 +177,8 @@ pub enum ProvisioningError {
     #[error("an account with email {0} already exists")]
     EmailTaken(String),
     #[error(transparent)]
+    Hashing(#[from] HashingError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -188,18 +190,47 @@ pub async fn create_user(
     role: &str,
     now_ms: i64,
 ) -> Result<String, ProvisioningError> {
+    let email = check_credentials(email, password)?;
+    let hash = passwords::hash(password);
+    insert_user(db, &email, &hash, role, now_ms).await
+}
+
+/// A customer's own sign-up: [`create_user`] with the hash run in one of the bounded `hashing`
+/// slots, since anyone can ask for it.
+pub async fn sign_up(
+    db: &Db,
+    hashing: &Hashing,
+    email: &str,
+    password: &str,
+    now_ms: i64,
+) -> Result<String, ProvisioningError> {
+    let email = check_credentials(email, password)?;
+    let hash = hashing.hash(password.to_owned()).await?;
+    insert_user(db, &email, &hash, "customer", now_ms).await
+}
+
+fn check_credentials(email: &str, password: &str) -> Result<Email, ProvisioningError> {
     let email = Email::parse(email).map_err(|err| ProvisioningError::Invalid(err.to_string()))?;
     if password.chars().count() < 8 {
         return Err(ProvisioningError::Invalid(
             "the password must have at least 8 characters".to_owned(),
         ));
     }
+    Ok(email)
+}
+
+async fn insert_user(
+    db: &Db,
+    email: &Email,
+    hash: &str,
+    role: &str,
+    now_ms: i64,
+) -> Result<String, ProvisioningError> {
     let id = uuid::Uuid::now_v7().to_string();
-    let hash = passwords::hash(password);
     let user = NewUser {
         id: &id,
         email: email.as_str(),
-        password_hash: &hash,
+        password_hash: hash,
         role,
         created_at: now_ms,
     };

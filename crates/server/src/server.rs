@@ -13,6 +13,7 @@ use crate::app::app;
 use crate::blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::connections;
 use crate::jobs;
 use crate::provisioning::seed_plans;
 use crate::secrets::MasterKey;
@@ -47,8 +48,9 @@ impl Server {
         &self.state
     }
 
-    /// Serves (and runs the job worker) until `shutdown` completes, then finishes in-flight
-    /// requests and the job in hand, and closes the database.
+    /// Serves (and runs the job worker) until `shutdown` completes, then ends the live streams,
+    /// finishes in-flight requests (within the configured drain deadline) and the job in hand,
+    /// and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -62,17 +64,14 @@ impl Server {
         let workers: Vec<_> = (0..jobs::WORKERS_PER_PROCESS)
             .map(|_| jobs::Worker::new(state.clone(), jobs::registry()).spawn(jobs_stopped.clone()))
             .collect();
+        let streams = state.clone();
         let shutdown = async move {
             shutdown.await;
             let _ = stop_jobs.send(true);
+            streams.stop_streams();
         };
-        // The peer address reaches handlers (per-address login and claim rate limits).
-        axum::serve(
-            listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let deadlines = state.config.connection_deadlines;
+        connections::serve(listener, app(state), deadlines, shutdown).await;
         for worker in workers {
             if let Err(error) = worker.await {
                 tracing::error!(%error, "a job worker ended abnormally");

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use object_store::ObjectStore;
 use smartbox_billing::{BillingEngine, PaymentProvider, SandboxProvider};
@@ -11,6 +11,7 @@ use smartbox_store::Db;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::device_api::DeviceApiState;
+use crate::passwords::Hashing;
 use crate::secrets::MasterKey;
 
 /// Shared, cheaply clonable application state.
@@ -31,6 +32,10 @@ pub struct Inner {
     /// Raised when this process enqueues a job due now, so an idle worker starts it at once
     /// instead of at its next poll (see [`AppState::jobs_enqueued`]).
     pub job_signal: Notify,
+    /// The bounded password hashing of sign-ups, logins and resets.
+    pub hashing: Hashing,
+    /// Set when the server begins to shut down: long-lived streams end (see [`AppState::stopping`]).
+    stopping: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -57,6 +62,7 @@ impl AppState {
         payments: Arc<dyn PaymentProvider>,
     ) -> AppState {
         AppState(Arc::new(Inner {
+            hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
             config,
             device_api: DeviceApiState::new(db.clone()),
             db,
@@ -65,6 +71,7 @@ impl AppState {
             master_key,
             payments,
             job_signal: Notify::new(),
+            stopping: watch::Sender::new(false),
         }))
     }
 
@@ -72,6 +79,16 @@ impl AppState {
     /// a job enqueued by another process (or without this call) still runs, only later.
     pub fn jobs_enqueued(&self) {
         self.job_signal.notify_one();
+    }
+
+    /// Tells the live streams that the server is shutting down, so they end.
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Becomes true when [`AppState::stop_streams`] is called.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// The billing engine on this state's database and payment provider.

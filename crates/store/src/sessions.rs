@@ -13,6 +13,9 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+const VOID_RESETS: &str =
+    "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
+
 impl Db {
     /// Stores a new session.
     pub async fn insert_session(&self, s: &SessionRow) -> Result<()> {
@@ -62,7 +65,8 @@ impl Db {
         Ok(())
     }
 
-    /// Stores a password-reset link valid until `expires_at`.
+    /// Stores a password-reset link valid until `expires_at`, voiding the user's older links in
+    /// the same transaction (only the newest email works).
     pub async fn insert_password_reset(
         &self,
         token_hash: &str,
@@ -70,16 +74,35 @@ impl Db {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(VOID_RESETS)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Uses up every unused reset link of a user (after the password was reset with one).
+    pub async fn void_password_resets(&self, user_id: &str, now: i64) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(VOID_RESETS)
+            .bind(user_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -108,27 +131,73 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// Records a failed attempt (login or claim) under `scope`.
-    pub async fn record_auth_failure(&self, scope: &str, now: i64) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("INSERT INTO auth_attempts (scope, at) VALUES ($1, $2)")
+    /// Records an attempt under `scope` at `now` when `allow(count, last_at)` agrees, where
+    /// `count` and `last_at` describe the attempts under `scope` at or after `since`. The check
+    /// and the record are one step (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory
+    /// lock on the scope on PostgreSQL), so parallel attempts cannot all pass a limit that they
+    /// pass together. Returns whether the attempt was recorded.
+    pub async fn try_record_auth_attempt(
+        &self,
+        scope: &str,
+        now: i64,
+        since: i64,
+        allow: impl FnOnce(i64, Option<i64>) -> bool,
+    ) -> Result<bool> {
+        // SQLite: an immediate transaction takes the write lock before the count. PostgreSQL:
+        // attempts under one scope queue on an advisory lock held until commit.
+        let (begin, lock) = match self {
+            Db::Sqlite(_) => ("BEGIN IMMEDIATE", None),
+            Db::Postgres(_) => (
+                "BEGIN",
+                Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"),
+            ),
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).bind(scope).execute(&mut *tx).await?;
+            }
+            let (count, last): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MAX(at) FROM auth_attempts WHERE scope = $1 AND at >= $2",
+            )
             .bind(scope)
-            .bind(now)
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !allow(count, last) {
+                return Ok(false);
+            }
+            sqlx::query("INSERT INTO auth_attempts (scope, at) VALUES ($1, $2)")
+                .bind(scope)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Takes back one attempt recorded under `scope` at `at` (an attempt that turned out to be
+    /// a success, so it does not count against a limit on failures).
+    pub async fn release_auth_attempt(&self, scope: &str, at: i64) -> Result<()> {
+        // One row of possibly several equal ones, by the backend's row address.
+        let delete = match self {
+            Db::Sqlite(_) => {
+                "DELETE FROM auth_attempts WHERE rowid = \
+                 (SELECT rowid FROM auth_attempts WHERE scope = $1 AND at = $2 LIMIT 1)"
+            }
+            Db::Postgres(_) => {
+                "DELETE FROM auth_attempts WHERE ctid = \
+                 (SELECT ctid FROM auth_attempts WHERE scope = $1 AND at = $2 LIMIT 1)"
+            }
+        };
+        on_pool!(self, pool => sqlx::query(delete)
+            .bind(scope)
+            .bind(at)
             .execute(pool)
             .await
             .map(|_| ()))?;
         Ok(())
-    }
-
-    /// Failed attempts under `scope` at or after `since`.
-    pub async fn count_auth_failures(&self, scope: &str, since: i64) -> Result<i64> {
-        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(*) FROM auth_attempts WHERE scope = $1 AND at >= $2",
-        )
-        .bind(scope)
-        .bind(since)
-        .fetch_one(pool)
-        .await)?;
-        Ok(n)
     }
 
     /// Forgets the failures under `scope` (a successful login clears its account's count).

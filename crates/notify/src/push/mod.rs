@@ -18,6 +18,7 @@ pub use vapid::{VapidKeyError, VapidKeys};
 use crate::delivery::{DeliveryId, DeliveryOutcome};
 use crate::http::{self, HttpClientError};
 use crate::message::Outgoing;
+use crate::targets::Targets;
 
 /// How long a push service keeps an undelivered message (the `TTL` header): a mail
 /// notification half a day late is still worth showing, a day late it is not.
@@ -61,6 +62,7 @@ pub struct PushSender {
     client: reqwest::Client,
     vapid: VapidKeys,
     contact: String,
+    targets: Targets,
 }
 
 impl PushSender {
@@ -71,10 +73,21 @@ impl PushSender {
         contact: impl Into<String>,
         timeout: Duration,
     ) -> Result<PushSender, HttpClientError> {
+        PushSender::to(Targets::Any, vapid, contact, timeout)
+    }
+
+    /// A sender that connects only to `targets`.
+    pub fn to(
+        targets: Targets,
+        vapid: VapidKeys,
+        contact: impl Into<String>,
+        timeout: Duration,
+    ) -> Result<PushSender, HttpClientError> {
         Ok(PushSender {
-            client: http::client(timeout)?,
+            client: http::client(timeout, targets)?,
             vapid,
             contact: contact.into(),
+            targets,
         })
     }
 
@@ -92,7 +105,7 @@ impl PushSender {
         outgoing: &Outgoing,
         now: OffsetDateTime,
     ) -> DeliveryOutcome {
-        let endpoint = match http::parse_destination("push", &subscription.endpoint) {
+        let endpoint = match http::parse_destination("push", &subscription.endpoint, self.targets) {
             Ok(url) => url,
             Err(outcome) => return outcome,
         };

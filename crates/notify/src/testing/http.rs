@@ -84,4 +84,9 @@ impl HttpReceiver {
             .expect("a request within 10 s")
             .expect("receiver running")
     }
+
+    /// True when no request has arrived (that was not read yet).
+    pub fn no_request_waiting(&mut self) -> bool {
+        self.received.try_recv().is_err()
+    }
 }

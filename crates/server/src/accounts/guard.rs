@@ -1,6 +1,7 @@
 //! Protections on every portal and customer-API response: cross-site writes refused with 403
 //! (an `Origin` of another site, or `Sec-Fetch-Site: cross-site`), and the security headers,
-//! including a strict Content-Security-Policy (scripts only from our own files, nothing inline).
+//! including a strict Content-Security-Policy (scripts only from our own files, nothing inline)
+//! and, when the public URL is https, Strict-Transport-Security.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -42,6 +43,14 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    // Served over https: browsers keep to https for a year, so a network attacker cannot
+    // downgrade the next visit and read the session cookie.
+    if state.config.public_url.starts_with("https://") {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     response
 }
 

@@ -13,7 +13,7 @@ use super::mail::{self, Mail};
 use super::rate_limit::{self, Scope};
 use super::session::{self, CurrentUser, Visitor, append_cookies, cookie};
 use super::tokens::{random_token, token_hash};
-use crate::passwords;
+use crate::passwords::{self, HashingError};
 use crate::provisioning::{self, ProvisioningError};
 use crate::state::AppState;
 use crate::web::error::local_path;
@@ -80,15 +80,22 @@ pub async fn signup(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<CredentialsForm>,
 ) -> Result<Response, PageError> {
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
     let now = state.clock.now_ms();
-    let password = form.password.clone();
+    let address = Scope::SignupAddress(rate_limit::client_address(&extensions));
+    if rate_limit::admit(&state.db, &address, now).await?.is_none() {
+        return Err(PageError::Status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many accounts were created from your network. Try again in an hour.".to_owned(),
+        ));
+    }
     let created =
-        provisioning::create_user(&state.db, &form.email, &password, "customer", now).await;
+        provisioning::sign_up(&state.db, &state.hashing, &form.email, &form.password, now).await;
     let (status, error) = match created {
         Ok(user_id) => {
             let set = session::start(&state, &headers, &user_id).await?;
@@ -101,6 +108,7 @@ pub async fn signup(
             ),
         ),
         Err(ProvisioningError::Invalid(message)) => (StatusCode::BAD_REQUEST, capitalise(&message)),
+        Err(ProvisioningError::Hashing(err)) => return Err(hashing_failed(err)),
         Err(err) => return Err(PageError::Internal(err.into())),
     };
     let claiming =
@@ -111,6 +119,17 @@ pub async fn signup(
         "signup.html",
         context! { title => "Create your account", next => form.next, email => form.email, error => error, claiming => claiming },
     )
+}
+
+/// 503 when every hashing slot stayed busy; a failed hash is a server error.
+fn hashing_failed(err: HashingError) -> PageError {
+    match err {
+        HashingError::Busy => PageError::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy. Try again in a moment.".to_owned(),
+        ),
+        HashingError::Failed(_) => PageError::Internal(err.into()),
+    }
 }
 
 fn capitalise(message: &str) -> String {
@@ -136,7 +155,8 @@ pub async fn login_page(
     )
 }
 
-/// `POST /login`: checks the rate limits, then the password; a success starts a new session.
+/// `POST /login`: admits the attempt under the rate limits, then checks the password; a success
+/// starts a new session and takes the attempt back.
 pub async fn login(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -149,8 +169,11 @@ pub async fn login(
     }
     let now = state.clock.now_ms();
     let email = form.email.trim().to_ascii_lowercase();
-    let account = Scope::LoginAccount(email.clone());
-    let address = Scope::LoginAddress(rate_limit::client_address(&extensions));
+    let address = rate_limit::client_address(&extensions);
+    let pair = Scope::LoginPair {
+        email: email.clone(),
+        address: address.clone(),
+    };
     let refuse = |status: StatusCode, error: &str| {
         render::page(
             &visitor,
@@ -159,36 +182,39 @@ pub async fn login(
             context! { title => "Log in", next => form.next.clone(), email => form.email.clone(), error => error, claiming => None::<String> },
         )
     };
-    if rate_limit::is_limited(&state.db, &account, now).await?
-        || rate_limit::is_limited(&state.db, &address, now).await?
-    {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Wait 15 minutes, or reset your password.",
-        );
-    }
+    let too_many = "Too many failed attempts. Wait a few minutes, or reset your password.";
+    let Some(pair_attempt) = rate_limit::admit(&state.db, &pair, now).await? else {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, too_many);
+    };
+    let Some(address_attempt) =
+        rate_limit::admit(&state.db, &Scope::LoginAddress(address), now).await?
+    else {
+        rate_limit::release(&state.db, &pair_attempt).await?;
+        return refuse(StatusCode::TOO_MANY_REQUESTS, too_many);
+    };
     let user = state.db.user_by_email(&email).await?;
     let stored = user
         .as_ref()
         .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
-    let password = form.password.clone();
-    let verified = tokio::task::spawn_blocking(move || passwords::verify(&password, &stored))
-        .await
-        .map_err(|err| PageError::Internal(err.into()))?;
+    let verified = match state.hashing.verify(form.password.clone(), stored).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            rate_limit::release(&state.db, &pair_attempt).await?;
+            rate_limit::release(&state.db, &address_attempt).await?;
+            return Err(hashing_failed(err));
+        }
+    };
     match user {
         Some(user) if verified => {
-            rate_limit::clear(&state.db, &account).await?;
+            rate_limit::clear(&state.db, &pair).await?;
+            rate_limit::release(&state.db, &address_attempt).await?;
             let set = session::start(&state, &headers, &user.id).await?;
             Ok(signed_in(set, &after_login(&headers, &form.next)))
         }
-        _ => {
-            rate_limit::record_failure(&state.db, &account, now).await?;
-            rate_limit::record_failure(&state.db, &address, now).await?;
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "The email or the password is wrong.",
-            )
-        }
+        _ => refuse(
+            StatusCode::UNAUTHORIZED,
+            "The email or the password is wrong.",
+        ),
     }
 }
 
@@ -231,20 +257,30 @@ pub struct ForgotForm {
     email: String,
 }
 
-/// `POST /forgot-password`: emails a one-time link when the account exists; answers the same
-/// either way, so the page does not reveal who has an account.
+/// `POST /forgot-password`: emails a one-time link when the account exists (voiding any older
+/// link); answers the same either way, so the page does not reveal who has an account. Limited
+/// per address, so it cannot be used to flood a mailbox.
 pub async fn forgot(
     State(state): State<AppState>,
     visitor: Visitor,
+    extensions: Extensions,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, PageError> {
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
+    let now = state.clock.now_ms();
+    let address = Scope::ResetAddress(rate_limit::client_address(&extensions));
+    if rate_limit::admit(&state.db, &address, now).await?.is_none() {
+        return Err(PageError::Status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many reset emails were asked for from your network. Try again in an hour."
+                .to_owned(),
+        ));
+    }
     let email = form.email.trim().to_ascii_lowercase();
     if let Some(user) = state.db.user_by_email(&email).await? {
         let token = random_token();
-        let now = state.clock.now_ms();
         state
             .db
             .insert_password_reset(&token_hash(&token), &user.id, now, now + RESET_LINK_MS)
@@ -341,14 +377,17 @@ pub async fn reset(
     let Some(user_id) = state.db.password_reset_user(&hash, now).await? else {
         return Err(expired_link());
     };
+    // Hashed before the link is used up, so a busy server does not cost the customer the link.
+    let new_hash = state
+        .hashing
+        .hash(form.password.clone())
+        .await
+        .map_err(hashing_failed)?;
     if !state.db.use_password_reset(&hash, now).await? {
         return Err(expired_link());
     }
-    let password = form.password.clone();
-    let new_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
-        .await
-        .map_err(|err| PageError::Internal(err.into()))?;
     state.db.set_password_hash(&user_id, &new_hash).await?;
+    state.db.void_password_resets(&user_id, now).await?;
     state.db.delete_sessions_of_user(&user_id).await?;
     render::ok(
         &visitor,

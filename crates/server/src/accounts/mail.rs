@@ -1,10 +1,7 @@
 //! Outgoing account email (password-reset links). Sent over SMTP when `SMARTBOX_SMTP_URL` is set
 //! (`smtp://host:port` plain, `smtps://` TLS; user and password may be in the URL); otherwise
-//! written to the log. Either way the last messages are kept in memory so the demo and the tests
-//! can follow a link without a mail server.
-
-use std::collections::VecDeque;
-use std::sync::Mutex;
+//! not sent, and the log says so without the body: a reset link in a log is a way into the
+//! account for whoever reads the log.
 
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -22,11 +19,8 @@ pub struct Mail {
 /// The sender of account email.
 pub const FROM: &str = "Smart Mailbox <no-reply@smartbox.example>";
 
-const KEPT: usize = 100;
-static RECENT: Mutex<VecDeque<Mail>> = Mutex::new(VecDeque::new());
-
-/// Sends (or logs) a message. Failing to send is logged, not returned: the page answers the same
-/// whether or not an account exists, so it must not reveal delivery either.
+/// Sends a message. Failing to send is logged, not returned: the page answers the same whether
+/// or not an account exists, so it must not reveal delivery either.
 pub async fn send(config: &Config, mail: Mail) {
     match &config.smtp_url {
         Some(url) => {
@@ -35,16 +29,9 @@ pub async fn send(config: &Config, mail: Mail) {
             }
         }
         None => {
-            tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "account email (SMTP not configured)");
+            tracing::warn!(to = %mail.to, subject = %mail.subject, "account email not sent: SMARTBOX_SMTP_URL is unset");
         }
     }
-    let mut recent = RECENT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if recent.len() == KEPT {
-        recent.pop_front();
-    }
-    recent.push_back(mail);
 }
 
 async fn send_smtp(url: &str, mail: &Mail) -> anyhow::Result<()> {
@@ -57,12 +44,4 @@ async fn send_smtp(url: &str, mail: &Mail) -> anyhow::Result<()> {
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.build();
     transport.send(message).await?;
     Ok(())
-}
-
-/// The newest message sent to `to`, if any.
-pub fn last_sent_to(to: &str) -> Option<Mail> {
-    let recent = RECENT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    recent.iter().rev().find(|m| m.to == to).cloned()
 }

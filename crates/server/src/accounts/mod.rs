@@ -2,6 +2,7 @@
 //! cookies (HttpOnly, SameSite=Lax, Secure on https, rotated at login); CSRF tokens on every form;
 //! the cross-site request guard; and rate limiting of login and claim attempts.
 
+pub mod client_address;
 pub mod guard;
 pub mod handlers;
 pub mod mail;

@@ -58,8 +58,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
         Err(Refusal::Api(err)) => return err.into_response(),
     };
-    let request_bytes =
-        metering::is_metered(&parts).then(|| metering::request_wire_len(&parts, body.len()));
+    // A replay (the same signed request again within the clock skew) is answered, but its bytes
+    // were counted the first time.
+    let first_time = state
+        .device_api
+        .seen_signatures
+        .insert(signature_key(&parts.headers), state.clock.now_ms());
+    let request_bytes = (first_time && metering::is_metered(&parts))
+        .then(|| metering::request_wire_len(&parts, body.len()));
     let mut request = Request::from_parts(parts, Body::from(body));
     request
         .extensions_mut()
@@ -94,9 +100,16 @@ async fn authenticate(
     if !plausible_serial(serial) || state.clock.now_s().abs_diff(time) > MAX_CLOCK_SKEW_S as u64 {
         return Err(Refusal::Unauthorized);
     }
+    let unknown = &state.device_api.unknown_serials;
+    if unknown.contains(&serial.to_owned(), state.clock.now_ms()) {
+        return Err(Refusal::Unauthorized);
+    }
     let context = match state.device_api.devices.get(state, serial).await {
         Ok(context) => context,
-        Err(LoadError::Unknown) => return Err(Refusal::Unauthorized),
+        Err(LoadError::Unknown) => {
+            unknown.insert(serial.to_owned(), state.clock.now_ms());
+            return Err(Refusal::Unauthorized);
+        }
         Err(LoadError::Internal(err)) => return Err(Refusal::Api(ApiError::Internal(err))),
     };
     if context.lifecycle == LifecycleState::Decommissioned {
@@ -118,6 +131,13 @@ async fn authenticate(
         return Err(Refusal::Unauthorized);
     }
     Ok((context, body, digest))
+}
+
+/// The key a request's signature is remembered by (its SHA-256, with the serial).
+fn signature_key(headers: &HeaderMap) -> [u8; 32] {
+    let serial = header_str(headers, HEADER_SERIAL).unwrap_or("");
+    let signature = header_str(headers, HEADER_SIGNATURE).unwrap_or("");
+    body_sha256(format!("{serial}\n{signature}").as_bytes())
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

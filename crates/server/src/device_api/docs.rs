@@ -93,11 +93,14 @@ pub struct HeartbeatRequestDoc {
     #[schema(minimum = 0, maximum = 100)]
     battery_percent: u8,
     power_state: PowerStateDoc,
+    #[schema(minimum = -150, maximum = 0)]
     signal_dbm: i16,
     network: NetworkDoc,
     #[schema(max_length = 32)]
     firmware_version: String,
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     modem_tx_bytes: u64,
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     modem_rx_bytes: u64,
     sd_queue_len: u32,
     #[schema(max_length = 64)]
@@ -182,7 +185,9 @@ enum EventKindDoc {
 pub struct EventRequestDoc {
     event_id: uuid::Uuid,
     kind: EventKindDoc,
-    /// Unix seconds of the device's clock.
+    /// Unix seconds of the device's clock: from 0, before 2100-01-01, and at most a day ahead
+    /// of the server's clock.
+    #[schema(minimum = 0, maximum = 4_102_444_799_i64)]
     occurred_at: i64,
     #[schema(minimum = 0, maximum = 3)]
     photo_count: u8,

@@ -23,6 +23,10 @@ use super::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// How far ahead of the server's clock an event may say it happened (device clocks drift; one
+/// set wrong would otherwise date mail years ahead).
+pub const MAX_AHEAD_S: i64 = 24 * 60 * 60;
+
 /// Accepts a mail event.
 #[utoipa::path(
     post,
@@ -52,6 +56,12 @@ pub async fn create_event(
 ) -> Result<Response, ApiError> {
     let request: EventRequest = json::parse(&headers, &body)?;
     request.validate().map_err(json::invalid_field)?;
+    if request.occurred_at > state.clock.now_s().saturating_add(MAX_AHEAD_S) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "invalid `occurred_at`: more than a day ahead of the server's clock",
+        ));
+    }
     let device = match state
         .device_api
         .devices

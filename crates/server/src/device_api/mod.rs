@@ -10,7 +10,9 @@
 //! - [`auth`]: signature verification and the one 401.
 //! - [`context`]: what a request knows about its device, and the cache that keeps it.
 //! - [`writer`]: group commit of heartbeats and usage.
-//! - [`metering`]: bytes on the wire (firmware downloads excluded).
+//! - [`metering`]: bytes on the wire (firmware downloads excluded); a replayed request is not
+//!   metered again.
+//! - [`expiring`]: the short memory of unknown serials and of signatures already seen.
 //! - [`heartbeat`], [`events`], [`photos`], [`firmware`]: the endpoints.
 //! - [`jpeg`]: the marker check photos must pass.
 //! - [`docs`]: the OpenAPI description of all of the above.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod context;
 pub mod docs;
 pub mod events;
+pub mod expiring;
 pub mod firmware;
 pub mod heartbeat;
 pub mod jpeg;
@@ -34,6 +37,7 @@ use smartbox_store::Db;
 
 pub use auth::guard;
 pub use context::{DeviceCache, DeviceContext};
+pub use expiring::ExpiringSet;
 pub use firmware::FirmwareCache;
 pub use writer::TrafficWriter;
 
@@ -56,13 +60,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
 }
 
-/// The device API's share of the application state: the device cache, the latest-firmware cache
-/// and the group-commit writer.
+/// How long a serial that is not ours is answered 401 without a database read.
+pub const UNKNOWN_SERIAL_TTL_MS: i64 = 5_000;
+/// Unknown serials remembered at most (a flood of made-up serials cannot take memory).
+const UNKNOWN_SERIALS_KEPT: usize = 10_000;
+/// Signatures remembered at most: a request's is valid within the clock skew on either side.
+const SIGNATURES_KEPT: usize = 200_000;
+
+/// The device API's share of the application state: the device cache, the latest-firmware cache,
+/// the group-commit writer, and the memory of unknown serials and seen signatures.
 #[derive(Debug)]
 pub struct DeviceApiState {
     pub devices: DeviceCache,
     pub firmware: FirmwareCache,
     pub writer: TrafficWriter,
+    pub unknown_serials: ExpiringSet<String>,
+    pub seen_signatures: ExpiringSet<[u8; 32]>,
 }
 
 impl DeviceApiState {
@@ -72,6 +85,11 @@ impl DeviceApiState {
             devices: DeviceCache::default(),
             firmware: FirmwareCache::default(),
             writer: TrafficWriter::new(db),
+            unknown_serials: ExpiringSet::new(UNKNOWN_SERIAL_TTL_MS, UNKNOWN_SERIALS_KEPT),
+            seen_signatures: ExpiringSet::new(
+                2 * 1000 * smartbox_protocol::MAX_CLOCK_SKEW_S,
+                SIGNATURES_KEPT,
+            ),
         }
     }
 }

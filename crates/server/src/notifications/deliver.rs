@@ -104,8 +104,9 @@ pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
         .map_err(JobError::retry)?;
     let instant = |ms: i64| {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .map(|t| t.to_offset(offset))
-            .map_err(JobError::permanent)
+            .ok()
+            .and_then(|t| t.checked_to_offset(offset))
+            .ok_or_else(|| JobError::permanent(anyhow::anyhow!("instant {ms} out of range")))
     };
     let records: Vec<&DeliveryRow> = held.iter().collect();
     let Some(summary) = release_held(

@@ -76,8 +76,9 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
     let event = &ctx.event;
     let occurred_at =
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.occurred_at) * 1_000_000)
-            .context("event time out of range")?
-            .to_offset(offset_of(&ctx.owner.time_zone));
+            .ok()
+            .and_then(|t| t.checked_to_offset(offset_of(&ctx.owner.time_zone)))
+            .context("event time out of range")?;
     Ok(Notification {
         event_id: event
             .id

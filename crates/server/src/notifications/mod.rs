@@ -38,6 +38,7 @@ use std::time::Duration;
 use smartbox_notify::Channels;
 use smartbox_notify::email::EmailSender;
 use smartbox_notify::mqtt::HomeAssistant;
+use smartbox_notify::targets::Targets;
 use smartbox_notify::webhook::WebhookSender;
 
 use crate::config::Config;
@@ -54,7 +55,7 @@ pub const DELIVERY_ATTEMPTS: i64 = 9;
 /// How long an MQTT broker may take to acknowledge.
 const MQTT_TIMEOUT: Duration = Duration::from_secs(10);
 
-type ChannelsKey = (Option<String>, Option<String>);
+type ChannelsKey = (Option<String>, Option<String>, Targets);
 
 /// Senders by configuration: building them (TLS roots for reqwest, the SMTP transport) costs
 /// milliseconds, so each configuration builds them once per process.
@@ -64,7 +65,11 @@ static BUILT: Mutex<Vec<(ChannelsKey, Arc<Channels>)>> = Mutex::new(Vec::new());
 /// `SMARTBOX_MQTT_URL`, webhooks always. Web push's sender depends on the database's VAPID keys,
 /// not on the configuration: see [`push::sender`].
 pub fn channels(config: &Config) -> anyhow::Result<Arc<Channels>> {
-    let key = (config.smtp_url.clone(), config.mqtt_url.clone());
+    let key = (
+        config.smtp_url.clone(),
+        config.mqtt_url.clone(),
+        targets(config),
+    );
     let mut built = BUILT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -82,11 +87,22 @@ pub fn channels(config: &Config) -> anyhow::Result<Arc<Channels>> {
     let channels = Arc::new(Channels {
         email,
         push: None,
-        webhook: Some(WebhookSender::new(
+        webhook: Some(WebhookSender::to(
+            targets(config),
             smartbox_notify::webhook::DEFAULT_TIMEOUT,
         )?),
         home_assistant,
     });
     built.push((key, Arc::clone(&channels)));
     Ok(channels)
+}
+
+/// Where customers' webhooks and push endpoints may point: public addresses only, unless
+/// `SMARTBOX_ALLOW_PRIVATE_WEBHOOKS=true`.
+pub fn targets(config: &Config) -> Targets {
+    if config.allow_private_webhooks {
+        Targets::Any
+    } else {
+        Targets::PublicOnly
+    }
 }

@@ -12,6 +12,7 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use smartbox_notify::push::{PushSender, PushSubscription, SubscriptionKeys, VapidKeys};
+use smartbox_notify::targets::Targets;
 use smartbox_store::PushSubscriptionRow;
 
 use crate::state::AppState;
@@ -21,8 +22,8 @@ const VAPID_KEY_NAME: &str = "vapid";
 /// How long a push service may take to answer.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Senders by VAPID public key (building one builds an HTTP client).
-static SENDERS: Mutex<Vec<(String, PushSender)>> = Mutex::new(Vec::new());
+/// Senders by VAPID public key and targets (building one builds an HTTP client).
+static SENDERS: Mutex<Vec<((String, Targets), PushSender)>> = Mutex::new(Vec::new());
 
 /// The server's VAPID key pair, made and stored if this database has none yet.
 pub async fn vapid_keys(state: &AppState) -> anyhow::Result<VapidKeys> {
@@ -48,7 +49,7 @@ pub async fn vapid_keys(state: &AppState) -> anyhow::Result<VapidKeys> {
 /// The sender for this server's VAPID keys.
 pub async fn sender(state: &AppState) -> anyhow::Result<PushSender> {
     let keys = vapid_keys(state).await?;
-    let public = keys.public_base64url();
+    let public = (keys.public_base64url(), super::targets(&state.config));
     let mut senders = SENDERS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, sender)) = senders.iter().find(|(k, _)| *k == public) {
         return Ok(sender.clone());
@@ -59,7 +60,7 @@ pub async fn sender(state: &AppState) -> anyhow::Result<PushSender> {
     } else {
         "mailto:no-reply@smartbox.example".to_owned()
     };
-    let sender = PushSender::new(keys, contact, PUSH_TIMEOUT)?;
+    let sender = PushSender::to(public.1, keys, contact, PUSH_TIMEOUT)?;
     senders.push((public, sender.clone()));
     Ok(sender)
 }
@@ -78,6 +79,9 @@ pub async fn subscribe(
         .is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some());
     if !endpoint_ok || subscription.endpoint.len() > 2000 {
         return Ok(Err("The push endpoint is not a web address.".to_owned()));
+    }
+    if let Err(reason) = super::webhooks::reachable(state, &subscription.endpoint).await {
+        return Ok(Err(format!("The push endpoint is refused: {reason}.")));
     }
     state
         .db

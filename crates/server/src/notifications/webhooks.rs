@@ -39,6 +39,23 @@ pub fn parse_url(input: &str) -> Result<String, BadWebhookUrl> {
     }
 }
 
+/// A webhook URL ([`parse_url`]) that may be a target: see [`reachable`].
+pub async fn check_url(state: &AppState, input: &str) -> Result<String, BadWebhookUrl> {
+    let url = parse_url(input)?;
+    reachable(state, &url)
+        .await
+        .map_err(|reason| BadWebhookUrl(format!("The webhook URL is refused: {reason}.")))?;
+    Ok(url)
+}
+
+/// Whether a customer's URL points only to addresses the service may call (public ones, unless
+/// `SMARTBOX_ALLOW_PRIVATE_WEBHOOKS=true`), as the name resolves now; senders check again when
+/// they connect.
+pub async fn reachable(state: &AppState, url: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(url).map_err(|err| err.to_string())?;
+    smartbox_notify::targets::check_url(&url, super::targets(&state.config)).await
+}
+
 /// Sets the customer's webhook to `url` with a new secret, and answers the secret (to show once).
 pub async fn create(state: &AppState, user_id: &str, url: &str) -> anyhow::Result<WebhookSecret> {
     let mut bytes = [0u8; 32];

@@ -72,7 +72,7 @@ async fn make_one(ctx: &JobContext, photo: &PhotoRow) -> Result<(), JobError> {
         .map_err(JobError::retry)?;
     let (thumbnail, width, height) = match made {
         Ok(made) => made,
-        Err(err @ ThumbnailError::Undecodable(_)) => {
+        Err(err @ (ThumbnailError::Undecodable(_) | ThumbnailError::TooLarge { .. })) => {
             return Err(JobError::permanent(anyhow::anyhow!(
                 "photo {} ({}) is {err}",
                 photo.idx,

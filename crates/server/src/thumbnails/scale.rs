@@ -12,8 +12,12 @@ use image::{ImageFormat, ImageReader, Limits};
 pub const WIDTH: u32 = 320;
 /// JPEG quality of thumbnails.
 const QUALITY: u8 = 80;
-/// The largest photo side we decode; a header claiming more is refused before any allocation.
-const MAX_SIDE: u32 = 8192;
+/// The most pixels a photo may have to be decoded: twice the camera's 1600 x 1200, so a photo
+/// never costs more than ~12 MB decoded. A header claiming more is refused before any decoding
+/// (three 8192 x 8192 JPEGs of 1 MB each once took 250 MB).
+pub const MAX_PIXELS: u64 = 2048 * 2048;
+/// What the decoder may allocate for one photo.
+const MAX_ALLOC: u64 = 48 << 20;
 
 /// Why a photo could not be made into a thumbnail.
 #[derive(Debug, thiserror::Error)]
@@ -21,16 +25,26 @@ pub enum ThumbnailError {
     /// The bytes are not a JPEG that decodes (a corrupt or truncated upload).
     #[error("not a decodable JPEG: {0}")]
     Undecodable(String),
+    /// More pixels than [`MAX_PIXELS`]: not decoded at all.
+    #[error("{width} x {height} pixels, above the budget of {MAX_PIXELS}")]
+    TooLarge { width: u32, height: u32 },
     #[error("encoding the thumbnail failed: {0}")]
     Encode(String),
 }
 
 /// The thumbnail of a JPEG photo, as JPEG bytes, with its width and height.
 pub fn thumbnail(jpeg: &[u8]) -> Result<(Vec<u8>, u32, u32), ThumbnailError> {
+    let (width, height) = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg)
+        .into_dimensions()
+        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ThumbnailError::TooLarge { width, height });
+    }
     let mut reader = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let photo = reader
         .decode()
@@ -91,6 +105,29 @@ mod tests {
         assert_eq!(scaled_size(4000, 1), (320, 1));
         let (_, width, height) = thumbnail(&jpeg(100, 80)).unwrap();
         assert_eq!((width, height), (100, 80));
+    }
+
+    #[test]
+    fn a_photo_claiming_more_pixels_than_the_budget_is_not_decoded() {
+        // An 8 x 8 JPEG whose frame header claims 8192 x 8192.
+        let mut big = jpeg(8, 8);
+        let sof = big
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        big[sof + 5..sof + 9].copy_from_slice(&[0x20, 0x00, 0x20, 0x00]);
+        let err = thumbnail(&big).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ThumbnailError::TooLarge {
+                    width: 8192,
+                    height: 8192
+                }
+            ),
+            "{err}"
+        );
+        assert!(thumbnail(&jpeg(1600, 1200)).is_ok(), "the camera's size");
     }
 
     #[test]

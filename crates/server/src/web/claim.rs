@@ -57,8 +57,8 @@ impl ClaimRefusal {
     }
 }
 
-/// Checks a serial and claim code: the device when the pair is right and unclaimed. Wrong pairs
-/// count against the caller's address.
+/// Checks a serial and claim code: the device when the pair is right and unclaimed. Every try is
+/// admitted against the caller's address first; a right pair is taken back.
 pub async fn verify_pair(
     state: &AppState,
     address: &str,
@@ -67,9 +67,9 @@ pub async fn verify_pair(
 ) -> Result<Result<DeviceRow, ClaimRefusal>, PageError> {
     let now = state.clock.now_ms();
     let scope = Scope::ClaimAddress(address.to_owned());
-    if rate_limit::is_limited(&state.db, &scope, now).await? {
+    let Some(attempt) = rate_limit::admit(&state.db, &scope, now).await? else {
         return Ok(Err(ClaimRefusal::RateLimited));
-    }
+    };
     let found = match (Serial::parse(serial), ClaimCode::parse(code)) {
         (Ok(serial), Ok(code)) => {
             state
@@ -85,16 +85,14 @@ pub async fn verify_pair(
         }
         _ => None,
     };
-    match found {
-        None => {
-            rate_limit::record_failure(&state.db, &scope, now).await?;
-            Ok(Err(ClaimRefusal::WrongPair))
-        }
-        Some(device) if device.lifecycle_state != "pre_activation" => {
-            Ok(Err(ClaimRefusal::AlreadyClaimed))
-        }
-        Some(device) => Ok(Ok(device)),
+    let Some(device) = found else {
+        return Ok(Err(ClaimRefusal::WrongPair));
+    };
+    rate_limit::release(&state.db, &attempt).await?;
+    if device.lifecycle_state != "pre_activation" {
+        return Ok(Err(ClaimRefusal::AlreadyClaimed));
     }
+    Ok(Ok(device))
 }
 
 /// The serial of a pending-claim cookie value.

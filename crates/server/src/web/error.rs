@@ -77,9 +77,17 @@ impl CloneStatus for ApiError {
     }
 }
 
-/// `next` if it is a path on this site, else the dashboard (no open redirects).
+/// `next` if it is a path on this site, else the dashboard (no open redirects). The one check
+/// every redirect to a caller's `next` passes: a single leading `/`, then printable ASCII only
+/// without `\`. Browsers drop tabs and newlines from a URL (`/<TAB>/evil.example` becomes
+/// `//evil.example`, another host) and read `\` as `/`; control and non-ASCII bytes cannot be
+/// a `Location` header at all.
 pub fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let bytes = next.as_bytes();
+    let printable = bytes
+        .iter()
+        .all(|&b| (0x21..0x7f).contains(&b) && b != b'\\');
+    if printable && bytes.first() == Some(&b'/') && bytes.get(1) != Some(&b'/') {
         next
     } else {
         "/dashboard"

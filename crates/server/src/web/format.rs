@@ -42,8 +42,11 @@ pub fn time_zones() -> Vec<String> {
     zones
 }
 
+/// The instant in the customer's zone; in UTC when the shift would leave the calendar's range
+/// (year 9999 in UTC+14, which `to_offset` would panic on).
 fn local(ms: i64, time_zone: &str) -> OffsetDateTime {
-    from_unix_ms(ms).to_offset(offset_of(time_zone))
+    let t = from_unix_ms(ms);
+    t.checked_to_offset(offset_of(time_zone)).unwrap_or(t)
 }
 
 /// `2026-11-25 14:30` in the customer's zone.
@@ -116,6 +119,13 @@ mod tests {
         assert_eq!(clock(ms, "UTC-05:30"), "08:50");
         assert_eq!(date_time(ms, "Mars/Olympus"), "2025-11-25 14:20");
         assert!(time_zones().contains(&"UTC+14:00".to_owned()));
+    }
+
+    #[test]
+    fn the_last_representable_instant_shows_without_a_panic() {
+        let last = 253_402_300_799_000; // 9999-12-31 23:59:59 UTC
+        assert_eq!(date_time(last, "UTC+14:00"), "9999-12-31 23:59");
+        assert_eq!(date(last, "UTC-12:00"), "9999-12-31");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `GET /dashboard/live`: the dashboard's mailbox cards, streamed over Server-Sent Events whenever
 //! mail arrives, a photo lands or a heartbeat changes the vitals. The stream watches the database
 //! (a cheap "what changed last" query every [`POLL`]), so it sees writes from any server process
-//! and needs nothing from the device API's request path.
+//! and needs nothing from the device API's request path. A stream ends with its session (logout,
+//! a password reset, expiry) and when the server begins to shut down, so neither keeps pushing
+//! data nor holds the graceful shutdown open.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use minijinja::context;
 use smartbox_store::ActivityMark;
+use tokio::sync::watch;
 
 use super::{PageError, templates};
 use crate::accounts::CurrentUser;
@@ -25,11 +28,25 @@ pub async fn stream(
     user: CurrentUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     let first = state.db.activity_mark(&user.user.id).await?;
+    let stopping = state.stopping();
     let events = futures::stream::unfold(
-        (state, user, first),
-        |(state, user, mut last): (AppState, CurrentUser, ActivityMark)| async move {
+        (state, user, first, stopping),
+        |(state, user, mut last, mut stopping): Streaming| async move {
             loop {
-                tokio::time::sleep(POLL).await;
+                if *stopping.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {},
+                    _ = stopping.changed() => return None,
+                }
+                let session = state
+                    .db
+                    .live_session(&user.session.token_hash, state.clock.now_ms())
+                    .await;
+                if matches!(session, Ok(None)) {
+                    return None;
+                }
                 let mark = match state.db.activity_mark(&user.user.id).await {
                     Ok(mark) => mark,
                     Err(err) => {
@@ -49,12 +66,15 @@ pub async fn stream(
                     }
                 };
                 let event = Event::default().event("mailboxes").data(html);
-                return Some((Ok(event), (state, user, last)));
+                return Some((Ok(event), (state, user, last, stopping)));
             }
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
+
+/// What the stream carries from one poll to the next.
+type Streaming = (AppState, CurrentUser, ActivityMark, watch::Receiver<bool>);
 
 async fn cards_html(state: &AppState, user: &CurrentUser) -> Result<String, PageError> {
     let mailboxes = super::dashboard::mailbox_cards(state, user).await?;

@@ -319,7 +319,7 @@ async fn webhook_action(
 ) -> Result<Response, PageError> {
     let user_id = &user.user.id;
     let notice = match action {
-        "save" => match webhooks::parse_url(url.unwrap_or("")) {
+        "save" => match webhooks::check_url(state, url.unwrap_or("")).await {
             Ok(url) => {
                 let secret = webhooks::create(state, user_id, &url).await?;
                 WebhookNotice {

@@ -72,6 +72,8 @@ pub async fn spawn_app(
     let config = Config::from_lookup(|name| match name {
         "SMARTBOX_BIND" => Some("127.0.0.1:0".to_owned()),
         "SMARTBOX_DATABASE_URL" => Some(db.url.clone()),
+        // The webhook and push peers listen on loopback.
+        "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS" => Some("true".to_owned()),
         _ => None,
     })
     .expect("the test configuration is valid");

@@ -4,6 +4,7 @@
 
 mod billing;
 mod device_api;
+mod hardening;
 mod helpers;
 mod jobs;
 mod notifications;

@@ -29,6 +29,8 @@ fn worker(app: &TestApp, smtp_url: Option<&str>, mqtt_url: Option<&str>) -> Work
         "SMARTBOX_PUBLIC_URL" => Some("https://mailbox.example".to_owned()),
         "SMARTBOX_SMTP_URL" => smtp_url.map(str::to_owned),
         "SMARTBOX_MQTT_URL" => mqtt_url.map(str::to_owned),
+        // The webhook and push peers listen on loopback.
+        "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS" => Some("true".to_owned()),
         _ => None,
     })
     .expect("the worker's configuration is valid");

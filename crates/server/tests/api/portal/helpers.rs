@@ -43,8 +43,26 @@ pub async fn spawn_sqlite() -> PortalApp {
 }
 
 async fn spawn_app(db: TestDb) -> PortalApp {
-    let config = Config::from_lookup(|_| None).expect("the default configuration is valid");
+    // The webhook and push peers of the stories listen on loopback.
+    let config = Config::from_lookup(|name| {
+        (name == "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS").then(|| "true".to_owned())
+    })
+    .expect("the default configuration is valid");
     spawn_configured(db, config).await
+}
+
+/// The service on SQLite with this configuration.
+pub async fn spawn_sqlite_with(config: Config) -> PortalApp {
+    spawn_configured(testing::sqlite().await, config).await
+}
+
+/// The service on every configured backend with this configuration.
+pub async fn spawn_apps_with(config: &Config) -> Vec<PortalApp> {
+    let mut apps = Vec::new();
+    for db in testing::all().await {
+        apps.push(spawn_configured(db, config.clone()).await);
+    }
+    apps
 }
 
 /// The service on every configured backend with Stripe (test keys, Stripe Elements) at
