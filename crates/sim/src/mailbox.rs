@@ -24,7 +24,7 @@ use crate::modem::{Fault, Modem, ModemSpec, ModemStats};
 use crate::net::Network;
 use crate::ota::SimOtaFlash;
 use crate::power::{Rail, State};
-use crate::wifi::SimWifi;
+use crate::wifi::{AccessPoint, SimWifi};
 
 /// The ESP32-C6 waking from deep sleep: ROM, bootloader and start-up before the wake cycle's
 /// first instruction (metered, and added to the firmware's `awake_ms` by [`Mailbox::wake`]).
@@ -54,9 +54,8 @@ pub struct MailboxSpec {
     pub modem: ModemSpec,
     /// The camera.
     pub camera: CameraSpec,
-    /// WiFi: `None` when the board has none configured, else the access point's RSSI (`None`
-    /// when it is not heard).
-    pub wifi: Option<Option<i16>>,
+    /// The customer's WiFi access point near the mailbox, if any.
+    pub wifi: Option<AccessPoint>,
     /// Upload journal size on the SD card.
     pub journal_bytes: u32,
     /// Battery capacity.
@@ -193,7 +192,9 @@ impl Mailbox {
         );
         let wifi = spec
             .wifi
-            .map(|rssi| SimWifi::new(board.clone(), network.clone(), base_url, rssi));
+            .clone()
+            .map(|ap| SimWifi::new(board.clone(), network.clone(), base_url, ap))
+            .transpose()?;
         let mut image = vec![0; CARD_BYTES];
         format_fat16(&mut image).map_err(|e| anyhow::anyhow!("formatting the RAM SD card: {e}"))?;
         let queue = SdQueue::open(
