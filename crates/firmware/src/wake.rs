@@ -111,6 +111,9 @@ pub struct Retained {
     /// How the stored WiFi credentials fared the last time the link manager tried them
     /// (reported in every heartbeat; back to untried when new ones are stored).
     pub wifi_status: WifiStatus,
+    /// The IR line was still high after the settle time at the end of the last wake
+    /// ([`crate::ir::settled`]).
+    pub ir_stuck: bool,
 }
 
 impl Retained {

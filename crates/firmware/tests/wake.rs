@@ -664,3 +664,34 @@ fn a_5xx_on_the_pipelined_path_is_retried_one_request_at_a_time() {
     assert_eq!(statuses[0], (s("POST events"), Some(503)));
     assert_eq!(statuses[4], (s("POST events"), Some(201)), "{statuses:?}");
 }
+
+#[test]
+fn a_letter_resting_in_the_beam_costs_the_settle_time_once_then_a_single_look() {
+    use smartbox_firmware::clock::Clock;
+    use smartbox_firmware::ir::{IR_SETTLE_MS, IrLine, settled};
+    struct Line(bool);
+    impl IrLine for Line {
+        fn is_high(&mut self) -> bool {
+            self.0
+        }
+    }
+    let mut rig = Rig::new();
+    let mut line = Line(true);
+    rig.sim.set_now(HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert!(
+        !armed,
+        "a line high past the settle time does not arm the wake"
+    );
+    assert_eq!(rig.sim.now_ms(), HOUR + IR_SETTLE_MS, "waited, dozing");
+    assert!(rig.state.ir_stuck);
+    // The next wake: still high, one look and no wait.
+    rig.sim.set_now(2 * HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert_eq!((armed, rig.sim.now_ms()), (false, 2 * HOUR));
+    // The letter is taken: the line falls and the IR wake is armed again.
+    line.0 = false;
+    rig.sim.set_now(3 * HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert!(armed && !rig.state.ir_stuck);
+}

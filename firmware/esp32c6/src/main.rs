@@ -59,6 +59,7 @@ use esp_println::println;
 use heapless::String;
 use smartbox_firmware::a7670::{A7670, FACTORY_BAUD, WithBaud};
 use smartbox_firmware::clock::Clock;
+use smartbox_firmware::ir;
 use smartbox_firmware::ota::{OtaClient, OtaPartition};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
@@ -273,7 +274,7 @@ async fn main(spawner: Spawner) -> ! {
     drop(queue);
     drop(modem);
     rail.set_low();
-    let ir_wake = sleep::ir_quiet(&ir, &clock).await;
+    let ir_wake = ir::settled(&mut sleep::IrSensor(&ir), &clock, &mut retained).await;
     if !ir_wake {
         println!("ir line stays high: timer wake only");
     }

@@ -62,6 +62,8 @@ struct Snapshot {
     modem_apn_tag: u32,
     #[serde(default)]
     wifi_status: WifiStatus,
+    #[serde(default)]
+    ir_stuck: bool,
     battery_mv: u16,
     unconfirmed_wakes: u8,
     wakes: u32,
@@ -110,6 +112,7 @@ pub fn load() -> Option<(Retained, BoardState)> {
             apn_tag: snapshot.modem_apn_tag,
         },
         wifi_status: snapshot.wifi_status,
+        ir_stuck: snapshot.ir_stuck,
     };
     let board = BoardState {
         battery_mv: snapshot.battery_mv,
@@ -139,6 +142,7 @@ pub fn store(retained: &Retained, board: &BoardState) {
         modem_refused_baud: retained.modem.refused_baud,
         modem_apn_tag: retained.modem.apn_tag,
         wifi_status: retained.wifi_status,
+        ir_stuck: retained.ir_stuck,
         battery_mv: board.battery_mv,
         unconfirmed_wakes: board.unconfirmed_wakes,
         wakes: board.wakes,
