@@ -253,7 +253,7 @@ pub struct Report {
 /// What a wake did with the WiFi credentials of a heartbeat answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialsUpdate {
-    /// Opened and stored in flash under this version.
+    /// Opened and handed to the WiFi port under this version (which keeps them in flash).
     Stored(u64),
     /// They did not open (another device's, altered) or are not valid credentials.
     Refused(smartbox_protocol::wifi::OpenError),
