@@ -13,6 +13,7 @@ pub mod battery;
 pub mod clock;
 pub mod http;
 pub mod http1;
+pub mod ir;
 pub mod link;
 pub mod ota;
 pub mod policy;

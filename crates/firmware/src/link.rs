@@ -1,15 +1,16 @@
 //! Connectivity manager: which path this wake's uploads take, and why.
 //!
-//! Cellular first (the A7670); WiFi only when cellular failed and the access point is heard above
-//! the server's `wifi_min_rssi_dbm` (default -70 dBm: weaker WiFi costs more energy in retries
-//! than the modem does); otherwise offline, and the caller keeps everything on SD. Attempts are
-//! bounded and spaced by [`Backoff`]; the outcome carries a short reason for the heartbeat's
-//! `link_reason`.
+//! Cellular first (the A7670); WiFi only when cellular failed, the device holds credentials (from
+//! the portal, through a heartbeat: [`smartbox_protocol::wifi`]) and their access point is heard
+//! above the server's `wifi_min_rssi_dbm` (default -70 dBm: weaker WiFi costs more energy in
+//! retries than the modem does); otherwise offline, and the caller keeps everything on SD.
+//! Attempts are bounded and spaced by [`Backoff`]; the outcome carries a short reason for the
+//! heartbeat's `link_reason`, and what became of the WiFi credentials for its `wifi` report.
 
 use core::fmt::Write as _;
 
 use heapless::String;
-use smartbox_protocol::Network;
+use smartbox_protocol::{Network, WifiCredentials, WifiStatus};
 
 use crate::a7670::{A7670, ByteCounters, ModemError, Stored};
 use crate::clock::Clock;
@@ -87,15 +88,28 @@ pub trait Cellular: DeviceHttp {
     fn recall(&mut self, _stored: Stored) {}
 }
 
-/// The ESP32's WiFi as the manager needs it.
+/// The ESP32's WiFi as the manager needs it: the access point is the one of the credentials the
+/// device stored last (in flash, so they outlive a power cycle).
 pub trait Wifi: DeviceHttp {
-    /// RSSI of the configured access point, `None` when it is not heard.
+    /// The version of the stored credentials, 0 when the device holds none.
+    fn credentials_version(&self) -> u64;
+    /// Stores new credentials in place of the old ones; `scan_rssi` and `join` use them from now.
+    async fn store_credentials(
+        &mut self,
+        version: u64,
+        credentials: &WifiCredentials,
+    ) -> Result<(), CredentialsNotStored>;
+    /// RSSI of the stored credentials' access point, `None` when it is not heard.
     async fn scan_rssi(&mut self) -> Option<i16>;
-    /// Joins the configured access point.
+    /// Joins that access point (WPA2 or WPA3-Personal).
     async fn join(&mut self) -> Result<(), LinkFailure>;
     /// Leaves it and turns the radio off.
     async fn leave(&mut self);
 }
+
+/// The flash refused the credentials; the old ones, if any, still stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialsNotStored;
 
 /// Exponential backoff: `base_ms`, doubled per attempt, at most `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,10 +175,13 @@ pub struct Choice {
     pub path: Path,
     /// Why, for `link_reason` (at most 64 bytes).
     pub reason: String<64>,
+    /// How the stored WiFi credentials fared, when WiFi was tried.
+    pub wifi: Option<WifiStatus>,
 }
 
 /// Brings up a link for this wake: cellular (already powered on by the caller) with up to
-/// [`CELLULAR_ATTEMPTS`], else WiFi when heard above `wifi_min_rssi_dbm`, else offline.
+/// [`CELLULAR_ATTEMPTS`], else WiFi (when the device holds credentials) when heard above
+/// `wifi_min_rssi_dbm`, else offline.
 pub async fn connect<C, W, K>(
     cellular: &mut C,
     wifi: Option<&mut W>,
@@ -188,6 +205,7 @@ where
                 return Choice {
                     path: Path::Cellular { signal_dbm },
                     reason,
+                    wifi: None,
                 };
             }
             Err(why) => {
@@ -199,11 +217,12 @@ where
         }
     }
     let cellular_why = failure.as_str();
-    let Some(wifi) = wifi else {
+    let Some(wifi) = wifi.filter(|w| w.credentials_version() != 0) else {
         let reason = reason(format_args!("offline: cellular {cellular_why}; no wifi"));
         return Choice {
             path: Path::Offline,
             reason,
+            wifi: None,
         };
     };
     let rssi = wifi.scan_rssi().await;
@@ -223,6 +242,7 @@ where
                 Ok(()) => Choice {
                     path: Path::Wifi { rssi_dbm },
                     reason: reason(format_args!("wifi {rssi_dbm} dBm; cellular {cellular_why}")),
+                    wifi: Some(WifiStatus::Joined),
                 },
                 Err(why) => Choice {
                     path: Path::Offline,
@@ -230,6 +250,7 @@ where
                         "offline: cellular {cellular_why}; wifi {}",
                         why.as_str()
                     )),
+                    wifi: Some(WifiStatus::JoinFailed),
                 },
             }
         }
@@ -238,12 +259,14 @@ where
             reason: reason(format_args!(
                 "offline: cellular {cellular_why}; wifi {rssi_dbm} <= {wifi_min_rssi_dbm} dBm"
             )),
+            wifi: Some(WifiStatus::TooWeak),
         },
         None => Choice {
             path: Path::Offline,
             reason: reason(format_args!(
                 "offline: cellular {cellular_why}; wifi not heard"
             )),
+            wifi: Some(WifiStatus::NotHeard),
         },
     }
 }

@@ -29,7 +29,8 @@ use heapless::String;
 use smartbox_protocol::{
     DeviceConfig, EVENTS_PATH, ErrorBody, EventKind, EventRequest, EventResponse,
     FIRMWARE_REPORT_PATH, FirmwareOffer, FirmwareStatus, HEARTBEAT_PATH, HeartbeatRequest,
-    HeartbeatResponse, MAX_PHOTOS, PowerState, ServiceState, Uuid, body_sha256, firmware_path,
+    HeartbeatResponse, MAX_PHOTOS, PowerState, SealedWifi, ServiceState, Uuid, WifiReport,
+    WifiStatus, body_sha256, firmware_path,
     photo_path,
 };
 
@@ -67,6 +68,8 @@ pub const OTA_BYTES_PER_WAKE: u32 = 256 * 1024;
 pub const OTA_RANGE_BYTES: u32 = 64 * 1024;
 /// Buffer for JSON request and response bodies.
 const JSON_BUF: usize = 640;
+/// Buffer for the heartbeat's answer: a firmware offer and sealed WiFi credentials together.
+const HEARTBEAT_ANSWER_BUF: usize = 1_024;
 
 const JSON: Option<&str> = Some("application/json");
 const JPEG: Option<&str> = Some("image/jpeg");
@@ -109,6 +112,12 @@ pub struct Retained {
     /// Deliveries that failed since the SD queue was last empty, for the heartbeat: events that
     /// keep failing are kept, and reported rather than dropped.
     pub held_failures: u32,
+    /// How the stored WiFi credentials fared the last time the link manager tried them
+    /// (reported in every heartbeat; back to untried when new ones are stored).
+    pub wifi_status: WifiStatus,
+    /// The IR line was still high after the settle time at the end of the last wake
+    /// ([`crate::ir::settled`]).
+    pub ir_stuck: bool,
 }
 
 impl Retained {
@@ -241,6 +250,21 @@ pub struct Report {
     pub sleep_ms: u64,
     /// Firmware update work.
     pub ota: OtaWork,
+    /// What became of WiFi credentials the heartbeat's answer carried, when it carried some.
+    pub wifi_credentials: Option<CredentialsUpdate>,
+}
+
+/// What a wake did with the WiFi credentials of a heartbeat answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsUpdate {
+    /// Opened and handed to the WiFi port under this version (which keeps them in flash).
+    Stored(u64),
+    /// They did not open (another device's, altered) or are not valid credentials.
+    Refused(smartbox_protocol::wifi::OpenError),
+    /// The flash refused them; the next heartbeat brings them again.
+    NotStored,
+    /// The board has no WiFi to store them for.
+    NoWifi,
 }
 
 /// How an upload ended.
@@ -308,6 +332,7 @@ where
         transport: None,
         sleep_ms: TIMER_WAKE_MS,
         ota: OtaWork::default(),
+        wifi_credentials: None,
     };
     let queued_before = device.queue.pending().await.unwrap_or(0);
     let mut connect =
@@ -384,6 +409,9 @@ where
         device.cellular.power_off().await;
     }
     state.link_reason = Some(choice.reason.clone());
+    if let Some(status) = choice.wifi {
+        state.wifi_status = status;
+    }
     let heartbeat = Heartbeat {
         battery_percent,
         power_state: if charging {
@@ -393,8 +421,13 @@ where
         },
         path: choice.path,
         ota_allowed: ota_allowed(battery_percent, charging),
+        wifi: device.wifi.as_deref().map(|wifi| WifiReport {
+            credentials: wifi.credentials_version(),
+            status: state.wifi_status,
+        }),
     };
     report.choice = Some(choice.clone());
+    let mut wifi_offer = None;
     let ok = match choice.path {
         Path::Offline => {
             keep_fresh(device, &photo_lens, &mut report).await;
@@ -419,6 +452,7 @@ where
                     &mut report,
                 )
                 .await;
+            wifi_offer = link.wifi_offer.take();
             report.transport = device.cellular.transport();
             device.cellular.power_off().await;
             ok
@@ -437,12 +471,20 @@ where
                         &mut report,
                     )
                     .await;
+                wifi_offer = link.wifi_offer.take();
                 wifi.leave().await;
                 ok
             }
             None => false,
         },
     };
+    if let Some(sealed) = wifi_offer {
+        let update = store_credentials(device.wifi.as_deref_mut(), identity, &sealed).await;
+        if let CredentialsUpdate::Stored(_) = update {
+            state.wifi_status = WifiStatus::Untried;
+        }
+        report.wifi_credentials = Some(update);
+    }
     state.modem = device.cellular.stored();
     let modem_after = device.cellular.counters();
     state.modem_bytes.tx += modem_after.tx.saturating_sub(modem_before.tx);
@@ -456,6 +498,24 @@ where
         state.holds.link_retry_at_ms = now + FAILURE_HOLD.delay_ms(state.holds.failures);
     }
     finish(device, report, start).await
+}
+
+/// Opens credentials the heartbeat's answer sealed for this device and stores them in flash.
+async fn store_credentials<W: Wifi>(
+    wifi: Option<&mut W>,
+    identity: &Identity,
+    sealed: &SealedWifi,
+) -> CredentialsUpdate {
+    let Some(wifi) = wifi else {
+        return CredentialsUpdate::NoWifi;
+    };
+    match smartbox_protocol::wifi::open(&identity.secret, sealed) {
+        Ok(credentials) => match wifi.store_credentials(sealed.version, &credentials).await {
+            Ok(()) => CredentialsUpdate::Stored(sealed.version),
+            Err(_) => CredentialsUpdate::NotStored,
+        },
+        Err(error) => CredentialsUpdate::Refused(error),
+    }
 }
 
 /// Whether an answer says the server holds the event `event_id` with all its photos: the only
@@ -558,6 +618,8 @@ struct Heartbeat {
     path: Path,
     /// The battery allows a firmware download.
     ota_allowed: bool,
+    /// The WiFi credentials held and their last outcome, on a board with WiFi.
+    wifi: Option<WifiReport>,
 }
 
 /// One link's uploads during a wake: signing, retries, the 401 resync.
@@ -573,6 +635,8 @@ struct Link<'l, H, K> {
     wake_start_ms: u64,
     /// The request being sent is the wake's last ([`Request::last`]).
     last: bool,
+    /// WiFi credentials the heartbeat's answer carried, stored once the link is done.
+    wifi_offer: Option<SealedWifi>,
 }
 
 impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
@@ -585,6 +649,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             healthy: true,
             wake_start_ms,
             last: false,
+            wifi_offer: None,
         }
     }
 
@@ -999,7 +1064,8 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         }
     }
 
-    /// Reports status and applies the answer: clock, config, service state, firmware offer.
+    /// Reports status and applies the answer: clock, config, service state, firmware offer, and
+    /// keeps WiFi credentials for after the link.
     async fn heartbeat(
         &mut self,
         state: &mut Retained,
@@ -1028,12 +1094,13 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             link_reason: state.link_reason.clone(),
             sd_oldest_age_s: held.oldest_age_s,
             sd_failed_deliveries: (held.events > 0).then_some(state.held_failures),
+            wifi: heartbeat.wifi,
         };
         let mut json = [0; JSON_BUF];
         let Ok(len) = serde_json_core::to_slice(&request, &mut json) else {
             return false;
         };
-        let mut answer = [0; JSON_BUF];
+        let mut answer = [0; HEARTBEAT_ANSWER_BUF];
         // Nothing follows the heartbeat but rare firmware work: the link may close after it.
         self.last = true;
         let response = self
@@ -1071,6 +1138,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         state.config = body.config;
         state.service = Some(body.service);
         state.firmware_offer = body.firmware;
+        self.wifi_offer = body.wifi;
         // The wake's start, not now: timer wakes are compared against it, and a check-in that
         // took a few seconds must not push the next one a whole timer period later.
         state.holds.last_checkin_ms = Some(self.wake_start_ms);

@@ -482,6 +482,88 @@ fn cellular_is_preferred_even_when_wifi_is_strong() {
 }
 
 #[test]
+fn wifi_credentials_from_a_heartbeat_are_stored_reported_and_used_when_cellular_fails() {
+    use smartbox_firmware::wake::CredentialsUpdate;
+    use smartbox_protocol::{WifiCredentials, WifiStatus, wifi};
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.credentials = None;
+    rig.wifi.rssi = Some(-60);
+    let home = WifiCredentials::new("home", "correct horse").expect("valid");
+    rig.server.state().wifi = Some(wifi::seal(&support::rig::SECRET, 500, [4; 12], &home));
+    // Cellular carries this check-in; its answer brings the credentials.
+    let report = rig.wake_at(0, Wake::Timer);
+    assert_eq!(
+        report.wifi_credentials,
+        Some(CredentialsUpdate::Stored(500))
+    );
+    assert_eq!(rig.wifi.credentials, Some((500, home)));
+    let first = rig.server.state().heartbeats[0].wifi.expect("reported");
+    assert_eq!((first.credentials, first.status), (0, WifiStatus::Untried));
+    // Next wake: no coverage, so the stored credentials carry the mail; the server hears the
+    // version and the join, and sends the credentials no more.
+    rig.cellular.attach_results =
+        [Err(LinkFailure::NoCoverage), Err(LinkFailure::NoCoverage)].into();
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!(
+        report.choice.map(|c| c.path),
+        Some(Path::Wifi { rssi_dbm: -60 })
+    );
+    assert_eq!(report.delivered, 1);
+    assert_eq!(report.wifi_credentials, None);
+    let second = rig.server.state().heartbeats[1].wifi.expect("reported");
+    assert_eq!(
+        (second.credentials, second.status),
+        (500, WifiStatus::Joined)
+    );
+}
+
+#[test]
+fn wifi_credentials_sealed_for_another_device_are_refused_and_a_wrong_passphrase_is_reported() {
+    use smartbox_firmware::wake::CredentialsUpdate;
+    use smartbox_protocol::wifi::{self, OpenError};
+    use smartbox_protocol::{WifiCredentials, WifiStatus};
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.rssi = Some(-60);
+    let home = WifiCredentials::new("home", "correct horse").expect("valid");
+    rig.server.state().wifi = Some(wifi::seal(&[8; 32], 500, [4; 12], &home));
+    let report = rig.wake_at(0, Wake::Timer);
+    assert_eq!(
+        report.wifi_credentials,
+        Some(CredentialsUpdate::Refused(OpenError::Forged))
+    );
+    assert_eq!(rig.wifi.credentials.as_ref().map(|(v, _)| *v), Some(1));
+    // The access point refuses the factory credentials: said in the next heartbeat.
+    rig.server.state().wifi = None;
+    rig.wifi.join_ok = false;
+    rig.cellular.attach_results = [Err(LinkFailure::Denied)].into();
+    let report = rig.wake_at(HOUR, Wake::Mail);
+    assert_eq!(
+        report.choice.map(|c| c.wifi),
+        Some(Some(WifiStatus::JoinFailed))
+    );
+    assert_eq!(rig.state.wifi_status, WifiStatus::JoinFailed);
+    rig.wake_at(2 * HOUR, Wake::Mail);
+    let last = rig.server.state().heartbeats.last().cloned().expect("beat");
+    assert_eq!(last.wifi.map(|w| w.status), Some(WifiStatus::JoinFailed));
+}
+
+#[test]
+fn a_board_without_wifi_credentials_does_not_scan() {
+    let mut rig = Rig::new();
+    rig.has_wifi = true;
+    rig.wifi.credentials = None;
+    rig.wifi.rssi = Some(-40);
+    rig.cellular.attach_results = [Err(LinkFailure::Denied)].into();
+    let report = rig.wake_at(0, Wake::Mail);
+    let choice = report.choice.expect("tried");
+    assert_eq!(choice.path, Path::Offline);
+    assert_eq!(choice.wifi, None);
+    assert!(!rig.journal_words().contains(&s("wifi scan")));
+}
+
+#[test]
 fn an_sd_card_failure_offline_loses_the_event_and_says_so() {
     let mut rig = Rig::new();
     rig.queue.broken = true;
@@ -641,4 +723,35 @@ fn a_5xx_on_the_pipelined_path_is_retried_one_request_at_a_time() {
     let statuses = rig.server.statuses()[before..].to_vec();
     assert_eq!(statuses[0], (s("POST events"), Some(503)));
     assert_eq!(statuses[4], (s("POST events"), Some(201)), "{statuses:?}");
+}
+
+#[test]
+fn a_letter_resting_in_the_beam_costs_the_settle_time_once_then_a_single_look() {
+    use smartbox_firmware::clock::Clock;
+    use smartbox_firmware::ir::{IR_SETTLE_MS, IrLine, settled};
+    struct Line(bool);
+    impl IrLine for Line {
+        fn is_high(&mut self) -> bool {
+            self.0
+        }
+    }
+    let mut rig = Rig::new();
+    let mut line = Line(true);
+    rig.sim.set_now(HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert!(
+        !armed,
+        "a line high past the settle time does not arm the wake"
+    );
+    assert_eq!(rig.sim.now_ms(), HOUR + IR_SETTLE_MS, "waited, dozing");
+    assert!(rig.state.ir_stuck);
+    // The next wake: still high, one look and no wait.
+    rig.sim.set_now(2 * HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert_eq!((armed, rig.sim.now_ms()), (false, 2 * HOUR));
+    // The letter is taken: the line falls and the IR wake is armed again.
+    line.0 = false;
+    rig.sim.set_now(3 * HOUR);
+    let armed = embassy_futures::block_on(settled(&mut line, &rig.sim, &mut rig.state));
+    assert!(armed && !rig.state.ir_stuck);
 }

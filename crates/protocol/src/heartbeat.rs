@@ -3,7 +3,7 @@
 use heapless::String;
 use serde::{Deserialize, Serialize};
 
-use crate::{FirmwareOffer, InvalidField};
+use crate::{FirmwareOffer, InvalidField, SealedWifi, WifiReport};
 
 /// What the device is doing when it reports (DESIGN §4 "Power state").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,10 @@ pub struct HeartbeatRequest {
     /// kept and reported here, never dropped silently. Absent when the queue is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sd_failed_deliveries: Option<u32>,
+    /// The WiFi credentials the device holds and how its last try of them went; absent in
+    /// firmware without cloud WiFi credentials (the server then sends it none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<WifiReport>,
 }
 
 /// The weakest signal a report may carry, in dBm (below any modem's sensitivity).
@@ -144,4 +148,8 @@ pub struct HeartbeatResponse {
     /// A firmware image to install, when the server has one newer than `firmware_version`.
     #[serde(default)]
     pub firmware: Option<FirmwareOffer>,
+    /// WiFi credentials saved in the portal, sealed for this device ([`crate::wifi`]); present
+    /// only while the device reports another version than the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<SealedWifi>,
 }

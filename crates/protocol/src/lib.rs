@@ -7,6 +7,7 @@
 //! - [`api`]: paths, header names and limits of the device API.
 //! - [`heartbeat`], [`event`], [`firmware`], [`error`]: JSON bodies.
 //! - [`signing`]: the request signature every device request carries.
+//! - [`wifi`]: WiFi credentials from the portal, sealed for one device.
 //!
 //! The device reads JSON with `serde_json_core::from_slice_escaped` (plain `from_slice` leaves
 //! `\"` and `\n` escaped inside strings); the server uses `serde_json`. `tests/json.rs` pins every
@@ -19,6 +20,7 @@ pub mod event;
 pub mod firmware;
 pub mod heartbeat;
 pub mod signing;
+pub mod wifi;
 
 pub use api::*;
 pub use error::{ErrorBody, InvalidField};
@@ -32,3 +34,4 @@ pub use signing::{
 };
 /// The event id type, re-exported so both sides use the same `uuid` major version.
 pub use uuid::Uuid;
+pub use wifi::{SealedWifi, WifiCredentials, WifiReport, WifiStatus};

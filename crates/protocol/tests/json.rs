@@ -50,6 +50,7 @@ fn heartbeat_request_agrees() {
         link_reason: Some(s("cellular registered (home)")),
         sd_oldest_age_s: None,
         sd_failed_deliveries: None,
+        wifi: None,
     };
     agrees(
         &request,
@@ -68,11 +69,22 @@ fn heartbeat_request_agrees() {
     let holding = HeartbeatRequest {
         sd_oldest_age_s: Some(7_200),
         sd_failed_deliveries: Some(3),
-        ..wifi
+        ..wifi.clone()
     };
     agrees(
         &holding,
         r#"{"battery_percent":87,"power_state":"charging","signal_dbm":-85,"network":"wifi","firmware_version":"1.4.0","modem_tx_bytes":5000000000,"modem_rx_bytes":123,"sd_queue_len":2,"link_reason":null,"sd_oldest_age_s":7200,"sd_failed_deliveries":3}"#,
+    );
+    let reported = HeartbeatRequest {
+        wifi: Some(WifiReport {
+            credentials: 1_767_225_600_123,
+            status: WifiStatus::JoinFailed,
+        }),
+        ..wifi
+    };
+    agrees(
+        &reported,
+        r#"{"battery_percent":87,"power_state":"charging","signal_dbm":-85,"network":"wifi","firmware_version":"1.4.0","modem_tx_bytes":5000000000,"modem_rx_bytes":123,"sd_queue_len":2,"link_reason":null,"wifi":{"credentials":1767225600123,"status":"join_failed"}}"#,
     );
 }
 
@@ -138,6 +150,7 @@ fn heartbeat_response_agrees_with_and_without_firmware() {
         service: ServiceState::Active,
         config: DeviceConfig::default(),
         firmware: None,
+        wifi: None,
     };
     agrees(
         &plain,
@@ -164,6 +177,38 @@ fn heartbeat_response_agrees_with_and_without_firmware() {
         "cd".repeat(64)
     );
     agrees(&offer, &json);
+}
+
+#[test]
+fn heartbeat_response_with_sealed_wifi_agrees_and_older_firmware_still_reads_it() {
+    let credentials = WifiCredentials::new("home", "correct horse").expect("valid");
+    let sealed = smartbox_protocol::wifi::seal(&[9; 32], 77, [3; 12], &credentials);
+    let answer = HeartbeatResponse {
+        server_time: 1,
+        service: ServiceState::Active,
+        config: DeviceConfig::default(),
+        firmware: None,
+        wifi: Some(sealed.clone()),
+    };
+    let json = format!(
+        r#"{{"server_time":1,"service":"active","config":{{"checkin_interval_s":21600,"jpeg_quality":80,"wifi_min_rssi_dbm":-70}},"firmware":null,"wifi":{{"version":77,"nonce":"{}","sealed":"{}"}}}}"#,
+        sealed.nonce, sealed.sealed
+    );
+    agrees(&answer, &json);
+    assert!(!json.contains("horse"));
+    /// The answer as firmware before cloud WiFi credentials reads it.
+    #[derive(serde::Deserialize)]
+    struct Older {
+        server_time: i64,
+        service: ServiceState,
+    }
+    let mut scratch = [0; 64];
+    let (older, _) = serde_json_core::from_slice_escaped::<Older>(json.as_bytes(), &mut scratch)
+        .expect("older firmware reads");
+    assert_eq!(
+        (older.server_time, older.service),
+        (1, ServiceState::Active)
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod customer_api;
 pub mod demo;
 pub mod device_api;
+pub mod device_wifi;
 pub mod error;
 pub mod firmware_release;
 pub mod jobs;

@@ -80,43 +80,52 @@ impl MasterKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// Seals a device secret for storage; `serial` is bound to the ciphertext.
-    pub fn seal_device_secret(&self, serial: &str, secret: &[u8; 32]) -> Vec<u8> {
-        let cipher = Aes256Gcm::new(&self.subkey(b"device-secret").into());
+    /// AES-256-GCM under the sub-key of `purpose`, `aad` bound in: nonce || ciphertext || tag.
+    fn seal(&self, purpose: &[u8], aad: &[u8], msg: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(&self.subkey(purpose).into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: serial.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption of 32 bytes cannot fail");
+            .encrypt(&Nonce::from(nonce), Payload { msg, aad })
+            .expect("AES-GCM encryption of a short payload cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         out
     }
 
+    /// Opens what [`MasterKey::seal`] sealed for `purpose` and `aad`.
+    fn open(&self, purpose: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        let (nonce, msg) = sealed.split_at_checked(NONCE_LEN).ok_or(OpenError)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError)?;
+        Aes256Gcm::new(&self.subkey(purpose).into())
+            .decrypt(&Nonce::from(nonce), Payload { msg, aad })
+            .map_err(|_| OpenError)
+    }
+
+    /// Seals a device secret for storage; `serial` is bound to the ciphertext.
+    pub fn seal_device_secret(&self, serial: &str, secret: &[u8; 32]) -> Vec<u8> {
+        self.seal(b"device-secret", serial.as_bytes(), secret)
+    }
+
     /// Opens a sealed device secret.
     pub fn open_device_secret(&self, serial: &str, sealed: &[u8]) -> Result<[u8; 32], OpenError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(OpenError);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError)?;
-        let cipher = Aes256Gcm::new(&self.subkey(b"device-secret").into());
-        let plain = cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: serial.as_bytes(),
-                },
-            )
-            .map_err(|_| OpenError)?;
+        let plain = self.open(b"device-secret", serial.as_bytes(), sealed)?;
         plain.try_into().map_err(|_| OpenError)
+    }
+
+    /// Seals a device's WiFi credentials for storage (`plain` as
+    /// [`crate::device_wifi::plaintext`] lays them out); `device_id` is bound to the ciphertext.
+    pub fn seal_wifi_credentials(&self, device_id: &str, plain: &[u8]) -> Vec<u8> {
+        self.seal(b"wifi-credentials", device_id.as_bytes(), plain)
+    }
+
+    /// Opens WiFi credentials sealed by [`MasterKey::seal_wifi_credentials`].
+    pub fn open_wifi_credentials(
+        &self,
+        device_id: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        self.open(b"wifi-credentials", device_id.as_bytes(), sealed)
     }
 
     /// The stored form of a claim code: a keyed hash, so a database leak does not reveal codes.

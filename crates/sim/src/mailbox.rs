@@ -9,6 +9,7 @@ use heapless::String;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use smartbox_firmware::a7670::{self, A7670};
+use smartbox_firmware::ir::{self, IrLine};
 use smartbox_firmware::ota::OtaClient;
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::ports::{BatteryGauge, Entropy};
@@ -24,7 +25,7 @@ use crate::modem::{Fault, Modem, ModemSpec, ModemStats};
 use crate::net::Network;
 use crate::ota::SimOtaFlash;
 use crate::power::{Rail, State};
-use crate::wifi::SimWifi;
+use crate::wifi::{AccessPoint, SimWifi};
 
 /// The ESP32-C6 waking from deep sleep: ROM, bootloader and start-up before the wake cycle's
 /// first instruction (metered, and added to the firmware's `awake_ms` by [`Mailbox::wake`]).
@@ -54,9 +55,8 @@ pub struct MailboxSpec {
     pub modem: ModemSpec,
     /// The camera.
     pub camera: CameraSpec,
-    /// WiFi: `None` when the board has none configured, else the access point's RSSI (`None`
-    /// when it is not heard).
-    pub wifi: Option<Option<i16>>,
+    /// The customer's WiFi access point near the mailbox, if any.
+    pub wifi: Option<AccessPoint>,
     /// Upload journal size on the SD card.
     pub journal_bytes: u32,
     /// Battery capacity.
@@ -70,6 +70,25 @@ pub struct MailboxSpec {
     /// default); `false` sends over its HTTP stack, a connection a request, as firmware before
     /// the socket did.
     pub use_socket: bool,
+    /// How long the IR line stays high after mail arrives (the letter falling through the
+    /// beam; [`IR_LETTER_RESTS`] for one that rests in it).
+    pub ir_high_ms: u64,
+}
+
+/// [`MailboxSpec::ir_high_ms`] of a letter resting in the beam until the mail is taken.
+pub const IR_LETTER_RESTS: u64 = u64::MAX;
+
+/// The IR sensor's output: high until a simulated instant.
+#[derive(Debug)]
+struct SimIrLine {
+    board: Board,
+    high_until_ms: u64,
+}
+
+impl IrLine for SimIrLine {
+    fn is_high(&mut self) -> bool {
+        self.board.now_ms() < self.high_until_ms
+    }
 }
 
 impl MailboxSpec {
@@ -86,6 +105,7 @@ impl MailboxSpec {
             uart_baud: UART_BAUD,
             seed,
             use_socket: true,
+            ir_high_ms: 1_000,
         }
     }
 }
@@ -153,6 +173,9 @@ pub struct Mailbox {
     last_wake_light_sleep_ms: u64,
     generated: Vec<EventRequest>,
     ota: Option<SimOta>,
+    ir_high_ms: u64,
+    ir: SimIrLine,
+    ir_armed: bool,
 }
 
 /// Firmware updates: the flash and the release key compiled into the firmware.
@@ -193,7 +216,9 @@ impl Mailbox {
         );
         let wifi = spec
             .wifi
-            .map(|rssi| SimWifi::new(board.clone(), network.clone(), base_url, rssi));
+            .clone()
+            .map(|ap| SimWifi::new(board.clone(), network.clone(), base_url, ap))
+            .transpose()?;
         let mut image = vec![0; CARD_BYTES];
         format_fat16(&mut image).map_err(|e| anyhow::anyhow!("formatting the RAM SD card: {e}"))?;
         let queue = SdQueue::open(
@@ -213,6 +238,7 @@ impl Mailbox {
             unix_offset_s: epoch_unix_ms.div_euclid(1_000),
             ..Retained::default()
         };
+        let board_for_ir = board.clone();
         Ok(Self {
             serial: spec.serial.clone(),
             camera: SimCamera::new(board.clone(), spec.camera, spec.seed ^ 0x00ca_3e7a),
@@ -236,6 +262,12 @@ impl Mailbox {
             last_wake_light_sleep_ms: 0,
             generated: Vec::new(),
             ota: None,
+            ir_high_ms: spec.ir_high_ms,
+            ir: SimIrLine {
+                board: board_for_ir,
+                high_until_ms: 0,
+            },
+            ir_armed: true,
         })
     }
 
@@ -331,6 +363,9 @@ impl Mailbox {
                 .map_err(|error| tracing::warn!(serial = %self.serial, %error, "ota client"))
                 .ok();
         }
+        if wake == Wake::Mail {
+            self.ir.high_until_ms = at_ms.saturating_add(self.ir_high_ms);
+        }
         let clock = self.board.clock();
         let [a, b, c] = &mut self.photos;
         let mut device = Device {
@@ -369,6 +404,8 @@ impl Mailbox {
                 wake,
             )),
         };
+        // The board's last step before deep sleep: may the IR line arm the next wake?
+        self.ir_armed = block_on(ir::settled(&mut self.ir, &clock, &mut self.retained));
         let end = self.board.now_ms();
         // Awake from the wake, the MCU's boot included: the core counts from its first
         // instruction only.
@@ -388,6 +425,12 @@ impl Mailbox {
         self.account(end);
         self.last_wake_mah = self.battery.used_mah - before;
         report
+    }
+
+    /// Whether the last wake armed the IR wake (its line was low, or fell within the settle
+    /// time).
+    pub fn ir_armed(&self) -> bool {
+        self.ir_armed
     }
 
     /// Milliseconds of the last wake the MCU spent in light sleep.

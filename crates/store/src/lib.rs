@@ -14,6 +14,7 @@ mod billing;
 pub mod changes;
 mod db;
 mod device_traffic;
+mod device_wifi;
 mod devices;
 mod error;
 mod events;
@@ -43,6 +44,7 @@ pub use device_traffic::{
     DeviceAccessRow, NewEvent, NewPhoto, TrafficBatch, TrafficConnection, TrafficOutcome,
     UsageDelta, WalFrames,
 };
+pub use device_wifi::DeviceWifiRow;
 pub use devices::{DeviceRow, NewDevice};
 pub use error::StoreError;
 pub use events::{

@@ -140,6 +140,32 @@ async fn a_device_is_claimed_once() {
 }
 
 #[tokio::test]
+async fn wifi_credentials_are_replaced_by_a_new_save_and_keep_the_device_report() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0400").await;
+        assert_eq!(t.db.device_wifi(&device_id).await.unwrap(), None);
+        t.db.set_device_wifi(&device_id, "home", &[1, 2], 5_000)
+            .await
+            .unwrap();
+        t.db.record_wifi_report(&device_id, 5_000, "joined", 6_000)
+            .await
+            .unwrap();
+        t.db.set_device_wifi(&device_id, "cabin", &[3, 4], 7_000)
+            .await
+            .unwrap();
+        let row = t.db.device_wifi(&device_id).await.unwrap().unwrap();
+        assert_eq!(
+            (row.ssid.as_str(), row.sealed.as_slice(), row.version),
+            ("cabin", &[3_u8, 4][..], 7_000)
+        );
+        assert_eq!(
+            (row.reported_version, row.reported_status.as_deref()),
+            (5_000, Some("joined"))
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_heartbeat_extends_the_series_whose_newest_row_is_the_device_latest() {
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0004").await;

@@ -59,6 +59,7 @@ use esp_println::println;
 use heapless::String;
 use smartbox_firmware::a7670::{A7670, FACTORY_BAUD, WithBaud};
 use smartbox_firmware::clock::Clock;
+use smartbox_firmware::ir;
 use smartbox_firmware::ota::{OtaClient, OtaPartition};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::sd_queue::{QueueConfig, SdQueue};
@@ -71,15 +72,17 @@ use crate::entropy::EntropyPool;
 use crate::ota_flash::OtaFlash;
 use crate::queue::BoardQueue;
 use crate::retained::BoardState;
-use crate::wifi::NoWifi;
+use crate::wifi::BoardWifi;
 
 esp_bootloader_esp_idf::esp_app_desc!();
 
 /// The version reported in heartbeats; also the app descriptor's version.
 const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Room for one JPEG. A VGA frame at the Mega's high quality is 30-70 KB; a larger one is taken
-/// again at a lower quality. Three of these are most of the chip's 512 KB of SRAM.
-const PHOTO_BYTES: usize = 96 * 1024;
+/// again at a lower quality. Three of these are most of the chip's 512 KB of SRAM; the rest
+/// holds the WiFi driver's heap, the network stack and the TLS records (80 KB rather than 96 KB
+/// since WiFi came in).
+const PHOTO_BYTES: usize = 80 * 1024;
 /// A wake that has not reached deep sleep after this is reset by the RTC watchdog.
 const WATCHDOG_S: u64 = 15 * 60;
 /// Wakes an updated image may run without a successful check-in before it is rolled back.
@@ -103,8 +106,12 @@ static PHOTOS: ConstStaticCell<[[u8; PHOTO_BYTES]; 3]> =
     ConstStaticCell::new([[0; PHOTO_BYTES]; 3]);
 
 #[esp_rtos::main]
-async fn main(_spawner: Spawner) -> ! {
+async fn main(spawner: Spawner) -> ! {
     let p = esp_hal::init(esp_hal::Config::default());
+    // The WiFi driver's heap (esp-radio allocates its buffers when the radio starts): the RAM the
+    // second-stage bootloader used, free once the app runs.
+    esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
+    esp_alloc::heap_allocator!(size: 16 * 1024);
     let rtc = Rtc::new(p.RTC_TIMER);
     // The ROM's boot log goes out on GPIO 16, the modem's TX line: keep it quiet after the
     // first boot.
@@ -135,6 +142,7 @@ async fn main(_spawner: Spawner) -> ! {
             sleep::deep_sleep(clock.into_low_power(), ir, UNPROVISIONED_SLEEP_MS, false);
         }
     };
+    let wifi_credentials = wifi::load_credentials(&mut flash);
     let mut ota = match OtaFlash::new(flash) {
         Ok(ota) => Some(ota),
         Err(error) => {
@@ -213,10 +221,17 @@ async fn main(_spawner: Spawner) -> ! {
         secret: provision.secret,
         firmware_version: String::try_from(FIRMWARE_VERSION).unwrap_or_default(),
     };
+    let mut board_wifi = BoardWifi::new(
+        spawner,
+        p.WIFI,
+        &provision.base_url,
+        wifi_credentials,
+        salt.rotate_left(17),
+    );
     let [first, second, third] = PHOTOS.take();
     let mut device = Device {
         cellular: &mut modem,
-        wifi: None::<&mut NoWifi>,
+        wifi: Some(&mut board_wifi),
         camera: &mut camera,
         queue: &mut queue,
         battery: &mut battery,
@@ -235,6 +250,17 @@ async fn main(_spawner: Spawner) -> ! {
     };
     println!("{:?}", report);
 
+    // The heartbeat brought WiFi credentials: into flash now that the wake is done with it (a
+    // device that cannot keep them reports the old version, and the server sends them again).
+    if let Some((version, credentials)) = board_wifi.unsaved() {
+        match ota.as_mut() {
+            Some(ota) => match wifi::save_credentials(ota.storage(), *version, credentials) {
+                Ok(()) => println!("wifi credentials {} stored", version),
+                Err(error) => println!("wifi credentials: {:?}", error),
+            },
+            None => println!("wifi credentials: no flash partitions to keep them in"),
+        }
+    }
     if let (Some(ota), true) = (ota.as_mut(), report.service.is_some()) {
         confirm_image(ota, ota_client.as_mut(), &mut board);
     }
@@ -248,7 +274,7 @@ async fn main(_spawner: Spawner) -> ! {
     drop(queue);
     drop(modem);
     rail.set_low();
-    let ir_wake = sleep::ir_quiet(&ir, &clock).await;
+    let ir_wake = ir::settled(&mut sleep::IrSensor(&ir), &clock, &mut retained).await;
     if !ir_wake {
         println!("ir line stays high: timer wake only");
     }

@@ -150,6 +150,11 @@ impl<'d> OtaFlash<'d> {
         })
     }
 
+    /// The flash itself, for the board's other records (the WiFi credentials).
+    pub fn storage(&mut self) -> &mut FlashStorage<'d> {
+        &mut self.flash
+    }
+
     fn update_slot(&self) -> usize {
         1 - self.booted
     }

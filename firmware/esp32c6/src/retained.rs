@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use smartbox_firmware::a7670::{ByteCounters, Stored};
 use smartbox_firmware::policy::Holds;
 use smartbox_firmware::wake::Retained;
-use smartbox_protocol::{DeviceConfig, FirmwareOffer, ServiceState};
+use smartbox_protocol::{DeviceConfig, FirmwareOffer, ServiceState, WifiStatus};
 
 /// Words of RTC fast memory used (1.5 KiB of its 16 KiB).
 const WORDS: usize = 384;
@@ -60,6 +60,10 @@ struct Snapshot {
     modem_refused_baud: u32,
     #[serde(default)]
     modem_apn_tag: u32,
+    #[serde(default)]
+    wifi_status: WifiStatus,
+    #[serde(default)]
+    ir_stuck: bool,
     battery_mv: u16,
     unconfirmed_wakes: u8,
     wakes: u32,
@@ -107,6 +111,8 @@ pub fn load() -> Option<(Retained, BoardState)> {
             refused_baud: snapshot.modem_refused_baud,
             apn_tag: snapshot.modem_apn_tag,
         },
+        wifi_status: snapshot.wifi_status,
+        ir_stuck: snapshot.ir_stuck,
     };
     let board = BoardState {
         battery_mv: snapshot.battery_mv,
@@ -135,6 +141,8 @@ pub fn store(retained: &Retained, board: &BoardState) {
         modem_baud: retained.modem.baud,
         modem_refused_baud: retained.modem.refused_baud,
         modem_apn_tag: retained.modem.apn_tag,
+        wifi_status: retained.wifi_status,
+        ir_stuck: retained.ir_stuck,
         battery_mv: board.battery_mv,
         unconfirmed_wakes: board.unconfirmed_wakes,
         wakes: board.wakes,

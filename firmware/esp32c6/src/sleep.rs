@@ -3,27 +3,22 @@
 //! The IR sensor's output (GPIO 2, LP GPIO 2, high while it sees something in the slot) wakes
 //! the chip through the low-power GPIO path, level-triggered. A level that is already high when
 //! the sleep starts would wake the chip at once, over and over (a letter resting in the beam, a
-//! sensor stuck high), so the wake waits a little for the line to fall and otherwise sleeps on
-//! the timer alone: the next timer wake tries again.
+//! sensor stuck high), so the core's [`smartbox_firmware::ir::settled`] waits for the line to
+//! fall (once: a line found stuck is remembered across deep sleep) and otherwise the chip sleeps
+//! on the timer alone: the next timer wake looks again.
 
 use esp_hal::gpio::{Event, Input, WakeupConfig};
 use esp_hal::rtc_cntl::sleep::{LowPower, RtcSleepConfig};
 use esp_hal::time::{Duration, Instant};
-use smartbox_firmware::clock::Clock;
+use smartbox_firmware::ir::IrLine;
 
-/// How long the IR line may stay high at the end of a wake before its wake is skipped.
-const IR_SETTLE_MS: u64 = 5_000;
+/// The IR sensor's line as the core reads it.
+pub struct IrSensor<'a, 'd>(pub &'a Input<'d>);
 
-/// Whether the IR line is low (so it can arm the wake), waiting up to [`IR_SETTLE_MS`].
-pub async fn ir_quiet(ir: &Input<'_>, clock: &impl Clock) -> bool {
-    let deadline = clock.now_ms() + IR_SETTLE_MS;
-    while ir.is_high() {
-        if clock.now_ms() >= deadline {
-            return false;
-        }
-        clock.sleep_ms(50).await;
+impl IrLine for IrSensor<'_, '_> {
+    fn is_high(&mut self) -> bool {
+        self.0.is_high()
     }
-    true
 }
 
 /// Sleeps `sleep_ms`, or until the IR line rises when `ir_wake`; does not return (the wake is a

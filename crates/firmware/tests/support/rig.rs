@@ -11,14 +11,14 @@ use heapless::String;
 use smartbox_firmware::a7670::ByteCounters;
 use smartbox_firmware::clock::Clock;
 use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, Response, Transport};
-use smartbox_firmware::link::{Cellular, LinkFailure, Wifi};
+use smartbox_firmware::link::{Cellular, CredentialsNotStored, LinkFailure, Wifi};
 use smartbox_firmware::ota::{ByteRange, OtaClient};
 use smartbox_firmware::policy::Wake;
 use smartbox_firmware::ports::{BatteryGauge, Camera, Entropy, UploadQueue};
 use smartbox_firmware::wake::{Device, Identity, Ota, Report, Retained, run, run_with_ota};
 use smartbox_protocol::{
     DeviceConfig, EventRequest, EventResponse, FirmwareOffer, FirmwareReport, HeartbeatRequest,
-    HeartbeatResponse, MAX_CLOCK_SKEW_S, ServiceState, Uuid,
+    HeartbeatResponse, MAX_CLOCK_SKEW_S, SealedWifi, ServiceState, Uuid, WifiCredentials,
 };
 
 use super::Sim;
@@ -77,6 +77,9 @@ pub struct ServerState {
     /// What the device reads instead of the next answers, the requests being handled as usual
     /// (a report of the answer mangled between the modem and the MCU).
     pub garble_next: Vec<(u16, Vec<u8>)>,
+    /// WiFi credentials saved in the portal, sealed for the device, sent while the device
+    /// reports another version.
+    pub wifi: Option<SealedWifi>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +101,7 @@ impl Server {
             firmware_reports: Vec::new(),
             firmware_unavailable: false,
             garble_next: Vec::new(),
+            wifi: None,
         })))
     }
 
@@ -227,6 +231,10 @@ fn route(
                     .as_ref()
                     .map(|(offer, _)| offer.clone())
                     .filter(|offer| offer.version != beat.firmware_version),
+                wifi: state.wifi.clone().filter(|sealed| {
+                    beat.wifi
+                        .is_some_and(|held| held.credentials != sealed.version)
+                }),
             };
             (200, json(&body))
         }
@@ -454,6 +462,10 @@ pub struct FakeWifi {
     pub rssi: Option<i16>,
     pub join_ok: bool,
     joined: bool,
+    /// The credentials in flash and their version (the tests' boards start with a set).
+    pub credentials: Option<(u64, WifiCredentials)>,
+    /// Whether the flash takes new credentials.
+    pub store_ok: bool,
 }
 
 impl DeviceHttp for FakeWifi {
@@ -471,6 +483,23 @@ impl DeviceHttp for FakeWifi {
 }
 
 impl Wifi for FakeWifi {
+    fn credentials_version(&self) -> u64 {
+        self.credentials.as_ref().map_or(0, |(version, _)| *version)
+    }
+
+    async fn store_credentials(
+        &mut self,
+        version: u64,
+        credentials: &WifiCredentials,
+    ) -> Result<(), CredentialsNotStored> {
+        note(&self.journal, &self.sim, format!("wifi store {version}"));
+        if !self.store_ok {
+            return Err(CredentialsNotStored);
+        }
+        self.credentials = Some((version, credentials.clone()));
+        Ok(())
+    }
+
     async fn scan_rssi(&mut self) -> Option<i16> {
         note(&self.journal, &self.sim, "wifi scan");
         self.sim.sleep_ms(1_500).await;
@@ -644,6 +673,11 @@ impl Rig {
             rssi: None,
             join_ok: true,
             joined: false,
+            credentials: Some((
+                1,
+                WifiCredentials::new("factory", "factory-passphrase").expect("valid"),
+            )),
+            store_ok: true,
         };
         let camera = FakeCamera {
             sim: sim.clone(),

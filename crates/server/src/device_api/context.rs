@@ -31,6 +31,7 @@ use smartbox_protocol::ServiceState;
 use smartbox_store::{DeviceAccessRow, UsageDelta};
 use time::OffsetDateTime;
 
+use crate::device_wifi::{self, SavedWifi};
 use crate::secrets::MasterKey;
 use crate::state::AppState;
 
@@ -58,6 +59,8 @@ pub struct DeviceContext {
     pub lifecycle: LifecycleState,
     pub checkin_interval_s: i64,
     pub subscription: Option<SubscriptionContext>,
+    /// WiFi credentials saved in the portal, and the device's last report on them.
+    pub wifi: Option<SavedWifi>,
     pub loaded_at_ms: i64,
 }
 
@@ -155,6 +158,12 @@ pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadE
         }
         None => None,
     };
+    let wifi = state
+        .db
+        .device_wifi(&row.device_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .and_then(|saved| device_wifi::open(state, saved));
     Ok(DeviceContext {
         device_id: row.device_id,
         serial: row.serial,
@@ -162,6 +171,7 @@ pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadE
         lifecycle,
         checkin_interval_s: row.checkin_interval_s,
         subscription,
+        wifi,
         loaded_at_ms: now_ms,
     })
 }

@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         HeartbeatResponseDoc,
         DeviceConfigDoc,
         FirmwareOfferDoc,
+        WifiReportDoc,
+        SealedWifiDoc,
         EventRequestDoc,
         EventResponseDoc,
         FirmwareReportDoc,
@@ -109,6 +111,52 @@ pub struct HeartbeatRequestDoc {
     sd_oldest_age_s: Option<u32>,
     /// Deliveries that failed since the SD queue was last empty; absent when none is held.
     sd_failed_deliveries: Option<u32>,
+    /// Absent in firmware without cloud WiFi credentials.
+    wifi: Option<WifiReportDoc>,
+}
+
+#[derive(Debug, ToSchema)]
+#[schema(as = WifiStatus, rename_all = "snake_case")]
+#[expect(dead_code, reason = "a schema only")]
+enum WifiStatusDoc {
+    Untried,
+    Joined,
+    JoinFailed,
+    TooWeak,
+    NotHeard,
+}
+
+/// The WiFi credentials a device holds and how its last try of them went.
+#[derive(Debug, ToSchema)]
+#[schema(as = WifiReport)]
+#[expect(
+    dead_code,
+    reason = "a schema only; the wire type is smartbox_protocol::WifiReport"
+)]
+pub struct WifiReportDoc {
+    /// Version of the stored credentials (the server's, unix ms of the save); 0 = none.
+    credentials: u64,
+    status: WifiStatusDoc,
+}
+
+/// WiFi credentials from the portal, sealed for this device: AES-256-GCM under
+/// HMAC-SHA256(device secret, "smartbox wifi credentials v1"), additional data "smartbox wifi"
+/// and the version as 8 big-endian bytes; the plaintext is the SSID's length as one byte, the
+/// SSID and the passphrase.
+#[derive(Debug, ToSchema)]
+#[schema(as = SealedWifi)]
+#[expect(
+    dead_code,
+    reason = "a schema only; the wire type is smartbox_protocol::SealedWifi"
+)]
+pub struct SealedWifiDoc {
+    version: u64,
+    /// 12 bytes, lowercase hex.
+    #[schema(min_length = 24, max_length = 24)]
+    nonce: String,
+    /// Ciphertext and 16-byte tag, lowercase hex.
+    #[schema(max_length = 224)]
+    sealed: String,
 }
 
 #[derive(Debug, ToSchema)]
@@ -165,6 +213,8 @@ pub struct HeartbeatResponseDoc {
     service: ServiceStateDoc,
     config: DeviceConfigDoc,
     firmware: Option<FirmwareOfferDoc>,
+    /// Present only while the device reports another credentials version than the server's.
+    wifi: Option<SealedWifiDoc>,
 }
 
 #[derive(Debug, ToSchema)]
@@ -275,6 +325,15 @@ mod tests {
             sha256: text("00"),
             signature: text("00"),
         };
+        let wifi_report = smartbox_protocol::WifiReport {
+            credentials: 1,
+            status: smartbox_protocol::WifiStatus::Joined,
+        };
+        let sealed = smartbox_protocol::SealedWifi {
+            version: 1,
+            nonce: text("00"),
+            sealed: text("00"),
+        };
         let heartbeat = HeartbeatRequest {
             battery_percent: 1,
             power_state: PowerState::Awake,
@@ -287,12 +346,14 @@ mod tests {
             link_reason: Some(text("x")),
             sd_oldest_age_s: Some(1),
             sd_failed_deliveries: Some(1),
+            wifi: Some(wifi_report),
         };
         let answer = HeartbeatResponse {
             server_time: 1,
             service: ServiceState::Active,
             config: DeviceConfig::default(),
             firmware: Some(offer.clone()),
+            wifi: Some(sealed.clone()),
         };
         let event = EventRequest {
             event_id: Uuid::nil(),
@@ -319,6 +380,8 @@ mod tests {
             ("HeartbeatResponse", field_names(&answer)),
             ("DeviceConfig", field_names(DeviceConfig::default())),
             ("FirmwareOffer", field_names(&offer)),
+            ("WifiReport", field_names(wifi_report)),
+            ("SealedWifi", field_names(&sealed)),
             ("EventRequest", field_names(event)),
             ("EventResponse", field_names(event_answer)),
             ("FirmwareReport", field_names(&report)),
@@ -368,5 +431,14 @@ mod tests {
             names("Network"),
             wire_names(&[Network::Cellular, Network::Wifi])
         );
+        use smartbox_protocol::WifiStatus;
+        let wifi = [
+            WifiStatus::Untried,
+            WifiStatus::Joined,
+            WifiStatus::JoinFailed,
+            WifiStatus::TooWeak,
+            WifiStatus::NotHeard,
+        ];
+        assert_eq!(names("WifiStatus"), wire_names(&wifi));
     }
 }

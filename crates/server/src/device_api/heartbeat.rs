@@ -1,5 +1,6 @@
 //! `POST /api/device/v1/heartbeat`: the device reports its vitals and learns the service state,
-//! its configuration and, when one applies, a firmware offer. Never refused with 402 or 429, so a
+//! its configuration and, when one applies, a firmware offer and WiFi credentials from the portal
+//! ([`crate::device_wifi`]). Never refused with 402 or 429, so a
 //! suspended or capped device still reports and learns why its events are refused.
 
 use axum::Extension;
@@ -56,6 +57,14 @@ pub async fn heartbeat(
             ..DeviceConfig::default()
         },
         firmware,
+        wifi: crate::device_wifi::on_heartbeat(
+            &state,
+            &device.device_id,
+            &device.secret,
+            device.wifi.as_ref(),
+            request.wifi,
+        )
+        .await?,
     };
     let vitals = VitalsRow {
         device_id: device.device_id.clone(),

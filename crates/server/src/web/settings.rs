@@ -1,6 +1,7 @@
 //! `/settings`: notification channels per mailbox, quiet hours, time zone, the spend cap of
 //! each subscription (0 to 10x the plan price; the default is the plan price), and the customer's
-//! outbound webhook (its URL, a signing secret shown once, "send test", the delivery log).
+//! outbound webhook (its URL, a signing secret shown once, "send test", the delivery log), and each
+//! mailbox's WiFi credentials ([`crate::device_wifi`]).
 
 use axum::Form;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use super::dashboard::display_name;
 use super::format::{self, minutes_clock, money, parse_clock};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::device_wifi;
 use crate::notifications::{push, webhooks};
 use crate::state::AppState;
 
@@ -78,7 +80,12 @@ async fn render_with(
                 context! { id => *id, label => *label, on => on }
             })
             .collect();
-        devices.push(context! { id => device.id.clone(), name => display_name(&device), channels => channels });
+        let wifi = state.db.device_wifi(&device.id).await?;
+        devices.push(context! {
+            id => device.id.clone(), name => display_name(&device), channels => channels,
+            wifi_ssid => wifi.as_ref().map(|w| w.ssid.clone()),
+            wifi_note => wifi.as_ref().map(device_wifi::describe),
+        });
     }
     let mut caps = Vec::new();
     for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
@@ -216,6 +223,18 @@ pub async fn save(
         )
         .await
     };
+    if let Some(device_id) = get("wifi_device") {
+        let owned = state.db.devices_of_owner(&user.user.id).await?;
+        if !owned.iter().any(|d| d.id == device_id) {
+            return Err(PageError::not_found("This mailbox"));
+        }
+        let ssid = get("wifi_ssid").unwrap_or("");
+        let passphrase = get("wifi_passphrase").unwrap_or("");
+        return match device_wifi::save(&state, device_id, ssid, passphrase).await? {
+            Ok(()) => Ok(Redirect::to("/settings?saved=1").into_response()),
+            Err(message) => fail(message).await,
+        };
+    }
     let time_zone = get("time_zone").unwrap_or("UTC");
     if !format::time_zones().iter().any(|z| z == time_zone) {
         return fail(format!("{time_zone} is not one of the time zones offered.")).await;

@@ -5,6 +5,7 @@
 mod world;
 
 mod delivery;
+mod energy_costs;
 mod faults;
 mod fleet;
 mod ledger;

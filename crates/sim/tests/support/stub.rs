@@ -118,6 +118,7 @@ async fn heartbeat(State(stub): State<Stub>, headers: HeaderMap, body: Bytes) ->
             service: ServiceState::Active,
             config: DeviceConfig::default(),
             firmware: None,
+            wifi: None,
         },
     )
 }

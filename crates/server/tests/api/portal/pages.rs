@@ -492,3 +492,56 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
         );
     }
 }
+
+#[tokio::test]
+async fn settings_send_mailbox_wifi_credentials_sealed_and_refuse_bad_ones() {
+    let app = spawn_sqlite().await;
+    let mut h = app.household("wren@example.com", "SB-WIFI").await;
+    let device = h.device_id.clone();
+    let fields = |ssid: &'static str, passphrase: &'static str| {
+        [
+            ("wifi_device", device.clone()),
+            ("wifi_ssid", ssid.to_owned()),
+            ("wifi_passphrase", passphrase.to_owned()),
+        ]
+    };
+    let short = fields("Garden", "short");
+    let short: Vec<(&str, &str)> = short.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = h.browser.submit("/settings", "/settings", &short).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .body
+            .contains("The WiFi password is shorter than 8 characters."),
+        "{}",
+        refused.body
+    );
+    let db = &app.state.db;
+    assert_eq!(db.device_wifi(&device).await.unwrap(), None);
+
+    let good = fields("Garden", "tomatoes-and-beans");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = h.browser.submit("/settings", "/settings", &good).await;
+    assert_eq!(saved.location(), "/settings?saved=1", "{}", saved.body);
+    let row = db.device_wifi(&device).await.unwrap().expect("saved");
+    assert_eq!(row.ssid, "Garden");
+    assert!(
+        !row.sealed.windows(8).any(|w| w == b"tomatoes"),
+        "the passphrase is stored sealed"
+    );
+    let page = h.browser.get("/settings").await;
+    assert!(
+        page.body.contains("Garden: Waiting for the next check-in"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("tomatoes"),
+        "the page never shows the passphrase"
+    );
+
+    // Another customer cannot set this mailbox's WiFi.
+    let mut stranger = app.customer("crow@example.com").await;
+    let answer = stranger.submit("/settings", "/settings", &good).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+}
