@@ -12,6 +12,7 @@ pub mod device_api;
 pub mod error;
 pub mod firmware_release;
 pub mod jobs;
+pub mod master_key_rotation;
 pub mod notifications;
 pub mod openapi;
 pub mod passwords;
@@ -20,6 +21,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod thumbnails;
+pub mod vault;
 pub mod web;
 pub mod webhooks;
 

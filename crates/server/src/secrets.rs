@@ -1,6 +1,7 @@
 //! The master key and what it protects: device secrets are sealed with AES-256-GCM (the serial is
-//! bound in as associated data, so a ciphertext moved to another device row does not open), and
-//! claim codes are stored only as keyed hashes. Separate sub-keys are derived per purpose.
+//! bound in as associated data, so a ciphertext moved to another device row does not open), each
+//! customer's photo data key is wrapped the same way under its own sub-key, and claim codes are
+//! stored only as keyed hashes. Separate sub-keys are derived per purpose.
 
 use std::path::Path;
 
@@ -80,9 +81,29 @@ impl MasterKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// Seals a device secret for storage; `serial` is bound to the ciphertext.
+    /// Seals a device secret for storage; `serial` is bound to the ciphertext. (Webhook secrets
+    /// and the VAPID key are sealed the same way, bound to their own names.)
     pub fn seal_device_secret(&self, serial: &str, secret: &[u8; 32]) -> Vec<u8> {
-        let cipher = Aes256Gcm::new(&self.subkey(b"device-secret").into());
+        self.seal(b"device-secret", serial, secret)
+    }
+
+    /// Opens a sealed device secret.
+    pub fn open_device_secret(&self, serial: &str, sealed: &[u8]) -> Result<[u8; 32], OpenError> {
+        self.open(b"device-secret", serial, sealed)
+    }
+
+    /// Wraps a photo data key for storage; the key's id is bound to the ciphertext.
+    pub fn wrap_data_key(&self, key_id: &str, data_key: &[u8; 32]) -> Vec<u8> {
+        self.seal(b"photo-data-key", key_id, data_key)
+    }
+
+    /// Unwraps a photo data key.
+    pub fn unwrap_data_key(&self, key_id: &str, wrapped: &[u8]) -> Result<[u8; 32], OpenError> {
+        self.open(b"photo-data-key", key_id, wrapped)
+    }
+
+    fn seal(&self, purpose: &[u8], binding: &str, secret: &[u8; 32]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new(&self.subkey(purpose).into());
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = cipher
@@ -90,7 +111,7 @@ impl MasterKey {
                 &Nonce::from(nonce),
                 Payload {
                     msg: secret,
-                    aad: serial.as_bytes(),
+                    aad: binding.as_bytes(),
                 },
             )
             .expect("AES-GCM encryption of 32 bytes cannot fail");
@@ -99,20 +120,19 @@ impl MasterKey {
         out
     }
 
-    /// Opens a sealed device secret.
-    pub fn open_device_secret(&self, serial: &str, sealed: &[u8]) -> Result<[u8; 32], OpenError> {
+    fn open(&self, purpose: &[u8], binding: &str, sealed: &[u8]) -> Result<[u8; 32], OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError)?;
-        let cipher = Aes256Gcm::new(&self.subkey(b"device-secret").into());
+        let cipher = Aes256Gcm::new(&self.subkey(purpose).into());
         let plain = cipher
             .decrypt(
                 &Nonce::from(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: serial.as_bytes(),
+                    aad: binding.as_bytes(),
                 },
             )
             .map_err(|_| OpenError)?;
@@ -165,6 +185,19 @@ mod tests {
         assert!(
             !sealed.windows(32).any(|w| w == [9; 32]),
             "no plaintext in the sealed form"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_data_key_opens_only_under_its_id_and_purpose() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let wrapped = key.wrap_data_key("k1", &[5; 32]);
+        assert_eq!(key.unwrap_data_key("k1", &wrapped), Ok([5; 32]));
+        assert_eq!(key.unwrap_data_key("k2", &wrapped), Err(OpenError));
+        assert_eq!(
+            key.open_device_secret("k1", &wrapped),
+            Err(OpenError),
+            "a data key is not a device secret"
         );
     }
 

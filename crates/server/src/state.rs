@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::device_api::DeviceApiState;
 use crate::secrets::MasterKey;
+use crate::vault::PhotoVault;
 
 /// Shared, cheaply clonable application state.
 #[derive(Debug, Clone)]
@@ -21,7 +22,10 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub db: Db,
+    /// Firmware images, and the sealed photos under [`Inner::photos`].
     pub blobs: Arc<dyn ObjectStore>,
+    /// Photos and thumbnails, encrypted at rest: read and write them only through this.
+    pub photos: PhotoVault,
     pub clock: Arc<dyn Clock>,
     pub master_key: MasterKey,
     /// The device API's caches and its group-commit writer.
@@ -59,6 +63,12 @@ impl AppState {
         AppState(Arc::new(Inner {
             config,
             device_api: DeviceApiState::new(db.clone()),
+            photos: PhotoVault::new(
+                Arc::clone(&blobs),
+                db.clone(),
+                master_key.clone(),
+                Arc::clone(&clock),
+            ),
             db,
             blobs,
             clock,

@@ -20,6 +20,7 @@ mod events;
 mod firmware;
 mod invoices;
 mod jobs;
+mod keys;
 mod notifications;
 mod payments;
 mod plans;
@@ -49,6 +50,7 @@ pub use events::{
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
+pub use keys::{DataKeyRow, PhotoToSeal, SealedSlot, SealedValue};
 pub use notifications::{
     DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, PushSubscriptionRow,
     WebhookRow, delivery_status,

@@ -6,7 +6,7 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed, maintenance};
+use super::{Registry, billing, event_completed, maintenance, seal_photos};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -31,6 +31,7 @@ pub fn registry() -> Registry {
             notifications::deliver::run_release,
         )
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
+        .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)
         .handle(
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
             notifications::home_assistant::run,

@@ -403,8 +403,19 @@ async fn an_event_completes_when_its_three_photos_are_stored_and_enqueues_one_jo
                 .get(&BlobPath::from(row.blob_key.as_str()))
                 .await
                 .unwrap();
+            let at_rest = blob.bytes().await.unwrap();
+            assert!(
+                at_rest.starts_with(b"SBXE") && !at_rest.windows(2).any(|w| w == [0xFF, 0xD8]),
+                "sealed at rest"
+            );
             assert_eq!(
-                blob.bytes().await.unwrap().as_ref(),
+                app.state
+                    .photos
+                    .get(&row.blob_key)
+                    .await
+                    .unwrap()
+                    .bytes
+                    .as_ref(),
                 photo.as_slice(),
                 "bytes kept as sent"
             );
@@ -1103,7 +1114,11 @@ async fn photos_and_firmware_are_kept_in_s3_when_the_blob_url_names_a_bucket() {
                 .get(&BlobPath::from(row.blob_key.as_str()))
                 .await
                 .unwrap();
-            let bytes = stored.bytes().await.unwrap();
+            assert!(
+                stored.bytes().await.unwrap().starts_with(b"SBXE"),
+                "sealed in the bucket"
+            );
+            let bytes = app.state.photos.get(&row.blob_key).await.unwrap().bytes;
             assert_eq!(
                 bytes.as_ref(),
                 photos[row.idx as usize].as_slice(),

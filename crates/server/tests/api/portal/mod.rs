@@ -8,6 +8,7 @@ mod api_parity;
 mod authorization;
 mod browser;
 mod device_cache;
+mod encryption;
 pub mod helpers;
 mod onboarding;
 mod pages;
