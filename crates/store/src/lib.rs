@@ -25,6 +25,7 @@ mod notifications;
 mod payments;
 mod plans;
 mod portal;
+mod retention;
 mod sessions;
 mod stripe_events;
 mod subscriptions;
@@ -58,6 +59,7 @@ pub use notifications::{
 pub use payments::PaymentRow;
 pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED};
+pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

@@ -29,6 +29,7 @@ mod billing;
 pub mod event_completed;
 pub mod maintenance;
 mod registry;
+pub mod retention;
 pub mod seal_photos;
 
 use std::collections::{BTreeMap, HashMap};

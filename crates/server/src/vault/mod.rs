@@ -109,6 +109,14 @@ impl PhotoVault {
         Ok(())
     }
 
+    /// Deletes the blob at `path`; one already gone is not an error (a retried deletion).
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        match self.blobs.delete(&BlobPath::from(path)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(anyhow::Error::new(err).context(format!("deleting {path}"))),
+        }
+    }
+
     /// The plain bytes stored at `path`.
     pub async fn get(&self, path: &str) -> anyhow::Result<Opened> {
         let blob = self

@@ -13,5 +13,6 @@ pub mod helpers;
 mod onboarding;
 mod pages;
 mod pwa;
+mod retention;
 mod stripe;
 mod thumbnails;
