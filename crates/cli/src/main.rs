@@ -13,7 +13,7 @@ use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::server::{self, open_db};
 use smartbox_server::{
-    Clock, SystemClock, demo, firmware_release, master_key_rotation, provisioning,
+    Clock, SystemClock, account_export, demo, firmware_release, master_key_rotation, provisioning,
 };
 
 #[derive(Debug, Parser)]
@@ -40,6 +40,9 @@ enum Command {
     /// Release firmware: make the release key, publish signed images.
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// Customer data requests.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
     /// Manage the master key that seals device secrets and photo data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -105,6 +108,19 @@ enum FirmwareCommand {
         /// The secret key made by `smartbox firmware keygen`.
         #[arg(long)]
         signing_key: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomersCommand {
+    /// Write a customer's data (account, mailboxes, subscriptions, invoices, payments, mail
+    /// events and their decrypted photos) to a zip.
+    Export {
+        #[arg(long)]
+        email: String,
+        /// The zip to write (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -212,6 +228,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 board_sleep_ua: args.board_sleep_ua,
             };
             smartbox_sim::run::sim(options, &config).await
+        }
+        Command::Customers(CustomersCommand::Export { email, out }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let user = state
+                .db
+                .user_by_email(&email.trim().to_lowercase())
+                .await?
+                .with_context(|| format!("no account has the email {email}"))?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let exported = account_export::export(&state, &user.id, file).await?;
+            println!(
+                "wrote {}: {} mailboxes, {} mail events, {} photos",
+                out.display(),
+                exported.mailboxes,
+                exported.mail_events,
+                exported.photos
+            );
+            Ok(())
         }
         Command::Keys(KeysCommand::RotateMaster { new_key_file }) => {
             let db = open_db(&config.database_url).await?;

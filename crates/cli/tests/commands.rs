@@ -146,6 +146,7 @@ fn every_command_has_help() {
         vec!["jobs", "failed", "--help"],
         vec!["jobs", "retry", "--help"],
         vec!["keys", "rotate-master", "--help"],
+        vec!["customers", "export", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));

@@ -1,6 +1,7 @@
 //! The smart mailbox cloud service: the device API, the customer and admin web, billing, durable
 //! jobs and notifications, over the store (SQLite or PostgreSQL) and a blob store.
 
+pub mod account_export;
 pub mod accounts;
 pub mod app;
 pub mod blobs;

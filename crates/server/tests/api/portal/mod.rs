@@ -9,6 +9,7 @@ mod authorization;
 mod browser;
 mod device_cache;
 mod encryption;
+mod export;
 pub mod helpers;
 mod onboarding;
 mod pages;
