@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::server::{self, open_db};
-use smartbox_server::{Clock, SystemClock, demo, firmware_release, provisioning};
+use smartbox_server::{
+    Clock, SystemClock, account_export, demo, firmware_release, master_key_rotation, provisioning,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "smartbox", version, about = "The smart mailbox cloud service", long_about = None)]
@@ -38,6 +40,12 @@ enum Command {
     /// Release firmware: make the release key, publish signed images.
     #[command(subcommand)]
     Firmware(FirmwareCommand),
+    /// Customer data requests.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// Manage the master key that seals device secrets and photo data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect the jobs that failed for good and queue them again.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -100,6 +108,33 @@ enum FirmwareCommand {
         /// The secret key made by `smartbox firmware keygen`.
         #[arg(long)]
         signing_key: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomersCommand {
+    /// Write a customer's data (account, mailboxes, subscriptions, invoices, payments, mail
+    /// events and their decrypted photos) to a zip.
+    Export {
+        #[arg(long)]
+        email: String,
+        /// The zip to write (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Replace the master key: every sealed value (device and webhook secrets, WiFi credentials,
+    /// the VAPID key, the photo data keys) is rewrapped in one transaction; photos are not
+    /// rewritten. Stop every server first. With the key in data/master.key the file is replaced; with
+    /// SMARTBOX_MASTER_KEY set, the new key goes to --new-key-file and the variable must then be
+    /// changed to it.
+    RotateMaster {
+        /// Where to write the new key (required when SMARTBOX_MASTER_KEY is set).
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
     },
 }
 
@@ -193,6 +228,71 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 board_sleep_ua: args.board_sleep_ua,
             };
             smartbox_sim::run::sim(options, &config).await
+        }
+        Command::Customers(CustomersCommand::Export { email, out }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let user = state
+                .db
+                .user_by_email(&email.trim().to_lowercase())
+                .await?
+                .with_context(|| format!("no account has the email {email}"))?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let exported = account_export::export(&state, &user.id, file).await?;
+            println!(
+                "wrote {}: {} mailboxes, {} mail events, {} photos",
+                out.display(),
+                exported.mailboxes,
+                exported.mail_events,
+                exported.photos
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::RotateMaster { new_key_file }) => {
+            let db = open_db(&config.database_url).await?;
+            let now_ms = clock.now_ms();
+            let counts = match (&config.master_key, new_key_file) {
+                (Some(_), Some(out)) => {
+                    let old = server::master_key(&config)?;
+                    let counts =
+                        master_key_rotation::rotate_to_new_file(&db, &old, &out, now_ms).await?;
+                    println!(
+                        "the new master key is in {}: set SMARTBOX_MASTER_KEY to its contents before starting the servers",
+                        out.display()
+                    );
+                    counts
+                }
+                (Some(_), None) => anyhow::bail!(
+                    "SMARTBOX_MASTER_KEY is set: pass --new-key-file FILE to receive the new key"
+                ),
+                (None, Some(_)) => anyhow::bail!(
+                    "the master key is in {}: it is replaced in place, so --new-key-file is not used",
+                    config.master_key_file.display()
+                ),
+                (None, None) => {
+                    let counts =
+                        master_key_rotation::rotate_key_file(&db, &config.master_key_file, now_ms)
+                            .await?;
+                    println!(
+                        "replaced the master key in {}",
+                        config.master_key_file.display()
+                    );
+                    counts
+                }
+            };
+            println!(
+                "rewrapped {} device secrets, {} WiFi credentials, {} webhook secrets, {} server keys, {} photo data keys",
+                counts.device_secrets,
+                counts.wifi_credentials,
+                counts.webhook_secrets,
+                counts.server_keys,
+                counts.photo_data_keys
+            );
+            db.close().await;
+            Ok(())
         }
         Command::Jobs(command) => {
             let db = open_db(&config.database_url).await?;

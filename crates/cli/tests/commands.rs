@@ -145,6 +145,8 @@ fn every_command_has_help() {
         vec!["devices", "activate", "--help"],
         vec!["jobs", "failed", "--help"],
         vec!["jobs", "retry", "--help"],
+        vec!["keys", "rotate-master", "--help"],
+        vec!["customers", "export", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -321,4 +323,75 @@ async fn an_operator_lists_the_failed_jobs_and_queues_one_again() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn the_master_key_is_rotated_in_place_and_a_wrong_key_stops_the_server_with_a_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("batch.csv"), "serial\nSB-3001\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &["devices", "import", "batch.csv", "--out", "factory.csv"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key_file = dir.path().join("data/master.key");
+    let before = std::fs::read_to_string(&key_file).expect("the key file");
+
+    let out = smartbox(dir.path(), &["keys", "rotate-master"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rewrapped 1 device secrets"), "{stdout}");
+    let after = std::fs::read_to_string(&key_file).expect("the key file");
+    assert_ne!(before, after, "a new key replaced the old one");
+    assert!(!dir.path().join("data/master.key.next").exists());
+
+    // The new key opens everything: the server starts.
+    let database_url = format!("sqlite://{}", dir.path().join("data/smartbox.db").display());
+    let (serving, addr) = serve(dir.path(), &database_url);
+    assert!(get(&addr, "/healthz").expect("answers").contains("200"));
+    drop(serving);
+
+    // The old key does not: the server refuses to start and says why.
+    let out = smartbox(
+        dir.path(),
+        &["migrate"],
+        &[("SMARTBOX_MASTER_KEY", before.trim())],
+    );
+    assert!(
+        out.status.success(),
+        "migrating needs no key: {}",
+        stderr(&out)
+    );
+    let out = smartbox(
+        dir.path(),
+        &["serve"],
+        &[
+            ("SMARTBOX_MASTER_KEY", before.trim()),
+            ("SMARTBOX_BIND", &format!("127.0.0.1:{}", free_port())),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("master key does not open this database"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With the key in the environment, the new one goes to a file first.
+    let out = smartbox(
+        dir.path(),
+        &["keys", "rotate-master"],
+        &[("SMARTBOX_MASTER_KEY", after.trim())],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--new-key-file"), "{}", stderr(&out));
+    let out = smartbox(
+        dir.path(),
+        &["keys", "rotate-master", "--new-key-file", "next.key"],
+        &[("SMARTBOX_MASTER_KEY", after.trim())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let next = std::fs::read_to_string(dir.path().join("next.key")).expect("the new key");
+    assert_ne!(next.trim(), after.trim());
 }

@@ -223,10 +223,29 @@ async fn a_mailbox_resending_after_a_sigkill_between_photos_ends_with_one_comple
     );
     let rows = db.photos_of_event(&stored.id).await.unwrap();
     assert_eq!(rows.len(), 3);
+    let vault = smartbox_server::vault::PhotoVault::new(
+        smartbox_server::blobs::open(&format!(
+            "file://{}",
+            setup.dir.path().join("blobs").display()
+        ))
+        .expect("the blob folder"),
+        db.clone(),
+        smartbox_server::secrets::MasterKey::from_base64(MASTER_KEY).expect("the test key"),
+        std::sync::Arc::new(smartbox_server::SystemClock),
+    );
     for (row, photo) in rows.iter().zip(&photos) {
         let blob =
             std::fs::read(setup.dir.path().join("blobs").join(&row.blob_key)).expect("the blob");
-        assert_eq!(&blob, photo);
+        assert!(blob.starts_with(b"SBXE"), "sealed at rest");
+        assert_eq!(
+            &vault
+                .get(&row.blob_key)
+                .await
+                .expect("opens")
+                .bytes
+                .to_vec(),
+            photo
+        );
     }
     assert_eq!(
         db.count_jobs("event_completed").await.unwrap(),

@@ -46,6 +46,8 @@ pub struct Plan {
     pub notification_overage: Option<Cents>,
     /// Price of each started 100 MB block past the data limit.
     pub data_overage_per_100mb: Cents,
+    /// Days a mail event's photos are kept before the retention job deletes them.
+    pub photo_retention_days: u32,
 }
 
 const BASIC: Plan = Plan {
@@ -55,6 +57,7 @@ const BASIC: Plan = Plan {
     data_limit_bytes: GB,
     notification_overage: Some(Cents::new(5)),
     data_overage_per_100mb: Cents::new(20),
+    photo_retention_days: 90,
 };
 
 const PLUS: Plan = Plan {
@@ -64,6 +67,7 @@ const PLUS: Plan = Plan {
     data_limit_bytes: 5 * GB,
     notification_overage: Some(Cents::new(5)),
     data_overage_per_100mb: Cents::new(20),
+    photo_retention_days: 365,
 };
 
 const PREMIUM: Plan = Plan {
@@ -73,6 +77,7 @@ const PREMIUM: Plan = Plan {
     data_limit_bytes: 20 * GB,
     notification_overage: None,
     data_overage_per_100mb: Cents::new(20),
+    photo_retention_days: 730,
 };
 
 impl PlanId {

@@ -1,6 +1,7 @@
 //! The smart mailbox cloud service: the device API, the customer and admin web, billing, durable
 //! jobs and notifications, over the store (SQLite or PostgreSQL) and a blob store.
 
+pub mod account_export;
 pub mod accounts;
 pub mod app;
 pub mod blobs;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod firmware_release;
 pub mod jobs;
 pub mod json_errors;
+pub mod master_key_rotation;
 pub mod notifications;
 pub mod openapi;
 pub mod passwords;
@@ -24,6 +26,7 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod thumbnails;
+pub mod vault;
 pub mod web;
 pub mod webhooks;
 

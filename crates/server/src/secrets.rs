@@ -1,6 +1,7 @@
 //! The master key and what it protects: device secrets are sealed with AES-256-GCM (the serial is
-//! bound in as associated data, so a ciphertext moved to another device row does not open), and
-//! claim codes are stored only as keyed hashes. Separate sub-keys are derived per purpose.
+//! bound in as associated data, so a ciphertext moved to another device row does not open), each
+//! customer's photo data key is wrapped the same way under its own sub-key, and claim codes are
+//! stored only as keyed hashes. Separate sub-keys are derived per purpose.
 
 use std::path::Path;
 
@@ -113,6 +114,17 @@ impl MasterKey {
         plain.try_into().map_err(|_| OpenError)
     }
 
+    /// Wraps a photo data key for storage; the key's id is bound to the ciphertext.
+    pub fn wrap_data_key(&self, key_id: &str, data_key: &[u8; 32]) -> Vec<u8> {
+        self.seal(b"photo-data-key", key_id.as_bytes(), data_key)
+    }
+
+    /// Unwraps a photo data key.
+    pub fn unwrap_data_key(&self, key_id: &str, wrapped: &[u8]) -> Result<[u8; 32], OpenError> {
+        let plain = self.open(b"photo-data-key", key_id.as_bytes(), wrapped)?;
+        plain.try_into().map_err(|_| OpenError)
+    }
+
     /// Seals a device's WiFi credentials for storage (`plain` as
     /// [`crate::device_wifi::plaintext`] lays them out); `device_id` is bound to the ciphertext.
     pub fn seal_wifi_credentials(&self, device_id: &str, plain: &[u8]) -> Vec<u8> {
@@ -174,6 +186,19 @@ mod tests {
         assert!(
             !sealed.windows(32).any(|w| w == [9; 32]),
             "no plaintext in the sealed form"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_data_key_opens_only_under_its_id_and_purpose() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let wrapped = key.wrap_data_key("k1", &[5; 32]);
+        assert_eq!(key.unwrap_data_key("k1", &wrapped), Ok([5; 32]));
+        assert_eq!(key.unwrap_data_key("k2", &wrapped), Err(OpenError));
+        assert_eq!(
+            key.open_device_secret("k1", &wrapped),
+            Err(OpenError),
+            "a data key is not a device secret"
         );
     }
 

@@ -15,6 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::connections;
 use crate::jobs;
+use crate::master_key_rotation;
 use crate::provisioning::seed_plans;
 use crate::secrets::MasterKey;
 use crate::state::{AppState, payments_for};
@@ -88,11 +89,20 @@ pub async fn open_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result
     let db = open_db(&config.database_url).await?;
     seed_plans(&db).await.context("seeding the plan catalog")?;
     let blobs = blobs::open(&config.blob_url)?;
-    let master_key = master_key(&config)?;
+    let master_key = match &config.master_key {
+        Some(_) => master_key(&config)?,
+        None => {
+            master_key_rotation::settle_key_file(&db, &config.master_key_file, clock.now_ms())
+                .await?
+        }
+    };
+    master_key_rotation::check(&db, &master_key, clock.now_ms()).await?;
     let payments = payments_for(&config)?;
-    Ok(AppState::with_payments(
-        config, db, blobs, clock, master_key, payments,
-    ))
+    let state = AppState::with_payments(config, db, blobs, clock, master_key, payments);
+    jobs::seal_photos::enqueue_first(&state)
+        .await
+        .context("queueing the sealing of photos stored in the clear")?;
+    Ok(state)
 }
 
 /// Connects to and migrates the database named by `SMARTBOX_DATABASE_URL`.

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::device_api::DeviceApiState;
 use crate::passwords::Hashing;
 use crate::secrets::MasterKey;
+use crate::vault::PhotoVault;
 
 /// Shared, cheaply clonable application state.
 #[derive(Debug, Clone)]
@@ -22,7 +23,10 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub db: Db,
+    /// Firmware images, and the sealed photos under [`Inner::photos`].
     pub blobs: Arc<dyn ObjectStore>,
+    /// Photos and thumbnails, encrypted at rest: read and write them only through this.
+    pub photos: PhotoVault,
     pub clock: Arc<dyn Clock>,
     pub master_key: MasterKey,
     /// The device API's caches and its group-commit writer.
@@ -65,6 +69,12 @@ impl AppState {
             hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
             config,
             device_api: DeviceApiState::new(db.clone()),
+            photos: PhotoVault::new(
+                Arc::clone(&blobs),
+                db.clone(),
+                master_key.clone(),
+                Arc::clone(&clock),
+            ),
             db,
             blobs,
             clock,

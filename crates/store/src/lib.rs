@@ -21,12 +21,14 @@ mod events;
 mod firmware;
 mod invoices;
 mod jobs;
+mod keys;
 mod notifications;
 mod payments;
 mod plans;
 mod portal;
 #[cfg(feature = "testing")]
 pub mod schema;
+mod retention;
 mod sessions;
 mod stripe_events;
 mod subscriptions;
@@ -53,6 +55,7 @@ pub use events::{
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
+pub use keys::{DataKeyRow, PhotoToSeal, SealedSlot, SealedValue};
 pub use notifications::{
     DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, PushSubscriptionRow,
     WebhookRow, delivery_status,
@@ -60,6 +63,7 @@ pub use notifications::{
 pub use payments::PaymentRow;
 pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED};
+pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

@@ -42,4 +42,33 @@ impl Db {
         .fetch_all(pool)
         .await)?)
     }
+
+    /// Retention of the series, at most `limit` rows per call: rows older than `hourly_before`
+    /// are thinned to the last report of each device and hour, and rows older than
+    /// `delete_before` are deleted, except each device's newest row (its latest vitals). Answers
+    /// how many rows went.
+    pub async fn thin_vitals(
+        &self,
+        hourly_before: i64,
+        delete_before: i64,
+        limit: i64,
+    ) -> Result<u64> {
+        Ok(on_pool!(self, pool => sqlx::query(
+            "DELETE FROM device_vitals WHERE (device_id, recorded_at) IN ( \
+               SELECT v.device_id, v.recorded_at FROM device_vitals v \
+               WHERE v.recorded_at < $1 AND ( \
+                 EXISTS (SELECT 1 FROM device_vitals w WHERE w.device_id = v.device_id \
+                         AND w.recorded_at > v.recorded_at \
+                         AND w.recorded_at / 3600000 = v.recorded_at / 3600000) \
+                 OR (v.recorded_at < $2 AND EXISTS (SELECT 1 FROM device_vitals n \
+                         WHERE n.device_id = v.device_id AND n.recorded_at > v.recorded_at))) \
+               LIMIT $3)",
+        )
+        .bind(hourly_before)
+        .bind(delete_before)
+        .bind(limit)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?)
+    }
 }

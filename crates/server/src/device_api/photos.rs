@@ -1,7 +1,8 @@
 //! `PUT /api/device/v1/events/{event_id}/photos/{index}`: one photo of an accepted event,
 //! idempotent by (event, index).
 //!
-//! The blob is written before the database row, and the answer leaves after both: a crash between
+//! The blob is sealed under its owner's data key ([`crate::vault`]) and written before the
+//! database row, and the answer leaves after both: a crash between
 //! the two leaves a blob without a row, which the device's retry overwrites and then records, so
 //! nothing is acknowledged that is not stored. The row that completes the event also enqueues its
 //! `event_completed` job, in the same transaction (the group commit's, see
@@ -13,8 +14,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use object_store::path::Path as BlobPath;
-use object_store::{ObjectStoreExt, PutPayload};
 use smartbox_protocol::Uuid;
 use smartbox_store::NewPhoto;
 
@@ -93,11 +92,14 @@ pub async fn put_photo(
     // The body's SHA-256 was computed once, to check the request's signature.
     let sha256 = hex::encode(digest);
     let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
-    state
-        .blobs
-        .put(&BlobPath::from(key.as_str()), PutPayload::from_bytes(body))
-        .await
-        .map_err(|err| anyhow::anyhow!("storing photo {key}: {err}"))?;
+    let owner = state
+        .db
+        .photo_owner_of_event(&event_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::PaymentRequired("this mailbox has no owner to keep its photos".to_owned())
+        })?;
+    state.photos.put_for(&owner, &key, body).await?;
     let stored = state
         .device_api
         .writer

@@ -30,6 +30,8 @@ mod billing;
 pub mod event_completed;
 pub mod maintenance;
 mod registry;
+pub mod retention;
+pub mod seal_photos;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

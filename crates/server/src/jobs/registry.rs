@@ -6,7 +6,7 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed, maintenance};
+use super::{Registry, billing, event_completed, maintenance, retention, seal_photos};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -31,6 +31,8 @@ pub fn registry() -> Registry {
             notifications::deliver::run_release,
         )
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
+        .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)
+        .handle(retention::RETENTION_PASS, retention::run)
         .handle(
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
             notifications::home_assistant::run,
@@ -53,4 +55,5 @@ pub fn registry() -> Registry {
             notifications::digest::DIGEST_PASS_EVERY,
         )
         .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
+        .every(retention::RETENTION_PASS, retention::RETENTION_PASS_EVERY)
 }

@@ -3,7 +3,6 @@
 //! (its gallery thumbnail once the `event_thumbnails` job has made it, else the photo itself).
 
 use anyhow::Context;
-use object_store::ObjectStoreExt;
 use smartbox_domain::Serial;
 use smartbox_notify::{EventKind, Notification, Thumbnail};
 use smartbox_store::{DeviceRow, MailEventRow, UserRow};
@@ -105,12 +104,6 @@ async fn first_photo(state: &AppState, event_id: &str) -> anyhow::Result<Option<
         return Ok(None);
     };
     let key = photo.thumbnail_key.as_deref().unwrap_or(&photo.blob_key);
-    let bytes = state
-        .blobs
-        .get(&object_store::path::Path::from(key))
-        .await
-        .with_context(|| format!("reading photo {key}"))?
-        .bytes()
-        .await?;
+    let bytes = state.photos.get(key).await?.bytes;
     Ok(Thumbnail::from_jpeg(bytes.to_vec()))
 }

@@ -12,7 +12,8 @@ use crate::state::AppState;
 const SECRET_PREFIX: &str = "whsec_";
 
 /// The associated data binding a sealed webhook secret to its customer.
-fn binding(user_id: &str) -> String {
+/// What a customer's webhook secret is sealed to (the master key rotation rewraps it so).
+pub(crate) fn binding(user_id: &str) -> String {
     format!("webhook:{user_id}")
 }
 

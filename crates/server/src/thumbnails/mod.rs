@@ -9,8 +9,6 @@
 
 pub mod scale;
 
-use object_store::path::Path as BlobPath;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::Deserialize;
 use smartbox_store::PhotoRow;
 
@@ -58,15 +56,13 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
 
 /// Makes, stores and records one photo's thumbnail. An undecodable photo is a permanent error.
 async fn make_one(ctx: &JobContext, photo: &PhotoRow) -> Result<(), JobError> {
-    let bytes = ctx
+    let opened = ctx
         .state
-        .blobs
-        .get(&BlobPath::from(photo.blob_key.as_str()))
-        .await
-        .map_err(JobError::retry)?
-        .bytes()
+        .photos
+        .get(&photo.blob_key)
         .await
         .map_err(JobError::retry)?;
+    let bytes = opened.bytes;
     let made = tokio::task::spawn_blocking(move || scale::thumbnail(&bytes))
         .await
         .map_err(JobError::retry)?;
@@ -82,11 +78,27 @@ async fn make_one(ctx: &JobContext, photo: &PhotoRow) -> Result<(), JobError> {
         Err(err) => return Err(JobError::retry(err)),
     };
     let key = thumbnail_key(&photo.blob_key);
-    ctx.state
-        .blobs
-        .put(&BlobPath::from(key.as_str()), PutPayload::from(thumbnail))
-        .await
-        .map_err(JobError::retry)?;
+    // The thumbnail is sealed under its photo's key; a photo still stored in the clear (from
+    // before encryption) gets a thumbnail sealed under its owner's key.
+    match opened.key {
+        Some(data_key) => ctx.state.photos.put_with(&data_key, &key, &thumbnail).await,
+        None => {
+            let owner = ctx
+                .state
+                .db
+                .photo_owner_of_event(&photo.event_id)
+                .await
+                .map_err(JobError::retry)?
+                .ok_or_else(|| {
+                    JobError::permanent(anyhow::anyhow!("event {} has no owner", photo.event_id))
+                })?;
+            ctx.state
+                .photos
+                .put_for(&owner, &key, thumbnail.into())
+                .await
+        }
+    }
+    .map_err(JobError::retry)?;
     ctx.state
         .db
         .set_photo_thumbnail(&photo.event_id, photo.idx, &key)

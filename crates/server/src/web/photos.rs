@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use object_store::ObjectStoreExt;
 use smartbox_store::PhotoRow;
 
 use super::PageError;
@@ -66,13 +65,11 @@ async fn owned_photo(
 
 async fn jpeg(state: &AppState, key: &str, cache: &'static str) -> Result<Response, PageError> {
     let bytes = state
-        .blobs
-        .get(&object_store::path::Path::from(key))
+        .photos
+        .get(key)
         .await
-        .map_err(|err| PageError::Internal(err.into()))?
-        .bytes()
-        .await
-        .map_err(|err| PageError::Internal(err.into()))?;
+        .map_err(PageError::Internal)?
+        .bytes;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

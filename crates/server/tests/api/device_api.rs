@@ -403,8 +403,20 @@ async fn an_event_completes_when_its_three_photos_are_stored_and_enqueues_one_jo
                 .get(&BlobPath::from(row.blob_key.as_str()))
                 .await
                 .unwrap();
+            let at_rest = blob.bytes().await.unwrap();
+            let middle = &photo[photo.len() / 2..photo.len() / 2 + 32];
+            assert!(
+                at_rest.starts_with(b"SBXE") && !at_rest.windows(32).any(|w| w == middle),
+                "sealed at rest"
+            );
             assert_eq!(
-                blob.bytes().await.unwrap().as_ref(),
+                app.state
+                    .photos
+                    .get(&row.blob_key)
+                    .await
+                    .unwrap()
+                    .bytes
+                    .as_ref(),
                 photo.as_slice(),
                 "bytes kept as sent"
             );
@@ -1103,7 +1115,11 @@ async fn photos_and_firmware_are_kept_in_s3_when_the_blob_url_names_a_bucket() {
                 .get(&BlobPath::from(row.blob_key.as_str()))
                 .await
                 .unwrap();
-            let bytes = stored.bytes().await.unwrap();
+            assert!(
+                stored.bytes().await.unwrap().starts_with(b"SBXE"),
+                "sealed in the bucket"
+            );
+            let bytes = app.state.photos.get(&row.blob_key).await.unwrap().bytes;
             assert_eq!(
                 bytes.as_ref(),
                 photos[row.idx as usize].as_slice(),

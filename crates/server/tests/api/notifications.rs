@@ -549,7 +549,6 @@ fn camera_photo(width: u16, height: u16) -> Vec<u8> {
 
 #[tokio::test]
 async fn the_email_carries_the_gallerys_thumbnail_when_the_photo_decodes() {
-    use object_store::ObjectStoreExt;
     for app in spawn_apps().await {
         let mut smtp = SmtpServer::start().await;
         let worker = worker(&app, Some(&smtp.url()), None);
@@ -570,16 +569,7 @@ async fn the_email_carries_the_gallerys_thumbnail_when_the_photo_decodes() {
             .thumbnail_key
             .clone()
             .expect("a thumbnail was made");
-        let thumbnail = app
-            .state
-            .blobs
-            .get(&object_store::path::Path::from(key.as_str()))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec();
+        let thumbnail = app.state.photos.get(&key).await.unwrap().bytes.to_vec();
         assert!(thumbnail.len() < photo.len());
         assert_eq!(jpeg_parts(&message), vec![thumbnail], "{}", app.backend);
     }

@@ -474,7 +474,8 @@ impl PortalApp {
         self.deliver_photos(device_id, event_id, &photos, at).await;
     }
 
-    /// Stores a mail event with these photos for `device_id`, under the device API's blob keys:
+    /// Stores a mail event with these photos for `device_id`, under the device API's blob keys
+    /// and sealed under the owner's data key as the device API stores them:
     /// the last photo completes the event, which enqueues `event_completed` in the same
     /// transaction.
     pub async fn deliver_photos(
@@ -484,7 +485,6 @@ impl PortalApp {
         photos: &[Vec<u8>],
         at: i64,
     ) {
-        use object_store::ObjectStoreExt;
         use smartbox_store::{EventInsert, PhotoInsert};
         let db = &self.state.db;
         let sub = db.live_subscription_of_device(device_id).await.unwrap();
@@ -504,9 +504,14 @@ impl PortalApp {
         .expect("event stored");
         for (idx, bytes) in photos.iter().enumerate() {
             let key = smartbox_server::device_api::photos::blob_key(device_id, event_id, idx as u8);
+            let owner = db
+                .photo_owner_of_event(event_id)
+                .await
+                .unwrap()
+                .expect("the event has an owner");
             self.state
-                .blobs
-                .put(&key.as_str().into(), bytes.clone().into())
+                .photos
+                .put_for(&owner, &key, bytes.clone().into())
                 .await
                 .expect("blob stored");
             db.insert_photo(&PhotoInsert {

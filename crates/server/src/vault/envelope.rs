@@ -1,0 +1,188 @@
+//! The on-disk form of an encrypted photo or thumbnail: a small versioned header naming the data
+//! key, then the AES-256-GCM ciphertext and its tag.
+//!
+//! ```text
+//! "SBXE" | version (1) | key id length (1) | key id (UTF-8) | nonce (12) | ciphertext | tag (16)
+//! ```
+//!
+//! The header and the blob's path are the associated data, so a blob copied to another path, or
+//! a header edited to name another key, does not open. A blob that does not start with the magic
+//! is a photo stored before encryption (a JPEG starts with `FF D8`), served as it is until the
+//! `seal_stored_photos` job has sealed it.
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use rand::RngCore;
+
+/// The first bytes of every sealed blob.
+pub const MAGIC: &[u8; 4] = b"SBXE";
+/// The header's layout version.
+pub const VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// The longest key id a header can name.
+pub const MAX_KEY_ID_LEN: usize = 64;
+
+/// Why a blob did not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the sealed blob's header is cut short or malformed")]
+    Malformed,
+    #[error("the sealed blob has layout version {0}, which this server does not know")]
+    UnknownVersion(u8),
+    #[error("the sealed blob does not open: wrong key, wrong path or tampered bytes")]
+    Tampered,
+}
+
+/// A sealed blob's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The data key that sealed it.
+    pub key_id: &'a str,
+    len: usize,
+}
+
+/// True when `blob` starts like a sealed blob (enough of it to tell: [`MAGIC`]'s length).
+pub fn is_sealed(blob: &[u8]) -> bool {
+    blob.starts_with(MAGIC)
+}
+
+/// The header of a sealed blob, `None` for a blob stored in the clear.
+pub fn header(blob: &[u8]) -> Result<Option<Header<'_>>, EnvelopeError> {
+    if !is_sealed(blob) {
+        return Ok(None);
+    }
+    let version = *blob.get(4).ok_or(EnvelopeError::Malformed)?;
+    if version != VERSION {
+        return Err(EnvelopeError::UnknownVersion(version));
+    }
+    let id_len = usize::from(*blob.get(5).ok_or(EnvelopeError::Malformed)?);
+    let id_end = 6 + id_len;
+    let len = id_end + NONCE_LEN;
+    if id_len == 0 || id_len > MAX_KEY_ID_LEN || blob.len() < len + TAG_LEN {
+        return Err(EnvelopeError::Malformed);
+    }
+    let key_id = std::str::from_utf8(&blob[6..id_end]).map_err(|_| EnvelopeError::Malformed)?;
+    Ok(Some(Header { key_id, len }))
+}
+
+/// Seals `plain`, stored at `path`, under the data key `key_id`.
+pub fn seal(cipher: &Aes256Gcm, key_id: &str, path: &str, plain: &[u8]) -> Vec<u8> {
+    assert!(
+        !key_id.is_empty() && key_id.len() <= MAX_KEY_ID_LEN,
+        "key ids are 1 to {MAX_KEY_ID_LEN} bytes"
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let mut out = Vec::with_capacity(6 + key_id.len() + NONCE_LEN + plain.len() + TAG_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(u8::try_from(key_id.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(key_id.as_bytes());
+    out.extend_from_slice(&nonce);
+    let header_len = out.len();
+    out.extend_from_slice(plain);
+    let aad = associated_data(&out[..header_len], path);
+    let tag = cipher
+        .encrypt_in_place_detached(&Nonce::from(nonce), &aad, &mut out[header_len..])
+        .expect("AES-GCM encrypts any photo size we accept");
+    out.extend_from_slice(&tag);
+    out
+}
+
+/// Opens a sealed blob whose [`header`] is `header`, stored at `path`.
+pub fn open(
+    cipher: &Aes256Gcm,
+    header: &Header<'_>,
+    path: &str,
+    blob: &[u8],
+) -> Result<Vec<u8>, EnvelopeError> {
+    let nonce: [u8; NONCE_LEN] = blob[header.len - NONCE_LEN..header.len]
+        .try_into()
+        .map_err(|_| EnvelopeError::Malformed)?;
+    let (body, tag) = blob[header.len..].split_at(blob.len() - header.len - TAG_LEN);
+    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| EnvelopeError::Malformed)?;
+    let aad = associated_data(&blob[..header.len], path);
+    let mut plain = body.to_vec();
+    cipher
+        .decrypt_in_place_detached(&Nonce::from(nonce), &aad, &mut plain, &Tag::from(tag))
+        .map_err(|_| EnvelopeError::Tampered)?;
+    Ok(plain)
+}
+
+fn associated_data(header: &[u8], path: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(header.len() + path.len());
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(path.as_bytes());
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use aes_gcm::KeyInit;
+
+    use super::*;
+
+    const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0 a photo of some letters \xFF\xD9";
+
+    fn cipher(byte: u8) -> Aes256Gcm {
+        Aes256Gcm::new(&[byte; 32].into())
+    }
+
+    #[test]
+    fn a_sealed_photo_opens_to_the_same_bytes_and_hides_them() {
+        let sealed = seal(&cipher(1), "key-1", "photos/d/e-0.jpg", JPEG);
+        assert!(is_sealed(&sealed));
+        assert!(
+            !sealed.windows(2).any(|w| w == [0xFF, 0xD8]),
+            "no JPEG marker"
+        );
+        let head = header(&sealed).unwrap().unwrap();
+        assert_eq!(head.key_id, "key-1");
+        assert_eq!(
+            open(&cipher(1), &head, "photos/d/e-0.jpg", &sealed).unwrap(),
+            JPEG
+        );
+    }
+
+    #[test]
+    fn a_sealed_photo_does_not_open_elsewhere_or_altered() {
+        let sealed = seal(&cipher(1), "key-1", "photos/d/e-0.jpg", JPEG);
+        let head = header(&sealed).unwrap().unwrap();
+        assert_eq!(
+            open(&cipher(2), &head, "photos/d/e-0.jpg", &sealed),
+            Err(EnvelopeError::Tampered),
+            "another key"
+        );
+        assert_eq!(
+            open(&cipher(1), &head, "photos/d/e-1.jpg", &sealed),
+            Err(EnvelopeError::Tampered),
+            "another path"
+        );
+        for at in [6, 20, sealed.len() / 2, sealed.len() - 1] {
+            let mut altered = sealed.clone();
+            altered[at] ^= 1;
+            let opened = header(&altered).and_then(|h| match h {
+                Some(h) => open(&cipher(1), &h, "photos/d/e-0.jpg", &altered),
+                None => Err(EnvelopeError::Malformed),
+            });
+            assert!(opened.is_err(), "byte {at} altered still opened");
+        }
+    }
+
+    #[test]
+    fn a_clear_photo_has_no_header_and_a_cut_one_is_malformed() {
+        assert_eq!(header(JPEG), Ok(None));
+        let sealed = seal(&cipher(1), "key-1", "p", JPEG);
+        for len in [4, 5, 6, 10, 6 + 5 + 12 + 15] {
+            assert_eq!(
+                header(&sealed[..len]),
+                Err(EnvelopeError::Malformed),
+                "{len}"
+            );
+        }
+        let mut future = sealed.clone();
+        future[4] = 9;
+        assert_eq!(header(&future), Err(EnvelopeError::UnknownVersion(9)));
+    }
+}
