@@ -30,8 +30,7 @@ use smartbox_protocol::{
     DeviceConfig, EVENTS_PATH, ErrorBody, EventKind, EventRequest, EventResponse,
     FIRMWARE_REPORT_PATH, FirmwareOffer, FirmwareStatus, HEARTBEAT_PATH, HeartbeatRequest,
     HeartbeatResponse, MAX_PHOTOS, PowerState, SealedWifi, ServiceState, Uuid, WifiReport,
-    WifiStatus, body_sha256, firmware_path,
-    photo_path,
+    WifiStatus, body_sha256, firmware_path, photo_path,
 };
 
 use crate::a7670::{ByteCounters, Stored};

@@ -103,7 +103,10 @@ pub async fn rotate(
                 let plain = old
                     .open_wifi_credentials(device_id, &value.ciphertext)
                     .map_err(|_| {
-                        anyhow::anyhow!("{:?} does not open with the current master key", value.slot)
+                        anyhow::anyhow!(
+                            "{:?} does not open with the current master key",
+                            value.slot
+                        )
                     })?;
                 new.seal_wifi_credentials(device_id, &plain)
             }

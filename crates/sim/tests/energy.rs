@@ -26,8 +26,7 @@ fn two_days_of_mail_against_the_real_server_meet_the_awake_battery_and_naive_goa
     let keys = runtime
         .block_on(server.provision(&["SB-ENERGY-01".to_owned()], PlanId::Premium))
         .expect("provisioned");
-    let network: Rc<dyn Network> =
-        Rc::new(server.network(runtime.handle().clone()).expect("client"));
+    let network: Rc<dyn Network> = Rc::new(server.network().expect("client"));
     let mut spec = MailboxSpec {
         camera: CameraSpec::VGA,
         journal_bytes: 2 * 1024 * 1024,

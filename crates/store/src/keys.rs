@@ -149,6 +149,11 @@ impl Db {
         )
         .fetch_all(pool)
         .await)?;
+        let wifi: Vec<(String, Vec<u8>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT device_id, sealed FROM device_wifi ORDER BY device_id",
+        )
+        .fetch_all(pool)
+        .await)?;
         let devices = devices
             .into_iter()
             .map(|(device_id, serial, ciphertext)| SealedValue {

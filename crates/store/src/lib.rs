@@ -26,9 +26,9 @@ mod notifications;
 mod payments;
 mod plans;
 mod portal;
+mod retention;
 #[cfg(feature = "testing")]
 pub mod schema;
-mod retention;
 mod sessions;
 mod stripe_events;
 mod subscriptions;

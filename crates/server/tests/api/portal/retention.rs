@@ -25,6 +25,8 @@ fn vitals(device_id: &str, at: i64) -> VitalsRow {
         modem_tx_bytes: 0,
         modem_rx_bytes: 0,
         sd_queue_len: 0,
+        sd_oldest_age_s: None,
+        sd_failed_deliveries: None,
     }
 }
 
