@@ -40,9 +40,12 @@ BIN="$(pwd)/target/$PROFILE/smartbox"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fault-soak.XXXXXX")
 SERVER_PID=""
 KILLER_PID=""
+failures=0
 cleanup() {
   [ -n "$KILLER_PID" ] && kill "$KILLER_PID" 2>/dev/null || true
   [ -f "$WORK/server.pid" ] && kill -9 "$(cat "$WORK/server.pid")" 2>/dev/null || true
+  # What a failed run left is kept for reading.
+  [ "$failures" = 0 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -78,7 +81,6 @@ pending_jobs() {
   esac
 }
 
-failures=0
 printf '%-9s %-5s %-6s %-10s %s\n' backend seed faults kill_every result
 for backend in $BACKENDS; do
   for seed in $SEEDS; do
@@ -136,6 +138,8 @@ for backend in $BACKENDS; do
       [ "$jobs_left" != 0 ]; then
       failures=$((failures + 1))
       echo "  FAILED: see $RUN" >&2
+    elif [ "$backend" = postgres ]; then
+      PGOPTIONS=--client-min-messages=warning psql "$PG_BASE" -qc "DROP DATABASE $name" >/dev/null
     fi
   done
 done

@@ -60,7 +60,8 @@ struct SimArgs {
     /// Mailboxes to simulate.
     #[arg(long, default_value_t = 10)]
     devices: usize,
-    /// The server the mailboxes talk to.
+    /// The server the mailboxes talk to; on loopback, since simulated traffic never leaves the
+    /// machine (the emulated modem connects to it and nowhere else).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
     /// Exit once every mailbox delivered K mail events (without it, run until Ctrl-C).
