@@ -41,6 +41,8 @@ pub struct Config {
     /// The header, body and shutdown-drain deadlines of connections (not read from the
     /// environment).
     pub connection_deadlines: crate::connections::Deadlines,
+    /// `SMARTBOX_TLS_CERT` and `SMARTBOX_TLS_KEY`: PEM files; the server then speaks HTTPS itself.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Stripe credentials and endpoint.
@@ -99,7 +101,29 @@ impl Config {
             message: format!("{bind_text:?} is not an address like 127.0.0.1:8080"),
         })?;
 
-        let public_url = get("SMARTBOX_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let tls = match (get("SMARTBOX_TLS_CERT"), get("SMARTBOX_TLS_KEY")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    var: "SMARTBOX_TLS_KEY",
+                    message: "is unset but SMARTBOX_TLS_CERT is set: set both, or neither"
+                        .to_owned(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    var: "SMARTBOX_TLS_CERT",
+                    message: "is unset but SMARTBOX_TLS_KEY is set: set both, or neither"
+                        .to_owned(),
+                });
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = get("SMARTBOX_PUBLIC_URL").unwrap_or_else(|| format!("{scheme}://{bind}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError {
                 var: "SMARTBOX_PUBLIC_URL",
@@ -227,6 +251,7 @@ impl Config {
             blob_url,
             master_key,
             master_key_file: PathBuf::from("data/master.key"),
+            tls,
             stripe,
             smtp_url,
             mqtt_url,

@@ -1,5 +1,5 @@
-//! Accepting connections: HTTP/1.1 with a deadline on every read the client controls, and a
-//! graceful stop that gives open requests a deadline too. `axum::serve` sets neither (hyper's
+//! Accepting connections: HTTP/1.1 (over TLS when configured, see [`crate::tls`]) with a
+//! deadline on every read the client controls, and a graceful stop that gives open requests a deadline too. `axum::serve` sets neither (hyper's
 //! header timeout needs a timer it does not install), so idle, slow-header and slow-body sockets
 //! stayed open for as long as the client liked and could use up the descriptors.
 
@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::tls::Tls;
 
 /// The deadlines of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     deadlines: Deadlines,
+    tls: Option<Tls>,
     stop: impl Future<Output = ()>,
 ) {
     let app = app.layer(RequestBodyTimeoutLayer::new(deadlines.body));
@@ -76,20 +79,24 @@ pub async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
             });
-        let mut stop_seen = stop_seen.clone();
+        let stop_seen = stop_seen.clone();
+        let acceptor = tls.as_ref().map(Tls::acceptor);
         open.spawn(async move {
-            let mut http = hyper::server::conn::http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(deadlines.headers);
-            let connection =
-                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            let mut connection = pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => return,
-                _ = stop_seen.wait_for(|stopping| *stopping) => {},
+            match acceptor {
+                None => serve_connection(stream, service, deadlines, stop_seen).await,
+                Some(acceptor) => {
+                    // The handshake is the client's to finish, under the headers' deadline.
+                    let handshake =
+                        tokio::time::timeout(deadlines.headers, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, service, deadlines, stop_seen).await
+                        }
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
             }
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
         });
     }
     drop(listener);
@@ -106,4 +113,34 @@ pub async fn serve(
         );
         open.abort_all();
     }
+}
+
+/// Serves one connection's requests until it closes, or gracefully once the stop is seen.
+async fn serve_connection<S, T>(
+    stream: S,
+    service: T,
+    deadlines: Deadlines,
+    mut stop_seen: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tower::Service<
+            Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    T::Future: Send + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(deadlines.headers);
+    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    let mut connection = pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = stop_seen.wait_for(|stopping| *stopping) => {},
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
 }

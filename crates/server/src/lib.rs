@@ -26,6 +26,7 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod thumbnails;
+pub mod tls;
 pub mod vault;
 pub mod web;
 pub mod webhooks;

@@ -19,12 +19,15 @@ use crate::master_key_rotation;
 use crate::provisioning::seed_plans;
 use crate::secrets::MasterKey;
 use crate::state::{AppState, payments_for};
+use crate::tls::Tls;
 
 /// A server that is bound and ready to serve.
 #[derive(Debug)]
 pub struct Server {
     state: AppState,
     listener: TcpListener,
+    /// HTTPS, when the configuration names a certificate.
+    tls: Option<Tls>,
 }
 
 impl Server {
@@ -32,11 +35,27 @@ impl Server {
     /// free one). Errors name the variable at fault.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         install_crypto_provider();
+        // A certificate that does not load stops the start, before anything else is opened.
+        let tls = config.tls.clone().map(Tls::load).transpose()?;
         let state = open_state(config, clock).await?;
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("SMARTBOX_BIND: cannot listen on {}", state.config.bind))?;
-        Ok(Server { state, listener })
+        Ok(Server {
+            state,
+            listener,
+            tls,
+        })
+    }
+
+    /// The scheme clients use: `https` when the server speaks TLS itself.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The TLS configuration, to reload the certificate (SIGHUP does the same).
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
     }
 
     /// The bound address.
@@ -56,7 +75,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Server { state, listener } = self;
+        let Server {
+            state,
+            listener,
+            tls,
+        } = self;
+        if let Some(tls) = &tls {
+            tls.reload_on_sighup();
+        }
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
@@ -72,7 +98,7 @@ impl Server {
             streams.stop_streams();
         };
         let deadlines = state.config.connection_deadlines;
-        connections::serve(listener, app(state), deadlines, shutdown).await;
+        connections::serve(listener, app(state), deadlines, tls, shutdown).await;
         for worker in workers {
             if let Err(error) = worker.await {
                 tracing::error!(%error, "a job worker ended abnormally");
@@ -133,7 +159,11 @@ pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
 /// Serves with the system clock until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::build(config, Arc::new(SystemClock)).await?;
-    println!("smartbox listening on http://{}", server.local_addr());
+    println!(
+        "smartbox listening on {}://{}",
+        server.scheme(),
+        server.local_addr()
+    );
     server.run_until(shutdown_signal()).await
 }
 

@@ -7,3 +7,4 @@ mod connections;
 mod device_input;
 mod json_errors;
 mod targets;
+mod tls;
