@@ -6,8 +6,9 @@
 //! with `$n` placeholders (which SQLite accepts too) and compiled for both pools by [`on_pool!`].
 //!
 //! Conventions: instants are BIGINT epoch milliseconds (UTC), ids are TEXT uuids, money is integer
-//! cents, enumerations are their lower-case domain names. Rows are plain structs; the server turns
-//! them into domain types.
+//! cents, enumerations are their lower-case domain names. Rows are plain structs whose statuses
+//! are already the domain's enums (a stored name the domain does not know fails to decode): the
+//! store converts at its boundary, so nothing above it spells a status as a string.
 
 mod audit;
 mod billing;

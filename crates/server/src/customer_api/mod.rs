@@ -155,7 +155,7 @@ impl From<DeviceRow> for Device {
             serial: d.serial,
             name: d.name,
             location: d.location,
-            lifecycle_state: d.lifecycle_state,
+            lifecycle_state: d.lifecycle_state.to_string(),
             power_state: d.power_state,
             battery_percentage: d.battery_percentage,
             signal_dbm: d.signal_dbm,
@@ -417,7 +417,7 @@ fn invoice_of(i: smartbox_store::InvoiceRow, lines: Option<Vec<InvoiceLine>>) ->
         number: i.number,
         subscription_id: i.subscription_id,
         kind: i.kind,
-        status: i.status,
+        status: i.status.to_string(),
         total_cents: i.total_cents,
         period_start: i.period_start,
         period_end: i.period_end,
@@ -438,7 +438,7 @@ pub(crate) async fn invoices(
     let rows = state.db.invoices_of_customer(&user.user.id).await?;
     Ok(Json(
         rows.into_iter()
-            .filter(|i| i.status != "draft")
+            .filter(|i| i.status.is_issued())
             .map(|i| invoice_of(i, None))
             .collect(),
     ))
@@ -458,7 +458,7 @@ pub(crate) async fn invoice(
         .db
         .invoice_by_id(&invoice_id)
         .await?
-        .filter(|i| i.customer_id == user.user.id && i.status != "draft")
+        .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| ApiError::NotFound(format!("no invoice {invoice_id}")))?;
     let lines = state
         .db
@@ -507,7 +507,7 @@ impl From<SubscriptionRow> for Subscription {
             device_id: s.device_id,
             plan: s.plan_id,
             pending_plan: s.pending_plan_id,
-            status: s.status,
+            status: s.status.to_string(),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             cancel_at_period_end: s.cancel_at_period_end,

@@ -11,8 +11,8 @@ use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
-use smartbox_domain::PlanId;
 use smartbox_domain::ids::{ClaimCode, Serial};
+use smartbox_domain::{LifecycleState, PlanId};
 use smartbox_store::DeviceRow;
 
 use super::{PageError, render};
@@ -90,7 +90,7 @@ pub async fn verify_pair(
             rate_limit::record_failure(&state.db, &scope, now).await?;
             Ok(Err(ClaimRefusal::WrongPair))
         }
-        Some(device) if device.lifecycle_state != "pre_activation" => {
+        Some(device) if device.lifecycle_state != LifecycleState::PreActivation => {
             Ok(Err(ClaimRefusal::AlreadyClaimed))
         }
         Some(device) => Ok(Ok(device)),

@@ -78,7 +78,7 @@ async fn device_view(
             title => display_name(device), nav => "devices", id => device.id.clone(), name => device.name.clone(),
             serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
             status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
-            returnable => services::devices::returnable(&device.lifecycle_state),
+            returnable => services::devices::returnable(device.lifecycle_state),
             error => error,
         },
     )

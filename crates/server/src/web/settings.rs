@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
-use smartbox_domain::PlanId;
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::SpendCap;
+use smartbox_domain::{PlanId, SubscriptionStatus};
 
 use super::dashboard::display_name;
 use super::format::{self, minutes_clock, money, parse_clock};
@@ -82,7 +82,7 @@ async fn render_with(
     }
     let mut caps = Vec::new();
     for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
-        if sub.status == "canceled" {
+        if sub.status == SubscriptionStatus::Canceled {
             continue;
         }
         let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
@@ -236,7 +236,10 @@ pub async fn save(
     };
     let subscriptions = state.db.subscriptions_of_customer(&user.user.id).await?;
     let mut caps = Vec::new();
-    for sub in subscriptions.iter().filter(|s| s.status != "canceled") {
+    for sub in subscriptions
+        .iter()
+        .filter(|s| s.status != SubscriptionStatus::Canceled)
+    {
         let Some(text) = get(&format!("cap_{}", sub.id)) else {
             continue;
         };
