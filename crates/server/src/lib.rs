@@ -21,6 +21,7 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod thumbnails;
+pub mod time_zone;
 pub mod web;
 pub mod webhooks;
 

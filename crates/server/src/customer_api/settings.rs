@@ -15,7 +15,7 @@ use smartbox_domain::{PlanId, SubscriptionStatus};
 use crate::accounts::{ApiUser, CurrentUser};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::format::{minutes_clock, parse_clock, time_zones};
+use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 use crate::web::settings::CHANNELS;
 
 /// The customer's settings.

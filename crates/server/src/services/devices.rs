@@ -29,6 +29,15 @@ pub async fn get(
         .ok_or_else(|| ServiceError::not_found("mailbox", id.as_str()))
 }
 
+/// The name shown for a mailbox: its own, or its serial.
+pub fn display_name(device: &DeviceRow) -> String {
+    if device.name.is_empty() {
+        format!("Mailbox {}", device.serial)
+    } else {
+        device.name.clone()
+    }
+}
+
 /// Whether a mailbox in `lifecycle` can be returned (the lifecycle state machine decides).
 pub fn returnable(lifecycle: LifecycleState) -> bool {
     lifecycle.apply(LifecycleEvent::Return).is_ok()

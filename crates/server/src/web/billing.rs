@@ -20,10 +20,10 @@ use smartbox_domain::{
 };
 
 use super::claim::plan_name;
-use super::dashboard::display_name;
 use super::format::{bytes, date, date_time, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::services::payment_methods::{self, NewCard};
 use crate::services::{Actor, ServiceError, subscriptions};
 use crate::state::AppState;

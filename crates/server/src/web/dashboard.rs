@@ -11,6 +11,7 @@ use smartbox_store::{DeviceRow, VitalsRow};
 use super::format::{self, date_time};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -71,15 +72,6 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
         });
     }
     Ok(cards)
-}
-
-/// The name shown for a mailbox: its own, or its serial.
-pub fn display_name(device: &DeviceRow) -> String {
-    if device.name.is_empty() {
-        format!("Mailbox {}", device.serial)
-    } else {
-        device.name.clone()
-    }
 }
 
 /// 0-4 bars from dBm (LTE RSSI as the modem reports it).

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use smartbox_domain::DeviceId;
 use smartbox_store::DeviceRow;
 
-use super::dashboard::{battery_chart, display_name, status_text};
+use super::dashboard::{battery_chart, status_text};
 use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
-use crate::services::devices::DeviceDetails;
+use crate::services::devices::{DeviceDetails, display_name};
 use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 

@@ -14,11 +14,12 @@ use smartbox_domain::epoch::unix_ms;
 use smartbox_store::{GalleryFilter, UNCATEGORISED};
 use time::{Date, Month, PrimitiveDateTime, Time};
 
-use super::dashboard::display_name;
-use super::format::{date_time, offset_of};
+use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::state::AppState;
+use crate::time_zone::offset_of;
 
 /// Events per page.
 pub const PAGE_SIZE: i64 = 24;

@@ -11,12 +11,13 @@ use smartbox_domain::money::Cents;
 use smartbox_domain::usage::SpendCap;
 use smartbox_domain::{PlanId, SubscriptionStatus};
 
-use super::dashboard::display_name;
-use super::format::{self, minutes_clock, money, parse_clock};
+use super::format::{self, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::notifications::{push, webhooks};
+use crate::services::devices::display_name;
 use crate::state::AppState;
+use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
 /// The notification channels, and whether each is on before the customer chooses.
 pub const CHANNELS: &[(&str, &str, bool)] = &[
@@ -131,7 +132,7 @@ async fn render_with(
         "settings.html",
         context! {
             title => "Settings", nav => "settings", devices => devices, caps => caps,
-            time_zone => user.user.time_zone.clone(), time_zones => format::time_zones(),
+            time_zone => user.user.time_zone.clone(), time_zones => time_zones(),
             quiet_start => start.map(minutes_clock).unwrap_or_default(),
             quiet_end => end.map(minutes_clock).unwrap_or_default(),
             error => error, saved => saved,
@@ -217,7 +218,7 @@ pub async fn save(
         .await
     };
     let time_zone = get("time_zone").unwrap_or("UTC");
-    if !format::time_zones().iter().any(|z| z == time_zone) {
+    if !time_zones().iter().any(|z| z == time_zone) {
         return fail(format!("{time_zone} is not one of the time zones offered.")).await;
     }
     let clock = |name: &str| -> Result<Option<i64>, String> {
