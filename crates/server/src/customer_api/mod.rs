@@ -12,7 +12,6 @@ mod docs;
 mod settings;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,6 @@ use crate::error::ApiError;
 use crate::services::devices::DeviceDetails;
 use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
-use crate::web::PageError;
 
 pub use docs::CustomerApiDoc;
 
@@ -82,21 +80,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Billing(err) => billing::billing_error(err),
             ServiceError::Store(err) => err.into(),
         }
-    }
-}
-
-/// A page-layer error (shared helpers such as the claim check return one) as the API's.
-pub(crate) fn page_error(err: PageError) -> ApiError {
-    match err {
-        PageError::Internal(err) => ApiError::Internal(err),
-        PageError::LoginRequired { .. } => ApiError::Unauthorized,
-        PageError::Status(status, message) => match status {
-            StatusCode::NOT_FOUND => ApiError::NotFound(message),
-            StatusCode::CONFLICT => ApiError::Conflict(message),
-            StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited(message),
-            StatusCode::FORBIDDEN => ApiError::Forbidden(message),
-            _ => ApiError::bad_request("bad_request", message),
-        },
     }
 }
 
