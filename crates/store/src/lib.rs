@@ -58,7 +58,7 @@ pub use notifications::{
 };
 pub use payments::PaymentRow;
 pub use plans::PlanRow;
-pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED};
+pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_gallery_cursor};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

@@ -292,7 +292,7 @@ pub(crate) async fn events(
     let before = q
         .before
         .as_deref()
-        .and_then(crate::web::gallery::parse_cursor);
+        .and_then(smartbox_store::parse_gallery_cursor);
     let filter = GalleryFilter {
         device_id: q.device_id.as_deref(),
         category: q.category.as_deref(),

@@ -14,9 +14,9 @@ use smartbox_domain::{PlanId, SubscriptionStatus};
 
 use crate::accounts::{ApiUser, CurrentUser};
 use crate::error::ApiError;
+use crate::notifications::CHANNELS;
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
-use crate::web::settings::CHANNELS;
 
 /// The customer's settings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -14,16 +14,11 @@ use smartbox_domain::{PlanId, SubscriptionStatus};
 use super::format::{self, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::notifications::CHANNELS;
 use crate::notifications::{push, webhooks};
 use crate::services::devices::display_name;
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
-
-/// The notification channels, and whether each is on before the customer chooses.
-pub const CHANNELS: &[(&str, &str, bool)] = &[
-    ("email", "Email", true),
-    ("push", "Push notification", true),
-];
 
 /// Webhook deliveries shown in the settings page's log.
 const WEBHOOK_LOG_LEN: i64 = 20;
