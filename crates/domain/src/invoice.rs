@@ -20,9 +20,10 @@ named_enum! {
 }
 
 impl InvoiceStatus {
-    /// Whether the customer still owes this invoice.
-    pub const fn is_owed(self) -> bool {
-        matches!(self, InvoiceStatus::Open)
+    /// Whether the invoice was issued to the customer: a draft waits to be carried into the
+    /// next invoice and is shown nowhere on its own.
+    pub const fn is_issued(self) -> bool {
+        !matches!(self, InvoiceStatus::Draft)
     }
 }
 
@@ -38,5 +39,7 @@ mod tests {
             assert_eq!(status.as_str().parse(), Ok(status));
         }
         assert!("overdue".parse::<InvoiceStatus>().is_err());
+        assert!(!InvoiceStatus::Draft.is_issued());
+        assert!(InvoiceStatus::Void.is_issued());
     }
 }

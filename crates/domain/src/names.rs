@@ -66,6 +66,23 @@ macro_rules! named_enum {
             }
         }
 
+        /// For rows decoded as text (`#[sqlx(try_from = "String")]` in the store).
+        impl ::core::convert::TryFrom<String> for $name {
+            type Error = $crate::names::ParseNameError;
+
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        /// Compares with a stored spelling, as tests that read rows do (`row.status == "paid"`).
+        /// Code above the store compares enums; `tests/status_literals.rs` holds it to that.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use smartbox_domain::PlanId;
+use smartbox_domain::{LifecycleState, PlanId};
 use smartbox_store::Db;
 
 use crate::passwords;
@@ -68,7 +68,7 @@ pub async fn seed(
             .device_by_serial(serial)
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo device {serial} vanished"))?;
-        if device.lifecycle_state == "pre_activation" {
+        if device.lifecycle_state == LifecycleState::PreActivation {
             provisioning::start_trial(db, &device.id, &customer_id, plan, now_ms).await?;
             let name = format!("Mailbox {}", &serial[serial.len() - 1..]);
             db.set_device_name_location(&device.id, &name, "Front gate")

@@ -28,6 +28,7 @@ pub mod state;
 pub mod thumbnails;
 pub mod tls;
 pub mod vault;
+pub mod time_zone;
 pub mod web;
 pub mod webhooks;
 

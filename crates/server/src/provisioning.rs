@@ -6,7 +6,7 @@ use std::io::Read;
 
 use rand::RngCore;
 use smartbox_domain::ids::{ClaimCode, Email, Serial};
-use smartbox_domain::{PlanId, SubscriptionStatus};
+use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
 use smartbox_store::{Db, NewDevice, NewSubscription, NewUser, PlanRow, StoreError};
 
 use crate::passwords::{self, Hashing, HashingError};
@@ -272,10 +272,10 @@ pub async fn activate_device(
         .device_by_serial(serial.as_str())
         .await?
         .ok_or_else(|| ProvisioningError::UnknownDevice(serial.as_str().to_owned()))?;
-    if device.lifecycle_state != "pre_activation" {
+    if device.lifecycle_state != LifecycleState::PreActivation {
         return Err(ProvisioningError::NotActivatable {
             serial: serial.as_str().to_owned(),
-            state: device.lifecycle_state,
+            state: device.lifecycle_state.to_string(),
         });
     }
     let (customer_id, new_customer_password) = match db.user_by_email(normalized.as_str()).await? {
@@ -322,7 +322,7 @@ pub async fn start_trial(
         device_id,
         customer_id,
         plan_id: plan.as_str(),
-        status: SubscriptionStatus::Trialing.as_str(),
+        status: SubscriptionStatus::Trialing,
         anchor_at: anchor,
         current_period_start: now_ms,
         current_period_end: anchor,

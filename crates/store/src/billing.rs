@@ -2,6 +2,8 @@
 //! customer's card, its device, the current period's usage, how many invoices are open) in one
 //! query, the subscriptions whose period is over, and the customer's payment profile.
 
+use smartbox_domain::{LifecycleState, SubscriptionStatus};
+
 use crate::{Db, Result, on_pool};
 
 /// A subscription as billing sees it.
@@ -12,7 +14,8 @@ pub struct BillingSubscriptionRow {
     pub customer_id: String,
     pub plan_id: String,
     pub pending_plan_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SubscriptionStatus,
     pub anchor_at: i64,
     pub current_period_start: i64,
     pub current_period_end: i64,
@@ -27,7 +30,8 @@ pub struct BillingSubscriptionRow {
     pub provider_customer_id: Option<String>,
     pub default_payment_method_id: Option<String>,
     pub device_serial: String,
-    pub device_lifecycle: String,
+    #[sqlx(try_from = "String")]
+    pub device_lifecycle: LifecycleState,
     /// Usage counted in the period starting at `current_period_start`.
     pub period_notifications: i64,
     pub period_data_bytes: i64,

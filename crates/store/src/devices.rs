@@ -1,5 +1,7 @@
 //! Mailboxes: identity and credentials from manufacture, ownership, lifecycle and latest vitals.
 
+use smartbox_domain::LifecycleState;
+
 use crate::{Db, Result, StoreError, on_pool};
 
 /// A device as stored. `secret_ciphertext` is the device secret sealed with the master key.
@@ -10,7 +12,8 @@ pub struct DeviceRow {
     pub secret_ciphertext: Vec<u8>,
     pub claim_code_hash: String,
     pub owner_id: Option<String>,
-    pub lifecycle_state: String,
+    #[sqlx(try_from = "String")]
+    pub lifecycle_state: LifecycleState,
     pub power_state: String,
     pub battery_percentage: Option<i64>,
     pub firmware_version: Option<String>,
@@ -138,15 +141,15 @@ impl Db {
     pub async fn set_device_lifecycle(
         &self,
         device_id: &str,
-        from: &str,
-        to: &str,
+        from: LifecycleState,
+        to: LifecycleState,
     ) -> Result<bool> {
         let done = on_pool!(self, pool => sqlx::query(
             "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
         )
         .bind(device_id)
-        .bind(from)
-        .bind(to)
+        .bind(from.as_str())
+        .bind(to.as_str())
         .execute(pool)
         .await?
         .rows_affected());

@@ -3,6 +3,8 @@
 //! `open` (awaiting payment), `paid`, `uncollectible` (written off when the subscription ended
 //! unpaid) or `void`. The database keeps one renewal invoice per (subscription, period start).
 
+use smartbox_domain::InvoiceStatus;
+
 use crate::{Db, Result, on_pool};
 
 /// An invoice as stored.
@@ -16,7 +18,8 @@ pub struct InvoiceRow {
     pub kind: String,
     pub period_start: i64,
     pub period_end: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: InvoiceStatus,
     pub total_cents: i64,
     pub idempotency_key: String,
     pub created_at: i64,
@@ -92,14 +95,14 @@ impl Db {
     pub async fn invoices_of_subscription_with_status(
         &self,
         subscription_id: &str,
-        status: &str,
+        status: InvoiceStatus,
     ) -> Result<Vec<InvoiceRow>> {
         let sql = format!(
             "SELECT {INVOICE_COLUMNS} FROM invoices WHERE subscription_id = $1 AND status = $2 \
              ORDER BY created_at, number"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id).bind(status).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id).bind(status.as_str()).fetch_all(pool).await)?,
         )
     }
 

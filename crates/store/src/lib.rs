@@ -6,8 +6,9 @@
 //! with `$n` placeholders (which SQLite accepts too) and compiled for both pools by [`on_pool!`].
 //!
 //! Conventions: instants are BIGINT epoch milliseconds (UTC), ids are TEXT uuids, money is integer
-//! cents, enumerations are their lower-case domain names. Rows are plain structs; the server turns
-//! them into domain types.
+//! cents, enumerations are their lower-case domain names. Rows are plain structs whose statuses
+//! are already the domain's enums (a stored name the domain does not know fails to decode): the
+//! store converts at its boundary, so nothing above it spells a status as a string.
 
 mod audit;
 mod billing;
@@ -62,7 +63,7 @@ pub use notifications::{
 };
 pub use payments::PaymentRow;
 pub use plans::PlanRow;
-pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED};
+pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_gallery_cursor};
 pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};

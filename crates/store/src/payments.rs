@@ -3,6 +3,8 @@
 //! `succeeded`, `failed` or `unknown` (to be reconciled), and from `succeeded` to `refunded`.
 //! The database keeps one succeeded attempt per invoice and one attempt in flight per invoice.
 
+use smartbox_domain::PaymentStatus;
+
 use crate::{Db, Result, on_pool};
 
 /// A payment attempt as stored.
@@ -11,8 +13,8 @@ pub struct PaymentRow {
     pub id: String,
     pub invoice_id: String,
     pub amount_cents: i64,
-    /// `pending`, `succeeded`, `failed`, `unknown` or `refunded`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PaymentStatus,
     /// `sandbox` or `stripe`.
     pub provider: String,
     /// The PaymentIntent, once the provider named it.

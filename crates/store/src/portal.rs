@@ -31,6 +31,13 @@ pub struct GalleryFilter<'a> {
     pub before: Option<(i64, &'a str)>,
 }
 
+/// Parses a gallery keyset cursor `<occurred_at>~<id>` (what [`GalleryFilter::before`] holds,
+/// as pages and the API pass it around).
+pub fn parse_gallery_cursor(text: &str) -> Option<(i64, &str)> {
+    let (at, id) = text.split_once('~')?;
+    Some((at.parse().ok()?, id))
+}
+
 /// The category filter value meaning "not categorised yet".
 pub const UNCATEGORISED: &str = "uncategorised";
 
@@ -179,5 +186,16 @@ impl Db {
         .await
         .map(|_| ()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_gallery_cursor;
+
+    #[test]
+    fn a_cursor_is_the_time_and_id_of_the_last_event_shown() {
+        assert_eq!(parse_gallery_cursor("12~abc"), Some((12, "abc")));
+        assert_eq!(parse_gallery_cursor("x~abc"), None);
     }
 }

@@ -1,5 +1,7 @@
 //! Subscriptions: one per device, the plan, the state and the billing anchor.
 
+use smartbox_domain::SubscriptionStatus;
+
 use crate::{Db, Result, on_pool};
 
 /// A subscription as stored.
@@ -10,7 +12,8 @@ pub struct SubscriptionRow {
     pub customer_id: String,
     pub plan_id: String,
     pub pending_plan_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SubscriptionStatus,
     pub anchor_at: i64,
     pub current_period_start: i64,
     pub current_period_end: i64,
@@ -29,7 +32,7 @@ pub struct NewSubscription<'a> {
     pub device_id: &'a str,
     pub customer_id: &'a str,
     pub plan_id: &'a str,
-    pub status: &'a str,
+    pub status: SubscriptionStatus,
     /// The billing anchor (trial end).
     pub anchor_at: i64,
     pub current_period_start: i64,
@@ -53,7 +56,7 @@ impl Db {
         .bind(s.device_id)
         .bind(s.customer_id)
         .bind(s.plan_id)
-        .bind(s.status)
+        .bind(s.status.as_str())
         .bind(s.anchor_at)
         .bind(s.current_period_start)
         .bind(s.current_period_end)
@@ -121,16 +124,16 @@ impl Db {
     pub async fn set_subscription_status(
         &self,
         id: &str,
-        from: &str,
-        to: &str,
+        from: SubscriptionStatus,
+        to: SubscriptionStatus,
         now: i64,
     ) -> Result<bool> {
         let done = on_pool!(self, pool => sqlx::query(
             "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2",
         )
         .bind(id)
-        .bind(from)
-        .bind(to)
+        .bind(from.as_str())
+        .bind(to.as_str())
         .bind(now)
         .execute(pool)
         .await?

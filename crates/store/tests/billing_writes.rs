@@ -3,6 +3,7 @@
 //! in flight and one success per invoice, each webhook event once). SQLite always, PostgreSQL
 //! when `SMARTBOX_TEST_POSTGRES_URL` is set.
 
+use smartbox_domain::{InvoiceStatus, PaymentStatus, SubscriptionStatus};
 use smartbox_store::changes::{
     Applied, AuditRecord, Change, Changes, InvoiceStatusUpdate, NewInvoice, NewPayment,
     PaymentUpdate, QueuedJob, StaleGuard, SubscriptionUpdate,
@@ -55,7 +56,7 @@ async fn subscription(db: &Db, name: &str) -> String {
         device_id: &device,
         customer_id: &user,
         plan_id: "basic",
-        status: "active",
+        status: SubscriptionStatus::Active,
         anchor_at: 0,
         current_period_start: 0,
         current_period_end: 30 * DAY,
@@ -73,7 +74,7 @@ fn renewal(sub: &str, version: i64, invoice_id: &str) -> Changes {
         expected_version: version,
         plan_id: "basic".into(),
         pending_plan_id: None,
-        status: "active".into(),
+        status: SubscriptionStatus::Active,
         current_period_start: 30 * DAY,
         current_period_end: 61 * DAY,
         cancel_at_period_end: false,
@@ -88,7 +89,7 @@ fn renewal(sub: &str, version: i64, invoice_id: &str) -> Changes {
         kind: "renewal".into(),
         period_start: 30 * DAY,
         period_end: 61 * DAY,
-        status: "open".into(),
+        status: InvoiceStatus::Open,
         total_cents: 515,
         idempotency_key: invoice_id.into(),
         created_at: 30 * DAY,
@@ -122,7 +123,7 @@ fn pending(id: &str, invoice_id: &str) -> NewPayment {
         id: id.into(),
         invoice_id: invoice_id.into(),
         amount_cents: 515,
-        status: "pending".into(),
+        status: PaymentStatus::Pending,
         provider: "sandbox".into(),
         provider_payment_id: None,
         failure_code: None,
@@ -135,8 +136,8 @@ fn settle(payment: &str, status: &str) -> Changes {
     Changes {
         ops: vec![Change::UpdatePayment(PaymentUpdate {
             id: payment.into(),
-            from: vec!["pending".into(), "unknown".into()],
-            status: status.into(),
+            from: vec![PaymentStatus::Pending, PaymentStatus::Unknown],
+            status: status.parse::<PaymentStatus>().expect("a status"),
             provider_payment_id: Some(format!("pi_{payment}")),
             failure_code: None,
             failure_message: None,
@@ -250,7 +251,7 @@ async fn an_invoice_has_one_attempt_in_flight_and_one_success() {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|p| p.status)
+                .map(|p| p.status.to_string())
                 .collect();
         assert_eq!(statuses, ["failed", "succeeded", "pending"]);
         // A settled attempt does not move back.
@@ -282,8 +283,8 @@ async fn a_webhook_event_takes_effect_once() {
                 },
                 Change::SetInvoiceStatus(InvoiceStatusUpdate {
                     id: "inv-1".into(),
-                    from: vec!["open".into()],
-                    to: "paid".into(),
+                    from: vec![InvoiceStatus::Open],
+                    to: InvoiceStatus::Paid,
                     paid_at: Some(5),
                     carried_into: None,
                 }),
@@ -373,7 +374,7 @@ async fn due_subscriptions_are_those_whose_period_ended_and_billing_must_act_on(
             if let Change::UpdateSubscription(update) = &mut changes.ops[0] {
                 update.current_period_end = end;
                 update.current_period_start = 0;
-                update.status = status.into();
+                update.status = status.parse::<SubscriptionStatus>().expect("a status");
             }
             assert_eq!(t.db.apply_changes(&changes).await.unwrap(), Applied::Done);
         }

@@ -1,6 +1,7 @@
 //! The storage suite: every test runs on SQLite, and on PostgreSQL too when
 //! `SMARTBOX_TEST_POSTGRES_URL` is set, each on a database of its own.
 
+use smartbox_domain::SubscriptionStatus;
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
@@ -61,7 +62,7 @@ async fn subscribe(db: &Db, user_id: &str, device_id: &str, id: &str) {
         device_id,
         customer_id: user_id,
         plan_id: "basic",
-        status: "trialing",
+        status: SubscriptionStatus::Trialing,
         anchor_at: 10_000,
         current_period_start: 2_000,
         current_period_end: 10_000,
@@ -206,7 +207,7 @@ async fn a_device_has_at_most_one_live_subscription() {
             device_id: &device_id,
             customer_id: &user_id,
             plan_id: "basic",
-            status: "trialing",
+            status: SubscriptionStatus::Trialing,
             anchor_at: 1,
             current_period_start: 1,
             current_period_end: 2,
@@ -219,9 +220,14 @@ async fn a_device_has_at_most_one_live_subscription() {
                 .is_conflict()
         );
         assert!(
-            t.db.set_subscription_status("sub-1", "trialing", "canceled", 3)
-                .await
-                .unwrap()
+            t.db.set_subscription_status(
+                "sub-1",
+                SubscriptionStatus::Trialing,
+                SubscriptionStatus::Canceled,
+                3,
+            )
+            .await
+            .unwrap()
         );
         let live = t.db.live_subscription_of_device(&device_id).await.unwrap();
         assert!(live.is_none(), "a canceled subscription is not live");
@@ -609,9 +615,14 @@ async fn the_device_api_reads_a_device_with_its_live_subscription_in_one_query()
         assert_eq!(access.anchor_at, Some(10_000));
         assert_eq!(access.spend_cap_cents, Some(0));
 
-        t.db.set_subscription_status("sub-a", "trialing", "canceled", 4_000)
-            .await
-            .unwrap();
+        t.db.set_subscription_status(
+            "sub-a",
+            SubscriptionStatus::Trialing,
+            SubscriptionStatus::Canceled,
+            4_000,
+        )
+        .await
+        .unwrap();
         let access =
             t.db.device_access_by_serial("SB-0102")
                 .await

@@ -3,7 +3,7 @@
 //! provider before the invoice is charged again, and every answer goes through the domain's
 //! state machine (dunning, resume) in the same transaction as the payment's new status.
 
-use smartbox_domain::Cents;
+use smartbox_domain::{Cents, InvoiceStatus, PaymentStatus};
 use smartbox_store::PaymentRow;
 use smartbox_store::changes::Applied;
 use time::OffsetDateTime;
@@ -99,7 +99,7 @@ impl BillingEngine {
     ) -> Result<Vec<ChargeResult>, BillingError> {
         let open = self
             .db
-            .invoices_of_subscription_with_status(subscription_id, "open")
+            .invoices_of_subscription_with_status(subscription_id, InvoiceStatus::Open)
             .await?;
         let mut results = Vec::with_capacity(open.len());
         for invoice in open {
@@ -143,18 +143,18 @@ impl BillingEngine {
                 .invoice_by_id(invoice_id)
                 .await?
                 .ok_or(BillingError::NotFound("invoice"))?;
-            if invoice.status != "open" {
+            if invoice.status != InvoiceStatus::Open {
                 return Ok(not_open());
             }
             let payments = self.db.payments_of_invoice(invoice_id).await?;
-            if payments.iter().any(|p| p.status == "succeeded") {
+            if payments
+                .iter()
+                .any(|p| p.status == PaymentStatus::Succeeded)
+            {
                 // Paid already, whatever the invoice says: never charge it again.
                 return Ok(not_open());
             }
-            if let Some(in_flight) = payments
-                .iter()
-                .find(|p| p.status == "pending" || p.status == "unknown")
-            {
+            if let Some(in_flight) = payments.iter().find(|p| p.status.in_flight()) {
                 if from_ms(in_flight.created_at) + self.config.in_flight_grace > now {
                     return Ok(ChargeResult::InFlight {
                         invoice_id: invoice_id.to_owned(),
@@ -173,7 +173,7 @@ impl BillingEngine {
             let snapshot = self.snapshot(&invoice.subscription_id).await?;
             let invoice_ref = InvoiceRef {
                 id: invoice.id.clone(),
-                status: invoice.status.clone(),
+                status: invoice.status,
             };
             let (changes, charge) = decide::new_attempt(
                 &snapshot,
@@ -230,11 +230,9 @@ impl BillingEngine {
                 .await?
                 .ok_or(BillingError::NotFound("payment"))?;
             let settled_elsewhere = match answer {
-                Answer::Paid(_) => !decide::SETTLE_SUCCESS_FROM.contains(&payment.status.as_str()),
-                Answer::Declined(..) => {
-                    !decide::SETTLE_FAILURE_FROM.contains(&payment.status.as_str())
-                }
-                Answer::Unknown(..) => payment.status != "pending",
+                Answer::Paid(_) => !decide::SETTLE_SUCCESS_FROM.contains(&payment.status),
+                Answer::Declined(..) => !decide::SETTLE_FAILURE_FROM.contains(&payment.status),
+                Answer::Unknown(..) => payment.status != PaymentStatus::Pending,
             };
             if settled_elsewhere {
                 return Ok(settled_result(&payment));
@@ -247,7 +245,7 @@ impl BillingEngine {
             let snapshot = self.snapshot(&charge.subscription_id).await?;
             let invoice_ref = InvoiceRef {
                 id: invoice.id.clone(),
-                status: invoice.status.clone(),
+                status: invoice.status,
             };
             let changes = match answer {
                 Answer::Paid(intent) => decide::payment_succeeded(
@@ -417,12 +415,12 @@ pub(crate) fn answer_of_record(record: &ChargeRecord) -> Answer {
 /// The result an attempt already settled stands for.
 fn settled_result(payment: &PaymentRow) -> ChargeResult {
     let invoice_id = payment.invoice_id.clone();
-    match payment.status.as_str() {
-        "succeeded" | "refunded" => ChargeResult::Paid { invoice_id },
-        "failed" => ChargeResult::Declined {
+    match payment.status {
+        PaymentStatus::Succeeded | PaymentStatus::Refunded => ChargeResult::Paid { invoice_id },
+        PaymentStatus::Failed => ChargeResult::Declined {
             invoice_id,
             reason: payment.failure_code.clone().unwrap_or_default(),
         },
-        _ => ChargeResult::Unknown { invoice_id },
+        PaymentStatus::Pending | PaymentStatus::Unknown => ChargeResult::Unknown { invoice_id },
     }
 }

@@ -7,7 +7,8 @@ use smartbox_domain::lifecycle::{LifecycleEvent, LifecycleState};
 use smartbox_domain::period::{nth_period, period_index_containing};
 use smartbox_domain::usage::{SpendCap, UsageCounters};
 use smartbox_domain::{
-    BillingPeriod, Cents, PlanId, SubscriptionEffect, SubscriptionEvent, SubscriptionState,
+    BillingPeriod, Cents, InvoiceStatus, PaymentStatus, PlanId, SubscriptionEffect,
+    SubscriptionEvent, SubscriptionState, SubscriptionStatus,
 };
 use smartbox_store::changes::{
     Change, Changes, InvoiceStatusUpdate, NewInvoice, NewPayment, PaymentUpdate, SubscriptionUpdate,
@@ -24,9 +25,14 @@ use crate::provider::{MINIMUM_CHARGE, PaymentFailure};
 
 /// Payment statuses an attempt may leave for `succeeded`: a success is never lost, even after a
 /// failure was recorded (a late webhook, a reconciliation).
-pub(crate) const SETTLE_SUCCESS_FROM: [&str; 3] = ["pending", "unknown", "failed"];
+pub(crate) const SETTLE_SUCCESS_FROM: [PaymentStatus; 3] = [
+    PaymentStatus::Pending,
+    PaymentStatus::Unknown,
+    PaymentStatus::Failed,
+];
 /// Payment statuses an attempt may leave for `failed` or `unknown`.
-pub(crate) const SETTLE_FAILURE_FROM: [&str; 2] = ["pending", "unknown"];
+pub(crate) const SETTLE_FAILURE_FROM: [PaymentStatus; 2] =
+    [PaymentStatus::Pending, PaymentStatus::Unknown];
 
 /// Failure code of an attempt made without a card on file.
 pub(crate) const NO_PAYMENT_METHOD: &str = "payment_method_missing";
@@ -98,7 +104,7 @@ pub(crate) struct PeriodEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct InvoiceRef {
     pub id: String,
-    pub status: String,
+    pub status: InvoiceStatus,
 }
 
 /// Who and why, for the audit log.
@@ -184,7 +190,7 @@ fn renew(
         s,
         "renewal",
         period,
-        "open",
+        InvoiceStatus::Open,
         format!("renewal:{}:{}", s.id, to_ms(period.start)),
         &invoice_lines,
         now_ms,
@@ -315,8 +321,8 @@ fn cancel_at_period_end(
     for open in &extras.open_invoice_ids {
         changes.push(Change::SetInvoiceStatus(InvoiceStatusUpdate {
             id: open.clone(),
-            from: vec!["open".into()],
-            to: "uncollectible".into(),
+            from: vec![InvoiceStatus::Open],
+            to: InvoiceStatus::Uncollectible,
             paid_at: None,
             carried_into: None,
         }));
@@ -326,7 +332,7 @@ fn cancel_at_period_end(
             ("invoice", open),
             "written_off",
             "the subscription ended with this invoice unpaid",
-            json!({ "to_status": "uncollectible" }),
+            json!({ "to_status": InvoiceStatus::Uncollectible.as_str() }),
         ));
     }
 
@@ -341,11 +347,11 @@ fn cancel_at_period_end(
             // Below the provider's minimum charge the last overage is waived; without a card it
             // cannot be collected from a subscription that has ended.
             let status = if total < MINIMUM_CHARGE {
-                "void"
+                InvoiceStatus::Void
             } else if s.payer.is_none() {
-                "uncollectible"
+                InvoiceStatus::Uncollectible
             } else {
-                "open"
+                InvoiceStatus::Open
             };
             let boundary = BillingPeriod {
                 start: s.period.end,
@@ -364,7 +370,7 @@ fn cancel_at_period_end(
             for draft in &extras.drafts {
                 changes.push(carry(draft, &invoice_id));
             }
-            if let (Some(payer), "open") = (&s.payer, status) {
+            if let (Some(payer), InvoiceStatus::Open) = (&s.payer, status) {
                 let payment_id = new_id();
                 changes.push(Change::InsertPayment(pending_payment(
                     &payment_id,
@@ -392,10 +398,10 @@ fn cancel_at_period_end(
         "cancel requested; effective at the end of the period",
         json!({
             "from_status": s.status().as_str(),
-            "to_status": "canceled",
+            "to_status": SubscriptionStatus::Canceled.as_str(),
             "period_end": to_ms(s.period.end),
             "final_invoice_id": final_invoice.as_ref().map(|f| f.0.clone()),
-            "final_invoice_status": final_invoice.as_ref().map(|f| f.1),
+            "final_invoice_status": final_invoice.as_ref().map(|f| f.1.as_str()),
             "final_overage_cents": final_invoice.as_ref().map(|f| f.2.get()),
             "by": cause.why,
         }),
@@ -431,23 +437,20 @@ pub(crate) fn payment_succeeded(
     let mut changes = Changes::new();
     changes.push(Change::UpdatePayment(PaymentUpdate {
         id: payment_id.to_owned(),
-        from: SETTLE_SUCCESS_FROM
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        status: "succeeded".into(),
+        from: SETTLE_SUCCESS_FROM.to_vec(),
+        status: PaymentStatus::Succeeded,
         provider_payment_id: intent.map(|i| i.as_str().to_owned()),
         failure_code: None,
         failure_message: None,
         provider_event_created: event_created,
         updated_at: now_ms,
     }));
-    let was_open = invoice.status == "open";
-    if was_open || invoice.status == "uncollectible" {
+    let was_open = invoice.status == InvoiceStatus::Open;
+    if was_open || invoice.status == InvoiceStatus::Uncollectible {
         changes.push(Change::SetInvoiceStatus(InvoiceStatusUpdate {
             id: invoice.id.clone(),
-            from: vec![invoice.status.clone()],
-            to: "paid".into(),
+            from: vec![invoice.status],
+            to: InvoiceStatus::Paid,
             paid_at: Some(now_ms),
             carried_into: None,
         }));
@@ -494,11 +497,8 @@ pub(crate) fn payment_failed(
     let mut changes = Changes::new();
     changes.push(Change::UpdatePayment(PaymentUpdate {
         id: payment_id.to_owned(),
-        from: SETTLE_FAILURE_FROM
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        status: "failed".into(),
+        from: SETTLE_FAILURE_FROM.to_vec(),
+        status: PaymentStatus::Failed,
         provider_payment_id: intent.map(|i| i.as_str().to_owned()),
         failure_code: Some(failure.reason().to_owned()),
         failure_message: Some(failure.message.clone()),
@@ -528,11 +528,11 @@ fn apply_decline(
 ) {
     let now_ms = to_ms(now);
     if s.state == SubscriptionState::Canceled {
-        if invoice.status == "open" {
+        if invoice.status == InvoiceStatus::Open {
             changes.push(Change::SetInvoiceStatus(InvoiceStatusUpdate {
                 id: invoice.id.clone(),
-                from: vec!["open".into()],
-                to: "uncollectible".into(),
+                from: vec![InvoiceStatus::Open],
+                to: InvoiceStatus::Uncollectible,
                 paid_at: None,
                 carried_into: None,
             }));
@@ -560,8 +560,8 @@ pub(crate) fn payment_unknown(
     Changes {
         ops: vec![Change::UpdatePayment(PaymentUpdate {
             id: payment_id.to_owned(),
-            from: vec!["pending".into()],
-            status: "unknown".into(),
+            from: vec![PaymentStatus::Pending],
+            status: PaymentStatus::Unknown,
             provider_payment_id: intent.map(|i| i.as_str().to_owned()),
             failure_code: None,
             failure_message: Some(reason.to_owned()),
@@ -577,11 +577,8 @@ pub(crate) fn payment_never_sent(payment_id: &str, now: OffsetDateTime) -> Chang
     Changes {
         ops: vec![Change::UpdatePayment(PaymentUpdate {
             id: payment_id.to_owned(),
-            from: SETTLE_FAILURE_FROM
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-            status: "failed".into(),
+            from: SETTLE_FAILURE_FROM.to_vec(),
+            status: PaymentStatus::Failed,
             provider_payment_id: None,
             failure_code: Some("not_sent".into()),
             failure_message: Some("The attempt never reached the payment provider.".into()),
@@ -685,7 +682,7 @@ pub(crate) fn subscription_update(
         expected_version: s.version,
         plan_id: plan.as_str().to_owned(),
         pending_plan_id: pending_plan.map(|p| p.as_str().to_owned()),
-        status: state.status().as_str().to_owned(),
+        status: state.status(),
         current_period_start: to_ms(period.start),
         current_period_end: to_ms(period.end),
         cancel_at_period_end: state.cancel_at_period_end(),
@@ -765,8 +762,8 @@ fn device_change(
     let from: LifecycleState = s.device_lifecycle;
     changes.push(Change::SetDeviceLifecycle {
         device_id: s.device_id.clone(),
-        from: from.as_str().to_owned(),
-        to: transition.to.as_str().to_owned(),
+        from,
+        to: transition.to,
     });
     changes.push(audit::entry(
         now_ms,
@@ -788,7 +785,7 @@ pub(crate) fn new_invoice(
     s: &Snapshot,
     kind: &str,
     period: BillingPeriod,
-    status: &str,
+    status: InvoiceStatus,
     idempotency_key: String,
     invoice_lines: &[Line],
     now_ms: i64,
@@ -800,7 +797,7 @@ pub(crate) fn new_invoice(
         kind: kind.to_owned(),
         period_start: to_ms(period.start),
         period_end: to_ms(period.end),
-        status: status.to_owned(),
+        status,
         total_cents: lines::total(invoice_lines).get(),
         idempotency_key,
         created_at: now_ms,
@@ -822,7 +819,7 @@ pub(crate) fn pending_payment(
         id: id.to_owned(),
         invoice_id: invoice_id.to_owned(),
         amount_cents: amount.get(),
-        status: "pending".into(),
+        status: PaymentStatus::Pending,
         provider: provider.to_owned(),
         provider_payment_id: None,
         failure_code: None,
@@ -839,7 +836,7 @@ fn missing_card_payment(
     now_ms: i64,
 ) -> NewPayment {
     NewPayment {
-        status: "failed".into(),
+        status: PaymentStatus::Failed,
         failure_code: Some(NO_PAYMENT_METHOD.into()),
         failure_message: Some("No card on file to charge.".into()),
         ..pending_payment(id, invoice_id, amount, provider, now_ms)
@@ -863,8 +860,8 @@ fn carried_lines(drafts: &[Draft]) -> Vec<Line> {
 fn carry(draft: &Draft, into: &str) -> Change {
     Change::SetInvoiceStatus(InvoiceStatusUpdate {
         id: draft.id.clone(),
-        from: vec!["draft".into()],
-        to: "void".into(),
+        from: vec![InvoiceStatus::Draft],
+        to: InvoiceStatus::Void,
         paid_at: None,
         carried_into: Some(into.to_owned()),
     })

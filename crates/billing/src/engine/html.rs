@@ -13,7 +13,7 @@ use crate::provider::ProviderMode;
 pub fn render_invoice_html(view: &InvoiceView, mode: ProviderMode) -> String {
     let invoice = &view.invoice;
     let number = escape(&invoice.number);
-    let status = escape(&invoice.status);
+    let status = escape(invoice.status.as_str());
     let mut out = String::with_capacity(4096);
     let _ = write!(
         out,
@@ -73,7 +73,7 @@ pub fn render_invoice_html(view: &InvoiceView, mode: ProviderMode) -> String {
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"amount\">{}</td></tr>",
                 from_ms(payment.created_at).date(),
-                escape(&payment.status),
+                escape(payment.status.as_str()),
                 escape(detail),
                 Cents::new(payment.amount_cents)
             );
@@ -102,6 +102,8 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use smartbox_domain::InvoiceStatus;
+
     use super::*;
     use smartbox_store::{InvoiceLineRow, InvoiceRow};
 
@@ -115,7 +117,7 @@ mod tests {
                 kind: "renewal".into(),
                 period_start: 1_767_225_600_000,
                 period_end: 1_769_904_000_000,
-                status: "paid".into(),
+                status: InvoiceStatus::Paid,
                 total_cents: 515,
                 idempotency_key: "k".into(),
                 created_at: 1_767_225_600_000,

@@ -1,15 +1,14 @@
 //! The jobs billing runs through the server's durable job queue: their kinds, payloads and unique
-//! keys. The server registers one handler per kind that parses the job with [`BillingJob::parse`]
-//! and calls [`BillingEngine::run_job`].
-
-use std::time::Instant;
+//! keys, and the changes that enqueue them (which the pure decisions use). The server registers
+//! one handler per kind that parses the job with [`BillingJob::parse`] and calls
+//! `BillingEngine::run_job` (in `runner`, which depends on the pass and collection, not the
+//! other way round).
 
 use serde_json::json;
 use smartbox_store::changes::{Change, QueuedJob};
 use time::OffsetDateTime;
 
-use super::pass::PassReport;
-use super::{BillingEngine, BillingError, from_ms, new_id, to_ms};
+use super::{new_id, to_ms};
 
 /// Attempts of a billing job before it is marked failed (visible to admin).
 const MAX_ATTEMPTS: i64 = 10;
@@ -28,14 +27,6 @@ pub enum BillingJob {
     GraceExpiry { subscription_id: String, at_ms: i64 },
     /// The customer's card changed (a webhook said so): charge their open invoices at once.
     CollectCustomer { customer_id: String },
-}
-
-/// What a job did, for logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobReport {
-    Pass(PassReport),
-    Charged(Vec<super::ChargeResult>),
-    GraceExpiry { suspended: bool },
 }
 
 impl BillingJob {
@@ -150,40 +141,6 @@ pub(crate) fn grace_expiry_at(subscription_id: &str, at: OffsetDateTime) -> Chan
         format!("{}{}", grace_key_prefix(subscription_id), to_ms(at)),
         at,
     )
-}
-
-impl BillingEngine {
-    /// Runs one billing job at `now` (the audit log names it `job:<kind>`). A billing pass
-    /// stops at `deadline` and leaves the rest to the next one.
-    pub async fn run_job(
-        &self,
-        job: &BillingJob,
-        now: OffsetDateTime,
-        deadline: Option<Instant>,
-    ) -> Result<JobReport, BillingError> {
-        let actor = format!("job:{}", job.kind());
-        match job {
-            BillingJob::BillingPass => Ok(JobReport::Pass(
-                self.run_billing_pass(now, deadline, &actor).await?,
-            )),
-            BillingJob::PaymentRetry { subscription_id } => Ok(JobReport::Charged(
-                self.collect_subscription(subscription_id, now, &actor, "scheduled payment retry")
-                    .await?,
-            )),
-            BillingJob::GraceExpiry {
-                subscription_id,
-                at_ms,
-            } => Ok(JobReport::GraceExpiry {
-                suspended: self
-                    .expire_grace(subscription_id, from_ms(*at_ms), now, &actor)
-                    .await?,
-            }),
-            BillingJob::CollectCustomer { customer_id } => Ok(JobReport::Charged(
-                self.collect_customer(customer_id, now, &actor, "the payment method changed")
-                    .await?,
-            )),
-        }
-    }
 }
 
 #[cfg(test)]

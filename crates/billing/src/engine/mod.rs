@@ -32,6 +32,7 @@ mod payment_methods;
 mod plan_change;
 mod queries;
 mod returns;
+mod runner;
 mod snapshot;
 mod webhooks;
 
@@ -44,12 +45,13 @@ use crate::provider::{PaymentProvider, ProviderError, ProviderMode};
 
 pub use collect::ChargeResult;
 pub use html::render_invoice_html;
-pub use jobs::{BillingJob, JobReport};
+pub use jobs::BillingJob;
 pub use pass::PassReport;
 pub use payment_methods::CardAttached;
 pub use plan_change::{PlanChangePreview, PlanChangeResult};
 pub use queries::InvoiceView;
 pub use returns::{DeviceReturned, ReturnCause};
+pub use runner::JobReport;
 pub use webhooks::WebhookOutcome;
 
 /// Tuning of the engine; [`EngineConfig::for_backend`] suits production.

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
+use smartbox_domain::InvoiceStatus;
 use smartbox_store::changes::{Applied, Changes};
 use time::OffsetDateTime;
 
@@ -206,7 +207,7 @@ fn outcome_changes(
     };
     let invoice = InvoiceRef {
         id: charge.invoice_id.clone(),
-        status: "open".into(),
+        status: InvoiceStatus::Open,
     };
     let cause = Cause {
         actor: cause.actor,

@@ -11,7 +11,9 @@ use serde_json::json;
 use smartbox_domain::plan::PlanChange;
 use smartbox_domain::proration::prorate_upgrade;
 use smartbox_domain::usage::SpendCap;
-use smartbox_domain::{BillingPeriod, Cents, PlanId, SubscriptionEvent, SubscriptionState};
+use smartbox_domain::{
+    BillingPeriod, Cents, InvoiceStatus, PlanId, SubscriptionEvent, SubscriptionState,
+};
 use smartbox_store::changes::{Applied, Changes};
 use time::OffsetDateTime;
 
@@ -219,9 +221,9 @@ impl BillingEngine {
                     let invoice_id = (prorated > Cents::ZERO).then(new_id);
                     if let Some(invoice_id) = &invoice_id {
                         let status = if prorated >= MINIMUM_CHARGE {
-                            "open"
+                            InvoiceStatus::Open
                         } else {
-                            "draft"
+                            InvoiceStatus::Draft
                         };
                         let rest = BillingPeriod {
                             start: now,

@@ -8,7 +8,7 @@ use super::html::render_invoice_html;
 use super::lines::Line;
 use super::snapshot::Snapshot;
 use super::{BillingEngine, BillingError};
-use smartbox_domain::Cents;
+use smartbox_domain::{Cents, InvoiceStatus};
 
 /// An invoice with its lines and payment attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl BillingEngine {
         if snapshot.draft_invoices > 0 {
             for draft in self
                 .db
-                .invoices_of_subscription_with_status(&snapshot.id, "draft")
+                .invoices_of_subscription_with_status(&snapshot.id, InvoiceStatus::Draft)
                 .await?
             {
                 let lines = self.db.invoice_lines(&draft.id).await?;
@@ -74,7 +74,7 @@ impl BillingEngine {
         if snapshot.open_invoices > 0 && snapshot.state.cancel_at_period_end() {
             extras.open_invoice_ids = self
                 .db
-                .invoices_of_subscription_with_status(&snapshot.id, "open")
+                .invoices_of_subscription_with_status(&snapshot.id, InvoiceStatus::Open)
                 .await?
                 .into_iter()
                 .map(|i| i.id)

@@ -46,10 +46,7 @@ impl BillingEngine {
                 .device_by_id(device_id)
                 .await?
                 .ok_or(BillingError::NotFound("mailbox"))?;
-            let from: LifecycleState = device
-                .lifecycle_state
-                .parse()
-                .map_err(|e| BillingError::Corrupt(format!("device {device_id}: {e}")))?;
+            let from = device.lifecycle_state;
             let subscription = match self.db.live_subscription_of_device(device_id).await? {
                 Some(row) => Some(self.snapshot(&row.id).await?),
                 None => None,
@@ -86,8 +83,8 @@ pub(crate) fn decide_return(
     let mut changes = Changes::new();
     changes.push(Change::MoveDeviceLifecycle {
         device_id: device_id.to_owned(),
-        from: from.as_str().to_owned(),
-        to: lifecycle.to.as_str().to_owned(),
+        from,
+        to: lifecycle.to,
     });
     let mut ended = None;
     if let Some(s) = subscription

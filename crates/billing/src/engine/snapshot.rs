@@ -51,17 +51,12 @@ impl Snapshot {
             .map(str::parse::<PlanId>)
             .transpose()
             .map_err(|e| corrupt(format!("{e}")))?;
-        let status: SubscriptionStatus = row.status.parse().map_err(|e| corrupt(format!("{e}")))?;
         let state = SubscriptionState::restore(
-            status,
+            row.status,
             row.cancel_at_period_end,
             row.past_due_since.map(from_ms),
         )
         .map_err(|e| corrupt(e.to_string()))?;
-        let device_lifecycle: LifecycleState = row
-            .device_lifecycle
-            .parse()
-            .map_err(|e| corrupt(format!("{e}")))?;
         let payer = match (
             &row.provider_customer_id,
             row.payment_method_id
@@ -89,7 +84,7 @@ impl Snapshot {
             spend_cap: spend_cap(plan, row.spend_cap_cents),
             version: row.version,
             payer,
-            device_lifecycle,
+            device_lifecycle: row.device_lifecycle,
             usage: UsageCounters {
                 notifications: u64::try_from(row.period_notifications).unwrap_or(0),
                 data_bytes: u64::try_from(row.period_data_bytes).unwrap_or(0),

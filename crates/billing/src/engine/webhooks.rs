@@ -11,6 +11,7 @@
 //! `charge.refunded`, `charge.dispute.created`. Other types are recorded and ignored.
 
 use serde_json::{Value, json};
+use smartbox_domain::PaymentStatus;
 use smartbox_store::PaymentRow;
 use smartbox_store::changes::{Applied, Change, Changes, PaymentUpdate, StaleGuard};
 use time::OffsetDateTime;
@@ -130,9 +131,9 @@ impl BillingEngine {
     ) -> Result<Changes, BillingError> {
         let succeeded = event.kind() == EventKind::PaymentIntentSucceeded;
         let moves_forward = if succeeded {
-            decide::SETTLE_SUCCESS_FROM.contains(&payment.status.as_str())
+            decide::SETTLE_SUCCESS_FROM.contains(&payment.status)
         } else {
-            decide::SETTLE_FAILURE_FROM.contains(&payment.status.as_str())
+            decide::SETTLE_FAILURE_FROM.contains(&payment.status)
                 && !older_than_applied(payment, event.created)
         };
         if !moves_forward {
@@ -146,7 +147,7 @@ impl BillingEngine {
         let snapshot = self.snapshot(&invoice.subscription_id).await?;
         let invoice_ref = InvoiceRef {
             id: invoice.id.clone(),
-            status: invoice.status.clone(),
+            status: invoice.status,
         };
         let intent = event.payment_intent_id();
         Ok(if succeeded {
@@ -292,7 +293,7 @@ fn charge_effect(
         ));
         return changes;
     }
-    if payment.status != "succeeded" || older_than_applied(payment, event.created) {
+    if payment.status != PaymentStatus::Succeeded || older_than_applied(payment, event.created) {
         return changes;
     }
     let refunded = amount("amount_refunded").unwrap_or(0);
@@ -301,8 +302,8 @@ fn charge_effect(
     if fully {
         changes.push(Change::UpdatePayment(PaymentUpdate {
             id: payment.id.clone(),
-            from: vec!["succeeded".into()],
-            status: "refunded".into(),
+            from: vec![PaymentStatus::Succeeded],
+            status: PaymentStatus::Refunded,
             provider_payment_id: None,
             failure_code: None,
             failure_message: None,

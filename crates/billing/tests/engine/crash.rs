@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use smartbox_billing::BillingEngine;
 use smartbox_billing::engine::ChargeResult;
-use smartbox_domain::PlanId;
+use smartbox_domain::{InvoiceStatus, PlanId};
 use time::Duration;
 use time::macros::datetime;
 
@@ -93,7 +93,7 @@ async fn a_process_killed_before_the_provider_was_called_charges_once_after_rest
         let attempts: Vec<(String, Option<String>)> = payments(&w.db, &invoice)
             .await
             .into_iter()
-            .map(|p| (p.status, p.failure_code))
+            .map(|p| (p.status.to_string(), p.failure_code))
             .collect();
         assert_eq!(
             attempts,
@@ -155,8 +155,8 @@ async fn a_lost_payment_is_recorded_even_when_its_invoice_was_written_off_meanwh
             ops: vec![smartbox_store::changes::Change::SetInvoiceStatus(
                 smartbox_store::changes::InvoiceStatusUpdate {
                     id: invoice.id.clone(),
-                    from: vec!["open".into()],
-                    to: "uncollectible".into(),
+                    from: vec![InvoiceStatus::Open],
+                    to: InvoiceStatus::Uncollectible,
                     paid_at: None,
                     carried_into: None,
                 },

@@ -265,7 +265,7 @@ async fn a_suspended_subscription_canceled_writes_its_open_invoice_off_and_is_no
         let statuses: Vec<String> = invoices(&w.db, &c)
             .await
             .into_iter()
-            .map(|i| i.status)
+            .map(|i| i.status.to_string())
             .collect();
         assert_eq!(
             statuses,

@@ -4,7 +4,7 @@
 
 use smartbox_billing::BillingError;
 use smartbox_billing::engine::{DeviceReturned, ReturnCause};
-use smartbox_domain::{LifecycleState, PlanId};
+use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
 use smartbox_store::changes::{Applied, Change, Changes, StaleGuard, SubscriptionUpdate};
 use smartbox_store::testing;
 use time::Duration;
@@ -23,7 +23,7 @@ const BY_CUSTOMER: ReturnCause<'static> = ReturnCause {
 /// `(subscription status, device lifecycle)`.
 async fn states(w: &World, c: &Customer) -> (String, String) {
     let row = subscription(&w.db, c).await;
-    (row.status, row.device_lifecycle)
+    (row.status.to_string(), row.device_lifecycle.to_string())
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
@@ -101,7 +101,7 @@ async fn a_billing_decision_read_before_a_return_is_refused_when_written_after_i
                 expected_version: read.version,
                 plan_id: read.plan_id.clone(),
                 pending_plan_id: None,
-                status: "active".into(),
+                status: SubscriptionStatus::Active,
                 current_period_start: read.current_period_end,
                 current_period_end: read.current_period_end + 1,
                 cancel_at_period_end: false,

@@ -101,7 +101,7 @@ pub async fn claim(db: &Db, name: &str, plan: PlanId, claimed_at: OffsetDateTime
         device_id: &device_id,
         customer_id: &id,
         plan_id: plan.as_str(),
-        status: SubscriptionStatus::Trialing.as_str(),
+        status: SubscriptionStatus::Trialing,
         anchor_at: ms(anchor),
         current_period_start: ms(claimed_at),
         current_period_end: ms(anchor),
@@ -157,7 +157,7 @@ pub async fn invoice_summary(db: &Db, c: &Customer) -> Vec<(String, i64)> {
     invoices(db, c)
         .await
         .into_iter()
-        .map(|i| (i.status, i.total_cents))
+        .map(|i| (i.status.to_string(), i.total_cents))
         .collect()
 }
 

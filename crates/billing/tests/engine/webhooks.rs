@@ -60,7 +60,7 @@ async fn attempt_status(db: &Db, invoice: &str) -> Vec<String> {
         .await
         .expect("payments")
         .into_iter()
-        .map(|p| p.status)
+        .map(|p| p.status.to_string())
         .collect()
 }
 

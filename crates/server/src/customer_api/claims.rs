@@ -9,13 +9,13 @@ use axum::http::{Extensions, StatusCode};
 use serde::{Deserialize, Serialize};
 use smartbox_domain::PlanId;
 
-use super::{Device, Subscription, actor, page_error};
+use super::{Device, Subscription, actor};
 use crate::accounts::ApiUser;
 use crate::accounts::rate_limit;
 use crate::error::ApiError;
-use crate::provisioning;
+use crate::services;
+use crate::services::claims::{self, ClaimRefusal};
 use crate::state::AppState;
-use crate::web::claim::{ClaimRefusal, verify_pair};
 
 /// A claim: the pair printed on the box and the chosen plan.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -64,19 +64,19 @@ pub(crate) async fn claim(
         ApiError::bad_request("invalid_plan", "`plan` must be basic, plus or premium")
     })?;
     let address = rate_limit::client_address(&extensions);
-    let device = verify_pair(&state, &address, &request.serial, &request.code)
-        .await
-        .map_err(page_error)?
-        .map_err(|refusal| refused(&refusal))?;
-    let now = state.clock.now_ms();
-    let (subscription_id, claimed) =
-        provisioning::start_trial(&state.db, &device.id, &user.user.id, plan, now).await?;
-    state.devices_changed();
-    if !claimed {
-        return Err(refused(&ClaimRefusal::AlreadyClaimed));
-    }
-    tracing::info!(serial = %device.serial, customer = %user.user.id, plan = plan.as_str(), "mailbox claimed over the API, trial started");
-    let device = crate::services::devices::get(&state, &actor(&user), &device.id.into())
+    let actor = actor(&user);
+    let claimed = claims::claim(
+        &state,
+        &actor,
+        &address,
+        &request.serial,
+        &request.code,
+        plan,
+    )
+    .await?
+    .map_err(|refusal| refused(&refusal))?;
+    let subscription_id = claimed.subscription_id;
+    let device = services::devices::get(&state, &actor, &claimed.device.id.into())
         .await?
         .into();
     let subscription = super::owned_subscription(&state, &user.user.id, &subscription_id).await?;

@@ -12,7 +12,6 @@ mod docs;
 mod settings;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,6 @@ use crate::error::ApiError;
 use crate::services::devices::DeviceDetails;
 use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
-use crate::web::PageError;
 
 pub use docs::CustomerApiDoc;
 
@@ -85,21 +83,6 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// A page-layer error (shared helpers such as the claim check return one) as the API's.
-pub(crate) fn page_error(err: PageError) -> ApiError {
-    match err {
-        PageError::Internal(err) => ApiError::Internal(err),
-        PageError::LoginRequired { .. } => ApiError::Unauthorized,
-        PageError::Status(status, message) => match status {
-            StatusCode::NOT_FOUND => ApiError::NotFound(message),
-            StatusCode::CONFLICT => ApiError::Conflict(message),
-            StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited(message),
-            StatusCode::FORBIDDEN => ApiError::Forbidden(message),
-            _ => ApiError::bad_request("bad_request", message),
-        },
-    }
-}
-
 /// The signed-in customer as the actor of a service.
 pub(crate) fn actor(user: &crate::accounts::CurrentUser) -> Actor {
     Actor::customer(user.user.id.as_str())
@@ -155,7 +138,7 @@ impl From<DeviceRow> for Device {
             serial: d.serial,
             name: d.name,
             location: d.location,
-            lifecycle_state: d.lifecycle_state,
+            lifecycle_state: d.lifecycle_state.to_string(),
             power_state: d.power_state,
             battery_percentage: d.battery_percentage,
             signal_dbm: d.signal_dbm,
@@ -309,7 +292,7 @@ pub(crate) async fn events(
     let before = q
         .before
         .as_deref()
-        .and_then(crate::web::gallery::parse_cursor);
+        .and_then(smartbox_store::parse_gallery_cursor);
     let filter = GalleryFilter {
         device_id: q.device_id.as_deref(),
         category: q.category.as_deref(),
@@ -417,7 +400,7 @@ fn invoice_of(i: smartbox_store::InvoiceRow, lines: Option<Vec<InvoiceLine>>) ->
         number: i.number,
         subscription_id: i.subscription_id,
         kind: i.kind,
-        status: i.status,
+        status: i.status.to_string(),
         total_cents: i.total_cents,
         period_start: i.period_start,
         period_end: i.period_end,
@@ -438,7 +421,7 @@ pub(crate) async fn invoices(
     let rows = state.db.invoices_of_customer(&user.user.id).await?;
     Ok(Json(
         rows.into_iter()
-            .filter(|i| i.status != "draft")
+            .filter(|i| i.status.is_issued())
             .map(|i| invoice_of(i, None))
             .collect(),
     ))
@@ -458,7 +441,7 @@ pub(crate) async fn invoice(
         .db
         .invoice_by_id(&invoice_id)
         .await?
-        .filter(|i| i.customer_id == user.user.id && i.status != "draft")
+        .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| ApiError::NotFound(format!("no invoice {invoice_id}")))?;
     let lines = state
         .db
@@ -507,7 +490,7 @@ impl From<SubscriptionRow> for Subscription {
             device_id: s.device_id,
             plan: s.plan_id,
             pending_plan: s.pending_plan_id,
-            status: s.status,
+            status: s.status.to_string(),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             cancel_at_period_end: s.cancel_at_period_end,

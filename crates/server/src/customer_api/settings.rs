@@ -8,15 +8,15 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Deserializer, Serialize};
-use smartbox_domain::PlanId;
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::SpendCap;
+use smartbox_domain::{PlanId, SubscriptionStatus};
 
 use crate::accounts::{ApiUser, CurrentUser};
 use crate::error::ApiError;
+use crate::notifications::CHANNELS;
 use crate::state::AppState;
-use crate::web::format::{minutes_clock, parse_clock, time_zones};
-use crate::web::settings::CHANNELS;
+use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
 /// The customer's settings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -129,7 +129,7 @@ async fn settings_of(state: &AppState, user: &CurrentUser) -> Result<Settings, A
         let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
             continue;
         };
-        if sub.status == "canceled" {
+        if sub.status == SubscriptionStatus::Canceled {
             continue;
         }
         let price = plan.plan().price.get();
@@ -227,7 +227,7 @@ pub(crate) async fn update_settings(
             .ok_or_else(|| {
                 ApiError::NotFound(format!("no subscription {}", cap.subscription_id))
             })?;
-        if sub.status == "canceled" {
+        if sub.status == SubscriptionStatus::Canceled {
             return Err(ApiError::Conflict(format!(
                 "subscription {} is canceled",
                 sub.id

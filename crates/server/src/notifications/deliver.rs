@@ -17,7 +17,7 @@ use super::message::{EventContext, event_context, gallery_link, notification, no
 use super::{push, webhooks};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
-use crate::web::format::offset_of;
+use crate::time_zone::offset_of;
 
 /// Largest photo sent to Home Assistant (the broker's packet limit is 512 KiB).
 const MQTT_PHOTO_MAX: usize = 256 * 1024;
@@ -186,7 +186,7 @@ async fn send(
                 .map_err(|err| JobError::permanent(anyhow::anyhow!("{err}")))?;
             let mailbox = Mailbox {
                 serial,
-                name: crate::web::dashboard::display_name(&event.device),
+                name: crate::services::devices::display_name(&event.device),
                 firmware_version: event.device.firmware_version.clone(),
             };
             let mut outgoing = outgoing.clone();

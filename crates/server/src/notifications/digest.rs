@@ -17,7 +17,7 @@ use time::{OffsetDateTime, Time};
 use super::deliver::delivery_key;
 use super::message::{gallery_link, notifications};
 use crate::jobs::{JobContext, JobError};
-use crate::web::format::offset_of;
+use crate::time_zone::offset_of;
 use smartbox_domain::epoch::unix_ms;
 
 /// The recurring pass's kind.

@@ -12,7 +12,7 @@ use super::message::{EventContext, event_context};
 use super::{DELIVERY_ATTEMPTS, NOTIFY_DELIVERY, NOTIFY_RELEASE};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
-use crate::web::format::offset_of;
+use crate::time_zone::offset_of;
 
 /// The channels on for a mailbox before the customer chooses (the settings page's defaults).
 const EMAIL_ON_BY_DEFAULT: bool = true;

@@ -8,9 +8,9 @@ use smartbox_notify::{EventKind, Notification, Thumbnail};
 use smartbox_store::{DeviceRow, MailEventRow, UserRow};
 use time::OffsetDateTime;
 
+use crate::services::devices::display_name;
 use crate::state::AppState;
-use crate::web::dashboard::display_name;
-use crate::web::format::offset_of;
+use crate::time_zone::offset_of;
 
 /// An event with the mailbox it came from and the customer who owns it.
 #[derive(Debug, Clone)]

@@ -43,6 +43,12 @@ use smartbox_notify::webhook::WebhookSender;
 
 use crate::config::Config;
 
+/// The notification channels, and whether each is on before the customer chooses.
+pub const CHANNELS: &[(&str, &str, bool)] = &[
+    ("email", "Email", true),
+    ("push", "Push notification", true),
+];
+
 /// Sends one delivery record's message. Payload `{"delivery_id": ...}`.
 pub const NOTIFY_DELIVERY: &str = "notify_delivery";
 /// Sends what quiet hours held for one destination as one message. Payload

@@ -29,11 +29,18 @@ pub async fn get(
         .ok_or_else(|| ServiceError::not_found("mailbox", id.as_str()))
 }
 
+/// The name shown for a mailbox: its own, or its serial.
+pub fn display_name(device: &DeviceRow) -> String {
+    if device.name.is_empty() {
+        format!("Mailbox {}", device.serial)
+    } else {
+        device.name.clone()
+    }
+}
+
 /// Whether a mailbox in `lifecycle` can be returned (the lifecycle state machine decides).
-pub fn returnable(lifecycle: &str) -> bool {
-    lifecycle
-        .parse::<LifecycleState>()
-        .is_ok_and(|state| state.apply(LifecycleEvent::Return).is_ok())
+pub fn returnable(lifecycle: LifecycleState) -> bool {
+    lifecycle.apply(LifecycleEvent::Return).is_ok()
 }
 
 /// A new name and location; `None` keeps what is stored.
@@ -114,7 +121,7 @@ pub async fn return_device(
     reason: Option<&str>,
 ) -> Result<DeviceReturned, ServiceError> {
     let device = get(state, actor, id).await?;
-    if !returnable(&device.lifecycle_state) {
+    if !returnable(device.lifecycle_state) {
         return Err(ServiceError::Conflict(NOT_RETURNABLE.to_owned()));
     }
     let cause = ReturnCause {

@@ -11,6 +11,7 @@
 //!
 //! | action | function |
 //! |---|---|
+//! | claim a mailbox (and start its trial) | [`claims::verify_pair`], [`claims::claim`] |
 //! | rename, say where it is | [`devices::update`] |
 //! | return a mailbox | [`devices::return_device`] |
 //! | cancel at period end, take it back | [`subscriptions::cancel`], [`subscriptions::resume`] |
@@ -18,6 +19,7 @@
 //! | save a card | [`payment_methods::start_card_setup`], [`payment_methods::save`] |
 
 mod actor;
+pub mod claims;
 pub mod devices;
 mod error;
 pub mod payment_methods;

@@ -15,13 +15,15 @@ use smartbox_billing::{CardDetails, ProviderError};
 use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
-use smartbox_domain::{BillingPeriod, PlanChange, PlanId, SubscriptionId, UsageCounters};
+use smartbox_domain::{
+    BillingPeriod, PlanChange, PlanId, SubscriptionId, SubscriptionStatus, UsageCounters,
+};
 
 use super::claim::plan_name;
-use super::dashboard::display_name;
 use super::format::{bytes, date, date_time, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::services::payment_methods::{self, NewCard};
 use crate::services::{Actor, ServiceError, subscriptions};
 use crate::state::AppState;
@@ -82,7 +84,7 @@ pub async fn page(
             notifications: scale(counters.notifications),
             data_bytes: scale(counters.data_bytes),
         };
-        let trialing = sub.status == "trialing";
+        let trialing = sub.status == SubscriptionStatus::Trialing;
         let period = BillingPeriod {
             start: from_unix_ms(sub.current_period_start),
             end: from_unix_ms(sub.current_period_end),
@@ -131,7 +133,7 @@ pub async fn page(
             spend_cap => money(cap.get().get()),
             has_card => has_card,
             changes => changes,
-            live => sub.status != "canceled",
+            live => sub.status != SubscriptionStatus::Canceled,
         });
     }
     let invoice_rows: Vec<_> = state
@@ -139,7 +141,7 @@ pub async fn page(
         .invoices_of_customer(&user.user.id)
         .await?
         .into_iter()
-        .filter(|i| i.status != "draft")
+        .filter(|i| i.status.is_issued())
         .collect();
     let invoices: Vec<_> = invoice_rows
         .iter()
@@ -176,7 +178,7 @@ pub async fn invoice_page(
         .db
         .invoice_by_id(&invoice_id)
         .await?
-        .filter(|i| i.customer_id == user.user.id && i.status != "draft")
+        .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| PageError::not_found("This invoice"))?;
     let tz = &user.user.time_zone;
     let lines: Vec<_> = state

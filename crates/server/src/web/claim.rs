@@ -4,6 +4,7 @@
 //!
 //! A verified pair waits in a short-lived HttpOnly cookie while the visitor signs up or logs in;
 //! it is checked again when the plan is chosen, because someone else may have claimed it meanwhile.
+//! The checks and the claim itself are `services::claims`, shared with `POST /api/v1/claims`.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -12,88 +13,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 use smartbox_domain::PlanId;
-use smartbox_domain::ids::{ClaimCode, Serial};
-use smartbox_store::DeviceRow;
+use smartbox_domain::ids::ClaimCode;
 
 use super::{PageError, render};
-use crate::accounts::rate_limit::{self, Scope};
+use crate::accounts::rate_limit;
 use crate::accounts::session::{append_cookies, cookie, is_https, set_cookie};
-use crate::accounts::tokens::constant_time_eq;
 use crate::accounts::{CurrentUser, Visitor};
-use crate::provisioning;
+use crate::services::Actor;
+use crate::services::claims::{self, verify_pair};
 use crate::state::AppState;
 
 /// The cookie holding a verified `SERIAL:CODE` during sign-up.
 pub const PENDING_CLAIM_COOKIE: &str = "sb_claim";
-
-/// Why a claim was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimRefusal {
-    /// Unknown serial, wrong code, or not a serial/code at all: 404.
-    WrongPair,
-    /// The mailbox already has an owner: 409.
-    AlreadyClaimed,
-    /// Too many wrong pairs from this address: 429.
-    RateLimited,
-}
-
-impl ClaimRefusal {
-    /// The status and the message shown to the visitor.
-    pub fn status_and_message(&self) -> (StatusCode, &'static str) {
-        match self {
-            ClaimRefusal::WrongPair => (
-                StatusCode::NOT_FOUND,
-                "We could not find a mailbox with this serial number and claim code. Check both against the label inside the lid.",
-            ),
-            ClaimRefusal::AlreadyClaimed => (
-                StatusCode::CONFLICT,
-                "This mailbox has already been claimed. If it is yours, log in with the account that claimed it, or contact support.",
-            ),
-            ClaimRefusal::RateLimited => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many wrong claim codes from your network. Wait 15 minutes and try again.",
-            ),
-        }
-    }
-}
-
-/// Checks a serial and claim code: the device when the pair is right and unclaimed. Every try is
-/// admitted against the caller's address first; a right pair is taken back.
-pub async fn verify_pair(
-    state: &AppState,
-    address: &str,
-    serial: &str,
-    code: &str,
-) -> Result<Result<DeviceRow, ClaimRefusal>, PageError> {
-    let now = state.clock.now_ms();
-    let scope = Scope::ClaimAddress(address.to_owned());
-    let Some(attempt) = rate_limit::admit(&state.db, &scope, now).await? else {
-        return Ok(Err(ClaimRefusal::RateLimited));
-    };
-    let found = match (Serial::parse(serial), ClaimCode::parse(code)) {
-        (Ok(serial), Ok(code)) => {
-            state
-                .db
-                .device_by_serial(serial.as_str())
-                .await?
-                .filter(|device| {
-                    let expected = state
-                        .master_key
-                        .claim_code_hash(serial.as_str(), code.as_str());
-                    constant_time_eq(&expected, &device.claim_code_hash)
-                })
-        }
-        _ => None,
-    };
-    let Some(device) = found else {
-        return Ok(Err(ClaimRefusal::WrongPair));
-    };
-    rate_limit::release(&state.db, &attempt).await?;
-    if device.lifecycle_state != "pre_activation" {
-        return Ok(Err(ClaimRefusal::AlreadyClaimed));
-    }
-    Ok(Ok(device))
-}
 
 /// The serial of a pending-claim cookie value.
 pub fn pending_serial(value: &str) -> Option<String> {
@@ -256,22 +187,11 @@ pub async fn choose_plan(
         );
     };
     let address = rate_limit::client_address(&extensions);
-    let device = match verify_pair(&state, &address, &serial, &code).await? {
-        Ok(device) => device,
-        Err(refusal) => {
-            let (status, message) = refusal.status_and_message();
-            return Err(PageError::Status(status, message.to_owned()));
-        }
-    };
-    let now = state.clock.now_ms();
-    let (_, claimed) =
-        provisioning::start_trial(&state.db, &device.id, &user.user.id, plan, now).await?;
-    state.devices_changed();
-    if !claimed {
-        let (status, message) = ClaimRefusal::AlreadyClaimed.status_and_message();
+    let actor = Actor::customer(user.user.id.as_str());
+    if let Err(refusal) = claims::claim(&state, &actor, &address, &serial, &code, plan).await? {
+        let (status, message) = refusal.status_and_message();
         return Err(PageError::Status(status, message.to_owned()));
     }
-    tracing::info!(serial = %device.serial, customer = %user.user.id, plan = plan.as_str(), "mailbox claimed, trial started");
     let mut response = Redirect::to("/billing/payment-method?welcome=1").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -5,11 +5,13 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
+use smartbox_domain::LifecycleState;
 use smartbox_store::{DeviceRow, VitalsRow};
 
 use super::format::{self, date_time};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -72,15 +74,6 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
     Ok(cards)
 }
 
-/// The name shown for a mailbox: its own, or its serial.
-pub fn display_name(device: &DeviceRow) -> String {
-    if device.name.is_empty() {
-        format!("Mailbox {}", device.serial)
-    } else {
-        device.name.clone()
-    }
-}
-
 /// 0-4 bars from dBm (LTE RSSI as the modem reports it).
 pub fn signal_bars(dbm: i64) -> i64 {
     match dbm {
@@ -100,12 +93,14 @@ fn is_late(device: &DeviceRow, now: i64) -> bool {
 
 /// What the mailbox is doing, in words that know its schedule.
 pub fn status_text(device: &DeviceRow, now: i64, tz: &str) -> String {
-    match device.lifecycle_state.as_str() {
-        "suspended" => return "Suspended: update your payment method to resume service".to_owned(),
-        "returned" => return "Returned".to_owned(),
-        "decommissioned" => return "Decommissioned".to_owned(),
-        "pre_activation" => return "Not activated yet".to_owned(),
-        _ => {}
+    match device.lifecycle_state {
+        LifecycleState::Suspended => {
+            return "Suspended: update your payment method to resume service".to_owned();
+        }
+        LifecycleState::Returned => return "Returned".to_owned(),
+        LifecycleState::Decommissioned => return "Decommissioned".to_owned(),
+        LifecycleState::PreActivation => return "Not activated yet".to_owned(),
+        LifecycleState::ActiveSubscription => {}
     }
     let Some(seen) = device.last_seen_at else {
         return "Waiting for its first check-in".to_owned();
@@ -157,7 +152,7 @@ mod tests {
             secret_ciphertext: vec![],
             claim_code_hash: String::new(),
             owner_id: None,
-            lifecycle_state: "active_subscription".into(),
+            lifecycle_state: LifecycleState::ActiveSubscription,
             power_state: power.into(),
             battery_percentage: Some(80),
             firmware_version: None,

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use smartbox_domain::DeviceId;
 use smartbox_store::DeviceRow;
 
-use super::dashboard::{battery_chart, display_name, status_text};
+use super::dashboard::{battery_chart, status_text};
 use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
-use crate::services::devices::DeviceDetails;
+use crate::services::devices::{DeviceDetails, display_name};
 use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 
@@ -78,7 +78,7 @@ async fn device_view(
             title => display_name(device), nav => "devices", id => device.id.clone(), name => device.name.clone(),
             serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
             status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
-            returnable => services::devices::returnable(&device.lifecycle_state),
+            returnable => services::devices::returnable(device.lifecycle_state),
             held => held_text(device), error => error,
         },
     )

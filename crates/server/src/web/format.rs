@@ -1,45 +1,16 @@
 //! How values read on the pages: money, instants in the customer's time zone, byte counts.
+//! The time zone itself is `crate::time_zone`, shared with the API and the notifications.
 
 use smartbox_domain::epoch::from_unix_ms;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
+
+use crate::time_zone::offset_of;
 
 /// Cents as dollars: `$12.34`, `-$0.50`.
 pub fn money(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
     format!("{sign}${}.{:02}", abs / 100, abs % 100)
-}
-
-/// The UTC offset a stored time zone names: `UTC`, or `UTC+02:00` / `UTC-05:30`.
-pub fn offset_of(time_zone: &str) -> UtcOffset {
-    let rest = time_zone.strip_prefix("UTC").unwrap_or("");
-    let (sign, rest) = match rest.chars().next() {
-        Some('+') => (1, &rest[1..]),
-        Some('-') => (-1, &rest[1..]),
-        _ => return UtcOffset::UTC,
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (Ok(h), Ok(m)) = (h.parse::<i32>(), m.parse::<i32>()) else {
-        return UtcOffset::UTC;
-    };
-    UtcOffset::from_whole_seconds(sign * (h * 3600 + m * 60)).unwrap_or(UtcOffset::UTC)
-}
-
-/// The time zones offered in settings: UTC-12:00 to UTC+14:00 by the hour, plus the half hours
-/// most used.
-pub fn time_zones() -> Vec<String> {
-    let mut zones = vec!["UTC".to_owned()];
-    for h in -12_i32..=14 {
-        if h != 0 {
-            zones.push(format!(
-                "UTC{}{:02}:00",
-                if h < 0 { '-' } else { '+' },
-                h.abs()
-            ));
-        }
-    }
-    zones.extend(["UTC+05:30", "UTC+09:30", "UTC-03:30"].map(str::to_owned));
-    zones
 }
 
 /// The instant in the customer's zone; in UTC when the shift would leave the calendar's range
@@ -88,18 +59,6 @@ pub fn bytes(n: i64) -> String {
     }
 }
 
-/// Parses `HH:MM` into minutes after midnight.
-pub fn parse_clock(text: &str) -> Option<i64> {
-    let (h, m) = text.trim().split_once(':')?;
-    let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
-    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
-}
-
-/// Minutes after midnight as `HH:MM`.
-pub fn minutes_clock(minutes: i64) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +77,6 @@ mod tests {
         assert_eq!(date_time(ms, "UTC+02:00"), "2025-11-25 16:20");
         assert_eq!(clock(ms, "UTC-05:30"), "08:50");
         assert_eq!(date_time(ms, "Mars/Olympus"), "2025-11-25 14:20");
-        assert!(time_zones().contains(&"UTC+14:00".to_owned()));
     }
 
     #[test]
@@ -129,10 +87,7 @@ mod tests {
     }
 
     #[test]
-    fn clocks_parse_and_print() {
-        assert_eq!(parse_clock("22:30"), Some(1350));
-        assert_eq!(parse_clock("24:00"), None);
-        assert_eq!(minutes_clock(1350), "22:30");
+    fn bytes_count_in_powers_of_ten() {
         assert_eq!(bytes(1_500_000_000), "1.50 GB");
     }
 }

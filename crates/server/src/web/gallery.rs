@@ -11,14 +11,15 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use smartbox_domain::epoch::unix_ms;
-use smartbox_store::{GalleryFilter, UNCATEGORISED};
+use smartbox_store::{GalleryFilter, UNCATEGORISED, parse_gallery_cursor};
 use time::{Date, Month, PrimitiveDateTime, Time};
 
-use super::dashboard::display_name;
-use super::format::{date_time, offset_of};
+use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
+use crate::services::devices::display_name;
 use crate::state::AppState;
+use crate::time_zone::offset_of;
 
 /// Events per page.
 pub const PAGE_SIZE: i64 = 24;
@@ -51,12 +52,6 @@ pub fn day_start_ms(text: &str, time_zone: &str) -> Option<i64> {
     Some(unix_ms(at))
 }
 
-/// Parses a keyset cursor `<occurred_at>~<id>`.
-pub fn parse_cursor(text: &str) -> Option<(i64, &str)> {
-    let (at, id) = text.split_once('~')?;
-    Some((at.parse().ok()?, id))
-}
-
 /// A photo's full-size URL and its thumbnail's.
 pub fn photo_links(event_id: &str, index: i64) -> minijinja::Value {
     context! {
@@ -79,7 +74,7 @@ pub async fn page(
         from: day_start_ms(&q.from, &tz),
         until: day_start_ms(&q.to, &tz).map(|ms| ms + 24 * 3600 * 1000),
         category: Some(q.category.as_str()).filter(|c| !c.is_empty()),
-        before: parse_cursor(&q.before),
+        before: parse_gallery_cursor(&q.before),
     };
     let rows = state
         .db
@@ -172,7 +167,5 @@ mod tests {
             Some(1_764_025_200_000)
         );
         assert_eq!(day_start_ms("25/11/2025", "UTC"), None);
-        assert_eq!(parse_cursor("12~abc"), Some((12, "abc")));
-        assert_eq!(parse_cursor("x~abc"), None);
     }
 }

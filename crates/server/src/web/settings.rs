@@ -8,23 +8,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
-use smartbox_domain::PlanId;
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::SpendCap;
+use smartbox_domain::{PlanId, SubscriptionStatus};
 
-use super::dashboard::display_name;
-use super::format::{self, minutes_clock, money, parse_clock};
+use super::format::{self, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::device_wifi;
+use crate::notifications::CHANNELS;
 use crate::notifications::{push, webhooks};
+use crate::services::devices::display_name;
 use crate::state::AppState;
-
-/// The notification channels, and whether each is on before the customer chooses.
-pub const CHANNELS: &[(&str, &str, bool)] = &[
-    ("email", "Email", true),
-    ("push", "Push notification", true),
-];
+use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
 /// Webhook deliveries shown in the settings page's log.
 const WEBHOOK_LOG_LEN: i64 = 20;
@@ -89,7 +85,7 @@ async fn render_with(
     }
     let mut caps = Vec::new();
     for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
-        if sub.status == "canceled" {
+        if sub.status == SubscriptionStatus::Canceled {
             continue;
         }
         let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
@@ -138,7 +134,7 @@ async fn render_with(
         "settings.html",
         context! {
             title => "Settings", nav => "settings", devices => devices, caps => caps,
-            time_zone => user.user.time_zone.clone(), time_zones => format::time_zones(),
+            time_zone => user.user.time_zone.clone(), time_zones => time_zones(),
             quiet_start => start.map(minutes_clock).unwrap_or_default(),
             quiet_end => end.map(minutes_clock).unwrap_or_default(),
             error => error, saved => saved,
@@ -236,7 +232,7 @@ pub async fn save(
         };
     }
     let time_zone = get("time_zone").unwrap_or("UTC");
-    if !format::time_zones().iter().any(|z| z == time_zone) {
+    if !time_zones().iter().any(|z| z == time_zone) {
         return fail(format!("{time_zone} is not one of the time zones offered.")).await;
     }
     let clock = |name: &str| -> Result<Option<i64>, String> {
@@ -255,7 +251,10 @@ pub async fn save(
     };
     let subscriptions = state.db.subscriptions_of_customer(&user.user.id).await?;
     let mut caps = Vec::new();
-    for sub in subscriptions.iter().filter(|s| s.status != "canceled") {
+    for sub in subscriptions
+        .iter()
+        .filter(|s| s.status != SubscriptionStatus::Canceled)
+    {
         let Some(text) = get(&format!("cap_{}", sub.id)) else {
             continue;
         };

@@ -5,7 +5,7 @@ use object_store::path::Path as BlobPath;
 use reqwest::Method;
 use serde_json::{Value, json};
 use smartbox_billing::CardDetails;
-use smartbox_domain::PlanId;
+use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
 use smartbox_protocol::{EVENTS_PATH, FIRMWARE_REPORT_PATH, HEARTBEAT_PATH, MAX_PHOTO_BYTES};
 use smartbox_server::Clock;
 use smartbox_server::device_api::jpeg;
@@ -162,7 +162,11 @@ async fn a_decommissioned_mailbox_is_refused_like_a_stranger() {
         assert!(
             app.state
                 .db
-                .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
+                .set_device_lifecycle(
+                    &device.device_id,
+                    LifecycleState::ActiveSubscription,
+                    LifecycleState::Decommissioned,
+                )
                 .await
                 .unwrap()
         );
@@ -227,7 +231,11 @@ async fn decommissioned_behind_the_cache(app: &TestApp, serial: &str) -> TestDev
     );
     app.state
         .db
-        .set_device_lifecycle(&device.device_id, "active_subscription", "decommissioned")
+        .set_device_lifecycle(
+            &device.device_id,
+            LifecycleState::ActiveSubscription,
+            LifecycleState::Decommissioned,
+        )
         .await
         .unwrap();
     device
@@ -571,7 +579,12 @@ async fn a_suspended_subscription_gets_402_and_keeps_reporting_and_learning_its_
         assert!(
             app.state
                 .db
-                .set_subscription_status(&subscription, "trialing", "suspended", 0)
+                .set_subscription_status(
+                    &subscription,
+                    SubscriptionStatus::Trialing,
+                    SubscriptionStatus::Suspended,
+                    0,
+                )
                 .await
                 .unwrap()
         );
@@ -589,7 +602,12 @@ async fn a_suspended_subscription_gets_402_and_keeps_reporting_and_learning_its_
 
         app.state
             .db
-            .set_subscription_status(&subscription, "suspended", "past_due", 0)
+            .set_subscription_status(
+                &subscription,
+                SubscriptionStatus::Suspended,
+                SubscriptionStatus::PastDue,
+                0,
+            )
             .await
             .unwrap();
         assert_eq!(

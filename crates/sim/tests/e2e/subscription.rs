@@ -1,3 +1,4 @@
+use smartbox_domain::{LifecycleState as Life, SubscriptionStatus as Sub};
 use smartbox_firmware::policy::Wake;
 use smartbox_protocol::ServiceState;
 use smartbox_server::Clock;
@@ -19,12 +20,12 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
     let now = world.server.clock().now_ms();
     world.runtime.block_on(async {
         assert!(
-            db.set_subscription_status(&subscription.id, "trialing", "suspended", now)
+            db.set_subscription_status(&subscription.id, Sub::Trialing, Sub::Suspended, now)
                 .await
                 .expect("update")
         );
         assert!(
-            db.set_device_lifecycle(&device.id, "active_subscription", "suspended")
+            db.set_device_lifecycle(&device.id, Life::ActiveSubscription, Life::Suspended)
                 .await
                 .expect("update")
         );
@@ -46,12 +47,12 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
     let now = world.server.clock().now_ms();
     world.runtime.block_on(async {
         assert!(
-            db.set_subscription_status(&subscription.id, "suspended", "active", now)
+            db.set_subscription_status(&subscription.id, Sub::Suspended, Sub::Active, now)
                 .await
                 .expect("update")
         );
         assert!(
-            db.set_device_lifecycle(&device.id, "suspended", "active_subscription")
+            db.set_device_lifecycle(&device.id, Life::Suspended, Life::ActiveSubscription)
                 .await
                 .expect("update")
         );

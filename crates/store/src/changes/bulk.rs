@@ -79,7 +79,7 @@ fn rows_per_statement(cols: usize) -> usize {
 }
 
 /// Groups items by their `from` statuses (a guard's allowed statuses), keeping first-seen order.
-fn by_from<T>(items: Vec<&T>, from: impl Fn(&T) -> &Vec<String>) -> Vec<Vec<&T>> {
+fn by_from<T, S: PartialEq>(items: Vec<&T>, from: impl Fn(&T) -> &Vec<S>) -> Vec<Vec<&T>> {
     let mut groups: Vec<Vec<&T>> = Vec::new();
     for item in items {
         match groups.iter_mut().find(|g| from(g[0]) == from(item)) {
@@ -147,7 +147,7 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                         .bind(s.expected_version)
                         .bind(&s.plan_id)
                         .bind(&s.pending_plan_id)
-                        .bind(&s.status)
+                        .bind(s.status.as_str())
                         .bind(s.current_period_start)
                         .bind(s.current_period_end)
                         .bind(s.cancel_at_period_end)
@@ -220,7 +220,7 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                             .bind(&i.kind)
                             .bind(i.period_start)
                             .bind(i.period_end)
-                            .bind(&i.status)
+                            .bind(i.status.as_str())
                             .bind(i.total_cents)
                             .bind(&i.idempotency_key)
                             .bind(i.created_at);
@@ -272,10 +272,10 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                     );
                     let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
                     for u in chunk {
-                        query = query.bind(&u.id).bind(&u.to).bind(u.paid_at).bind(&u.carried_into);
+                        query = query.bind(&u.id).bind(u.to.as_str()).bind(u.paid_at).bind(&u.carried_into);
                     }
                     for status in from {
-                        query = query.bind(status);
+                        query = query.bind(status.as_str());
                     }
                     if query.fetch_all(&mut *tx).await?.len() != chunk.len() {
                         return Err(GiveUp::Guard);
@@ -301,7 +301,7 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                         .bind(&p.id)
                         .bind(&p.invoice_id)
                         .bind(p.amount_cents)
-                        .bind(&p.status)
+                        .bind(p.status.as_str())
                         .bind(&p.provider)
                         .bind(&p.provider_payment_id)
                         .bind(&p.failure_code)
@@ -335,7 +335,7 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                     for u in chunk {
                         query = query
                             .bind(&u.id)
-                            .bind(&u.status)
+                            .bind(u.status.as_str())
                             .bind(&u.provider_payment_id)
                             .bind(&u.failure_code)
                             .bind(&u.failure_message)
@@ -343,7 +343,7 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                             .bind(u.updated_at);
                     }
                     for status in from {
-                        query = query.bind(status);
+                        query = query.bind(status.as_str());
                     }
                     if query.fetch_all(&mut *tx).await?.len() != chunk.len() {
                         return Err(GiveUp::Guard);
@@ -380,8 +380,8 @@ pub(super) async fn apply(db: &Db, batch: &[Changes]) -> Result<Option<Vec<Appli
                             "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
                         )
                         .bind(device_id)
-                        .bind(from)
-                        .bind(to)
+                        .bind(from.as_str())
+                        .bind(to.as_str())
                         .execute(&mut *tx)
                         .await?;
                     }

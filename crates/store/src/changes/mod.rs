@@ -15,6 +15,7 @@
 
 mod bulk;
 
+use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
 use sqlx::Acquire;
 
 use crate::{Db, Result, on_pool};
@@ -57,16 +58,16 @@ pub enum Change {
     /// returned or decommissioned meanwhile keeps its state).
     SetDeviceLifecycle {
         device_id: String,
-        from: String,
-        to: String,
+        from: LifecycleState,
+        to: LifecycleState,
     },
     /// *Guard*: the device must still be in lifecycle `from`; it moves to `to`. For changes
     /// that are about the device itself (a return), where a device that moved meanwhile makes
     /// the whole decision stale.
     MoveDeviceLifecycle {
         device_id: String,
-        from: String,
-        to: String,
+        from: LifecycleState,
+        to: LifecycleState,
     },
     /// Renames a device and sets where it is.
     SetDeviceNameLocation {
@@ -119,7 +120,7 @@ pub struct SubscriptionUpdate {
     pub expected_version: i64,
     pub plan_id: String,
     pub pending_plan_id: Option<String>,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub current_period_start: i64,
     pub current_period_end: i64,
     pub cancel_at_period_end: bool,
@@ -139,7 +140,7 @@ pub struct NewInvoice {
     pub kind: String,
     pub period_start: i64,
     pub period_end: i64,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub total_cents: i64,
     pub idempotency_key: String,
     pub created_at: i64,
@@ -151,8 +152,8 @@ pub struct NewInvoice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceStatusUpdate {
     pub id: String,
-    pub from: Vec<String>,
-    pub to: String,
+    pub from: Vec<InvoiceStatus>,
+    pub to: InvoiceStatus,
     pub paid_at: Option<i64>,
     pub carried_into: Option<String>,
 }
@@ -163,7 +164,7 @@ pub struct NewPayment {
     pub id: String,
     pub invoice_id: String,
     pub amount_cents: i64,
-    pub status: String,
+    pub status: PaymentStatus,
     pub provider: String,
     pub provider_payment_id: Option<String>,
     pub failure_code: Option<String>,
@@ -175,8 +176,8 @@ pub struct NewPayment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentUpdate {
     pub id: String,
-    pub from: Vec<String>,
-    pub status: String,
+    pub from: Vec<PaymentStatus>,
+    pub status: PaymentStatus,
     /// Kept as stored when `None`.
     pub provider_payment_id: Option<String>,
     pub failure_code: Option<String>,
@@ -284,7 +285,7 @@ macro_rules! run_change {
                     .bind(s.expected_version)
                     .bind(&s.plan_id)
                     .bind(&s.pending_plan_id)
-                    .bind(&s.status)
+                    .bind(s.status.as_str())
                     .bind(s.current_period_start)
                     .bind(s.current_period_end)
                     .bind(s.cancel_at_period_end)
@@ -319,7 +320,7 @@ macro_rules! run_change {
                     .bind(&invoice.kind)
                     .bind(invoice.period_start)
                     .bind(invoice.period_end)
-                    .bind(&invoice.status)
+                    .bind(invoice.status.as_str())
                     .bind(invoice.total_cents)
                     .bind(&invoice.idempotency_key)
                     .bind(invoice.created_at)
@@ -356,11 +357,11 @@ macro_rules! run_change {
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(&u.id)
-                    .bind(&u.to)
+                    .bind(u.to.as_str())
                     .bind(u.paid_at)
                     .bind(&u.carried_into);
                 for from in &u.from {
-                    query = query.bind(from);
+                    query = query.bind(from.as_str());
                 }
                 affected(
                     query.execute(&mut *conn).await.map(|r| r.rows_affected()),
@@ -372,7 +373,7 @@ macro_rules! run_change {
                     .bind(&p.id)
                     .bind(&p.invoice_id)
                     .bind(p.amount_cents)
-                    .bind(&p.status)
+                    .bind(p.status.as_str())
                     .bind(&p.provider)
                     .bind(&p.provider_payment_id)
                     .bind(&p.failure_code)
@@ -392,14 +393,14 @@ macro_rules! run_change {
                 );
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(&u.id)
-                    .bind(&u.status)
+                    .bind(u.status.as_str())
                     .bind(&u.provider_payment_id)
                     .bind(&u.failure_code)
                     .bind(&u.failure_message)
                     .bind(u.provider_event_created)
                     .bind(u.updated_at);
                 for from in &u.from {
-                    query = query.bind(from);
+                    query = query.bind(from.as_str());
                 }
                 // A second success for one invoice breaks a uniqueness rule: stale, not an error.
                 match query.execute(&mut *conn).await {
@@ -417,8 +418,8 @@ macro_rules! run_change {
                     "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
                 )
                 .bind(device_id)
-                .bind(from)
-                .bind(to)
+                .bind(from.as_str())
+                .bind(to.as_str())
                 .execute(&mut *conn)
                 .await
                 .map(|r| (guarded && r.rows_affected() == 0).then_some(StaleGuard::DeviceLifecycle))

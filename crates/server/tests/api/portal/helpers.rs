@@ -450,7 +450,7 @@ impl PortalApp {
             kind: "renewal".into(),
             period_start: START_MS,
             period_end: START_MS + 30 * 24 * 3600 * 1000,
-            status: "open".into(),
+            status: smartbox_domain::InvoiceStatus::Open,
             total_cents: 500,
             idempotency_key: invoice_id.clone(),
             created_at: START_MS,

@@ -1,0 +1,187 @@
+//! Statuses are the domain's enums everywhere above the store: no crate above it spells a device
+//! lifecycle, subscription, invoice or payment status as a string literal. They compare and write
+//! `LifecycleState`, `SubscriptionStatus`, `InvoiceStatus` and `PaymentStatus`, and the store
+//! converts its rows at its boundary. A status spelled in a string drifts silently when the enum
+//! changes; this test turns it into a failure naming the file.
+//!
+//! The scan reads each source file up to its `#[cfg(test)]` module (unit tests may spell what
+//! they expect to find stored) and skips `//` comments. Literals that spell a status name but
+//! mean something else are listed in [`OTHER_MEANINGS`] with what they mean.
+
+use std::path::{Path, PathBuf};
+
+use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
+
+/// The source folders above the store, from the workspace root.
+const ABOVE_THE_STORE: &[&str] = &[
+    "crates/billing/src",
+    "crates/notify/src",
+    "crates/server/src",
+    "crates/cli/src",
+];
+
+/// `(file, literal, what it means there)`: a status name used for something that is not one.
+const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
+    (
+        "crates/billing/src/stripe/wire.rs",
+        "canceled",
+        "Stripe's PaymentIntent, SetupIntent and Refund statuses on the wire",
+    ),
+    (
+        "crates/billing/src/stripe/wire.rs",
+        "succeeded",
+        "Stripe's PaymentIntent, SetupIntent and Refund statuses on the wire",
+    ),
+    (
+        "crates/billing/src/stripe/wire.rs",
+        "pending",
+        "Stripe's Refund status on the wire",
+    ),
+    (
+        "crates/billing/src/stripe/wire.rs",
+        "failed",
+        "Stripe's Refund status on the wire",
+    ),
+    (
+        "crates/billing/src/stripe/mod.rs",
+        "failed",
+        "Stripe's error type for a refused charge",
+    ),
+    (
+        "crates/billing/src/provider.rs",
+        "canceled",
+        "the failure code of a PaymentIntent Stripe canceled",
+    ),
+    (
+        "crates/billing/src/engine/decide.rs",
+        "canceled",
+        "the audit action of a subscription that ended",
+    ),
+    (
+        "crates/billing/src/engine/decide.rs",
+        "paid",
+        "the audit action of an invoice that was paid",
+    ),
+    (
+        "crates/billing/src/engine/webhooks.rs",
+        "refunded",
+        "Stripe's charge field and the audit action of a refund",
+    ),
+    (
+        "crates/server/src/device_api/firmware.rs",
+        "failed",
+        "a firmware report's status (DESIGN §5)",
+    ),
+    (
+        "crates/server/src/accounts/rate_limit.rs",
+        "unknown",
+        "the client address when the socket's is not known",
+    ),
+    (
+        "crates/cli/src/jobs.rs",
+        "failed",
+        "a job's status in the job queue",
+    ),
+];
+
+fn status_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    names.extend(LifecycleState::ALL.iter().map(|s| s.as_str()));
+    names.extend(SubscriptionStatus::ALL.iter().map(|s| s.as_str()));
+    names.extend(InvoiceStatus::ALL.iter().map(|s| s.as_str()));
+    names.extend(PaymentStatus::ALL.iter().map(|s| s.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The quoted status names in `source` outside comments and test modules, with line numbers.
+fn status_literals(source: &str, names: &[&str]) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in source.lines().enumerate() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = match line.find("//") {
+            // A `//` inside a string (a URL) is not a comment: cut only at a `//` outside quotes.
+            Some(at) if line[..at].matches('"').count() % 2 == 0 => &line[..at],
+            _ => line,
+        };
+        for name in names {
+            if code.contains(&format!("\"{name}\"")) {
+                found.push((number + 1, (*name).to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_status_is_spelled_as_a_string_above_the_store() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let names = status_names();
+    let mut offences = Vec::new();
+    for dir in ABOVE_THE_STORE {
+        let mut files = Vec::new();
+        rust_files(&root.join(dir), &mut files);
+        files.sort();
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("a readable source file");
+            let relative = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .replace('\\', "/");
+            for (line, name) in status_literals(&source, &names) {
+                let other_meaning = OTHER_MEANINGS
+                    .iter()
+                    .any(|(f, literal, _)| *f == relative && *literal == name);
+                if !other_meaning {
+                    offences.push(format!("{relative}:{line}: \"{name}\""));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "status names spelled as strings above the store (use the domain's enum):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_scan_finds_a_status_in_code_but_not_in_comments_or_tests() {
+    let names = status_names();
+    let source = "let a = \"x://y\"; if s == \"canceled\" {}\n// \"active\" in a comment\n#[cfg(test)]\nmod tests { \"paid\" }\n";
+    assert_eq!(
+        status_literals(source, &names),
+        [(1, "canceled".to_owned())]
+    );
+}
+
+#[test]
+fn every_other_meaning_still_occurs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let names = status_names();
+    for (file, literal, meaning) in OTHER_MEANINGS {
+        let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        assert!(
+            status_literals(&source, &names)
+                .iter()
+                .any(|(_, name)| name == literal),
+            "{file} no longer spells \"{literal}\" ({meaning}): remove it from OTHER_MEANINGS"
+        );
+    }
+}
