@@ -38,8 +38,8 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};
 pub use device_traffic::{
-    DeviceAccessRow, NewEvent, NewPhoto, TrafficBatch, TrafficConnection, TrafficOutcome,
-    UsageDelta, WalFrames,
+    DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,
+    TrafficOutcome, UsageDelta, WalFrames,
 };
 pub use devices::{DeviceRow, NewDevice};
 pub use error::StoreError;
