@@ -126,6 +126,38 @@ pub fn capped_overage(plan: PlanId, counters: UsageCounters, cap: SpendCap) -> C
     overage(plan, counters).total().min(cap.get())
 }
 
+/// The most notifications a period may count, with `data_bytes` of data, while its overage stays
+/// within `cap`; `None` when notifications alone never pass it (no notification overage). The
+/// store checks a new event against it inside the event's transaction, so events in flight at
+/// the same time cannot each pass the cap.
+pub fn notifications_within_cap(plan: PlanId, data_bytes: u64, cap: SpendCap) -> Option<u64> {
+    let within = |notifications: u64| {
+        let counters = UsageCounters {
+            notifications,
+            data_bytes,
+        };
+        overage(plan, counters).total() <= cap.get()
+    };
+    const NEVER: u64 = 1 << 40;
+    if within(NEVER) {
+        return None;
+    }
+    if !within(0) {
+        return Some(0);
+    }
+    // `within(low)` holds and `within(high)` does not.
+    let (mut low, mut high) = (0, NEVER);
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if within(mid) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    Some(low)
+}
+
 /// Whether a mail event may be accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageDecision {
@@ -368,5 +400,21 @@ mod tests {
             .add_data_bytes(800);
         assert_eq!(c, counters(0, 2000));
         assert_eq!(counters(0, u64::MAX).add_data_bytes(1).data_bytes, u64::MAX);
+    }
+
+    #[test]
+    fn the_notifications_within_a_cap_agree_with_the_event_decision() {
+        for plan in [PlanId::Basic, PlanId::Plus, PlanId::Premium] {
+            let cap = SpendCap::default_for(plan);
+            match notifications_within_cap(plan, 0, cap) {
+                None => assert_eq!(plan, PlanId::Premium),
+                Some(most) => {
+                    let last = decide_event(plan, counters(most - 1, 0), cap, PERIOD_END, NOW);
+                    assert_eq!(last, UsageDecision::Accept, "{plan:?}");
+                    let over = decide_event(plan, counters(most, 0), cap, PERIOD_END, NOW);
+                    assert!(matches!(over, UsageDecision::Refuse { .. }), "{plan:?}");
+                }
+            }
+        }
     }
 }

@@ -50,6 +50,20 @@ pub struct NewEvent {
     pub completion_job_id: String,
     /// Added to usage only when the event is new, so a retried event is never counted twice.
     pub notification: Option<UsageDelta>,
+    /// The spend cap as a count: the event is refused ([`EventStored::OverCap`]) when it would
+    /// bring its period's notifications above this. Checked in the event's transaction.
+    pub max_notifications: Option<i64>,
+}
+
+/// What the group commit did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventStored {
+    /// Stored now (and its notification counted).
+    New,
+    /// An event with its id existed: nothing changed.
+    Known,
+    /// Not stored: its notification would pass the spend cap.
+    OverCap,
 }
 
 /// A photo already written to the blob store, for the group commit.
@@ -110,8 +124,8 @@ impl TrafficBatch {
 /// What a group commit did with its events and photos, in the batch's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrafficOutcome {
-    /// Per event: true when it was stored now, false when an event with its id existed.
-    pub events_new: Vec<bool>,
+    /// Per event, what became of it.
+    pub events: Vec<EventStored>,
     /// Per photo: whether it was new and whether it completed its event.
     pub photos: Vec<PhotoStored>,
 }
@@ -128,6 +142,9 @@ struct BatchSql {
     /// Adds `[subscription_id, period_start, period_end, notifications, data_bytes]` rows (at
     /// most one per period) to the counters.
     usage: &'static str,
+    /// Reads a period's notification count for the spend-cap check (see
+    /// [`NewEvent::max_notifications`]).
+    notifications: &'static str,
 }
 
 /// The conflict clause of both backends' vitals statements: a report for an instant already stored
@@ -173,7 +190,13 @@ macro_rules! sqlite_usage {
 const SQLITE: BatchSql = BatchSql {
     vitals: sqlite_vitals!("$1"),
     usage: sqlite_usage!("$1"),
+    notifications: NOTIFICATIONS,
 };
+
+/// A period's notifications so far (`$1` subscription, `$2` period start). On SQLite one writer
+/// at a time commits, so nothing changes the count between this read and the batch's commit.
+const NOTIFICATIONS: &str =
+    "SELECT notifications FROM usage_periods WHERE subscription_id = $1 AND period_start = $2";
 
 /// A batch of heartbeats alone on SQLite, as one transaction sent in one call (`$1` the vitals,
 /// `$2` the usage): sqlx runs each call on its connection's thread, and the four calls of
@@ -203,6 +226,11 @@ const POSTGRES: BatchSql = BatchSql {
         ON CONFLICT (subscription_id, period_start) DO UPDATE SET \
         notifications = usage_periods.notifications + excluded.notifications, \
         data_bytes = usage_periods.data_bytes + excluded.data_bytes",
+    // Locks the row until commit, so another process's event waits for this one's count.
+    notifications: concat!(
+        "SELECT notifications FROM usage_periods WHERE subscription_id = $1 AND period_start = $2",
+        " FOR UPDATE"
+    ),
 };
 
 /// WAL pages (4 KiB) after which the writer's connection checkpoints by itself after each commit
@@ -346,11 +374,12 @@ impl Db {
                 created_at: e.created_at,
                 completion_job_id: completion_job_id.to_owned(),
                 notification: usage.cloned(),
+                max_notifications: None,
             }],
             ..TrafficBatch::default()
         };
         let outcome = self.traffic_connection().await?.write(&batch).await?;
-        Ok(outcome.events_new.first().copied().unwrap_or(false))
+        Ok(outcome.events.first() == Some(&EventStored::New))
     }
 
     /// The stored photo of an event at `idx`, if any.
@@ -395,7 +424,7 @@ impl TrafficConnection {
             Conn::Postgres(_) => &POSTGRES,
         };
         let mut outcome = TrafficOutcome {
-            events_new: Vec::with_capacity(batch.events.len()),
+            events: Vec::with_capacity(batch.events.len()),
             photos: Vec::with_capacity(batch.photos.len()),
         };
         let mut usage: Vec<&UsageDelta> = batch.usage.iter().collect();
@@ -419,6 +448,27 @@ impl TrafficConnection {
         on_conn!(&mut self.0, conn => {
             let mut tx = sqlx::Connection::begin(&mut **conn).await?;
             for e in &batch.events {
+                if let (Some(max), Some(delta)) = (e.max_notifications, &e.notification) {
+                    let (known,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM mail_events WHERE id = $1")
+                        .bind(&e.id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let stored: Option<(i64,)> = sqlx::query_as(sql.notifications)
+                        .bind(&delta.subscription_id)
+                        .bind(delta.period_start)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    // Earlier events of this batch count too.
+                    let pending: i64 = usage
+                        .iter()
+                        .filter(|u| u.subscription_id == delta.subscription_id && u.period_start == delta.period_start)
+                        .map(|u| u.notifications)
+                        .sum();
+                    if known == 0 && stored.map_or(0, |(n,)| n) + pending + delta.notifications > max {
+                        outcome.events.push(EventStored::OverCap);
+                        continue;
+                    }
+                }
                 let completed_at = (e.photo_count == 0).then_some(e.created_at);
                 let new = sqlx::query(
                     "INSERT INTO mail_events (id, device_id, subscription_id, kind, occurred_at, photo_count, \
@@ -442,7 +492,7 @@ impl TrafficConnection {
                 if new {
                     usage.extend(&e.notification);
                 }
-                outcome.events_new.push(new);
+                outcome.events.push(if new { EventStored::New } else { EventStored::Known });
             }
             for p in &batch.photos {
                 let new = sqlx::query(

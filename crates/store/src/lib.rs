@@ -44,8 +44,8 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};
 pub use device_traffic::{
-    DeviceAccessRow, NewEvent, NewPhoto, TrafficBatch, TrafficConnection, TrafficOutcome,
-    UsageDelta, WalFrames,
+    DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,
+    TrafficOutcome, UsageDelta, WalFrames,
 };
 pub use device_wifi::DeviceWifiRow;
 pub use devices::{DeviceRow, NewDevice};

@@ -22,7 +22,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use smartbox_domain::period::period_containing;
-use smartbox_domain::usage::decide_event;
+use smartbox_domain::usage::{decide_event, notifications_within_cap};
 use smartbox_domain::{
     BillingPeriod, Cents, LifecycleState, PlanId, SpendCap, SubscriptionStatus, UsageCounters,
     UsageDecision, can_operate,
@@ -120,6 +120,19 @@ impl SubscriptionContext {
     /// The domain's decision on one more event in this period.
     pub fn decide_event(&self, now: OffsetDateTime) -> UsageDecision {
         decide_event(self.plan, self.counters, self.cap, self.period.end, now)
+    }
+
+    /// The spend cap as the most notifications this period may count (see
+    /// [`smartbox_store::NewEvent::max_notifications`]); `None` when notifications cannot pass it.
+    pub fn max_notifications(&self) -> Option<i64> {
+        notifications_within_cap(self.plan, self.counters.data_bytes, self.cap)
+            .map(|most| i64::try_from(most).unwrap_or(i64::MAX))
+    }
+
+    /// Whole seconds until the period ends (at least 1): a refused event's `Retry-After`.
+    pub fn seconds_left(&self, now: OffsetDateTime) -> u64 {
+        let left = (self.period.end - now).whole_seconds() + 1;
+        u64::try_from(left).unwrap_or(0).max(1)
     }
 }
 

@@ -5,7 +5,8 @@
 //! event already accepted (a retry changes nothing and counts nothing), then 429 with
 //! `Retry-After` when one more notification would pass the plan limit plus the spend cap, then the
 //! event is stored with its notification counted in the same transaction (the group commit's, see
-//! [`writer`](super::writer)).
+//! [`writer`](super::writer)), which checks the cap again against the stored count: events in
+//! flight together cannot each pass it.
 
 use axum::Extension;
 use axum::Json;
@@ -15,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use smartbox_domain::{LifecycleState, UsageDecision};
 use smartbox_protocol::{EventKind, EventRequest, EventResponse};
-use smartbox_store::{MailEventRow, NewEvent};
+use smartbox_store::{EventStored, MailEventRow, NewEvent};
 
 use super::auth::{Authenticated, unauthorized};
 use super::context::{LoadError, unix_ms};
@@ -91,13 +92,9 @@ pub async fn create_event(
     }
     let now = state.clock.now();
     if let UsageDecision::Refuse { retry_after_s } = subscription.decide_event(now) {
-        return Err(ApiError::TooManyRequests {
-            message: "this event would pass the spend cap; it is accepted again when the billing period ends"
-                .to_owned(),
-            retry_after_s,
-        });
+        return Err(over_cap(retry_after_s));
     }
-    let new = state
+    let stored = state
         .device_api
         .writer
         .insert_event(NewEvent {
@@ -110,11 +107,16 @@ pub async fn create_event(
             created_at: unix_ms(now),
             completion_job_id: uuid::Uuid::now_v7().to_string(),
             notification: device.usage_delta(1, 0),
+            max_notifications: subscription.max_notifications(),
         })
         .await?;
     // The counters in the cache no longer include this event.
     state.device_api.devices.forget(&device.serial);
-    if !new {
+    if stored == EventStored::OverCap {
+        // Events in flight together passed the check above; the transaction's count did not.
+        return Err(over_cap(subscription.seconds_left(now)));
+    }
+    if stored == EventStored::Known {
         // Another request stored the same event meanwhile.
         let existing = state
             .db
@@ -129,6 +131,15 @@ pub async fn create_event(
         complete: request.photo_count == 0,
     };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+fn over_cap(retry_after_s: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        message:
+            "this event would pass the spend cap; it is accepted again when the billing period ends"
+                .to_owned(),
+        retry_after_s,
+    }
 }
 
 /// The answer about an event already stored, or 409 when it is another device's.

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use smartbox_store::{
-    Db, NewEvent, NewPhoto, PhotoStored, StoreError, TrafficBatch, TrafficConnection,
+    Db, EventStored, NewEvent, NewPhoto, PhotoStored, StoreError, TrafficBatch, TrafficConnection,
     TrafficOutcome, UsageDelta, VitalsRow,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -50,7 +50,7 @@ struct Writes {
 /// What the group commit did with one request's writes.
 #[derive(Debug, Clone, Copy, Default)]
 struct Written {
-    event_new: Option<bool>,
+    event: Option<EventStored>,
     photo: Option<PhotoStored>,
 }
 
@@ -98,9 +98,9 @@ impl TrafficWriter {
         .map(|_| ())
     }
 
-    /// Stores an event unless its id exists (then nothing changes and nothing is counted);
-    /// returns once committed, with whether it was new.
-    pub async fn insert_event(&self, event: NewEvent) -> anyhow::Result<bool> {
+    /// Stores an event unless its id exists (then nothing changes and nothing is counted) or it
+    /// would pass the spend cap; returns once committed, with what became of it.
+    pub async fn insert_event(&self, event: NewEvent) -> anyhow::Result<EventStored> {
         let written = self
             .submit(Writes {
                 event: Some(event),
@@ -108,7 +108,7 @@ impl TrafficWriter {
             })
             .await?;
         written
-            .event_new
+            .event
             .context("the traffic writer lost an event's outcome")
     }
 
@@ -280,8 +280,8 @@ fn fill(batch: &mut TrafficBatch, writes: &mut Writes) -> Shape {
 /// What became of the writes of `shape` found at position `at` in the batch.
 fn written(outcome: &TrafficOutcome, shape: Shape, at: &Shape) -> Written {
     Written {
-        event_new: (shape.event > 0)
-            .then(|| outcome.events_new.get(at.event).copied())
+        event: (shape.event > 0)
+            .then(|| outcome.events.get(at.event).copied())
             .flatten(),
         photo: (shape.photo > 0)
             .then(|| outcome.photos.get(at.photo).copied())

@@ -683,13 +683,7 @@ async fn a_mailbox_suspended_by_the_billing_engine_hears_it_on_its_very_next_req
 #[tokio::test]
 async fn the_101st_event_of_a_basic_mailbox_with_cap_0_is_429_until_the_period_ends() {
     for app in spawn_apps().await {
-        let device = app.activated_device("SB-CAP-01", PlanId::Basic).await;
-        let subscription = app.subscription_id(&device).await;
-        app.state
-            .db
-            .set_spend_cap(&subscription, Some(0), 0)
-            .await
-            .unwrap();
+        let device = app.basic_device_capped_at_0("SB-CAP-01").await;
         for n in 0..100 {
             let status = app.post_event(&device, &event_id(), 0).await.status();
             assert_eq!(status, 201, "event {} on {}", n + 1, app.backend);

@@ -165,6 +165,18 @@ impl TestApp {
         device
     }
 
+    /// An activated Basic mailbox whose spend cap is $0: its 101st notification is refused.
+    pub async fn basic_device_capped_at_0(&self, serial: &str) -> TestDevice {
+        let device = self.activated_device(serial, PlanId::Basic).await;
+        let subscription = self.subscription_id(&device).await;
+        self.state
+            .db
+            .set_spend_cap(&subscription, Some(0), 0)
+            .await
+            .expect("the cap is set");
+        device
+    }
+
     /// The id of the customer [`TestApp::activated_device`] made for `device`.
     pub async fn customer_of(&self, device: &TestDevice) -> String {
         self.state

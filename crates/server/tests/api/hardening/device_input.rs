@@ -97,3 +97,35 @@ async fn an_unknown_serial_is_remembered_for_a_few_seconds() {
         assert_ne!(later.status(), 401, "{}", app.backend);
     }
 }
+
+#[tokio::test]
+async fn events_in_flight_together_cannot_each_pass_the_spend_cap() {
+    for app in spawn_apps().await {
+        let device = app.basic_device_capped_at_0("SB-CAP-RACE").await;
+        // Basic includes 100 notifications; with a cap of $0 the 100th is the last one.
+        for _ in 0..99 {
+            assert_eq!(app.post_event(&device, &event_id(), 0).await.status(), 201);
+        }
+        let ids: Vec<String> = (0..10).map(|_| event_id()).collect();
+        let answers =
+            futures::future::join_all(ids.iter().map(|id| app.post_event(&device, id, 0))).await;
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{}: {statuses:?}",
+            app.backend
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            9,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            app.usage(&device).await.notifications,
+            100,
+            "{}",
+            app.backend
+        );
+    }
+}
