@@ -26,9 +26,9 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod thumbnails;
+pub mod time_zone;
 pub mod tls;
 pub mod vault;
-pub mod time_zone;
 pub mod web;
 pub mod webhooks;
 

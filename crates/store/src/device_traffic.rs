@@ -20,6 +20,8 @@ pub struct DeviceAccessRow {
     pub lifecycle_state: String,
     pub checkin_interval_s: i64,
     pub subscription_id: Option<String>,
+    /// The customer of the live subscription.
+    pub customer_id: Option<String>,
     pub plan_id: Option<String>,
     pub subscription_status: Option<String>,
     pub anchor_at: Option<i64>,
@@ -291,7 +293,7 @@ impl Db {
     pub async fn device_access_by_serial(&self, serial: &str) -> Result<Option<DeviceAccessRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT d.id AS device_id, d.serial, d.secret_ciphertext, d.lifecycle_state, \
-             d.checkin_interval_s, s.id AS subscription_id, s.plan_id, s.status AS subscription_status, \
+             d.checkin_interval_s, s.id AS subscription_id, s.customer_id, s.plan_id, s.status AS subscription_status, \
              s.anchor_at, s.spend_cap_cents \
              FROM devices d LEFT JOIN subscriptions s ON s.device_id = d.id AND s.status <> 'canceled' \
              WHERE d.serial = $1",

@@ -68,6 +68,9 @@ pub struct DeviceContext {
 #[derive(Debug, Clone)]
 pub struct SubscriptionContext {
     pub id: String,
+    /// Whose subscription it is: the owner of the mail it accepts (and the key its photos are
+    /// sealed under).
+    pub customer_id: String,
     pub plan: PlanId,
     pub status: SubscriptionStatus,
     pub cap: SpendCap,
@@ -151,7 +154,7 @@ pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadE
         .parse()
         .map_err(|err| anyhow::anyhow!("device {}: {err}", row.serial))?;
     let subscription = match subscription_of(&row, state.clock.now())? {
-        Some((id, plan, status, cap, period)) => {
+        Some((id, customer_id, plan, status, cap, period)) => {
             let usage = state
                 .db
                 .usage(&id, unix_ms(period.start), unix_ms(period.end))
@@ -159,6 +162,7 @@ pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadE
                 .map_err(anyhow::Error::from)?;
             Some(SubscriptionContext {
                 id,
+                customer_id,
                 plan,
                 status,
                 cap,
@@ -197,14 +201,22 @@ fn open_secret(key: &MasterKey, row: &DeviceAccessRow) -> Result<[u8; 32], LoadE
         })
 }
 
-type SubscriptionParts = (String, PlanId, SubscriptionStatus, SpendCap, BillingPeriod);
+type SubscriptionParts = (
+    String,
+    String,
+    PlanId,
+    SubscriptionStatus,
+    SpendCap,
+    BillingPeriod,
+);
 
 fn subscription_of(
     row: &DeviceAccessRow,
     now: OffsetDateTime,
 ) -> anyhow::Result<Option<SubscriptionParts>> {
-    let (Some(id), Some(plan), Some(status), Some(anchor)) = (
+    let (Some(id), Some(customer), Some(plan), Some(status), Some(anchor)) = (
         &row.subscription_id,
+        &row.customer_id,
         &row.plan_id,
         &row.subscription_status,
         row.anchor_at,
@@ -221,7 +233,14 @@ fn subscription_of(
         }
     };
     let period = period_containing(from_unix_ms(anchor), now);
-    Ok(Some((id.clone(), plan, status, cap, period)))
+    Ok(Some((
+        id.clone(),
+        customer.clone(),
+        plan,
+        status,
+        cap,
+        period,
+    )))
 }
 
 pub use smartbox_domain::epoch::{from_unix_ms, unix_ms};

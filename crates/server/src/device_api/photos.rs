@@ -92,13 +92,22 @@ pub async fn put_photo(
     // The body's SHA-256 was computed once, to check the request's signature.
     let sha256 = hex::encode(digest);
     let size = i64::try_from(body.len()).unwrap_or(i64::MAX);
-    let owner = state
-        .db
-        .photo_owner_of_event(&event_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::PaymentRequired("this mailbox has no owner to keep its photos".to_owned())
-        })?;
+    // The owner is the customer of the subscription that accepted the event: known from the
+    // cached context in the usual case, read from the database otherwise.
+    let owner = match device
+        .subscription
+        .as_ref()
+        .filter(|sub| event.subscription_id.as_deref() == Some(sub.id.as_str()))
+    {
+        Some(sub) => sub.customer_id.clone(),
+        None => state
+            .db
+            .photo_owner_of_event(&event_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::PaymentRequired("this mailbox has no owner to keep its photos".to_owned())
+            })?,
+    };
     state.photos.put_for(&owner, &key, body).await?;
     let stored = state
         .device_api

@@ -202,7 +202,7 @@ mod tests {
             secret_ciphertext: vec![],
             claim_code_hash: String::new(),
             owner_id: None,
-            lifecycle_state: "active_subscription".into(),
+            lifecycle_state: smartbox_domain::LifecycleState::ActiveSubscription,
             power_state: "sleep".into(),
             battery_percentage: Some(80),
             firmware_version: None,
