@@ -6,16 +6,18 @@
 //!
 //! `cargo bench -p smartbox-server --bench device_api`
 //!
-//! Phases: `heartbeat` and `event` are closed loops (each connection sends its next request as
+//! Phases: `heartbeat`, `event-plain` and `event` are closed loops (each connection sends its next request as
 //! soon as the last is answered), which measure the most the server serves; their latency is that
 //! of a saturated server, queueing included. `heartbeat-paced` offers heartbeats at a fixed rate
 //! (`BENCH_RATE`, default 10,000/s: the goal's load) spread over the connections, and measures each
 //! request's latency from the moment it was due, not from when it was sent, so a server that falls
 //! behind is charged for the wait (no coordinated omission): that is the p99 *at* 10,000/s.
+//! `event` stores the photos sealed, as the server does; `event-plain` the same in the clear, to
+//! show what encryption at rest costs in the same run.
 //!
 //! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
 //! `BENCH_DEVICES` (1,000), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_PHASES`
-//! (`heartbeat,heartbeat-paced,event`), `BENCH_RATE` (10,000), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
+//! (`heartbeat,heartbeat-paced,event-plain,event`), `BENCH_RATE` (10,000), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
 //! and makes thumbnails and notifications of the completed events; 0: the API alone). Every loop stops at its deadline
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
@@ -103,6 +105,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     })?;
     let server = Server::build(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
+    let state = server.state().clone();
     let (_, devices) = common::provision(server.state(), "BENCH", device_count).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async {
@@ -130,7 +133,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     );
     let devices = Arc::new(devices);
     let phases = std::env::var("BENCH_PHASES")
-        .unwrap_or_else(|_| "heartbeat,heartbeat-paced,event".to_owned());
+        .unwrap_or_else(|_| "heartbeat,heartbeat-paced,event-plain,event".to_owned());
     for phase in phases.split(',').map(str::trim) {
         match phase {
             "heartbeat" => {
@@ -156,6 +159,16 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
                     run_phase(addr, &devices, connections, seconds, None, event_round).await?;
                 events.print("event + 3 x 60 KB photos", "events");
                 println!("  (event latency is per HTTP request: the event and each of its photos)");
+            }
+            "event-plain" => {
+                // What photo encryption costs, measured in the same run: the same closed loop
+                // with the photos stored in the clear (run before `event`, so the sealed run
+                // gets the larger database).
+                state.photos.set_sealing(false);
+                let mut events =
+                    run_phase(addr, &devices, connections, seconds, None, event_round).await?;
+                state.photos.set_sealing(true);
+                events.print("event + 3 x 60 KB photos, stored in the clear", "events");
             }
             other => anyhow::bail!("BENCH_PHASES: unknown phase {other:?}"),
         }
