@@ -64,6 +64,9 @@ struct Snapshot {
     wifi_status: WifiStatus,
     #[serde(default)]
     ir_stuck: bool,
+    /// Deliveries that failed since the SD queue was last empty (reported in the heartbeat).
+    #[serde(default)]
+    held_failures: u32,
     battery_mv: u16,
     unconfirmed_wakes: u8,
     wakes: u32,
@@ -113,6 +116,7 @@ pub fn load() -> Option<(Retained, BoardState)> {
         },
         wifi_status: snapshot.wifi_status,
         ir_stuck: snapshot.ir_stuck,
+        held_failures: snapshot.held_failures,
     };
     let board = BoardState {
         battery_mv: snapshot.battery_mv,
@@ -143,6 +147,7 @@ pub fn store(retained: &Retained, board: &BoardState) {
         modem_apn_tag: retained.modem.apn_tag,
         wifi_status: retained.wifi_status,
         ir_stuck: retained.ir_stuck,
+        held_failures: retained.held_failures,
         battery_mv: board.battery_mv,
         unconfirmed_wakes: board.unconfirmed_wakes,
         wakes: board.wakes,
