@@ -73,7 +73,7 @@ const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
         "a firmware report's status (DESIGN §5)",
     ),
     (
-        "crates/server/src/accounts/rate_limit.rs",
+        "crates/server/src/accounts/client_address.rs",
         "unknown",
         "the client address when the socket's is not known",
     ),
