@@ -14,8 +14,15 @@ use utoipa::openapi::{OpenApi, RefOr, ResponseBuilder, content::ContentBuilder};
 const MAX_MESSAGE: usize = 4096;
 
 /// Middleware: a 4xx or 5xx answer to `/api/...` that is not JSON becomes JSON.
+///
+/// Except on the device API: there a JSON error is the server's word on an authenticated request
+/// (its handlers answer in JSON after the signature is checked), and a mailbox drops an upload
+/// only on such an answer. A plain 404 or 405 from the router means the request's path or method
+/// was mangled on the way (a byte lost on the modem's UART) before any signature was checked, so
+/// it must stay plain for the mailbox to keep the event and try again (issue 13).
 pub async fn json_answers(request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") && !path.starts_with("/api/device/");
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response

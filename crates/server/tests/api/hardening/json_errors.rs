@@ -49,3 +49,30 @@ async fn malformed_queries_and_bodies_get_json_errors() {
         broken.body
     );
 }
+
+/// Issue 13: a mailbox drops an upload only on the API's JSON error, which the device API gives
+/// after it has checked the signature. A path mangled on the way to an unknown route must not look
+/// like that, or the mailbox would delete the event from its SD card.
+#[tokio::test]
+async fn a_mangled_device_api_path_gets_a_plain_404_the_mailbox_retries() {
+    let app = spawn_sqlite().await;
+    let mut browser = app.browser();
+    for path in ["/api/device/v1/evnts", "/api/device/v1/events/x/photo/0"] {
+        let answer = browser
+            .send(
+                Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from("{}"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&answer.body)
+                .map(|v| v.get("error").is_none())
+                .unwrap_or(true),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
