@@ -30,6 +30,19 @@ pub struct Rewrapped {
     pub wifi_credentials: usize,
 }
 
+impl Rewrapped {
+    fn count(&mut self, slot: &SealedSlot) {
+        let counter = match slot {
+            SealedSlot::DeviceSecret { .. } => &mut self.device_secrets,
+            SealedSlot::WebhookSecret { .. } => &mut self.webhook_secrets,
+            SealedSlot::ServerKey { .. } => &mut self.server_keys,
+            SealedSlot::WifiCredentials { .. } => &mut self.wifi_credentials,
+            SealedSlot::PhotoDataKey { .. } => &mut self.photo_data_keys,
+        };
+        *counter += 1;
+    }
+}
+
 /// Fails unless `key` opens this database's sealed values. A database seen for the first time
 /// adopts `key` if it opens the devices already sealed.
 pub async fn check(db: &Db, key: &MasterKey, now_ms: i64) -> anyhow::Result<()> {
@@ -69,57 +82,10 @@ pub async fn rotate(
     let mut counts = Rewrapped::default();
     let mut pairs: Vec<(SealedValue, Vec<u8>)> = Vec::new();
     for value in db.sealed_values().await? {
-        let rewrapped = match &value.slot {
-            SealedSlot::DeviceSecret { serial, .. } => {
-                counts.device_secrets += 1;
-                rebind(
-                    &value,
-                    serial,
-                    |b, c| old.open_device_secret(b, c),
-                    |b, s| new.seal_device_secret(b, s),
-                )?
-            }
-            SealedSlot::WebhookSecret { user_id } => {
-                counts.webhook_secrets += 1;
-                let binding = crate::notifications::webhooks::binding(user_id);
-                rebind(
-                    &value,
-                    &binding,
-                    |b, c| old.open_device_secret(b, c),
-                    |b, s| new.seal_device_secret(b, s),
-                )?
-            }
-            SealedSlot::ServerKey { name } => {
-                counts.server_keys += 1;
-                rebind(
-                    &value,
-                    name,
-                    |b, c| old.open_device_secret(b, c),
-                    |b, s| new.seal_device_secret(b, s),
-                )?
-            }
-            SealedSlot::WifiCredentials { device_id } => {
-                counts.wifi_credentials += 1;
-                let plain = old
-                    .open_wifi_credentials(device_id, &value.ciphertext)
-                    .map_err(|_| {
-                        anyhow::anyhow!(
-                            "{:?} does not open with the current master key",
-                            value.slot
-                        )
-                    })?;
-                new.seal_wifi_credentials(device_id, &plain)
-            }
-            SealedSlot::PhotoDataKey { key_id } => {
-                counts.photo_data_keys += 1;
-                rebind(
-                    &value,
-                    key_id,
-                    |b, c| old.unwrap_data_key(b, c),
-                    |b, s| new.wrap_data_key(b, s),
-                )?
-            }
-        };
+        let rewrapped = rewrap(&value, old, new).ok_or_else(|| {
+            anyhow::anyhow!("{:?} does not open with the current master key", value.slot)
+        })?;
+        counts.count(&value.slot);
         pairs.push((value, rewrapped));
     }
     db.replace_sealed_values(&pairs)
@@ -128,16 +94,29 @@ pub async fn rotate(
     Ok(counts)
 }
 
-fn rebind(
-    value: &SealedValue,
-    binding: &str,
-    open: impl Fn(&str, &[u8]) -> Result<[u8; 32], crate::secrets::OpenError>,
-    seal: impl Fn(&str, &[u8; 32]) -> Vec<u8>,
-) -> anyhow::Result<Vec<u8>> {
-    let plain = open(binding, &value.ciphertext).map_err(|_| {
-        anyhow::anyhow!("{:?} does not open with the current master key", value.slot)
-    })?;
-    Ok(seal(binding, &plain))
+/// `value` opened with `old` and sealed again with `new`, under the same purpose and binding;
+/// `None` when it does not open.
+fn rewrap(value: &SealedValue, old: &MasterKey, new: &MasterKey) -> Option<Vec<u8>> {
+    let sealed = &value.ciphertext;
+    Some(match &value.slot {
+        SealedSlot::DeviceSecret {
+            serial: binding, ..
+        }
+        | SealedSlot::ServerKey { name: binding } => {
+            new.seal_device_secret(binding, &old.open_device_secret(binding, sealed).ok()?)
+        }
+        SealedSlot::WebhookSecret { user_id } => {
+            let binding = crate::notifications::webhooks::binding(user_id);
+            new.seal_device_secret(&binding, &old.open_device_secret(&binding, sealed).ok()?)
+        }
+        SealedSlot::WifiCredentials { device_id } => new.seal_wifi_credentials(
+            device_id,
+            &old.open_wifi_credentials(device_id, sealed).ok()?,
+        ),
+        SealedSlot::PhotoDataKey { key_id } => {
+            new.wrap_data_key(key_id, &old.unwrap_data_key(key_id, sealed).ok()?)
+        }
+    })
 }
 
 /// Where a rotation keeps the new key until the database is rewrapped.

@@ -1,7 +1,7 @@
 //! Photos encrypted at rest: what lands in the blob store is ciphertext under the owner's data
 //! key, while the portal serves exactly the bytes the mailbox sent; photos stored before
 //! encryption are sealed by a resumable job; rotating the master key rewraps the keys and leaves
-//! every photo and secret readable. On both backends.
+//! every photo and secret (WiFi credentials included) readable. On both backends.
 
 use std::sync::Arc;
 
@@ -223,6 +223,10 @@ async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_rea
         )
         .await
         .unwrap();
+        smartbox_server::device_wifi::save(&app.state, &h.device_id, "Garden", "s3cret-passphrase")
+            .await
+            .unwrap()
+            .expect("valid credentials");
         let old = MasterKey::from_bytes([7; 32]);
         let new = MasterKey::from_bytes([99; 32]);
         let now = app.clock.now_ms();
@@ -282,6 +286,17 @@ async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_rea
             .unwrap()
             .expect("the webhook");
         assert_eq!(endpoint.secret, webhook, "the same secret, rewrapped");
+        let wifi = app
+            .state
+            .db
+            .device_wifi(&h.device_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let plain = new
+            .open_wifi_credentials(&h.device_id, &wifi.sealed)
+            .expect("the WiFi credentials open with the new key");
+        assert!(plain.windows(17).any(|w| w == b"s3cret-passphrase"));
         // A process still on the old key cannot open the rewrapped data key.
         let stale = AppState::new(
             app.state.config.clone(),
