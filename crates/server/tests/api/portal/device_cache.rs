@@ -1,36 +1,23 @@
 //! A customer's change reaches the device API at once: the mailbox's very next request sees it,
 //! not a context the device cache kept for up to its TTL. On both backends.
 
-use axum::body::Body;
-use axum::http::Request;
-use smartbox_protocol::{HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, HEARTBEAT_PATH};
+use smartbox_protocol::HEARTBEAT_PATH;
 
-use super::helpers::{Browser, Household, spawn_apps};
+use super::helpers::{Household, spawn_apps};
 
 const VITALS: &str = r#"{"battery_percent":80,"power_state":"awake","signal_dbm":-85,"network":"cellular","firmware_version":"1.0.0","modem_tx_bytes":0,"modem_rx_bytes":0,"sd_queue_len":0}"#;
 
 /// The service state a signed heartbeat of the household's mailbox is answered with.
 async fn service(h: &mut Household, clock_s: i64) -> String {
-    let mut secret = [0u8; 32];
-    hex::decode_to_slice(&h.factory.secret_hex, &mut secret).expect("hex secret");
-    let signature = smartbox_protocol::sign(
-        &secret,
-        "POST",
-        HEARTBEAT_PATH,
-        clock_s,
-        &smartbox_protocol::body_sha256(VITALS.as_bytes()),
-    );
-    let request = Request::post(HEARTBEAT_PATH)
-        .header("content-type", "application/json")
-        .header(HEADER_SERIAL, &h.factory.serial)
-        .header(HEADER_TIME, clock_s.to_string())
-        .header(
-            HEADER_SIGNATURE,
-            String::from_utf8_lossy(&signature).into_owned(),
+    let answer = h
+        .device_request(
+            "POST",
+            HEARTBEAT_PATH,
+            "application/json",
+            VITALS.as_bytes().to_vec(),
+            clock_s,
         )
-        .body(Body::from(VITALS))
-        .expect("request");
-    let answer = Browser::send(&mut h.browser, request).await;
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.json()["service"]
         .as_str()

@@ -5,20 +5,18 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
-use smartbox_protocol::{HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME};
 use smartbox_server::jobs::seal_photos::{self, SEAL_STORED_PHOTOS};
 use smartbox_server::jobs::{Outcome, Worker, registry};
 use smartbox_server::master_key_rotation;
 use smartbox_server::secrets::MasterKey;
 use smartbox_server::{AppState, Clock};
 
-use super::helpers::{Browser, Household, JPEG, PortalApp, START_MS, spawn_apps};
+use super::helpers::{Household, JPEG, PortalApp, START_MS, spawn_apps};
 
-/// A signed device request from the household's mailbox.
+/// A signed device request from the household's mailbox, at the app's clock.
 async fn device_request(
     app: &PortalApp,
     h: &mut Household,
@@ -27,29 +25,9 @@ async fn device_request(
     content_type: &str,
     body: Vec<u8>,
 ) -> (StatusCode, String) {
-    let mut secret = [0u8; 32];
-    hex::decode_to_slice(&h.factory.secret_hex, &mut secret).expect("hex secret");
-    let now_s = app.clock.now_ms() / 1000;
-    let signature = smartbox_protocol::sign(
-        &secret,
-        method,
-        path,
-        now_s,
-        &smartbox_protocol::body_sha256(&body),
-    );
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", content_type)
-        .header(HEADER_SERIAL, &h.factory.serial)
-        .header(HEADER_TIME, now_s.to_string())
-        .header(
-            HEADER_SIGNATURE,
-            String::from_utf8_lossy(&signature).into_owned(),
-        )
-        .body(Body::from(body))
-        .expect("request");
-    let answer = Browser::send(&mut h.browser, request).await;
+    let answer = h
+        .device_request(method, path, content_type, body, app.clock.now_ms() / 1000)
+        .await;
     (answer.status, answer.body)
 }
 

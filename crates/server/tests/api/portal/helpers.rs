@@ -415,6 +415,42 @@ pub const JPEG: &[u8] = &[
     0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 0xFF, 0xD9,
 ];
 
+impl Household {
+    /// A request from the household's mailbox, signed with its factory secret at `clock_s`
+    /// (unix seconds), answered by the app in process.
+    pub async fn device_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        clock_s: i64,
+    ) -> Answer {
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(&self.factory.secret_hex, &mut secret).expect("hex secret");
+        let signature = smartbox_protocol::sign(
+            &secret,
+            method,
+            path,
+            clock_s,
+            &smartbox_protocol::body_sha256(&body),
+        );
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(smartbox_protocol::HEADER_SERIAL, &self.factory.serial)
+            .header(smartbox_protocol::HEADER_TIME, clock_s.to_string())
+            .header(
+                smartbox_protocol::HEADER_SIGNATURE,
+                String::from_utf8_lossy(&signature).into_owned(),
+            )
+            .body(Body::from(body))
+            .expect("request");
+        self.browser.send(request).await
+    }
+}
+
 impl PortalApp {
     /// Makes a [`Household`] for `email` with mailbox `serial`.
     pub async fn household(&self, email: &str, serial: &str) -> Household {
