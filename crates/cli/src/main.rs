@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::server::{self, open_db};
+use smartbox_server::services::{self, Actor};
 use smartbox_server::{
     Clock, SystemClock, account_export, demo, firmware_release, master_key_rotation, provisioning,
 };
@@ -342,9 +343,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             email,
             plan,
         }) => {
-            let db = open_db(&config.database_url).await?;
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
             let activation =
-                provisioning::activate_device(&db, &serial, &email, plan, clock.now_ms()).await?;
+                services::claims::activate(&state, &Actor::Cli, &serial, &email, plan).await?;
             println!(
                 "activated {serial} for {email} on {plan}; trial ends at {} (ms)",
                 activation.trial_ends_at

@@ -224,7 +224,7 @@ fn a_factory_batch_is_imported_once_and_a_device_activated_once() {
         &[],
     );
     assert!(
-        stderr(&out).contains("no device has serial SB-9999"),
+        stderr(&out).contains("no mailbox SB-9999"),
         "{}",
         stderr(&out)
     );

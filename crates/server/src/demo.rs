@@ -69,7 +69,7 @@ pub async fn seed(
             .await?
             .ok_or_else(|| anyhow::anyhow!("demo device {serial} vanished"))?;
         if device.lifecycle_state == LifecycleState::PreActivation {
-            provisioning::start_trial(db, &device.id, &customer_id, plan, now_ms).await?;
+            provisioning::start_trial(db, &device.id, &customer_id, plan, now_ms, "cli").await?;
             let name = format!("Mailbox {}", &serial[serial.len() - 1..]);
             db.set_device_name_location(&device.id, &name, "Front gate")
                 .await?;

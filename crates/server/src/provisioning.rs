@@ -6,8 +6,9 @@ use std::io::Read;
 
 use rand::RngCore;
 use smartbox_domain::ids::{ClaimCode, Email, Serial};
-use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
-use smartbox_store::{Db, NewDevice, NewSubscription, NewUser, PlanRow, StoreError};
+use smartbox_domain::{LifecycleEvent, LifecycleState, PlanId, SubscriptionStatus};
+use smartbox_store::changes::{Applied, AuditRecord, Change, Changes, NewSubscriptionRecord};
+use smartbox_store::{Db, NewDevice, NewUser, PlanRow, StoreError};
 
 use crate::passwords::{self, Hashing, HashingError};
 use crate::secrets::MasterKey;
@@ -256,13 +257,15 @@ pub struct Activation {
 }
 
 /// The ops path: gives a `pre_activation` device to the customer with `email` (created with a
-/// random first password when new), and starts a 7-day trial on `plan`.
+/// random first password when new), and starts a 7-day trial on `plan`; `by` names who did it in
+/// the audit log. The CLI reaches it through `services::claims::activate`.
 pub async fn activate_device(
     db: &Db,
     serial: &str,
     email: &str,
     plan: PlanId,
     now_ms: i64,
+    by: &str,
 ) -> Result<Activation, ProvisioningError> {
     let serial =
         Serial::parse(serial).map_err(|err| ProvisioningError::Invalid(err.to_string()))?;
@@ -272,7 +275,7 @@ pub async fn activate_device(
         .device_by_serial(serial.as_str())
         .await?
         .ok_or_else(|| ProvisioningError::UnknownDevice(serial.as_str().to_owned()))?;
-    if device.lifecycle_state != LifecycleState::PreActivation {
+    if device.lifecycle_state.apply(LifecycleEvent::Claim).is_err() {
         return Err(ProvisioningError::NotActivatable {
             serial: serial.as_str().to_owned(),
             state: device.lifecycle_state.to_string(),
@@ -287,7 +290,7 @@ pub async fn activate_device(
         }
     };
     seed_plans(db).await?;
-    let claimed = start_trial(db, &device.id, &customer_id, plan, now_ms).await?;
+    let claimed = start_trial(db, &device.id, &customer_id, plan, now_ms, by).await?;
     if !claimed.1 {
         return Err(ProvisioningError::NotActivatable {
             serial: serial.as_str().to_owned(),
@@ -303,33 +306,59 @@ pub async fn activate_device(
     })
 }
 
-/// Claims the device for the customer and creates its trialing subscription. Returns the
-/// subscription id and whether the claim won (false: the device was not in `pre_activation`).
+/// Claims the device for the customer and creates its trialing subscription, with the audit
+/// entry naming `by`, in one transaction. Returns the subscription id and whether the claim won
+/// (false, and nothing written: the device was not in `pre_activation` any more, or already has
+/// a live subscription).
 pub async fn start_trial(
     db: &Db,
     device_id: &str,
     customer_id: &str,
     plan: PlanId,
     now_ms: i64,
+    by: &str,
 ) -> Result<(String, bool), StoreError> {
     let subscription_id = uuid::Uuid::now_v7().to_string();
-    if !db.claim_device(device_id, customer_id, now_ms).await? {
+    let from = LifecycleState::PreActivation;
+    let Ok(claimed) = from.apply(LifecycleEvent::Claim) else {
         return Ok((subscription_id, false));
-    }
+    };
     let anchor = now_ms + TRIAL_MS;
-    db.insert_subscription(&NewSubscription {
-        id: &subscription_id,
-        device_id,
-        customer_id,
-        plan_id: plan.as_str(),
+    let mut changes = Changes::new();
+    changes.push(Change::ClaimDevice {
+        device_id: device_id.to_owned(),
+        owner_id: customer_id.to_owned(),
+        at: now_ms,
+    });
+    changes.push(Change::InsertSubscription(NewSubscriptionRecord {
+        id: subscription_id.clone(),
+        device_id: device_id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        plan_id: plan.as_str().to_owned(),
         status: SubscriptionStatus::Trialing,
         anchor_at: anchor,
         current_period_start: now_ms,
         current_period_end: anchor,
         created_at: now_ms,
-    })
-    .await?;
-    Ok((subscription_id, true))
+    }));
+    changes.push(Change::Audit(AuditRecord {
+        at: now_ms,
+        actor: by.to_owned(),
+        entity_type: "device".to_owned(),
+        entity_id: device_id.to_owned(),
+        action: "claim".to_owned(),
+        detail: serde_json::json!({
+            "customer_id": customer_id,
+            "plan": plan.as_str(),
+            "subscription_id": subscription_id,
+            "before": from.as_str(),
+            "after": claimed.to.as_str(),
+            "trial_ends_at": anchor,
+        })
+        .to_string(),
+    }));
+    let won = db.apply_changes(&changes).await? == Applied::Done;
+    Ok((subscription_id, won))
 }
 
 /// A random 16-character password from an unambiguous alphabet.

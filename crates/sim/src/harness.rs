@@ -118,7 +118,7 @@ pub async fn provision(
         .context("importing the simulated devices")?;
     let mut keys = Vec::with_capacity(records.len());
     for record in records {
-        provisioning::activate_device(&state.db, &record.serial, FLEET_OWNER, plan, now)
+        provisioning::activate_device(&state.db, &record.serial, FLEET_OWNER, plan, now, "cli")
             .await
             .with_context(|| format!("activating {}", record.serial))?;
         keys.push(DeviceKeys::parse(&record.serial, &record.secret_hex)?);

@@ -176,6 +176,7 @@ async fn provision_in(db: &Db, config: &Config, n: usize) -> anyhow::Result<Vec<
             harness::FLEET_OWNER,
             PlanId::Premium,
             now,
+            "cli",
         )
         .await
         .with_context(|| format!("activating {}", record.serial))?;

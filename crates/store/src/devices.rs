@@ -52,6 +52,12 @@ const DEVICE_COLUMNS: &str = "d.id, d.serial, d.secret_ciphertext, d.claim_code_
     v.signal_dbm, v.network, v.sd_queue_len, v.sd_oldest_age_s, v.sd_failed_deliveries, v.modem_tx_bytes, v.modem_rx_bytes, d.checkin_interval_s, \
     v.recorded_at AS last_seen_at, d.activated_at, d.claimed_at, d.created_at";
 
+/// Gives a `pre_activation` device to its owner and makes it `active_subscription` (also a
+/// [`crate::changes::Change`]).
+pub(crate) const CLAIM_DEVICE_SQL: &str = "UPDATE devices SET owner_id = $2, \
+    lifecycle_state = 'active_subscription', claimed_at = $3, activated_at = $3 \
+    WHERE id = $1 AND lifecycle_state = 'pre_activation'";
+
 /// Devices `d` joined to their newest vitals `v` (one row at most: the series holds one row per
 /// device and instant). The heartbeat writes only the series, so it never rewrites the device row.
 pub(crate) const DEVICE_FROM: &str = "devices d LEFT JOIN device_vitals v ON v.device_id = d.id \
@@ -124,10 +130,7 @@ impl Db {
     /// Gives a `pre_activation` device to its owner and makes it `active_subscription`. Returns false
     /// (and changes nothing) when the device is not in `pre_activation`, so two claims cannot both win.
     pub async fn claim_device(&self, device_id: &str, owner_id: &str, now: i64) -> Result<bool> {
-        let done = on_pool!(self, pool => sqlx::query(
-            "UPDATE devices SET owner_id = $2, lifecycle_state = 'active_subscription', claimed_at = $3, \
-             activated_at = $3 WHERE id = $1 AND lifecycle_state = 'pre_activation'",
-        )
+        let done = on_pool!(self, pool => sqlx::query(CLAIM_DEVICE_SQL)
         .bind(device_id)
         .bind(owner_id)
         .bind(now)

@@ -8,6 +8,10 @@
 use crate::devices::DEVICE_FROM;
 use crate::{Db, Result, on_pool};
 
+/// Turns a user's morning digest on or off (also a [`crate::changes::Change`]).
+pub(crate) const SET_DIGEST_ENABLED_SQL: &str = "INSERT INTO notification_digests (user_id, enabled, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at";
+
 /// Record statuses.
 pub mod delivery_status {
     /// Created; the delivery job has not succeeded yet (it may be retrying).
@@ -309,10 +313,7 @@ impl Db {
 
     /// Turns the customer's morning digest on or off.
     pub async fn set_digest_enabled(&self, user_id: &str, enabled: bool, now: i64) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO notification_digests (user_id, enabled, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-        )
+        on_pool!(self, pool => sqlx::query(SET_DIGEST_ENABLED_SQL)
         .bind(user_id)
         .bind(enabled)
         .bind(now)

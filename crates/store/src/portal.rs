@@ -3,6 +3,14 @@
 
 use crate::{Db, MailEventRow, Result, on_pool};
 
+/// Turns a mailbox's notification channel on or off (also a [`crate::changes::Change`]).
+pub(crate) const SET_NOTIFICATION_PREF_SQL: &str = "INSERT INTO notification_prefs (device_id, channel, enabled) VALUES ($1, $2, $3) \
+     ON CONFLICT (device_id, channel) DO UPDATE SET enabled = excluded.enabled";
+
+/// Sets a user's time zone and quiet hours (also a [`crate::changes::Change`]).
+pub(crate) const SET_USER_PREFERENCES_SQL: &str =
+    "UPDATE users SET time_zone = $2, quiet_start_min = $3, quiet_end_min = $4 WHERE id = $1";
+
 /// A mail event with the mailbox it came from, for the gallery.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GalleryRow {
@@ -144,10 +152,7 @@ impl Db {
         channel: &str,
         enabled: bool,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO notification_prefs (device_id, channel, enabled) VALUES ($1, $2, $3) \
-             ON CONFLICT (device_id, channel) DO UPDATE SET enabled = excluded.enabled",
-        )
+        on_pool!(self, pool => sqlx::query(SET_NOTIFICATION_PREF_SQL)
         .bind(device_id)
         .bind(channel)
         .bind(enabled)
@@ -175,9 +180,7 @@ impl Db {
         time_zone: &str,
         quiet: (Option<i64>, Option<i64>),
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE users SET time_zone = $2, quiet_start_min = $3, quiet_end_min = $4 WHERE id = $1",
-        )
+        on_pool!(self, pool => sqlx::query(SET_USER_PREFERENCES_SQL)
         .bind(user_id)
         .bind(time_zone)
         .bind(quiet.0)

@@ -40,6 +40,15 @@ pub struct NewSubscription<'a> {
     pub created_at: i64,
 }
 
+/// Creates a subscription (also a [`crate::changes::Change`]).
+pub(crate) const INSERT_SUBSCRIPTION_SQL: &str = "INSERT INTO subscriptions (id, device_id, customer_id, \
+    plan_id, status, anchor_at, current_period_start, current_period_end, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
+
+/// Sets a subscription's spend cap (also a [`crate::changes::Change`]).
+pub(crate) const SET_SPEND_CAP_SQL: &str =
+    "UPDATE subscriptions SET spend_cap_cents = $2, updated_at = $3 WHERE id = $1";
+
 const SUBSCRIPTION_COLUMNS: &str = "id, device_id, customer_id, plan_id, pending_plan_id, status, anchor_at, \
     current_period_start, current_period_end, cancel_at_period_end, spend_cap_cents, past_due_since, \
     payment_method_id, created_at, updated_at";
@@ -47,11 +56,7 @@ const SUBSCRIPTION_COLUMNS: &str = "id, device_id, customer_id, plan_id, pending
 impl Db {
     /// Creates a subscription; a device that already has a live one is a conflict.
     pub async fn insert_subscription(&self, s: &NewSubscription<'_>) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, \
-             current_period_start, current_period_end, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
+        on_pool!(self, pool => sqlx::query(INSERT_SUBSCRIPTION_SQL)
         .bind(s.id)
         .bind(s.device_id)
         .bind(s.customer_id)
@@ -108,9 +113,7 @@ impl Db {
         cap_cents: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE subscriptions SET spend_cap_cents = $2, updated_at = $3 WHERE id = $1",
-        )
+        on_pool!(self, pool => sqlx::query(SET_SPEND_CAP_SQL)
         .bind(subscription_id)
         .bind(cap_cents)
         .bind(now)

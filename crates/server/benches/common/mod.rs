@@ -48,7 +48,15 @@ pub async fn provision(
             .device_by_serial(&record.serial)
             .await?
             .ok_or_else(|| anyhow::anyhow!("{} vanished", record.serial))?;
-        provisioning::start_trial(&state.db, &device.id, &customer, PlanId::Premium, now).await?;
+        provisioning::start_trial(
+            &state.db,
+            &device.id,
+            &customer,
+            PlanId::Premium,
+            now,
+            "cli",
+        )
+        .await?;
         let mut secret = [0u8; 32];
         hex::decode_to_slice(&record.secret_hex, &mut secret)?;
         devices.push(Device {

@@ -79,7 +79,8 @@ pub(crate) async fn claim(
     let device = services::devices::get(&state, &actor, &claimed.device.id.into())
         .await?
         .into();
-    let subscription = super::owned_subscription(&state, &user.user.id, &subscription_id).await?;
+    let subscription =
+        super::owned_subscription(&state, &user.user.id, subscription_id.as_str()).await?;
     Ok((
         StatusCode::CREATED,
         Json(Claimed {

@@ -9,12 +9,12 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Deserializer, Serialize};
 use smartbox_domain::money::Cents;
-use smartbox_domain::usage::SpendCap;
-use smartbox_domain::{PlanId, SubscriptionStatus};
+use smartbox_domain::{DeviceId, SubscriptionId, UserId};
 
+use super::actor;
 use crate::accounts::{ApiUser, CurrentUser};
 use crate::error::ApiError;
-use crate::notifications::CHANNELS;
+use crate::services::settings;
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
@@ -105,56 +105,43 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
-async fn settings_of(state: &AppState, user: &CurrentUser) -> Result<Settings, ApiError> {
-    let mut notifications = Vec::new();
-    for device in state.db.devices_of_owner(&user.user.id).await? {
-        let stored = state.db.notification_prefs(&device.id).await?;
-        let channels = CHANNELS
-            .iter()
-            .map(|(id, _, default)| ChannelChoice {
-                channel: (*id).to_owned(),
-                enabled: stored
-                    .iter()
-                    .find(|(c, _)| c == id)
-                    .map_or(*default, |(_, on)| *on),
-            })
-            .collect();
-        notifications.push(MailboxChannels {
-            device_id: device.id,
-            channels,
-        });
-    }
-    let mut spend_caps = Vec::new();
-    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
-        let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
-            continue;
-        };
-        if sub.status == SubscriptionStatus::Canceled {
-            continue;
-        }
-        let price = plan.plan().price.get();
-        spend_caps.push(SpendCapView {
-            subscription_id: sub.id,
-            cap_cents: sub.spend_cap_cents.unwrap_or(price),
-            default_cents: price,
-            max_cents: SpendCap::max_for(plan).get(),
-        });
-    }
-    let quiet = state.db.quiet_hours(&user.user.id).await?;
-    Ok(Settings {
-        time_zone: user.user.time_zone.clone(),
-        time_zones: time_zones(),
-        quiet_hours: match quiet {
-            (Some(start), Some(end)) => Some(QuietHours {
-                start: minutes_clock(start),
-                end: minutes_clock(end),
+impl From<settings::Settings> for Settings {
+    fn from(s: settings::Settings) -> Settings {
+        Settings {
+            time_zone: s.time_zone,
+            time_zones: time_zones(),
+            quiet_hours: s.quiet_hours.map(|q| QuietHours {
+                start: minutes_clock(q.start),
+                end: minutes_clock(q.end),
             }),
-            _ => None,
-        },
-        notifications,
-        spend_caps,
-        digest: state.db.digest_enabled(&user.user.id).await?,
-    })
+            notifications: s
+                .mailboxes
+                .into_iter()
+                .map(|m| MailboxChannels {
+                    device_id: m.device.id,
+                    channels: m
+                        .channels
+                        .into_iter()
+                        .map(|c| ChannelChoice {
+                            channel: c.channel.to_owned(),
+                            enabled: c.enabled,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            spend_caps: s
+                .spend_caps
+                .into_iter()
+                .map(|c| SpendCapView {
+                    subscription_id: c.subscription_id.into(),
+                    cap_cents: c.cap.get(),
+                    default_cents: c.default.get(),
+                    max_cents: c.max.get(),
+                })
+                .collect(),
+            digest: s.digest,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "customer",
@@ -165,11 +152,8 @@ pub(crate) async fn get_settings(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(settings_of(&state, &user).await?))
-}
-
-fn invalid(message: String) -> ApiError {
-    ApiError::bad_request("invalid_settings", message)
+    let settings = settings::get(&state, &actor(&user), &customer(&user)).await?;
+    Ok(Json(settings.into()))
 }
 
 #[utoipa::path(patch, path = "/api/v1/settings", tag = "customer",
@@ -186,82 +170,53 @@ pub(crate) async fn update_settings(
     ApiUser(user): ApiUser,
     Json(update): Json<SettingsUpdate>,
 ) -> Result<Json<Settings>, ApiError> {
-    let user_id = user.user.id.as_str();
-    let time_zone = update
-        .time_zone
-        .unwrap_or_else(|| user.user.time_zone.clone());
-    if !time_zones().contains(&time_zone) {
-        return Err(invalid(format!(
-            "{time_zone} is not one of the time zones offered"
-        )));
-    }
-    let quiet = match update.quiet_hours {
-        None => state.db.quiet_hours(user_id).await?,
-        Some(None) => (None, None),
+    let quiet_hours = match update.quiet_hours {
+        None => None,
+        Some(None) => Some(None),
         Some(Some(q)) => {
             let clock = |v: &str| {
-                parse_clock(v).ok_or_else(|| invalid(format!("{v} is not a time of day (HH:MM)")))
+                parse_clock(v).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_settings",
+                        format!("{v} is not a time of day (HH:MM)."),
+                    )
+                })
             };
-            (Some(clock(&q.start)?), Some(clock(&q.end)?))
+            Some(Some(settings::QuietHours {
+                start: clock(&q.start)?,
+                end: clock(&q.end)?,
+            }))
         }
     };
-    let owned_devices = state.db.devices_of_owner(user_id).await?;
-    let channels = update.notifications.unwrap_or_default();
-    for c in &channels {
-        if !owned_devices.iter().any(|d| d.id == c.device_id) {
-            return Err(ApiError::NotFound(format!("no mailbox {}", c.device_id)));
-        }
-        if !CHANNELS.iter().any(|(id, _, _)| *id == c.channel) {
-            return Err(invalid(format!(
-                "{} is not a channel (email or push)",
-                c.channel
-            )));
-        }
-    }
-    let subscriptions = state.db.subscriptions_of_customer(user_id).await?;
-    let caps = update.spend_caps.unwrap_or_default();
-    for cap in &caps {
-        let sub = subscriptions
-            .iter()
-            .find(|s| s.id == cap.subscription_id)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("no subscription {}", cap.subscription_id))
-            })?;
-        if sub.status == SubscriptionStatus::Canceled {
-            return Err(ApiError::Conflict(format!(
-                "subscription {} is canceled",
-                sub.id
-            )));
-        }
-        let plan = sub
-            .plan_id
-            .parse::<PlanId>()
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("subscription {}: {e}", sub.id)))?;
-        SpendCap::new(plan, Cents::new(cap.cap_cents))
-            .map_err(|err| invalid(format!("spend cap: {err}")))?;
-    }
-    let now = state.clock.now_ms();
-    state
-        .db
-        .set_user_preferences(user_id, &time_zone, quiet)
-        .await?;
-    for cap in &caps {
-        state
-            .db
-            .set_spend_cap(&cap.subscription_id, Some(cap.cap_cents), now)
-            .await?;
-    }
-    state.devices_changed();
-    for c in &channels {
-        state
-            .db
-            .set_notification_pref(&c.device_id, &c.channel, c.enabled)
-            .await?;
-    }
-    if let Some(digest) = update.digest {
-        state.db.set_digest_enabled(user_id, digest, now).await?;
-    }
-    let mut user = user;
-    user.user.time_zone = time_zone;
-    Ok(Json(settings_of(&state, &user).await?))
+    let change = settings::SettingsChange {
+        time_zone: update.time_zone,
+        quiet_hours,
+        digest: update.digest,
+        channels: update
+            .notifications
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| settings::ChannelChange {
+                device_id: DeviceId::new(c.device_id),
+                channel: c.channel,
+                enabled: c.enabled,
+            })
+            .collect(),
+        spend_caps: update
+            .spend_caps
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| settings::SpendCapChange {
+                subscription_id: SubscriptionId::new(c.subscription_id),
+                cap: Cents::new(c.cap_cents),
+            })
+            .collect(),
+    };
+    let settings = settings::update(&state, &actor(&user), &customer(&user), change).await?;
+    Ok(Json(settings.into()))
+}
+
+/// The signed-in customer whose settings these are.
+fn customer(user: &CurrentUser) -> UserId {
+    UserId::new(user.user.id.as_str())
 }

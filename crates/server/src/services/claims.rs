@@ -1,16 +1,17 @@
 //! Claiming a mailbox: the serial and one-time code printed on the box prove possession; the
 //! chosen plan's 7-day trial starts and the mailbox becomes `active_subscription`. Wrong pairs
 //! count against the caller's address (rate limited); a mailbox someone claimed first is refused.
+//! Staff and the command line activate a mailbox for a customer without the code.
 
 use axum::http::StatusCode;
 use smartbox_domain::ids::{ClaimCode, Serial};
-use smartbox_domain::{LifecycleState, PlanId};
+use smartbox_domain::{LifecycleEvent, PlanId, SubscriptionId};
 use smartbox_store::DeviceRow;
 
 use super::{Actor, ServiceError};
 use crate::accounts::rate_limit::{self, Scope};
 use crate::accounts::tokens::constant_time_eq;
-use crate::provisioning;
+use crate::provisioning::{self, Activation, ProvisioningError};
 use crate::state::AppState;
 
 /// Why a claim was refused.
@@ -76,7 +77,7 @@ pub async fn verify_pair(
         return Ok(Err(ClaimRefusal::WrongPair));
     };
     rate_limit::release(&state.db, &attempt).await?;
-    if device.lifecycle_state != LifecycleState::PreActivation {
+    if device.lifecycle_state.apply(LifecycleEvent::Claim).is_err() {
         return Ok(Err(ClaimRefusal::AlreadyClaimed));
     }
     Ok(Ok(device))
@@ -86,7 +87,7 @@ pub async fn verify_pair(
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub device: DeviceRow,
-    pub subscription_id: String,
+    pub subscription_id: SubscriptionId,
 }
 
 /// Claims the mailbox with this pair for the customer acting, on `plan`: the pair is checked
@@ -110,8 +111,9 @@ pub async fn claim(
         Err(refusal) => return Ok(Err(refusal)),
     };
     let now = state.clock.now_ms();
+    let by = actor.audit_name();
     let (subscription_id, claimed) =
-        provisioning::start_trial(&state.db, &device.id, customer.as_str(), plan, now).await?;
+        provisioning::start_trial(&state.db, &device.id, customer.as_str(), plan, now, &by).await?;
     state.devices_changed();
     if !claimed {
         return Ok(Err(ClaimRefusal::AlreadyClaimed));
@@ -119,6 +121,37 @@ pub async fn claim(
     tracing::info!(serial = %device.serial, %customer, plan = plan.as_str(), "mailbox claimed, trial started");
     Ok(Ok(Claimed {
         device,
-        subscription_id,
+        subscription_id: SubscriptionId::new(subscription_id),
     }))
+}
+
+/// Activates the mailbox with `serial` for the customer with `email` (an account is made, with a
+/// random first password, when there is none) and starts the trial on `plan`: the operator's
+/// path, without the claim code. Staff and the command line only.
+pub async fn activate(
+    state: &AppState,
+    actor: &Actor,
+    serial: &str,
+    email: &str,
+    plan: PlanId,
+) -> Result<Activation, ServiceError> {
+    if let Actor::Customer(_) = actor {
+        return Err(ServiceError::Conflict(
+            "a customer claims a mailbox with its claim code".to_owned(),
+        ));
+    }
+    let now = state.clock.now_ms();
+    let activated =
+        provisioning::activate_device(&state.db, serial, email, plan, now, &actor.audit_name())
+            .await;
+    state.devices_changed();
+    activated.map_err(|err| match err {
+        ProvisioningError::Invalid(message) => ServiceError::Invalid {
+            code: "invalid_activation",
+            message,
+        },
+        ProvisioningError::UnknownDevice(serial) => ServiceError::not_found("mailbox", serial),
+        ProvisioningError::Store(err) => ServiceError::Store(err),
+        other => ServiceError::Conflict(other.to_string()),
+    })
 }

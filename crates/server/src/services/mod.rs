@@ -9,20 +9,32 @@
 //! entry in one transaction under the store's guards, and makes the device API forget its cached
 //! view of the mailboxes, so a mailbox learns of the change on its next request.
 //!
-//! | action | function |
-//! |---|---|
-//! | claim a mailbox (and start its trial) | [`claims::verify_pair`], [`claims::claim`] |
-//! | rename, say where it is | [`devices::update`] |
-//! | return a mailbox | [`devices::return_device`] |
-//! | cancel at period end, take it back | [`subscriptions::cancel`], [`subscriptions::resume`] |
-//! | plan change: price first, then confirm | [`subscriptions::preview_plan_change`], [`subscriptions::change_plan`] |
-//! | save a card | [`payment_methods::start_card_setup`], [`payment_methods::save`] |
+//! | action | function | adapters |
+//! |---|---|---|
+//! | check a serial and claim code | [`claims::verify_pair`] | page `POST /claim` |
+//! | claim a mailbox (and start its trial) | [`claims::claim`] | page `POST /claim/plan`, JSON `POST /api/v1/claims` |
+//! | activate a mailbox for a customer | [`claims::activate`] | CLI `smartbox devices activate` |
+//! | rename, say where it is | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
+//! | return a mailbox | [`devices::return_device`] | page `POST /devices/{id}/return`, JSON `POST /api/v1/devices/{id}/return` |
+//! | cancel at period end | [`subscriptions::cancel`] | page `POST /billing/cancel`, JSON `POST /api/v1/subscriptions/{id}/cancel` |
+//! | take a cancel back | [`subscriptions::resume`] | page `POST /billing/resume`, JSON `POST /api/v1/subscriptions/{id}/resume` |
+//! | price a plan change | [`subscriptions::preview_plan_change`] | page `GET /billing/plan`, JSON `GET /api/v1/subscriptions/{id}/plan-change` |
+//! | change the plan | [`subscriptions::change_plan`] | page `POST /billing/plan`, JSON `POST /api/v1/subscriptions/{id}/plan-change` |
+//! | start a card setup | [`payment_methods::start_card_setup`] | page `GET /billing/payment-method`, JSON `POST /api/v1/payment-method/setup` |
+//! | save a card | [`payment_methods::save`] | page `POST /billing/payment-method`, JSON `POST /api/v1/payment-method` |
+//! | read the settings | [`settings::get`] | page `GET /settings`, JSON `GET /api/v1/settings` |
+//! | time zone, quiet hours, digest, channels, spend caps | [`settings::update`] | page `POST /settings`, JSON `PATCH /api/v1/settings` |
+//!
+//! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
+//! subscriptions through the billing engine itself, as these services do; the engine writes their
+//! changes and audit entries as `job:<kind>`.
 
 mod actor;
 pub mod claims;
 pub mod devices;
 mod error;
 pub mod payment_methods;
+pub mod settings;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};

@@ -9,16 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use smartbox_domain::money::Cents;
-use smartbox_domain::usage::SpendCap;
-use smartbox_domain::{PlanId, SubscriptionStatus};
+use smartbox_domain::{DeviceId, UserId};
 
 use super::format::{self, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::device_wifi;
-use crate::notifications::CHANNELS;
 use crate::notifications::{push, webhooks};
 use crate::services::devices::display_name;
+use crate::services::settings::{self, ChannelChange, QuietHours, SettingsChange, SpendCapChange};
+use crate::services::{Actor, ServiceError};
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
@@ -63,51 +63,41 @@ async fn render_with(
     saved: bool,
     notice: WebhookNotice,
 ) -> Result<Response, PageError> {
+    let settings = settings::get(state, &actor(user), &customer(user)).await?;
     let mut devices = Vec::new();
-    for device in state.db.devices_of_owner(&user.user.id).await? {
-        let stored = state.db.notification_prefs(&device.id).await?;
-        let channels: Vec<_> = CHANNELS
+    for mailbox in &settings.mailboxes {
+        let device = &mailbox.device;
+        let channels: Vec<_> = mailbox
+            .channels
             .iter()
-            .map(|(id, label, default)| {
-                let on = stored
-                    .iter()
-                    .find(|(c, _)| c == id)
-                    .map_or(*default, |(_, on)| *on);
-                context! { id => *id, label => *label, on => on }
-            })
+            .map(|c| context! { id => c.channel, label => c.label, on => c.enabled })
             .collect();
         let wifi = state.db.device_wifi(&device.id).await?;
         devices.push(context! {
-            id => device.id.clone(), name => display_name(&device), channels => channels,
+            id => device.id.clone(), name => display_name(device), channels => channels,
             wifi_ssid => wifi.as_ref().map(|w| w.ssid.clone()),
             wifi_note => wifi.as_ref().map(device_wifi::describe),
         });
     }
-    let mut caps = Vec::new();
-    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
-        if sub.status == SubscriptionStatus::Canceled {
-            continue;
-        }
-        let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
-            continue;
-        };
-        let device = state.db.device_by_id(&sub.device_id).await?;
-        let cap = sub.spend_cap_cents.unwrap_or(plan.plan().price.get());
-        caps.push(context! {
-            id => sub.id.clone(),
-            mailbox => device.as_ref().map(display_name),
-            dollars => format!("{}.{:02}", cap / 100, cap % 100),
-            max => money(SpendCap::max_for(plan).get()),
-            default => money(plan.plan().price.get()),
-        });
-    }
-    let (start, end) = state.db.quiet_hours(&user.user.id).await?;
+    let caps: Vec<_> = settings
+        .spend_caps
+        .iter()
+        .map(|c| {
+            let cap = c.cap.get();
+            context! {
+                id => c.subscription_id.as_str(),
+                mailbox => c.device.as_ref().map(display_name),
+                dollars => format!("{}.{:02}", cap / 100, cap % 100),
+                max => money(c.max.get()),
+                default => money(c.default.get()),
+            }
+        })
+        .collect();
     let webhook_url = state
         .db
         .customer_webhook(&user.user.id)
         .await?
         .map(|w| w.url);
-    let digest = state.db.digest_enabled(&user.user.id).await?;
     let vapid_key = push::vapid_keys(state).await?.public_base64url();
     let push_browsers = state
         .db
@@ -134,11 +124,11 @@ async fn render_with(
         "settings.html",
         context! {
             title => "Settings", nav => "settings", devices => devices, caps => caps,
-            time_zone => user.user.time_zone.clone(), time_zones => time_zones(),
-            quiet_start => start.map(minutes_clock).unwrap_or_default(),
-            quiet_end => end.map(minutes_clock).unwrap_or_default(),
+            time_zone => settings.time_zone, time_zones => time_zones(),
+            quiet_start => settings.quiet_hours.map(|q| minutes_clock(q.start)).unwrap_or_default(),
+            quiet_end => settings.quiet_hours.map(|q| minutes_clock(q.end)).unwrap_or_default(),
             error => error, saved => saved,
-            digest => digest, vapid_key => vapid_key, push_browsers => push_browsers,
+            digest => settings.digest, vapid_key => vapid_key, push_browsers => push_browsers,
             webhook_url => webhook_url, webhook_log => webhook_log,
             webhook_secret => notice.secret, webhook_test => notice.test,
         },
@@ -231,10 +221,6 @@ pub async fn save(
             Err(message) => fail(message).await,
         };
     }
-    let time_zone = get("time_zone").unwrap_or("UTC");
-    if !time_zones().iter().any(|z| z == time_zone) {
-        return fail(format!("{time_zone} is not one of the time zones offered.")).await;
-    }
     let clock = |name: &str| -> Result<Option<i64>, String> {
         match get(name).map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
@@ -243,56 +229,62 @@ pub async fn save(
                 .ok_or_else(|| format!("{v} is not a time of day (HH:MM).")),
         }
     };
-    let quiet = match (clock("quiet_start"), clock("quiet_end")) {
-        (Ok(Some(s)), Ok(Some(e))) => (Some(s), Some(e)),
-        (Ok(None), Ok(None)) => (None, None),
+    let quiet_hours = match (clock("quiet_start"), clock("quiet_end")) {
+        (Ok(Some(start)), Ok(Some(end))) => Some(QuietHours { start, end }),
+        (Ok(None), Ok(None)) => None,
         (Err(message), _) | (_, Err(message)) => return fail(message).await,
         _ => return fail("Quiet hours need both a start and an end.".to_owned()).await,
     };
-    let subscriptions = state.db.subscriptions_of_customer(&user.user.id).await?;
-    let mut caps = Vec::new();
-    for sub in subscriptions
-        .iter()
-        .filter(|s| s.status != SubscriptionStatus::Canceled)
-    {
-        let Some(text) = get(&format!("cap_{}", sub.id)) else {
-            continue;
-        };
-        let Ok(plan) = sub.plan_id.parse::<PlanId>() else {
+    // The form carries every channel of every mailbox it showed (an unchecked box is off) and
+    // the cap of every live subscription.
+    let (actor, customer) = (actor(&user), customer(&user));
+    let shown = settings::get(&state, &actor, &customer).await?;
+    let mut spend_caps = Vec::new();
+    for cap in &shown.spend_caps {
+        let Some(text) = get(&format!("cap_{}", cap.subscription_id)) else {
             continue;
         };
         let Some(cents) = parse_dollars(text) else {
             return fail(format!("{text} is not an amount in dollars.")).await;
         };
-        if let Err(err) = SpendCap::new(plan, Cents::new(cents)) {
-            return fail(format!("Spend cap: {err}.")).await;
-        }
-        caps.push((sub.id.clone(), cents));
+        spend_caps.push(SpendCapChange {
+            subscription_id: cap.subscription_id.clone(),
+            cap: Cents::new(cents),
+        });
     }
-    let owned = state.db.devices_of_owner(&user.user.id).await?;
-    let now = state.clock.now_ms();
-    state
-        .db
-        .set_user_preferences(&user.user.id, time_zone, quiet)
-        .await?;
-    for (id, cents) in caps {
-        state.db.set_spend_cap(&id, Some(cents), now).await?;
+    let channels = shown
+        .mailboxes
+        .iter()
+        .flat_map(|m| {
+            m.channels.iter().map(|c| ChannelChange {
+                device_id: DeviceId::new(m.device.id.as_str()),
+                channel: c.channel.to_owned(),
+                enabled: get(&format!("notify_{}_{}", m.device.id, c.channel)).is_some(),
+            })
+        })
+        .collect();
+    let change = SettingsChange {
+        time_zone: Some(get("time_zone").unwrap_or("UTC").to_owned()),
+        quiet_hours: Some(quiet_hours),
+        digest: Some(get("digest").is_some()),
+        channels,
+        spend_caps,
+    };
+    match settings::update(&state, &actor, &customer, change).await {
+        Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
+        Err(ServiceError::Invalid { message, .. }) => fail(message).await,
+        Err(err) => Err(err.into()),
     }
-    state.devices_changed();
-    state
-        .db
-        .set_digest_enabled(&user.user.id, get("digest").is_some(), now)
-        .await?;
-    for device in &owned {
-        for (channel, _, _) in CHANNELS {
-            let on = get(&format!("notify_{}_{channel}", device.id)).is_some();
-            state
-                .db
-                .set_notification_pref(&device.id, channel, on)
-                .await?;
-        }
-    }
-    Ok(Redirect::to("/settings?saved=1").into_response())
+}
+
+/// The signed-in customer acting on their own settings.
+fn actor(user: &CurrentUser) -> Actor {
+    Actor::customer(user.user.id.as_str())
+}
+
+/// The signed-in customer whose settings these are.
+fn customer(user: &CurrentUser) -> UserId {
+    UserId::new(user.user.id.as_str())
 }
 
 /// The portal's push script: `push=subscribe` with `subscription` (the browser's

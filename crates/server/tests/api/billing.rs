@@ -515,6 +515,7 @@ async fn the_stripe_webhook_refuses_forged_and_stale_signatures_and_applies_each
             "hook@example.com",
             PlanId::Basic,
             clock.now_ms(),
+            "cli",
         )
         .await
         .expect("activated");
@@ -716,6 +717,7 @@ async fn the_server_runs_its_worker_until_shutdown() {
         "run@example.com",
         PlanId::Plus,
         clock.now_ms(),
+        "cli",
     )
     .await
     .expect("activated");
@@ -874,6 +876,7 @@ async fn a_stripe_charge_whose_answer_was_lost_is_settled_by_the_webhook_localst
             &email,
             PlanId::Premium,
             clock.now_ms(),
+            "cli",
         )
         .await
         .expect("activated");

@@ -159,6 +159,7 @@ impl TestApp {
             &customer_email(serial),
             plan,
             self.clock.now_ms(),
+            "cli",
         )
         .await
         .expect("the device is activated");

@@ -41,7 +41,13 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetProviderCustomer { .. }
                 | Change::MoveDeviceLifecycle { .. }
                 | Change::SetDeviceNameLocation { .. }
-                | Change::RecordStripeEvent { .. } => false,
+                | Change::RecordStripeEvent { .. }
+                | Change::ClaimDevice { .. }
+                | Change::InsertSubscription(_)
+                | Change::SetSpendCap { .. }
+                | Change::SetUserPreferences { .. }
+                | Change::SetDigestEnabled { .. }
+                | Change::SetNotificationPref { .. } => false,
             })
         })
 }

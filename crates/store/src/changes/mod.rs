@@ -75,6 +75,39 @@ pub enum Change {
         name: String,
         location: String,
     },
+    /// *Guard*: the device must still await its first owner (`pre_activation`); it becomes
+    /// `owner_id`'s and `active_subscription`, claimed and activated `at`.
+    ClaimDevice {
+        device_id: String,
+        owner_id: String,
+        at: i64,
+    },
+    /// *Guard* (uniqueness): a new subscription (a device has one live subscription at most).
+    InsertSubscription(NewSubscriptionRecord),
+    /// Sets a subscription's spend cap (`None`: the plan price).
+    SetSpendCap {
+        subscription_id: String,
+        cap_cents: Option<i64>,
+        now: i64,
+    },
+    /// Sets a user's time zone and quiet hours (minutes after local midnight, both or none).
+    SetUserPreferences {
+        user_id: String,
+        time_zone: String,
+        quiet: (Option<i64>, Option<i64>),
+    },
+    /// Turns a user's morning digest on or off.
+    SetDigestEnabled {
+        user_id: String,
+        enabled: bool,
+        now: i64,
+    },
+    /// Turns one notification channel of a mailbox on or off.
+    SetNotificationPref {
+        device_id: String,
+        channel: String,
+        enabled: bool,
+    },
     /// Enqueues a job (a job with the same unique key already there is kept).
     EnqueueJob(QueuedJob),
     /// Cancels the queued jobs whose unique key starts with `key_prefix` (marks them done with
@@ -129,6 +162,21 @@ pub struct SubscriptionUpdate {
     /// otherwise left as the customer set it.
     pub spend_cap_at_most: Option<i64>,
     pub updated_at: i64,
+}
+
+/// A new subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSubscriptionRecord {
+    pub id: String,
+    pub device_id: String,
+    pub customer_id: String,
+    pub plan_id: String,
+    pub status: SubscriptionStatus,
+    /// The billing anchor (a trial's end).
+    pub anchor_at: i64,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub created_at: i64,
 }
 
 /// A new invoice.
@@ -239,6 +287,7 @@ pub enum StaleGuard {
     PaymentMethodNewer,
     EventProcessed,
     DeviceLifecycle,
+    SubscriptionExists,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -432,6 +481,80 @@ macro_rules! run_change {
                 .bind(device_id)
                 .bind(name)
                 .bind(location)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::ClaimDevice {
+                device_id,
+                owner_id,
+                at,
+            } => affected(
+                sqlx::query($crate::devices::CLAIM_DEVICE_SQL)
+                    .bind(device_id)
+                    .bind(owner_id)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected()),
+                StaleGuard::DeviceLifecycle,
+            ),
+            Change::InsertSubscription(s) => unique_is_stale(
+                sqlx::query($crate::subscriptions::INSERT_SUBSCRIPTION_SQL)
+                    .bind(&s.id)
+                    .bind(&s.device_id)
+                    .bind(&s.customer_id)
+                    .bind(&s.plan_id)
+                    .bind(s.status.as_str())
+                    .bind(s.anchor_at)
+                    .bind(s.current_period_start)
+                    .bind(s.current_period_end)
+                    .bind(s.created_at)
+                    .execute(&mut *conn)
+                    .await,
+                StaleGuard::SubscriptionExists,
+            ),
+            Change::SetSpendCap {
+                subscription_id,
+                cap_cents,
+                now,
+            } => sqlx::query($crate::subscriptions::SET_SPEND_CAP_SQL)
+                .bind(subscription_id)
+                .bind(cap_cents)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::SetUserPreferences {
+                user_id,
+                time_zone,
+                quiet,
+            } => sqlx::query($crate::portal::SET_USER_PREFERENCES_SQL)
+                .bind(user_id)
+                .bind(time_zone)
+                .bind(quiet.0)
+                .bind(quiet.1)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::SetDigestEnabled {
+                user_id,
+                enabled,
+                now,
+            } => sqlx::query($crate::notifications::SET_DIGEST_ENABLED_SQL)
+                .bind(user_id)
+                .bind(enabled)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::SetNotificationPref {
+                device_id,
+                channel,
+                enabled,
+            } => sqlx::query($crate::portal::SET_NOTIFICATION_PREF_SQL)
+                .bind(device_id)
+                .bind(channel)
+                .bind(enabled)
                 .execute(&mut *conn)
                 .await
                 .map(|_| None),

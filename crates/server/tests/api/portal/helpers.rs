@@ -470,6 +470,7 @@ impl PortalApp {
             &user_id,
             smartbox_domain::PlanId::Basic,
             START_MS,
+            "cli",
         )
         .await
         .expect("trial");
