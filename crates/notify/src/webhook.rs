@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -21,19 +20,12 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub const EVENT_TYPE_HEADER: &str = "X-Smartbox-Event";
 
 /// The signature header's value for `body` sent at `timestamp`: `t=<timestamp>,v1=<hex
-/// HMAC-SHA256(secret, "<timestamp>.<body>")>`, Stripe's scheme. It is written here rather than
-/// borrowed from the billing crate's Stripe verifier: it is this service's promise to its
-/// customers and must not change when the Stripe side does.
+/// HMAC-SHA256(secret, "<timestamp>.<body>")>`, Stripe's scheme, so a receiver can check it with
+/// Stripe's verification code. The MAC is the protocol crate's, which the billing crate's Stripe
+/// verifier uses too.
 fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
-    // HMAC takes a key of any length, so `new_from_slice` cannot fail here.
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    let mac = smartbox_protocol::signing::timestamped_mac(secret.as_bytes(), timestamp, body);
+    format!("t={timestamp},v1={}", hex::encode(mac))
 }
 
 /// How long a customer's endpoint may take to answer.

@@ -7,15 +7,11 @@
 //! other schemes (`v0`, test-mode extras) are ignored. Comparison is constant-time. The timestamp
 //! bounds replays: a genuine signature older (or newer) than the tolerance is refused as stale.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 use thiserror::Error;
 
 /// Stripe's default tolerance, and DESIGN §6's: 300 seconds.
 pub const DEFAULT_TOLERANCE_S: i64 = 300;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Why a `Stripe-Signature` header was refused. The webhook endpoint answers 400 to all of them;
 /// the kinds are distinct for logs and tests.
@@ -88,13 +84,7 @@ pub fn sign_stripe_payload(payload: &[u8], secret: &str, timestamp: i64) -> Stri
 }
 
 fn mac(secret: &str, timestamp: i64, payload: &[u8]) -> [u8; 32] {
-    // `new_from_slice` only fails for MACs with a fixed key size; HMAC takes any key length.
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(payload);
-    mac.finalize().into_bytes().into()
+    smartbox_protocol::signing::timestamped_mac(secret.as_bytes(), timestamp, payload)
 }
 
 struct ParsedHeader<'a> {
