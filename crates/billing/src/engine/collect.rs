@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::decide::{self, Attempt, Cause, InvoiceRef, PendingCharge};
 use super::snapshot::Snapshot;
-use super::{BillingEngine, BillingError, MAX_ROUNDS, from_ms, to_ms};
+use super::{BillingEngine, BillingError, FreshIds, MAX_ROUNDS, from_ms, to_ms};
 use crate::ids::PaymentIntentId;
 use crate::provider::{
     ChargeLookup, ChargeOutcome, ChargeRecord, ChargeRequest, PaymentFailure, ProviderError,
@@ -133,7 +133,11 @@ impl BillingEngine {
         actor: &str,
         why: &str,
     ) -> Result<ChargeResult, BillingError> {
-        let cause = Cause { actor, why };
+        let cause = Cause {
+            actor,
+            why,
+            ids: &FreshIds,
+        };
         let not_open = || ChargeResult::NotOpen {
             invoice_id: invoice_id.to_owned(),
         };
@@ -315,6 +319,7 @@ impl BillingEngine {
         let cause = Cause {
             actor: cause.actor,
             why: "reconciled with the payment provider",
+            ids: &FreshIds,
         };
         let result = self
             .record_answer(&attempt, &answer, None, now, cause)
@@ -366,6 +371,7 @@ impl BillingEngine {
         let cause = Cause {
             actor,
             why: "an attempt's outcome was unknown",
+            ids: &FreshIds,
         };
         for payment in &stale {
             // Reconciled whatever became of its invoice meanwhile (a success is recorded even on
@@ -393,6 +399,7 @@ impl BillingEngine {
         let cause = Cause {
             actor,
             why: "72 hours after the first failed charge, still unpaid",
+            ids: &FreshIds,
         };
         for _ in 0..MAX_ROUNDS {
             let snapshot = self.snapshot(subscription_id).await?;

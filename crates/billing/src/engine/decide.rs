@@ -19,7 +19,7 @@ use super::audit;
 use super::jobs::{grace_expiry_at, grace_key_prefix, retry_at, retry_key_prefix};
 use super::lines::{self, Line};
 use super::snapshot::{Payer, Snapshot};
-use super::{new_id, to_ms};
+use super::to_ms;
 use crate::ids::PaymentIntentId;
 use crate::provider::{MINIMUM_CHARGE, PaymentFailure};
 
@@ -107,11 +107,19 @@ pub(crate) struct InvoiceRef {
     pub status: InvoiceStatus,
 }
 
-/// Who and why, for the audit log.
+/// Who and why, for the audit log, and where the ids of the rows a decision creates come from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cause<'a> {
     pub actor: &'a str,
     pub why: &'a str,
+    /// Ids for new invoices, payment attempts and jobs: the engine passes
+    /// [`super::FreshIds`], so the decision itself draws nothing and stays pure.
+    pub ids: &'a dyn NewIds,
+}
+
+/// A source of ids for the rows a decision creates.
+pub(crate) trait NewIds: std::fmt::Debug + Sync {
+    fn next_id(&self) -> String;
 }
 
 /// The decision for a subscription whose current period is over at `now`: end the trial, renew
@@ -175,7 +183,7 @@ fn renew(
     let period = nth_period(s.anchor, index);
     let plan = s.pending_plan.unwrap_or(s.plan);
 
-    let invoice_id = new_id();
+    let invoice_id = cause.ids.next_id();
     let mut invoice_lines = vec![lines::plan_price(plan, period)];
     if !trial {
         invoice_lines.extend(lines::overage_lines(s.plan, s.usage, s.spend_cap, s.period));
@@ -202,7 +210,7 @@ fn renew(
     let mut all_effects: Vec<SubscriptionEffect> = effects.to_vec();
     let wants_charge = effects.contains(&SubscriptionEffect::RequestCharge);
     let mut charge = None;
-    let payment_id = new_id();
+    let payment_id = cause.ids.next_id();
     match (&s.payer, wants_charge) {
         (Some(payer), true) => {
             changes.push(Change::InsertPayment(pending_payment(
@@ -343,7 +351,7 @@ fn cancel_at_period_end(
         invoice_lines.extend(carried_lines(&extras.drafts));
         let total = lines::total(&invoice_lines);
         if total > Cents::ZERO {
-            let invoice_id = new_id();
+            let invoice_id = cause.ids.next_id();
             // Below the provider's minimum charge the last overage is waived; without a card it
             // cannot be collected from a subscription that has ended.
             let status = if total < MINIMUM_CHARGE {
@@ -371,7 +379,7 @@ fn cancel_at_period_end(
                 changes.push(carry(draft, &invoice_id));
             }
             if let (Some(payer), InvoiceStatus::Open) = (&s.payer, status) {
-                let payment_id = new_id();
+                let payment_id = cause.ids.next_id();
                 changes.push(Change::InsertPayment(pending_payment(
                     &payment_id,
                     &invoice_id,
@@ -466,7 +474,7 @@ pub(crate) fn payment_succeeded(
     let still_open = s.open_invoices - i64::from(was_open);
     if still_open > 0 {
         // Other invoices of this subscription are unpaid: collect them now with this card.
-        changes.push(retry_at(&s.id, now));
+        changes.push(retry_at(&s.id, now, cause.ids.next_id()));
         return changes;
     }
     if let Ok(transition) = s.state.apply(SubscriptionEvent::PaymentSucceeded)
@@ -598,7 +606,7 @@ pub(crate) fn new_attempt(
     cause: Cause<'_>,
 ) -> (Changes, Option<PendingCharge>) {
     let now_ms = to_ms(now);
-    let payment_id = new_id();
+    let payment_id = cause.ids.next_id();
     let mut changes = Changes::new();
     match &s.payer {
         Some(payer) => {
@@ -723,9 +731,11 @@ fn effect_changes(
     let now_ms = to_ms(now);
     for effect in effects {
         match *effect {
-            SubscriptionEffect::ScheduleRetry { at } => later.push(retry_at(&s.id, at)),
+            SubscriptionEffect::ScheduleRetry { at } => {
+                later.push(retry_at(&s.id, at, cause.ids.next_id()))
+            }
             SubscriptionEffect::ScheduleGraceExpiry { at } => {
-                later.push(grace_expiry_at(&s.id, at));
+                later.push(grace_expiry_at(&s.id, at, cause.ids.next_id()));
             }
             SubscriptionEffect::CancelDunning => {
                 for key_prefix in [retry_key_prefix(&s.id), grace_key_prefix(&s.id)] {

@@ -8,7 +8,7 @@ use serde_json::json;
 use smartbox_store::changes::{Change, QueuedJob};
 use time::OffsetDateTime;
 
-use super::{new_id, to_ms};
+use super::to_ms;
 
 /// Attempts of a billing job before it is marked failed (visible to admin).
 const MAX_ATTEMPTS: i64 = 10;
@@ -97,10 +97,10 @@ impl BillingJob {
         }
     }
 
-    /// The change that enqueues this job at `run_at` under `unique_key`.
-    pub(crate) fn enqueue(&self, unique_key: String, run_at: OffsetDateTime) -> Change {
+    /// The change that enqueues this job as `id` at `run_at` under `unique_key`.
+    pub(crate) fn enqueue(&self, id: String, unique_key: String, run_at: OffsetDateTime) -> Change {
         Change::EnqueueJob(QueuedJob {
-            id: new_id(),
+            id,
             kind: self.kind().to_owned(),
             payload: self.payload().to_string(),
             unique_key: Some(unique_key),
@@ -120,24 +120,26 @@ pub(crate) fn grace_key_prefix(subscription_id: &str) -> String {
     format!("{}:{subscription_id}:", BillingJob::GRACE_EXPIRY)
 }
 
-/// Enqueues a payment retry of `subscription_id` at `at` (one per instant).
-pub(crate) fn retry_at(subscription_id: &str, at: OffsetDateTime) -> Change {
+/// Enqueues a payment retry of `subscription_id` at `at` as job `id` (one per instant).
+pub(crate) fn retry_at(subscription_id: &str, at: OffsetDateTime, id: String) -> Change {
     BillingJob::PaymentRetry {
         subscription_id: subscription_id.to_owned(),
     }
     .enqueue(
+        id,
         format!("{}{}", retry_key_prefix(subscription_id), to_ms(at)),
         at,
     )
 }
 
-/// Enqueues the grace expiry of `subscription_id` at `at` (one per instant).
-pub(crate) fn grace_expiry_at(subscription_id: &str, at: OffsetDateTime) -> Change {
+/// Enqueues the grace expiry of `subscription_id` at `at` as job `id` (one per instant).
+pub(crate) fn grace_expiry_at(subscription_id: &str, at: OffsetDateTime, id: String) -> Change {
     BillingJob::GraceExpiry {
         subscription_id: subscription_id.to_owned(),
         at_ms: to_ms(at),
     }
     .enqueue(
+        id,
         format!("{}{}", grace_key_prefix(subscription_id), to_ms(at)),
         at,
     )

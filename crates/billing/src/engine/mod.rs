@@ -160,3 +160,13 @@ pub(crate) use smartbox_domain::epoch::{from_unix_ms as from_ms, unix_ms as to_m
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// The ids the engine hands its decisions: fresh time-ordered uuids.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FreshIds;
+
+impl decide::NewIds for FreshIds {
+    fn next_id(&self) -> String {
+        new_id()
+    }
+}

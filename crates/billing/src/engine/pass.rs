@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use super::collect::Answer;
 use super::decide::{self, Cause, InvoiceRef, PeriodEnd, PeriodEndExtras, PeriodEndKind};
 use super::snapshot::Snapshot;
-use super::{BillingEngine, BillingError, to_ms};
+use super::{BillingEngine, BillingError, FreshIds, to_ms};
 
 /// What a billing pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +67,7 @@ impl BillingEngine {
         let cause = Cause {
             actor,
             why: "the billing period ended",
+            ids: &FreshIds,
         };
         let mut report = PassReport::default();
         let mut seen = HashSet::new();
@@ -212,6 +213,7 @@ fn outcome_changes(
     let cause = Cause {
         actor: cause.actor,
         why: "charge of the period's invoice",
+        ids: &FreshIds,
     };
     match answer {
         Answer::Paid(intent) => decide::payment_succeeded(

@@ -22,7 +22,7 @@ use super::collect::ChargeResult;
 use super::decide::{self, Cause};
 use super::lines;
 use super::snapshot::Snapshot;
-use super::{BillingEngine, BillingError, MAX_ROUNDS, new_id, to_ms};
+use super::{BillingEngine, BillingError, FreshIds, MAX_ROUNDS, new_id, to_ms};
 use crate::provider::MINIMUM_CHARGE;
 
 /// What a plan change would do, shown to the customer before they confirm.
@@ -151,6 +151,7 @@ impl BillingEngine {
         let cause = Cause {
             actor,
             why: "plan change requested by the customer",
+            ids: &FreshIds,
         };
         let now_ms = to_ms(now);
         for _ in 0..MAX_ROUNDS {

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use super::audit;
 use super::decide::{self, Cause, InvoiceRef};
 use super::jobs::BillingJob;
-use super::{BillingEngine, BillingError, MAX_ROUNDS, to_ms};
+use super::{BillingEngine, BillingError, FreshIds, MAX_ROUNDS, new_id, to_ms};
 use crate::provider::{METADATA_PAYMENT_ATTEMPT_ID, PaymentFailure};
 use crate::webhook::{EventKind, WebhookEvent};
 
@@ -161,6 +161,7 @@ impl BillingEngine {
                 Cause {
                     actor,
                     why: "Stripe reported the payment succeeded",
+                    ids: &FreshIds,
                 },
             )
         } else {
@@ -180,6 +181,7 @@ impl BillingEngine {
                 Cause {
                     actor,
                     why: "Stripe reported the payment failed",
+                    ids: &FreshIds,
                 },
             )
         })
@@ -252,6 +254,7 @@ impl BillingEngine {
                     customer_id: customer.id.clone(),
                 }
                 .enqueue(
+                    new_id(),
                     format!(
                         "{}:{}:{}",
                         BillingJob::COLLECT_CUSTOMER,
