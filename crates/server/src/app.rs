@@ -17,7 +17,14 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(crate::device_api::router(&state))
         .merge(crate::openapi::router())
-        .merge(crate::web::router(state.clone()))
+        .merge(
+            crate::web::router()
+                .merge(crate::customer_api::router())
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::accounts::guard::protect,
+                )),
+        )
         .merge(crate::webhooks::router())
         .layer(middleware::from_fn(crate::json_errors::json_answers))
         .layer(middleware::from_fn_with_state(

@@ -1,5 +1,6 @@
 //! Who is asking: the session cookie looked up in the database, the anonymous CSRF cookie for
-//! forms shown before login, and the extractors pages and the JSON API use.
+//! forms shown before login, and the JSON API's extractor ([`ApiUser`]); the pages' extractors
+//! (`web::extract`) read the same sessions through [`load`] and [`Visitor::read`].
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -10,7 +11,6 @@ use smartbox_store::{SessionRow, UserRow};
 use super::tokens::{constant_time_eq, random_token, token_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::web::PageError;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
@@ -87,7 +87,8 @@ pub fn is_https(state: &AppState) -> bool {
     state.config.public_url.starts_with("https://")
 }
 
-async fn load(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, ApiError> {
+/// The signed-in user of the request's session cookie, if any.
+pub async fn load(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, ApiError> {
     let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -126,10 +127,11 @@ impl Visitor {
     }
 }
 
-impl FromRequestParts<AppState> for Visitor {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+impl Visitor {
+    /// Who is asking, from the request's cookies: the signed-in user if any, else an anonymous
+    /// visitor with the CSRF token of their forms (a new one when they have none yet). The
+    /// pages' extractor (`web::extract`) calls it.
+    pub async fn read(parts: &Parts, state: &AppState) -> Result<Visitor, ApiError> {
         let current = load(parts, state).await?;
         let secure = is_https(state);
         if let Some(current) = &current {
@@ -150,25 +152,6 @@ impl FromRequestParts<AppState> for Visitor {
             new_csrf_cookie,
             secure,
         })
-    }
-}
-
-impl FromRequestParts<AppState> for CurrentUser {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
-        match load(parts, state).await? {
-            Some(user) => Ok(user),
-            None => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/dashboard", |pq| pq.as_str());
-                Err(PageError::LoginRequired {
-                    next: next.to_owned(),
-                })
-            }
-        }
     }
 }
 

@@ -1,12 +1,15 @@
 //! The customer portal: server-rendered pages (minijinja templates embedded in the binary), the
 //! onboarding flow, the live dashboard stream, photos, and the static files the pages load. Every
-//! route here and in the customer JSON API passes [`crate::accounts::guard::protect`].
+//! route here and in the customer JSON API passes [`crate::accounts::guard::protect`] (the app
+//! adds it to both).
 
+pub mod accounts;
 pub mod billing;
 pub mod claim;
 pub mod dashboard;
 pub mod devices;
 pub mod error;
+mod extract;
 pub mod format;
 pub mod gallery;
 pub mod live;
@@ -17,29 +20,27 @@ pub mod statics;
 pub mod templates;
 
 use axum::Router;
-use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::accounts::{guard, handlers};
 use crate::state::AppState;
 
 pub use error::PageError;
 
-/// Every portal page, the account forms, the customer JSON API and the static files, behind the
-/// cross-site guard and the security headers.
-pub fn router(state: AppState) -> Router<AppState> {
+/// Every portal page, the account forms and the static files. The app puts them and the
+/// customer JSON API behind [`crate::accounts::guard::protect`].
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::home))
-        .route("/signup", get(handlers::signup_page).post(handlers::signup))
-        .route("/login", get(handlers::login_page).post(handlers::login))
-        .route("/logout", post(handlers::logout))
+        .route("/signup", get(accounts::signup_page).post(accounts::signup))
+        .route("/login", get(accounts::login_page).post(accounts::login))
+        .route("/logout", post(accounts::logout))
         .route(
             "/forgot-password",
-            get(handlers::forgot_page).post(handlers::forgot),
+            get(accounts::forgot_page).post(accounts::forgot),
         )
         .route(
             "/reset-password",
-            get(handlers::reset_page).post(handlers::reset),
+            get(accounts::reset_page).post(accounts::reset),
         )
         .route("/claim", get(claim::claim_page).post(claim::claim))
         .route(
@@ -77,6 +78,4 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/{file}", get(statics::file))
         .route("/manifest.webmanifest", get(statics::manifest))
         .route("/sw.js", get(statics::service_worker))
-        .merge(crate::customer_api::router())
-        .layer(middleware::from_fn_with_state(state, guard::protect))
 }

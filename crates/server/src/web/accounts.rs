@@ -9,15 +9,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::mail::{self, Mail};
-use super::rate_limit::{self, Scope};
-use super::session::{self, CurrentUser, Visitor, append_cookies, cookie};
-use super::tokens::{random_token, token_hash};
+use super::error::local_path;
+use super::{PageError, claim, render};
+use crate::accounts::mail::{self, Mail};
+use crate::accounts::rate_limit::{self, Scope};
+use crate::accounts::session::{self, CurrentUser, Visitor, append_cookies, cookie};
+use crate::accounts::tokens::{random_token, token_hash};
 use crate::passwords::{self, HashingError};
 use crate::provisioning::{self, ProvisioningError};
 use crate::state::AppState;
-use crate::web::error::local_path;
-use crate::web::{PageError, claim, render};
 
 /// How long a reset link works.
 pub const RESET_LINK_MS: i64 = 60 * 60 * 1000;
@@ -231,7 +231,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    if !super::tokens::constant_time_eq(&form.csrf, &user.session.csrf_token) {
+    if !crate::accounts::tokens::constant_time_eq(&form.csrf, &user.session.csrf_token) {
         return Err(PageError::bad_csrf());
     }
     let clear = session::end(&state, &headers).await?;
