@@ -8,9 +8,10 @@
 //! they expect to find stored) and skips `//` comments. Literals that spell a status name but
 //! mean something else are listed in [`OTHER_MEANINGS`] with what they mean.
 
-use std::path::{Path, PathBuf};
+mod source_scan;
 
 use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
+use source_scan::{code_of, relative, root, rust_files};
 
 /// The source folders above the store, from the workspace root.
 const ABOVE_THE_STORE: &[&str] = &[
@@ -95,18 +96,6 @@ fn status_names() -> Vec<&'static str> {
     names
 }
 
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for entry in entries {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
-
 /// The quoted status names in `source` outside comments and test modules, with line numbers.
 fn status_literals(source: &str, names: &[&str]) -> Vec<(usize, String)> {
     let mut found = Vec::new();
@@ -114,11 +103,7 @@ fn status_literals(source: &str, names: &[&str]) -> Vec<(usize, String)> {
         if line.trim_start().starts_with("#[cfg(test)]") {
             break;
         }
-        let code = match line.find("//") {
-            // A `//` inside a string (a URL) is not a comment: cut only at a `//` outside quotes.
-            Some(at) if line[..at].matches('"').count() % 2 == 0 => &line[..at],
-            _ => line,
-        };
+        let code = code_of(line);
         for name in names {
             if code.contains(&format!("\"{name}\"")) {
                 found.push((number + 1, (*name).to_owned()));
@@ -130,20 +115,15 @@ fn status_literals(source: &str, names: &[&str]) -> Vec<(usize, String)> {
 
 #[test]
 fn no_status_is_spelled_as_a_string_above_the_store() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let names = status_names();
     let mut offences = Vec::new();
     for dir in ABOVE_THE_STORE {
         let mut files = Vec::new();
-        rust_files(&root.join(dir), &mut files);
+        rust_files(&root().join(dir), &mut files);
         files.sort();
         for file in files {
             let source = std::fs::read_to_string(&file).expect("a readable source file");
-            let relative = file
-                .strip_prefix(&root)
-                .unwrap_or(&file)
-                .to_string_lossy()
-                .replace('\\', "/");
+            let relative = relative(&file);
             for (line, name) in status_literals(&source, &names) {
                 let other_meaning = OTHER_MEANINGS
                     .iter()
@@ -173,10 +153,9 @@ fn the_scan_finds_a_status_in_code_but_not_in_comments_or_tests() {
 
 #[test]
 fn every_other_meaning_still_occurs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let names = status_names();
     for (file, literal, meaning) in OTHER_MEANINGS {
-        let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+        let source = std::fs::read_to_string(root().join(file)).unwrap_or_default();
         assert!(
             status_literals(&source, &names)
                 .iter()
