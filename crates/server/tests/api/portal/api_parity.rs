@@ -137,6 +137,37 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .json();
         assert_eq!(cleared["quiet_hours"], Value::Null);
         assert_eq!(cleared["time_zone"], "UTC+01:00", "absent fields are kept");
+        let user_id = me.api("GET", "/api/v1/me", None).await.json()["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        let settings_audit = app
+            .state
+            .db
+            .audit_for("user", &user_id)
+            .await
+            .expect("audit");
+        assert_eq!(
+            settings_audit
+                .iter()
+                .filter(|a| a.action == "update_settings")
+                .count(),
+            2,
+            "one entry per saved change, none for the refused one"
+        );
+        let unknown_cap = me
+            .api(
+                "PATCH",
+                "/api/v1/settings",
+                Some(json!({"spend_caps": [{"subscription_id": "nope", "cap_cents": 100}]})),
+            )
+            .await;
+        assert_eq!(
+            unknown_cap.status,
+            StatusCode::NOT_FOUND,
+            "{}",
+            unknown_cap.body
+        );
 
         // A card, then the trial ends and the card pays the first period.
         let card = me
@@ -292,7 +323,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
             .await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
-        // The rename and the return are each one audit entry, written with the change.
+        // The claim, the rename and the return are each one audit entry, written with the change.
         let audit = app
             .state
             .db
@@ -300,7 +331,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .await
             .expect("audit");
         let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["update", "return"]);
+        assert_eq!(actions, ["claim", "update", "return"]);
         assert!(audit.iter().all(|a| a.actor.starts_with("customer:")));
     }
 }

@@ -244,3 +244,49 @@ async fn a_wrong_pair_is_404_a_claimed_mailbox_409_and_guessing_is_rate_limited(
         .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_claim_whose_subscription_cannot_be_written_leaves_the_mailbox_unclaimed() {
+    use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
+    use smartbox_server::provisioning;
+    use smartbox_store::NewSubscription;
+
+    for app in spawn_apps().await {
+        let serial = app.make_devices(&["SB-ATOMIC-1"]).await.remove(0).serial;
+        let db = &app.state.db;
+        let device = db.device_by_serial(&serial).await.unwrap().expect("device");
+        let user = provisioning::create_user(db, "atom@example.com", "long enough", "customer", 0)
+            .await
+            .expect("a user");
+        // A live subscription already names the mailbox: the claim's second write must fail.
+        db.insert_subscription(&NewSubscription {
+            id: "sub-in-the-way",
+            device_id: &device.id,
+            customer_id: &user,
+            plan_id: "basic",
+            status: SubscriptionStatus::Trialing,
+            anchor_at: 1,
+            current_period_start: 0,
+            current_period_end: 1,
+            created_at: 0,
+        })
+        .await
+        .expect("inserted");
+        let (_, claimed) =
+            provisioning::start_trial(db, &device.id, &user, PlanId::Basic, 0, "cli")
+                .await
+                .expect("no database error");
+        assert!(!claimed, "{}", app.backend);
+        let after = db.device_by_id(&device.id).await.unwrap().expect("device");
+        assert_eq!(after.lifecycle_state, LifecycleState::PreActivation);
+        assert_eq!(
+            after.owner_id, None,
+            "{}: the claim was undone",
+            app.backend
+        );
+        assert!(
+            db.audit_for("device", &device.id).await.unwrap().is_empty(),
+            "no audit entry for what did not happen"
+        );
+    }
+}
