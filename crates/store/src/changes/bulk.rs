@@ -41,7 +41,11 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetProviderCustomer { .. }
                 | Change::MoveDeviceLifecycle { .. }
                 | Change::SetDeviceNameLocation { .. }
-                | Change::RecordStripeEvent { .. } => false,
+                | Change::RecordStripeEvent { .. }
+                | Change::ReplaceDeviceSecret { .. }
+                | Change::RefurbishDevice { .. }
+                | Change::MarkDevice { .. }
+                | Change::RetryFailedJob { .. } => false,
             })
         })
 }
