@@ -18,6 +18,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::device_api::router(&state))
         .merge(crate::openapi::router())
         .merge(crate::web::router(state.clone()))
+        .merge(crate::admin::router(state.clone()))
         .merge(crate::webhooks::router())
         .layer(middleware::from_fn(crate::json_errors::json_answers))
         .layer(middleware::from_fn_with_state(

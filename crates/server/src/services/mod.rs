@@ -17,12 +17,18 @@
 //! | cancel at period end, take it back | [`subscriptions::cancel`], [`subscriptions::resume`] |
 //! | plan change: price first, then confirm | [`subscriptions::preview_plan_change`], [`subscriptions::change_plan`] |
 //! | save a card | [`payment_methods::start_card_setup`], [`payment_methods::save`] |
+//! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] |
+//! | staff: retry a failed job | [`staff_jobs::retry`] |
+//! | admin: refund a payment in full or part | [`staff_billing::refund`] |
 
 mod actor;
 pub mod claims;
 pub mod devices;
 mod error;
 pub mod payment_methods;
+pub mod staff_billing;
+pub mod staff_devices;
+pub mod staff_jobs;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};
