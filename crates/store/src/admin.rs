@@ -45,6 +45,20 @@ pub struct CustomerRow {
     pub devices: i64,
 }
 
+/// The inventory's filters; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryFilter<'a> {
+    pub lifecycle: Option<LifecycleState>,
+    /// Exactly this firmware version (as last reported).
+    pub firmware: Option<&'a str>,
+    /// Not heard from since this instant (epoch ms), or never.
+    pub silent_since: Option<i64>,
+    /// Battery below this percentage.
+    pub battery_below: Option<i64>,
+    /// Signal below this dBm.
+    pub signal_below: Option<i64>,
+}
+
 /// Which audit entries to list; empty strings match everything.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter<'a> {
@@ -65,24 +79,33 @@ impl Db {
         .await)?)
     }
 
-    /// One page of the inventory by serial: mailboxes after `after_serial` (keyset), in
-    /// `lifecycle` when given, at most `limit`.
+    /// One page of the inventory by serial: mailboxes after `after_serial` (keyset) matching
+    /// `filter`, at most `limit`.
     pub async fn inventory_page(
         &self,
-        lifecycle: Option<LifecycleState>,
+        filter: &InventoryFilter<'_>,
         after_serial: &str,
         limit: i64,
     ) -> Result<Vec<InventoryRow>> {
         let sql = format!(
             "SELECT {DEVICE_COLUMNS}, u.email AS owner_email FROM {DEVICE_FROM} \
              LEFT JOIN users u ON u.id = d.owner_id \
-             WHERE ($1 = '' OR d.lifecycle_state = $1) AND d.serial > $2 ORDER BY d.serial LIMIT $3"
+             WHERE ($1 = '' OR d.lifecycle_state = $1) AND d.serial > $2 \
+             AND ($4 = '' OR v.firmware_version = $4) \
+             AND ($5 < 0 OR v.recorded_at IS NULL OR v.recorded_at < $5) \
+             AND ($6 < 0 OR v.battery_percentage < $6) \
+             AND ($7 > 0 OR v.signal_dbm < $7) \
+             ORDER BY d.serial LIMIT $3"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(lifecycle.map_or("", |l| l.as_str()))
+            .bind(filter.lifecycle.map_or("", |l| l.as_str()))
             .bind(after_serial)
             .bind(limit)
+            .bind(filter.firmware.unwrap_or(""))
+            .bind(filter.silent_since.unwrap_or(-1))
+            .bind(filter.battery_below.unwrap_or(-1))
+            .bind(filter.signal_below.unwrap_or(1))
             .fetch_all(pool)
             .await)?,
         )

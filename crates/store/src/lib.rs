@@ -41,7 +41,7 @@ mod vitals;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use admin::{AuditFilter, CustomerRow, InventoryRow, Overview, StaffDates};
+pub use admin::{AuditFilter, CustomerRow, InventoryFilter, InventoryRow, Overview, StaffDates};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState};
-use smartbox_store::{DeviceRow, InventoryRow};
+use smartbox_store::{DeviceRow, InventoryFilter, InventoryRow};
 
 use super::{Staff, templates};
 use crate::services::staff_devices;
@@ -25,7 +25,47 @@ pub struct InventoryQuery {
     #[serde(default)]
     pub lifecycle: String,
     #[serde(default)]
+    pub firmware: String,
+    /// Not heard from for this many hours (or never).
+    #[serde(default)]
+    pub silent_hours: String,
+    /// Battery below this percentage.
+    #[serde(default)]
+    pub battery_below: String,
+    /// Signal below this dBm (e.g. -100).
+    #[serde(default)]
+    pub signal_below: String,
+    #[serde(default)]
     pub after: String,
+}
+
+impl InventoryQuery {
+    /// The store's filter at `now`, or a sentence naming the bad value.
+    pub fn filter(&self, now_ms: i64) -> Result<InventoryFilter<'_>, String> {
+        let number = |name: &str, text: &str, range: std::ops::RangeInclusive<i64>| {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            match text.parse::<i64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(format!(
+                    "{name} must be a whole number from {} to {}.",
+                    range.start(),
+                    range.end()
+                )),
+            }
+        };
+        let firmware = self.firmware.trim();
+        Ok(InventoryFilter {
+            lifecycle: parse_lifecycle(self.lifecycle.trim())?,
+            firmware: (!firmware.is_empty()).then_some(firmware),
+            silent_since: number("silent_hours", &self.silent_hours, 1..=100_000)?
+                .map(|h| now_ms - h * 3_600_000),
+            battery_below: number("battery_below", &self.battery_below, 1..=101)?,
+            signal_below: number("signal_below", &self.signal_below, -150..=0)?,
+        })
+    }
 }
 
 /// A lifecycle filter value: empty is any; an unknown name is a 400.
@@ -65,12 +105,16 @@ pub async fn list(
     staff: Staff,
     Query(q): Query<InventoryQuery>,
 ) -> Result<Response, PageError> {
-    let lifecycle = parse_lifecycle(&q.lifecycle)
+    let filter = q
+        .filter(state.clock.now_ms())
         .map_err(|message| PageError::Status(StatusCode::BAD_REQUEST, message))?;
     let rows = state
         .db
-        .inventory_page(lifecycle, &q.after, PAGE_SIZE)
+        .inventory_page(&filter, &q.after, PAGE_SIZE)
         .await?;
+    let next = (rows.len() as i64 == PAGE_SIZE)
+        .then(|| rows.last().map(|r| r.device.serial.clone()))
+        .flatten();
     let devices: Vec<Value> = rows
         .iter()
         .map(|r: &InventoryRow| row(&r.device, r.owner_email.as_deref()))
@@ -82,7 +126,9 @@ pub async fn list(
         "admin/devices.html",
         context! {
             title => "Devices", nav => "devices", notice => None::<String>,
-            devices => devices, lifecycle => q.lifecycle, lifecycles => lifecycles,
+            devices => devices, lifecycle => q.lifecycle, lifecycles => lifecycles, firmware => q.firmware,
+            silent_hours => q.silent_hours, battery_below => q.battery_below, signal_below => q.signal_below,
+            next => next,
         },
     )
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod customers;
 pub mod devices;
 pub mod jobs;
+pub mod labels;
 mod overview;
 pub mod payments;
 pub mod staff;
@@ -29,6 +30,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/customers", get(customers::list))
         .route("/admin/customers/{customer_id}", get(customers::page))
         .route("/admin/devices", get(devices::list))
+        .route(
+            "/admin/devices/import",
+            get(labels::page).post(labels::import),
+        )
         .route("/admin/devices/{device_id}", get(devices::page))
         .route("/admin/devices/{device_id}/{action}", post(devices::act))
         .route(

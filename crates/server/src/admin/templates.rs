@@ -45,6 +45,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/audit.html"),
     ),
     (
+        "admin/import.html",
+        include_str!("../../templates/admin/import.html"),
+    ),
+    (
+        "admin/labels.html",
+        include_str!("../../templates/admin/labels.html"),
+    ),
+    (
         "admin/credentials.html",
         include_str!("../../templates/admin/credentials.html"),
     ),
@@ -116,7 +124,10 @@ mod tests {
             ),
             (
                 "admin/devices.html",
-                context! { devices => vec![device.clone()], lifecycle => "", lifecycles => vec![LifecycleState::PreActivation.as_str()] },
+                context! {
+                    devices => vec![device.clone()], lifecycle => "", lifecycles => vec![LifecycleState::PreActivation.as_str()],
+                    firmware => "1.0.0", silent_hours => "", battery_below => "20", signal_below => "", next => "SB-1",
+                },
             ),
             (
                 "admin/device.html",
@@ -153,6 +164,17 @@ mod tests {
                 context! {
                     actor => "", customer => "", device => "SB-1", action => "",
                     entries => vec![context! { when => "today", actor => "staff:s", entity => "device d1", action => "shipped", detail => "<b>" }],
+                },
+            ),
+            (
+                "admin/import.html",
+                context! { csv => "serial\n<b>", error => "line 2: bad" },
+            ),
+            (
+                "admin/labels.html",
+                context! {
+                    factory_csv => "data:text/csv;base64,AA==",
+                    labels => vec![context! { serial => "SB-1", code => "ABCD2345", url => "http://x/claim?serial=SB-1&code=ABCD2345", qr => super::super::labels::qr_svg("http://x/claim").unwrap() }],
                 },
             ),
             (

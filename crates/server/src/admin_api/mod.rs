@@ -15,7 +15,7 @@ use smartbox_store::AuditEntry;
 use crate::admin::ApiStaff;
 use crate::admin::audit::AuditQuery;
 use crate::admin::customers::SearchQuery;
-use crate::admin::devices::{InventoryQuery, PAGE_SIZE, parse_lifecycle};
+use crate::admin::devices::{InventoryQuery, PAGE_SIZE};
 use crate::admin::jobs::JobsQuery;
 use crate::customer_api::Device;
 use crate::error::ApiError;
@@ -62,9 +62,13 @@ pub struct InventoryPage {
 
 #[utoipa::path(get, path = "/api/admin/v1/devices", tag = "admin",
     params(("lifecycle" = Option<String>, Query, description = "Only mailboxes in this lifecycle state"),
+        ("firmware" = Option<String>, Query, description = "Only this firmware version"),
+        ("silent_hours" = Option<i64>, Query, description = "Not heard from for this many hours, or never"),
+        ("battery_below" = Option<i64>, Query, description = "Battery below this percentage"),
+        ("signal_below" = Option<i64>, Query, description = "Signal below this dBm"),
         ("after" = Option<String>, Query, description = "Serials after this one (the `next` of the previous page)")),
     responses((status = 200, description = "A page of the inventory, by serial", body = InventoryPage),
-        (status = 400, description = "Unknown lifecycle state", body = crate::device_api::docs::ErrorDoc),
+        (status = 400, description = "A filter value out of range", body = crate::device_api::docs::ErrorDoc),
         (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
         (status = 404, description = "Not staff", body = crate::device_api::docs::ErrorDoc),
     ), security(("session" = [])))]
@@ -73,11 +77,12 @@ pub(crate) async fn devices(
     _staff: ApiStaff,
     Query(q): Query<InventoryQuery>,
 ) -> Result<Json<InventoryPage>, ApiError> {
-    let lifecycle =
-        parse_lifecycle(&q.lifecycle).map_err(|m| ApiError::bad_request("invalid_lifecycle", m))?;
+    let filter = q
+        .filter(state.clock.now_ms())
+        .map_err(|m| ApiError::bad_request("invalid_filter", m))?;
     let rows = state
         .db
-        .inventory_page(lifecycle, &q.after, PAGE_SIZE)
+        .inventory_page(&filter, &q.after, PAGE_SIZE)
         .await?;
     let next = (rows.len() as i64 == PAGE_SIZE)
         .then(|| rows.last().map(|r| r.device.serial.clone()))

@@ -12,7 +12,7 @@ use smartbox_store::changes::{Applied, AuditRecord, Change, Changes, DeviceMark}
 
 use super::{Actor, ServiceError, StaffRole};
 use crate::accounts::mail::{self, Mail};
-use crate::provisioning::{Credentials, FactoryRecord};
+use crate::provisioning::{self, Credentials, FactoryRecord, ImportError};
 use crate::state::AppState;
 
 /// Longest reason accepted.
@@ -168,6 +168,44 @@ async fn mark(
     ));
     state.db.apply_changes(&changes).await?;
     Ok(device)
+}
+
+/// The most serials one import takes.
+pub const MAX_IMPORT: usize = 10_000;
+
+/// Imports a factory batch (a CSV with a `serial` column) as `pre_activation` mailboxes, all or
+/// none, exactly as `smartbox devices import`: their factory records (secret and claim code,
+/// shown once) come back.
+pub async fn import(
+    state: &AppState,
+    actor: &Actor,
+    csv: &str,
+) -> Result<Vec<FactoryRecord>, ServiceError> {
+    require_staff(actor, StaffRole::Support)?;
+    let invalid = |message: String| ServiceError::Invalid {
+        code: "invalid_csv",
+        message,
+    };
+    let serials = provisioning::read_serials(csv.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    if serials.is_empty() {
+        return Err(invalid(
+            "The CSV has no serials under its `serial` header.".into(),
+        ));
+    }
+    if serials.len() > MAX_IMPORT {
+        return Err(invalid(format!(
+            "One import takes at most {MAX_IMPORT} serials; split the batch."
+        )));
+    }
+    let records =
+        provisioning::import_devices(&state.db, &state.master_key, &serials, state.clock.now_ms())
+            .await
+            .map_err(|err| match err {
+                ImportError::Store(err) => ServiceError::Store(err),
+                other => invalid(other.to_string()),
+            })?;
+    tracing::info!(count = records.len(), actor = %actor.audit_name(), "factory batch imported");
+    Ok(records)
 }
 
 /// Records that the mailbox left the warehouse (it must be waiting for its customer).
