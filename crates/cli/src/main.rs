@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::server::{self, open_db};
-use smartbox_server::services::{self, Actor};
+use smartbox_server::services::{self, Actor, staff_devices};
 use smartbox_server::{
     Clock, SystemClock, account_export, demo, firmware_release, master_key_rotation, provisioning,
 };
@@ -142,13 +142,17 @@ enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// Create an admin account.
-    CreateAdmin {
+    /// Create a staff account: `admin` (everything) or `support` (reads everything, acts on
+    /// devices; no refunds, credits or price changes). Staff log in at /login and land on /admin.
+    CreateStaff {
         #[arg(long)]
         email: String,
         /// At least 8 characters.
         #[arg(long)]
         password: String,
+        /// admin or support.
+        #[arg(long, value_parser = ["admin", "support"])]
+        role: String,
     },
 }
 
@@ -162,6 +166,27 @@ enum DevicesCommand {
         /// Where to write the factory CSV (refuses to overwrite an existing file).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Take a device out of service for good: its credentials are revoked (its next request is
+    /// 401), its subscription ends and its owner is told by email (with SMARTBOX_SMTP_URL set).
+    Decommission {
+        #[arg(long)]
+        serial: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "by an operator")]
+        reason: String,
+    },
+    /// Refurbish a returned device for its next customer: a new secret and claim code, written
+    /// as a one-line factory CSV (serial,secret,claim_code); the old secret is refused from now on.
+    Refurbish {
+        #[arg(long)]
+        serial: String,
+        /// Where to write the new factory record (refuses to overwrite an existing file).
+        #[arg(long)]
+        out: PathBuf,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "by an operator")]
+        reason: String,
     },
     /// Activate a device for a customer (created if needed) and start the 7-day trial.
     Activate {
@@ -300,11 +325,47 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let db = open_db(&config.database_url).await?;
             jobs::run(&db, command, clock.now_ms()).await
         }
-        Command::User(UserCommand::CreateAdmin { email, password }) => {
+        Command::User(UserCommand::CreateStaff {
+            email,
+            password,
+            role,
+        }) => {
             let db = open_db(&config.database_url).await?;
             let id =
-                provisioning::create_user(&db, &email, &password, "admin", clock.now_ms()).await?;
-            println!("created admin {email} ({id})");
+                provisioning::create_user(&db, &email, &password, &role, clock.now_ms()).await?;
+            println!("created {role} {email} ({id})");
+            Ok(())
+        }
+        Command::Devices(DevicesCommand::Decommission { serial, reason }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let device = staff_devices::by_serial(&state, &serial).await?;
+            let id = smartbox_domain::DeviceId::new(device.id);
+            staff_devices::decommission(&state, &Actor::Cli, &id, &reason).await?;
+            println!("decommissioned {serial}: its credentials are revoked");
+            Ok(())
+        }
+        Command::Devices(DevicesCommand::Refurbish {
+            serial,
+            out,
+            reason,
+        }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let device = staff_devices::by_serial(&state, &serial).await?;
+            let output = create_new(&out)?;
+            let id = smartbox_domain::DeviceId::new(device.id);
+            let record = match staff_devices::refurbish(&state, &Actor::Cli, &id, &reason).await {
+                Ok(record) => record,
+                Err(err) => {
+                    drop(output);
+                    let _ = std::fs::remove_file(&out);
+                    return Err(err.into());
+                }
+            };
+            provisioning::write_factory_csv(output, &[record])?;
+            println!(
+                "refurbished {serial}: its new secret and claim code are in {}",
+                out.display()
+            );
             Ok(())
         }
         Command::Devices(DevicesCommand::Import { file, out }) => {
@@ -312,13 +373,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let serials = provisioning::read_serials(input)
                 .with_context(|| format!("{} refused", file.display()))?;
-            let output = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&out)
-                .with_context(|| {
-                    format!("cannot create {} (it must not exist yet)", out.display())
-                })?;
+            let output = create_new(&out)?;
             let db = open_db(&config.database_url).await?;
             let key = server::master_key(&config)?;
             let records =
@@ -381,6 +436,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Creates `path` for writing; refuses to overwrite a file that exists.
+fn create_new(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))
 }
 
 async fn run_demo(config: Config) -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
                     crate::accounts::guard::protect,
                 )),
         )
+        .merge(crate::admin::router(state.clone()))
         .merge(crate::webhooks::router())
         .layer(middleware::from_fn(crate::json_errors::json_answers))
         .layer(middleware::from_fn_with_state(

@@ -3,6 +3,8 @@
 
 pub mod account_export;
 pub mod accounts;
+pub mod admin;
+pub mod admin_api;
 pub mod app;
 pub mod blobs;
 pub mod clock;

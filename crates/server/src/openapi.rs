@@ -17,11 +17,12 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = DeviceApiDoc::openapi();
     doc.merge(crate::customer_api::CustomerApiDoc::openapi());
+    doc.merge(crate::admin_api::AdminApiDoc::openapi());
     crate::json_errors::document_errors(&mut doc);
     doc.info.title = "Smart Mailbox".to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.description = Some(
-        "The device API (signed requests from mailboxes) and the customer JSON API.".to_owned(),
+        "The device API (signed requests from mailboxes), the customer JSON API and the admin JSON API.".to_owned(),
     );
     doc
 }

@@ -93,27 +93,18 @@ pub async fn import_devices(
             });
         }
     }
-    let mut rng = rand::rng();
     let mut devices = Vec::with_capacity(serials.len());
     let mut records = Vec::with_capacity(serials.len());
     for (_, serial) in serials {
-        let mut secret = [0u8; 32];
-        rng.fill_bytes(&mut secret);
-        let mut code_bytes = [0u8; 5];
-        rng.fill_bytes(&mut code_bytes);
-        let claim_code = ClaimCode::from_random_bytes(code_bytes);
+        let credentials = Credentials::new(key, serial);
         devices.push(NewDevice {
             id: uuid::Uuid::now_v7().to_string(),
             serial: serial.as_str().to_owned(),
-            secret_ciphertext: key.seal_device_secret(serial.as_str(), &secret),
-            claim_code_hash: key.claim_code_hash(serial.as_str(), claim_code.as_str()),
+            secret_ciphertext: credentials.secret_ciphertext,
+            claim_code_hash: credentials.claim_code_hash,
             created_at: now_ms,
         });
-        records.push(FactoryRecord {
-            serial: serial.as_str().to_owned(),
-            secret_hex: hex::encode(secret),
-            claim_code: claim_code.as_str().to_owned(),
-        });
+        records.push(credentials.record);
     }
     db.insert_devices(&devices).await.map_err(|err| match err {
         StoreError::Conflict(serial) => {
@@ -129,6 +120,36 @@ pub async fn import_devices(
         other => other.into(),
     })?;
     Ok(records)
+}
+
+/// A fresh device secret and claim code for `serial`: what the factory prints and flashes, and
+/// what the database keeps (the secret sealed, the code hashed). Made at import and again at
+/// refurbishing.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub record: FactoryRecord,
+    pub secret_ciphertext: Vec<u8>,
+    pub claim_code_hash: String,
+}
+
+impl Credentials {
+    pub fn new(key: &MasterKey, serial: &Serial) -> Credentials {
+        let mut rng = rand::rng();
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let mut code_bytes = [0u8; 5];
+        rng.fill_bytes(&mut code_bytes);
+        let claim_code = ClaimCode::from_random_bytes(code_bytes);
+        Credentials {
+            secret_ciphertext: key.seal_device_secret(serial.as_str(), &secret),
+            claim_code_hash: key.claim_code_hash(serial.as_str(), claim_code.as_str()),
+            record: FactoryRecord {
+                serial: serial.as_str().to_owned(),
+                secret_hex: hex::encode(secret),
+                claim_code: claim_code.as_str().to_owned(),
+            },
+        }
+    }
 }
 
 /// Writes the factory CSV: header `serial,secret,claim_code`.

@@ -47,7 +47,7 @@ pub struct NewDevice {
 
 /// A device's columns with its latest vitals, which are its newest row of the vitals series (see
 /// [`DEVICE_FROM`]); a device never heard from has none, and sleeps.
-const DEVICE_COLUMNS: &str = "d.id, d.serial, d.secret_ciphertext, d.claim_code_hash, d.owner_id, d.lifecycle_state, \
+pub(crate) const DEVICE_COLUMNS: &str = "d.id, d.serial, d.secret_ciphertext, d.claim_code_hash, d.owner_id, d.lifecycle_state, \
     COALESCE(v.power_state, 'sleep') AS power_state, v.battery_percentage, v.firmware_version, d.name, d.location, \
     v.signal_dbm, v.network, v.sd_queue_len, v.sd_oldest_age_s, v.sd_failed_deliveries, v.modem_tx_bytes, v.modem_rx_bytes, d.checkin_interval_s, \
     v.recorded_at AS last_seen_at, d.activated_at, d.claimed_at, d.created_at";

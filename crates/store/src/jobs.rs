@@ -42,7 +42,7 @@ pub(crate) const INSERT_JOB_SQL: &str = "INSERT INTO jobs (id, kind, payload, un
     max_attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $5, $5) \
     ON CONFLICT (unique_key) DO NOTHING";
 
-const JOB_COLUMNS: &str = "id, kind, payload, unique_key, status, run_at, attempts, max_attempts, last_error, \
+pub(crate) const JOB_COLUMNS: &str = "id, kind, payload, unique_key, status, run_at, attempts, max_attempts, last_error, \
     locked_by, locked_until, created_at, updated_at";
 
 impl Db {

@@ -10,6 +10,7 @@
 //! are already the domain's enums (a stored name the domain does not know fails to decode): the
 //! store converts at its boundary, so nothing above it spells a status as a string.
 
+mod admin;
 mod audit;
 mod billing;
 pub mod changes;
@@ -40,6 +41,7 @@ mod vitals;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use admin::{AuditFilter, CustomerRow, InventoryFilter, InventoryRow, Overview, StaffDates};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use db::{Backend, Db};

@@ -78,7 +78,8 @@ impl Db {
         let sql = format!(
             "SELECT e.id, e.device_id, d.name AS device_name, d.serial AS device_serial, e.kind, e.occurred_at, \
              e.photo_count, e.photos_received, e.category FROM mail_events e JOIN devices d ON d.id = e.device_id \
-             WHERE d.owner_id = $1 AND ($2 = '' OR e.device_id = $2) AND e.occurred_at >= $3 AND e.occurred_at < $4 \
+             LEFT JOIN subscriptions s ON s.id = e.subscription_id \
+             WHERE d.owner_id = $1 AND (s.customer_id IS NULL OR s.customer_id = $1) AND ($2 = '' OR e.device_id = $2) AND e.occurred_at >= $3 AND e.occurred_at < $4 \
              AND {category_clause} AND (e.occurred_at < $5 OR (e.occurred_at = $5 AND e.id < $7)) \
              ORDER BY e.occurred_at DESC, e.id DESC LIMIT $8"
         );
@@ -109,7 +110,8 @@ impl Db {
     ) -> Result<Option<MailEventRow>> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM mail_events e JOIN devices d ON d.id = e.device_id \
-             WHERE e.id = $1 AND d.owner_id = $2"
+             LEFT JOIN subscriptions s ON s.id = e.subscription_id \
+             WHERE e.id = $1 AND d.owner_id = $2 AND (s.customer_id IS NULL OR s.customer_id = $2)"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))

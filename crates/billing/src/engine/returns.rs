@@ -1,4 +1,6 @@
-//! A mailbox sent back: the device becomes `returned` and its live subscription ends at once.
+//! A mailbox sent back, or taken out of service for good: the device becomes `returned` (or
+//! `decommissioned`, its sealed secret replaced by one nobody holds) and its live subscription
+//! ends at once.
 //!
 //! Both are one change set with one audit entry: the device's lifecycle is a guard and the
 //! subscription's version is checked, so a billing pass (or a webhook, or a retry job) that read
@@ -6,7 +8,9 @@
 //! returned mailbox, and a failure between the writes leaves all of them or none.
 
 use serde_json::json;
-use smartbox_domain::{LifecycleEvent, LifecycleState, SubscriptionEffect, SubscriptionEvent};
+use smartbox_domain::{
+    LifecycleEffect, LifecycleEvent, LifecycleState, SubscriptionEffect, SubscriptionEvent,
+};
 use smartbox_store::changes::{Applied, Change, Changes};
 use time::OffsetDateTime;
 
@@ -40,6 +44,32 @@ impl BillingEngine {
         now: OffsetDateTime,
         cause: ReturnCause<'_>,
     ) -> Result<DeviceReturned, BillingError> {
+        self.end_service(device_id, now, cause, Ending::Return)
+            .await
+    }
+
+    /// Decommissions the device `device_id` (from any state but `decommissioned`): its sealed
+    /// secret is replaced by `revoked_secret` (one nobody holds) and its live subscription ends
+    /// at once, in one change set with the audit entry. [`BillingError::Conflict`] when it is
+    /// decommissioned already.
+    pub async fn decommission_device(
+        &self,
+        device_id: &str,
+        now: OffsetDateTime,
+        cause: ReturnCause<'_>,
+        revoked_secret: Vec<u8>,
+    ) -> Result<DeviceReturned, BillingError> {
+        self.end_service(device_id, now, cause, Ending::Decommission(revoked_secret))
+            .await
+    }
+
+    async fn end_service(
+        &self,
+        device_id: &str,
+        now: OffsetDateTime,
+        cause: ReturnCause<'_>,
+        ending: Ending,
+    ) -> Result<DeviceReturned, BillingError> {
         for _ in 0..MAX_ROUNDS {
             let device = self
                 .db
@@ -51,12 +81,31 @@ impl BillingEngine {
                 Some(row) => Some(self.snapshot(&row.id).await?),
                 None => None,
             };
-            let decision = decide_return(device_id, from, subscription.as_ref(), now, cause)?;
+            let decision =
+                decide_return(device_id, from, subscription.as_ref(), now, cause, &ending)?;
             if self.db.apply_changes(&decision.changes).await? == Applied::Done {
                 return Ok(decision.returned);
             }
         }
-        Err(BillingError::Contended("returning the mailbox"))
+        Err(BillingError::Contended("taking the mailbox out of service"))
+    }
+}
+
+/// How a device leaves service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Sent back by the customer.
+    Return,
+    /// For good, its secret replaced by this sealed one.
+    Decommission(Vec<u8>),
+}
+
+impl Ending {
+    fn event(&self) -> LifecycleEvent {
+        match self {
+            Ending::Return => LifecycleEvent::Return,
+            Ending::Decommission(_) => LifecycleEvent::Decommission,
+        }
     }
 }
 
@@ -75,10 +124,15 @@ pub(crate) fn decide_return(
     subscription: Option<&Snapshot>,
     now: OffsetDateTime,
     cause: ReturnCause<'_>,
+    ending: &Ending,
 ) -> Result<ReturnDecision, BillingError> {
     let now_ms = to_ms(now);
-    let lifecycle = from.apply(LifecycleEvent::Return).map_err(|_| {
-        BillingError::Conflict("This mailbox cannot be returned in its current state.".to_owned())
+    let event = ending.event();
+    let lifecycle = from.apply(event).map_err(|_| {
+        BillingError::Conflict(match ending {
+            Ending::Return => "This mailbox cannot be returned in its current state.".to_owned(),
+            Ending::Decommission(_) => "This mailbox is decommissioned already.".to_owned(),
+        })
     })?;
     let mut changes = Changes::new();
     changes.push(Change::MoveDeviceLifecycle {
@@ -86,6 +140,16 @@ pub(crate) fn decide_return(
         from,
         to: lifecycle.to,
     });
+    if let Ending::Decommission(sealed) = ending
+        && lifecycle
+            .effects
+            .contains(&LifecycleEffect::RevokeCredentials)
+    {
+        changes.push(Change::ReplaceDeviceSecret {
+            device_id: device_id.to_owned(),
+            secret_ciphertext: sealed.clone(),
+        });
+    }
     let mut ended = None;
     if let Some(s) = subscription
         && let Ok(transition) = s.state.apply(SubscriptionEvent::DeviceReturned)
@@ -98,7 +162,7 @@ pub(crate) fn decide_return(
             for key_prefix in [retry_key_prefix(&s.id), grace_key_prefix(&s.id)] {
                 changes.push(Change::CancelQueuedJobs {
                     key_prefix,
-                    reason: "canceled: the mailbox was returned".into(),
+                    reason: format!("canceled: the mailbox was {}", lifecycle.to.as_str()),
                     now: now_ms,
                 });
             }
@@ -109,7 +173,7 @@ pub(crate) fn decide_return(
         now_ms,
         cause.actor,
         ("device", device_id),
-        "return",
+        event.name(),
         cause.reason,
         json!({
             "before": {

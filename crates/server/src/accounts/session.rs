@@ -29,7 +29,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn parse(text: &str) -> Role {
+    /// The role stored in `users.role`; anything unknown is a customer.
+    pub fn parse(text: &str) -> Role {
         match text {
             "admin" => Role::Admin,
             "support" => Role::Support,

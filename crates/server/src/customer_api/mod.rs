@@ -77,6 +77,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { .. } => ApiError::NotFound(err.to_string()),
             ServiceError::Invalid { code, message } => ApiError::bad_request(code, message),
             ServiceError::Conflict(message) => ApiError::Conflict(message),
+            ServiceError::Forbidden(message) => ApiError::Forbidden(message),
             ServiceError::Billing(err) => billing::billing_error(err),
             ServiceError::Store(err) => err.into(),
         }

@@ -14,6 +14,9 @@ pub enum ServiceError {
     /// A value the caller sent is refused; `code` names the kind, `message` says what is wrong.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// The actor's role may not take this action (support asking for an admin's action).
+    #[error("{0}")]
+    Forbidden(String),
     /// The action does not apply in the current state; the message is for the customer.
     #[error("{0}")]
     Conflict(String),

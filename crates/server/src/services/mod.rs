@@ -24,6 +24,9 @@
 //! | save a card | [`payment_methods::save`] | page `POST /billing/payment-method`, JSON `POST /api/v1/payment-method` |
 //! | read the settings | [`settings::get`] | page `GET /settings`, JSON `GET /api/v1/settings` |
 //! | time zone, quiet hours, digest, channels, spend caps | [`settings::update`] | page `POST /settings`, JSON `PATCH /api/v1/settings` |
+//! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] | admin pages `POST /admin/devices/{id}/{action}`, CLI `smartbox devices decommission`, `smartbox devices refurbish` |
+//! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
+//! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their
@@ -35,6 +38,9 @@ pub mod devices;
 mod error;
 pub mod payment_methods;
 pub mod settings;
+pub mod staff_billing;
+pub mod staff_devices;
+pub mod staff_jobs;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};

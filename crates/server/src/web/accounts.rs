@@ -43,12 +43,13 @@ pub struct CredentialsForm {
     next: String,
 }
 
-/// Where to go after signing in: a pending claim first, then `next`, then the dashboard.
-fn after_login(headers: &HeaderMap, next: &str) -> String {
+/// Where to go after signing in: a pending claim first, then `next`, then `home` (the
+/// dashboard, or the admin console for staff).
+fn after_login(headers: &HeaderMap, next: &str, home: &str) -> String {
     if cookie(headers, claim::PENDING_CLAIM_COOKIE).is_some_and(|v| !v.is_empty()) {
         "/claim/plan".to_owned()
     } else if next.is_empty() {
-        "/dashboard".to_owned()
+        home.to_owned()
     } else {
         local_path(next).to_owned()
     }
@@ -99,7 +100,10 @@ pub async fn signup(
     let (status, error) = match created {
         Ok(user_id) => {
             let set = session::start(&state, &headers, &user_id).await?;
-            return Ok(signed_in(set, &after_login(&headers, &form.next)));
+            return Ok(signed_in(
+                set,
+                &after_login(&headers, &form.next, "/dashboard"),
+            ));
         }
         Err(ProvisioningError::EmailTaken(email)) => (
             StatusCode::CONFLICT,
@@ -209,7 +213,12 @@ pub async fn login(
             rate_limit::clear(&state.db, &pair).await?;
             rate_limit::release(&state.db, &address_attempt).await?;
             let set = session::start(&state, &headers, &user.id).await?;
-            Ok(signed_in(set, &after_login(&headers, &form.next)))
+            let home = if session::Role::parse(&user.role).is_staff() {
+                crate::admin::HOME
+            } else {
+                "/dashboard"
+            };
+            Ok(signed_in(set, &after_login(&headers, &form.next, home)))
         }
         _ => refuse(
             StatusCode::UNAUTHORIZED,

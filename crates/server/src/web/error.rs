@@ -149,6 +149,7 @@ impl From<crate::services::ServiceError> for PageError {
                 PageError::Status(StatusCode::BAD_REQUEST, message)
             }
             ServiceError::Conflict(message) => PageError::Status(StatusCode::CONFLICT, message),
+            ServiceError::Forbidden(message) => PageError::Status(StatusCode::FORBIDDEN, message),
             ServiceError::Billing(err) => super::billing::billing_error(err),
             ServiceError::Store(err) => err.into(),
         }

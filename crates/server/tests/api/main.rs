@@ -2,6 +2,7 @@
 //! backend (SQLite, and PostgreSQL when `SMARTBOX_TEST_POSTGRES_URL` is set) and drives it over
 //! HTTP like a client would.
 
+mod admin;
 mod billing;
 mod device_api;
 mod hardening;

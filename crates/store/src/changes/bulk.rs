@@ -47,7 +47,11 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetSpendCap { .. }
                 | Change::SetUserPreferences { .. }
                 | Change::SetDigestEnabled { .. }
-                | Change::SetNotificationPref { .. } => false,
+                | Change::SetNotificationPref { .. }
+                | Change::ReplaceDeviceSecret { .. }
+                | Change::RefurbishDevice { .. }
+                | Change::MarkDevice { .. }
+                | Change::RetryFailedJob { .. } => false,
             })
         })
 }

@@ -144,6 +144,39 @@ pub enum Change {
         created: i64,
         processed_at: i64,
     },
+    /// Replaces the device's sealed secret (a decommission seals one nobody holds, so the old
+    /// secret stops authenticating even if the lifecycle check were bypassed).
+    ReplaceDeviceSecret {
+        device_id: String,
+        secret_ciphertext: Vec<u8>,
+    },
+    /// *Guard*: the device must still be `returned`. It goes back to `pre_activation` with a new
+    /// sealed secret and claim-code hash; its owner, name, location, claim, activation, shipping
+    /// and return dates, WiFi credentials and notification preferences are cleared, so nothing
+    /// of the previous customer stays linked to it (docs/operations.md, "Refurbishing").
+    RefurbishDevice {
+        device_id: String,
+        secret_ciphertext: Vec<u8>,
+        claim_code_hash: String,
+    },
+    /// *Guard*: the job must still be `failed`; it is queued again at `now` with its attempts
+    /// reset (staff "retry").
+    RetryFailedJob { id: String, now: i64 },
+    /// Records when staff shipped the device or received it back.
+    MarkDevice {
+        device_id: String,
+        mark: DeviceMark,
+        at: i64,
+    },
+}
+
+/// A date staff record on a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceMark {
+    /// Sent to a customer or a shop.
+    Shipped,
+    /// A returned box arrived at the warehouse.
+    ReturnReceived,
 }
 
 /// The new values of a subscription's billing columns.
@@ -288,6 +321,7 @@ pub enum StaleGuard {
     EventProcessed,
     DeviceLifecycle,
     SubscriptionExists,
+    JobStatus,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -654,6 +688,76 @@ macro_rules! run_change {
                 .map(|r| r.rows_affected()),
                 StaleGuard::EventProcessed,
             ),
+            Change::ReplaceDeviceSecret {
+                device_id,
+                secret_ciphertext,
+            } => sqlx::query("UPDATE devices SET secret_ciphertext = $2 WHERE id = $1")
+                .bind(device_id)
+                .bind(secret_ciphertext)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::RefurbishDevice {
+                device_id,
+                secret_ciphertext,
+                claim_code_hash,
+            } => {
+                let moved = sqlx::query(
+                    "UPDATE devices SET lifecycle_state = 'pre_activation', secret_ciphertext = $2, \
+                     claim_code_hash = $3, owner_id = NULL, name = '', location = '', claimed_at = NULL, \
+                     activated_at = NULL, shipped_at = NULL, return_received_at = NULL \
+                     WHERE id = $1 AND lifecycle_state = 'returned'",
+                )
+                .bind(device_id)
+                .bind(secret_ciphertext)
+                .bind(claim_code_hash)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if moved == 0 {
+                    Ok(Some(StaleGuard::DeviceLifecycle))
+                } else {
+                    sqlx::query("DELETE FROM device_wifi WHERE device_id = $1")
+                        .bind(device_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("DELETE FROM notification_prefs WHERE device_id = $1")
+                        .bind(device_id)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| None)
+                }
+            }
+            Change::RetryFailedJob { id, now } => affected(
+                sqlx::query(
+                    "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 \
+                     WHERE id = $1 AND status = 'failed'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected()),
+                StaleGuard::JobStatus,
+            ),
+            Change::MarkDevice {
+                device_id,
+                mark,
+                at,
+            } => {
+                let sql = match mark {
+                    DeviceMark::Shipped => "UPDATE devices SET shipped_at = $2 WHERE id = $1",
+                    DeviceMark::ReturnReceived => {
+                        "UPDATE devices SET return_received_at = $2 WHERE id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(device_id)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
         }
     }};
 }

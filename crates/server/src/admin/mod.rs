@@ -1,0 +1,51 @@
+//! The admin console's pages under `/admin` (DESIGN §6): the overview, the customer search and a
+//! customer's page, the device inventory and a mailbox's page with its lifecycle actions. Only
+//! staff reach them ([`Staff`]); a signed-in customer gets 404. Every action is one call to a staff service (`services::staff_devices`)
+//! with the staff member as actor and their reason; the pages only parse and render. The JSON
+//! twins are in `crate::admin_api`.
+
+pub mod audit;
+pub mod customers;
+pub mod devices;
+pub mod jobs;
+pub mod labels;
+mod overview;
+pub mod payments;
+pub mod staff;
+pub mod templates;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::accounts::guard;
+use crate::state::AppState;
+
+pub use staff::{ApiStaff, Staff};
+
+/// Every admin page, behind the cross-site guard and the security headers.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(overview::page))
+        .route("/admin/customers", get(customers::list))
+        .route("/admin/customers/{customer_id}", get(customers::page))
+        .route("/admin/devices", get(devices::list))
+        .route(
+            "/admin/devices/import",
+            get(labels::page).post(labels::import),
+        )
+        .route("/admin/devices/{device_id}", get(devices::page))
+        .route("/admin/devices/{device_id}/{action}", post(devices::act))
+        .route(
+            "/admin/payments/{payment_id}/refund",
+            post(payments::refund),
+        )
+        .route("/admin/jobs", get(jobs::list))
+        .route("/admin/jobs/{job_id}/retry", post(jobs::retry))
+        .route("/admin/audit", get(audit::page))
+        .merge(crate::admin_api::router())
+        .layer(middleware::from_fn_with_state(state, guard::protect))
+}
+
+/// Where staff land after logging in.
+pub const HOME: &str = "/admin";

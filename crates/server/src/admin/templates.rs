@@ -1,0 +1,209 @@
+//! The admin templates (`templates/admin/`), embedded and compiled once, apart from the portal's
+//! so the two evolve without touching each other; they share the portal's stylesheet.
+
+use std::sync::LazyLock;
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, Value, context};
+
+use super::Staff;
+use crate::web::PageError;
+
+/// Every admin template: (name, source).
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "admin/base.html",
+        include_str!("../../templates/admin/base.html"),
+    ),
+    (
+        "admin/overview.html",
+        include_str!("../../templates/admin/overview.html"),
+    ),
+    (
+        "admin/devices.html",
+        include_str!("../../templates/admin/devices.html"),
+    ),
+    (
+        "admin/device.html",
+        include_str!("../../templates/admin/device.html"),
+    ),
+    (
+        "admin/customers.html",
+        include_str!("../../templates/admin/customers.html"),
+    ),
+    (
+        "admin/customer.html",
+        include_str!("../../templates/admin/customer.html"),
+    ),
+    (
+        "admin/jobs.html",
+        include_str!("../../templates/admin/jobs.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    (
+        "admin/import.html",
+        include_str!("../../templates/admin/import.html"),
+    ),
+    (
+        "admin/labels.html",
+        include_str!("../../templates/admin/labels.html"),
+    ),
+    (
+        "admin/credentials.html",
+        include_str!("../../templates/admin/credentials.html"),
+    ),
+];
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|err| panic!("template {name} does not parse: {err:#}"));
+    }
+    env.add_filter("urlencode", |text: String| {
+        crate::web::error::encode_query(&text)
+    });
+    env
+});
+
+/// Renders `name` with `ctx`.
+pub fn render(name: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    ENV.get_template(name)?.render(ctx)
+}
+
+/// An admin page for `staff` with status `status`, never cached.
+pub fn page(
+    staff: &Staff,
+    status: StatusCode,
+    name: &str,
+    ctx: Value,
+) -> Result<Response, PageError> {
+    let body = render(
+        name,
+        context! {
+            csrf => staff.current.session.csrf_token.clone(),
+            staff => context! { email => staff.current.user.email.clone(), role => staff.current.role },
+            ..ctx
+        },
+    )?;
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
+
+    use super::*;
+
+    /// Every admin template renders with the values its handler gives it, escapes user text and
+    /// has no inline script or style (the CSP forbids them).
+    #[test]
+    fn every_admin_template_renders() {
+        let common = context! {
+            csrf => "token", staff => context! { email => "s@b.example", role => "support" },
+            title => "Title", nav => "devices", notice => None::<String>,
+        };
+        let device = context! {
+            id => "d1", serial => "SB-1", name => "Front <gate>", owner => "a@b.example", owner_id => "u1",
+            lifecycle => LifecycleState::ActiveSubscription.as_str(), status => "Asleep", battery => 80, signal => -80,
+            firmware => "1.0.0", last_seen => "2026-11-25 14:30", shipped => "", received => "",
+        };
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                "admin/overview.html",
+                context! {
+                    customers => 3, failed_jobs => 1, overdue => 0,
+                    lifecycles => vec![context! { name => LifecycleState::PreActivation.as_str(), count => 2 }],
+                    subscriptions => vec![context! { name => SubscriptionStatus::Trialing.as_str(), count => 1 }],
+                },
+            ),
+            (
+                "admin/devices.html",
+                context! {
+                    devices => vec![device.clone()], lifecycle => "", lifecycles => vec![LifecycleState::PreActivation.as_str()],
+                    firmware => "1.0.0", silent_hours => "", battery_below => "20", signal_below => "", next => "SB-1",
+                },
+            ),
+            (
+                "admin/device.html",
+                context! {
+                    device => device,
+                    actions => vec![context! { id => "decommission", label => "Decommission", danger => true, hint => "For good." }],
+                    audit => vec![context! { when => "today", actor => "staff:s", action => "shipped", detail => "{}" }],
+                },
+            ),
+            (
+                "admin/customers.html",
+                context! {
+                    q => "a&b", page => 2, previous => 1, next => 3,
+                    customers => vec![context! { id => "u1", email => "a@b.example", name => "<Ann>", since => "today", devices => 1 }],
+                },
+            ),
+            (
+                "admin/customer.html",
+                context! {
+                    customer => context! { id => "u1", email => "a@b.example", name => "<Ann>", since => "today" },
+                    devices => vec![device.clone()],
+                    subscriptions => vec![context! { id => "s1", plan => "basic", status => SubscriptionStatus::Active.as_str(), period => "a to b", notifications => 3, notification_limit => "100", data => "1 MB", data_limit => "1 GB", cancel_at_period_end => true }],
+                    invoices => vec![context! { id => "i1", number => "SB-0000001", status => InvoiceStatus::Open.as_str(), total => "$5.00", issued => "today" }],
+                    payments => vec![context! { id => "p1", amount => "$5.00", status => PaymentStatus::Succeeded.as_str(), provider => "sandbox", when => "today", refunded => "$1.00", refundable => true, left => "$4.00", key => "k" }],
+                    audit => vec![context! { when => "today", actor => "staff:s", entity => "device d1", action => "shipped", detail => "{}" }],
+                },
+            ),
+            (
+                "admin/jobs.html",
+                context! { kind => "", jobs => vec![context! { id => "j1", kind => "notify_delivery", attempts => 5, failed => "today", error => "<refused>" }] },
+            ),
+            (
+                "admin/audit.html",
+                context! {
+                    actor => "", customer => "", device => "SB-1", action => "",
+                    entries => vec![context! { when => "today", actor => "staff:s", entity => "device d1", action => "shipped", detail => "<b>" }],
+                },
+            ),
+            (
+                "admin/import.html",
+                context! { csv => "serial\n<b>", error => "line 2: bad" },
+            ),
+            (
+                "admin/labels.html",
+                context! {
+                    factory_csv => "data:text/csv;base64,AA==",
+                    labels => vec![context! { serial => "SB-1", code => "ABCD2345", url => "http://x/claim?serial=SB-1&code=ABCD2345", qr => super::super::labels::qr_svg("http://x/claim").unwrap() }],
+                },
+            ),
+            (
+                "admin/credentials.html",
+                context! { id => "d1", serial => "SB-1", secret => "ab", claim_code => "ABCD2345" },
+            ),
+        ];
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/admin");
+        for file in std::fs::read_dir(&folder).expect("the admin templates folder") {
+            let name = format!(
+                "admin/{}",
+                file.expect("a file").file_name().to_string_lossy()
+            );
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is not embedded"
+            );
+            assert!(
+                name == "admin/base.html" || cases.iter().any(|(n, _)| *n == name),
+                "{name} has no rendering case"
+            );
+        }
+        for (name, ctx) in cases {
+            let html = render(name, context! { ..ctx, ..common.clone() })
+                .unwrap_or_else(|err| panic!("{name}: {err:#}"));
+            assert!(!html.contains("<script>"), "{name} has an inline script");
+            assert!(!html.contains("style="), "{name} has an inline style");
+            assert!(!html.contains("Front <gate>"), "{name} escapes user text");
+            assert!(!html.contains("<Ann>"), "{name} escapes user text");
+        }
+    }
+}

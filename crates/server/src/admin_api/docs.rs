@@ -1,0 +1,35 @@
+//! The admin API's part of `/api/openapi.json`, generated from the handlers' annotations (the
+//! session and CSRF schemes are the customer API's).
+
+use utoipa::OpenApi;
+
+/// The admin JSON API (`/api/admin/v1/`).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    paths(
+        super::devices,
+        super::device,
+        super::act,
+        super::refurbish,
+        super::customers,
+        super::jobs,
+        super::retry_job,
+        super::audit,
+        super::refund_payment
+    ),
+    components(schemas(
+        super::InventoryDevice,
+        super::InventoryPage,
+        super::Audit,
+        super::AdminDevice,
+        super::ReasonRequest,
+        super::NewCredentials,
+        super::CustomerHit,
+        super::CustomerPage,
+        super::FailedJob,
+        super::RefundRequestBody,
+        super::RefundDone,
+    )),
+    tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
+)]
+pub struct AdminApiDoc;
