@@ -397,3 +397,74 @@ fn the_master_key_is_rotated_in_place_and_a_wrong_key_stops_the_server_with_a_re
     let next = std::fs::read_to_string(dir.path().join("next.key")).expect("the new key");
     assert_ne!(next.trim(), after.trim());
 }
+
+#[test]
+fn an_operator_creates_staff_and_decommissions_a_device_and_refurbishing_needs_a_returned_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let staff = [
+        "user",
+        "create-staff",
+        "--email",
+        "sam@smartbox.example",
+        "--password",
+        "long enough",
+        "--role",
+        "support",
+    ];
+    let out = smartbox(dir.path(), &staff, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created support"));
+    let mut bad_role = staff;
+    bad_role[7] = "owner";
+    assert!(!smartbox(dir.path(), &bad_role, &[]).status.success());
+
+    std::fs::write(dir.path().join("batch.csv"), "serial\nSB-3001\nSB-3002\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &["devices", "import", "batch.csv", "--out", "factory.csv"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let refurbish = [
+        "devices",
+        "refurbish",
+        "--serial",
+        "SB-3002",
+        "--out",
+        "new.csv",
+    ];
+    let out = smartbox(dir.path(), &refurbish, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Only a returned mailbox can be refurbished"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("new.csv").exists(),
+        "no file for a refusal"
+    );
+
+    let decommission = ["devices", "decommission", "--serial", "SB-3001"];
+    let out = smartbox(dir.path(), &decommission, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("decommissioned SB-3001"));
+    let out = smartbox(dir.path(), &decommission, &[]);
+    assert!(!out.status.success(), "decommissioned is terminal");
+    assert!(
+        stderr(&out).contains("decommissioned already"),
+        "{}",
+        stderr(&out)
+    );
+    let out = smartbox(
+        dir.path(),
+        &["devices", "decommission", "--serial", "SB-9999"],
+        &[],
+    );
+    assert!(
+        stderr(&out).contains("no mailbox SB-9999"),
+        "{}",
+        stderr(&out)
+    );
+}
