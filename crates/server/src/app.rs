@@ -19,6 +19,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::openapi::router())
         .merge(crate::web::router(state.clone()))
         .merge(crate::webhooks::router())
+        .fallback(crate::web::error::no_such_page)
         .layer(middleware::from_fn(crate::json_errors::json_answers))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -10,6 +10,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::mail::{self, Mail};
+use super::password_rules;
 use super::rate_limit::{self, Scope};
 use super::session::{self, CurrentUser, Visitor, append_cookies, cookie};
 use super::tokens::{random_token, token_hash};
@@ -364,19 +365,25 @@ pub async fn reset(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    if form.password.chars().count() < 8 {
-        return render::page(
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            "reset.html",
-            context! { title => "Choose a new password", token => form.token, error => "The password must have at least 8 characters." },
-        );
-    }
     let now = state.clock.now_ms();
     let hash = token_hash(&form.token);
     let Some(user_id) = state.db.password_reset_user(&hash, now).await? else {
         return Err(expired_link());
     };
+    let email = state
+        .db
+        .user_by_id(&user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    if let Some(why) = password_rules::refusal(&form.password, &email) {
+        return render::page(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "reset.html",
+            context! { title => "Choose a new password", token => form.token, error => why },
+        );
+    }
     // Hashed before the link is used up, so a busy server does not cost the customer the link.
     let new_hash = state
         .hashing

@@ -17,12 +17,17 @@
 //! | cancel at period end, take it back | [`subscriptions::cancel`], [`subscriptions::resume`] |
 //! | plan change: price first, then confirm | [`subscriptions::preview_plan_change`], [`subscriptions::change_plan`] |
 //! | save a card | [`payment_methods::start_card_setup`], [`payment_methods::save`] |
+//! | check-in interval (with name and location) | [`devices::update`] |
+//! | start a return (reason, RMA, email), cancel it, the warehouse's receipt | [`returns::start`], [`returns::cancel`], [`returns::receive`] |
+//! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] |
 
+pub mod account;
 mod actor;
 pub mod claims;
 pub mod devices;
 mod error;
 pub mod payment_methods;
+pub mod returns;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};

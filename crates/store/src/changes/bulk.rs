@@ -41,6 +41,11 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetProviderCustomer { .. }
                 | Change::MoveDeviceLifecycle { .. }
                 | Change::SetDeviceNameLocation { .. }
+                | Change::SetCheckinInterval { .. }
+                | Change::SetPasswordHash { .. }
+                | Change::InsertReturn(_)
+                | Change::CloseReturn { .. }
+                | Change::EndOtherSessions { .. }
                 | Change::RecordStripeEvent { .. } => false,
             })
         })
