@@ -157,7 +157,7 @@ mod tests {
             ),
             (
                 "event.html",
-                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec!["/photos/e1/0"] },
+                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec![context! { url => "/photos/e1/0", file => "mail.jpg" }], older => "e0", newer => None::<String> },
             ),
             (
                 "settings.html",

@@ -315,3 +315,35 @@ async fn signing_out_everywhere_else_keeps_this_browser_and_the_export_downloads
         assert!(listing.contains("account.json") && listing.contains("photos/"));
     }
 }
+
+#[tokio::test]
+async fn an_event_page_links_the_newer_and_older_deliveries_and_downloads_its_photos() {
+    for app in spawn_apps().await {
+        let mut h = app.household("nav@example.com", "SB-NAV-01").await;
+        let (middle, newest) = (
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        app.deliver(&h.device_id, &middle, 2, START_MS + 120_000)
+            .await;
+        app.deliver(&h.device_id, &newest, 1, START_MS + 180_000)
+            .await;
+        let page = h.browser.get(&format!("/gallery/{middle}")).await.body;
+        assert!(
+            page.contains(&format!("href=\"/gallery/{newest}\" rel=\"prev\""))
+                && page.contains(&format!("href=\"/gallery/{}\" rel=\"next\"", h.event_id)),
+            "{}: {page}",
+            app.backend
+        );
+        assert!(
+            page.contains("download=\"mail-2026-05-20-10-02-2.jpg\""),
+            "{page}"
+        );
+        let oldest = h
+            .browser
+            .get(&format!("/gallery/{}", h.event_id))
+            .await
+            .body;
+        assert!(!oldest.contains("Older delivery") && oldest.contains("Newer delivery"));
+    }
+}
