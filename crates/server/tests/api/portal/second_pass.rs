@@ -347,3 +347,94 @@ async fn an_event_page_links_the_newer_and_older_deliveries_and_downloads_its_ph
         assert!(!oldest.contains("Older delivery") && oldest.contains("Newer delivery"));
     }
 }
+
+#[tokio::test]
+async fn the_sandbox_refuses_expired_cards_and_bad_security_codes_in_words() {
+    for app in spawn_apps().await {
+        let mut h = app.household("card@example.com", "SB-CARD-01").await;
+        let page = "/billing/payment-method";
+        for (number, month, year, cvc, words) in [
+            (
+                "4242424242424242",
+                "4",
+                "2026",
+                "123",
+                "the card has expired.",
+            ),
+            (
+                "4242 4242 4242 4242",
+                "12",
+                "25",
+                "123",
+                "the card has expired.",
+            ),
+            (
+                "4000000000000069",
+                "12",
+                "2034",
+                "123",
+                "the card has expired.",
+            ),
+            (
+                "4000000000000127",
+                "12",
+                "2034",
+                "123",
+                "the security code (CVC) is wrong.",
+            ),
+            (
+                "4000000000000002",
+                "12",
+                "2034",
+                "123",
+                "the bank declined the card.",
+            ),
+            (
+                "4242424242424242",
+                "12",
+                "2034",
+                "12",
+                "security code is invalid.",
+            ),
+        ] {
+            let refused = h
+                .browser
+                .submit(
+                    page,
+                    page,
+                    &[
+                        ("number", number),
+                        ("exp_month", month),
+                        ("exp_year", year),
+                        ("cvc", cvc),
+                    ],
+                )
+                .await;
+            assert!(
+                refused.status.is_client_error() && refused.body.contains(words),
+                "{number} {month}/{year} {cvc} on {}: {} {}",
+                app.backend,
+                refused.status,
+                visible_text(&refused.body)
+            );
+        }
+        let saved = h
+            .browser
+            .submit(
+                page,
+                page,
+                &[
+                    ("number", "4242424242424242"),
+                    ("exp_month", "5"),
+                    ("exp_year", "2026"),
+                    ("cvc", "123"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            saved.location(),
+            "/billing?done=card",
+            "this month still counts"
+        );
+    }
+}
