@@ -98,13 +98,9 @@ fn interval_choices(current: i64) -> Vec<minijinja::Value> {
     checkin::INTERVALS_S
         .iter()
         .map(|&s| {
-            let default = if s == checkin::DEFAULT_INTERVAL_S {
-                " (default)"
-            } else {
-                ""
-            };
+            // Short enough for a phone's select box; the default is named in the hint.
             let label = format!(
-                "{}{default}: battery lasts about {:.0} months",
+                "{}: battery about {:.0} months",
                 words::capital(&every(s)),
                 checkin::battery_months(s)
             );

@@ -215,7 +215,7 @@ mod tests {
                     id => "d1", name => "Front", serial => "SB-1", location => "Porch", lifecycle => "In service", status => "Asleep", late => false,
                     history => vec![context! { when => "today", battery => 80, power => "sleep", signal => -80, network => "cellular", firmware => "1.0.0", queue => 0 }],
                     battery_chart => "0,1", returnable => true, error => None::<String>, notice => "Saved.",
-                    intervals => vec![context! { value => 21600, label => "Every 6 h (default): battery lasts about 28 months", selected => true }],
+                    intervals => vec![context! { value => 21600, label => "Every 6 h: battery about 28 months", selected => true }],
                     open_return => None::<()>, reasons => vec!["Moving house"],
                     held => "2 mail events are waiting on the mailbox's SD card.",
                 },

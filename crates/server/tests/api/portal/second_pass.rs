@@ -56,8 +56,8 @@ async fn the_status_line_knows_the_schedule_and_the_interval_reaches_the_mailbox
         let page = h.browser.get(&format!("/devices/{}", h.device_id)).await;
         let text = visible_text(&page.body);
         assert!(
-            text.contains("Every hour: battery lasts about 9 months")
-                && text.contains("Every 6 h (default): battery lasts about 28 months"),
+            text.contains("Every hour: battery about 9 months")
+                && text.contains("Every 6 h: battery about 28 months"),
             "{text}"
         );
         let saved = h
