@@ -88,6 +88,17 @@ pub struct CardDetails {
 }
 
 impl CardDetails {
+    /// Whether the card expired before the month of `now` (a two-digit year counts from 2000),
+    /// which Stripe refuses with `expired_card`.
+    pub fn expired_at(&self, now: time::OffsetDateTime) -> bool {
+        let year = if self.exp_year < 100 {
+            self.exp_year + 2000
+        } else {
+            self.exp_year
+        };
+        (i32::from(year), self.exp_month) < (now.year(), u8::from(now.month()))
+    }
+
     /// A test card with a far-away expiry and CVC 123, as Stripe's docs suggest for test numbers.
     pub fn test(number: &str) -> CardDetails {
         CardDetails {
@@ -446,6 +457,21 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_card_expires_after_its_month() {
+        let now = time::macros::datetime!(2026-05-20 10:00 UTC);
+        let card = |m: u8, y: u16| CardDetails {
+            exp_month: m,
+            exp_year: y,
+            ..CardDetails::test("4242424242424242")
+        };
+        assert!(!card(5, 2026).expired_at(now));
+        assert!(card(4, 2026).expired_at(now));
+        assert!(card(12, 25).expired_at(now));
+        assert!(!card(1, 30).expired_at(now));
+    }
+
     use super::*;
 
     fn record(status: IntentStatus, last_failure: Option<PaymentFailure>) -> ChargeRecord {

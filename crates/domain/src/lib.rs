@@ -5,6 +5,7 @@
 
 mod names;
 
+pub mod checkin;
 pub mod epoch;
 pub mod ids;
 pub mod invoice;

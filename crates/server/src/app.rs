@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(crate::admin::router(state.clone()))
         .merge(crate::webhooks::router())
+        .fallback(crate::web::error::no_such_page)
         .layer(middleware::from_fn(crate::json_errors::json_answers))
         .layer(middleware::from_fn_with_state(
             state.clone(),

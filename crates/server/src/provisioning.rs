@@ -233,10 +233,8 @@ pub async fn sign_up(
 
 fn check_credentials(email: &str, password: &str) -> Result<Email, ProvisioningError> {
     let email = Email::parse(email).map_err(|err| ProvisioningError::Invalid(err.to_string()))?;
-    if password.chars().count() < 8 {
-        return Err(ProvisioningError::Invalid(
-            "the password must have at least 8 characters".to_owned(),
-        ));
+    if let Some(why) = crate::accounts::password_rules::refusal(password, email.as_str()) {
+        return Err(ProvisioningError::Invalid(why.to_owned()));
     }
     Ok(email)
 }

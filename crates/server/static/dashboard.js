@@ -8,7 +8,9 @@
   var source = new EventSource(box.getAttribute("data-live"));
   source.addEventListener("mailboxes", function (event) {
     box.innerHTML = event.data;
-    if (status) { status.textContent = "Updated " + new Date().toLocaleTimeString(); }
+    // The time in the account's zone, as the server rendered the cards (not the browser's clock).
+    var stamp = box.querySelector("[data-updated]");
+    if (status && stamp) { status.textContent = "Updated " + stamp.getAttribute("data-updated"); }
   });
   source.addEventListener("open", function () {
     if (status) { status.textContent = "Live: updates appear here as they happen."; }

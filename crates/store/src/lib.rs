@@ -29,6 +29,7 @@ mod payments;
 mod plans;
 mod portal;
 mod retention;
+mod returns;
 #[cfg(feature = "testing")]
 pub mod schema;
 mod sessions;
@@ -67,6 +68,7 @@ pub use payments::PaymentRow;
 pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_gallery_cursor};
 pub use retention::{ExpiredPhoto, PhotoCutoffs};
+pub use returns::ReturnRow;
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

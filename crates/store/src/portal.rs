@@ -102,6 +102,26 @@ impl Db {
         )
     }
 
+    /// The id of the owner's event that comes right after (`occurred_at`, `id`) in time: the
+    /// "newer" neighbour of an event page (the older one is a [`Db::gallery_page`] of one).
+    pub async fn newer_event_of_owner(
+        &self,
+        owner_id: &str,
+        occurred_at: i64,
+        id: &str,
+    ) -> Result<Option<String>> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT e.id FROM mail_events e JOIN devices d ON d.id = e.device_id \
+             WHERE d.owner_id = $1 AND (e.occurred_at > $2 OR (e.occurred_at = $2 AND e.id > $3)) \
+             ORDER BY e.occurred_at, e.id LIMIT 1",
+        )
+        .bind(owner_id)
+        .bind(occurred_at)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     /// The event with this id if one of the owner's mailboxes reported it.
     pub async fn event_of_owner(
         &self,

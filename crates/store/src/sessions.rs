@@ -55,6 +55,18 @@ impl Db {
         Ok(())
     }
 
+    /// The user's sessions live at `now`, newest first.
+    pub async fn sessions_of_user(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT token_hash, user_id, csrf_token, created_at, expires_at FROM sessions \
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?)
+    }
+
     /// Ends every session of a user (after a password reset).
     pub async fn delete_sessions_of_user(&self, user_id: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1")

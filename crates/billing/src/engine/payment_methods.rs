@@ -13,7 +13,9 @@ use super::audit;
 use super::collect::ChargeResult;
 use super::{BillingEngine, BillingError, to_ms};
 use crate::ids::{CustomerId, PaymentMethodId, SetupIntentId};
-use crate::provider::{CardDetails, NewCustomer, SetupIntent, SetupIntentStatus};
+use crate::provider::{
+    CardDetails, NewCustomer, PaymentFailure, ProviderError, SetupIntent, SetupIntentStatus,
+};
 
 /// A card saved as the customer's default, and what charging their open invoices with it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,15 @@ impl BillingEngine {
         now: OffsetDateTime,
         actor: &str,
     ) -> Result<CardAttached, BillingError> {
+        if card.expired_at(now) {
+            return Err(BillingError::Provider(ProviderError::CardDeclined(
+                PaymentFailure {
+                    code: "expired_card".to_owned(),
+                    decline_code: None,
+                    message: "Your card has expired.".to_owned(),
+                },
+            )));
+        }
         let customer = self.ensure_provider_customer(customer_id).await?;
         let payment_method = self.provider.save_test_card(&customer, card).await?;
         self.provider

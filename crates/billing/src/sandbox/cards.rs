@@ -52,6 +52,18 @@ const NOT_A_TEST_CARD: Refusal = Refusal {
     message: "Your card was declined. This is a sandbox: use a test card such as 4242 4242 4242 4242.",
 };
 
+const EXPIRED_CARD: Refusal = Refusal {
+    code: "expired_card",
+    decline_code: None,
+    message: "Your card has expired.",
+};
+
+const INCORRECT_CVC: Refusal = Refusal {
+    code: "incorrect_cvc",
+    decline_code: None,
+    message: "Your card's security code is incorrect.",
+};
+
 const INCORRECT_NUMBER: Refusal = Refusal {
     code: "incorrect_number",
     decline_code: None,
@@ -74,6 +86,14 @@ const TEST_CARDS: &[(&str, CardBehaviour)] = &[
     (
         "4000000000000341",
         CardBehaviour::DeclinesCharges(GENERIC_DECLINE),
+    ),
+    (
+        "4000000000000069",
+        CardBehaviour::RefusedOnSave(EXPIRED_CARD),
+    ),
+    (
+        "4000000000000127",
+        CardBehaviour::RefusedOnSave(INCORRECT_CVC),
     ),
 ];
 

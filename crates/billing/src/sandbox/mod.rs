@@ -329,6 +329,10 @@ fn save_card(customer: &CustomerId, card: &CardDetails) -> Result<PaymentMethodI
             "Your card's expiration month is invalid.",
         ));
     }
+    let cvc = card.cvc.trim();
+    if !(3..=4).contains(&cvc.len()) || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("cvc", "Your card's security code is invalid."));
+    }
     let digits = card.digits();
     match cards::behaviour_of_number(&digits) {
         CardBehaviour::RefusedOnSave(refusal) => {

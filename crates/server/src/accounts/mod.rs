@@ -7,6 +7,7 @@
 pub mod client_address;
 pub mod guard;
 pub mod mail;
+pub mod password_rules;
 pub mod rate_limit;
 pub mod session;
 pub mod tokens;

@@ -4,11 +4,13 @@
 //!
 //! Everything the pages do is here too: claiming a mailbox ([`claims`]), its name, location and
 //! return, the settings ([`settings`]), plan changes with their exact price first, cancel and
-//! resume, and saving a card ([`billing`]).
+//! resume, and saving a card ([`billing`]); the account's password and sessions ([`account`]).
 
+mod account;
 mod billing;
 mod claims;
 mod docs;
+mod returns;
 mod settings;
 
 use axum::extract::{Path, Query, State};
@@ -67,6 +69,17 @@ pub fn router() -> Router<AppState> {
             post(billing::start_card_setup),
         )
         .route("/api/v1/payment-method", post(billing::save_payment_method))
+        .route("/api/v1/devices/{device_id}/returns", post(returns::start))
+        .route(
+            "/api/v1/devices/{device_id}/returns/cancel",
+            post(returns::cancel),
+        )
+        .route("/api/v1/account/password", post(account::change_password))
+        .route("/api/v1/account/sessions", get(account::sessions))
+        .route(
+            "/api/v1/account/sessions/sign-out-others",
+            post(account::sign_out_others),
+        )
 }
 
 /// A service's refusal as the API's: 404 `no mailbox <id>`, 400 with the service's code, 409,
@@ -79,7 +92,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(message) => ApiError::Conflict(message),
             ServiceError::Forbidden(message) => ApiError::Forbidden(message),
             ServiceError::Billing(err) => billing::billing_error(err),
+            ServiceError::Busy => ApiError::TooManyRequests {
+                message: err.to_string(),
+                retry_after_s: 5,
+            },
             ServiceError::Store(err) => err.into(),
+            ServiceError::Internal(err) => ApiError::Internal(err),
         }
     }
 }
@@ -196,13 +214,15 @@ pub(crate) async fn device(
 pub struct DeviceUpdate {
     pub name: Option<String>,
     pub location: Option<String>,
+    /// Seconds between check-ins: 1800, 3600, 7200, 10800, 21600 (the default), 43200 or 86400.
+    pub checkin_interval_s: Option<i64>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/devices/{device_id}", tag = "customer",
     params(("device_id" = String, Path, description = "Mailbox id")),
     request_body(content = DeviceUpdate, content_type = "application/json"),
     responses((status = 200, description = "The renamed or moved mailbox", body = Device),
-        (status = 400, description = "Name or location too long", body = crate::device_api::docs::ErrorDoc),
+        (status = 400, description = "Name or location too long, or a check-in interval not offered", body = crate::device_api::docs::ErrorDoc),
         (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
         (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
         (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
@@ -216,6 +236,7 @@ pub(crate) async fn update_device(
     let details = DeviceDetails {
         name: update.name,
         location: update.location,
+        checkin_interval_s: update.checkin_interval_s,
     };
     let device =
         services::devices::update(&state, &actor(&user), &DeviceId::new(device_id), details)

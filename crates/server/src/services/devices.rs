@@ -1,8 +1,8 @@
-//! Actions on a mailbox: its name and location, and its return.
+//! Actions on a mailbox: its name, location and check-in interval, and its return.
 
 use smartbox_billing::BillingError;
 use smartbox_billing::engine::{DeviceReturned, ReturnCause};
-use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState};
+use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState, checkin};
 use smartbox_store::DeviceRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes};
 
@@ -43,15 +43,19 @@ pub fn returnable(lifecycle: LifecycleState) -> bool {
     lifecycle.apply(LifecycleEvent::Return).is_ok()
 }
 
-/// A new name and location; `None` keeps what is stored.
+/// A new name, location and check-in interval; `None` keeps what is stored.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceDetails {
     pub name: Option<String>,
     pub location: Option<String>,
+    /// Seconds between check-ins, one of [`smartbox_domain::checkin::INTERVALS_S`]; the mailbox
+    /// learns it from its next heartbeat's answer.
+    pub checkin_interval_s: Option<i64>,
 }
 
-/// Renames a mailbox and sets where it is (both trimmed, at most [`MAX_TEXT`] characters, no
-/// control characters). Returns the mailbox as stored after the change.
+/// Renames a mailbox, sets where it is (both trimmed, at most [`MAX_TEXT`] characters, no
+/// control characters) and how often it checks in. Returns the mailbox as stored after the
+/// change.
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -69,12 +73,28 @@ pub async fn update(
         .map_or(device.location.as_str(), str::trim);
     check_text("name", name)?;
     check_text("location", location)?;
+    let interval = details
+        .checkin_interval_s
+        .unwrap_or(device.checkin_interval_s);
+    if interval != device.checkin_interval_s && !checkin::is_allowed(interval) {
+        return Err(ServiceError::Invalid {
+            code: "invalid_checkin_interval",
+            message: "Choose one of the check-in intervals offered (30 minutes to 24 hours)."
+                .to_owned(),
+        });
+    }
     let mut changes = Changes::new();
     changes.push(Change::SetDeviceNameLocation {
         device_id: device.id.clone(),
         name: name.to_owned(),
         location: location.to_owned(),
     });
+    if interval != device.checkin_interval_s {
+        changes.push(Change::SetCheckinInterval {
+            device_id: device.id.clone(),
+            interval_s: interval,
+        });
+    }
     changes.push(Change::Audit(AuditRecord {
         at: state.clock.now_ms(),
         actor: actor.audit_name(),
@@ -83,12 +103,15 @@ pub async fn update(
         action: "update".to_owned(),
         detail: serde_json::json!({
             "cause": actor.default_reason(),
-            "before": { "name": device.name, "location": device.location },
-            "after": { "name": name, "location": location },
+            "before": { "name": device.name, "location": device.location, "checkin_interval_s": device.checkin_interval_s },
+            "after": { "name": name, "location": location, "checkin_interval_s": interval },
         })
         .to_string(),
     }));
     state.db.apply_changes(&changes).await?;
+    if interval != device.checkin_interval_s {
+        state.devices_changed();
+    }
     get(state, actor, id).await
 }
 

@@ -23,8 +23,13 @@ pub enum ServiceError {
     /// The billing engine refused or failed; each adapter words it as it always has.
     #[error(transparent)]
     Billing(#[from] BillingError),
+    /// Too many requests are being served (password hashing slots); try again shortly.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 impl ServiceError {

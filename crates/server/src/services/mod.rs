@@ -27,11 +27,15 @@
 //! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] | admin pages `POST /admin/devices/{id}/{action}`, CLI `smartbox devices decommission`, `smartbox devices refurbish` |
 //! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
 //! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
+//! | check-in interval (with name and location) | [`devices::update`] |
+//! | start a return (reason, RMA, email), cancel it, the warehouse's receipt | [`returns::start`], [`returns::cancel`], [`returns::receive`] |
+//! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their
 //! changes and audit entries as `job:<kind>`.
 
+pub mod account;
 mod actor;
 pub mod claims;
 pub mod devices;
@@ -41,6 +45,7 @@ pub mod settings;
 pub mod staff_billing;
 pub mod staff_devices;
 pub mod staff_jobs;
+pub mod returns;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::error::local_path;
 use super::{PageError, claim, render};
 use crate::accounts::mail::{self, Mail};
+use crate::accounts::password_rules;
 use crate::accounts::rate_limit::{self, Scope};
 use crate::accounts::session::{self, CurrentUser, Visitor, append_cookies, cookie};
 use crate::accounts::tokens::{random_token, token_hash};
@@ -373,19 +374,25 @@ pub async fn reset(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    if form.password.chars().count() < 8 {
-        return render::page(
-            &visitor,
-            StatusCode::BAD_REQUEST,
-            "reset.html",
-            context! { title => "Choose a new password", token => form.token, error => "The password must have at least 8 characters." },
-        );
-    }
     let now = state.clock.now_ms();
     let hash = token_hash(&form.token);
     let Some(user_id) = state.db.password_reset_user(&hash, now).await? else {
         return Err(expired_link());
     };
+    let email = state
+        .db
+        .user_by_id(&user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    if let Some(why) = password_rules::refusal(&form.password, &email) {
+        return render::page(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            "reset.html",
+            context! { title => "Choose a new password", token => form.token, error => why },
+        );
+    }
     // Hashed before the link is used up, so a busy server does not cost the customer the link.
     let new_hash = state
         .hashing

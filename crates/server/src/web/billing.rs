@@ -1,5 +1,6 @@
 //! `/billing`: per subscription the plan, trial days left, usage bars for notifications and data
-//! this period, the projected overage, the exact prorated amount of each upgrade; the card on
+//! this period, an estimate of the period's overage once there are [`ESTIMATE_AFTER_MS`] of
+//! paid use to go on, the overage prices, the exact prorated amount of each upgrade; the card on
 //! file (the sandbox card form without Stripe, Stripe Elements confirming a SetupIntent with
 //! Stripe.js when Stripe is configured with a publishable key); invoices (with an HTML view) and payments.
 
@@ -21,7 +22,8 @@ use smartbox_domain::{
 
 use super::claim::plan_name;
 use super::format::{bytes, date, date_time, money};
-use super::{PageError, render};
+use super::notice::{Done, after};
+use super::{PageError, render, words};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::services::devices::display_name;
 use crate::services::payment_methods::{self, NewCard};
@@ -29,6 +31,9 @@ use crate::services::{Actor, ServiceError, subscriptions};
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Usage of a shorter stretch says little about a whole period (one delivery in the first hour
+/// would project to hundreds), so no overage is estimated before this much of a paid period.
+pub const ESTIMATE_AFTER_MS: i64 = 3 * DAY_MS;
 
 fn actor(user: &CurrentUser) -> Actor {
     Actor::customer(user.user.id.as_str())
@@ -47,6 +52,7 @@ pub async fn page(
     State(state): State<AppState>,
     visitor: Visitor,
     user: CurrentUser,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let tz = user.user.time_zone.clone();
@@ -85,6 +91,8 @@ pub async fn page(
             data_bytes: scale(counters.data_bytes),
         };
         let trialing = sub.status == SubscriptionStatus::Trialing;
+        let estimate = (!trialing && now - sub.current_period_start >= ESTIMATE_AFTER_MS)
+            .then(|| money(capped_overage(plan_id, projected, cap).get()));
         let period = BillingPeriod {
             start: from_unix_ms(sub.current_period_start),
             end: from_unix_ms(sub.current_period_end),
@@ -103,7 +111,7 @@ pub async fn page(
                 };
                 context! {
                     id => to.as_str(), name => plan_name(*to), price => money(to.plan().price.get()),
-                    upgrade => upgrade, prorated => charge.map(money),
+                    upgrade => upgrade, prorated => charge.map(money), overage => words::overage(*to),
                     href => format!("/billing/plan?subscription={}&plan={}", sub.id, to.as_str()),
                 }
             })
@@ -117,11 +125,11 @@ pub async fn page(
             mailbox => device.as_ref().map(display_name),
             plan => plan_name(plan_id),
             price => money(plan.price.get()),
-            status => sub.status.clone(),
+            status => words::subscription(sub.status),
             trialing => trialing,
-            trial_days_left => trialing.then(|| ((sub.current_period_end - now).max(0) + DAY_MS - 1) / DAY_MS),
+            trial_left => trialing.then(|| words::count(((sub.current_period_end - now).max(0) + DAY_MS - 1) / DAY_MS, "day", "days")),
             period_end => date(sub.current_period_end, &tz),
-            pending_plan => sub.pending_plan_id.clone(),
+            pending_plan => sub.pending_plan_id.as_deref().and_then(|p| p.parse::<PlanId>().ok()).map(plan_name),
             cancel_at_period_end => sub.cancel_at_period_end,
             notifications_used => usage.notifications,
             notifications_limit => notification_limit,
@@ -129,9 +137,9 @@ pub async fn page(
             data_used => bytes(usage.data_bytes),
             data_limit => bytes(data_limit),
             data_percent => percent(usage.data_bytes, Some(data_limit)),
-            projected_overage => money(capped_overage(plan_id, projected, cap).get()),
+            estimated_overage => estimate,
+            overage => words::overage(plan_id),
             spend_cap => money(cap.get().get()),
-            has_card => has_card,
             changes => changes,
             live => sub.status != SubscriptionStatus::Canceled,
         });
@@ -145,7 +153,7 @@ pub async fn page(
         .collect();
     let invoices: Vec<_> = invoice_rows
         .iter()
-        .map(|i| context! { id => i.id.clone(), number => i.number.clone(), date => date(i.created_at, &tz), kind => i.kind.clone(), status => i.status.clone(), total => money(i.total_cents) })
+        .map(|i| context! { id => i.id.clone(), number => i.number.clone(), date => date(i.created_at, &tz), kind => words::invoice_kind(&i.kind), status => words::invoice(i.status), total => money(i.total_cents) })
         .collect();
     let payments: Vec<_> = state
         .db
@@ -154,7 +162,7 @@ pub async fn page(
         .into_iter()
         .map(|p| {
             let number = invoice_rows.iter().find(|i| i.id == p.invoice_id).map(|i| i.number.clone());
-            context! { when => date_time(p.created_at, &tz), invoice => number, amount => money(p.amount_cents), status => p.status, failure => p.failure_message }
+            context! { when => date_time(p.created_at, &tz), invoice => number, amount => money(p.amount_cents), status => words::payment(p.status), failure => p.failure_message.as_deref().map(words::decline) }
         })
         .collect();
     render::ok(
@@ -162,7 +170,8 @@ pub async fn page(
         "billing.html",
         context! {
             title => "Billing", nav => "billing", subscriptions => subscriptions, invoices => invoices,
-            payments => payments, sandbox => state.config.stripe.is_none(),
+            payments => payments, sandbox => state.config.stripe.is_none(), has_card => has_card,
+            notice => done.sentence(),
         },
     )
 }
@@ -173,6 +182,7 @@ pub async fn invoice_page(
     visitor: Visitor,
     user: CurrentUser,
     Path(invoice_id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let invoice = state
         .db
@@ -193,10 +203,11 @@ pub async fn invoice_page(
         "invoice.html",
         context! {
             title => format!("Invoice {}", invoice.number), nav => "billing",
-            number => invoice.number, status => invoice.status, kind => invoice.kind,
+            number => invoice.number, status => words::invoice(invoice.status), kind => words::invoice_kind(&invoice.kind),
             issued => date(invoice.created_at, tz), period_start => date(invoice.period_start, tz),
             period_end => date(invoice.period_end, tz), total => money(invoice.total_cents),
             paid => invoice.paid_at.map(|p| date_time(p, tz)), lines => lines, email => user.user.email.clone(),
+            notice => done.sentence(),
         },
     )
 }
@@ -360,15 +371,17 @@ pub async fn save_card(
     let refusal = match saved {
         Ok(attached) => {
             tracing::info!(customer = %user.user.id, payment_method = %attached.payment_method, "payment method saved");
-            return Ok(
-                Redirect::to(if welcome { "/dashboard" } else { "/billing" }).into_response(),
-            );
+            let to = if welcome { "/dashboard" } else { "/billing" };
+            return Ok(Redirect::to(&after(to, "card")).into_response());
         }
         Err(ServiceError::Billing(BillingError::Provider(ProviderError::CardDeclined(
             failure,
         )))) => (
             StatusCode::PAYMENT_REQUIRED,
-            format!("The card was declined: {}", failure.reason()),
+            format!(
+                "The card was not saved: {}",
+                words::decline(failure.reason())
+            ),
         ),
         Err(ServiceError::Billing(BillingError::Provider(ProviderError::Rejected(err))))
             if err.is_not_found() =>
@@ -379,7 +392,7 @@ pub async fn save_card(
             (StatusCode::BAD_REQUEST, err.to_string())
         }
         Err(ServiceError::Billing(BillingError::Conflict(why))) => {
-            (StatusCode::CONFLICT, capital(&why) + ".")
+            (StatusCode::CONFLICT, words::capital(&why) + ".")
         }
         Err(err) => return Err(err.into()),
     };
@@ -390,19 +403,13 @@ pub async fn save_card(
 /// reason for what does not apply now.
 pub fn billing_error(err: BillingError) -> PageError {
     match err {
-        BillingError::NotFound(what) => PageError::not_found(&capital(what)),
-        BillingError::Conflict(why) => PageError::Status(StatusCode::CONFLICT, capital(&why) + "."),
+        BillingError::NotFound(what) => PageError::not_found(&words::capital(what)),
+        BillingError::Conflict(why) => {
+            PageError::Status(StatusCode::CONFLICT, words::capital(&why) + ".")
+        }
         BillingError::Contended(_) => PageError::Status(StatusCode::CONFLICT, err.to_string()),
         other => PageError::Internal(other.into()),
     }
-}
-
-fn capital(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,7 +450,7 @@ pub async fn plan_preview(
             from => plan_name(preview.from), to => plan_name(preview.to), to_id => preview.to.as_str(),
             change => match preview.change { PlanChange::Upgrade => "upgrade", PlanChange::Downgrade => "downgrade", PlanChange::Same => "same" },
             prorated => money(preview.prorated.get()), charged_now => preview.charged_now,
-            price => money(preview.to.plan().price.get()),
+            price => money(preview.to.plan().price.get()), overage => words::overage(preview.to),
             effective => date_time(effective_ms, tz), immediate => effective_ms <= state.clock.now_ms(),
         },
     )
@@ -477,8 +484,9 @@ pub async fn change_plan(
         PlanChangeResult::Upgraded {
             invoice_id: Some(id),
             ..
-        } => format!("/billing/invoices/{id}"),
-        _ => "/billing".to_owned(),
+        } => after(&format!("/billing/invoices/{id}"), "upgraded"),
+        PlanChangeResult::DowngradeScheduled { .. } => after("/billing", "downgrade_scheduled"),
+        _ => after("/billing", "plan_changed"),
     };
     Ok(Redirect::to(&to_page).into_response())
 }
@@ -503,7 +511,7 @@ pub async fn cancel(
     }
     let id = SubscriptionId::new(form.subscription);
     subscriptions::cancel(&state, &actor(&user), &id).await?;
-    Ok(Redirect::to("/billing").into_response())
+    Ok(Redirect::to(&after("/billing", "cancel_requested")).into_response())
 }
 
 /// `POST /billing/resume`: takes back a pending cancel.
@@ -518,5 +526,5 @@ pub async fn resume(
     }
     let id = SubscriptionId::new(form.subscription);
     subscriptions::resume(&state, &actor(&user), &id).await?;
-    Ok(Redirect::to("/billing").into_response())
+    Ok(Redirect::to(&after("/billing", "resumed")).into_response())
 }

@@ -121,6 +121,7 @@ fn plans_context() -> Vec<minijinja::Value> {
                 price_cents => plan.price.get(),
                 notifications => plan.notification_limit.map_or_else(|| "Unlimited".to_owned(), |n| n.to_string()),
                 data_gb => plan.data_limit_bytes / smartbox_domain::plan::GB,
+                overage => super::words::overage(*id),
             }
         })
         .collect()

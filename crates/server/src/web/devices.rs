@@ -1,18 +1,20 @@
 //! `/devices`: rename a mailbox, say where it is, see its vitals history, start a return (the
-//! mailbox becomes `returned` and its subscription ends). The actions are `services::devices`.
+//! mailbox is returned and its subscription ends). The actions are `services::devices`.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
-use smartbox_domain::DeviceId;
+use smartbox_domain::{DeviceId, checkin};
 use smartbox_store::DeviceRow;
 
-use super::dashboard::{battery_chart, status_text};
+use super::dashboard::battery_chart;
 use super::format::date_time;
-use super::{PageError, render};
+use super::notice::{Done, after};
+use super::status_line::{self, every};
+use super::{PageError, render, words};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::services::devices::{DeviceDetails, display_name};
 use crate::services::{self, Actor, ServiceError};
@@ -31,17 +33,15 @@ pub async fn page(
     user: CurrentUser,
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
-    let devices: Vec<_> = state
-        .db
-        .devices_of_owner(&user.user.id)
-        .await?
-        .iter()
-        .map(|d| context! {
-            id => d.id.clone(), name => display_name(d), serial => d.serial.clone(), location => d.location.clone(),
-            lifecycle => d.lifecycle_state.clone(), status => status_text(d, now, &user.user.time_zone),
+    let mut devices = Vec::new();
+    for d in state.db.devices_of_owner(&user.user.id).await? {
+        let status = status_line::current(&state, &d, now, &user.user.time_zone).await?;
+        devices.push(context! {
+            id => d.id.clone(), name => display_name(&d), serial => d.serial.clone(), location => d.location.clone(),
+            lifecycle => words::lifecycle(d.lifecycle_state), status => status.text, late => status.warn,
             battery => d.battery_percentage, firmware => d.firmware_version.clone(),
-        })
-        .collect();
+        });
+    }
     render::ok(
         &visitor,
         "devices.html",
@@ -56,6 +56,7 @@ async fn device_view(
     device: &DeviceRow,
     status: StatusCode,
     error: Option<String>,
+    notice: Option<&str>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let tz = &user.user.time_zone;
@@ -65,23 +66,47 @@ async fn device_view(
         .rev()
         .take(50)
         .map(|v| context! {
-            when => date_time(v.recorded_at, tz), battery => v.battery_percentage, power => v.power_state.clone(),
-            signal => v.signal_dbm, network => v.network.clone(), firmware => v.firmware_version.clone(), queue => v.sd_queue_len,
+            when => date_time(v.recorded_at, tz), battery => v.battery_percentage, power => words::power(&v.power_state),
+            signal => v.signal_dbm, network => words::network(Some(&v.network)), firmware => v.firmware_version.clone(), queue => v.sd_queue_len,
         })
         .collect();
     let month = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
+    let line = status_line::current(state, device, now, tz).await?;
+    let open_return = state.db.open_return_of_device(&device.id).await?;
     render::page(
         visitor,
         status,
         "device.html",
         context! {
             title => display_name(device), nav => "devices", id => device.id.clone(), name => device.name.clone(),
-            serial => device.serial.clone(), location => device.location.clone(), lifecycle => device.lifecycle_state.clone(),
-            status => status_text(device, now, tz), history => history, battery_chart => battery_chart(&month, now),
+            serial => device.serial.clone(), location => device.location.clone(), lifecycle => words::lifecycle(device.lifecycle_state),
+            status => line.text, late => line.warn, history => history, battery_chart => battery_chart(&month, now),
             returnable => services::devices::returnable(device.lifecycle_state),
-            held => held_text(device), error => error,
+            intervals => interval_choices(device.checkin_interval_s),
+            held => held_text(device), error => error, notice => notice,
+            open_return => open_return.as_ref().map(|r| context! {
+                rma => r.rma.clone(), reason => r.reason.clone(), started => date_time(r.started_at, tz),
+                steps => services::returns::steps(&r.rma),
+            }),
+            reasons => services::returns::REASONS,
         },
     )
+}
+
+/// The check-in intervals offered, each with the battery life it gives (the energy model's).
+fn interval_choices(current: i64) -> Vec<minijinja::Value> {
+    checkin::INTERVALS_S
+        .iter()
+        .map(|&s| {
+            // Short enough for a phone's select box; the default is named in the hint.
+            let label = format!(
+                "{}: battery about {:.0} months",
+                words::capital(&every(s)),
+                checkin::battery_months(s)
+            );
+            context! { value => s, label => label, selected => s == current }
+        })
+        .collect()
 }
 
 /// What the mailbox said at its last check-in about mail events it holds on its SD card (they
@@ -120,9 +145,19 @@ pub async fn device_page(
     visitor: Visitor,
     user: CurrentUser,
     Path(device_id): Path<String>,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let device = services::devices::get(&state, &actor(&user), &DeviceId::new(device_id)).await?;
-    device_view(&state, &visitor, &user, &device, StatusCode::OK, None).await
+    device_view(
+        &state,
+        &visitor,
+        &user,
+        &device,
+        StatusCode::OK,
+        None,
+        done.sentence(),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +168,9 @@ pub struct DeviceForm {
     name: String,
     #[serde(default)]
     location: String,
+    /// Seconds; absent keeps the stored interval.
+    #[serde(default)]
+    checkin_interval_s: Option<String>,
 }
 
 /// `POST /devices/{device_id}`: rename and set the location.
@@ -150,9 +188,15 @@ pub async fn save(
     let details = DeviceDetails {
         name: Some(form.name),
         location: Some(form.location),
+        // Not a number: 0, which the service refuses with its sentence.
+        checkin_interval_s: form
+            .checkin_interval_s
+            .map(|s| s.trim().parse().unwrap_or(0)),
     };
     match services::devices::update(&state, &actor, &id, details).await {
-        Ok(device) => Ok(Redirect::to(&format!("/devices/{}", device.id)).into_response()),
+        Ok(device) => {
+            Ok(Redirect::to(&after(&format!("/devices/{}", device.id), "saved")).into_response())
+        }
         Err(ServiceError::Invalid { message, .. }) => {
             let device = services::devices::get(&state, &actor, &id).await?;
             device_view(
@@ -162,6 +206,7 @@ pub async fn save(
                 &device,
                 StatusCode::BAD_REQUEST,
                 Some(message),
+                None,
             )
             .await
         }
@@ -173,10 +218,14 @@ pub async fn save(
 pub struct ReturnForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    details: String,
 }
 
-/// `POST /devices/{device_id}/return`: the mailbox becomes `returned` and its subscription is
-/// canceled; the warehouse refurbishes it.
+/// `POST /devices/{device_id}/return`: starts a return with its reason (an RMA number, the
+/// instructions and a packing slip; the mailbox works until the warehouse receives it).
 pub async fn start_return(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -187,10 +236,73 @@ pub async fn start_return(
     if !visitor.csrf_matches(&form.csrf) {
         return Err(PageError::bad_csrf());
     }
-    services::devices::return_device(&state, &actor(&user), &DeviceId::new(device_id), None)
-        .await?;
-    Ok(Redirect::to("/devices").into_response())
+    let reason = match (form.reason.trim(), form.details.trim()) {
+        (r, "") => r.to_owned(),
+        ("", d) => d.to_owned(),
+        (r, d) => format!("{r}: {d}"),
+    };
+    let id = DeviceId::new(device_id);
+    match services::returns::start(&state, &actor(&user), &id, &reason).await {
+        Ok(_) => {
+            Ok(Redirect::to(&after(&format!("/devices/{id}"), "return_started")).into_response())
+        }
+        Err(ServiceError::Invalid { message, .. }) => {
+            let device = services::devices::get(&state, &actor(&user), &id).await?;
+            device_view(
+                &state,
+                &visitor,
+                &user,
+                &device,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+                None,
+            )
+            .await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
+
+/// `POST /devices/{device_id}/return/cancel`: takes the return back before the box arrives.
+pub async fn cancel_return(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Path(device_id): Path<String>,
+    Form(form): Form<ReturnForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let id = DeviceId::new(device_id);
+    services::returns::cancel(&state, &actor(&user), &id).await?;
+    Ok(Redirect::to(&after(&format!("/devices/{id}"), "return_canceled")).into_response())
+}
+
+/// `GET /devices/{device_id}/return/slip`: the printable packing slip of the open return.
+pub async fn packing_slip(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Path(device_id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = DeviceId::new(device_id);
+    let device = services::devices::get(&state, &actor(&user), &id).await?;
+    let open = services::returns::open_return(&state, &actor(&user), &id)
+        .await?
+        .ok_or_else(|| PageError::not_found("This return"))?;
+    render::ok(
+        &visitor,
+        "packing_slip.html",
+        context! {
+            title => format!("Packing slip {}", open.rma), nav => "devices", rma => open.rma.clone(),
+            name => display_name(&device), serial => device.serial.clone(), email => user.user.email.clone(),
+            started => date_time(open.started_at, &user.user.time_zone), reason => open.reason.clone(),
+            warehouse => services::returns::WAREHOUSE, id => device.id.clone(),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

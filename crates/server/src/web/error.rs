@@ -1,7 +1,7 @@
 //! The pages' error: a login redirect, or an HTML error page with its status. Server errors say
 //! only "something went wrong" and log the cause.
 
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::error::ApiError;
@@ -138,6 +138,20 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The answer to an address no route knows: the branded 404 page, or a plain 404 under `/api/`
+/// (the customer API words it as JSON; the device API keeps it plain so a mailbox retries a
+/// path mangled on its way, see `crate::json_errors`).
+pub async fn no_such_page(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    PageError::Status(
+        StatusCode::NOT_FOUND,
+        "There is no page at this address. The link may be old or mistyped.".to_owned(),
+    )
+    .into_response()
+}
+
 /// A service's refusal as a page: 404 "This mailbox was not found.", 400 and 409 with the
 /// service's sentence, billing refusals as [`super::billing::billing_error`] words them.
 impl From<crate::services::ServiceError> for PageError {
@@ -151,7 +165,12 @@ impl From<crate::services::ServiceError> for PageError {
             ServiceError::Conflict(message) => PageError::Status(StatusCode::CONFLICT, message),
             ServiceError::Forbidden(message) => PageError::Status(StatusCode::FORBIDDEN, message),
             ServiceError::Billing(err) => super::billing::billing_error(err),
+            ServiceError::Busy => PageError::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy. Try again in a moment.".to_owned(),
+            ),
             ServiceError::Store(err) => err.into(),
+            ServiceError::Internal(err) => PageError::Internal(err),
         }
     }
 }

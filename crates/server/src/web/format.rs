@@ -45,17 +45,23 @@ pub fn clock(ms: i64, time_zone: &str) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
-/// Bytes as `1.2 GB` / `340 MB` / `12 kB` (powers of ten, as the plans count).
+/// Bytes as `1.25 GB` / `5 GB` / `340.2 MB` / `12 kB` / `under 1 kB` (powers of ten, as the
+/// plans count; a count of single bytes means nothing to a customer).
 pub fn bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
-    if n >= 1e9 {
-        format!("{:.2} GB", n / 1e9)
-    } else if n >= 1e6 {
-        format!("{:.1} MB", n / 1e6)
-    } else if n >= 1e3 {
-        format!("{:.0} kB", n / 1e3)
+    let n = n.max(0);
+    let x = n as f64;
+    if n >= 1_000_000_000 && n % 1_000_000_000 == 0 {
+        format!("{} GB", n / 1_000_000_000)
+    } else if x >= 1e9 {
+        format!("{:.2} GB", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1} MB", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0} kB", x / 1e3)
+    } else if n == 0 {
+        "0 kB".to_owned()
     } else {
-        format!("{n} B")
+        "under 1 kB".to_owned()
     }
 }
 
@@ -89,5 +95,8 @@ mod tests {
     #[test]
     fn bytes_count_in_powers_of_ten() {
         assert_eq!(bytes(1_500_000_000), "1.50 GB");
+        assert_eq!(bytes(5_000_000_000), "5 GB");
+        assert_eq!(bytes(733), "under 1 kB");
+        assert_eq!(bytes(0), "0 kB");
     }
 }

@@ -135,22 +135,38 @@ pub async fn event_page(
         .await?
         .ok_or_else(|| PageError::not_found("This delivery"))?;
     let device = state.db.device_by_id(&event.device_id).await?;
-    let photos: Vec<String> = state
+    let tz = &user.user.time_zone;
+    let when = date_time(event.occurred_at, tz);
+    let photos: Vec<_> = state
         .db
         .photos_of_event(&event.id)
         .await?
         .iter()
-        .map(|p| format!("/photos/{}/{}", event.id, p.idx))
+        .map(|p| {
+            context! {
+                url => format!("/photos/{}/{}", event.id, p.idx),
+                file => format!("mail-{}-{}.jpg", when.replace([' ', ':'], "-"), p.idx + 1),
+            }
+        })
         .collect();
+    let older = GalleryFilter {
+        before: Some((event.occurred_at, event.id.as_str())),
+        ..GalleryFilter::default()
+    };
+    let older = state.db.gallery_page(&user.user.id, &older, 1).await?;
+    let newer = state
+        .db
+        .newer_event_of_owner(&user.user.id, event.occurred_at, &event.id)
+        .await?;
     render::ok(
         &visitor,
         "event.html",
         context! {
             title => "Delivery", nav => "gallery",
             mailbox => device.as_ref().map(display_name),
-            when => date_time(event.occurred_at, &user.user.time_zone),
+            when => when,
             kind => event.kind, category => event.category.unwrap_or_else(|| UNCATEGORISED.to_owned()),
-            photos => photos,
+            photos => photos, older => older.first().map(|e| e.id.clone()), newer => newer,
         },
     )
 }

@@ -78,8 +78,9 @@ type Streaming = (AppState, CurrentUser, ActivityMark, watch::Receiver<bool>);
 
 async fn cards_html(state: &AppState, user: &CurrentUser) -> Result<String, PageError> {
     let mailboxes = super::dashboard::mailbox_cards(state, user).await?;
+    let updated = super::format::clock(state.clock.now_ms(), &user.user.time_zone);
     Ok(templates::render(
         "mailboxes.html",
-        context! { mailboxes => mailboxes },
+        context! { mailboxes => mailboxes, updated => updated },
     )?)
 }

@@ -4,6 +4,7 @@
 //! adds it to both).
 
 pub mod accounts;
+pub mod account;
 pub mod billing;
 pub mod claim;
 pub mod dashboard;
@@ -13,11 +14,14 @@ mod extract;
 pub mod format;
 pub mod gallery;
 pub mod live;
+pub mod notice;
 pub mod photos;
 pub mod render;
 pub mod settings;
 pub mod statics;
+pub mod status_line;
 pub mod templates;
+pub mod words;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -69,12 +73,27 @@ pub fn router() -> Router<AppState> {
         )
         .route("/billing/cancel", post(billing::cancel))
         .route("/billing/resume", post(billing::resume))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/account/sessions/sign-out-others",
+            post(account::sign_out_others),
+        )
+        .route("/account/export", get(account::export))
         .route("/devices", get(devices::page))
         .route(
             "/devices/{device_id}",
             get(devices::device_page).post(devices::save),
         )
         .route("/devices/{device_id}/return", post(devices::start_return))
+        .route(
+            "/devices/{device_id}/return/cancel",
+            post(devices::cancel_return),
+        )
+        .route(
+            "/devices/{device_id}/return/slip",
+            get(devices::packing_slip),
+        )
         .route("/static/{file}", get(statics::file))
         .route("/manifest.webmanifest", get(statics::manifest))
         .route("/sw.js", get(statics::service_worker))

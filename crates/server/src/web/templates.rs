@@ -45,6 +45,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("invoice.html", include_str!("../../templates/invoice.html")),
     ("devices.html", include_str!("../../templates/devices.html")),
     ("device.html", include_str!("../../templates/device.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    (
+        "packing_slip.html",
+        include_str!("../../templates/packing_slip.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -74,22 +79,22 @@ mod tests {
 
     fn mailbox() -> Value {
         context! {
-            id => "d1", name => "Front <gate>", serial => "SB-1", location => "Porch", lifecycle => "active_subscription",
+            id => "d1", name => "Front <gate>", serial => "SB-1", location => "Porch",
             mail_waiting => true, last_delivery => "2026-11-25 14:30", last_delivery_event => "e1",
             first_photo => "/photos/e1/0", battery => 80, battery_chart => "0,12 300,14", signal_dbm => -80,
-            signal_bars => 3, power_state => "sleep", network => "cellular", status => "Asleep, next check-in 18:00", late => false,
+            signal_bars => 3, network => "Cellular", status => "Asleep · next check-in 18:00", late => false,
         }
     }
 
     fn subscription() -> Value {
         context! {
-            id => "s1", mailbox => "Front", plan => "Basic", price => "$5.00", status => "trialing", trialing => true,
-            trial_days_left => 7, period_end => "2026-12-02", pending_plan => None::<String>, cancel_at_period_end => false,
+            id => "s1", mailbox => "Front", plan => "Basic", price => "$5.00", status => "Free trial", trialing => true,
+            trial_left => "7 days", period_end => "2026-12-02", pending_plan => None::<String>, cancel_at_period_end => false,
             notifications_used => 3, notifications_limit => 100, notifications_percent => 3, data_used => "1 MB",
-            data_limit => "1.00 GB", data_percent => 0, projected_overage => "$0.00", spend_cap => "$5.00", has_card => false,
+            data_limit => "1 GB", data_percent => 0, estimated_overage => None::<String>, overage => "Past the limits: ...", spend_cap => "$5.00",
             changes => vec![
-                context! { id => "premium", name => "Premium", price => "$20.00", upgrade => true, prorated => "$7.50", href => "/billing/plan?subscription=s1&plan=premium" },
-                context! { id => "plus", name => "Plus", price => "$10.00", upgrade => false, prorated => None::<String>, href => "/billing/plan?subscription=s1&plan=plus" },
+                context! { id => "premium", name => "Premium", price => "$20.00", upgrade => true, prorated => "$7.50", overage => "Past ...", href => "/billing/plan?subscription=s1&plan=premium" },
+                context! { id => "plus", name => "Plus", price => "$10.00", upgrade => false, prorated => None::<String>, overage => "Past ...", href => "/billing/plan?subscription=s1&plan=plus" },
             ], live => true,
         }
     }
@@ -130,14 +135,17 @@ mod tests {
             (
                 "claim_plan.html",
                 context! { serial => "SB-1", error => None::<String>, plans => vec![
-                    context! { id => "basic", name => "Basic", price_cents => 500, notifications => "100", data_gb => 1 },
-                    context! { id => "premium", name => "Premium", price_cents => 2000, notifications => "Unlimited", data_gb => 20 },
+                    context! { id => "basic", name => "Basic", price_cents => 500, notifications => "100", data_gb => 1, overage => "Past ..." },
+                    context! { id => "premium", name => "Premium", price_cents => 2000, notifications => "Unlimited", data_gb => 20, overage => "Past ..." },
                 ] },
             ),
-            ("dashboard.html", context! { mailboxes => vec![mailbox()] }),
+            (
+                "dashboard.html",
+                context! { mailboxes => vec![mailbox()], updated => "10:08" },
+            ),
             (
                 "mailboxes.html",
-                context! { mailboxes => Vec::<Value>::new() },
+                context! { mailboxes => Vec::<Value>::new(), updated => "10:08" },
             ),
             (
                 "gallery.html",
@@ -149,7 +157,7 @@ mod tests {
             ),
             (
                 "event.html",
-                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec!["/photos/e1/0"] },
+                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec![context! { url => "/photos/e1/0", file => "mail.jpg" }], older => "e0", newer => None::<String> },
             ),
             (
                 "settings.html",
@@ -166,7 +174,7 @@ mod tests {
             (
                 "billing.html",
                 context! {
-                    subscriptions => vec![subscription()], sandbox => true,
+                    subscriptions => vec![subscription()], sandbox => true, has_card => true,
                     invoices => vec![context! { id => "i1", number => "SB-000001", date => "2026-11-25", kind => "proration", status => "paid", total => "$7.50" }],
                     payments => vec![context! { when => "today", invoice => "SB-000001", amount => "$7.50", status => "failed", failure => "declined" }],
                 },
@@ -186,7 +194,7 @@ mod tests {
                 "billing_plan.html",
                 context! {
                     subscription => "s1", from => "Basic", to => "Premium", to_id => "premium", change => "upgrade",
-                    prorated => "$7.50", charged_now => true, price => "$20.00", effective => "2026-11-25 14:30", immediate => true,
+                    prorated => "$7.50", charged_now => true, price => "$20.00", overage => "Past ...", effective => "2026-11-25 14:30", immediate => true,
                 },
             ),
             (
@@ -199,15 +207,40 @@ mod tests {
             ),
             (
                 "devices.html",
-                context! { devices => vec![context! { id => "d1", name => "Front", serial => "SB-1", location => "", lifecycle => "active_subscription", status => "Asleep", battery => 50, firmware => "1.0.0" }] },
+                context! { devices => vec![context! { id => "d1", name => "Front", serial => "SB-1", location => "", lifecycle => "In service", status => "Asleep", late => false, battery => 50, firmware => "1.0.0" }] },
             ),
             (
                 "device.html",
                 context! {
-                    id => "d1", name => "Front", serial => "SB-1", location => "Porch", lifecycle => "active_subscription", status => "Asleep",
+                    id => "d1", name => "Front", serial => "SB-1", location => "Porch", lifecycle => "In service", status => "Asleep", late => false,
                     history => vec![context! { when => "today", battery => 80, power => "sleep", signal => -80, network => "cellular", firmware => "1.0.0", queue => 0 }],
-                    battery_chart => "0,1", returnable => true, error => None::<String>,
+                    battery_chart => "0,1", returnable => true, error => None::<String>, notice => "Saved.",
+                    intervals => vec![context! { value => 21600, label => "Every 6 h: battery about 28 months", selected => true }],
+                    open_return => None::<()>, reasons => vec!["Moving house"],
                     held => "2 mail events are waiting on the mailbox's SD card.",
+                },
+            ),
+            (
+                "device.html",
+                context! {
+                    id => "d1", name => "Front", serial => "SB-1", location => "", lifecycle => "In service", status => "Return started", late => false,
+                    history => Vec::<Value>::new(), battery_chart => "", returnable => true, error => None::<String>, notice => None::<String>,
+                    held => None::<String>, intervals => Vec::<Value>::new(), reasons => vec!["Moving house"],
+                    open_return => context! { rma => "RMA-1", reason => "Moving house", started => "today", steps => vec!["Pack it."] },
+                },
+            ),
+            (
+                "packing_slip.html",
+                context! {
+                    rma => "RMA-1", name => "Front", serial => "SB-1", email => "a@b", started => "today", reason => "Moving",
+                    warehouse => "Depot", id => "d1",
+                },
+            ),
+            (
+                "account.html",
+                context! {
+                    email => "a@b.example", time_zone => "Europe/Paris", error => "Wrong", notice => "Done",
+                    sessions => vec![context! { since => "today", current => true }], others => 0,
                 },
             ),
         ];
@@ -242,7 +275,7 @@ mod tests {
         }
         let dashboard = render(
             "dashboard.html",
-            context! { mailboxes => vec![mailbox()], ..common.clone() },
+            context! { mailboxes => vec![mailbox()], updated => "10:08", ..common.clone() },
         )
         .expect("renders");
         assert!(

@@ -51,7 +51,12 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::ReplaceDeviceSecret { .. }
                 | Change::RefurbishDevice { .. }
                 | Change::MarkDevice { .. }
-                | Change::RetryFailedJob { .. } => false,
+                | Change::RetryFailedJob { .. }
+                | Change::SetCheckinInterval { .. }
+                | Change::SetPasswordHash { .. }
+                | Change::InsertReturn(_)
+                | Change::CloseReturn { .. }
+                | Change::EndOtherSessions { .. } => false,
             })
         })
 }

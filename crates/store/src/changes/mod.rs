@@ -108,6 +108,23 @@ pub enum Change {
         channel: String,
         enabled: bool,
     },
+    /// Sets how often a mailbox checks in (sent in its next heartbeat's config).
+    SetCheckinInterval { device_id: String, interval_s: i64 },
+    /// Starts a return (refused by the unique index when the mailbox has an open one).
+    InsertReturn(crate::ReturnRow),
+    /// Closes an open return as canceled or received at `at` (guarded: stale when the return
+    /// is no longer open).
+    CloseReturn { id: String, received: bool, at: i64 },
+    /// Replaces a user's password hash.
+    SetPasswordHash {
+        user_id: String,
+        password_hash: String,
+    },
+    /// Ends every session of a user but the one whose token hash is `keep_token_hash`.
+    EndOtherSessions {
+        user_id: String,
+        keep_token_hash: String,
+    },
     /// Enqueues a job (a job with the same unique key already there is kept).
     EnqueueJob(QueuedJob),
     /// Cancels the queued jobs whose unique key starts with `key_prefix` (marks them done with
@@ -322,6 +339,7 @@ pub enum StaleGuard {
     DeviceLifecycle,
     SubscriptionExists,
     JobStatus,
+    ReturnOpen,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -589,6 +607,58 @@ macro_rules! run_change {
                 .bind(device_id)
                 .bind(channel)
                 .bind(enabled)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::SetCheckinInterval {
+                device_id,
+                interval_s,
+            } => sqlx::query("UPDATE devices SET checkin_interval_s = $2 WHERE id = $1")
+                .bind(device_id)
+                .bind(interval_s)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::InsertReturn(r) => sqlx::query(
+                "INSERT INTO device_returns (id, device_id, customer_id, rma, reason, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&r.id)
+            .bind(&r.device_id)
+            .bind(&r.customer_id)
+            .bind(&r.rma)
+            .bind(&r.reason)
+            .bind(r.started_at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::CloseReturn { id, received, at } => sqlx::query(if *received {
+                "UPDATE device_returns SET received_at = $2 \
+                 WHERE id = $1 AND canceled_at IS NULL AND received_at IS NULL"
+            } else {
+                "UPDATE device_returns SET canceled_at = $2 \
+                 WHERE id = $1 AND canceled_at IS NULL AND received_at IS NULL"
+            })
+            .bind(id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|r| (r.rows_affected() == 0).then_some(StaleGuard::ReturnOpen)),
+            Change::SetPasswordHash {
+                user_id,
+                password_hash,
+            } => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(password_hash)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::EndOtherSessions {
+                user_id,
+                keep_token_hash,
+            } => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(user_id)
+                .bind(keep_token_hash)
                 .execute(&mut *conn)
                 .await
                 .map(|_| None),

@@ -19,7 +19,7 @@ use crate::helpers::{TestApp, TestDevice, spawn_app, vitals_body};
 /// The variable naming the chromedriver.
 pub const CHROMEDRIVER_VAR: &str = "SMARTBOX_TEST_CHROMEDRIVER";
 
-fn screenshot_dir() -> PathBuf {
+pub(super) fn screenshot_dir() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
@@ -46,17 +46,22 @@ pub(super) async fn browser(driver: &str, profile: &std::path::Path) -> Client {
         .unwrap_or_else(|err| panic!("{CHROMEDRIVER_VAR}={driver}: cannot start Chromium: {err}"))
 }
 
+/// Resizes the window to `width` px and saves the page as `<dir>/<name>-<width>.png`.
+pub(super) async fn shoot(client: &Client, dir: &std::path::Path, name: &str, width: u32) {
+    std::fs::create_dir_all(dir).expect("the screenshot folder");
+    client
+        .set_window_size(width, 900)
+        .await
+        .expect("window resized");
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("screenshot saved");
+}
+
 /// Saves the page at 375 and 1280 px wide as `<name>-375.png` and `<name>-1280.png`.
 async fn screenshots(client: &Client, name: &str) {
     let dir = screenshot_dir();
-    std::fs::create_dir_all(&dir).expect("the screenshot folder");
     for width in [375_u32, 1280] {
-        client
-            .set_window_size(width, 900)
-            .await
-            .expect("window resized");
-        let png = client.screenshot().await.expect("a screenshot");
-        std::fs::write(dir.join(format!("{name}-{width}.png")), png).expect("screenshot saved");
+        shoot(client, &dir, name, width).await;
         let overflow = client
             .execute(
                 "return document.documentElement.scrollWidth > window.innerWidth + 1;",
@@ -233,7 +238,7 @@ async fn the_customer_story_in_chromium() {
     fill(&client, "#cvc", "123").await;
     screenshots(&client, "04-card").await;
     click(&client, "main button[type=submit]").await;
-    assert_eq!(arrive(&client, "/dashboard").await, "/dashboard");
+    assert_eq!(arrive(&client, "/dashboard").await, "/dashboard?done=card");
     wait_for(&client, ".mail.no").await;
     client
         .execute("window.storyMarker = 'no reload';", vec![])
@@ -303,7 +308,7 @@ async fn the_customer_story_in_chromium() {
         .text()
         .await
         .expect("text");
-    assert!(body.contains("7 day(s) left in your free trial"), "{body}");
+    assert!(body.contains("7 days left in your free trial"), "{body}");
     screenshots(&client, "08-billing-trial").await;
     app.clock.advance_s(8 * 24 * 3600);
     app.state

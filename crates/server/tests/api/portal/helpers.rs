@@ -511,10 +511,7 @@ impl PortalApp {
         self.deliver_photos(device_id, event_id, &photos, at).await;
     }
 
-    /// Stores a mail event with these photos for `device_id`, under the device API's blob keys
-    /// and sealed under the owner's data key as the device API stores them:
-    /// the last photo completes the event, which enqueues `event_completed` in the same
-    /// transaction.
+    /// Stores a mail event with these photos for `device_id`: [`deliver_photos_at`].
     pub async fn deliver_photos(
         &self,
         device_id: &str,
@@ -522,46 +519,60 @@ impl PortalApp {
         photos: &[Vec<u8>],
         at: i64,
     ) {
-        use smartbox_store::{EventInsert, PhotoInsert};
-        let db = &self.state.db;
-        let sub = db.live_subscription_of_device(device_id).await.unwrap();
-        db.insert_event(
-            &EventInsert {
-                id: event_id,
-                device_id,
-                subscription_id: sub.as_ref().map(|s| s.id.as_str()),
-                kind: "mail_arrived",
-                occurred_at: at,
-                photo_count: photos.len() as i64,
-                created_at: at,
-            },
-            &uuid::Uuid::new_v4().to_string(),
-        )
-        .await
-        .expect("event stored");
-        for (idx, bytes) in photos.iter().enumerate() {
-            let key = smartbox_server::device_api::photos::blob_key(device_id, event_id, idx as u8);
-            let owner = db
-                .photo_owner_of_event(event_id)
-                .await
-                .unwrap()
-                .expect("the event has an owner");
-            self.state
-                .photos
-                .put_for(&owner, &key, bytes.clone().into())
-                .await
-                .expect("blob stored");
-            db.insert_photo(&PhotoInsert {
-                event_id,
-                idx: idx as i64,
-                blob_key: &key,
-                size_bytes: bytes.len() as i64,
-                sha256: "0",
-                created_at: at,
-                completion_job_id: &uuid::Uuid::new_v4().to_string(),
-            })
+        deliver_photos_at(&self.state, device_id, event_id, photos, at).await;
+    }
+}
+
+/// Stores a mail event with these photos for `device_id`, under the device API's blob keys
+/// and sealed under the owner's data key as the device API stores them:
+/// the last photo completes the event, which enqueues `event_completed` in the same
+/// transaction.
+pub async fn deliver_photos_at(
+    state: &AppState,
+    device_id: &str,
+    event_id: &str,
+    photos: &[Vec<u8>],
+    at: i64,
+) {
+    use smartbox_store::{EventInsert, PhotoInsert};
+    let db = &state.db;
+    let sub = db.live_subscription_of_device(device_id).await.unwrap();
+    db.insert_event(
+        &EventInsert {
+            id: event_id,
+            device_id,
+            subscription_id: sub.as_ref().map(|s| s.id.as_str()),
+            kind: "mail_arrived",
+            occurred_at: at,
+            photo_count: photos.len() as i64,
+            created_at: at,
+        },
+        &uuid::Uuid::new_v4().to_string(),
+    )
+    .await
+    .expect("event stored");
+    for (idx, bytes) in photos.iter().enumerate() {
+        let key = smartbox_server::device_api::photos::blob_key(device_id, event_id, idx as u8);
+        let owner = db
+            .photo_owner_of_event(event_id)
             .await
-            .expect("photo stored");
-        }
+            .unwrap()
+            .expect("the event has an owner");
+        state
+            .photos
+            .put_for(&owner, &key, bytes.clone().into())
+            .await
+            .expect("blob stored");
+        db.insert_photo(&PhotoInsert {
+            event_id,
+            idx: idx as i64,
+            blob_key: &key,
+            size_bytes: bytes.len() as i64,
+            sha256: "0",
+            created_at: at,
+            completion_job_id: &uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect("photo stored");
     }
 }

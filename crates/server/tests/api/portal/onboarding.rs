@@ -83,12 +83,12 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
         );
         let billing = browser.get("/billing").await;
         assert!(
-            billing.body.contains("7 day(s) left in your free trial"),
+            billing.body.contains("7 days left in your free trial"),
             "{}",
             billing.body
         );
-        assert!(billing.body.contains("none yet"));
-        assert!(!billing.body.contains("card saved"));
+        assert!(billing.body.contains("No card yet."));
+        assert!(!billing.body.contains("A card is on file"));
 
         let declined = browser
             .submit(
@@ -118,7 +118,7 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
                 ],
             )
             .await;
-        assert_eq!(saved.location(), "/dashboard", "{}", saved.body);
+        assert_eq!(saved.location(), "/dashboard?done=card", "{}", saved.body);
         let sub = app
             .state
             .db
@@ -144,7 +144,13 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
                 .provider_customer_id
                 .is_some_and(|c| c.starts_with("sbx_cus_"))
         );
-        assert!(browser.get("/billing").await.body.contains("card saved"));
+        assert!(
+            browser
+                .get("/billing")
+                .await
+                .body
+                .contains("A card is on file")
+        );
         let dashboard = browser.get("/dashboard").await;
         assert!(dashboard.body.contains("SB-ONBOARD-1"));
         assert!(dashboard.body.contains("Waiting for its first check-in"));

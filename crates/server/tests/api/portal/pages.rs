@@ -241,11 +241,81 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
     let refused = h.browser.submit(&page, &page, &[("name", &long)]).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 
-    let returned = h
+    let no_reason = h
         .browser
         .submit(&page, &format!("{page}/return"), &[])
         .await;
-    assert_eq!(returned.location(), "/devices");
+    assert_eq!(
+        no_reason.status,
+        StatusCode::BAD_REQUEST,
+        "a return needs a reason"
+    );
+    let started = h
+        .browser
+        .submit(
+            &page,
+            &format!("{page}/return"),
+            &[("reason", "Moving house"), ("details", "")],
+        )
+        .await;
+    assert_eq!(started.location(), format!("{page}?done=return_started"));
+    let shown = h.browser.get(started.location()).await.body;
+    let open = app
+        .state
+        .db
+        .open_return_of_device(&h.device_id)
+        .await
+        .unwrap()
+        .expect("an open return");
+    assert!(
+        shown.contains(&open.rma) && shown.contains("Return started"),
+        "{shown}"
+    );
+    let device = app
+        .state
+        .db
+        .device_by_id(&h.device_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        device.lifecycle_state, "active_subscription",
+        "it works until received"
+    );
+    let slip = h.browser.get(&format!("{page}/return/slip")).await;
+    assert_eq!(slip.status, StatusCode::OK);
+    assert!(slip.body.contains(&open.rma) && slip.body.contains("Moving house"));
+    let again = h
+        .browser
+        .submit(&page, &format!("{page}/return"), &[("reason", "Other")])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let canceled = h
+        .browser
+        .submit(&page, &format!("{page}/return/cancel"), &[])
+        .await;
+    assert_eq!(canceled.location(), format!("{page}?done=return_canceled"));
+    assert!(
+        app.state
+            .db
+            .open_return_of_device(&h.device_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Started again, and this time the warehouse receives the box.
+    h.browser
+        .submit(&page, &format!("{page}/return"), &[("reason", "Other")])
+        .await;
+    let id = smartbox_domain::DeviceId::new(h.device_id.as_str());
+    smartbox_server::services::returns::receive(
+        &app.state,
+        &smartbox_server::services::Actor::Cli,
+        &id,
+    )
+    .await
+    .expect("received");
     let device = app
         .state
         .db
@@ -262,11 +332,11 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
             .unwrap()
             .is_none()
     );
-    let again = h
-        .browser
-        .submit(&page, &format!("{page}/return"), &[])
-        .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
+    let dashboard = h.browser.get("/dashboard").await.body;
+    assert!(
+        !dashboard.contains("You have mail"),
+        "a returned mailbox announces no mail"
+    );
 }
 
 #[tokio::test]
@@ -297,7 +367,7 @@ async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("Data: 250.0 MB of 1.00 GB"));
+    assert!(page.body.contains("Data: 250.0 MB of 1 GB"));
     assert!(page.body.contains("value=\"40\""), "the notifications bar");
     assert!(
         page.body.contains(
@@ -367,7 +437,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
             .browser
             .submit("/billing/payment-method", "/billing/payment-method", &card)
             .await;
-        assert_eq!(saved.location(), "/billing", "{}", saved.body);
+        assert_eq!(saved.location(), "/billing?done=card", "{}", saved.body);
 
         // During the trial an upgrade is free and immediate.
         let preview = format!("/billing/plan?subscription={}&plan=plus", h.subscription_id);
@@ -381,7 +451,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
                 &[("subscription", &h.subscription_id), ("plan", "plus")],
             )
             .await;
-        assert_eq!(done.location(), "/billing");
+        assert_eq!(done.location(), "/billing?done=plan_changed");
         let sub = app
             .state
             .db
@@ -455,7 +525,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
                 &[("subscription", &h.subscription_id)],
             )
             .await;
-        assert_eq!(cancel.location(), "/billing");
+        assert_eq!(cancel.location(), "/billing?done=cancel_requested");
         assert!(
             app.state
                 .db
@@ -480,7 +550,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
                 &[("subscription", &h.subscription_id)],
             )
             .await;
-        assert_eq!(resume.location(), "/billing");
+        assert_eq!(resume.location(), "/billing?done=resumed");
         assert!(
             !app.state
                 .db

@@ -136,7 +136,7 @@ async fn story(app: &PortalApp) {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    assert_eq!(saved.location(), "/billing");
+    assert_eq!(saved.location(), "/billing?done=card");
 
     let customer = app
         .state
@@ -155,7 +155,13 @@ async fn story(app: &PortalApp) {
         card.as_str(),
         "{at_stripe}"
     );
-    assert!(h.browser.get("/billing").await.body.contains("card saved"));
+    assert!(
+        h.browser
+            .get("/billing")
+            .await
+            .body
+            .contains("A card is on file")
+    );
 
     // Another customer cannot take this customer's SetupIntent.
     let mut other = app

@@ -1,0 +1,183 @@
+//! `/account`: the customer's own account — change the password (the current one required),
+//! see the signed-in sessions and sign out the others, and download everything as a zip
+//! (`crate::account_export`). The actions are `services::account`.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use axum::Form;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::format::date_time;
+use super::notice::{Done, after};
+use super::{PageError, render};
+use crate::accounts::{CurrentUser, Visitor};
+use crate::services::ServiceError;
+use crate::services::account::{self, Own};
+use crate::state::AppState;
+
+fn own(user: &CurrentUser) -> Own<'_> {
+    Own {
+        user_id: &user.user.id,
+        session_token_hash: &user.session.token_hash,
+    }
+}
+
+async fn view(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<&str>,
+) -> Result<Response, PageError> {
+    let tz = &user.user.time_zone;
+    let sessions: Vec<_> = account::sessions(state, own(user))
+        .await?
+        .iter()
+        .map(|s| context! {
+            since => date_time(s.created_at, tz), current => s.token_hash == user.session.token_hash,
+        })
+        .collect();
+    let others = sessions.len().saturating_sub(1);
+    render::page(
+        visitor,
+        status,
+        "account.html",
+        context! {
+            title => "Account", nav => "account", email => user.user.email.clone(), sessions => sessions,
+            others => others, error => error, notice => notice, time_zone => user.user.time_zone.clone(),
+        },
+    )
+}
+
+/// `GET /account`.
+pub async fn page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    view(
+        &state,
+        &visitor,
+        &user,
+        StatusCode::OK,
+        None,
+        done.sentence(),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// `POST /account/password`.
+pub async fn change_password(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    match account::change_password(
+        &state,
+        own(&user),
+        &form.current_password,
+        &form.new_password,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&after("/account", "password")).into_response()),
+        Err(ServiceError::Invalid { message, .. }) => {
+            view(
+                &state,
+                &visitor,
+                &user,
+                StatusCode::BAD_REQUEST,
+                Some(message),
+                None,
+            )
+            .await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /account/sessions/sign-out-others`.
+pub async fn sign_out_others(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    account::sign_out_others(&state, own(&user)).await?;
+    Ok(Redirect::to(&after("/account", "signed_out")).into_response())
+}
+
+/// `GET /account/export`: the zip of `crate::account_export`, written to an unnamed temporary
+/// file (an account with years of photos never sits in memory) and streamed from it.
+pub async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, PageError> {
+    let path = std::env::temp_dir().join(format!("smartbox-export-{}.zip", uuid::Uuid::new_v4()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|err| PageError::Internal(err.into()))?;
+    // Unlinked at once: the open file is all that is left, gone when it closes.
+    let _ = std::fs::remove_file(&path);
+    crate::account_export::export(&state, &user.user.id, &mut file)
+        .await
+        .map_err(PageError::Internal)?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|err| PageError::Internal(err.into()))?;
+    let chunks = futures::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), file))
+            }
+            Err(err) => Some((Err(err), file)),
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"smart-mailbox-export.zip\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response())
+}
