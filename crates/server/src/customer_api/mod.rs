@@ -190,10 +190,13 @@ pub(crate) async fn device(
     Ok(Json(device.into()))
 }
 
-/// `PATCH /api/v1/devices/{id}`: fields to change.
+/// `PATCH /api/v1/devices/{id}`: fields to change (each trimmed, at most
+/// [`services::devices::MAX_TEXT`] characters, no control characters).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeviceUpdate {
+    #[schema(max_length = 60, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 60, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
 }
 
