@@ -67,6 +67,7 @@ pub fn router() -> Router<AppState> {
             post(billing::start_card_setup),
         )
         .route("/api/v1/payment-method", post(billing::save_payment_method))
+        .layer(axum::middleware::from_fn(crate::json_errors::objects_only))
 }
 
 /// A service's refusal as the API's: 404 `no mailbox <id>`, 400 with the service's code, 409,
