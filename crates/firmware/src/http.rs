@@ -134,6 +134,9 @@ pub enum NetError {
     BodyTooLarge,
     /// The link itself misbehaved (serial error, modem reset, unparseable replies).
     Link,
+    /// TLS could not be set up (no CA, the modem refused a step of the setup) or the server's
+    /// certificate did not verify: nothing was sent.
+    Tls,
 }
 
 /// How the modem carried the requests.

@@ -5,19 +5,34 @@ mod support;
 use embassy_futures::block_on;
 use heapless::String;
 use smartbox_firmware::a7670::parse::Registration;
-use smartbox_firmware::a7670::{A7670, FACTORY_BAUD, ModemError, Settings, userdata};
+use smartbox_firmware::a7670::{
+    A7670, FACTORY_BAUD, ModemError, Settings, SslStep, Stored, ca_tag, userdata,
+};
 use smartbox_firmware::http::{DeviceHttp, Method, NetError, Request, SignedHeaders};
 use support::{FakePin, FakeUart, Sim};
 
 type Modem = A7670<FakeUart, FakePin, Sim>;
 
+/// The CA the firmware under test carries (its bytes only matter to the modem).
+const CA: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+/// SSL context 0 as the driver sets it for `https`: server authentication against [`CA`].
+const SSL_CONTEXT: &str = "+CSSLCFG=\"sslversion\",0,4;+CSSLCFG=\"authmode\",0,1;\
+    +CSSLCFG=\"cacert\",0,\"smartbox_ca.pem\";+CSSLCFG=\"enableSNI\",0,1";
+
+/// A driver whose modem already holds [`CA`] (stored by an earlier wake).
 fn modem(sim: &Sim, base_url: &str) -> Modem {
     let settings = Settings {
         base_url: String::try_from(base_url).expect("fits"),
         apn: String::try_from("iot.test").expect("fits"),
         uart_baud: FACTORY_BAUD,
+        ca_cert: Some(CA),
     };
-    A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
+    let mut modem = A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings);
+    modem.recall(Stored {
+        ca_tag: ca_tag(CA),
+        ..Stored::default()
+    });
+    modem
 }
 
 const OK: &str = "\r\nOK\r\n";
@@ -250,8 +265,7 @@ fn userdata_joins_headers_with_escaped_line_breaks() {
 /// Scripts the commands of one HTTPS POST up to `AT+HTTPACTION=1`.
 fn script_post_until_action(sim: &Sim, body: &[u8]) {
     sim.expect("AT+HTTPINIT", OK)
-        .expect("AT+CSSLCFG=\"sslversion\",0,4", OK)
-        .expect("AT+CSSLCFG=\"enableSNI\",0,1", OK)
+        .expect(&format!("AT{SSL_CONTEXT}"), OK)
         .expect("AT+HTTPPARA=\"SSLCFG\",0", OK)
         .expect(
             &format!(
@@ -430,7 +444,7 @@ fn an_httpinit_refused_twice_ends_the_request_with_httpterm() {
 /// modem, and every `HTTPINIT` then fails; the APN is sent again at the next wake.
 #[test]
 fn a_pdp_context_that_cannot_start_makes_the_apn_be_stored_again() {
-    use smartbox_firmware::a7670::{Stored, apn_tag};
+    use smartbox_firmware::a7670::apn_tag;
     let sim = Sim::new();
     sim.expect("AT+HTTPINIT", "\r\nERROR\r\n")
         .expect("AT+HTTPTERM", OK)
@@ -441,6 +455,7 @@ fn a_pdp_context_that_cannot_start_makes_the_apn_be_stored_again() {
         baud: 115_200,
         refused_baud: 0,
         apn_tag: apn_tag("iot.test"),
+        ca_tag: ca_tag(CA),
     };
     modem.recall(stored);
     let result = block_on(modem.http(Method::Get, "/x", None, "", &[], &mut [0; 8]));
@@ -566,6 +581,7 @@ fn modem_at(sim: &Sim, uart_baud: u32) -> Modem {
         base_url: String::try_from("http://h").expect("fits"),
         apn: String::try_from("iot.test").expect("fits"),
         uart_baud,
+        ca_cert: None,
     };
     A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings)
 }
@@ -780,7 +796,7 @@ fn a_refused_fast_rate_falls_back_to_921600_and_the_next_driver_boots_there_with
 
 #[test]
 fn a_modem_answering_only_at_the_factory_rate_is_a_new_one_whose_apn_is_set_again() {
-    use smartbox_firmware::a7670::{Stored, apn_tag};
+    use smartbox_firmware::a7670::apn_tag;
     let sim = Sim::new();
     script_found_at_the_factory_rate(&sim);
     sim.expect("AT+CGDCONT=1,\"IP\",\"iot.test\"", OK);
@@ -789,6 +805,7 @@ fn a_modem_answering_only_at_the_factory_rate_is_a_new_one_whose_apn_is_set_agai
         baud: 921_600,
         refused_baud: 0,
         apn_tag: apn_tag("iot.test"),
+        ca_tag: 0,
     });
     block_on(async {
         modem.set_apn().await?;
@@ -849,12 +866,9 @@ mod socket {
     }
 
     fn script_open(sim: &Sim) {
-        sim.expect(
-            "AT+CCHMODE=1;+CSSLCFG=\"sslversion\",0,4;+CSSLCFG=\"enableSNI\",0,1",
-            OK,
-        )
-        .expect_later("AT+CCHSTART", &[(0, OK), (300, "\r\n+CCHSTART: 0\r\n")])
-        .expect("AT+CCHSSLCFG=0,0", OK);
+        sim.expect(&format!("AT+CCHMODE=1;{SSL_CONTEXT}"), OK)
+            .expect_later("AT+CCHSTART", &[(0, OK), (300, "\r\n+CCHSTART: 0\r\n")])
+            .expect("AT+CCHSSLCFG=0,0", OK);
     }
 
     #[test]
@@ -1063,7 +1077,7 @@ mod socket {
     fn without_the_socket_service_nothing_is_sent_ahead() {
         let sim = Sim::new();
         script_open(&sim);
-        sim.expect_later(CCHOPEN, &[(0, OK), (600, "\r\n+CCHOPEN: 0,15\r\n")]);
+        sim.expect_later(CCHOPEN, &[(0, OK), (600, "\r\n+CCHOPEN: 0,14\r\n")]);
         let mut modem = modem(&sim, "https://api.smartbox.test");
         let headers = headers();
         assert_eq!(
@@ -1072,5 +1086,145 @@ mod socket {
         );
         assert!(sim.script_done());
         assert!(sim.bodies().is_empty());
+    }
+
+    /// A driver whose modem holds no CA yet (a new one, or one whose copy was damaged).
+    fn fresh_modem(sim: &Sim) -> Modem {
+        let mut modem = modem(sim, "https://api.smartbox.test");
+        modem.recall(Stored::default());
+        modem
+    }
+
+    fn script_cert_download(sim: &Sim) -> &Sim {
+        sim.expect(
+            &format!("AT+CCERTDOWN=\"smartbox_ca.pem\",{}", CA.len()),
+            "\r\n>",
+        )
+        .expect_body(CA.len(), OK)
+    }
+
+    #[test]
+    fn the_ca_is_stored_in_the_modem_once_and_server_authentication_is_set_every_power_cycle() {
+        let sim = Sim::new();
+        let headers = headers();
+        let first = request(&headers, b"{}", false);
+        script_cert_download(&sim);
+        script_connect(&sim).expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())]);
+        let mut modem = fresh_modem(&sim);
+        let answer = block_on(modem.send(&first, &mut [0; 64])).expect("answered");
+        assert_eq!(answer.status, 201);
+        assert_eq!(sim.bodies()[0], CA, "the certificate's bytes, as they are");
+        assert_eq!(modem.stored().ca_tag, ca_tag(CA), "kept for the next wake");
+        assert!(sim.script_done());
+
+        // The next power cycle: the modem holds the CA, the context is set again.
+        let stored = modem.stored();
+        let sim = Sim::new();
+        script_connect(&sim).expect_body_later(sent_len(&first), vec![(400, CREATED.to_vec())]);
+        let mut modem = modem_with(&sim, stored);
+        let answer = block_on(modem.send(&first, &mut [0; 64])).expect("answered");
+        assert_eq!(answer.status, 201);
+        assert!(
+            !sim.command_names()
+                .iter()
+                .any(|c| c.starts_with("AT+CCERTDOWN")),
+            "{:?}",
+            sim.command_names()
+        );
+        assert!(sim.script_done());
+    }
+
+    fn modem_with(sim: &Sim, stored: Stored) -> Modem {
+        let mut modem = modem(sim, "https://api.smartbox.test");
+        modem.recall(stored);
+        modem
+    }
+
+    #[test]
+    fn a_server_whose_certificate_does_not_verify_gets_nothing_and_the_ca_is_sent_again_next_time()
+    {
+        let sim = Sim::new();
+        script_open(&sim);
+        // The Manual's SSL result code 15: handshake failed. No fallback to the HTTP stack.
+        sim.expect_later(CCHOPEN, &[(0, OK), (900, "\r\n+CCHOPEN: 0,15\r\n")]);
+        let mut modem = modem(&sim, "https://api.smartbox.test");
+        let headers = headers();
+        assert_eq!(
+            block_on(modem.send(&request(&headers, b"{}", false), &mut [0; 8])),
+            Err(NetError::Tls)
+        );
+        assert!(sim.bodies().is_empty(), "nothing sent");
+        assert!(sim.script_done());
+        assert_eq!(modem.stored().ca_tag, 0);
+    }
+
+    #[test]
+    fn a_wrong_answer_to_an_ssl_command_is_a_clear_error_and_nothing_is_sent() {
+        let headers = headers();
+        // The certificate refused at its prompt.
+        let sim = Sim::new();
+        sim.expect(
+            &format!("AT+CCERTDOWN=\"smartbox_ca.pem\",{}", CA.len()),
+            "\r\n+CME ERROR: 4\r\n",
+        );
+        let mut fresh = fresh_modem(&sim);
+        assert_eq!(
+            block_on(fresh.send(&request(&headers, b"{}", false), &mut [0; 8])),
+            Err(NetError::Tls)
+        );
+        assert!(sim.script_done());
+
+        // The SSL context refused (the CA file missing from the modem).
+        let sim = Sim::new();
+        sim.expect(&format!("AT+CCHMODE=1;{SSL_CONTEXT}"), "\r\nERROR\r\n");
+        let mut context = modem(&sim, "https://api.smartbox.test");
+        assert_eq!(
+            block_on(context.send(&request(&headers, b"{}", false), &mut [0; 8])),
+            Err(NetError::Tls)
+        );
+        assert!(sim.script_done());
+        assert_eq!(context.stored().ca_tag, 0, "sent again next time");
+
+        // The session not bound to the context.
+        let sim = Sim::new();
+        sim.expect(&format!("AT+CCHMODE=1;{SSL_CONTEXT}"), OK)
+            .expect_later("AT+CCHSTART", &[(0, OK), (300, "\r\n+CCHSTART: 0\r\n")])
+            .expect("AT+CCHSSLCFG=0,0", "\r\n+CME ERROR: 3\r\n");
+        let mut bind = modem(&sim, "https://api.smartbox.test");
+        assert_eq!(
+            block_on(bind.send(&request(&headers, b"{}", false), &mut [0; 8])),
+            Err(NetError::Tls)
+        );
+        assert!(sim.bodies().is_empty(), "nothing sent");
+
+        // The HTTP stack: the same context, the step named.
+        let sim = Sim::new();
+        sim.expect("AT+HTTPINIT", OK)
+            .expect(&format!("AT{SSL_CONTEXT}"), "\r\nERROR\r\n")
+            .expect("AT+HTTPTERM", OK);
+        let mut stack = modem(&sim, "https://api.smartbox.test");
+        assert_eq!(
+            block_on(stack.http(Method::Get, "/x", None, "", &[], &mut [0; 8])),
+            Err(ModemError::Ssl(SslStep::Context))
+        );
+        assert!(sim.script_done());
+    }
+
+    #[test]
+    fn https_without_a_ca_is_refused_before_any_command() {
+        let sim = Sim::new();
+        let settings = Settings {
+            base_url: String::try_from("https://api.smartbox.test").expect("fits"),
+            apn: String::try_from("iot.test").expect("fits"),
+            uart_baud: FACTORY_BAUD,
+            ca_cert: None,
+        };
+        let mut modem = A7670::new(sim.uart(), sim.pwrkey_pin(), sim.clone(), settings);
+        let headers = headers();
+        assert_eq!(
+            block_on(modem.send(&request(&headers, b"{}", false), &mut [0; 8])),
+            Err(NetError::Tls)
+        );
+        assert!(sim.commands().is_empty());
     }
 }

@@ -1,13 +1,15 @@
 //! The real server in this process, on a temporary SQLite database and blob folder, on a manual
 //! clock that the simulation moves: what `smartbox sim --energy` and the end-to-end tests run the
 //! simulated mailboxes against. It can be stopped and started again on the same address (a
-//! server outage in the middle of a run).
+//! server outage in the middle of a run), and serve HTTPS itself ([`LocalServer::start_tls`]:
+//! `SMARTBOX_TLS_CERT`/`SMARTBOX_TLS_KEY`, as in production).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use smartbox_domain::PlanId;
+use smartbox_server::tls::TlsFiles;
 use smartbox_server::{AppState, Config, ManualClock, Server, provisioning};
 use smartbox_store::Db;
 use tokio::sync::oneshot;
@@ -26,27 +28,40 @@ pub struct LocalServer {
     clock: ManualClock,
     addr: SocketAddr,
     state: AppState,
+    tls: Option<TlsFiles>,
     running: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
 }
 
 impl LocalServer {
     /// Starts a server on 127.0.0.1 (a free port) whose clock stands at `epoch_unix_ms`.
     pub async fn start(epoch_unix_ms: i64) -> anyhow::Result<Self> {
+        Self::launch_new(epoch_unix_ms, None).await
+    }
+
+    /// [`LocalServer::start`] serving HTTPS with the certificate chain and key of `tls` (PEM).
+    pub async fn start_tls(epoch_unix_ms: i64, tls: TlsFiles) -> anyhow::Result<Self> {
+        Self::launch_new(epoch_unix_ms, Some(tls)).await
+    }
+
+    async fn launch_new(epoch_unix_ms: i64, tls: Option<TlsFiles>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating the server's temporary folder")?;
         let clock = ManualClock::at_ms(epoch_unix_ms);
-        let (state, addr, running) = launch(&dir, "127.0.0.1:0".parse()?, clock.clone()).await?;
+        let (state, addr, running) =
+            launch(&dir, "127.0.0.1:0".parse()?, clock.clone(), tls.clone()).await?;
         Ok(Self {
             dir,
             clock,
             addr,
             state,
+            tls,
             running: Some(running),
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` when it serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The server's clock.
@@ -76,7 +91,8 @@ impl LocalServer {
     /// Serves again on the same address and database.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await?;
-        let (state, addr, running) = launch(&self.dir, self.addr, self.clock.clone()).await?;
+        let (state, addr, running) =
+            launch(&self.dir, self.addr, self.clock.clone(), self.tls.clone()).await?;
         self.state = state;
         self.addr = addr;
         self.running = Some(running);
@@ -132,6 +148,7 @@ async fn launch(
     dir: &tempfile::TempDir,
     bind: SocketAddr,
     clock: ManualClock,
+    tls: Option<TlsFiles>,
 ) -> anyhow::Result<(AppState, SocketAddr, Running)> {
     let root = dir.path();
     let bind_text = bind.to_string();
@@ -141,6 +158,8 @@ async fn launch(
         "SMARTBOX_BIND" => Some(bind_text.clone()),
         "SMARTBOX_DATABASE_URL" => Some(database.clone()),
         "SMARTBOX_BLOB_URL" => Some(blobs.clone()),
+        "SMARTBOX_TLS_CERT" => tls.as_ref().map(|f| f.cert.display().to_string()),
+        "SMARTBOX_TLS_KEY" => tls.as_ref().map(|f| f.key.display().to_string()),
         _ => None,
     })?;
     std::fs::create_dir_all(root.join("blobs"))?;

@@ -73,6 +73,10 @@ pub struct MailboxSpec {
     /// How long the IR line stays high after mail arrives (the letter falling through the
     /// beam; [`IR_LETTER_RESTS`] for one that rests in it).
     pub ir_high_ms: u64,
+    /// The CA certificate (PEM or DER) built into the firmware, which the modem verifies an
+    /// `https` server against (the board's `SMARTBOX_CA_CERT`); without one the firmware
+    /// refuses `https`.
+    pub ca_cert: Option<Vec<u8>>,
 }
 
 /// [`MailboxSpec::ir_high_ms`] of a letter resting in the beam until the mail is taken.
@@ -106,8 +110,24 @@ impl MailboxSpec {
             seed,
             use_socket: true,
             ir_high_ms: 1_000,
+            ca_cert: None,
         }
     }
+}
+
+/// `cert` as firmware holds it, in its image for as long as it runs: one copy per distinct
+/// certificate for the whole process (a fleet shares it).
+fn built_in(cert: &[u8]) -> &'static [u8] {
+    static CERTS: std::sync::Mutex<Vec<&'static [u8]>> = std::sync::Mutex::new(Vec::new());
+    let mut certs = CERTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(known) = certs.iter().find(|known| **known == cert) {
+        return known;
+    }
+    let leaked: &'static [u8] = Box::leak(cert.to_vec().into_boxed_slice());
+    certs.push(leaked);
+    leaked
 }
 
 /// The battery, drained by what the power meter recorded.
@@ -207,6 +227,7 @@ impl Mailbox {
             base_url: base,
             apn: String::try_from("iot.sim").unwrap_or_default(),
             uart_baud: spec.uart_baud,
+            ca_cert: spec.ca_cert.as_deref().map(built_in),
         };
         let driver = A7670::new(
             board.uart(),
@@ -278,6 +299,12 @@ impl Mailbox {
             flash: SimOtaFlash::new(slot_bytes, &self.identity.firmware_version),
             release_key,
         });
+    }
+
+    /// A firmware update that replaces the CA certificate built in (the next wake's driver
+    /// verifies against it, and stores it in the modem first).
+    pub fn replace_ca_cert(&mut self, cert: &[u8]) {
+        self.settings.ca_cert = Some(built_in(cert));
     }
 
     /// The OTA flash, when enabled.

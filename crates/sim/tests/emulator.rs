@@ -271,6 +271,9 @@ fn plain_and_tls_wakes(use_socket: bool) -> ([Mailbox; 2], [smartbox_firmware::w
     let other = serve_stub(&[(SERIAL, SECRET)]);
     let mut spec = spec.clone();
     spec.modem.tls_terminated = true;
+    // The firmware needs a CA for `https`; the stub speaks plain HTTP, so the emulator only
+    // stores it (TLS is modelled in time).
+    spec.ca_cert = Some(smartbox_sim::run::modelled_ca());
     let https = other.url.replacen("http://", "https://", 1);
     let mut tls = Mailbox::new(
         &spec,

@@ -32,8 +32,10 @@ fn two_days_of_mail_against_the_real_server_meet_the_awake_battery_and_naive_goa
         journal_bytes: 2 * 1024 * 1024,
         ..MailboxSpec::new(&keys[0].serial, keys[0].secret, 3)
     };
-    // HTTPS, as a production mailbox: every TLS handshake is charged on the air.
+    // HTTPS, as a production mailbox: every TLS handshake is charged on the air (the CA is
+    // stored in the modem on its first boot).
     spec.modem.tls_terminated = true;
+    spec.ca_cert = Some(smartbox_sim::run::modelled_ca());
     let https = server.url().replacen("http://", "https://", 1);
     let mut mailbox =
         Mailbox::new(&spec, network, &https, epoch, Currents::default()).expect("mailbox");

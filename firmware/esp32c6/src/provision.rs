@@ -37,12 +37,15 @@ pub struct Provision {
 }
 
 impl Provision {
-    /// The modem's settings, its UART at `uart_baud`.
+    /// The modem's settings, its UART at `uart_baud`, verifying `https` against the CA built
+    /// in (`SMARTBOX_CA_CERT`; without one the modem refuses `https` too).
     pub fn modem_settings(&self, uart_baud: u32) -> Settings {
+        let ca = crate::wifi::https::CA_DER;
         Settings {
             base_url: self.base_url.clone(),
             apn: self.apn.clone(),
             uart_baud,
+            ca_cert: (!ca.is_empty()).then_some(ca),
         }
     }
 }

@@ -61,6 +61,8 @@ struct Snapshot {
     #[serde(default)]
     modem_apn_tag: u32,
     #[serde(default)]
+    modem_ca_tag: u32,
+    #[serde(default)]
     wifi_status: WifiStatus,
     #[serde(default)]
     ir_stuck: bool,
@@ -113,6 +115,7 @@ pub fn load() -> Option<(Retained, BoardState)> {
             baud: snapshot.modem_baud,
             refused_baud: snapshot.modem_refused_baud,
             apn_tag: snapshot.modem_apn_tag,
+            ca_tag: snapshot.modem_ca_tag,
         },
         wifi_status: snapshot.wifi_status,
         ir_stuck: snapshot.ir_stuck,
@@ -145,6 +148,7 @@ pub fn store(retained: &Retained, board: &BoardState) {
         modem_baud: retained.modem.baud,
         modem_refused_baud: retained.modem.refused_baud,
         modem_apn_tag: retained.modem.apn_tag,
+        modem_ca_tag: retained.modem.ca_tag,
         wifi_status: retained.wifi_status,
         ir_stuck: retained.ir_stuck,
         held_failures: retained.held_failures,

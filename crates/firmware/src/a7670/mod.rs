@@ -17,8 +17,8 @@
 //! - what the modem stores across power cycles is remembered in [`Stored`], which the caller
 //!   keeps across deep sleep ([`A7670::stored`], [`A7670::recall`]): a driver made at wake
 //!   knows nothing;
-//! - HTTP(S) through the modem's own stack: `HTTPINIT` and `CSSLCFG` (SNI on) once per power
-//!   cycle, then per request `HTTPPARA`, `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` +
+//! - HTTP(S) through the modem's own stack: `HTTPINIT` and, for `https`, SSL context 0 with
+//!   server authentication against the CA stored in the modem ([`ssl`]) once per power cycle, then per request `HTTPPARA`, `HTTPDATA` + `DOWNLOAD` + body, `HTTPACTION` +
 //!   `+HTTPACTION` URC, `HTTPHEAD` only when the status needs a header (`Date` of a 401,
 //!   `Retry-After` of a 429), `HTTPREAD` only when the caller wants the body; `HTTPTERM` after
 //!   a failed request (a fresh session for the retry) and never needed before `AT+CPOF`.
@@ -35,9 +35,11 @@ mod baud;
 pub mod frame;
 pub mod parse;
 mod socket;
+mod ssl;
 
 pub use baud::{BaudRate, WithBaud};
 pub use socket::split_url;
+pub use ssl::{CA_FILE_DER, CA_FILE_PEM, SslStep, ca_file, ca_tag};
 
 use core::fmt::Write as _;
 
@@ -84,6 +86,8 @@ const FACTORY_BAUD_AFTER_MS: u64 = 13_000;
 /// Pause after the modem's `OK` to `AT+IPREX` before the new rate is used: its UART
 /// reconfigures after the result code (modem makers ask for up to 100 ms).
 const BAUD_SWITCH_MS: u64 = 100;
+/// `+HTTPACTION`'s status when the TLS handshake failed (HTTP(S) note: 715).
+const HTTP_HANDSHAKE_FAILED: u16 = 715;
 /// Bytes of response head kept for `Date`/`Retry-After`; the rest is read and dropped.
 const HEAD_KEPT: usize = 768;
 /// A response head not read with `AT+HTTPHEAD` still crossed the air: counted as this many
@@ -117,6 +121,14 @@ pub enum ModemError {
     TooLarge,
     /// The connection of the socket service ended (`CLOSED`) before the answer was whole.
     Closed,
+    /// An `https` URL without a CA certificate to verify the server against
+    /// ([`Settings::ca_cert`]): nothing is sent.
+    NoCaCert,
+    /// The modem refused (or answered wrongly) one step of the TLS setup: nothing is sent.
+    Ssl(SslStep),
+    /// The TLS handshake failed: the server's certificate does not chain to the CA the modem
+    /// holds, or does not name the host (`+CCHOPEN: 0,15`; the HTTP stack's `715`).
+    Untrusted,
 }
 
 impl From<ModemError> for NetError {
@@ -125,6 +137,7 @@ impl From<ModemError> for NetError {
             ModemError::Timeout => NetError::Timeout,
             ModemError::Http(code) => NetError::Stack(code),
             ModemError::TooLarge => NetError::BodyTooLarge,
+            ModemError::NoCaCert | ModemError::Ssl(_) | ModemError::Untrusted => NetError::Tls,
             ModemError::NoSim | ModemError::RegistrationDenied | ModemError::NotRegistered => {
                 NetError::NoLink
             }
@@ -155,11 +168,19 @@ pub struct Stored {
     pub refused_baud: u32,
     /// [`apn_tag`] of the APN stored with `AT+CGDCONT` (AUTO_SAVE); 0 when not known.
     pub apn_tag: u32,
+    /// [`ca_tag`] of the CA certificate stored with `AT+CCERTDOWN` (the modem's flash); 0 when
+    /// not known.
+    pub ca_tag: u32,
 }
 
 /// A 32-bit FNV-1a tag of `apn` (never 0), to tell whether the modem holds this APN.
 pub fn apn_tag(apn: &str) -> u32 {
-    let hash = apn.bytes().fold(0x811c_9dc5_u32, |h, b| {
+    fnv_tag(apn.as_bytes())
+}
+
+/// A 32-bit FNV-1a hash of `bytes`, never 0 (0 means "not known" in [`Stored`]).
+fn fnv_tag(bytes: &[u8]) -> u32 {
+    let hash = bytes.iter().fold(0x811c_9dc5_u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     hash.max(1)
@@ -176,6 +197,11 @@ pub struct Settings {
     /// answers at another rate ([`FACTORY_BAUD`] keeps the factory setting; [`FALLBACK_BAUD`]
     /// when the modem refuses it).
     pub uart_baud: u32,
+    /// The CA certificate (PEM or DER) the server's chain must lead to, shipped with the
+    /// firmware (`SMARTBOX_CA_CERT` at build time, replaced by OTA). The modem stores it
+    /// (`AT+CCERTDOWN`, once per modem and certificate) and verifies every `https` connection
+    /// against it; without one, `https` is refused ([`ModemError::NoCaCert`]).
+    pub ca_cert: Option<&'static [u8]>,
 }
 
 /// An A7670 on a UART, with its PWRKEY line and a clock.
@@ -633,14 +659,13 @@ where
                 return Err(error);
             }
         }
-        if self.settings.base_url.starts_with("https://") {
-            // SNI is off by default and most servers then fail the handshake (error 715).
-            self.command(&["AT+CSSLCFG=\"sslversion\",0,4"], None, SHORT_MS)
-                .await?;
-            self.command(&["AT+CSSLCFG=\"enableSNI\",0,1"], None, SHORT_MS)
-                .await?;
+        if self.https() {
+            // The CA, server authentication and SNI (off by default, and most servers then fail
+            // the handshake: error 715), then the session bound to that context.
+            self.ssl_context("AT").await?;
             self.command(&["AT+HTTPPARA=\"SSLCFG\",0"], None, SHORT_MS)
-                .await?;
+                .await
+                .map_err(|error| self.ssl_failed(error, SslStep::Bind))?;
         }
         Ok(())
     }
@@ -687,6 +712,10 @@ where
             .wait_action(self.clock.now_ms().saturating_add(HTTPACTION_MS))
             .await?;
         if action.is_modem_error() {
+            if action.status == HTTP_HANDSHAKE_FAILED {
+                // Perhaps the modem's copy of the CA: it is sent again next time.
+                self.stored.ca_tag = 0;
+            }
             return Err(ModemError::Http(action.status));
         }
         // Only a 401 (its `Date` resyncs the clock) and a 429 (its `Retry-After`) need a header.
@@ -1025,6 +1054,10 @@ where
         request: &Request<'_>,
         response_body: &mut [u8],
     ) -> Result<Response, NetError> {
+        if self.https() && self.ca_cert().is_none() {
+            // Nothing goes out unverified.
+            return Err(ModemError::NoCaCert.into());
+        }
         if self.socket_usable() {
             match self.socket_request(request, response_body).await {
                 Ok(response) => return Ok(response),

@@ -4,14 +4,17 @@
 //! Commands (SIMCom "A76XX Series SSL Application Note" V1.00 §1.4 and §3.6, and the SSL chapter
 //! of the "A76XX Series AT Command Manual" it refers to):
 //! - `AT+CCHMODE=1` (transparent mode; only session 0 supports it; set before `AT+CCHSTART`,
-//!   which then ignores `AT+CCHSET`), with, for TLS, `AT+CSSLCFG="sslversion",0,4` and
-//!   `"enableSNI",0,1` on the same command line (Manual §1.5.2);
+//!   which then ignores `AT+CCHSET`), with, for TLS, SSL context 0's settings (server
+//!   authentication against the CA stored with `AT+CCERTDOWN`, SNI: [`super::ssl`]) on the same
+//!   command line (Manual §1.5.2);
 //! - `AT+CCHSTART` -> `OK`, then `+CCHSTART: 0` (max 120 s; another code is a failure);
 //! - `AT+CCHSSLCFG=0,0` (TLS only: session 0 uses SSL context 0);
 //! - `AT+CCHOPEN=0,"<host>",<port>,<client_type>` (1 TCP, 2 TLS; host at most 256 bytes) ->
 //!   `CONNECT [<rate>]`: data mode, every byte written goes to the server and every byte read
 //!   comes from it; a failure is `ERROR`, `+CME ERROR`, `+CCHOPEN: 0,<err>` (note §4.1.1, the
-//!   Manual's SSL result codes §19.3: 13 DNS, 14 connect, 15 handshake) or `CONNECT FAIL`;
+//!   Manual's SSL result codes §19.3: 13 DNS, 14 connect, 15 handshake) or `CONNECT FAIL`; a
+//!   failed handshake ([`ModemError::Untrusted`]) or TLS setup ends the request, any other
+//!   failure falls back to the HTTP stack;
 //! - when the server closes, the modem prints `CLOSED` (or `+CCH_PEER_CLOSED: 0`, §4.1.2) and is
 //!   back in command mode: the last request of a wake carries `Connection: close`, so the wake
 //!   ends without the escape sequence;
@@ -27,7 +30,7 @@ use embedded_hal::digital::OutputPin;
 use embedded_io_async::{Read, Write};
 use heapless::String;
 
-use super::{A7670, BaudRate, ModemError, SHORT_MS, parse};
+use super::{A7670, BaudRate, ModemError, SHORT_MS, SslStep, parse};
 use crate::clock::Clock;
 use crate::http::{Request, Response, Transport};
 use crate::http1::{self, ParseError, ResponseParser};
@@ -49,6 +52,8 @@ const CUT_BODY_MS: u64 = 1_000;
 const GUARD_MS: u64 = 1_000;
 /// Bytes of a body written to the UART at a time.
 const CHUNK: usize = 4_096;
+/// `+CCHOPEN: 0,15`: the TLS handshake failed (Manual, SSL result codes).
+const HANDSHAKE_FAILED: u16 = 15;
 
 /// Where the socket service stands in this power cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,10 +144,14 @@ where
         {
             self.socket = Socket::Unavailable;
             self.socket_abandon_quietly();
-            return Err(if error == ModemError::Io {
-                Some(error)
-            } else {
-                None
+            // A failed TLS setup or an untrusted server ends the request: the HTTP stack would
+            // verify the same server against the same CA.
+            return Err(match error {
+                ModemError::Io
+                | ModemError::NoCaCert
+                | ModemError::Ssl(_)
+                | ModemError::Untrusted => Some(error),
+                _ => None,
             });
         }
         Ok(())
@@ -152,13 +161,9 @@ where
     async fn socket_open(&mut self, tls: bool, host: &str, port: u16) -> Result<(), ModemError> {
         if !self.cch_started {
             if tls {
-                // SNI is off by default and most servers then fail the handshake.
-                self.command(
-                    &["AT+CCHMODE=1;+CSSLCFG=\"sslversion\",0,4;+CSSLCFG=\"enableSNI\",0,1"],
-                    None,
-                    SHORT_MS,
-                )
-                .await?;
+                // The CA, server authentication and SNI (off by default, and most servers then
+                // fail the handshake), with the mode on the same line ([`super::ssl`]).
+                self.ssl_context("AT+CCHMODE=1;").await?;
             } else {
                 self.command(&["AT+CCHMODE=1"], None, SHORT_MS).await?;
             }
@@ -171,7 +176,9 @@ where
                 return Err(error);
             }
             if tls {
-                self.command(&["AT+CCHSSLCFG=0,0"], None, SHORT_MS).await?;
+                self.command(&["AT+CCHSSLCFG=0,0"], None, SHORT_MS)
+                    .await
+                    .map_err(|error| self.ssl_failed(error, SslStep::Bind))?;
             }
             self.cch_started = true;
         }
@@ -196,6 +203,9 @@ where
                 // The `OK` some firmware prints before the result.
                 Reply::Ok => {}
                 reply => match result_code(&line, b"+CCHOPEN:") {
+                    // The Manual's SSL result code 15: the handshake failed (the certificate
+                    // does not chain to the CA or does not name the host).
+                    Some(HANDSHAKE_FAILED) if tls => return Err(self.untrusted()),
                     Some(code) => return Err(ModemError::Cme(Some(code))),
                     None => self.note(reply),
                 },

@@ -68,6 +68,8 @@ pub(crate) async fn subscription(
 #[into_params(parameter_in = Query)]
 pub struct PlanChoice {
     /// `basic`, `plus` or `premium`.
+    #[schema(value_type = super::docs::PlanDoc)]
+    #[param(value_type = super::docs::PlanDoc)]
     pub plan: String,
 }
 
@@ -257,19 +259,71 @@ pub(crate) async fn start_card_setup(
     }))
 }
 
-/// A card to save: a confirmed SetupIntent's id, or (sandbox or Stripe test key) a test card.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// A card to save: a confirmed SetupIntent's id, or (sandbox or Stripe test key) a test card;
+/// exactly one of the two (its schema, [`PaymentMethodRequest::schema`], says so).
+#[derive(Debug, Deserialize)]
 pub struct PaymentMethodRequest {
     /// The SetupIntent confirmed with Stripe (from `/api/v1/payment-method/setup`).
     pub setup_intent: Option<String>,
     pub card: Option<TestCard>,
 }
 
+/// The schema of [`PaymentMethodRequest`]: one of `{"setup_intent": "seti_..."}` and
+/// `{"card": {...}}`, the other field absent or `null`, as the handler takes it.
+impl utoipa::PartialSchema for PaymentMethodRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let intent = ObjectBuilder::new()
+            .property(
+                "setup_intent",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .description(Some(
+                        "The SetupIntent confirmed with Stripe (from `/api/v1/payment-method/setup`)",
+                    )),
+            )
+            .required("setup_intent")
+            .property("card", null());
+        let card = ObjectBuilder::new()
+            .property("card", Ref::from_schema_name("TestCard"))
+            .required("card")
+            .property("setup_intent", null());
+        RefOr::T(
+            OneOfBuilder::new()
+                .item(intent)
+                .item(card)
+                .description(Some(
+                    "A confirmed SetupIntent's id, or (sandbox or Stripe test key) a test card",
+                ))
+                .into(),
+        )
+    }
+}
+
+impl utoipa::ToSchema for PaymentMethodRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "TestCard".to_owned(),
+            <TestCard as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
 /// A test card number (sandbox: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 declines).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TestCard {
     pub number: String,
+    #[schema(minimum = 0, maximum = 255)]
     pub exp_month: u8,
+    #[schema(minimum = 0, maximum = 65535)]
     pub exp_year: u16,
     pub cvc: String,
 }

@@ -25,6 +25,7 @@ pub struct ClaimRequest {
     /// The 8-character claim code on the label.
     pub code: String,
     /// `basic`, `plus` or `premium`.
+    #[schema(value_type = super::docs::PlanDoc)]
     pub plan: String,
 }
 

@@ -64,12 +64,26 @@ use utoipa::{Modify, OpenApi};
         super::account::PasswordChange,
         super::account::Session,
         super::account::SignedOut,
+        PlanDoc,
         crate::accounts::Role,
     )),
     modifiers(&SessionCookie),
     tags((name = "customer", description = "The customer portal's JSON API (session cookie; DESIGN §6)"))
 )]
 pub struct CustomerApiDoc;
+
+/// A plan's name, as `PlanId` spells it (a test holds the two together).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = Plan, rename_all = "snake_case")]
+#[expect(
+    dead_code,
+    reason = "a schema only; the handlers take a string and name the plans"
+)]
+pub enum PlanDoc {
+    Basic,
+    Plus,
+    Premium,
+}
 
 /// Declares the session cookie and the CSRF header.
 #[derive(Debug)]

@@ -80,6 +80,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/account/sessions/sign-out-others",
             post(account::sign_out_others),
         )
+        .layer(axum::middleware::from_fn(crate::json_errors::objects_only))
 }
 
 /// A service's refusal as the API's: 404 `no mailbox <id>`, 400 with the service's code, 409,
@@ -209,10 +210,13 @@ pub(crate) async fn device(
     Ok(Json(device.into()))
 }
 
-/// `PATCH /api/v1/devices/{id}`: fields to change.
+/// `PATCH /api/v1/devices/{id}`: fields to change (each trimmed, at most
+/// [`services::devices::MAX_TEXT`] characters, no control characters).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeviceUpdate {
+    #[schema(max_length = 60, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<String>,
+    #[schema(max_length = 60, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
     /// Seconds between check-ins: 1800, 3600, 7200, 10800, 21600 (the default), 43200 or 86400.
     pub checkin_interval_s: Option<i64>,

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aes_gcm::{Aes256Gcm, KeyInit};
 use anyhow::Context;
 use bytes::Bytes;
 use object_store::path::Path as BlobPath;
@@ -33,7 +32,7 @@ const CACHE_CAPACITY: usize = 10_000;
 #[derive(Clone)]
 pub struct DataKey {
     id: Arc<str>,
-    cipher: Arc<Aes256Gcm>,
+    cipher: Arc<envelope::Cipher>,
 }
 
 impl std::fmt::Debug for DataKey {
@@ -197,7 +196,7 @@ impl PhotoVault {
             .with_context(|| format!("photo data key {}", row.id))?;
         let key = DataKey {
             id: Arc::from(row.id.as_str()),
-            cipher: Arc::new(Aes256Gcm::new(&bytes.into())),
+            cipher: Arc::new(envelope::Cipher::new(&bytes)),
         };
         remember(&self.by_id, &row.id, &key);
         Ok(key)

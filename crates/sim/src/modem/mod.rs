@@ -19,6 +19,7 @@
 
 pub mod fault;
 mod socket;
+mod ssl;
 pub mod timing;
 
 use std::collections::VecDeque;
@@ -174,6 +175,9 @@ pub struct ModemStats {
     pub unauthorized: u64,
     /// Connections the socket service opened (`AT+CCHOPEN` answered `CONNECT`).
     pub connections: u64,
+    /// TLS handshakes that failed: the server's certificate did not verify against the CA of
+    /// the SSL context (or the context had no usable CA).
+    pub tls_refused: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +217,8 @@ struct Session {
     userdata: Vec<(String, String)>,
     body: Vec<u8>,
     reply: Option<HttpReply>,
+    /// The SSL context of `https` requests (`AT+HTTPPARA="SSLCFG"`; 0 by default).
+    ssl_ctx: u8,
 }
 
 /// The emulated modem.
@@ -224,7 +230,6 @@ pub struct Modem {
     power: Power,
     key_pressed_at: Option<u64>,
     echo: bool,
-    sni: bool,
     registered_at: u64,
     /// UART speed now, and the one stored in NV memory by `AT+IPREX` (used at each boot).
     baud: u32,
@@ -249,6 +254,8 @@ pub struct Modem {
     stats: ModemStats,
     /// The socket service (`AT+CCH...`) and its connection.
     socket: socket::Service,
+    /// Certificate files (kept across power cycles) and SSL contexts.
+    ssl: ssl::Ssl,
 }
 
 impl std::fmt::Debug for Modem {
@@ -273,7 +280,6 @@ impl Modem {
             power: Power::Off,
             key_pressed_at: None,
             echo: true,
-            sni: false,
             registered_at: 0,
             baud: factory_baud,
             nv_baud: factory_baud,
@@ -292,6 +298,7 @@ impl Modem {
             next_tag: 0,
             stats: ModemStats::default(),
             socket: socket::Service::default(),
+            ssl: ssl::Ssl::default(),
         }
     }
 
@@ -432,6 +439,10 @@ impl Modem {
                 self.body_byte(now, byte, meter);
                 continue;
             }
+            if self.receiving_cert() {
+                self.cert_byte(now, byte);
+                continue;
+            }
             match byte {
                 b'\r' => {
                     let line = std::mem::take(&mut self.line);
@@ -457,7 +468,7 @@ impl Modem {
         self.download = None;
         self.session = None;
         self.echo = true;
-        self.sni = false;
+        self.ssl.reset();
         self.registration_urcs = false;
         self.uploads = 0;
         self.actions = 0;
@@ -740,12 +751,8 @@ impl Modem {
                 meter.set(Rail::Modem, now, State::ModemPoweringDown);
                 meter.set(Rail::Modem, off_at, State::Off);
             }
-            ("AT+CSSLCFG", Some(arg)) => {
-                if arg.to_ascii_lowercase().starts_with("\"enablesni\",0,1") {
-                    self.sni = true;
-                }
-                self.ok(now);
-            }
+            ("AT+CSSLCFG", Some(arg)) => self.ssl_cfg(now, arg),
+            ("AT+CCERTDOWN", Some(arg)) => self.cert_down(now, arg),
             ("AT+HTTPINIT", None) => {
                 if self.session.is_some() || !self.registered(now) || !self.pdp_context() {
                     self.error(now);
@@ -763,7 +770,7 @@ impl Modem {
             }
             ("AT+CCHMODE", Some(arg)) => self.cch_mode(now, arg),
             ("AT+CCHSTART", None) => self.cch_start(now),
-            ("AT+CCHSSLCFG", Some(_)) => self.cch_ssl_cfg(now),
+            ("AT+CCHSSLCFG", Some(arg)) => self.cch_ssl_cfg(now, arg),
             ("AT+CCHOPEN", Some(arg)) => self.cch_open(now, arg, meter),
             ("AT+CCHCLOSE", Some(arg)) => self.cch_close(now, arg),
             ("AT+HTTPPARA", Some(arg)) => self.http_para(now, arg),
@@ -793,7 +800,11 @@ impl Modem {
                     .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
                     .collect();
             }
-            "SSLCFG" | "CONNECTTO" | "RECVTO" | "READMODE" | "ACCEPT" => {}
+            "SSLCFG" => match value.parse::<u8>() {
+                Ok(index) if index < 10 => session.ssl_ctx = index,
+                _ => return self.error(now),
+            },
+            "CONNECTTO" | "RECVTO" | "READMODE" | "ACCEPT" => {}
             _ => return self.error(now),
         }
         self.ok(now);
@@ -888,7 +899,19 @@ impl Modem {
         if let Some(content) = &session.content {
             headers.push(("Content-Type".to_owned(), content.clone()));
         }
+        let body = if method == "GET" {
+            Vec::new()
+        } else {
+            session.body.clone()
+        };
         let tls = url.starts_with("https://");
+        let ssl_ctx = session.ssl_ctx;
+        let context = self.ssl.context(ssl_ctx);
+        // A real handshake unless the server speaks plain HTTP (`tls_terminated`).
+        let tls_client = (tls && !self.spec.tls_terminated).then(|| {
+            let host = crate::net::Target::parse(&url).map_or("", |t| t.host);
+            self.tls_client(ssl_ctx, host)
+        });
         let wire_url = if tls && self.spec.tls_terminated {
             url.replacen("https://", "http://", 1)
         } else {
@@ -898,11 +921,7 @@ impl Modem {
             method: method.to_owned(),
             url: wire_url,
             headers,
-            body: if method == "GET" {
-                Vec::new()
-            } else {
-                session.body.clone()
-            },
+            body,
         };
         self.ok(now);
         self.actions += 1;
@@ -924,7 +943,13 @@ impl Modem {
             Some(Fault::HttpTimeout { request: n }) if n == self.actions => {
                 Some((codes::TIMEOUT, true, timing.http_timeout_ms))
             }
-            _ if tls && !self.sni => Some((codes::TLS_HANDSHAKE, false, 4 * timing.rtt_ms(signal))),
+            _ if tls && !context.sni => {
+                Some((codes::TLS_HANDSHAKE, false, 4 * timing.rtt_ms(signal)))
+            }
+            _ if matches!(tls_client, Some(Err(()))) => {
+                self.stats.tls_refused += 1;
+                Some((codes::TLS_HANDSHAKE, false, 4 * timing.rtt_ms(signal)))
+            }
             _ => None,
         };
         let (status, len, done_at) = match failure {
@@ -936,8 +961,17 @@ impl Modem {
                 (status, 0, now + took)
             }
             None => {
-                self.stats.requests_sent += 1;
-                match self.network.exchange(&request, at_unix_ms) {
+                let exchanged = match &tls_client {
+                    Some(Ok(client)) => self.network.exchange_tls(&request, at_unix_ms, client),
+                    _ => self.network.exchange(&request, at_unix_ms),
+                };
+                if exchanged == Err(TransportError::Tls) {
+                    // The handshake failed: the request never left the modem.
+                    self.stats.tls_refused += 1;
+                } else {
+                    self.stats.requests_sent += 1;
+                }
+                match exchanged {
                     Ok(reply) => {
                         let took = timing.exchange_ms(
                             signal,
@@ -1660,5 +1694,108 @@ mod tests {
              HTTP/1.1 201 Created\r\ncontent-length: 9\r\n\r\n{\"n\":000}"
         );
         assert_eq!(tcp.served(), 2);
+    }
+
+    #[test]
+    fn ccertdown_prompts_takes_exactly_len_bytes_and_the_file_outlives_the_power_cycle() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        assert!(
+            bench
+                .send("AT+CSSLCFG=\"cacert\",0,\"ca.pem\"\r")
+                .contains("ERROR"),
+            "no such file yet"
+        );
+        assert_eq!(bench.send("AT+CCERTDOWN=\"ca.pem\",5\r"), "\r\n>");
+        assert_eq!(bench.send("abc"), "", "two bytes still due");
+        assert_eq!(bench.send("de"), "\r\nOK\r\n");
+        assert_eq!(
+            bench.send(
+                "AT+CSSLCFG=\"sslversion\",0,4;+CSSLCFG=\"authmode\",0,1;\
+                 +CSSLCFG=\"cacert\",0,\"ca.pem\";+CSSLCFG=\"enableSNI\",0,1\r"
+            ),
+            "\r\nOK\r\n"
+        );
+        let context = bench.modem.ssl.context(0);
+        assert_eq!(
+            (context.authmode, context.cacert.as_deref(), context.sni),
+            (1, Some("ca.pem"), true)
+        );
+        assert_eq!(
+            bench.modem.ssl.files.get("ca.pem").map(Vec::as_slice),
+            Some(&b"abcde"[..])
+        );
+
+        // A power cycle forgets the contexts, not the file.
+        assert!(bench.send("AT+CPOF\r").contains("OK"));
+        let until = bench.now + 10_000;
+        bench.drain(until);
+        bench.power_on();
+        let until = bench.now + 20_000;
+        assert!(bench.drain(until).contains("*ATREADY: 1"));
+        assert!(bench.send("ATE0\r").ends_with("\r\nOK\r\n"));
+        assert_eq!(bench.modem.ssl.context(0), ssl::SslContext::default());
+        assert_eq!(
+            bench.send("AT+CSSLCFG=\"cacert\",0,\"ca.pem\"\r"),
+            "\r\nOK\r\n"
+        );
+    }
+
+    #[test]
+    fn ccertdown_refuses_bad_names_and_sizes_and_a_short_certificate_times_out() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        for bad in [
+            "AT+CCERTDOWN=\"ca.crt\",5\r",
+            "AT+CCERTDOWN=ca.pem,5\r",
+            "AT+CCERTDOWN=\"ca.pem\",0\r",
+            "AT+CCERTDOWN=\"ca.pem\",20000\r",
+            "AT+CCERTDOWN=\"ca.pem\"\r",
+        ] {
+            assert!(bench.send(bad).contains("ERROR"), "{bad}");
+        }
+        assert_eq!(bench.send("AT+CCERTDOWN=\"ca.pem\",5\r"), "\r\n>");
+        bench.send("abc");
+        let until = bench.now + 12_000;
+        assert_eq!(bench.drain(until), "\r\nERROR\r\n");
+        assert!(bench.modem.ssl.files.is_empty(), "nothing stored");
+    }
+
+    #[test]
+    fn csslcfg_takes_the_manuals_keys_and_values_only() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        for good in [
+            "AT+CSSLCFG=\"sslversion\",0,4\r",
+            "AT+CSSLCFG=\"authmode\",9,2\r",
+            "AT+CSSLCFG=\"enableSNI\",0,0\r",
+        ] {
+            assert_eq!(bench.send(good), "\r\nOK\r\n", "{good}");
+        }
+        for bad in [
+            "AT+CSSLCFG=\"authmode\",0,4\r",
+            "AT+CSSLCFG=\"authmode\",10,1\r",
+            "AT+CSSLCFG=\"sslversion\",0,5\r",
+            "AT+CSSLCFG=\"verify\",0,1\r",
+            "AT+CSSLCFG=\"authmode\",0\r",
+        ] {
+            assert!(bench.send(bad).contains("ERROR"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_authentication_without_a_usable_ca_cannot_make_a_client_and_none_takes_anything() {
+        let mut bench = Bench::new(None);
+        bench.ready();
+        assert!(bench.modem.tls_client(0, "127.0.0.1").is_ok(), "authmode 0");
+        bench.send("AT+CSSLCFG=\"authmode\",0,1\r");
+        assert!(bench.modem.tls_client(0, "127.0.0.1").is_err(), "no CA");
+        assert_eq!(bench.send("AT+CCERTDOWN=\"junk.pem\",4\r"), "\r\n>");
+        bench.send("junk");
+        bench.send("AT+CSSLCFG=\"cacert\",0,\"junk.pem\"\r");
+        assert!(
+            bench.modem.tls_client(0, "127.0.0.1").is_err(),
+            "no certificate in the file"
+        );
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! The connection is a real TCP connection to the server ([`RawConnection`]); the bytes the MCU
 //! writes in data mode are piped to it a whole request at a time, and each answer is piped back.
-//! TLS is modelled in time only (the test servers speak plain HTTP): two round trips once per
-//! connection. Timing uses the same [`super::Timing`] figures as the HTTP stack: per-byte UART
+//! For client type 2 the handshake is real too (rustls, verified against the CA file of the SSL
+//! context `AT+CCHSSLCFG` bound: [`super::ssl`]); only towards the energy model's in-process
+//! plain-HTTP server (`tls_terminated`) is TLS modelled in time only. Either way it costs two
+//! round trips once per connection. Timing uses the same [`super::Timing`] figures as the HTTP stack: per-byte UART
 //! time both ways, the uplink's throughput by signal (the modem sends while the UART still
 //! brings the rest, as a socket does), a round trip per request and answer, the downlink, and
 //! the fixed server time. URCs are not printed in data mode (those due then are dropped).
@@ -52,6 +54,8 @@ pub(super) struct Service {
     escaped: Option<Connection>,
     /// Requests sent over connections this power cycle (faults count them).
     requests: u32,
+    /// The SSL context of TLS connections (`AT+CCHSSLCFG=0,<ctx>`; 0 by default).
+    ssl_ctx: u8,
 }
 
 impl Modem {
@@ -85,11 +89,18 @@ impl Modem {
         self.urc(at, "+CCHSTART: 0");
     }
 
-    pub(super) fn cch_ssl_cfg(&mut self, now: u64) {
-        if self.socket.started {
-            self.ok(now);
-        } else {
-            self.error(now);
+    /// `AT+CCHSSLCFG=<session>,<ssl_ctx>`: the SSL context of the session's TLS connections.
+    pub(super) fn cch_ssl_cfg(&mut self, now: u64, arg: &str) {
+        let fields: Vec<&str> = arg.split(',').map(str::trim).collect();
+        match (self.socket.started, &fields[..]) {
+            (true, ["0", index]) => match index.parse::<u8>() {
+                Ok(index) if index < 10 => {
+                    self.socket.ssl_ctx = index;
+                    self.ok(now);
+                }
+                _ => self.error(now),
+            },
+            _ => self.error(now),
         }
     }
 
@@ -127,14 +138,17 @@ impl Modem {
             }) if request == next => Some(code),
             _ => None,
         };
-        // A TLS server the emulator cannot speak to: only the in-process plain-HTTP one is
-        // reached for an `https` URL (`tls_terminated`), as by the HTTP stack.
+        // TLS is real (rustls, verified as the SSL context says), except towards the
+        // in-process plain-HTTP server of the energy model (`tls_terminated`), where it is
+        // modelled in time only.
+        let handshake =
+            (tls && !self.spec.tls_terminated).then(|| self.tls_client(self.socket.ssl_ctx, host));
+        let real_tls = handshake.is_some();
         let result = match fault {
             Some(codes::DNS) => Err((13, 2 * rtt)),
             Some(codes::CONNECT | codes::NETWORK) => Err((14, 2 * rtt)),
             Some(codes::TLS_HANDSHAKE) => Err((15, 4 * rtt)),
-            _ if tls && !self.sni => Err((15, 4 * rtt)),
-            _ if tls && !self.spec.tls_terminated => Err((15, 4 * rtt)),
+            _ if tls && !self.ssl.context(self.socket.ssl_ctx).sni => Err((15, 4 * rtt)),
             _ => self
                 .network
                 .connect(&format!("http://{host}:{port}"))
@@ -142,8 +156,19 @@ impl Modem {
                     TransportError::Dns => (13, 2 * rtt),
                     TransportError::Tls => (15, 4 * rtt),
                     _ => (14, 2 * rtt),
+                })
+                .and_then(|raw| match handshake {
+                    None => Ok(raw),
+                    Some(Err(())) => Err((15, 4 * rtt)),
+                    Some(Ok(client)) => raw.start_tls(&client).map_err(|error| match error {
+                        TransportError::Timeout => (5, 4 * rtt),
+                        _ => (15, 4 * rtt),
+                    }),
                 }),
         };
+        if matches!(result, Err((15, _))) && real_tls {
+            self.stats.tls_refused += 1;
+        }
         meter.set(Rail::Modem, now, State::ModemTx { signal_dbm: signal });
         match result {
             Ok(raw) => {

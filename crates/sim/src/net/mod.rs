@@ -65,6 +65,18 @@ pub trait Network: std::fmt::Debug {
     fn exchange(&self, request: &HttpRequest, at_unix_ms: i64)
     -> Result<HttpReply, TransportError>;
 
+    /// Sends `request` over a connection of its own in TLS as `tls` says (the modem's HTTP
+    /// stack: a connection and a handshake per request). A network without TLS refuses it.
+    fn exchange_tls(
+        &self,
+        request: &HttpRequest,
+        at_unix_ms: i64,
+        tls: &TlsClient,
+    ) -> Result<HttpReply, TransportError> {
+        let _ = (request, at_unix_ms, tls);
+        Err(TransportError::Tls)
+    }
+
     /// Opens a TCP connection to the host and port of `url` (`http://host:port`), for the
     /// modem's socket service. A network that has none refuses it (the firmware then falls
     /// back to the modem's HTTP stack).
@@ -97,13 +109,55 @@ pub struct RawReply {
     pub closed: bool,
 }
 
-/// A real TCP connection to the server, used one request and response at a time. Only the
-/// [`Gate`] opens one.
+/// A real TCP connection to the server, used one request and response at a time, in TLS once
+/// [`RawConnection::start_tls`] succeeded. Only the [`Gate`] opens one.
 #[derive(Debug)]
 pub struct RawConnection {
-    stream: std::net::TcpStream,
+    stream: Stream,
     /// Bytes read past the last response.
     buffered: Vec<u8>,
+}
+
+/// The bytes of a connection: as they are, or through rustls.
+#[derive(Debug)]
+enum Stream {
+    Plain(std::net::TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>>),
+}
+
+impl std::io::Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buf),
+            Self::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.write(buf),
+            Self::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.flush(),
+            Self::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
+/// What a TLS client needs: its configuration (roots, SNI) and the name the server's
+/// certificate must carry (a host name or an IP address).
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    /// rustls's client configuration.
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// The host as the device named it.
+    pub server_name: rustls::pki_types::ServerName<'static>,
 }
 
 /// Longest response head taken.
@@ -112,9 +166,37 @@ const MAX_RAW_HEAD: usize = 16 * 1024;
 impl RawConnection {
     fn new(stream: std::net::TcpStream) -> Self {
         Self {
-            stream,
+            stream: Stream::Plain(stream),
             buffered: Vec::new(),
         }
+    }
+
+    /// The TLS handshake over this connection, as a client: [`TransportError::Tls`] when it
+    /// fails (a certificate that does not chain to the client's roots or does not carry the
+    /// server's name, a server that speaks no TLS), [`TransportError::Timeout`] when the server
+    /// is silent.
+    pub fn start_tls(self, client: &TlsClient) -> Result<Self, TransportError> {
+        let Stream::Plain(mut tcp) = self.stream else {
+            return Err(TransportError::Tls);
+        };
+        let mut tls =
+            rustls::ClientConnection::new(client.config.clone(), client.server_name.clone())
+                .map_err(|_| TransportError::Tls)?;
+        while tls.is_handshaking() {
+            if let Err(error) = tls.complete_io(&mut tcp) {
+                tracing::debug!(%error, "TLS handshake failed");
+                return Err(match error.kind() {
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                        TransportError::Timeout
+                    }
+                    _ => TransportError::Tls,
+                });
+            }
+        }
+        Ok(Self {
+            stream: Stream::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))),
+            buffered: self.buffered,
+        })
     }
 
     /// Writes `request` and reads one response: a head and a `Content-Length` body.
@@ -241,21 +323,7 @@ impl Network for HttpNetwork {
         at_unix_ms: i64,
     ) -> Result<HttpReply, TransportError> {
         self.tick(at_unix_ms);
-        let target = Target::parse(&request.url).ok_or(TransportError::Dns)?;
-        let mut wire = format!(
-            "{} {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n",
-            request.method,
-            target.path,
-            target.host,
-            target.port,
-            request.body.len()
-        )
-        .into_bytes();
-        for (name, value) in &request.headers {
-            wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-        }
-        wire.extend_from_slice(b"\r\n");
-        wire.extend_from_slice(&request.body);
+        let wire = wire(request)?;
         let started = Instant::now();
         let reused = self.idle.borrow_mut().take();
         let (connection, reply) = match reused {
@@ -275,27 +343,25 @@ impl Network for HttpNetwork {
                 (fresh, reply)
             }
         };
-        let head_end = find(&reply.bytes, b"\r\n\r\n").map_or(reply.bytes.len(), |end| end + 4);
-        let (head, body) = reply.bytes.split_at(head_end);
-        if !(200..300).contains(&reply.status) {
-            tracing::debug!(
-                status = reply.status,
-                url = %request.url,
-                at_unix_ms,
-                body = %String::from_utf8_lossy(body),
-                "device request refused"
-            );
-        }
-        let answer = HttpReply {
-            status: reply.status,
-            head: head.to_vec(),
-            body: body.to_vec(),
-            elapsed: started.elapsed(),
-        };
+        let answer = answer(request, at_unix_ms, &reply, started);
         if !reply.closed {
             *self.idle.borrow_mut() = Some(connection);
         }
         Ok(answer)
+    }
+
+    fn exchange_tls(
+        &self,
+        request: &HttpRequest,
+        at_unix_ms: i64,
+        tls: &TlsClient,
+    ) -> Result<HttpReply, TransportError> {
+        self.tick(at_unix_ms);
+        let wire = wire(request)?;
+        let started = Instant::now();
+        let mut connection = self.gate.open(&request.url)?.start_tls(tls)?;
+        let reply = connection.exchange(&wire)?;
+        Ok(answer(request, at_unix_ms, &reply, started))
     }
 
     fn connect(&self, url: &str) -> Result<RawConnection, TransportError> {
@@ -310,5 +376,47 @@ impl Network for HttpNetwork {
     ) -> Result<RawReply, TransportError> {
         self.tick(at_unix_ms);
         connection.exchange(request)
+    }
+}
+
+/// `request` as the modem's HTTP stack writes it: request line, `Host`, `Content-Length`, the
+/// custom headers, the body.
+fn wire(request: &HttpRequest) -> Result<Vec<u8>, TransportError> {
+    let target = Target::parse(&request.url).ok_or(TransportError::Dns)?;
+    let mut wire = format!(
+        "{} {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Length: {}\r\n",
+        request.method,
+        target.path,
+        target.host,
+        target.port,
+        request.body.len()
+    )
+    .into_bytes();
+    for (name, value) in &request.headers {
+        wire.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(&request.body);
+    Ok(wire)
+}
+
+/// The answer to `request` split into head and body as `AT+HTTPHEAD`/`AT+HTTPREAD` show it.
+fn answer(request: &HttpRequest, at_unix_ms: i64, reply: &RawReply, started: Instant) -> HttpReply {
+    let head_end = find(&reply.bytes, b"\r\n\r\n").map_or(reply.bytes.len(), |end| end + 4);
+    let (head, body) = reply.bytes.split_at(head_end);
+    if !(200..300).contains(&reply.status) {
+        tracing::debug!(
+            status = reply.status,
+            url = %request.url,
+            at_unix_ms,
+            body = %String::from_utf8_lossy(body),
+            "device request refused"
+        );
+    }
+    HttpReply {
+        status: reply.status,
+        head: head.to_vec(),
+        body: body.to_vec(),
+        elapsed: started.elapsed(),
     }
 }

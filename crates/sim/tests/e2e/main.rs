@@ -13,4 +13,5 @@ mod loopback;
 mod ota;
 mod soak;
 mod subscription;
+mod tls;
 mod wifi;

@@ -23,6 +23,15 @@ pub struct World {
 
 impl World {
     pub fn new() -> Self {
+        Self::serving(None)
+    }
+
+    /// The server serving HTTPS with the certificate chain and key of `tls`.
+    pub fn with_tls(tls: smartbox_server::tls::TlsFiles) -> Self {
+        Self::serving(Some(tls))
+    }
+
+    fn serving(tls: Option<smartbox_server::tls::TlsFiles>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -33,7 +42,12 @@ impl World {
             .expect("after 1970")
             .as_millis() as i64;
         let server = runtime
-            .block_on(LocalServer::start(epoch_ms))
+            .block_on(async {
+                match tls {
+                    Some(tls) => LocalServer::start_tls(epoch_ms, tls).await,
+                    None => LocalServer::start(epoch_ms).await,
+                }
+            })
             .expect("server starts");
         Self {
             runtime,

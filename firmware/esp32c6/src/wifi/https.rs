@@ -22,8 +22,9 @@ use heapless::String;
 use smartbox_firmware::http::{NetError, Request, Response};
 use smartbox_firmware::http1::{ResponseParser, request_head};
 
-/// The CA the server's chain must lead to (DER), empty when the build had none.
-const CA_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ca.der"));
+/// The CA the server's chain must lead to (DER), empty when the build had none; the modem
+/// verifies against the same one ([`crate::provision::Provision::modem_settings`]).
+pub(crate) const CA_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ca.der"));
 /// Largest server certificate the verifier keeps while checking the handshake's signature.
 const CERT_BYTES: usize = 4096;
 /// A connection that neither sends nor receives for this long is given up.

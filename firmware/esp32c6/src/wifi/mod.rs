@@ -10,7 +10,7 @@
 //! by `main` at the end of the wake (the flash is the OTA adapter's during the wake), and a
 //! device that loses them before then reports the old version, so the server sends them again.
 
-mod https;
+pub(crate) mod https;
 mod store;
 
 use embassy_executor::Spawner;

@@ -6,5 +6,6 @@ mod accounts;
 mod connections;
 mod device_input;
 mod json_errors;
+mod openapi_schemas;
 mod targets;
 mod tls;
