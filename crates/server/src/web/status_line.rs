@@ -73,11 +73,18 @@ pub async fn current(
 ) -> Result<StatusLine, StoreError> {
     let latest = state.db.events_of_device(&device.id, None, 1).await?;
     let returning = state.db.open_return_of_device(&device.id).await?.is_some();
+    let ended = device.lifecycle_state == LifecycleState::ActiveSubscription
+        && state
+            .db
+            .live_subscription_of_device(&device.id)
+            .await?
+            .is_none();
     Ok(status_line(
         device,
         Activity {
             sending: sending(latest.first(), now),
             returning,
+            ended,
         },
         now,
         tz,
@@ -91,6 +98,8 @@ pub struct Activity {
     pub sending: bool,
     /// A return is started and the box not yet received.
     pub returning: bool,
+    /// The mailbox has no live subscription any more (canceled at a period end).
+    pub ended: bool,
 }
 
 /// The status line of `device` at `now` in zone `tz`.
@@ -101,6 +110,12 @@ pub fn status_line(device: &DeviceRow, activity: Activity, now: i64, tz: &str) -
     };
     if activity.returning && device.lifecycle_state != LifecycleState::Returned {
         return plain("Return started: send the mailbox back with its packing slip");
+    }
+    if activity.ended && device.lifecycle_state == LifecycleState::ActiveSubscription {
+        return StatusLine {
+            text: "Service ended: its subscription was canceled".to_owned(),
+            warn: true,
+        };
     }
     match device.lifecycle_state {
         LifecycleState::Suspended => {
@@ -207,6 +222,14 @@ mod tests {
             status_line(&d, returning, SEEN, "UTC")
                 .text
                 .starts_with("Return started")
+        );
+        let ended = Activity {
+            ended: true,
+            ..Activity::default()
+        };
+        assert_eq!(
+            status_line(&d, ended, SEEN, "UTC").text,
+            "Service ended: its subscription was canceled"
         );
     }
 
