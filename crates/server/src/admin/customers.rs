@@ -99,7 +99,7 @@ pub async fn page(
         .map(|d| {
             context! {
                 id => d.id, serial => d.serial, name => crate::services::devices::display_name(d),
-                lifecycle => d.lifecycle_state.as_str(), status => crate::web::dashboard::status_text(d, now, "UTC"),
+                lifecycle => d.lifecycle_state.as_str(), status => crate::web::status_line::status_line(d, Default::default(), now, "UTC").text,
                 battery => d.battery_percentage, signal => d.signal_dbm,
                 firmware => d.firmware_version.clone().unwrap_or_default(),
             }

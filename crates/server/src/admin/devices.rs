@@ -233,7 +233,7 @@ pub async fn page(
     let now = state.clock.now_ms();
     let mut view = row(&device, owner.as_deref());
     view = context! {
-        status => crate::web::dashboard::status_text(&device, now, "UTC"),
+        status => crate::web::status_line::status_line(&device, Default::default(), now, "UTC").text,
         shipped => when(dates.shipped_at), received => when(dates.return_received_at),
         ..view
     };

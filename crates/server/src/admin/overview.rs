@@ -8,13 +8,13 @@ use minijinja::context;
 use super::{Staff, templates};
 use crate::state::AppState;
 use crate::web::PageError;
-use crate::web::dashboard::LATE_AFTER_MS;
+use crate::web::status_line::OVERDUE_AFTER_MS;
 
 /// `GET /admin`.
 pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
     let overview = state
         .db
-        .admin_overview(state.clock.now_ms(), LATE_AFTER_MS)
+        .admin_overview(state.clock.now_ms(), OVERDUE_AFTER_MS)
         .await?;
     let lifecycles: Vec<_> = overview
         .devices_by_lifecycle

@@ -28,7 +28,7 @@
 //! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
 //! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
 //! | check-in interval (with name and location) | [`devices::update`] |
-//! | start a return (reason, RMA, email), cancel it, the warehouse's receipt | [`returns::start`], [`returns::cancel`], [`returns::receive`] |
+//! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
@@ -41,11 +41,11 @@ pub mod claims;
 pub mod devices;
 mod error;
 pub mod payment_methods;
+pub mod returns;
 pub mod settings;
 pub mod staff_billing;
 pub mod staff_devices;
 pub mod staff_jobs;
-pub mod returns;
 pub mod subscriptions;
 
 pub use actor::{Actor, StaffRole};

@@ -1,8 +1,9 @@
 //! Returning a mailbox: the customer starts a return with a reason and gets an RMA number, the
 //! instructions and a packing slip (and an email of them); the mailbox stays in service and
 //! its subscription runs until the warehouse receives the box, so until then the customer may
-//! cancel the return and nothing is lost. On receipt the mailbox is returned through
-//! [`super::devices::return_device`] (its subscription ends).
+//! cancel the return and nothing is lost. On receipt (staff,
+//! [`super::staff_devices::receive_return`]) the return closes and the mailbox is returned (its
+//! subscription ends).
 
 use rand::Rng;
 use smartbox_domain::DeviceId;
@@ -166,55 +167,22 @@ pub async fn cancel(
     actor: &Actor,
     id: &DeviceId,
 ) -> Result<ReturnRow, ServiceError> {
-    let row = open_return(state, actor, id).await?.ok_or_else(|| {
+    let mut row = open_return(state, actor, id).await?.ok_or_else(|| {
         ServiceError::Conflict("This mailbox has no return to cancel.".to_owned())
     })?;
-    close(state, actor, row, false).await
-}
-
-/// The warehouse received the box of mailbox `id`: the return is closed and the mailbox
-/// returned (its subscription ends).
-pub async fn receive(
-    state: &AppState,
-    actor: &Actor,
-    id: &DeviceId,
-) -> Result<ReturnRow, ServiceError> {
-    let row = open_return(state, actor, id)
-        .await?
-        .ok_or_else(|| ServiceError::Conflict("This mailbox has no open return.".to_owned()))?;
-    let row = close(state, actor, row, true).await?;
-    super::devices::return_device(state, actor, id, Some(&format!("received {}", row.rma))).await?;
-    Ok(row)
-}
-
-async fn close(
-    state: &AppState,
-    actor: &Actor,
-    mut row: ReturnRow,
-    received: bool,
-) -> Result<ReturnRow, ServiceError> {
     let at = state.clock.now_ms();
     let mut changes = Changes::new();
     changes.push(Change::CloseReturn {
         id: row.id.clone(),
-        received,
+        received: false,
         at,
     });
-    let action = if received {
-        "return_received"
-    } else {
-        "return_canceled"
-    };
-    changes.push(audit(state, actor, &row, action));
+    changes.push(audit(state, actor, &row, "return_canceled"));
     if let Applied::Stale(_) = state.db.apply_changes(&changes).await? {
         return Err(ServiceError::Conflict(
             "This return was already closed.".to_owned(),
         ));
     }
-    if received {
-        row.received_at = Some(at);
-    } else {
-        row.canceled_at = Some(at);
-    }
+    row.canceled_at = Some(at);
     Ok(row)
 }

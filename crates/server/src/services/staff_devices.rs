@@ -158,13 +158,28 @@ async fn mark(
         mark,
         at: now,
     });
+    // The customer's open return (its RMA) closes with the receipt, in the same change set.
+    let open_return = match mark {
+        DeviceMark::ReturnReceived => state.db.open_return_of_device(&device.id).await?,
+        DeviceMark::Shipped => None,
+    };
+    if let Some(open) = &open_return {
+        changes.push(Change::CloseReturn {
+            id: open.id.clone(),
+            received: true,
+            at: now,
+        });
+    }
     changes.push(audit(
         state,
         actor,
         &device,
         action,
         &reason,
-        serde_json::json!({ "lifecycle": device.lifecycle_state.as_str() }),
+        serde_json::json!({
+            "lifecycle": device.lifecycle_state.as_str(),
+            "rma": open_return.as_ref().map(|r| r.rma.as_str()),
+        }),
     ));
     state.db.apply_changes(&changes).await?;
     Ok(device)

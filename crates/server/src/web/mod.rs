@@ -3,8 +3,8 @@
 //! route here and in the customer JSON API passes [`crate::accounts::guard::protect`] (the app
 //! adds it to both).
 
-pub mod accounts;
 pub mod account;
+pub mod accounts;
 pub mod billing;
 pub mod claim;
 pub mod dashboard;

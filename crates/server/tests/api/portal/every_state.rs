@@ -108,7 +108,7 @@ pub async fn seed(state: &AppState, email: &str, now: i64) -> EveryState {
     let mut first_invoice = None;
     for (serial, plan, status, lifecycle) in MAILBOXES {
         let device = db.device_by_serial(serial).await.unwrap().expect("device");
-        let (sub, claimed) = provisioning::start_trial(db, &device.id, &user_id, *plan, now)
+        let (sub, claimed) = provisioning::start_trial(db, &device.id, &user_id, *plan, now, "cli")
             .await
             .expect("trial");
         assert!(claimed);

@@ -309,10 +309,11 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
         .submit(&page, &format!("{page}/return"), &[("reason", "Other")])
         .await;
     let id = smartbox_domain::DeviceId::new(h.device_id.as_str());
-    smartbox_server::services::returns::receive(
+    smartbox_server::services::staff_devices::receive_return(
         &app.state,
         &smartbox_server::services::Actor::Cli,
         &id,
+        "box arrived at the warehouse",
     )
     .await
     .expect("received");
