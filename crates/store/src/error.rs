@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The database failed or refused for another reason.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The device traffic writer (group commit) failed or stopped.
+    #[error("device traffic writer: {0}")]
+    Writer(String),
     /// Schema migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

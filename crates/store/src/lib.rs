@@ -38,6 +38,7 @@ mod subscriptions;
 mod usage;
 mod users;
 mod vitals;
+mod writer;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -74,6 +75,7 @@ pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;
 pub use users::{NewUser, UserRow};
 pub use vitals::VitalsRow;
+pub use writer::TrafficWriter;
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

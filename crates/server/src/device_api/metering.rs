@@ -102,7 +102,7 @@ pub async fn record(
     }
     match state.device_api.writer.write(vitals, usage).await {
         Ok(()) => response,
-        Err(err) => ApiError::Internal(err).into_response(),
+        Err(err) => ApiError::from(err).into_response(),
     }
 }
 

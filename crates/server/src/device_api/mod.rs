@@ -3,13 +3,13 @@
 //! A request goes through [`guard`] first, which authenticates it (signature, clock skew,
 //! lifecycle), buffers its body within the route's limit, runs the handler, then meters the
 //! request and response bytes into the subscription's data counter and waits until they (and a
-//! heartbeat's vitals) are committed by the [`writer`] before answering. The handlers then apply
+//! heartbeat's vitals) are committed by the [`TrafficWriter`] before answering. The handlers then apply
 //! the subscription rules in the order the contract fixes: authenticate, 402 when the device
 //! cannot operate, 429 when the spend cap would be passed.
 //!
 //! - [`auth`]: signature verification and the one 401.
 //! - [`context`]: what a request knows about its device, and the cache that keeps it.
-//! - [`writer`]: group commit of heartbeats and usage.
+//! - [`TrafficWriter`] (the store's): group commit of heartbeats, usage, events and photos.
 //! - [`metering`]: bytes on the wire (firmware downloads excluded); a replayed request is not
 //!   metered again.
 //! - [`expiring`]: the short memory of unknown serials and of signatures already seen.
@@ -28,7 +28,6 @@ pub mod jpeg;
 pub mod json;
 pub mod metering;
 pub mod photos;
-pub mod writer;
 
 use axum::Router;
 use axum::middleware;
@@ -39,7 +38,7 @@ pub use auth::guard;
 pub use context::{DeviceCache, DeviceContext};
 pub use expiring::ExpiringSet;
 pub use firmware::FirmwareCache;
-pub use writer::TrafficWriter;
+pub use smartbox_store::TrafficWriter;
 
 use crate::state::AppState;
 

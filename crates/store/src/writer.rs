@@ -1,4 +1,5 @@
-//! Group commit of every device-API write: heartbeats' vitals, usage, new mail events and photo
+//! Group commit of every device-API write (the store's, beside the SQL it drives in
+//! `device_traffic` and the SQLite WAL policy both share): heartbeats' vitals, usage, new mail events and photo
 //! records. Requests hand their writes to one task, which takes every write waiting in its queue,
 //! commits them in one transaction on a connection it keeps, and only then lets each request
 //! answer. Under load a transaction carries hundreds of writes, so the database sees a few hundred
@@ -20,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use anyhow::Context;
-use smartbox_store::{
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
     Db, EventStored, NewEvent, NewPhoto, PhotoStored, StoreError, TrafficBatch, TrafficConnection,
     TrafficOutcome, UsageDelta, VitalsRow,
 };
-use tokio::sync::{mpsc, oneshot};
 
 /// Writes taken into one transaction at most.
 const MAX_BATCH: usize = 1_024;
@@ -88,7 +89,7 @@ impl TrafficWriter {
         &self,
         vitals: Option<VitalsRow>,
         usage: Option<UsageDelta>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), StoreError> {
         self.submit(Writes {
             vitals,
             usage,
@@ -100,7 +101,7 @@ impl TrafficWriter {
 
     /// Stores an event unless its id exists (then nothing changes and nothing is counted) or it
     /// would pass the spend cap; returns once committed, with what became of it.
-    pub async fn insert_event(&self, event: NewEvent) -> anyhow::Result<EventStored> {
+    pub async fn insert_event(&self, event: NewEvent) -> Result<EventStored, StoreError> {
         let written = self
             .submit(Writes {
                 event: Some(event),
@@ -109,12 +110,12 @@ impl TrafficWriter {
             .await?;
         written
             .event
-            .context("the traffic writer lost an event's outcome")
+            .ok_or_else(|| StoreError::Writer("it lost an event's outcome".to_owned()))
     }
 
     /// Records a photo (already in the blob store) unless its (event, index) exists; returns once
     /// committed, with whether it was new and completed its event.
-    pub async fn insert_photo(&self, photo: NewPhoto) -> anyhow::Result<PhotoStored> {
+    pub async fn insert_photo(&self, photo: NewPhoto) -> Result<PhotoStored, StoreError> {
         let written = self
             .submit(Writes {
                 photo: Some(photo),
@@ -123,10 +124,10 @@ impl TrafficWriter {
             .await?;
         written
             .photo
-            .context("the traffic writer lost a photo's outcome")
+            .ok_or_else(|| StoreError::Writer("it lost a photo's outcome".to_owned()))
     }
 
-    async fn submit(&self, writes: Writes) -> anyhow::Result<Written> {
+    async fn submit(&self, writes: Writes) -> Result<Written, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             let (running, stopped) = oneshot::channel::<()>();
@@ -148,11 +149,11 @@ impl TrafficWriter {
         queue
             .send(Queued { writes, done })
             .await
-            .map_err(|_| anyhow::anyhow!("the traffic writer has stopped"))?;
+            .map_err(|_| StoreError::Writer("it has stopped".to_owned()))?;
         committed
             .await
-            .context("the traffic writer dropped a write")?
-            .map_err(|message| anyhow::anyhow!("writing device traffic: {message}"))
+            .map_err(|_| StoreError::Writer("it dropped a write".to_owned()))?
+            .map_err(StoreError::Writer)
     }
 }
 
@@ -329,7 +330,7 @@ async fn commit(
 mod tests {
     use std::time::Instant;
 
-    use smartbox_store::{NewDevice, testing};
+    use crate::{NewDevice, testing};
 
     use super::*;
 
