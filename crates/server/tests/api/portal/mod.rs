@@ -6,7 +6,7 @@
 mod accounts;
 mod api_parity;
 mod authorization;
-mod browser;
+pub mod browser;
 mod device_cache;
 mod encryption;
 mod export;
