@@ -2,7 +2,9 @@
 //! life from the warehouse (ship, decommission, receive a return, refurbish) — on SQLite, and
 //! on PostgreSQL when `SMARTBOX_TEST_POSTGRES_URL` is set.
 
+mod browser;
 mod customers;
+mod inventory;
 mod jobs_audit;
 mod lifecycle;
 mod refunds;

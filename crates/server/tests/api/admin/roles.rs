@@ -224,3 +224,22 @@ async fn a_staff_action_without_a_reason_or_out_of_turn_is_refused_and_changes_n
         untouched(&app, &device_id).await;
     }
 }
+
+#[tokio::test]
+async fn the_admin_api_is_in_the_openapi_document() {
+    let app = crate::portal::helpers::spawn_sqlite().await;
+    let doc = app.browser().get("/api/openapi.json").await.json();
+    for path in [
+        "/api/admin/v1/customers",
+        "/api/admin/v1/devices",
+        "/api/admin/v1/devices/{device_id}",
+        "/api/admin/v1/devices/{device_id}/{action}",
+        "/api/admin/v1/devices/{device_id}/refurbish",
+        "/api/admin/v1/payments/{payment_id}/refund",
+        "/api/admin/v1/jobs",
+        "/api/admin/v1/jobs/{job_id}/retry",
+        "/api/admin/v1/audit",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}

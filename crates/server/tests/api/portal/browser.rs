@@ -26,7 +26,7 @@ pub(super) fn screenshot_dir() -> PathBuf {
     target.join("screenshots")
 }
 
-pub(super) async fn browser(driver: &str, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(driver: &str, profile: &std::path::Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".to_owned(),
@@ -58,7 +58,7 @@ pub(super) async fn shoot(client: &Client, dir: &std::path::Path, name: &str, wi
 }
 
 /// Saves the page at 375 and 1280 px wide as `<name>-375.png` and `<name>-1280.png`.
-async fn screenshots(client: &Client, name: &str) {
+pub(crate) async fn screenshots(client: &Client, name: &str) {
     let dir = screenshot_dir();
     for width in [375_u32, 1280] {
         shoot(client, &dir, name, width).await;
@@ -81,7 +81,7 @@ async fn screenshots(client: &Client, name: &str) {
         .expect("window resized");
 }
 
-pub(super) async fn fill(client: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(client: &Client, css: &str, text: &str) {
     let field = client
         .find(Locator::Css(css))
         .await
@@ -90,7 +90,7 @@ pub(super) async fn fill(client: &Client, css: &str, text: &str) {
     field.send_keys(text).await.expect("typed");
 }
 
-pub(super) async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -100,7 +100,7 @@ pub(super) async fn click(client: &Client, css: &str) {
         .expect("clicked");
 }
 
-pub(super) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(Duration::from_secs(15))
@@ -111,7 +111,7 @@ pub(super) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements
 
 /// Waits until the browser has navigated to a page whose path starts with `prefix` and returns
 /// that path: a click on a submit button returns before the form's navigation commits.
-pub(super) async fn arrive(client: &Client, prefix: &str) -> String {
+pub(crate) async fn arrive(client: &Client, prefix: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let current = path(client).await;
@@ -125,7 +125,7 @@ pub(super) async fn arrive(client: &Client, prefix: &str) -> String {
     }
 }
 
-pub(super) async fn path(client: &Client) -> String {
+pub(crate) async fn path(client: &Client) -> String {
     let url = client.current_url().await.expect("a URL");
     format!(
         "{}{}",

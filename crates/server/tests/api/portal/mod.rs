@@ -6,7 +6,7 @@
 mod accounts;
 mod api_parity;
 mod authorization;
-mod browser;
+pub mod browser;
 mod browser_second_pass;
 mod device_cache;
 mod encryption;
