@@ -122,7 +122,8 @@ def main(binary, st):
                 "--no-color",
             ]
             print(" ".join(c if "Cookie" not in c and "CSRF" not in c else "<auth>" for c in command), flush=True)
-            return subprocess.run(command).returncode
+            # In the temporary folder: schemathesis leaves its state in `.schemathesis/`.
+            return subprocess.run(command, cwd=root).returncode
         finally:
             server.terminate()
             server.wait(timeout=30)
