@@ -47,6 +47,8 @@ pub struct QuietHours {
 pub struct MailboxChannels {
     pub device_id: String,
     pub channels: Vec<ChannelChoice>,
+    /// Notify deliveries only: collections are then not notified (false triggers never are).
+    pub deliveries_only: bool,
 }
 
 /// A channel (`email`, `push`) on or off.
@@ -79,6 +81,15 @@ pub struct SettingsUpdate {
     pub notifications: Option<Vec<ChannelUpdate>>,
     pub spend_caps: Option<Vec<SpendCapUpdate>>,
     pub digest: Option<bool>,
+    /// Per mailbox, "notify me only for deliveries" on or off.
+    pub deliveries_only: Option<Vec<DeliveriesOnlyUpdate>>,
+}
+
+/// One mailbox's "notify me only for deliveries".
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DeliveriesOnlyUpdate {
+    pub device_id: String,
+    pub enabled: bool,
 }
 
 /// One mailbox's channel on or off.
@@ -120,6 +131,7 @@ async fn settings_of(state: &AppState, user: &CurrentUser) -> Result<Settings, A
             })
             .collect();
         notifications.push(MailboxChannels {
+            deliveries_only: state.db.notify_deliveries_only(&device.id).await?,
             device_id: device.id,
             channels,
         });
@@ -218,6 +230,13 @@ pub(crate) async fn update_settings(
             )));
         }
     }
+    let deliveries_only = update.deliveries_only.unwrap_or_default();
+    if let Some(d) = deliveries_only
+        .iter()
+        .find(|d| !owned_devices.iter().any(|o| o.id == d.device_id))
+    {
+        return Err(ApiError::NotFound(format!("no mailbox {}", d.device_id)));
+    }
     let subscriptions = state.db.subscriptions_of_customer(user_id).await?;
     let caps = update.spend_caps.unwrap_or_default();
     for cap in &caps {
@@ -256,6 +275,12 @@ pub(crate) async fn update_settings(
         state
             .db
             .set_notification_pref(&c.device_id, &c.channel, c.enabled)
+            .await?;
+    }
+    for d in &deliveries_only {
+        state
+            .db
+            .set_notify_deliveries_only(user_id, &d.device_id, d.enabled)
             .await?;
     }
     if let Some(digest) = update.digest {

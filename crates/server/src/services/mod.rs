@@ -17,11 +17,13 @@
 //! | cancel at period end, take it back | [`subscriptions::cancel`], [`subscriptions::resume`] |
 //! | plan change: price first, then confirm | [`subscriptions::preview_plan_change`], [`subscriptions::change_plan`] |
 //! | save a card | [`payment_methods::start_card_setup`], [`payment_methods::save`] |
+//! | correct what an event's photos were read as | [`mail::correct`] |
 
 mod actor;
 pub mod claims;
 pub mod devices;
 mod error;
+pub mod mail;
 pub mod payment_methods;
 pub mod subscriptions;
 

@@ -79,6 +79,7 @@ async fn render_with(
         let wifi = state.db.device_wifi(&device.id).await?;
         devices.push(context! {
             id => device.id.clone(), name => display_name(&device), channels => channels,
+            deliveries_only => state.db.notify_deliveries_only(&device.id).await?,
             wifi_ssid => wifi.as_ref().map(|w| w.ssid.clone()),
             wifi_note => wifi.as_ref().map(device_wifi::describe),
         });
@@ -291,6 +292,11 @@ pub async fn save(
                 .set_notification_pref(&device.id, channel, on)
                 .await?;
         }
+        let deliveries_only = get(&format!("deliveries_only_{}", device.id)).is_some();
+        state
+            .db
+            .set_notify_deliveries_only(&user.user.id, &device.id, deliveries_only)
+            .await?;
     }
     Ok(Redirect::to("/settings?saved=1").into_response())
 }

@@ -11,6 +11,7 @@ mod device_cache;
 mod encryption;
 mod export;
 pub mod helpers;
+mod mail_intelligence;
 mod onboarding;
 mod pages;
 mod pwa;
