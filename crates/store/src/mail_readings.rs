@@ -171,6 +171,35 @@ impl Db {
         Ok(settled)
     }
 
+    /// Whether the mailbox has an event before `(occurred_at, id)`, completed after
+    /// `completed_since`, whose photos are not read yet and whose reading job (unique key
+    /// `reading_key_prefix` + its id) has not finished or failed for good: readings go in the
+    /// events' order, since each moves the mailbox's references.
+    pub async fn earlier_event_unread(
+        &self,
+        device_id: &str,
+        occurred_at: i64,
+        id: &str,
+        completed_since: i64,
+        reading_key_prefix: &str,
+    ) -> Result<bool> {
+        let found: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT 1 FROM mail_events e WHERE e.device_id = $1 AND e.mail_kind IS NULL \
+             AND e.completed_at IS NOT NULL AND e.completed_at >= $4 \
+             AND (e.occurred_at < $2 OR (e.occurred_at = $2 AND e.id < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.unique_key = $5 || e.id \
+                             AND j.status IN ('done', 'failed')) LIMIT 1",
+        )
+        .bind(device_id)
+        .bind(occurred_at)
+        .bind(id)
+        .bind(completed_since)
+        .bind(reading_key_prefix)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     /// The mailbox's corrected deliveries with their measurements: `(features, category)` as
     /// stored, newest first.
     pub async fn corrected_examples(

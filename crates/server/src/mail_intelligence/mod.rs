@@ -11,6 +11,9 @@
 //!
 //! The mailbox's references (the box after its last collection and after its last event) are
 //! small frames of its photos, so they are sealed under the owner's photo key like the photos.
+//! Each reading moves them, so a mailbox's events are read in their order: a reading waits
+//! (retries) while an earlier event of its mailbox, completed in the last day, is unread and its
+//! own reading has neither finished nor failed for good.
 
 use std::sync::LazyLock;
 
@@ -29,6 +32,8 @@ pub const CLASSIFY_EVENT: &str = "classify_event";
 
 /// Attempts of the notification job it enqueues.
 const NOTIFY_ATTEMPTS: i64 = 10;
+/// How long after its completion an unread earlier event of the mailbox holds a reading back.
+const ORDER_WAIT_MS: i64 = 24 * 3_600_000;
 /// Corrected deliveries of a mailbox used as its own examples.
 const EXAMPLES: i64 = 50;
 
@@ -63,6 +68,25 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     if event.mail_kind.is_some() {
         // Read (its notification enqueued then) or corrected already.
         return Ok(());
+    }
+    // An earlier event of the mailbox still being read goes first (it moves the references);
+    // one whose reading failed for good, or older than ORDER_WAIT_MS, holds nothing up.
+    if state
+        .db
+        .earlier_event_unread(
+            &event.device_id,
+            event.occurred_at,
+            &event.id,
+            ctx.now_ms() - ORDER_WAIT_MS,
+            &format!("{CLASSIFY_EVENT}:"),
+        )
+        .await
+        .map_err(JobError::retry)?
+    {
+        return Err(JobError::retry(anyhow::anyhow!(
+            "event {event_id}: an earlier event of mailbox {} is still being read",
+            event.device_id
+        )));
     }
     let owner = state
         .db
