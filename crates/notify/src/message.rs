@@ -3,7 +3,7 @@
 //! renders from them.
 
 use serde::{Deserialize, Serialize};
-use smartbox_domain::Serial;
+use smartbox_domain::{MailCategory, Serial};
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -56,6 +56,8 @@ pub struct Notification {
     /// The name the customer gave the mailbox ("Front gate").
     pub mailbox_name: String,
     pub kind: EventKind,
+    /// What arrived, when the photos told (a delivery's category).
+    pub category: Option<MailCategory>,
     /// When the device saw it, already in the customer's UTC offset: channels print it as is.
     pub occurred_at: OffsetDateTime,
     /// The event's page in the portal (`SMARTBOX_PUBLIC_URL` + path).
@@ -66,27 +68,47 @@ pub struct Notification {
 
 impl Notification {
     pub fn title(&self) -> String {
-        match self.kind {
-            EventKind::MailArrived => format!("Mail arrived in {}", self.mailbox_name),
-            EventKind::MailRemoved => format!("Mail taken from {}", self.mailbox_name),
+        match (self.kind, self.category) {
+            (EventKind::MailArrived, Some(category)) => {
+                format!("{} arrived in {}", a_noun(category), self.mailbox_name)
+            }
+            (EventKind::MailArrived, None) => format!("Mail arrived in {}", self.mailbox_name),
+            (EventKind::MailRemoved, _) => format!("Mail taken from {}", self.mailbox_name),
         }
     }
 
     /// One sentence for bodies and push notifications.
     pub fn sentence(&self) -> String {
-        match self.kind {
-            EventKind::MailArrived => format!(
+        match (self.kind, self.category) {
+            (EventKind::MailArrived, Some(category)) => format!(
+                "{} arrived in {} at {}.",
+                a_noun(category),
+                self.mailbox_name,
+                clock(self.occurred_at)
+            ),
+            (EventKind::MailArrived, None) => format!(
                 "{} received mail at {}.",
                 self.mailbox_name,
                 clock(self.occurred_at)
             ),
-            EventKind::MailRemoved => format!(
+            (EventKind::MailRemoved, _) => format!(
                 "Mail was taken from {} at {}.",
                 self.mailbox_name,
                 clock(self.occurred_at)
             ),
         }
     }
+}
+
+/// "A package", "An envelope": the category with its article, capitalised.
+fn a_noun(category: MailCategory) -> String {
+    let noun = category.noun();
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "An"
+    } else {
+        "A"
+    };
+    format!("{article} {noun}")
 }
 
 /// Which several-at-once message a [`Summary`] is.
@@ -239,6 +261,7 @@ pub(crate) mod fixtures {
             serial: Serial::parse("SB-0001").unwrap(),
             mailbox_name: "Front gate".into(),
             kind: EventKind::MailArrived,
+            category: None,
             occurred_at: at,
             link: "http://127.0.0.1:8080/events/1".into(),
             thumbnail: Some(jpeg()),
@@ -267,6 +290,16 @@ mod tests {
         let n = arrival(datetime!(2026-11-25 08:14 +01:00));
         assert_eq!(n.title(), "Mail arrived in Front gate");
         assert_eq!(n.sentence(), "Front gate received mail at 08:14.");
+    }
+
+    #[test]
+    fn a_delivery_read_from_the_photos_says_what_arrived() {
+        let mut n = arrival(datetime!(2026-11-25 08:14 +01:00));
+        n.category = Some(MailCategory::Package);
+        assert_eq!(n.title(), "A package arrived in Front gate");
+        assert_eq!(n.sentence(), "A package arrived in Front gate at 08:14.");
+        n.category = Some(MailCategory::LargeEnvelope);
+        assert_eq!(n.title(), "A large envelope arrived in Front gate");
     }
 
     #[test]

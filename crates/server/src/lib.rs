@@ -18,6 +18,7 @@ pub mod error;
 pub mod firmware_release;
 pub mod jobs;
 pub mod json_errors;
+pub mod mail_intelligence;
 pub mod master_key_rotation;
 pub mod notifications;
 pub mod openapi;

@@ -1,18 +1,17 @@
-//! A camera that makes real JPEGs: a synthetic view into the mailbox (dark walls, an envelope at
-//! a random spot, sensor noise), encoded at the quality the firmware asks for.
+//! A camera that makes real JPEGs of the simulated mailbox's inside ([`crate::scene`]: the box,
+//! its mail, the flash, the sun, sensor noise), encoded at the quality the firmware asks for.
 //!
 //! Capture time and current are those of an SPI camera module (ArduCAM Mini 2MP class, OV2640:
 //! a few hundred milliseconds to expose and read the frame out of the module's FIFO); the power
 //! meter sees the camera rail on for that long.
 
 use jpeg_encoder::{ColorType, Encoder};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use smartbox_firmware::clock::Clock;
 use smartbox_firmware::ports::Camera;
 
 use crate::board::Board;
 use crate::power::{Rail, State};
+use crate::scene::MailboxScenes;
 
 /// Frame size and capture time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,17 +60,17 @@ pub enum CaptureError {
 pub struct SimCamera {
     board: Board,
     spec: CameraSpec,
-    rng: ChaCha8Rng,
+    scenes: MailboxScenes,
     shots: u64,
 }
 
 impl SimCamera {
-    /// A camera on `board`, its scenes drawn from `seed`.
+    /// A camera on `board`, its mailbox's scenes and story drawn from `seed`.
     pub fn new(board: Board, spec: CameraSpec, seed: u64) -> Self {
         Self {
             board,
             spec,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            scenes: MailboxScenes::new(seed),
             shots: 0,
         }
     }
@@ -81,30 +80,21 @@ impl SimCamera {
         self.shots
     }
 
-    /// One frame as a JPEG at `quality`.
+    /// The box the camera looks into (what lies in it, its story so far).
+    pub fn scenes(&self) -> &MailboxScenes {
+        &self.scenes
+    }
+
+    /// The box the camera looks into, to make something happen in it.
+    pub fn scenes_mut(&mut self) -> &mut MailboxScenes {
+        &mut self.scenes
+    }
+
+    /// One frame of the box as it is now, as a JPEG at `quality`.
     pub fn frame(&mut self, quality: u8) -> Result<Vec<u8>, CaptureError> {
-        let (w, h) = (usize::from(self.spec.width), usize::from(self.spec.height));
-        let envelope_w = w / 2;
-        let envelope_h = h / 3;
-        let x0 = self.rng.random_range(0..=w - envelope_w);
-        let y0 = self.rng.random_range(0..=h - envelope_h);
-        let mut rgb = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            for x in 0..w {
-                let inside =
-                    (x0..x0 + envelope_w).contains(&x) && (y0..y0 + envelope_h).contains(&y);
-                // Walls lit from the slot above: brighter toward the top.
-                let base: i32 = if inside {
-                    215
-                } else {
-                    40 + (60 * (h - y) / h) as i32
-                };
-                let noise = self.rng.random_range(-6..=6);
-                let v = (base + noise).clamp(0, 255) as u8;
-                let tint = if inside { 0 } else { 8 };
-                rgb.extend_from_slice(&[v, v.saturating_sub(tint / 2), v.saturating_sub(tint)]);
-            }
-        }
+        let rgb = self
+            .scenes
+            .shot(usize::from(self.spec.width), usize::from(self.spec.height));
         let mut jpeg = Vec::new();
         Encoder::new(&mut jpeg, quality.clamp(1, 100))
             .encode(&rgb, self.spec.width, self.spec.height, ColorType::Rgb)

@@ -5,11 +5,13 @@
 //!   link ([`board`]), performs the HTTP requests for real ([`net`]), and models timing and faults
 //!   with a seeded RNG, so a run is reproducible.
 //! - [`mailbox`]: one simulated mailbox: firmware core + emulator + RAM SD card + a camera that
-//!   makes real JPEGs ([`camera`]) + WiFi ([`wifi`]), metered rail by rail ([`power`]).
+//!   makes real JPEGs ([`camera`]) of the box and its mail ([`scene`], each event's truth
+//!   recorded) + WiFi ([`wifi`]), metered rail by rail ([`power`]).
 //! - [`fleet`]: N mailboxes on one simulated timeline that jumps from wake to wake; the outcome is
 //!   counted from the server's database ([`ledger`]), not from what the devices believe.
 //! - [`energy`]: datasheet currents, our firmware measured in simulation against a naive flow.
 //! - [`ota`]: the board's two OTA slots and the bootloader's rollback, for firmware updates.
+//! - [`mail_bench`]: rendered mailboxes read by the server's mail rules (calibration, bench).
 //! - [`harness`]: the real server in this process, on a clock the simulation moves.
 //! - [`run`]: what `smartbox sim` and `smartbox demo` call.
 
@@ -19,6 +21,7 @@ pub mod energy;
 pub mod fleet;
 pub mod harness;
 pub mod ledger;
+pub mod mail_bench;
 pub mod mailbox;
 pub mod modem;
 pub mod net;
@@ -26,4 +29,5 @@ pub mod ota;
 pub mod power;
 pub mod provision;
 pub mod run;
+pub mod scene;
 pub mod wifi;

@@ -25,6 +25,7 @@ use crate::modem::{Fault, Modem, ModemSpec, ModemStats};
 use crate::net::Network;
 use crate::ota::SimOtaFlash;
 use crate::power::{Rail, State};
+use crate::scene::{MailboxScenes, Truth};
 use crate::wifi::{AccessPoint, SimWifi};
 
 /// The ESP32-C6 waking from deep sleep: ROM, bootloader and start-up before the wake cycle's
@@ -192,6 +193,7 @@ pub struct Mailbox {
     last_wake_mah: f64,
     last_wake_light_sleep_ms: u64,
     generated: Vec<EventRequest>,
+    truths: Vec<Truth>,
     ota: Option<SimOta>,
     ir_high_ms: u64,
     ir: SimIrLine,
@@ -282,6 +284,7 @@ impl Mailbox {
             last_wake_mah: 0.0,
             last_wake_light_sleep_ms: 0,
             generated: Vec::new(),
+            truths: Vec::new(),
             ota: None,
             ir_high_ms: spec.ir_high_ms,
             ir: SimIrLine {
@@ -352,6 +355,16 @@ impl Mailbox {
         &self.generated
     }
 
+    /// What really happened in the box at each event of [`Mailbox::generated`], in the same order.
+    pub fn truths(&self) -> &[Truth] {
+        &self.truths
+    }
+
+    /// The box the camera looks into, to make something happen before the next mail wake.
+    pub fn scenes_mut(&mut self) -> &mut MailboxScenes {
+        self.camera.scenes_mut()
+    }
+
     /// The emulated modem's record.
     pub fn modem_stats(&self) -> ModemStats {
         self.board.with(|s| s.modem.stats())
@@ -390,9 +403,10 @@ impl Mailbox {
                 .map_err(|error| tracing::warn!(serial = %self.serial, %error, "ota client"))
                 .ok();
         }
-        if wake == Wake::Mail {
+        let truth = (wake == Wake::Mail).then(|| {
             self.ir.high_until_ms = at_ms.saturating_add(self.ir_high_ms);
-        }
+            self.camera.scenes_mut().pending_or_next()
+        });
         let clock = self.board.clock();
         let [a, b, c] = &mut self.photos;
         let mut device = Device {
@@ -448,6 +462,9 @@ impl Mailbox {
         });
         if let Some(event) = report.event {
             self.generated.push(event);
+            if let Some(truth) = truth {
+                self.truths.push(truth);
+            }
         }
         self.account(end);
         self.last_wake_mah = self.battery.used_mah - before;

@@ -152,6 +152,8 @@ pub fn spawn_demo_mailboxes(
         config.seed = now_unix_ms() as u64;
         config.horizon_ms = u64::MAX;
         config.wall_clock = true;
+        // The product's camera, so the gallery has scenes worth reading (kinds and categories).
+        config.camera = CameraSpec::VGA;
         run_fleet(config, stop, true).await
     })
 }

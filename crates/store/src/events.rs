@@ -17,6 +17,12 @@ pub struct MailEventRow {
     pub category: Option<String>,
     pub completed_at: Option<i64>,
     pub created_at: i64,
+    /// What the photos showed (delivery, collection, false trigger), once read or corrected.
+    pub mail_kind: Option<String>,
+    /// How sure the category is, in percent.
+    pub category_confidence: Option<i64>,
+    /// When the customer corrected the kind or the category.
+    pub corrected_at: Option<i64>,
 }
 
 /// A new event as the device reported it.
@@ -67,7 +73,7 @@ pub struct PhotoStored {
 }
 
 const EVENT_COLUMNS: &str = "id, device_id, subscription_id, kind, occurred_at, photo_count, photos_received, \
-    category, completed_at, created_at";
+    category, completed_at, created_at, mail_kind, category_confidence, corrected_at";
 
 /// The job kind enqueued when every photo of an event is stored.
 pub const EVENT_COMPLETED_JOB: &str = "event_completed";

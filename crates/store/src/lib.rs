@@ -24,6 +24,7 @@ mod firmware;
 mod invoices;
 mod jobs;
 mod keys;
+mod mail_readings;
 mod notifications;
 mod payments;
 mod plans;
@@ -61,6 +62,7 @@ pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
 pub use jobs::{JobRow, NewJob};
 pub use keys::{DataKeyRow, PhotoToSeal, SealedSlot, SealedValue};
+pub use mail_readings::{MailCorrection, MailReading, MailboxReferencesRow, Settled};
 pub use notifications::{
     DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, PushSubscriptionRow,
     WebhookRow, delivery_status,

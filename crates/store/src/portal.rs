@@ -23,6 +23,9 @@ pub struct GalleryRow {
     pub photo_count: i64,
     pub photos_received: i64,
     pub category: Option<String>,
+    pub mail_kind: Option<String>,
+    pub category_confidence: Option<i64>,
+    pub corrected_at: Option<i64>,
 }
 
 /// The gallery's filters; `None` = any.
@@ -35,6 +38,8 @@ pub struct GalleryFilter<'a> {
     pub until: Option<i64>,
     /// A category name, or [`UNCATEGORISED`] for events without one.
     pub category: Option<&'a str>,
+    /// A mail kind name (delivery, collection, false_trigger).
+    pub kind: Option<&'a str>,
     /// Keyset cursor: events strictly older than `(occurred_at, id)`.
     pub before: Option<(i64, &'a str)>,
 }
@@ -59,7 +64,7 @@ pub struct ActivityMark {
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.device_id, e.subscription_id, e.kind, e.occurred_at, e.photo_count, \
-    e.photos_received, e.category, e.completed_at, e.created_at";
+    e.photos_received, e.category, e.completed_at, e.created_at, e.mail_kind, e.category_confidence, e.corrected_at";
 
 impl Db {
     /// One page of the owner's mail events, newest first, matching `filter`.
@@ -77,10 +82,12 @@ impl Db {
         };
         let sql = format!(
             "SELECT e.id, e.device_id, d.name AS device_name, d.serial AS device_serial, e.kind, e.occurred_at, \
-             e.photo_count, e.photos_received, e.category FROM mail_events e JOIN devices d ON d.id = e.device_id \
+             e.photo_count, e.photos_received, e.category, e.mail_kind, e.category_confidence, e.corrected_at \
+             FROM mail_events e JOIN devices d ON d.id = e.device_id \
              LEFT JOIN subscriptions s ON s.id = e.subscription_id \
              WHERE d.owner_id = $1 AND (s.customer_id IS NULL OR s.customer_id = $1) AND ($2 = '' OR e.device_id = $2) AND e.occurred_at >= $3 AND e.occurred_at < $4 \
-             AND {category_clause} AND (e.occurred_at < $5 OR (e.occurred_at = $5 AND e.id < $7)) \
+             AND {category_clause} AND ($9 = '' OR e.mail_kind = $9) \
+             AND (e.occurred_at < $5 OR (e.occurred_at = $5 AND e.id < $7)) \
              ORDER BY e.occurred_at DESC, e.id DESC LIMIT $8"
         );
         let category = match filter.category {
@@ -97,6 +104,7 @@ impl Db {
             .bind(category)
             .bind(id)
             .bind(limit)
+            .bind(filter.kind.unwrap_or(""))
             .fetch_all(pool)
             .await)?,
         )

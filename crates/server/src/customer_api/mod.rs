@@ -10,6 +10,7 @@ mod account;
 mod billing;
 mod claims;
 mod docs;
+mod mail;
 mod returns;
 mod settings;
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/events", get(events))
         .route("/api/v1/events/{event_id}", get(event))
+        .route("/api/v1/events/{event_id}/correction", post(mail::correct))
         .route("/api/v1/invoices", get(invoices))
         .route("/api/v1/invoices/{invoice_id}", get(invoice))
         .route("/api/v1/devices/{device_id}/return", post(return_device))
@@ -278,8 +280,15 @@ pub struct Event {
     pub occurred_at: i64,
     pub photo_count: i64,
     pub photos_received: i64,
-    /// `null` until categorisation exists.
+    /// What a delivery brought, read from its photos (letter, large_envelope, package,
+    /// magazine, flyer); `null` until read, and for anything but a delivery.
     pub category: Option<String>,
+    /// How sure that category is, in percent.
+    pub category_confidence: Option<i64>,
+    /// What the photos showed: delivery, collection or false_trigger; `null` until read.
+    pub mail_kind: Option<String>,
+    /// Whether the customer corrected `mail_kind` or `category`.
+    pub corrected: bool,
     /// URLs of the stored photos.
     pub photos: Vec<String>,
     /// Their 320 px thumbnails, in the same order (the photo itself until the thumbnail is made).
@@ -291,7 +300,10 @@ pub struct Event {
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     pub device_id: Option<String>,
+    /// A category (letter, large_envelope, package, magazine, flyer), or `uncategorised`.
     pub category: Option<String>,
+    /// What the photos showed: delivery, collection or false_trigger.
+    pub kind: Option<String>,
     /// Cursor from the previous page's `next`.
     pub before: Option<String>,
     pub limit: Option<i64>,
@@ -307,6 +319,7 @@ pub struct EventPage {
 #[utoipa::path(get, path = "/api/v1/events", tag = "customer",
     params(EventsQuery),
     responses((status = 200, description = "Mail events, newest first, by keyset page", body = EventPage),
+        (status = 400, description = "An unknown category or kind", body = crate::device_api::docs::ErrorDoc),
         (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
     ), security(("session" = [])))]
 pub(crate) async fn events(
@@ -321,7 +334,8 @@ pub(crate) async fn events(
         .and_then(smartbox_store::parse_gallery_cursor);
     let filter = GalleryFilter {
         device_id: q.device_id.as_deref(),
-        category: q.category.as_deref(),
+        category: services::mail::category_filter(q.category.as_deref())?,
+        kind: services::mail::kind_filter(q.kind.as_deref())?,
         before,
         ..GalleryFilter::default()
     };
@@ -350,6 +364,9 @@ pub(crate) async fn events(
             photo_count: r.photo_count,
             photos_received: r.photos_received,
             category: r.category,
+            category_confidence: r.category_confidence,
+            mail_kind: r.mail_kind,
+            corrected: r.corrected_at.is_some(),
         })
         .collect();
     Ok(Json(EventPage { events, next }))
@@ -371,25 +388,33 @@ pub(crate) async fn event(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no event {event_id}")))?;
     let stored = state.db.photos_of_event(&e.id).await?;
-    let photos = stored
-        .iter()
-        .map(|p| format!("/photos/{}/{}", e.id, p.idx))
-        .collect();
-    let thumbnails = stored
-        .iter()
-        .map(|p| format!("/photos/{}/{}/thumbnail", e.id, p.idx))
-        .collect();
-    Ok(Json(Event {
-        id: e.id,
-        device_id: e.device_id,
-        kind: e.kind,
-        occurred_at: e.occurred_at,
-        photo_count: e.photo_count,
-        photos_received: e.photos_received,
-        category: e.category,
-        photos,
-        thumbnails,
-    }))
+    Ok(Json(Event::with_photos(e, &stored)))
+}
+
+impl Event {
+    /// The event as the API shows it, with the links of its stored photos.
+    fn with_photos(e: smartbox_store::MailEventRow, stored: &[smartbox_store::PhotoRow]) -> Event {
+        Event {
+            photos: stored
+                .iter()
+                .map(|p| format!("/photos/{}/{}", e.id, p.idx))
+                .collect(),
+            thumbnails: stored
+                .iter()
+                .map(|p| format!("/photos/{}/{}/thumbnail", e.id, p.idx))
+                .collect(),
+            id: e.id,
+            device_id: e.device_id,
+            kind: e.kind,
+            occurred_at: e.occurred_at,
+            photo_count: e.photo_count,
+            photos_received: e.photos_received,
+            category: e.category,
+            category_confidence: e.category_confidence,
+            mail_kind: e.mail_kind,
+            corrected: e.corrected_at.is_some(),
+        }
+    }
 }
 
 /// An invoice.

@@ -47,6 +47,8 @@ pub struct QuietHours {
 pub struct MailboxChannels {
     pub device_id: String,
     pub channels: Vec<ChannelChoice>,
+    /// Notify deliveries only: collections are then not notified (false triggers never are).
+    pub deliveries_only: bool,
 }
 
 /// A channel (`email`, `push`) on or off.
@@ -79,6 +81,15 @@ pub struct SettingsUpdate {
     pub notifications: Option<Vec<ChannelUpdate>>,
     pub spend_caps: Option<Vec<SpendCapUpdate>>,
     pub digest: Option<bool>,
+    /// Per mailbox, "notify me only for deliveries" on or off.
+    pub deliveries_only: Option<Vec<DeliveriesOnlyUpdate>>,
+}
+
+/// One mailbox's "notify me only for deliveries".
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DeliveriesOnlyUpdate {
+    pub device_id: String,
+    pub enabled: bool,
 }
 
 /// One mailbox's channel on or off.
@@ -118,6 +129,7 @@ impl From<settings::Settings> for Settings {
                 .mailboxes
                 .into_iter()
                 .map(|m| MailboxChannels {
+                    deliveries_only: m.deliveries_only,
                     device_id: m.device.id,
                     channels: m
                         .channels
@@ -200,6 +212,15 @@ pub(crate) async fn update_settings(
                 device_id: DeviceId::new(c.device_id),
                 channel: c.channel,
                 enabled: c.enabled,
+            })
+            .collect(),
+        deliveries_only: update
+            .deliveries_only
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| settings::DeliveriesOnlyChange {
+                device_id: DeviceId::new(d.device_id),
+                enabled: d.enabled,
             })
             .collect(),
         spend_caps: update

@@ -1,7 +1,8 @@
 //! The `event_completed` job, enqueued by the store in the transaction that stores an event's
-//! last photo: it fans out into one job per follow-up (thumbnails for the gallery, the
-//! customer's notification), each under a unique key derived from the event, so a duplicated or
-//! retried `event_completed` job enqueues nothing twice.
+//! last photo: it starts the event's follow-ups, each under a unique key derived from the event,
+//! so a duplicated or retried job enqueues nothing twice. The follow-ups run in a chain:
+//! thumbnails for the gallery, then the reading of the photos (`classify_event`, which decides
+//! whether the customer is told), then the customer's notification.
 
 use serde::Deserialize;
 use smartbox_store::NewJob;
@@ -24,28 +25,34 @@ struct Payload {
 /// Enqueues the event's follow-up jobs, each once.
 pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     let payload: Payload = ctx.payload()?;
+    enqueue_follow_up(&ctx, EVENT_THUMBNAILS, &payload.event_id).await
+}
+
+/// Enqueues the follow-up `kind` of an event once (its unique key is the kind and the event).
+pub async fn enqueue_follow_up(
+    ctx: &JobContext,
+    kind: &str,
+    event_id: &str,
+) -> Result<(), JobError> {
     let now_ms = ctx.now_ms();
-    let body = serde_json::json!({ "event_id": payload.event_id });
-    for kind in [NOTIFY_EVENT, EVENT_THUMBNAILS] {
-        let id = uuid::Uuid::now_v7().to_string();
-        let unique_key = format!("{kind}:{}", payload.event_id);
-        let enqueued = ctx
-            .state
-            .db
-            .enqueue_job(&NewJob {
-                id: &id,
-                kind,
-                payload: body.clone(),
-                unique_key: Some(&unique_key),
-                run_at: now_ms,
-                max_attempts: FOLLOW_UP_ATTEMPTS,
-            })
-            .await
-            .map_err(JobError::retry)?;
-        if enqueued {
-            // The follow-ups can start at once on the other workers.
-            ctx.state.jobs_enqueued();
-        }
+    let id = uuid::Uuid::now_v7().to_string();
+    let unique_key = format!("{kind}:{event_id}");
+    let enqueued = ctx
+        .state
+        .db
+        .enqueue_job(&NewJob {
+            id: &id,
+            kind,
+            payload: serde_json::json!({ "event_id": event_id }),
+            unique_key: Some(&unique_key),
+            run_at: now_ms,
+            max_attempts: FOLLOW_UP_ATTEMPTS,
+        })
+        .await
+        .map_err(JobError::retry)?;
+    if enqueued {
+        // The follow-up can start at once on another worker.
+        ctx.state.jobs_enqueued();
     }
     Ok(())
 }

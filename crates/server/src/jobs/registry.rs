@@ -21,6 +21,10 @@ pub fn registry() -> Registry {
         .handle(BillingJob::COLLECT_CUSTOMER, billing::run)
         .handle(EVENT_COMPLETED_JOB, event_completed::run)
         .handle(event_completed::EVENT_THUMBNAILS, crate::thumbnails::run)
+        .handle(
+            crate::mail_intelligence::CLASSIFY_EVENT,
+            crate::mail_intelligence::run,
+        )
         .handle(event_completed::NOTIFY_EVENT, notifications::fan_out::run)
         .handle(
             notifications::NOTIFY_DELIVERY,

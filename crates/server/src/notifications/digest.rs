@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use smartbox_domain::Email;
+use smartbox_domain::{Email, MailKind};
 use smartbox_notify::{DeliveryOutcome, Destination, Outgoing, Summary};
 use smartbox_store::{GalleryFilter, NewJob};
 use time::{OffsetDateTime, Time};
@@ -94,7 +94,14 @@ pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
         .gallery_page(&user.id, &filter, DIGEST_MAX_ITEMS)
         .await
         .map_err(JobError::retry)?;
-    let event_ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    // False triggers are nobody's mail.
+    let event_ids: Vec<&str> = rows
+        .iter()
+        .filter(|row| {
+            row.mail_kind.as_deref().and_then(|k| k.parse().ok()) != Some(MailKind::FalseTrigger)
+        })
+        .map(|row| row.id.as_str())
+        .collect();
     let items = notifications(state, &event_ids)
         .await
         .map_err(JobError::retry)?;

@@ -3,7 +3,7 @@
 //! (its gallery thumbnail once the `event_thumbnails` job has made it, else the photo itself).
 
 use anyhow::Context;
-use smartbox_domain::Serial;
+use smartbox_domain::{MailKind, Serial};
 use smartbox_notify::{EventKind, Notification, Thumbnail};
 use smartbox_store::{DeviceRow, MailEventRow, UserRow};
 use time::OffsetDateTime;
@@ -86,14 +86,23 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
         serial: Serial::parse(&ctx.device.serial)
             .map_err(|err| anyhow::anyhow!("stored serial {:?}: {err}", ctx.device.serial))?,
         mailbox_name: display_name(&ctx.device),
-        kind: match event.kind.as_str() {
-            "mail_removed" => EventKind::MailRemoved,
+        kind: match (event.kind.as_str(), mail_kind(event)) {
+            (_, Some(MailKind::Collection)) | ("mail_removed", _) => EventKind::MailRemoved,
             _ => EventKind::MailArrived,
+        },
+        category: match mail_kind(event) {
+            Some(MailKind::Delivery) => event.category.as_deref().and_then(|c| c.parse().ok()),
+            _ => None,
         },
         occurred_at,
         link: event_link(state, &event.id),
         thumbnail: first_photo(state, &event.id).await?,
     })
+}
+
+/// What the photos showed, once read.
+fn mail_kind(event: &MailEventRow) -> Option<MailKind> {
+    event.mail_kind.as_deref().and_then(|k| k.parse().ok())
 }
 
 /// The first photo's thumbnail (or the photo itself until the thumbnail is made), if the event

@@ -30,6 +30,7 @@
 //! | check-in interval (with name and location) | [`devices::update`] |
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] |
+//! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON (see `customer_api/mail.rs`) |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their
@@ -40,6 +41,7 @@ mod actor;
 pub mod claims;
 pub mod devices;
 mod error;
+pub mod mail;
 pub mod payment_methods;
 pub mod returns;
 pub mod settings;

@@ -46,6 +46,8 @@ pub struct QuietHours {
 pub struct MailboxChannels {
     pub device: DeviceRow,
     pub channels: Vec<ChannelSetting>,
+    /// Notify deliveries only: collections are then not notified (false triggers never are).
+    pub deliveries_only: bool,
 }
 
 /// One channel of a mailbox.
@@ -80,7 +82,15 @@ pub struct SettingsChange {
     pub quiet_hours: Option<Option<QuietHours>>,
     pub digest: Option<bool>,
     pub channels: Vec<ChannelChange>,
+    pub deliveries_only: Vec<DeliveriesOnlyChange>,
     pub spend_caps: Vec<SpendCapChange>,
+}
+
+/// One mailbox's "notify me only for deliveries" on or off.
+#[derive(Debug, Clone)]
+pub struct DeliveriesOnlyChange {
+    pub device_id: DeviceId,
+    pub enabled: bool,
 }
 
 /// One mailbox's channel on or off.
@@ -126,7 +136,12 @@ pub async fn get(
                     .map_or(default, |(_, on)| *on),
             })
             .collect();
-        mailboxes.push(MailboxChannels { device, channels });
+        let deliveries_only = db.notify_deliveries_only(&device.id).await?;
+        mailboxes.push(MailboxChannels {
+            device,
+            channels,
+            deliveries_only,
+        });
     }
     let mut spend_caps = Vec::new();
     for sub in db.subscriptions_of_customer(customer.as_str()).await? {
@@ -202,6 +217,15 @@ pub async fn update(
             )));
         }
     }
+    for d in &change.deliveries_only {
+        if !before
+            .mailboxes
+            .iter()
+            .any(|m| m.device.id == d.device_id.as_str())
+        {
+            return Err(ServiceError::not_found("mailbox", d.device_id.as_str()));
+        }
+    }
     for cap in &change.spend_caps {
         check_cap(state, customer, &before, cap).await?;
     }
@@ -225,6 +249,12 @@ pub async fn update(
             device_id: c.device_id.to_string(),
             channel: c.channel.clone(),
             enabled: c.enabled,
+        });
+    }
+    for d in &change.deliveries_only {
+        changes.push(Change::SetNotifyDeliveriesOnly {
+            device_id: d.device_id.to_string(),
+            enabled: d.enabled,
         });
     }
     for cap in &change.spend_caps {
@@ -253,6 +283,9 @@ pub async fn update(
                 "digest": change.digest.unwrap_or(before.digest),
                 "channels": change.channels.iter().map(|c| serde_json::json!({
                     "device_id": c.device_id, "channel": c.channel, "enabled": c.enabled,
+ })).collect::<Vec<_>>(),
+                "deliveries_only": change.deliveries_only.iter().map(|d| serde_json::json!({
+                    "device_id": d.device_id, "enabled": d.enabled,
                 })).collect::<Vec<_>>(),
                 "spend_caps": change.spend_caps.iter().map(|c| serde_json::json!({
                     "subscription_id": c.subscription_id, "cap_cents": c.cap.get(),

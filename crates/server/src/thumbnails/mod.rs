@@ -3,6 +3,9 @@
 //! to 320 px wide ([`scale`]), stored in the blob store next to the photo
 //! (`photos/.../<event>-0.jpg` -> `photos/.../<event>-0.thumb.jpg`) and its key recorded on the photo row.
 //!
+//! Then the event's photos are read (`classify_event`, enqueued once, whatever became of the
+//! thumbnails).
+//!
 //! Idempotent: a photo that already has a thumbnail is skipped, and storing one again writes the
 //! same key. A photo that cannot be decoded fails the job permanently, naming the photo and the
 //! reason, after the event's other photos got theirs; the pages keep serving that photo itself.
@@ -12,7 +15,9 @@ pub mod scale;
 use serde::Deserialize;
 use smartbox_store::PhotoRow;
 
+use crate::jobs::event_completed::enqueue_follow_up;
 use crate::jobs::{JobContext, JobError};
+use crate::mail_intelligence::CLASSIFY_EVENT;
 use scale::ThumbnailError;
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +48,8 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
             Err(retry) => return Err(retry),
         }
     }
+    // The photos are read next, from the thumbnails made (or the photos that made none).
+    enqueue_follow_up(&ctx, CLASSIFY_EVENT, &payload.event_id).await?;
     if undecodable.is_empty() {
         Ok(())
     } else {

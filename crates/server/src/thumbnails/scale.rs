@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
-use image::{ImageFormat, ImageReader, Limits};
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
 /// The thumbnail's width in pixels (the gallery shows them at 160 CSS px, sharp on 2x screens).
 pub const WIDTH: u32 = 320;
@@ -34,21 +34,7 @@ pub enum ThumbnailError {
 
 /// The thumbnail of a JPEG photo, as JPEG bytes, with its width and height.
 pub fn thumbnail(jpeg: &[u8]) -> Result<(Vec<u8>, u32, u32), ThumbnailError> {
-    let (width, height) = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg)
-        .into_dimensions()
-        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))?;
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(ThumbnailError::TooLarge { width, height });
-    }
-    let mut reader = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(width);
-    limits.max_image_height = Some(height);
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let photo = reader
-        .decode()
-        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))?;
+    let photo = decode(jpeg)?;
     let (width, height) = (photo.width(), photo.height());
     let (to_width, to_height) = scaled_size(width, height);
     let scaled = if (to_width, to_height) == (width, height) {
@@ -63,6 +49,26 @@ pub fn thumbnail(jpeg: &[u8]) -> Result<(Vec<u8>, u32, u32), ThumbnailError> {
         .encode_image(&scaled)
         .map_err(|err| ThumbnailError::Encode(err.to_string()))?;
     Ok((out, to_width, to_height))
+}
+
+/// A JPEG photo decoded within the pixel and memory budgets ([`MAX_PIXELS`]): a header claiming
+/// more is refused before any decoding.
+pub fn decode(jpeg: &[u8]) -> Result<DynamicImage, ThumbnailError> {
+    let (width, height) = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg)
+        .into_dimensions()
+        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ThumbnailError::TooLarge { width, height });
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(jpeg), ImageFormat::Jpeg);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    reader
+        .decode()
+        .map_err(|err| ThumbnailError::Undecodable(err.to_string()))
 }
 
 /// [`WIDTH`] wide with the photo's aspect (at least 1 px high); a narrower photo keeps its size.

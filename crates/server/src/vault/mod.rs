@@ -108,6 +108,28 @@ impl PhotoVault {
         Ok(())
     }
 
+    /// `plain` sealed under `customer_id`'s data key, bound to `name`, for a value kept in the
+    /// database rather than the blob store (a mailbox's reference frames).
+    pub async fn seal_value(
+        &self,
+        customer_id: &str,
+        name: &str,
+        plain: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
+        let key = self.key_of_customer(customer_id).await?;
+        Ok(envelope::seal(&key.cipher, &key.id, name, plain))
+    }
+
+    /// A value sealed by [`PhotoVault::seal_value`] under `name`, opened.
+    pub async fn open_value(&self, name: &str, sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let header = envelope::header(sealed)
+            .with_context(|| name.to_owned())?
+            .with_context(|| format!("{name} is not sealed"))?;
+        let key = self.key_by_id(header.key_id).await?;
+        envelope::open(&key.cipher, &header, name, sealed)
+            .with_context(|| format!("opening {name}"))
+    }
+
     /// Deletes the blob at `path`; one already gone is not an error (a retried deletion).
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         match self.blobs.delete(&BlobPath::from(path)).await {

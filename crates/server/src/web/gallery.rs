@@ -1,16 +1,19 @@
-//! `/gallery`: mail events with their photos, filtered by mailbox, date and category, newest
+//! `/gallery`: mail events with their photos, filtered by mailbox, date, category and kind, newest
 //! first, paged by keyset (`before=<occurred_at>~<event id>`) so a page costs the same with
 //! 10,000+ photos. Each photo shows as its 320 px thumbnail
 //! (`/photos/{event}/{index}/thumbnail`, made by the `event_thumbnails` job off the request path,
 //! see [`crate::thumbnails`]), which serves the photo itself until the thumbnail exists or when the
-//! photo could not be decoded, and links to the full-size photo. Categories read "uncategorised"
-//! until categorisation exists.
+//! photo could not be decoded, and links to the full-size photo. Each event says what its photos
+//! showed (a delivery and what it brought, a collection, a false trigger; see
+//! [`crate::mail_intelligence`]), and its page lets the customer correct that.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 use smartbox_domain::epoch::unix_ms;
+use smartbox_domain::{MailCategory, MailKind};
 use smartbox_store::{GalleryFilter, UNCATEGORISED, parse_gallery_cursor};
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -18,6 +21,7 @@ use super::format::date_time;
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::services::devices::display_name;
+use crate::services::mail;
 use crate::state::AppState;
 use crate::time_zone::offset_of;
 
@@ -37,8 +41,47 @@ pub struct GalleryQuery {
     pub to: String,
     #[serde(default)]
     pub category: String,
+    /// What the photos showed: delivery, collection, false_trigger.
+    #[serde(default)]
+    pub kind: String,
     #[serde(default)]
     pub before: String,
+}
+
+/// What an event's photos were read as, for people: "Package (92 % sure)", "Collection",
+/// "Letter (corrected)", "Reading the photos" before the job has run.
+pub fn reading_label(
+    mail_kind: Option<&str>,
+    category: Option<&str>,
+    confidence: Option<i64>,
+    corrected: bool,
+) -> String {
+    let Some(kind) = mail_kind.and_then(|k| k.parse::<MailKind>().ok()) else {
+        return "Reading the photos".to_owned();
+    };
+    let what = match (kind, category.and_then(|c| c.parse::<MailCategory>().ok())) {
+        (MailKind::Delivery, Some(category)) => category.label().to_owned(),
+        (MailKind::Delivery, None) => "Delivery".to_owned(),
+        (other, _) => other.label().to_owned(),
+    };
+    match (corrected, confidence) {
+        (true, _) => format!("{what} (corrected)"),
+        (false, Some(percent)) if kind == MailKind::Delivery && category.is_some() => {
+            format!("{what} ({percent} % sure)")
+        }
+        _ => what,
+    }
+}
+
+/// The choices of the category and kind selects: `(value, label, selected)`.
+fn choices(
+    all: impl Iterator<Item = (&'static str, &'static str)>,
+    chosen: &str,
+) -> Vec<minijinja::Value> {
+    all.map(
+        |(value, label)| context! { value => value, label => label, selected => value == chosen },
+    )
+    .collect()
 }
 
 /// Midnight of `YYYY-MM-DD` in the zone, as epoch ms.
@@ -73,7 +116,8 @@ pub async fn page(
         device_id: Some(q.device.as_str()).filter(|d| !d.is_empty()),
         from: day_start_ms(&q.from, &tz),
         until: day_start_ms(&q.to, &tz).map(|ms| ms + 24 * 3600 * 1000),
-        category: Some(q.category.as_str()).filter(|c| !c.is_empty()),
+        category: mail::category_filter(Some(&q.category))?,
+        kind: mail::kind_filter(Some(&q.kind))?,
         before: parse_gallery_cursor(&q.before),
     };
     let rows = state
@@ -84,11 +128,12 @@ pub async fn page(
     let rows = &rows[..rows.len().min(PAGE_SIZE as usize)];
     let next = more.then(|| rows.last()).flatten().map(|last| {
         format!(
-            "/gallery?device={}&from={}&to={}&category={}&before={}~{}",
+            "/gallery?device={}&from={}&to={}&category={}&kind={}&before={}~{}",
             super::error::encode_query(&q.device),
             super::error::encode_query(&q.from),
             super::error::encode_query(&q.to),
             super::error::encode_query(&q.category),
+            super::error::encode_query(&q.kind),
             last.occurred_at,
             last.id
         )
@@ -102,6 +147,7 @@ pub async fn page(
                 kind => e.kind.clone(),
                 when => date_time(e.occurred_at, &tz),
                 category => e.category.clone().unwrap_or_else(|| UNCATEGORISED.to_owned()),
+                reading => reading_label(e.mail_kind.as_deref(), e.category.as_deref(), e.category_confidence, e.corrected_at.is_some()),
                 photos => (0..e.photos_received.min(e.photo_count)).map(|i| photo_links(&e.id, i)).collect::<Vec<_>>(),
                 waiting_photos => e.photo_count - e.photos_received.min(e.photo_count),
             }
@@ -117,6 +163,8 @@ pub async fn page(
         context! {
             title => "Gallery", nav => "gallery", events => events, devices => device_options,
             from => q.from, to => q.to, category => q.category, next => next,
+            categories => choices(MailCategory::ALL.iter().map(|c| (c.as_str(), c.label())), &q.category),
+            kinds => choices(MailKind::ALL.iter().map(|k| (k.as_str(), k.label())), &q.kind),
             paged => !q.before.is_empty(),
         },
     )
@@ -165,15 +213,63 @@ pub async fn event_page(
             title => "Delivery", nav => "gallery",
             mailbox => device.as_ref().map(display_name),
             when => when,
-            kind => event.kind, category => event.category.unwrap_or_else(|| UNCATEGORISED.to_owned()),
+            reading => reading_label(event.mail_kind.as_deref(), event.category.as_deref(), event.category_confidence, event.corrected_at.is_some()),
+            id => event.id.clone(), read => event.mail_kind.is_some(),
+            categories => choices(MailCategory::ALL.iter().map(|c| (c.as_str(), c.label())), event.category.as_deref().unwrap_or("")),
+            kinds => choices(MailKind::ALL.iter().map(|k| (k.as_str(), k.label())), event.mail_kind.as_deref().unwrap_or("")),
             photos => photos, older => older.first().map(|e| e.id.clone()), newer => newer,
         },
     )
 }
 
+/// The event page's correction form.
+#[derive(Debug, Deserialize)]
+pub struct CorrectionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    category: String,
+}
+
+/// `POST /gallery/{event_id}/correction`: the customer says what the event really was.
+pub async fn correct(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Path(event_id): Path<String>,
+    Form(form): Form<CorrectionForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let correction = mail::Correction::parse(&form.kind, Some(&form.category))?;
+    let actor = crate::services::Actor::customer(user.user.id.clone());
+    let event = mail::correct(&state, &actor, &event_id, correction).await?;
+    Ok(Redirect::to(&format!("/gallery/{}", event.id)).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reading_says_what_came_and_how_sure() {
+        assert_eq!(reading_label(None, None, None, false), "Reading the photos");
+        assert_eq!(
+            reading_label(Some("delivery"), Some("package"), Some(92), false),
+            "Package (92 % sure)"
+        );
+        assert_eq!(
+            reading_label(Some("delivery"), Some("letter"), Some(100), true),
+            "Letter (corrected)"
+        );
+        assert_eq!(
+            reading_label(Some("false_trigger"), None, Some(80), false),
+            "False trigger"
+        );
+    }
 
     #[test]
     fn dates_are_midnight_in_the_customers_zone() {

@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/live", get(live::stream))
         .route("/gallery", get(gallery::page))
         .route("/gallery/{event_id}", get(gallery::event_page))
+        .route("/gallery/{event_id}/correction", post(gallery::correct))
         .route("/photos/{event_id}/{index}", get(photos::photo))
         .route(
             "/photos/{event_id}/{index}/thumbnail",

@@ -17,7 +17,9 @@ use crate::accounts::{CurrentUser, Visitor};
 use crate::device_wifi;
 use crate::notifications::{push, webhooks};
 use crate::services::devices::display_name;
-use crate::services::settings::{self, ChannelChange, QuietHours, SettingsChange, SpendCapChange};
+use crate::services::settings::{
+    self, ChannelChange, DeliveriesOnlyChange, QuietHours, SettingsChange, SpendCapChange,
+};
 use crate::services::{Actor, ServiceError};
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
@@ -75,6 +77,7 @@ async fn render_with(
         let wifi = state.db.device_wifi(&device.id).await?;
         devices.push(context! {
             id => device.id.clone(), name => display_name(device), channels => channels,
+            deliveries_only => mailbox.deliveries_only,
             wifi_ssid => wifi.as_ref().map(|w| w.ssid.clone()),
             wifi_note => wifi.as_ref().map(device_wifi::describe),
         });
@@ -263,11 +266,20 @@ pub async fn save(
             })
         })
         .collect();
+    let deliveries_only = shown
+        .mailboxes
+        .iter()
+        .map(|m| DeliveriesOnlyChange {
+            device_id: DeviceId::new(m.device.id.as_str()),
+            enabled: get(&format!("deliveries_only_{}", m.device.id)).is_some(),
+        })
+        .collect();
     let change = SettingsChange {
         time_zone: Some(get("time_zone").unwrap_or("UTC").to_owned()),
         quiet_hours: Some(quiet_hours),
         digest: Some(get("digest").is_some()),
         channels,
+        deliveries_only,
         spend_caps,
     };
     match settings::update(&state, &actor, &customer, change).await {

@@ -150,14 +150,19 @@ mod tests {
             (
                 "gallery.html",
                 context! {
-                    events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", photos => vec![context! { full => "/photos/e1/0", thumb => "/photos/e1/0/thumbnail" }], waiting_photos => 1 }],
+                    events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", reading => "Package (92 % sure)", photos => vec![context! { full => "/photos/e1/0", thumb => "/photos/e1/0/thumbnail" }], waiting_photos => 1 }],
                     devices => vec![context! { id => "d1", name => "Front", selected => true }],
                     from => "", to => "", category => "uncategorised", next => "/gallery?before=1~e1", paged => true,
+                    categories => vec![context! { value => "package", label => "Package", selected => true }],
+                    kinds => vec![context! { value => "delivery", label => "Delivery", selected => false }],
                 },
             ),
             (
                 "event.html",
-                context! { mailbox => "Front", when => "today", kind => "mail_arrived", category => "uncategorised", photos => vec![context! { url => "/photos/e1/0", file => "mail.jpg" }], older => "e0", newer => None::<String> },
+                context! { mailbox => "Front", when => "today", reading => "Letter (corrected)", id => "e1", read => true,
+                photos => vec![context! { url => "/photos/e1/0", file => "mail.jpg" }], older => "e0", newer => None::<String>,
+                categories => vec![context! { value => "letter", label => "Letter", selected => true }],
+                kinds => vec![context! { value => "delivery", label => "Delivery", selected => true }] },
             ),
             (
                 "settings.html",

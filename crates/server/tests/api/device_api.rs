@@ -1164,10 +1164,11 @@ async fn photos_and_firmware_are_kept_in_s3_when_the_blob_url_names_a_bucket() {
 }
 
 #[tokio::test]
-async fn a_completed_event_fans_out_into_one_notification_and_one_thumbnail_job_even_when_run_twice()
- {
+async fn a_completed_event_starts_one_thumbnail_reading_and_notification_chain_even_when_run_twice()
+{
     use smartbox_server::jobs::event_completed::{self, EVENT_THUMBNAILS, NOTIFY_EVENT};
-    use smartbox_server::jobs::{Outcome, Registry, Worker};
+    use smartbox_server::jobs::{Outcome, Registry, Worker, registry};
+    use smartbox_server::mail_intelligence::CLASSIFY_EVENT;
     use smartbox_store::{EVENT_COMPLETED_JOB, NewJob};
 
     for app in spawn_apps().await {
@@ -1199,7 +1200,11 @@ async fn a_completed_event_fans_out_into_one_notification_and_one_thumbnail_job_
             assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
         }
         assert_eq!(worker.try_execute_one().await.expect("step"), Outcome::Idle);
-        for kind in [NOTIFY_EVENT, EVENT_THUMBNAILS] {
+        assert_eq!(app.state.db.count_jobs(EVENT_THUMBNAILS).await.unwrap(), 1);
+        // The chain: thumbnails, then the reading of the photos, then the notification.
+        let worker = Worker::new(app.state.clone(), registry());
+        worker.run_until_idle(50).await.expect("the queue runs");
+        for kind in [EVENT_THUMBNAILS, CLASSIFY_EVENT, NOTIFY_EVENT] {
             assert_eq!(
                 app.state.db.count_jobs(kind).await.unwrap(),
                 1,

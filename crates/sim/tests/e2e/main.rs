@@ -10,6 +10,7 @@ mod faults;
 mod fleet;
 mod ledger;
 mod loopback;
+mod mail_intelligence;
 mod ota;
 mod soak;
 mod subscription;

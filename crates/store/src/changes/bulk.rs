@@ -48,6 +48,7 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetUserPreferences { .. }
                 | Change::SetDigestEnabled { .. }
                 | Change::SetNotificationPref { .. }
+                | Change::SetNotifyDeliveriesOnly { .. }
                 | Change::ReplaceDeviceSecret { .. }
                 | Change::RefurbishDevice { .. }
                 | Change::MarkDevice { .. }

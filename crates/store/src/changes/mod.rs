@@ -102,6 +102,8 @@ pub enum Change {
         enabled: bool,
         now: i64,
     },
+    /// Turns a mailbox's "notify me only for deliveries" on or off.
+    SetNotifyDeliveriesOnly { device_id: String, enabled: bool },
     /// Turns one notification channel of a mailbox on or off.
     SetNotificationPref {
         device_id: String,
@@ -599,6 +601,14 @@ macro_rules! run_change {
                 .execute(&mut *conn)
                 .await
                 .map(|_| None),
+            Change::SetNotifyDeliveriesOnly { device_id, enabled } => {
+                sqlx::query("UPDATE devices SET notify_deliveries_only = $2 WHERE id = $1")
+                    .bind(device_id)
+                    .bind(enabled)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
             Change::SetNotificationPref {
                 device_id,
                 channel,

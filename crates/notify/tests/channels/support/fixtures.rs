@@ -25,6 +25,7 @@ pub fn arrival(name: &str, at: OffsetDateTime, seed: u8) -> Notification {
         serial: Serial::parse("SB-TEST-0001").expect("valid serial"),
         mailbox_name: name.to_owned(),
         kind: EventKind::MailArrived,
+        category: None,
         occurred_at: at,
         link: format!("http://127.0.0.1:8080/events/{seed}"),
         thumbnail: Some(thumbnail(seed)),

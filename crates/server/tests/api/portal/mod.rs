@@ -13,6 +13,7 @@ mod encryption;
 mod every_state;
 mod export;
 pub mod helpers;
+mod mail_intelligence;
 mod onboarding;
 mod pages;
 mod plain_words;

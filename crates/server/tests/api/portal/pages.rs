@@ -106,8 +106,10 @@ async fn the_gallery_pages_by_keyset_and_filters_by_mailbox_date_and_category() 
         .await;
     assert!(day.body.contains(&ids[0]) && day.body.contains(&ids[11]));
     assert!(!day.body.contains(&ids[12]) && !day.body.contains(&ids[29]));
-    let none = h.browser.get("/gallery?category=parcel").await;
+    let none = h.browser.get("/gallery?category=package").await;
     assert!(none.body.contains("No deliveries match"));
+    let unknown = h.browser.get("/gallery?category=parcel").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
     let uncategorised = h
         .browser
         .get(&format!(

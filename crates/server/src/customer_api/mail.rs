@@ -1,0 +1,44 @@
+//! The events' mail readings in the API: the `category` and `kind` filters of `/api/v1/events`,
+//! and `POST /api/v1/events/{event_id}/correction`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+use super::{Event, actor};
+use crate::accounts::ApiUser;
+use crate::error::ApiError;
+use crate::services;
+use crate::services::mail::Correction;
+use crate::state::AppState;
+
+/// What the customer says an event was.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionRequest {
+    /// delivery, collection or false_trigger.
+    pub kind: String,
+    /// A delivery's category (letter, large_envelope, package, magazine, flyer); omit otherwise.
+    pub category: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{event_id}/correction", tag = "customer",
+    params(("event_id" = String, Path, description = "Event id")),
+    request_body(content = CorrectionRequest, content_type = "application/json"),
+    responses((status = 200, description = "The event as corrected", body = Event),
+        (status = 400, description = "An unknown kind or category, or a category on anything but a delivery", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "The event's photos are still being read", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(event_id): Path<String>,
+    Json(request): Json<CorrectionRequest>,
+) -> Result<Json<Event>, ApiError> {
+    let correction = Correction::parse(&request.kind, request.category.as_deref())?;
+    let event = services::mail::correct(&state, &actor(&user), &event_id, correction).await?;
+    let photos = state.db.photos_of_event(&event.id).await?;
+    Ok(Json(Event::with_photos(event, &photos)))
+}
