@@ -167,7 +167,7 @@ mod tests {
             (
                 "settings.html",
                 context! {
-                    devices => vec![context! { id => "d1", name => "Front", channels => vec![context! { id => "email", label => "Email", on => true }], wifi_ssid => "Garden", wifi_note => "The mailbox joined this network." }],
+                    devices => vec![context! { id => "d1", name => "Front", channels => vec![context! { id => "email", label => "Email", on => true }], deliveries_only => true, wifi_ssid => "Garden", wifi_note => "The mailbox joined this network." }],
                     caps => vec![context! { id => "s1", mailbox => "Front", dollars => "5.00", max => "$50.00", default => "$5.00" }],
                     time_zone => "UTC", time_zones => vec!["UTC", "UTC+01:00"], quiet_start => "22:00", quiet_end => "07:00",
                     error => None::<String>, saved => true,
