@@ -2,6 +2,8 @@
 //! the event completes (enqueuing its `event_completed` job) exactly once, in the same transaction
 //! as the photo that completes it.
 
+use smartbox_domain::MailKind;
+
 use crate::{Db, NewPhoto, Result, TrafficBatch, on_pool};
 
 /// A mail event as stored.
@@ -23,6 +25,23 @@ pub struct MailEventRow {
     pub category_confidence: Option<i64>,
     /// When the customer corrected the kind or the category.
     pub corrected_at: Option<i64>,
+}
+
+impl MailEventRow {
+    /// What the photos showed, once read or corrected.
+    pub fn reading(&self) -> Option<MailKind> {
+        self.mail_kind.as_deref().and_then(|k| k.parse().ok())
+    }
+
+    /// What the event means for "You have mail": the photos' reading once there is one, until
+    /// then what the mailbox reported (its door sensor's `mail_removed` is a collection).
+    pub fn meaning(&self) -> MailKind {
+        self.reading().unwrap_or(if self.kind == "mail_removed" {
+            MailKind::Collection
+        } else {
+            MailKind::Delivery
+        })
+    }
 }
 
 /// A new event as the device reported it.

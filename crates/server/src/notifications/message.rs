@@ -86,11 +86,11 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
         serial: Serial::parse(&ctx.device.serial)
             .map_err(|err| anyhow::anyhow!("stored serial {:?}: {err}", ctx.device.serial))?,
         mailbox_name: display_name(&ctx.device),
-        kind: match (event.kind.as_str(), mail_kind(event)) {
-            (_, Some(MailKind::Collection)) | ("mail_removed", _) => EventKind::MailRemoved,
-            _ => EventKind::MailArrived,
+        kind: match event.meaning() {
+            MailKind::Collection => EventKind::MailRemoved,
+            MailKind::Delivery | MailKind::FalseTrigger => EventKind::MailArrived,
         },
-        category: match mail_kind(event) {
+        category: match event.reading() {
             Some(MailKind::Delivery) => event.category.as_deref().and_then(|c| c.parse().ok()),
             _ => None,
         },
@@ -98,11 +98,6 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
         link: event_link(state, &event.id),
         thumbnail: first_photo(state, &event.id).await?,
     })
-}
-
-/// What the photos showed, once read.
-fn mail_kind(event: &MailEventRow) -> Option<MailKind> {
-    event.mail_kind.as_deref().and_then(|k| k.parse().ok())
 }
 
 /// The first photo's thumbnail (or the photo itself until the thumbnail is made), if the event

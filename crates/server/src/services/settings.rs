@@ -271,27 +271,27 @@ pub async fn update(
         entity_id: customer.to_string(),
         action: "update_settings".to_owned(),
         detail: serde_json::json!({
-            "cause": actor.default_reason(),
-            "before": {
-                "time_zone": before.time_zone,
-                "quiet_hours": before.quiet_hours.map(clock_pair),
-                "digest": before.digest,
-            },
-            "after": {
-                "time_zone": time_zone,
-                "quiet_hours": quiet_hours.map(clock_pair),
-                "digest": change.digest.unwrap_or(before.digest),
-                "channels": change.channels.iter().map(|c| serde_json::json!({
-                    "device_id": c.device_id, "channel": c.channel, "enabled": c.enabled,
- })).collect::<Vec<_>>(),
-                "deliveries_only": change.deliveries_only.iter().map(|d| serde_json::json!({
-                    "device_id": d.device_id, "enabled": d.enabled,
-                })).collect::<Vec<_>>(),
-                "spend_caps": change.spend_caps.iter().map(|c| serde_json::json!({
-                    "subscription_id": c.subscription_id, "cap_cents": c.cap.get(),
-                })).collect::<Vec<_>>(),
-            },
-        })
+                   "cause": actor.default_reason(),
+                   "before": {
+                       "time_zone": before.time_zone,
+                       "quiet_hours": before.quiet_hours.map(clock_pair),
+                       "digest": before.digest,
+                   },
+                   "after": {
+                       "time_zone": time_zone,
+                       "quiet_hours": quiet_hours.map(clock_pair),
+                       "digest": change.digest.unwrap_or(before.digest),
+                       "channels": change.channels.iter().map(|c| serde_json::json!({
+                           "device_id": c.device_id, "channel": c.channel, "enabled": c.enabled,
+        })).collect::<Vec<_>>(),
+                       "deliveries_only": change.deliveries_only.iter().map(|d| serde_json::json!({
+                           "device_id": d.device_id, "enabled": d.enabled,
+                       })).collect::<Vec<_>>(),
+                       "spend_caps": change.spend_caps.iter().map(|c| serde_json::json!({
+                           "subscription_id": c.subscription_id, "cap_cents": c.cap.get(),
+                       })).collect::<Vec<_>>(),
+                   },
+               })
         .to_string(),
     }));
     state.db.apply_changes(&changes).await?;

@@ -6,8 +6,8 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use smartbox_domain::LifecycleState;
-use smartbox_store::VitalsRow;
+use smartbox_domain::{LifecycleState, MailKind};
+use smartbox_store::{MailEventRow, VitalsRow};
 
 use super::format::date_time;
 use super::status_line;
@@ -49,10 +49,15 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
     let mut cards = Vec::new();
     for device in state.db.devices_of_owner(&user.user.id).await? {
         let recent = state.db.events_of_device(&device.id, None, 10).await?;
-        // A returned mailbox reports nothing any more: no mail to announce.
+        // Mail waits from a delivery until a collection (false triggers change nothing); a
+        // returned mailbox reports nothing any more: no mail to announce.
         let mail_waiting = device.lifecycle_state != LifecycleState::Returned
-            && recent.first().is_some_and(|e| e.kind == "mail_arrived");
-        let delivery = recent.iter().find(|e| e.kind == "mail_arrived");
+            && recent
+                .iter()
+                .map(MailEventRow::meaning)
+                .find(|m| *m != MailKind::FalseTrigger)
+                == Some(MailKind::Delivery);
+        let delivery = recent.iter().find(|e| e.meaning() == MailKind::Delivery);
         let vitals = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
         let status = status_line::current(state, &device, now, &tz).await?;
         cards.push(context! {

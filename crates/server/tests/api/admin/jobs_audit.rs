@@ -149,7 +149,7 @@ async fn the_audit_log_is_filtered_by_actor_customer_mailbox_and_action() {
                 .collect()
         };
         assert_eq!(actions(&by_device), ["shipped"], "on {}", app.backend);
-        assert_eq!(actions(&by_customer), ["decommission"]);
+        assert_eq!(actions(&by_customer), ["decommission", "claim"]);
         assert_eq!(actions(&by_action), ["decommission"]);
         assert_eq!(actions(&by_actor), ["shipped"]);
         assert_eq!(by_device.json()[0]["detail"]["cause"], "to the shop");
