@@ -15,7 +15,7 @@
 //! | claim a mailbox (and start its trial) | [`claims::claim`] | page `POST /claim/plan`, JSON `POST /api/v1/claims` |
 //! | activate a mailbox for a customer | [`claims::activate`] | CLI `smartbox devices activate` |
 //! | rename, say where it is | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
-//! | return a mailbox | [`devices::return_device`] | page `POST /devices/{id}/return`, JSON `POST /api/v1/devices/{id}/return` |
+//! | return a mailbox at once (its subscription ends) | [`devices::return_device`] | JSON `POST /api/v1/devices/{id}/return`; staff's receipt of a return |
 //! | cancel at period end | [`subscriptions::cancel`] | page `POST /billing/cancel`, JSON `POST /api/v1/subscriptions/{id}/cancel` |
 //! | take a cancel back | [`subscriptions::resume`] | page `POST /billing/resume`, JSON `POST /api/v1/subscriptions/{id}/resume` |
 //! | price a plan change | [`subscriptions::preview_plan_change`] | page `GET /billing/plan`, JSON `GET /api/v1/subscriptions/{id}/plan-change` |
@@ -27,10 +27,10 @@
 //! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] | admin pages `POST /admin/devices/{id}/{action}`, CLI `smartbox devices decommission`, `smartbox devices refurbish` |
 //! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
 //! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
-//! | check-in interval (with name and location) | [`devices::update`] |
+//! | check-in interval (with name and location) | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
-//! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] |
-//! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON (see `customer_api/mail.rs`) |
+//! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
+//! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their
