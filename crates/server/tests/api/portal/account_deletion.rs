@@ -27,7 +27,15 @@ async fn a_deleted_account_loses_its_photos_and_personal_data_keeps_anonymous_in
                 .is_ok()
         );
 
-        // A wrong password refuses in words and deletes nothing.
+        // A wrong password refuses in words and deletes nothing, in JSON as in the service.
+        let body = serde_json::json!({"password": "not it"});
+        let answer = h.browser.api("DELETE", "/api/v1/account", Some(body)).await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(
+            answer.body.contains("nothing was deleted"),
+            "{}",
+            answer.body
+        );
         let refused = account::delete_account(&app.state, &actor, &h.user_id, Some("not it")).await;
         match refused {
             Err(ServiceError::Invalid { code, message }) => {
