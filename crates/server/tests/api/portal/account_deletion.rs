@@ -167,3 +167,55 @@ async fn a_deleted_account_loses_its_photos_and_personal_data_keeps_anonymous_in
         assert_eq!(again, account::AccountDeleted::default());
     }
 }
+
+#[tokio::test]
+async fn the_account_page_deletes_only_with_the_password_and_the_word_delete() {
+    for app in spawn_apps().await {
+        let mut h = app.household("page@example.com", "SB-DEL-02").await;
+        let page = h.browser.get("/account").await;
+        assert!(page.body.contains("Delete my account"), "{}", page.body);
+        let typo = h
+            .browser
+            .submit(
+                "/account",
+                "/account/delete",
+                &[("password", PASSWORD), ("confirm", "delete")],
+            )
+            .await;
+        assert_eq!(typo.status, 400, "{}", typo.body);
+        assert!(
+            typo.body.contains("Type DELETE to confirm"),
+            "{}",
+            typo.body
+        );
+        assert!(
+            app.state
+                .db
+                .user_by_email("page@example.com")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        let done = h
+            .browser
+            .submit(
+                "/account",
+                "/account/delete",
+                &[("password", PASSWORD), ("confirm", "DELETE")],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert!(done.body.contains("Account deleted"), "{}", done.body);
+        assert!(
+            app.state
+                .db
+                .user_by_email("page@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let after = h.browser.get("/account").await;
+        assert_ne!(after.status, 200, "signed out on {}", app.backend);
+    }
+}
