@@ -124,6 +124,13 @@ enum CustomersCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Delete a customer's account (docs/operations.md, "Deleting an account"): mailboxes
+    /// returned and subscriptions ended, photos and personal data deleted, invoices kept
+    /// anonymised; a confirmation email to the old address.
+    Delete {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +282,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 exported.mailboxes,
                 exported.mail_events,
                 exported.photos
+            );
+            Ok(())
+        }
+        Command::Customers(CustomersCommand::Delete { email }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let user = state
+                .db
+                .user_by_email(&email.trim().to_lowercase())
+                .await?
+                .with_context(|| format!("no account has the email {email}"))?;
+            let deleted = services::account::delete_account(&state, &Actor::Cli, &user.id, None)
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"))?;
+            println!(
+                "deleted the account of {email}: {} mailboxes returned, {} photos deleted",
+                deleted.mailboxes_returned, deleted.photos_deleted
             );
             Ok(())
         }

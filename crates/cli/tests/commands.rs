@@ -149,6 +149,7 @@ fn every_command_has_help() {
         vec!["jobs", "retry", "--help"],
         vec!["keys", "rotate-master", "--help"],
         vec!["customers", "export", "--help"],
+        vec!["customers", "delete", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -464,6 +465,45 @@ fn an_operator_creates_staff_and_decommissions_a_device_and_refurbishing_needs_a
     );
     assert!(
         stderr(&out).contains("no mailbox SB-9999"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn customers_delete_anonymises_the_account_and_refuses_an_unknown_email() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("batch.csv"), "serial\nSB-3001\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &["devices", "import", "batch.csv", "--out", "f.csv"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let activate = [
+        "devices",
+        "activate",
+        "--serial",
+        "SB-3001",
+        "--email",
+        "del@example.com",
+        "--plan",
+        "basic",
+    ];
+    let out = smartbox(dir.path(), &activate, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let delete = ["customers", "delete", "--email", "del@example.com"];
+    let out = smartbox(dir.path(), &delete, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 mailboxes returned"), "{stdout}");
+
+    // The address no longer names an account.
+    let out = smartbox(dir.path(), &delete, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no account has the email"),
         "{}",
         stderr(&out)
     );

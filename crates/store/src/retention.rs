@@ -53,4 +53,25 @@ impl Db {
             .map(|_| ()))?;
         Ok(())
     }
+
+    /// At most `limit` photos of the customer `customer_id`: of events accepted by one of their
+    /// subscriptions or sent by one of their mailboxes (an account deletion removes them all).
+    pub async fn photos_of_customer(
+        &self,
+        customer_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ExpiredPhoto>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT p.event_id, p.idx, p.blob_key, p.thumbnail_key FROM photos p \
+             JOIN mail_events e ON e.id = p.event_id \
+             LEFT JOIN subscriptions s ON s.id = e.subscription_id \
+             LEFT JOIN devices d ON d.id = e.device_id \
+             WHERE s.customer_id = $1 OR d.owner_id = $1 \
+             ORDER BY p.event_id, p.idx LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+    }
 }

@@ -96,3 +96,28 @@ pub(crate) async fn sign_out_others(
     let signed_out = account::sign_out_others(&state, own(&user)).await?;
     Ok(Json(SignedOut { signed_out }))
 }
+
+/// `DELETE /api/v1/account`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AccountDeletion {
+    /// The account's password, to confirm.
+    pub password: String,
+}
+
+#[utoipa::path(delete, path = "/api/v1/account", tag = "customer",
+    request_body(content = AccountDeletion, content_type = "application/json"),
+    responses((status = 204, description = "Deleted (docs/operations.md, \"Deleting an account\"): mailboxes returned, subscriptions ended, photos and personal data deleted, every session ended, a confirmation email sent"),
+        (status = 400, description = "`wrong_password`: nothing was deleted", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 429, description = "The server is busy hashing; retry after `Retry-After`", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(body): Json<AccountDeletion>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let actor = crate::services::Actor::customer(user.user.id.as_str());
+    account::delete_account(&state, &actor, &user.user.id, Some(&body.password)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

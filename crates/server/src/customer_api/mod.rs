@@ -76,6 +76,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/devices/{device_id}/returns/cancel",
             post(returns::cancel),
         )
+        .route(
+            "/api/v1/account",
+            axum::routing::delete(account::delete_account),
+        )
         .route("/api/v1/account/password", post(account::change_password))
         .route("/api/v1/account/sessions", get(account::sessions))
         .route(

@@ -2,10 +2,12 @@
 //! ones refused by [`crate::accounts::password_rules`]) and sign out every other session. A
 //! password change also signs out the other sessions: whoever knew the old one is out.
 
+use smartbox_billing::engine::ReturnCause;
 use smartbox_store::SessionRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes};
 
 use super::{Actor, ServiceError};
+use crate::accounts::mail::{self, Mail};
 use crate::accounts::password_rules;
 use crate::passwords::HashingError;
 use crate::state::AppState;
@@ -105,4 +107,161 @@ pub async fn sign_out_others(state: &AppState, own: Own<'_>) -> Result<usize, Se
     changes.push(audit(state, &actor, own.user_id, "sign_out_other_sessions"));
     state.db.apply_changes(&changes).await?;
     Ok(others)
+}
+
+/// The prefix of the address a deleted account is left with (`deleted-<user id>@invalid`): unique,
+/// never deliverable (`.invalid` is reserved), and how a retry recognises a finished deletion.
+pub const DELETED_EMAIL_PREFIX: &str = "deleted-";
+
+/// The stored password hash of a deleted account: not a PHC string, so no password verifies.
+const UNUSABLE_PASSWORD_HASH: &str = "!deleted";
+
+/// Photos deleted per database read.
+const PHOTO_BATCH: i64 = 200;
+
+/// What an account deletion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountDeleted {
+    /// Mailboxes returned (their live subscription ended at once).
+    pub mailboxes_returned: usize,
+    /// Photos (each with its thumbnail) deleted from the blob store.
+    pub photos_deleted: usize,
+}
+
+/// Deletes the account `user_id` (docs/operations.md, "Deleting an account"). A customer must
+/// give their password (`Some`); staff and the CLI pass `None`.
+///
+/// In order, so that a crash anywhere leaves a state the next call finishes (the function is
+/// idempotent; a finished deletion answers `Ok` again and changes nothing):
+/// 1. every mailbox of the account that can be returned is returned through the billing engine
+///    (lifecycle `returned`, live subscription ended at once, dunning canceled; each its own
+///    transaction), so nothing is charged again;
+/// 2. photos and thumbnails are deleted from the blob store, then their rows (as retention does);
+/// 3. one transaction anonymises the user (see [`Change::AnonymiseUser`]: the personal data
+///    goes, invoices, payments, usage and the audit log stay) with the audit entry;
+/// 4. after the commit, the confirmation email goes to the old address.
+pub async fn delete_account(
+    state: &AppState,
+    actor: &Actor,
+    user_id: &str,
+    password: Option<&str>,
+) -> Result<AccountDeleted, ServiceError> {
+    let user = state
+        .db
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| actor.may_act_for(Some(&u.id)))
+        .ok_or_else(|| ServiceError::not_found("account", user_id))?;
+    if user.email.starts_with(DELETED_EMAIL_PREFIX) {
+        return Ok(AccountDeleted::default());
+    }
+    if let Some(password) = password {
+        let verified = state
+            .hashing
+            .verify(password.to_owned(), user.password_hash.clone())
+            .await
+            .map_err(busy)?;
+        if !verified {
+            return Err(ServiceError::Invalid {
+                code: "wrong_password",
+                message: "The password is not right; nothing was deleted.".to_owned(),
+            });
+        }
+    }
+    let mut done = AccountDeleted::default();
+    let mut device_ids: Vec<String> = state
+        .db
+        .devices_of_owner(&user.id)
+        .await?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    for s in state.db.subscriptions_of_customer(&user.id).await? {
+        if !device_ids.contains(&s.device_id) {
+            device_ids.push(s.device_id);
+        }
+    }
+    let by = actor.audit_name();
+    for device_id in &device_ids {
+        let Some(device) = state.db.device_by_id(device_id).await? else {
+            continue;
+        };
+        if !super::devices::returnable(device.lifecycle_state) {
+            continue;
+        }
+        let cause = ReturnCause {
+            actor: &by,
+            reason: "the account was deleted",
+        };
+        state
+            .billing()
+            .return_device(device_id, state.clock.now(), cause)
+            .await?;
+        done.mailboxes_returned += 1;
+    }
+    state.devices_changed();
+    for device_id in &device_ids {
+        if let Some(live) = state.db.live_subscription_of_device(device_id).await?
+            && live.customer_id == user.id
+        {
+            return Err(ServiceError::Conflict(format!(
+                "The subscription {} could not be ended; nothing personal was deleted yet.",
+                live.id
+            )));
+        }
+    }
+    loop {
+        let photos = state.db.photos_of_customer(&user.id, PHOTO_BATCH).await?;
+        for photo in &photos {
+            for path in std::iter::once(&photo.blob_key).chain(photo.thumbnail_key.as_ref()) {
+                state
+                    .photos
+                    .delete(path)
+                    .await
+                    .map_err(ServiceError::Internal)?;
+            }
+            state.db.delete_photo(&photo.event_id, photo.idx).await?;
+        }
+        done.photos_deleted += photos.len();
+        if photos.len() < PHOTO_BATCH as usize {
+            break;
+        }
+    }
+    let mut changes = Changes::new();
+    changes.push(Change::AnonymiseUser {
+        user_id: user.id.clone(),
+        email: format!("{DELETED_EMAIL_PREFIX}{}@invalid", user.id),
+        password_hash: UNUSABLE_PASSWORD_HASH.to_owned(),
+    });
+    changes.push(Change::Audit(AuditRecord {
+        at: state.clock.now_ms(),
+        actor: by.clone(),
+        entity_type: "user".to_owned(),
+        entity_id: user.id.clone(),
+        action: "delete_account".to_owned(),
+        detail: serde_json::json!({
+            "cause": actor.default_reason(),
+            "mailboxes_returned": done.mailboxes_returned,
+            "photos_deleted": done.photos_deleted,
+        })
+        .to_string(),
+    }));
+    state.db.apply_changes(&changes).await?;
+    state.photos.forget_customer(&user.id);
+    state.devices_changed();
+    mail::send(
+        &state.config,
+        Mail {
+            to: user.email,
+            subject: "Your Smart Mailbox account was deleted".to_owned(),
+            body: "Your Smart Mailbox account has been deleted as you asked.\n\n\
+                   Your mailboxes were returned and their subscriptions ended; you will not be \
+                   charged again. Your photos and personal details are deleted. Invoices and \
+                   payments are kept without your name or address, as accounting law requires.\n\n\
+                   If you did not ask for this, reply to this message.\n"
+                .to_owned(),
+        },
+    )
+    .await;
+    Ok(done)
 }

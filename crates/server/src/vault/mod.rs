@@ -175,6 +175,13 @@ impl PhotoVault {
         Ok(true)
     }
 
+    /// Drops the customer's data key from memory (an account deletion deleted its row).
+    pub fn forget_customer(&self, customer_id: &str) {
+        if let Some(key) = lock(&self.by_customer).remove(customer_id) {
+            lock(&self.by_id).remove(&*key.id);
+        }
+    }
+
     /// The customer's data key, made and stored on first use.
     pub async fn key_of_customer(&self, customer_id: &str) -> anyhow::Result<DataKey> {
         if let Some(key) = lock(&self.by_customer).get(customer_id) {

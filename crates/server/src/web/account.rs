@@ -118,6 +118,60 @@ pub async fn change_password(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /account/delete`: the password and the word DELETE required; answered by a page that
+/// confirms it (every session of the account ended with it).
+pub async fn delete_account(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let refused = |message: String| {
+        view(
+            &state,
+            &visitor,
+            &user,
+            StatusCode::BAD_REQUEST,
+            Some(message),
+            None,
+        )
+    };
+    if form.confirm.trim() != "DELETE" {
+        return refused("Type DELETE to confirm; nothing was deleted.".to_owned()).await;
+    }
+    let actor = crate::services::Actor::customer(user.user.id.as_str());
+    match account::delete_account(&state, &actor, &user.user.id, Some(&form.password)).await {
+        Ok(_) => super::render::ok(
+            &{
+                let mut signed_out = visitor.clone();
+                signed_out.current = None;
+                signed_out
+            },
+            "message.html",
+            context! {
+                title => "Account deleted",
+                message => "Your account is deleted and you are signed out. Your mailboxes were returned, their subscriptions ended and your photos deleted. A confirmation is on its way to your email.",
+                link => "/", link_text => "Home",
+            },
+        ),
+        Err(ServiceError::Invalid { message, .. }) => refused(message).await,
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
     csrf: String,

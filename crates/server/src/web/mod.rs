@@ -76,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .route("/billing/resume", post(billing::resume))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
+        .route("/account/delete", post(account::delete_account))
         .route(
             "/account/sessions/sign-out-others",
             post(account::sign_out_others),

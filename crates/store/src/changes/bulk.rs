@@ -57,7 +57,8 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetPasswordHash { .. }
                 | Change::InsertReturn(_)
                 | Change::CloseReturn { .. }
-                | Change::EndOtherSessions { .. } => false,
+                | Change::EndOtherSessions { .. }
+                | Change::AnonymiseUser { .. } => false,
             })
         })
 }

@@ -187,6 +187,17 @@ pub enum Change {
         mark: DeviceMark,
         at: i64,
     },
+    /// Removes a user's personal data and keeps the row (invoices, payments, usage and the
+    /// audit log point at it): `email` becomes the given placeholder, the password hash one no
+    /// password matches, name, quiet hours and card cleared, time zone back to UTC; sessions,
+    /// reset links, push subscriptions, the webhook, the digest setting, notification records
+    /// and the photo data key deleted; the user's mailboxes lose their owner, name, location,
+    /// WiFi credentials, reference frames and notification preferences. Idempotent.
+    AnonymiseUser {
+        user_id: String,
+        email: String,
+        password_hash: String,
+    },
 }
 
 /// A date staff record on a device.
@@ -838,9 +849,45 @@ macro_rules! run_change {
                     .await
                     .map(|_| None)
             }
+            Change::AnonymiseUser {
+                user_id,
+                email,
+                password_hash,
+            } => {
+                sqlx::query(
+                    "UPDATE users SET email = $2, password_hash = $3, display_name = '', \
+                     time_zone = 'UTC', quiet_start_min = NULL, quiet_end_min = NULL, \
+                     default_payment_method_id = NULL WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(email)
+                .bind(password_hash)
+                .execute(&mut *conn)
+                .await?;
+                for sql in ANONYMISE_USER_SQL {
+                    sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
+                }
+                Ok(None)
+            }
         }
     }};
 }
+
+/// What [`Change::AnonymiseUser`] deletes and detaches after rewriting the user row, in order
+/// (the mailboxes lose their owner last, once what hangs off them is gone).
+const ANONYMISE_USER_SQL: [&str; 11] = [
+    "DELETE FROM sessions WHERE user_id = $1",
+    "DELETE FROM password_resets WHERE user_id = $1",
+    "DELETE FROM push_subscriptions WHERE user_id = $1",
+    "DELETE FROM customer_webhooks WHERE user_id = $1",
+    "DELETE FROM notification_digests WHERE user_id = $1",
+    "DELETE FROM notification_deliveries WHERE user_id = $1",
+    "DELETE FROM photo_data_keys WHERE customer_id = $1",
+    "DELETE FROM notification_prefs WHERE device_id IN (SELECT id FROM devices WHERE owner_id = $1)",
+    "DELETE FROM device_wifi WHERE device_id IN (SELECT id FROM devices WHERE owner_id = $1)",
+    "DELETE FROM mailbox_references WHERE device_id IN (SELECT id FROM devices WHERE owner_id = $1)",
+    "UPDATE devices SET owner_id = NULL, name = '', location = '' WHERE owner_id = $1",
+];
 
 impl Db {
     /// Writes one change set atomically; [`Applied::Stale`] when a guard did not hold (then

@@ -3,6 +3,7 @@
 //! `SMARTBOX_TEST_POSTGRES_URL` is set. The browser story (headless Chromium) runs when
 //! `SMARTBOX_TEST_CHROMEDRIVER` names a chromedriver.
 
+mod account_deletion;
 mod accounts;
 mod api_parity;
 mod authorization;
