@@ -5,8 +5,7 @@
 //! [`super::staff_devices::receive_return`]) the return closes and the mailbox is returned (its
 //! subscription ends).
 
-use rand::Rng;
-use smartbox_domain::DeviceId;
+use smartbox_domain::{ClaimCode, DeviceId};
 use smartbox_store::ReturnRow;
 use smartbox_store::changes::{Applied, AuditRecord, Change, Changes};
 
@@ -31,14 +30,13 @@ pub const REASONS: &[&str] = &[
 /// The address the box goes back to.
 pub const WAREHOUSE: &str = "Smart Mailbox Returns, 12 Depot Road, Springfield 01010";
 
-/// `RMA-` and 8 characters of Crockford base32.
+/// `RMA-` and 8 characters of Crockford base32 (the claim code's alphabet: read off a slip, no
+/// digit is mistaken for a letter).
 fn new_rma() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::rng();
-    let code: String = (0..8)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
-    format!("RMA-{code}")
+    format!(
+        "RMA-{}",
+        ClaimCode::from_random_bytes(rand::random()).as_str()
+    )
 }
 
 fn audit(state: &AppState, actor: &Actor, r: &ReturnRow, action: &str) -> Change {

@@ -59,7 +59,7 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
                 == Some(MailKind::Delivery);
         let delivery = recent.iter().find(|e| e.meaning() == MailKind::Delivery);
         let vitals = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
-        let status = status_line::current(state, &device, now, &tz).await?;
+        let status = status_line::current(state, &device, recent.first(), now, &tz).await?;
         cards.push(context! {
             id => device.id.clone(),
             name => display_name(&device),

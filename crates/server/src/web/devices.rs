@@ -35,7 +35,9 @@ pub async fn page(
     let now = state.clock.now_ms();
     let mut devices = Vec::new();
     for d in state.db.devices_of_owner(&user.user.id).await? {
-        let status = status_line::current(&state, &d, now, &user.user.time_zone).await?;
+        let latest = state.db.events_of_device(&d.id, None, 1).await?;
+        let status =
+            status_line::current(&state, &d, latest.first(), now, &user.user.time_zone).await?;
         devices.push(context! {
             id => d.id.clone(), name => display_name(&d), serial => d.serial.clone(), location => d.location.clone(),
             lifecycle => words::lifecycle(d.lifecycle_state), status => status.text, late => status.warn,
@@ -60,9 +62,11 @@ async fn device_view(
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let tz = &user.user.time_zone;
-    let vitals = state.db.vitals_since(&device.id, now - 7 * DAY_MS).await?;
-    let history: Vec<_> = vitals
+    // One read of the month's readings: the chart draws them all, the table the last week's.
+    let month = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
+    let history: Vec<_> = month
         .iter()
+        .filter(|v| v.recorded_at >= now - 7 * DAY_MS)
         .rev()
         .take(50)
         .map(|v| context! {
@@ -70,8 +74,8 @@ async fn device_view(
             signal => v.signal_dbm, network => words::network(Some(&v.network)), firmware => v.firmware_version.clone(), queue => v.sd_queue_len,
         })
         .collect();
-    let month = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
-    let line = status_line::current(state, device, now, tz).await?;
+    let latest = state.db.events_of_device(&device.id, None, 1).await?;
+    let line = status_line::current(state, device, latest.first(), now, tz).await?;
     let open_return = state.db.open_return_of_device(&device.id).await?;
     render::page(
         visitor,

@@ -63,15 +63,15 @@ fn when(ms: i64, now: i64, tz: &str) -> String {
     }
 }
 
-/// What the mailbox is doing now, read from the store: its newest event (photos arriving?) and
-/// whether a return of it is started.
+/// What the mailbox is doing now: `latest`, its newest event, which the caller has already read
+/// (photos arriving?), and from the store whether a return of it is started.
 pub async fn current(
     state: &AppState,
     device: &DeviceRow,
+    latest: Option<&MailEventRow>,
     now: i64,
     tz: &str,
 ) -> Result<StatusLine, StoreError> {
-    let latest = state.db.events_of_device(&device.id, None, 1).await?;
     let returning = state.db.open_return_of_device(&device.id).await?.is_some();
     let ended = device.lifecycle_state == LifecycleState::ActiveSubscription
         && state
@@ -82,7 +82,7 @@ pub async fn current(
     Ok(status_line(
         device,
         Activity {
-            sending: sending(latest.first(), now),
+            sending: sending(latest, now),
             returning,
             ended,
         },
