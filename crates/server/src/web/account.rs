@@ -2,7 +2,7 @@
 //! see the signed-in sessions and sign out the others, and download everything as a zip
 //! (`crate::account_export`). The actions are `services::account`.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 
 use axum::Form;
 use axum::body::Body;
@@ -211,9 +211,10 @@ pub async fn export(
         .map_err(PageError::Internal)?;
     file.seek(SeekFrom::Start(0))
         .map_err(|err| PageError::Internal(err.into()))?;
-    let chunks = futures::stream::unfold(file, |mut file| async move {
+    // Read back on tokio's blocking pool, not on the request's worker thread.
+    let chunks = futures::stream::unfold(tokio::fs::File::from_std(file), |mut file| async move {
         let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf) {
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
