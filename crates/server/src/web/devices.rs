@@ -201,21 +201,33 @@ pub async fn save(
         Ok(device) => {
             Ok(Redirect::to(&after(&format!("/devices/{}", device.id), "saved")).into_response())
         }
-        Err(ServiceError::Invalid { message, .. }) => {
-            let device = services::devices::get(&state, &actor, &id).await?;
-            device_view(
-                &state,
-                &visitor,
-                &user,
-                &device,
-                StatusCode::BAD_REQUEST,
-                Some(message),
-                None,
-            )
-            .await
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => refused(&state, &visitor, &user, &id, err).await,
     }
+}
+
+/// A change the service refused for its input, shown on the mailbox's page with its sentence
+/// (400); any other error as the portal shows errors.
+async fn refused(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    id: &DeviceId,
+    err: ServiceError,
+) -> Result<Response, PageError> {
+    let ServiceError::Invalid { message, .. } = err else {
+        return Err(err.into());
+    };
+    let device = services::devices::get(state, &actor(user), id).await?;
+    device_view(
+        state,
+        visitor,
+        user,
+        &device,
+        StatusCode::BAD_REQUEST,
+        Some(message),
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,20 +262,7 @@ pub async fn start_return(
         Ok(_) => {
             Ok(Redirect::to(&after(&format!("/devices/{id}"), "return_started")).into_response())
         }
-        Err(ServiceError::Invalid { message, .. }) => {
-            let device = services::devices::get(&state, &actor(&user), &id).await?;
-            device_view(
-                &state,
-                &visitor,
-                &user,
-                &device,
-                StatusCode::BAD_REQUEST,
-                Some(message),
-                None,
-            )
-            .await
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => refused(&state, &visitor, &user, &id, err).await,
     }
 }
 
