@@ -2,6 +2,7 @@
 //! cuts at every byte, is offered oldest first, and makes room by dropping the oldest events.
 
 mod disk;
+mod fuzz_seeds;
 
 use disk::{DiskError, PowerCutDisk, SMALL_CARD, card, metadata_end};
 use embassy_futures::block_on;
