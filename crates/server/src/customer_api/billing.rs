@@ -321,9 +321,11 @@ impl utoipa::ToSchema for PaymentMethodRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TestCard {
     pub number: String,
-    #[schema(minimum = 0, maximum = 255)]
+    #[schema(minimum = 1, maximum = 12)]
+    #[serde(deserialize_with = "super::whole_number::whole")]
     pub exp_month: u8,
     #[schema(minimum = 0, maximum = 65535)]
+    #[serde(deserialize_with = "super::whole_number::whole")]
     pub exp_year: u16,
     pub cvc: String,
 }

@@ -1,7 +1,13 @@
 //! The customer API's part of `/api/openapi.json`, generated from the handlers' annotations.
 
+use smartbox_domain::checkin::INTERVALS_S;
+use smartbox_domain::mail::{MailCategory, MailKind};
+use utoipa::openapi::schema::{OneOfBuilder, Schema, SchemaType};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Type};
 use utoipa::{Modify, OpenApi};
+
+use smartbox_store::UNCATEGORISED;
 
 /// The customer JSON API (`/api/v1/`).
 #[derive(Debug, OpenApi)]
@@ -112,4 +118,77 @@ impl Modify for SessionCookie {
             ))),
         );
     }
+}
+
+/// A text field that takes one of `values`: the schema lists them so that clients (and
+/// schemathesis) send only what the handler accepts.
+fn one_of_names(values: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+}
+
+/// The events filter's `kind`: the domain's [`MailKind`] names.
+pub(crate) fn mail_kind() -> ObjectBuilder {
+    one_of_names(MailKind::ALL.iter().map(|k| k.as_str()))
+}
+
+/// The body of a correction: a delivery with an optional category, or a collection or false
+/// trigger without one (`Correction::parse` refuses a category on anything but a delivery).
+pub(crate) fn correction() -> RefOr<Schema> {
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    let category = OneOfBuilder::new()
+        .item(one_of_names(MailCategory::ALL.iter().map(|c| c.as_str())))
+        .item(null());
+    let delivery = ObjectBuilder::new()
+        .property("kind", one_of_names([MailKind::Delivery.as_str()]))
+        .required("kind")
+        .property(
+            "category",
+            category.description(Some(
+                "What arrived: letter, large_envelope, package, magazine or flyer",
+            )),
+        );
+    let other = ObjectBuilder::new()
+        .property(
+            "kind",
+            one_of_names(
+                MailKind::ALL
+                    .iter()
+                    .filter(|k| **k != MailKind::Delivery)
+                    .map(|k| k.as_str()),
+            ),
+        )
+        .required("kind")
+        .property("category", null());
+    RefOr::T(
+        OneOfBuilder::new()
+            .item(delivery)
+            .item(other)
+            .description(Some("What the customer says an event was"))
+            .into(),
+    )
+}
+
+/// The events filter's `category`: a category, or `uncategorised`.
+pub(crate) fn mail_category_filter() -> ObjectBuilder {
+    one_of_names(
+        MailCategory::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .chain([UNCATEGORISED]),
+    )
+}
+
+/// `checkin_interval_s` of a mailbox change: one of the domain's [`INTERVALS_S`], or `null` (no
+/// change).
+pub(crate) fn checkin_interval() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .enum_values(Some(
+            INTERVALS_S
+                .iter()
+                .map(|s| serde_json::Value::from(*s))
+                .chain([serde_json::Value::Null]),
+        ))
 }

@@ -12,14 +12,21 @@ use crate::services;
 use crate::services::mail::Correction;
 use crate::state::AppState;
 
-/// What the customer says an event was.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// What the customer says an event was: `kind` delivery, collection or false_trigger; a
+/// delivery's `category` (letter, large_envelope, package, magazine, flyer), omitted otherwise.
+#[derive(Debug, Deserialize)]
 pub struct CorrectionRequest {
-    /// delivery, collection or false_trigger.
     pub kind: String,
-    /// A delivery's category (letter, large_envelope, package, magazine, flyer); omit otherwise.
     pub category: Option<String>,
 }
+
+impl utoipa::PartialSchema for CorrectionRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::docs::correction()
+    }
+}
+
+impl utoipa::ToSchema for CorrectionRequest {}
 
 #[utoipa::path(post, path = "/api/v1/events/{event_id}/correction", tag = "customer",
     params(("event_id" = String, Path, description = "Event id")),
@@ -37,6 +44,16 @@ pub(crate) async fn correct(
     Path(event_id): Path<String>,
     Json(request): Json<CorrectionRequest>,
 ) -> Result<Json<Event>, ApiError> {
+    // The page's form sends an empty category for "none"; the API takes `null` or a name, exactly.
+    if let Some(category) = &request.category
+        && (category.is_empty() || category.trim() != category)
+    {
+        return Err(services::ServiceError::Invalid {
+            code: "invalid_category",
+            message: format!("{category:?} is not a category: name one, or send null"),
+        }
+        .into());
+    }
     let correction = Correction::parse(&request.kind, request.category.as_deref())?;
     let event = services::mail::correct(&state, &actor(&user), &event_id, correction).await?;
     let photos = state.db.photos_of_event(&event.id).await?;

@@ -13,6 +13,7 @@ mod docs;
 mod mail;
 mod returns;
 mod settings;
+mod whole_number;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -225,6 +226,8 @@ pub struct DeviceUpdate {
     #[schema(max_length = 60, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub location: Option<String>,
     /// Seconds between check-ins: 1800, 3600, 7200, 10800, 21600 (the default), 43200 or 86400.
+    #[schema(schema_with = docs::checkin_interval)]
+    #[serde(default, deserialize_with = "whole_number::whole_or_null")]
     pub checkin_interval_s: Option<i64>,
 }
 
@@ -305,8 +308,10 @@ pub struct Event {
 pub struct EventsQuery {
     pub device_id: Option<String>,
     /// A category (letter, large_envelope, package, magazine, flyer), or `uncategorised`.
+    #[param(schema_with = docs::mail_category_filter)]
     pub category: Option<String>,
     /// What the photos showed: delivery, collection or false_trigger.
+    #[param(schema_with = docs::mail_kind)]
     pub kind: Option<String>,
     /// Cursor from the previous page's `next`.
     pub before: Option<String>,

@@ -18,7 +18,8 @@ use crate::state::AppState;
 /// `POST /api/v1/devices/{id}/returns`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReturnRequest {
-    /// Why the mailbox goes back (1-500 characters).
+    /// Why the mailbox goes back (1-500 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: String,
 }
 

@@ -104,6 +104,7 @@ pub struct ChannelUpdate {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SpendCapUpdate {
     pub subscription_id: String,
+    #[serde(deserialize_with = "super::whole_number::whole")]
     pub cap_cents: i64,
 }
 

@@ -157,3 +157,117 @@ async fn the_handlers_refuse_what_the_document_refuses_and_take_what_it_takes() 
         .await;
     assert_eq!(card.status, StatusCode::OK, "{}", card.body);
 }
+
+/// schemathesis with every check on (`positive_data_acceptance` too) sent requests the document
+/// allowed and the handlers refused: the kinds, categories and check-in intervals are now the
+/// domain's lists, a correction's category only on a delivery, a card's month 1 to 12.
+#[test]
+fn choices_the_handlers_check_are_lists_in_the_document() {
+    use smartbox_domain::checkin::INTERVALS_S;
+    use smartbox_domain::mail::{MailCategory, MailKind};
+
+    let schemas = schemas();
+    let mut intervals: Vec<Value> = INTERVALS_S.iter().map(|s| json!(s)).collect();
+    intervals.push(Value::Null);
+    assert_eq!(
+        schemas["DeviceUpdate"]["properties"]["checkin_interval_s"]["enum"],
+        Value::Array(intervals)
+    );
+
+    let correction = schemas["CorrectionRequest"]["oneOf"]
+        .as_array()
+        .expect("oneOf")
+        .clone();
+    assert_eq!(correction.len(), 2);
+    assert_eq!(
+        correction[0]["properties"]["kind"]["enum"],
+        json!([MailKind::Delivery.as_str()])
+    );
+    let categories: Vec<&str> = MailCategory::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        correction[0]["properties"]["category"]["oneOf"][0]["enum"],
+        json!(categories)
+    );
+    assert_eq!(
+        correction[1]["properties"]["kind"]["enum"],
+        json!([
+            MailKind::Collection.as_str(),
+            MailKind::FalseTrigger.as_str()
+        ])
+    );
+    assert_eq!(correction[1]["properties"]["category"]["type"], "null");
+
+    let month = &schemas["TestCard"]["properties"]["exp_month"];
+    assert_eq!(
+        (month["minimum"].clone(), month["maximum"].clone()),
+        (json!(1), json!(12))
+    );
+
+    let document = serde_json::to_value(smartbox_server::openapi::document()).expect("json");
+    let kind = document["paths"]["/api/v1/events"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "kind")
+        .expect("a kind filter")
+        .clone();
+    let kinds: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(kind["schema"]["enum"], json!(kinds), "{kind}");
+}
+
+#[tokio::test]
+async fn a_card_month_out_of_range_is_refused_before_the_provider_and_floats_that_are_whole_are_taken()
+ {
+    let app = spawn_sqlite().await;
+    let mut household = app.household("zoe@example.com", "SB-OAS-0003").await;
+    let browser = &mut household.browser;
+
+    for month in [0, 13] {
+        let answer = browser
+            .api(
+                "POST",
+                "/api/v1/payment-method",
+                Some(json!({"card": {"number": "4242424242424242", "exp_month": month, "exp_year": 2030, "cvc": "123"}})),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{month}: {}",
+            answer.body
+        );
+        assert_eq!(answer.json()["error"], "invalid_card");
+    }
+    let half = browser
+        .api(
+            "POST",
+            "/api/v1/payment-method",
+            Some(json!({"card": {"number": "4242424242424242", "exp_month": 1.5, "exp_year": 2030, "cvc": "123"}})),
+        )
+        .await;
+    assert_eq!(
+        half.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        half.body
+    );
+    let whole = browser
+        .api(
+            "POST",
+            "/api/v1/payment-method",
+            Some(json!({"card": {"number": "4242424242424242", "exp_month": 12.0, "exp_year": 2030.0, "cvc": "123"}})),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
+
+    let path = format!("/api/v1/devices/{}", household.device_id);
+    let hourly = browser
+        .api("PATCH", &path, Some(json!({"checkin_interval_s": 3600.0})))
+        .await;
+    assert_eq!(hourly.status, StatusCode::OK, "{}", hourly.body);
+    assert_eq!(hourly.json()["checkin_interval_s"], 3600);
+    let unchanged = browser
+        .api("PATCH", &path, Some(json!({"checkin_interval_s": null})))
+        .await;
+    assert_eq!(unchanged.json()["checkin_interval_s"], 3600);
+}
