@@ -546,15 +546,10 @@ async fn a_guard_failing_inside_a_batch_falls_back_to_one_set_at_a_time() {
 #[tokio::test]
 async fn an_idle_claim_only_reads_so_it_never_waits_for_the_write_lock() {
     let t = testing::sqlite().await;
-    let Db::Sqlite(pool) = &t.db else {
-        unreachable!("testing::sqlite is SQLite")
-    };
     // Another writer holds SQLite's one write lock, as the device API's group commit does.
-    let mut writer = pool.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *writer)
+    let writer = testing::hold_write_lock(&t.db)
         .await
-        .unwrap();
+        .expect("testing::sqlite is SQLite");
     let claimed = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         t.db.claim_job_of_kinds("w", &["payment_retry"], 10, 1_000),
@@ -562,5 +557,5 @@ async fn an_idle_claim_only_reads_so_it_never_waits_for_the_write_lock() {
     .await
     .expect("a poll with nothing due answers without waiting for the writer");
     assert_eq!(claimed.unwrap().map(|j| j.id), None);
-    sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
+    writer.release().await;
 }
