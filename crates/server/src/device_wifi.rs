@@ -11,15 +11,7 @@ use smartbox_store::DeviceWifiRow;
 
 use crate::state::AppState;
 
-/// A device's saved credentials, opened, with the device's last report (the device context).
-/// `Debug` hides the passphrase ([`WifiCredentials`]'s own).
-#[derive(Debug, Clone)]
-pub struct SavedWifi {
-    pub version: u64,
-    pub credentials: WifiCredentials,
-    /// The version and status the device last reported.
-    pub reported: (u64, Option<WifiStatus>),
-}
+pub use crate::device_caches::SavedWifi;
 
 /// The stored plaintext: the SSID's length as one byte, the SSID, the passphrase.
 pub fn plaintext(credentials: &WifiCredentials) -> Vec<u8> {
