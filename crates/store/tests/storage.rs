@@ -42,6 +42,18 @@ async fn customer_with_device(db: &Db, serial: &str) -> (String, String) {
     (user_id, device_id)
 }
 
+/// Saves WiFi credentials as the portal's service does: one change set.
+async fn save_wifi(db: &Db, device_id: &str, ssid: &str, sealed: Vec<u8>, version: i64) {
+    let mut changes = smartbox_store::changes::Changes::new();
+    changes.push(smartbox_store::changes::Change::SetDeviceWifi {
+        device_id: device_id.to_owned(),
+        ssid: ssid.to_owned(),
+        sealed,
+        version,
+    });
+    db.apply_changes(&changes).await.unwrap();
+}
+
 async fn seed_plan(db: &Db) {
     db.upsert_plan(&PlanRow {
         id: "basic".into(),
@@ -145,15 +157,11 @@ async fn wifi_credentials_are_replaced_by_a_new_save_and_keep_the_device_report(
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0400").await;
         assert_eq!(t.db.device_wifi(&device_id).await.unwrap(), None);
-        t.db.set_device_wifi(&device_id, "home", &[1, 2], 5_000)
-            .await
-            .unwrap();
+        save_wifi(&t.db, &device_id, "home", vec![1, 2], 5_000).await;
         t.db.record_wifi_report(&device_id, 5_000, "joined", 6_000)
             .await
             .unwrap();
-        t.db.set_device_wifi(&device_id, "cabin", &[3, 4], 7_000)
-            .await
-            .unwrap();
+        save_wifi(&t.db, &device_id, "cabin", vec![3, 4], 7_000).await;
         let row = t.db.device_wifi(&device_id).await.unwrap().unwrap();
         assert_eq!(
             (row.ssid.as_str(), row.sealed.as_slice(), row.version),
