@@ -21,7 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use smartbox_domain::DeviceId;
+use smartbox_domain::{DeviceId, InvoiceId, UserId};
 use smartbox_store::{DeviceRow, GalleryFilter, SubscriptionRow};
 
 use crate::accounts::ApiUser;
@@ -469,7 +469,10 @@ pub(crate) async fn invoices(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Invoice>>, ApiError> {
-    let rows = state.db.invoices_of_customer(&user.user.id).await?;
+    let rows = state
+        .db
+        .invoices_of_customer(&UserId::new(user.user.id.as_str()))
+        .await?;
     Ok(Json(
         rows.into_iter()
             .filter(|i| i.status.is_issued())
@@ -490,13 +493,13 @@ pub(crate) async fn invoice(
 ) -> Result<Json<Invoice>, ApiError> {
     let row = state
         .db
-        .invoice_by_id(&invoice_id)
+        .invoice_by_id(&InvoiceId::new(invoice_id.as_str()))
         .await?
         .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| ApiError::NotFound(format!("no invoice {invoice_id}")))?;
     let lines = state
         .db
-        .invoice_lines(&row.id)
+        .invoice_lines(&InvoiceId::new(row.id.as_str()))
         .await?
         .into_iter()
         .map(|l| InvoiceLine {
