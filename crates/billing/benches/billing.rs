@@ -14,7 +14,7 @@ use smartbox_billing::{BillingEngine, SandboxProvider};
 use smartbox_domain::PlanId;
 use smartbox_domain::period::nth_period;
 use smartbox_store::testing::{self, TestDb};
-use smartbox_store::{Db, PlanRow, on_pool};
+use smartbox_store::{Db, PlanRow};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -99,100 +99,54 @@ async fn seed(db: &Db, count: usize) {
     }
     let period = nth_period(ANCHOR, 0);
     let (start, end) = (ms(period.start), ms(period.end));
+    // A literal blob: the device secrets are never read here.
+    let secret = match db.backend() {
+        smartbox_store::Backend::Sqlite => "X'0000000000000000'",
+        smartbox_store::Backend::Postgres => "'\\x0000000000000000'::bytea",
+    };
     let ids: Vec<usize> = (0..count).collect();
     for chunk in ids.chunks(CHUNK) {
-        let rows = |columns: usize| {
-            (0..chunk.len())
-                .map(|r| {
-                    let cells: Vec<String> = (1..=columns)
-                        .map(|c| format!("${}", r * columns + c))
-                        .collect();
-                    format!("({})", cells.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+        let values = |row: &dyn Fn(usize) -> String| {
+            chunk.iter().map(|&i| row(i)).collect::<Vec<_>>().join(", ")
         };
-        let users = format!(
-            "INSERT INTO users (id, email, password_hash, role, created_at, provider_customer_id, \
-             default_payment_method_id) VALUES {}",
-            rows(7)
-        );
-        let devices = format!(
-            "INSERT INTO devices (id, serial, secret_ciphertext, claim_code_hash, owner_id, \
-             lifecycle_state, created_at) VALUES {}",
-            rows(7)
-        );
-        let subscriptions = format!(
-            "INSERT INTO subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, \
-             current_period_start, current_period_end, created_at, updated_at) VALUES {}",
-            rows(10)
-        );
-        let heavy: Vec<usize> = chunk.iter().copied().filter(|i| i % 10 == 0).collect();
-        let usage_rows = (0..heavy.len())
-            .map(|r| {
-                let cells: Vec<String> = (1..=5).map(|c| format!("${}", r * 5 + c)).collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let usage = format!(
-            "INSERT INTO usage_periods (subscription_id, period_start, period_end, notifications, \
-             data_bytes) VALUES {usage_rows}"
-        );
-        on_pool!(db, pool => {
-            let mut tx = pool.begin().await.expect("begin");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(users.as_str()));
-            for i in chunk {
-                q = q
-                    .bind(format!("user-{i}"))
-                    .bind(format!("customer{i}@example.com"))
-                    .bind("argon2id$bench")
-                    .bind("customer")
-                    .bind(start)
-                    .bind(format!("sbx_cus_{i:024}"))
-                    .bind(format!("sbx_pm_4242_{i:024}"));
-            }
-            q.execute(&mut *tx).await.expect("users");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(devices.as_str()));
-            for i in chunk {
-                q = q
-                    .bind(format!("dev-{i}"))
-                    .bind(format!("SB-{i:08}"))
-                    .bind(vec![0u8; 8])
-                    .bind("hash")
-                    .bind(format!("user-{i}"))
-                    .bind("active_subscription")
-                    .bind(start);
-            }
-            q.execute(&mut *tx).await.expect("devices");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(subscriptions.as_str()));
-            for i in chunk {
-                q = q
-                    .bind(format!("sub-{i}"))
-                    .bind(format!("dev-{i}"))
-                    .bind(format!("user-{i}"))
-                    .bind(PlanId::ALL[i % 3].as_str())
-                    .bind("active")
-                    .bind(ms(ANCHOR))
-                    .bind(start)
-                    .bind(end)
-                    .bind(start)
-                    .bind(start);
-            }
-            q.execute(&mut *tx).await.expect("subscriptions");
-            if !heavy.is_empty() {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(usage.as_str()));
-                for i in &heavy {
-                    q = q
-                        .bind(format!("sub-{i}"))
-                        .bind(start)
-                        .bind(end)
-                        .bind(503_i64)
-                        .bind(20_150_000_000_i64);
-                }
-                q.execute(&mut *tx).await.expect("usage");
-            }
-            tx.commit().await.expect("commit");
+        let users = values(&|i| {
+            format!(
+                "('user-{i}', 'customer{i}@example.com', 'argon2id$bench', 'customer', {start}, \
+                 'sbx_cus_{i:024}', 'sbx_pm_4242_{i:024}')"
+            )
         });
+        let devices = values(&|i| {
+            format!(
+                "('dev-{i}', 'SB-{i:08}', {secret}, 'hash', 'user-{i}', 'active_subscription', {start})"
+            )
+        });
+        let subscriptions = values(&|i| {
+            format!(
+                "('sub-{i}', 'dev-{i}', 'user-{i}', '{}', 'active', {}, {start}, {end}, {start}, {start})",
+                PlanId::ALL[i % 3].as_str(),
+                ms(ANCHOR)
+            )
+        });
+        let mut script = format!(
+            "INSERT INTO users (id, email, password_hash, role, created_at, provider_customer_id, \
+             default_payment_method_id) VALUES {users}; \
+             INSERT INTO devices (id, serial, secret_ciphertext, claim_code_hash, owner_id, \
+             lifecycle_state, created_at) VALUES {devices}; \
+             INSERT INTO subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, \
+             current_period_start, current_period_end, created_at, updated_at) VALUES {subscriptions};"
+        );
+        let heavy: Vec<String> = chunk
+            .iter()
+            .filter(|i| *i % 10 == 0)
+            .map(|i| format!("('sub-{i}', {start}, {end}, 503, 20150000000)"))
+            .collect();
+        if !heavy.is_empty() {
+            script.push_str(&format!(
+                " INSERT INTO usage_periods (subscription_id, period_start, period_end, \
+                 notifications, data_bytes) VALUES {};",
+                heavy.join(", ")
+            ));
+        }
+        testing::execute(db, &script).await;
     }
 }

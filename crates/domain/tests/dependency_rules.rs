@@ -114,6 +114,21 @@ const MODULE_RULES: &[(&str, &str, &str)] = &[
         "jobs do not use the JSON API",
     ),
     (
+        "crates/server/src/state.rs",
+        "crate::device_api",
+        "the state holds the device API's caches as data (device_caches), not the device API",
+    ),
+    (
+        "crates/server/src/device_caches",
+        "crate::state",
+        "the device API's caches are data the state holds: they do not reach back into it",
+    ),
+    (
+        "crates/server/src/device_caches",
+        "crate::device_api",
+        "the caches are shared by the state and the device API, and import neither",
+    ),
+    (
         "crates/billing/src/engine/decide.rs",
         "super::collect",
         "decisions are pure: collecting (charging) calls them, not the other way",

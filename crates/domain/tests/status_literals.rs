@@ -7,6 +7,11 @@
 //! The scan reads each source file up to its `#[cfg(test)]` module (unit tests may spell what
 //! they expect to find stored) and skips `//` comments. Literals that spell a status name but
 //! mean something else are listed in [`OTHER_MEANINGS`] with what they mean.
+//!
+//! Ids likewise: a store function takes the typed ids of `smartbox_domain::record_ids`
+//! (`&DeviceId`, `&UserId`, ...), never `*_id: &str`. The store modules not yet converted are
+//! listed in [`UNTYPED_IDS`] with how many such parameters they still have: a new one fails,
+//! and so does a module that dropped some without lowering its count (the list only shrinks).
 
 mod source_scan;
 
@@ -163,4 +168,87 @@ fn every_other_meaning_still_occurs() {
             "{file} no longer spells \"{literal}\" ({meaning}): remove it from OTHER_MEANINGS"
         );
     }
+}
+
+/// The store, whose functions take typed ids.
+const STORE: &str = "crates/store/src";
+
+/// `(store file, how many `*_id: &str` parameters it still has)`: the modules not yet converted
+/// to typed ids. Only ever lowered.
+const UNTYPED_IDS: &[(&str, usize)] = &[
+    ("crates/store/src/admin.rs", 2),
+    ("crates/store/src/audit.rs", 1),
+    ("crates/store/src/billing.rs", 1),
+    ("crates/store/src/device_traffic.rs", 2),
+    ("crates/store/src/device_wifi.rs", 2),
+    ("crates/store/src/devices.rs", 4),
+    ("crates/store/src/events.rs", 4),
+    ("crates/store/src/firmware.rs", 1),
+    ("crates/store/src/keys.rs", 1),
+    ("crates/store/src/mail_readings.rs", 4),
+    ("crates/store/src/notifications.rs", 8),
+    ("crates/store/src/portal.rs", 9),
+    ("crates/store/src/retention.rs", 2),
+    ("crates/store/src/returns.rs", 1),
+    ("crates/store/src/sessions.rs", 4),
+    ("crates/store/src/subscriptions.rs", 3),
+    ("crates/store/src/usage.rs", 3),
+    ("crates/store/src/users.rs", 1),
+    ("crates/store/src/vitals.rs", 1),
+];
+
+/// The lines of `source` (outside comments and test modules) with a `*_id: &str` parameter. The
+/// payment provider's ids (`provider_*_id`) are its text, not ours, and are not counted.
+fn untyped_ids(source: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (number, line) in source.lines().enumerate() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = code_of(line);
+        if code.contains("_id: &str") && !code.contains("provider_") {
+            found.push(number + 1);
+        }
+    }
+    found
+}
+
+#[test]
+fn store_functions_take_typed_ids_and_no_module_adds_an_untyped_one() {
+    let mut files = Vec::new();
+    rust_files(&root().join(STORE), &mut files);
+    files.sort();
+    let mut offences = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).expect("a readable source file");
+        let relative = relative(&file);
+        let lines = untyped_ids(&source);
+        let allowed = UNTYPED_IDS
+            .iter()
+            .find(|(f, _)| *f == relative)
+            .map_or(0, |(_, n)| *n);
+        if lines.len() > allowed {
+            let at: Vec<String> = lines.iter().map(|l| format!("{relative}:{l}")).collect();
+            offences.push(format!(
+                "{} (allowed {allowed}; take a `&DeviceId`, `&UserId`, ... instead)",
+                at.join(", ")
+            ));
+        } else if lines.len() < allowed {
+            offences.push(format!(
+                "{relative} has {} untyped ids now: lower its UNTYPED_IDS count from {allowed}",
+                lines.len()
+            ));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "store functions taking an id as a `&str`:\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_id_scan_finds_a_str_id_in_code_but_not_in_comments_or_tests() {
+    let source = "fn a(&self, device_id: &DeviceId) {}\nfn b(&self, user_id: &str) {}\nfn p(provider_payment_id: &str) {}\n// c(x_id: &str)\n#[cfg(test)]\nfn d(e_id: &str) {}\n";
+    assert_eq!(untyped_ids(source), [2]);
 }

@@ -101,8 +101,14 @@ async fn run_pass(
     })?;
     let state = smartbox_server::server::open_state(config, Arc::new(SystemClock)).await?;
     let (customer, devices) = common::provision(&state, "NBENCH", device_count).await?;
-    smartbox_server::notifications::webhooks::create(&state, &customer, &webhook.url("/hooks"))
-        .await?;
+    let owner = smartbox_domain::UserId::new(customer.as_str());
+    smartbox_server::services::webhooks::set(
+        &state,
+        &smartbox_server::services::Actor::customer(owner.clone()),
+        &owner,
+        &webhook.url("/hooks"),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = smartbox_server::app(state.clone());

@@ -15,6 +15,7 @@
 //! with years of mail never sits in memory. Photos are stored in the zip as they are (JPEGs do
 //! not compress), times are RFC 3339 in UTC, money is integer cents.
 
+use smartbox_domain::{InvoiceId, UserId};
 use std::io::{Seek, Write};
 
 use anyhow::Context;
@@ -103,9 +104,9 @@ pub async fn export<W: Write + Seek>(
     )?;
 
     let mut invoices = Vec::new();
-    for invoice in db.invoices_of_customer(customer_id).await? {
+    for invoice in db.invoices_of_customer(&UserId::new(customer_id)).await? {
         let lines: Vec<Value> = db
-            .invoice_lines(&invoice.id)
+            .invoice_lines(&InvoiceId::new(invoice.id.as_str()))
             .await?
             .iter()
             .map(|l| json!({ "description": l.description, "amount_cents": l.amount_cents }))
@@ -119,7 +120,7 @@ pub async fn export<W: Write + Seek>(
     }
     add(&mut zip, "invoices.json", &pretty(&Value::from(invoices))?)?;
     let payments: Vec<Value> = db
-        .payments_of_customer(customer_id)
+        .payments_of_customer(&UserId::new(customer_id))
         .await?
         .iter()
         .map(|p| {

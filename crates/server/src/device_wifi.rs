@@ -1,8 +1,8 @@
 //! WiFi credentials from the cloud (issue 24): the portal saves a mailbox's SSID and passphrase
-//! sealed with the master key; the device API seals them again, for the device alone
-//! ([`smartbox_protocol::wifi`]), into the heartbeat answers of a device that reports holding
-//! another version, and records what the device reports about them. The passphrase is never
-//! logged and never leaves the server but sealed.
+//! sealed with the master key ([`crate::services::wifi::save`]); the device API seals them
+//! again, for the device alone ([`smartbox_protocol::wifi`]), into the heartbeat answers of a
+//! device that reports holding another version, and records what the device reports about
+//! them. The passphrase is never logged and never leaves the server but sealed.
 
 use rand::RngCore;
 use smartbox_protocol::wifi::{self, SealedWifi, WifiCredentials};
@@ -11,15 +11,7 @@ use smartbox_store::DeviceWifiRow;
 
 use crate::state::AppState;
 
-/// A device's saved credentials, opened, with the device's last report (the device context).
-/// `Debug` hides the passphrase ([`WifiCredentials`]'s own).
-#[derive(Debug, Clone)]
-pub struct SavedWifi {
-    pub version: u64,
-    pub credentials: WifiCredentials,
-    /// The version and status the device last reported.
-    pub reported: (u64, Option<WifiStatus>),
-}
+pub use crate::device_caches::SavedWifi;
 
 /// The stored plaintext: the SSID's length as one byte, the SSID, the passphrase.
 pub fn plaintext(credentials: &WifiCredentials) -> Vec<u8> {
@@ -39,42 +31,6 @@ fn from_plaintext(plain: &[u8]) -> Option<WifiCredentials> {
         std::str::from_utf8(passphrase).ok()?,
     )
     .ok()
-}
-
-/// Saves credentials typed into the portal for `device_id` (whose ownership the caller checked).
-/// Their version is the save's instant, past any earlier version, so the device takes them at its
-/// next heartbeat. A bad SSID or passphrase is refused with a sentence naming what is wrong.
-pub async fn save(
-    state: &AppState,
-    device_id: &str,
-    ssid: &str,
-    passphrase: &str,
-) -> anyhow::Result<Result<(), String>> {
-    let credentials = match WifiCredentials::new(ssid, passphrase) {
-        Ok(credentials) => credentials,
-        Err(invalid) => {
-            let what = if invalid.field == "ssid" {
-                "The network name"
-            } else {
-                "The WiFi password"
-            };
-            return Ok(Err(format!("{what} is {}.", invalid.reason)));
-        }
-    };
-    let previous = state.db.device_wifi(device_id).await?;
-    let version = state
-        .clock
-        .now_ms()
-        .max(previous.map_or(0, |row| row.version + 1));
-    let sealed = state
-        .master_key
-        .seal_wifi_credentials(device_id, &plaintext(&credentials));
-    state
-        .db
-        .set_device_wifi(device_id, credentials.ssid(), &sealed, version)
-        .await?;
-    state.devices_changed();
-    Ok(Ok(()))
 }
 
 /// Opens the row the device context loads; a row that does not open (another master key) is

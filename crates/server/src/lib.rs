@@ -13,6 +13,7 @@ pub mod connections;
 pub mod customer_api;
 pub mod demo;
 pub mod device_api;
+pub mod device_caches;
 pub mod device_wifi;
 pub mod error;
 pub mod firmware_release;

@@ -10,7 +10,7 @@ use smartbox_store::Db;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::device_api::DeviceApiState;
+use crate::device_caches::DeviceApiState;
 use crate::passwords::Hashing;
 use crate::secrets::MasterKey;
 use crate::vault::PhotoVault;

@@ -12,15 +12,16 @@ use crate::Result;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is, so one
 /// query text and one piece of code serve both backends (each arm is compiled for its own driver).
-#[macro_export]
+/// The store's own: nothing outside it sees a pool.
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::Db::Sqlite($pool) => $body,
-            $crate::Db::Postgres($pool) => $body,
+        match &$db.pool {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
         }
     };
 }
+pub(crate) use on_pool;
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +40,16 @@ impl Backend {
     }
 }
 
-/// A connection pool to SQLite or PostgreSQL.
+/// A connection pool to SQLite or PostgreSQL. Opaque: every query is one of the store's
+/// functions, so no SQL is written above the store.
 #[derive(Debug, Clone)]
-pub enum Db {
+pub struct Db {
+    pub(crate) pool: Pool,
+}
+
+/// The concrete pool behind a [`Db`].
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -58,7 +66,9 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;
-            return Ok(Db::Postgres(pool));
+            return Ok(Db {
+                pool: Pool::Postgres(pool),
+            });
         }
         if url.starts_with("sqlite:") {
             if let Some(dir) = sqlite_parent_dir(url) {
@@ -78,7 +88,9 @@ impl Db {
                 .max_connections(8)
                 .connect_with(options)
                 .await?;
-            return Ok(Db::Sqlite(pool));
+            return Ok(Db {
+                pool: Pool::Sqlite(pool),
+            });
         }
         Err(sqlx::Error::Configuration(
             format!("unsupported database URL scheme in {url:?}: use sqlite:// or postgres://")
@@ -89,9 +101,9 @@ impl Db {
 
     /// Applies the backend's migrations; safe to run on every start.
     pub async fn migrate(&self) -> Result<()> {
-        match self {
-            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -110,13 +122,13 @@ impl Db {
                 .into();
             migrator
         }
-        match self {
-            Db::Sqlite(pool) => {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 upto(sqlx::migrate!("migrations/sqlite"), version)
                     .run(pool)
                     .await?
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 upto(sqlx::migrate!("migrations/postgres"), version)
                     .run(pool)
                     .await?
@@ -127,9 +139,9 @@ impl Db {
 
     /// Which engine this is.
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match &self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 

@@ -308,8 +308,8 @@ impl Db {
     /// and syncs pages while the writer's batch waits, so [`Db::checkpoint_wal`] does that work
     /// beside it. Dropped, it is closed rather than returned to the pool with that setting.
     pub async fn traffic_connection(&self) -> Result<TrafficConnection> {
-        Ok(TrafficConnection(match self {
-            Db::Sqlite(pool) => {
+        Ok(TrafficConnection(match &self.pool {
+            crate::db::Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
                 conn.close_on_drop();
                 sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -319,16 +319,16 @@ impl Db {
                 .await?;
                 Conn::Sqlite(conn)
             }
-            Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+            crate::db::Pool::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
         }))
     }
 
     /// Completes once [`Db::close`] is called. A task keeping a connection (the device API's
     /// writer) must give it back then: closing waits for every connection to return.
     pub async fn closing(&self) {
-        match self {
-            Db::Sqlite(pool) => pool.close_event().await,
-            Db::Postgres(pool) => pool.close_event().await,
+        match &self.pool {
+            crate::db::Pool::Sqlite(pool) => pool.close_event().await,
+            crate::db::Pool::Postgres(pool) => pool.close_event().await,
         }
     }
 
@@ -336,9 +336,9 @@ impl Db {
     /// waiting for anyone (`PRAGMA wal_checkpoint(PASSIVE)`), so the writer's connection seldom
     /// has to, and tells how large the WAL is; nothing on PostgreSQL.
     pub async fn checkpoint_wal(&self) -> Result<Option<WalFrames>> {
-        match self {
-            Db::Sqlite(pool) => Ok(Some(passive_checkpoint(pool).await?)),
-            Db::Postgres(_) => Ok(None),
+        match &self.pool {
+            crate::db::Pool::Sqlite(pool) => Ok(Some(passive_checkpoint(pool).await?)),
+            crate::db::Pool::Postgres(_) => Ok(None),
         }
     }
 

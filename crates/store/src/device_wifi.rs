@@ -4,6 +4,13 @@
 
 use crate::{Db, Result, on_pool};
 
+/// Saves new credentials (`$1` device, `$2` SSID, `$3` sealed, `$4` version), written by
+/// [`crate::changes::Change::SetDeviceWifi`].
+pub(crate) const SET_DEVICE_WIFI_SQL: &str = "INSERT INTO device_wifi (device_id, ssid, sealed, version, updated_at) \
+     VALUES ($1, $2, $3, $4, $4) \
+     ON CONFLICT (device_id) DO UPDATE SET ssid = excluded.ssid, sealed = excluded.sealed, \
+     version = excluded.version, updated_at = excluded.updated_at";
+
 /// The credentials saved for a device and what the device last said about them.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeviceWifiRow {
@@ -23,31 +30,6 @@ pub struct DeviceWifiRow {
 }
 
 impl Db {
-    /// Saves new credentials for `device_id` at `version` (the device's last report stays until
-    /// it reports again).
-    pub async fn set_device_wifi(
-        &self,
-        device_id: &str,
-        ssid: &str,
-        sealed: &[u8],
-        version: i64,
-    ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO device_wifi (device_id, ssid, sealed, version, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (device_id) DO UPDATE SET ssid = excluded.ssid, sealed = excluded.sealed, \
-             version = excluded.version, updated_at = excluded.updated_at",
-        )
-        .bind(device_id)
-        .bind(ssid)
-        .bind(sealed)
-        .bind(version)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// The credentials saved for `device_id`, if any.
     pub async fn device_wifi(&self, device_id: &str) -> Result<Option<DeviceWifiRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(

@@ -3,7 +3,7 @@
 //! `open` (awaiting payment), `paid`, `uncollectible` (written off when the subscription ended
 //! unpaid) or `void`. The database keeps one renewal invoice per (subscription, period start).
 
-use smartbox_domain::InvoiceStatus;
+use smartbox_domain::{InvoiceId, InvoiceStatus, SubscriptionId, UserId};
 
 use crate::{Db, Result, on_pool};
 
@@ -42,10 +42,10 @@ pub(crate) const INVOICE_COLUMNS: &str = "id, number, subscription_id, customer_
 
 impl Db {
     /// The invoice with this id.
-    pub async fn invoice_by_id(&self, id: &str) -> Result<Option<InvoiceRow>> {
+    pub async fn invoice_by_id(&self, id: &InvoiceId) -> Result<Option<InvoiceRow>> {
         let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1");
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.as_str()).fetch_optional(pool).await)?,
         )
     }
 
@@ -58,43 +58,46 @@ impl Db {
     }
 
     /// An invoice's lines in order.
-    pub async fn invoice_lines(&self, invoice_id: &str) -> Result<Vec<InvoiceLineRow>> {
+    pub async fn invoice_lines(&self, invoice_id: &InvoiceId) -> Result<Vec<InvoiceLineRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT invoice_id, position, description, amount_cents FROM invoice_lines \
              WHERE invoice_id = $1 ORDER BY position",
         )
-        .bind(invoice_id)
+        .bind(invoice_id.as_str())
         .fetch_all(pool)
         .await)?)
     }
 
     /// A customer's invoices, newest first (drafts included: they show what the next invoice
     /// will carry).
-    pub async fn invoices_of_customer(&self, customer_id: &str) -> Result<Vec<InvoiceRow>> {
+    pub async fn invoices_of_customer(&self, customer_id: &UserId) -> Result<Vec<InvoiceRow>> {
         let sql = format!(
             "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id = $1 \
              ORDER BY created_at DESC, number DESC"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id.as_str()).fetch_all(pool).await)?,
         )
     }
 
     /// A subscription's invoices, oldest first.
-    pub async fn invoices_of_subscription(&self, subscription_id: &str) -> Result<Vec<InvoiceRow>> {
+    pub async fn invoices_of_subscription(
+        &self,
+        subscription_id: &SubscriptionId,
+    ) -> Result<Vec<InvoiceRow>> {
         let sql = format!(
             "SELECT {INVOICE_COLUMNS} FROM invoices WHERE subscription_id = $1 \
              ORDER BY created_at, number"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id.as_str()).fetch_all(pool).await)?,
         )
     }
 
     /// A subscription's invoices in one status, oldest first.
     pub async fn invoices_of_subscription_with_status(
         &self,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         status: InvoiceStatus,
     ) -> Result<Vec<InvoiceRow>> {
         let sql = format!(
@@ -102,18 +105,18 @@ impl Db {
              ORDER BY created_at, number"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id).bind(status.as_str()).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(subscription_id.as_str()).bind(status.as_str()).fetch_all(pool).await)?,
         )
     }
 
     /// The open invoices of every live subscription of a customer, oldest first.
-    pub async fn open_invoices_of_customer(&self, customer_id: &str) -> Result<Vec<InvoiceRow>> {
+    pub async fn open_invoices_of_customer(&self, customer_id: &UserId) -> Result<Vec<InvoiceRow>> {
         let sql = format!(
             "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id = $1 AND status = 'open' \
              ORDER BY created_at, number"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id.as_str()).fetch_all(pool).await)?,
         )
     }
 

@@ -102,9 +102,9 @@ impl Db {
             "((status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)){kind_filter}"
         );
         // PostgreSQL: skip rows another worker is claiming right now instead of waiting for them.
-        let lock = match self {
-            Db::Sqlite(_) => "",
-            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        let lock = match self.backend() {
+            crate::Backend::Sqlite => "",
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \

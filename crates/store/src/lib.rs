@@ -3,7 +3,8 @@
 //! One schema, migrated on SQLite (the embedded default) and PostgreSQL, and the repositories the
 //! server uses. The pool is an enum of the two backends rather than sqlx's `Any` driver, because
 //! `Any` mishandles booleans, in-memory SQLite and PostgreSQL timestamps; every query is written once
-//! with `$n` placeholders (which SQLite accepts too) and compiled for both pools by [`on_pool!`].
+//! with `$n` placeholders (which SQLite accepts too) and compiled for both pools by `on_pool!`.
+//! [`Db`] is opaque: no pool and no SQL leave the crate.
 //!
 //! Conventions: instants are BIGINT epoch milliseconds (UTC), ids are TEXT uuids, money is integer
 //! cents, enumerations are their lower-case domain names. Rows are plain structs whose statuses
@@ -47,6 +48,7 @@ pub mod testing;
 pub use admin::{AuditFilter, CustomerRow, InventoryFilter, InventoryRow, Overview, StaffDates};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
+pub(crate) use db::on_pool;
 pub use db::{Backend, Db};
 pub use device_traffic::{
     DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,

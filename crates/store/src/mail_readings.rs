@@ -87,9 +87,9 @@ impl Db {
 
     /// Settles an event's reading (see the module's documentation).
     pub async fn settle_mail_reading(&self, r: &MailReading<'_>) -> Result<Settled> {
-        let begin = match self {
-            Db::Sqlite(_) => "BEGIN IMMEDIATE",
-            Db::Postgres(_) => "BEGIN",
+        let begin = match self.backend() {
+            crate::Backend::Sqlite => "BEGIN IMMEDIATE",
+            crate::Backend::Postgres => "BEGIN",
         };
         let payload = r.notify.payload.to_string();
         let settled = on_pool!(self, pool => {

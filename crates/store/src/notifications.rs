@@ -77,6 +77,20 @@ pub struct NotificationCounts {
     pub delivered: i64,
 }
 
+/// Sets (or replaces) a customer's webhook: `$1` user, `$2` URL, `$3` sealed secret, `$4` at.
+pub(crate) const SET_CUSTOMER_WEBHOOK_SQL: &str = "INSERT INTO customer_webhooks (user_id, url, secret_ciphertext, created_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET url = excluded.url, \
+     secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at";
+
+/// Stores a browser's push subscription (a known endpoint moves to this customer with new keys).
+pub(crate) const SAVE_PUSH_SUBSCRIPTION_SQL: &str = "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, \
+     p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at";
+
+/// Forgets one push subscription of a customer: `$1` user, `$2` endpoint.
+pub(crate) const DELETE_PUSH_SUBSCRIPTION_SQL: &str =
+    "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2";
+
 const DELIVERY_COLUMNS: &str = "id, event_id, user_id, channel, destination, status, reason, attempts, \
     created_at, updated_at";
 
@@ -238,39 +252,6 @@ impl Db {
         .fetch_optional(pool)
         .await)?)
     }
-
-    /// Sets (or replaces) the customer's webhook.
-    pub async fn set_customer_webhook(
-        &self,
-        user_id: &str,
-        url: &str,
-        secret_ciphertext: &[u8],
-        now: i64,
-    ) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO customer_webhooks (user_id, url, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id) DO UPDATE SET url = excluded.url, \
-             secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at",
-        )
-        .bind(user_id)
-        .bind(url)
-        .bind(secret_ciphertext)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Removes the customer's webhook.
-    pub async fn delete_customer_webhook(&self, user_id: &str) -> Result<()> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM customer_webhooks WHERE user_id = $1")
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
 }
 
 /// What Home Assistant shows of a mailbox's latest heartbeat.
@@ -345,24 +326,6 @@ pub struct PushSubscriptionRow {
 }
 
 impl Db {
-    /// Stores a browser's subscription (a known endpoint moves to this customer with new keys).
-    pub async fn save_push_subscription(&self, s: &PushSubscriptionRow) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, \
-             p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
-        )
-        .bind(&s.endpoint)
-        .bind(&s.user_id)
-        .bind(&s.p256dh)
-        .bind(&s.auth)
-        .bind(s.created_at)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// The customer's push subscriptions, oldest first.
     pub async fn push_subscriptions_of_user(
         &self,
@@ -377,11 +340,10 @@ impl Db {
         .await)?)
     }
 
-    /// Forgets a subscription of this customer (unsubscribed, or gone at the push service).
+    /// Forgets a subscription of this customer that is gone at the push service (a customer's
+    /// own unsubscribe is [`crate::changes::Change::DeletePushSubscription`]).
     pub async fn delete_push_subscription(&self, user_id: &str, endpoint: &str) -> Result<()> {
-        on_pool!(self, pool => sqlx::query(
-            "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
-        )
+        on_pool!(self, pool => sqlx::query(DELETE_PUSH_SUBSCRIPTION_SQL)
         .bind(user_id)
         .bind(endpoint)
         .execute(pool)

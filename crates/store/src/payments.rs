@@ -3,7 +3,7 @@
 //! `succeeded`, `failed` or `unknown` (to be reconciled), and from `succeeded` to `refunded`.
 //! The database keeps one succeeded attempt per invoice and one attempt in flight per invoice.
 
-use smartbox_domain::PaymentStatus;
+use smartbox_domain::{InvoiceId, PaymentId, PaymentStatus, UserId};
 
 use crate::{Db, Result, on_pool};
 
@@ -32,10 +32,10 @@ pub(crate) const PAYMENT_COLUMNS: &str = "id, invoice_id, amount_cents, status, 
 
 impl Db {
     /// The attempt with this id.
-    pub async fn payment_by_id(&self, id: &str) -> Result<Option<PaymentRow>> {
+    pub async fn payment_by_id(&self, id: &PaymentId) -> Result<Option<PaymentRow>> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.as_str()).fetch_optional(pool).await)?,
         )
     }
 
@@ -54,24 +54,24 @@ impl Db {
     }
 
     /// Every attempt of an invoice, oldest first.
-    pub async fn payments_of_invoice(&self, invoice_id: &str) -> Result<Vec<PaymentRow>> {
+    pub async fn payments_of_invoice(&self, invoice_id: &InvoiceId) -> Result<Vec<PaymentRow>> {
         let sql = format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE invoice_id = $1 ORDER BY created_at, id"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(invoice_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(invoice_id.as_str()).fetch_all(pool).await)?,
         )
     }
 
     /// Every attempt on a customer's invoices, newest first (payment history).
-    pub async fn payments_of_customer(&self, customer_id: &str) -> Result<Vec<PaymentRow>> {
+    pub async fn payments_of_customer(&self, customer_id: &UserId) -> Result<Vec<PaymentRow>> {
         let sql = format!(
             "SELECT {} FROM payments p JOIN invoices i ON i.id = p.invoice_id \
              WHERE i.customer_id = $1 ORDER BY p.created_at DESC, p.id DESC",
             qualified("p", PAYMENT_COLUMNS)
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id.as_str()).fetch_all(pool).await)?,
         )
     }
 

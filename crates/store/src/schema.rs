@@ -125,9 +125,9 @@ fn constraint_index_name(table: &str, columns: &[String], what: &str) -> String 
 impl Db {
     /// The migrated schema of this database (see the module doc).
     pub async fn schema(&self) -> Result<Schema> {
-        match self {
-            Db::Sqlite(pool) => sqlite_schema(pool).await,
-            Db::Postgres(pool) => postgres_schema(pool).await,
+        match &self.pool {
+            crate::db::Pool::Sqlite(pool) => sqlite_schema(pool).await,
+            crate::db::Pool::Postgres(pool) => postgres_schema(pool).await,
         }
     }
 }

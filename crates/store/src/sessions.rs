@@ -157,9 +157,9 @@ impl Db {
     ) -> Result<bool> {
         // SQLite: an immediate transaction takes the write lock before the count. PostgreSQL:
         // attempts under one scope queue on an advisory lock held until commit.
-        let (begin, lock) = match self {
-            Db::Sqlite(_) => ("BEGIN IMMEDIATE", None),
-            Db::Postgres(_) => (
+        let (begin, lock) = match self.backend() {
+            crate::Backend::Sqlite => ("BEGIN IMMEDIATE", None),
+            crate::Backend::Postgres => (
                 "BEGIN",
                 Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"),
             ),
@@ -193,12 +193,12 @@ impl Db {
     /// a success, so it does not count against a limit on failures).
     pub async fn release_auth_attempt(&self, scope: &str, at: i64) -> Result<()> {
         // One row of possibly several equal ones, by the backend's row address.
-        let delete = match self {
-            Db::Sqlite(_) => {
+        let delete = match self.backend() {
+            crate::Backend::Sqlite => {
                 "DELETE FROM auth_attempts WHERE rowid = \
                  (SELECT rowid FROM auth_attempts WHERE scope = $1 AND at = $2 LIMIT 1)"
             }
-            Db::Postgres(_) => {
+            crate::Backend::Postgres => {
                 "DELETE FROM auth_attempts WHERE ctid = \
                  (SELECT ctid FROM auth_attempts WHERE scope = $1 AND at = $2 LIMIT 1)"
             }

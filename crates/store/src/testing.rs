@@ -99,6 +99,35 @@ pub async fn execute(db: &Db, sql: &str) {
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
+/// SQLite's one write lock, taken by a connection of its own (`BEGIN IMMEDIATE`) as the device
+/// API's group commit takes it: tests show what waits for it and what does not.
+#[derive(Debug)]
+pub struct WriteLock(sqlx::pool::PoolConnection<sqlx::Sqlite>);
+
+/// Takes the write lock of a SQLite `db` and holds it until [`WriteLock::release`]; `None` on
+/// PostgreSQL, which has no such lock.
+pub async fn hold_write_lock(db: &Db) -> Option<WriteLock> {
+    let crate::db::Pool::Sqlite(pool) = &db.pool else {
+        return None;
+    };
+    let mut conn = pool.acquire().await.expect("a connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .expect("the write lock");
+    Some(WriteLock(conn))
+}
+
+impl WriteLock {
+    /// Gives the lock back (its transaction wrote nothing).
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut *self.0)
+            .await
+            .expect("rollback");
+    }
+}
+
 fn with_database(base: &str, name: &str) -> String {
     let (without_query, query) = match base.split_once('?') {
         Some((url, query)) => (url, Some(query)),

@@ -3,7 +3,7 @@
 //! in flight and one success per invoice, each webhook event once). SQLite always, PostgreSQL
 //! when `SMARTBOX_TEST_POSTGRES_URL` is set.
 
-use smartbox_domain::{InvoiceStatus, PaymentStatus, SubscriptionStatus};
+use smartbox_domain::{InvoiceId, InvoiceStatus, PaymentStatus, SubscriptionStatus};
 use smartbox_store::changes::{
     Applied, AuditRecord, Change, Changes, InvoiceStatusUpdate, NewInvoice, NewPayment,
     PaymentUpdate, QueuedJob, StaleGuard, SubscriptionUpdate,
@@ -164,19 +164,29 @@ async fn a_renewal_is_written_whole_and_a_second_decision_on_the_same_version_is
                 .unwrap(),
             Applied::Done
         );
-        let invoice = t.db.invoice_by_id("inv-1").await.unwrap().unwrap();
+        let invoice =
+            t.db.invoice_by_id(&InvoiceId::new("inv-1"))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(invoice.number, "SB-0000001");
         assert_eq!(
             (invoice.status.as_str(), invoice.total_cents),
             ("open", 515)
         );
-        let lines = t.db.invoice_lines("inv-1").await.unwrap();
+        let lines = t.db.invoice_lines(&InvoiceId::new("inv-1")).await.unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].amount_cents, 15);
         let row = t.db.billing_subscription(&sub).await.unwrap().unwrap();
         assert_eq!((row.version, row.current_period_start), (1, 30 * DAY));
         assert_eq!(row.open_invoices, 1);
-        assert_eq!(t.db.payments_of_invoice("inv-1").await.unwrap().len(), 1);
+        assert_eq!(
+            t.db.payments_of_invoice(&InvoiceId::new("inv-1"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(t.db.usage_history(&sub).await.unwrap().len(), 1);
 
         // The same pass running again decided on version 0: nothing of it is written.
@@ -185,7 +195,12 @@ async fn a_renewal_is_written_whole_and_a_second_decision_on_the_same_version_is
                 .await
                 .unwrap();
         assert_eq!(stale_guard(again), Some(StaleGuard::SubscriptionVersion));
-        assert!(t.db.invoice_by_id("inv-2").await.unwrap().is_none());
+        assert!(
+            t.db.invoice_by_id(&InvoiceId::new("inv-2"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(t.db.audit_for("subscription", &sub).await.unwrap().len(), 1);
         // Even on the right version, a second renewal invoice for the same period is refused.
         let twin =
@@ -247,7 +262,7 @@ async fn an_invoice_has_one_attempt_in_flight_and_one_success() {
             Some(StaleGuard::PaymentStatus)
         );
         let statuses: Vec<String> =
-            t.db.payments_of_invoice("inv-1")
+            t.db.payments_of_invoice(&InvoiceId::new("inv-1"))
                 .await
                 .unwrap()
                 .into_iter()
@@ -295,7 +310,11 @@ async fn a_webhook_event_takes_effect_once() {
             stale_guard(t.db.apply_changes(&event).await.unwrap()),
             Some(StaleGuard::EventProcessed)
         );
-        let invoice = t.db.invoice_by_id("inv-1").await.unwrap().unwrap();
+        let invoice =
+            t.db.invoice_by_id(&InvoiceId::new("inv-1"))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(
             (invoice.status.as_str(), invoice.paid_at),
             ("paid", Some(5))
@@ -325,8 +344,18 @@ async fn a_stale_change_set_in_a_batch_leaves_the_others_written() {
             stale_guard(results[2]),
             Some(StaleGuard::SubscriptionVersion)
         );
-        assert!(t.db.invoice_by_id("inv-a").await.unwrap().is_some());
-        assert!(t.db.invoice_by_id("inv-b").await.unwrap().is_none());
+        assert!(
+            t.db.invoice_by_id(&InvoiceId::new("inv-a"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            t.db.invoice_by_id(&InvoiceId::new("inv-b"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(
             t.db.invoice_status_counts().await.unwrap(),
             [("open".to_owned(), 1)]
@@ -485,15 +514,40 @@ async fn a_batch_of_distinct_subscriptions_is_written_at_once_except_the_stale_o
             Some(StaleGuard::SubscriptionVersion)
         );
         assert_eq!(results[2], Applied::Done);
-        let a = t.db.invoice_by_id("inv-ka").await.unwrap().unwrap();
-        let c = t.db.invoice_by_id("inv-kc").await.unwrap().unwrap();
+        let a =
+            t.db.invoice_by_id(&InvoiceId::new("inv-ka"))
+                .await
+                .unwrap()
+                .unwrap();
+        let c =
+            t.db.invoice_by_id(&InvoiceId::new("inv-kc"))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(
             (a.number.as_str(), c.number.as_str()),
             ("SB-0000001", "SB-0000002")
         );
-        assert!(t.db.invoice_by_id("inv-kb").await.unwrap().is_none());
-        assert_eq!(t.db.invoice_lines("inv-kc").await.unwrap().len(), 2);
-        assert_eq!(t.db.payments_of_invoice("inv-kc").await.unwrap().len(), 1);
+        assert!(
+            t.db.invoice_by_id(&InvoiceId::new("inv-kb"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            t.db.invoice_lines(&InvoiceId::new("inv-kc"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            t.db.payments_of_invoice(&InvoiceId::new("inv-kc"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(t.db.usage_history(&subs[2]).await.unwrap().len(), 1);
         assert_eq!(
             t.db.audit_for("subscription", &subs[1])
@@ -508,7 +562,11 @@ async fn a_batch_of_distinct_subscriptions_is_written_at_once_except_the_stale_o
         t.db.apply_changes(&renewal(&subs[1], 0, "inv-kb2"))
             .await
             .unwrap();
-        let b = t.db.invoice_by_id("inv-kb2").await.unwrap().unwrap();
+        let b =
+            t.db.invoice_by_id(&InvoiceId::new("inv-kb2"))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(b.number, "SB-0000003");
     }
 }
@@ -528,8 +586,19 @@ async fn a_guard_failing_inside_a_batch_falls_back_to_one_set_at_a_time() {
                 .unwrap();
         assert_eq!(results[0], Applied::Done);
         assert_eq!(stale_guard(results[1]), Some(StaleGuard::PaymentExists));
-        assert!(t.db.invoice_by_id("inv-la").await.unwrap().is_some());
-        assert_eq!(t.db.payments_of_invoice("inv-lb").await.unwrap().len(), 1);
+        assert!(
+            t.db.invoice_by_id(&InvoiceId::new("inv-la"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            t.db.payments_of_invoice(&InvoiceId::new("inv-lb"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         // A status guard failing in a batch falls back too.
         let results =
             t.db.apply_changes_batch(&[
@@ -546,15 +615,10 @@ async fn a_guard_failing_inside_a_batch_falls_back_to_one_set_at_a_time() {
 #[tokio::test]
 async fn an_idle_claim_only_reads_so_it_never_waits_for_the_write_lock() {
     let t = testing::sqlite().await;
-    let Db::Sqlite(pool) = &t.db else {
-        unreachable!("testing::sqlite is SQLite")
-    };
     // Another writer holds SQLite's one write lock, as the device API's group commit does.
-    let mut writer = pool.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *writer)
+    let writer = testing::hold_write_lock(&t.db)
         .await
-        .unwrap();
+        .expect("testing::sqlite is SQLite");
     let claimed = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         t.db.claim_job_of_kinds("w", &["payment_retry"], 10, 1_000),
@@ -562,5 +626,5 @@ async fn an_idle_claim_only_reads_so_it_never_waits_for_the_write_lock() {
     .await
     .expect("a poll with nothing due answers without waiting for the writer");
     assert_eq!(claimed.unwrap().map(|j| j.id), None);
-    sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
+    writer.release().await;
 }

@@ -42,6 +42,18 @@ async fn customer_with_device(db: &Db, serial: &str) -> (String, String) {
     (user_id, device_id)
 }
 
+/// Saves WiFi credentials as the portal's service does: one change set.
+async fn save_wifi(db: &Db, device_id: &str, ssid: &str, sealed: Vec<u8>, version: i64) {
+    let mut changes = smartbox_store::changes::Changes::new();
+    changes.push(smartbox_store::changes::Change::SetDeviceWifi {
+        device_id: device_id.to_owned(),
+        ssid: ssid.to_owned(),
+        sealed,
+        version,
+    });
+    db.apply_changes(&changes).await.unwrap();
+}
+
 async fn seed_plan(db: &Db) {
     db.upsert_plan(&PlanRow {
         id: "basic".into(),
@@ -145,15 +157,11 @@ async fn wifi_credentials_are_replaced_by_a_new_save_and_keep_the_device_report(
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0400").await;
         assert_eq!(t.db.device_wifi(&device_id).await.unwrap(), None);
-        t.db.set_device_wifi(&device_id, "home", &[1, 2], 5_000)
-            .await
-            .unwrap();
+        save_wifi(&t.db, &device_id, "home", vec![1, 2], 5_000).await;
         t.db.record_wifi_report(&device_id, 5_000, "joined", 6_000)
             .await
             .unwrap();
-        t.db.set_device_wifi(&device_id, "cabin", &[3, 4], 7_000)
-            .await
-            .unwrap();
+        save_wifi(&t.db, &device_id, "cabin", vec![3, 4], 7_000).await;
         let row = t.db.device_wifi(&device_id).await.unwrap().unwrap();
         assert_eq!(
             (row.ssid.as_str(), row.sealed.as_slice(), row.version),
@@ -813,29 +821,26 @@ async fn a_new_event_counts_its_notification_and_a_retried_one_does_not() {
 async fn upgrading_keeps_what_each_device_last_reported() {
     // Schema 8 kept the latest vitals on the devices row; 9 reads them from the series.
     for t in testing::all_at(8).await {
-        let old_device = "INSERT INTO devices (id, serial, secret_ciphertext, claim_code_hash, lifecycle_state, \
-            power_state, battery_percentage, firmware_version, signal_dbm, network, sd_queue_len, modem_tx_bytes, \
-            modem_rx_bytes, last_seen_at, created_at) \
-            VALUES ($1, $2, $3, 'hash', 'active_subscription', 'awake', $4, '1.2.0', -70, 'wifi', 2, 10, 20, $5, 1000)";
-        let sample = "INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
-            network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
-            VALUES ($1, $2, $3, 'awake', -80, 'cellular', '1.1.0', 1, 2, 0)";
-        smartbox_store::on_pool!(&t.db, pool => {
-            for (id, battery, seen) in [("dev-unsampled", Some(61), Some(9_000)), ("dev-sampled", Some(40), Some(8_000)), ("dev-quiet", None, None)] {
-                sqlx::query(old_device)
-                    .bind(id)
-                    .bind(id.to_uppercase())
-                    .bind(vec![1_u8])
-                    .bind(battery)
-                    .bind(seen)
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            for battery in [41, 42] {
-                sqlx::query(sample).bind("dev-sampled").bind(8_000_i64).bind(battery).execute(pool).await.unwrap();
-            }
-        });
+        // Rows as schema 8 wrote them: three devices (one never sampled, one with two samples of
+        // one instant, one that never reported) and the samples.
+        let blob = match t.db.backend() {
+            smartbox_store::Backend::Sqlite => "X'01'",
+            smartbox_store::Backend::Postgres => "'\\x01'::bytea",
+        };
+        testing::execute(
+            &t.db,
+            &format!("INSERT INTO devices (id, serial, secret_ciphertext, claim_code_hash, lifecycle_state, \
+             power_state, battery_percentage, firmware_version, signal_dbm, network, sd_queue_len, \
+             modem_tx_bytes, modem_rx_bytes, last_seen_at, created_at) VALUES \
+             ('dev-unsampled', 'DEV-UNSAMPLED', {blob}, 'hash', 'active_subscription', 'awake', 61, '1.2.0', -70, 'wifi', 2, 10, 20, 9000, 1000), \
+             ('dev-sampled', 'DEV-SAMPLED', {blob}, 'hash', 'active_subscription', 'awake', 40, '1.2.0', -70, 'wifi', 2, 10, 20, 8000, 1000), \
+             ('dev-quiet', 'DEV-QUIET', {blob}, 'hash', 'active_subscription', 'awake', NULL, '1.2.0', -70, 'wifi', 2, 10, 20, NULL, 1000); \
+             INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, signal_dbm, \
+             network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) VALUES \
+             ('dev-sampled', 8000, 41, 'awake', -80, 'cellular', '1.1.0', 1, 2, 0), \
+             ('dev-sampled', 8000, 42, 'awake', -80, 'cellular', '1.1.0', 1, 2, 0)"),
+        )
+        .await;
 
         t.db.migrate().await.unwrap();
 

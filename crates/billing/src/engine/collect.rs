@@ -3,7 +3,9 @@
 //! provider before the invoice is charged again, and every answer goes through the domain's
 //! state machine (dunning, resume) in the same transaction as the payment's new status.
 
-use smartbox_domain::{Cents, InvoiceStatus, PaymentStatus};
+use smartbox_domain::{
+    Cents, InvoiceId, InvoiceStatus, PaymentId, PaymentStatus, SubscriptionId, UserId,
+};
 use smartbox_store::PaymentRow;
 use smartbox_store::changes::Applied;
 use time::OffsetDateTime;
@@ -99,7 +101,10 @@ impl BillingEngine {
     ) -> Result<Vec<ChargeResult>, BillingError> {
         let open = self
             .db
-            .invoices_of_subscription_with_status(subscription_id, InvoiceStatus::Open)
+            .invoices_of_subscription_with_status(
+                &SubscriptionId::new(subscription_id),
+                InvoiceStatus::Open,
+            )
             .await?;
         let mut results = Vec::with_capacity(open.len());
         for invoice in open {
@@ -116,7 +121,10 @@ impl BillingEngine {
         actor: &str,
         why: &str,
     ) -> Result<Vec<ChargeResult>, BillingError> {
-        let open = self.db.open_invoices_of_customer(customer_id).await?;
+        let open = self
+            .db
+            .open_invoices_of_customer(&UserId::new(customer_id))
+            .await?;
         let mut results = Vec::with_capacity(open.len());
         for invoice in open {
             results.push(self.charge_invoice(&invoice.id, now, actor, why).await?);
@@ -144,13 +152,16 @@ impl BillingEngine {
         for _ in 0..MAX_ROUNDS {
             let invoice = self
                 .db
-                .invoice_by_id(invoice_id)
+                .invoice_by_id(&InvoiceId::new(invoice_id))
                 .await?
                 .ok_or(BillingError::NotFound("invoice"))?;
             if invoice.status != InvoiceStatus::Open {
                 return Ok(not_open());
             }
-            let payments = self.db.payments_of_invoice(invoice_id).await?;
+            let payments = self
+                .db
+                .payments_of_invoice(&InvoiceId::new(invoice_id))
+                .await?;
             if payments
                 .iter()
                 .any(|p| p.status == PaymentStatus::Succeeded)
@@ -230,7 +241,7 @@ impl BillingEngine {
         for _ in 0..MAX_ROUNDS {
             let payment = self
                 .db
-                .payment_by_id(&charge.payment_id)
+                .payment_by_id(&PaymentId::new(charge.payment_id.as_str()))
                 .await?
                 .ok_or(BillingError::NotFound("payment"))?;
             let settled_elsewhere = match answer {
@@ -243,7 +254,7 @@ impl BillingEngine {
             }
             let invoice = self
                 .db
-                .invoice_by_id(&charge.invoice_id)
+                .invoice_by_id(&InvoiceId::new(charge.invoice_id.as_str()))
                 .await?
                 .ok_or(BillingError::NotFound("invoice"))?;
             let snapshot = self.snapshot(&charge.subscription_id).await?;
@@ -291,7 +302,7 @@ impl BillingEngine {
     ) -> Result<Reconciled, BillingError> {
         let invoice = self
             .db
-            .invoice_by_id(&payment.invoice_id)
+            .invoice_by_id(&InvoiceId::new(payment.invoice_id.as_str()))
             .await?
             .ok_or(BillingError::NotFound("invoice"))?;
         let snapshot = self.snapshot(&invoice.subscription_id).await?;

@@ -8,7 +8,7 @@ use super::html::render_invoice_html;
 use super::lines::Line;
 use super::snapshot::Snapshot;
 use super::{BillingEngine, BillingError};
-use smartbox_domain::{Cents, InvoiceStatus};
+use smartbox_domain::{Cents, InvoiceId, InvoiceStatus, SubscriptionId, UserId};
 
 /// An invoice with its lines and payment attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +54,16 @@ impl BillingEngine {
         if snapshot.draft_invoices > 0 {
             for draft in self
                 .db
-                .invoices_of_subscription_with_status(&snapshot.id, InvoiceStatus::Draft)
+                .invoices_of_subscription_with_status(
+                    &SubscriptionId::new(snapshot.id.as_str()),
+                    InvoiceStatus::Draft,
+                )
                 .await?
             {
-                let lines = self.db.invoice_lines(&draft.id).await?;
+                let lines = self
+                    .db
+                    .invoice_lines(&InvoiceId::new(draft.id.as_str()))
+                    .await?;
                 extras.drafts.push(Draft {
                     id: draft.id,
                     number: draft.number,
@@ -74,7 +80,10 @@ impl BillingEngine {
         if snapshot.open_invoices > 0 && snapshot.state.cancel_at_period_end() {
             extras.open_invoice_ids = self
                 .db
-                .invoices_of_subscription_with_status(&snapshot.id, InvoiceStatus::Open)
+                .invoices_of_subscription_with_status(
+                    &SubscriptionId::new(snapshot.id.as_str()),
+                    InvoiceStatus::Open,
+                )
                 .await?
                 .into_iter()
                 .map(|i| i.id)
@@ -88,7 +97,10 @@ impl BillingEngine {
         &self,
         customer_id: &str,
     ) -> Result<Vec<InvoiceRow>, BillingError> {
-        Ok(self.db.invoices_of_customer(customer_id).await?)
+        Ok(self
+            .db
+            .invoices_of_customer(&UserId::new(customer_id))
+            .await?)
     }
 
     /// Every payment attempt on a customer's invoices, newest first.
@@ -96,7 +108,10 @@ impl BillingEngine {
         &self,
         customer_id: &str,
     ) -> Result<Vec<PaymentRow>, BillingError> {
-        Ok(self.db.payments_of_customer(customer_id).await?)
+        Ok(self
+            .db
+            .payments_of_customer(&UserId::new(customer_id))
+            .await?)
     }
 
     /// One of the customer's invoices with its lines and attempts.
@@ -107,7 +122,7 @@ impl BillingEngine {
     ) -> Result<InvoiceView, BillingError> {
         let invoice = self
             .db
-            .invoice_by_id(invoice_id)
+            .invoice_by_id(&InvoiceId::new(invoice_id))
             .await?
             .filter(|i| i.customer_id == customer_id)
             .ok_or(BillingError::NotFound("invoice"))?;
@@ -117,8 +132,14 @@ impl BillingEngine {
             .await?
             .ok_or(BillingError::NotFound("customer"))?;
         Ok(InvoiceView {
-            lines: self.db.invoice_lines(&invoice.id).await?,
-            payments: self.db.payments_of_invoice(&invoice.id).await?,
+            lines: self
+                .db
+                .invoice_lines(&InvoiceId::new(invoice.id.as_str()))
+                .await?,
+            payments: self
+                .db
+                .payments_of_invoice(&InvoiceId::new(invoice.id.as_str()))
+                .await?,
             invoice,
             customer_email: customer.email,
         })

@@ -11,7 +11,7 @@
 //! `charge.refunded`, `charge.dispute.created`. Other types are recorded and ignored.
 
 use serde_json::{Value, json};
-use smartbox_domain::PaymentStatus;
+use smartbox_domain::{InvoiceId, PaymentId, PaymentStatus};
 use smartbox_store::PaymentRow;
 use smartbox_store::changes::{Applied, Change, Changes, PaymentUpdate, StaleGuard};
 use time::OffsetDateTime;
@@ -112,7 +112,7 @@ impl BillingEngine {
         event: &WebhookEvent,
     ) -> Result<Option<PaymentRow>, BillingError> {
         if let Some(attempt) = event.metadata(METADATA_PAYMENT_ATTEMPT_ID)
-            && let Some(payment) = self.db.payment_by_id(attempt).await?
+            && let Some(payment) = self.db.payment_by_id(&PaymentId::new(attempt)).await?
         {
             return Ok(Some(payment));
         }
@@ -141,7 +141,7 @@ impl BillingEngine {
         }
         let invoice = self
             .db
-            .invoice_by_id(&payment.invoice_id)
+            .invoice_by_id(&InvoiceId::new(payment.invoice_id.as_str()))
             .await?
             .ok_or(BillingError::NotFound("invoice"))?;
         let snapshot = self.snapshot(&invoice.subscription_id).await?;

@@ -14,7 +14,7 @@ use smartbox_billing::{
     SetupIntentId,
 };
 use smartbox_domain::period::{period_containing, trial_end};
-use smartbox_domain::{PlanId, SubscriptionStatus};
+use smartbox_domain::{InvoiceId, PlanId, SubscriptionId, SubscriptionStatus};
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     BillingSubscriptionRow, Db, InvoiceLineRow, InvoiceRow, NewDevice, NewSubscription, NewUser,
@@ -139,17 +139,21 @@ pub async fn subscription(db: &Db, c: &Customer) -> BillingSubscriptionRow {
 }
 
 pub async fn invoices(db: &Db, c: &Customer) -> Vec<InvoiceRow> {
-    db.invoices_of_subscription(&c.subscription_id)
+    db.invoices_of_subscription(&SubscriptionId::new(c.subscription_id.as_str()))
         .await
         .expect("invoices")
 }
 
 pub async fn lines(db: &Db, invoice: &InvoiceRow) -> Vec<InvoiceLineRow> {
-    db.invoice_lines(&invoice.id).await.expect("lines")
+    db.invoice_lines(&InvoiceId::new(invoice.id.as_str()))
+        .await
+        .expect("lines")
 }
 
 pub async fn payments(db: &Db, invoice: &InvoiceRow) -> Vec<PaymentRow> {
-    db.payments_of_invoice(&invoice.id).await.expect("payments")
+    db.payments_of_invoice(&InvoiceId::new(invoice.id.as_str()))
+        .await
+        .expect("payments")
 }
 
 /// `(status, total)` of each invoice, oldest first.

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use smartbox_billing::engine::WebhookOutcome;
 use smartbox_billing::webhook::WebhookEvent;
-use smartbox_domain::PlanId;
+use smartbox_domain::{InvoiceId, PaymentId, PlanId};
 use smartbox_store::Db;
 use time::Duration;
 use time::macros::datetime;
@@ -56,7 +56,7 @@ fn intent(status: &str, attempt: &str, invoice: &str) -> Value {
 }
 
 async fn attempt_status(db: &Db, invoice: &str) -> Vec<String> {
-    db.payments_of_invoice(invoice)
+    db.payments_of_invoice(&InvoiceId::new(invoice))
         .await
         .expect("payments")
         .into_iter()
@@ -154,7 +154,7 @@ async fn a_failure_webhook_starts_dunning_and_a_later_success_is_never_lost() {
         assert_eq!(attempt_status(&w.db, &invoice).await, ["failed"]);
         assert_eq!(subscription(&w.db, &c).await.status, "past_due");
         let payment =
-            w.db.payment_by_id(&attempt)
+            w.db.payment_by_id(&PaymentId::new(attempt.as_str()))
                 .await
                 .expect("read")
                 .expect("payment");

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
-use smartbox_domain::{PaymentStatus, PlanId};
+use smartbox_domain::{PaymentStatus, PlanId, UserId};
 
 use super::{Staff, templates};
 use crate::accounts::tokens::random_token;
@@ -124,7 +124,7 @@ pub async fn page(
     }
     let invoices: Vec<Value> = state
         .db
-        .invoices_of_customer(&user.id)
+        .invoices_of_customer(&UserId::new(user.id.as_str()))
         .await?
         .iter()
         .map(|i| {
@@ -133,7 +133,11 @@ pub async fn page(
         .collect();
     let may_refund = staff.role == StaffRole::Admin;
     let mut payments: Vec<Value> = Vec::new();
-    for p in state.db.payments_of_customer(&user.id).await? {
+    for p in state
+        .db
+        .payments_of_customer(&UserId::new(user.id.as_str()))
+        .await?
+    {
         let refunded = staff_billing::refunded_so_far(&state, &p).await?;
         let refundable =
             may_refund && p.status == PaymentStatus::Succeeded && p.amount_cents > refunded;

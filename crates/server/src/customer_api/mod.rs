@@ -3,7 +3,8 @@
 //! header (the `csrf_token` of `/api/v1/me`). Another customer's ids answer 404.
 //!
 //! Everything the pages do is here too: claiming a mailbox ([`claims`]), its name, location and
-//! return, the settings ([`settings`]), plan changes with their exact price first, cancel and
+//! return, its WiFi credentials ([`wifi`]), the settings ([`settings`]) with the outbound webhook
+//! and web push ([`outbound`]), plan changes with their exact price first, cancel and
 //! resume, and saving a card ([`billing`]); the account's password and sessions ([`account`]).
 
 mod account;
@@ -11,15 +12,17 @@ mod billing;
 mod claims;
 mod docs;
 mod mail;
+mod outbound;
 mod returns;
 mod settings;
 mod whole_number;
+mod wifi;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use smartbox_domain::DeviceId;
+use smartbox_domain::{DeviceId, InvoiceId, UserId};
 use smartbox_store::{DeviceRow, GalleryFilter, SubscriptionRow};
 
 use crate::accounts::ApiUser;
@@ -44,7 +47,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{event_id}/correction", post(mail::correct))
         .route("/api/v1/invoices", get(invoices))
         .route("/api/v1/invoices/{invoice_id}", get(invoice))
-        .route("/api/v1/devices/{device_id}/return", post(return_device))
+        .route(
+            "/api/v1/devices/{device_id}/return",
+            post(returns::start_default),
+        )
         .route("/api/v1/claims", post(claims::claim))
         .route(
             "/api/v1/settings",
@@ -76,6 +82,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/devices/{device_id}/returns/cancel",
             post(returns::cancel),
+        )
+        .route("/api/v1/devices/{device_id}/wifi", put(wifi::save))
+        .route(
+            "/api/v1/webhook",
+            put(outbound::set_webhook).delete(outbound::remove_webhook),
+        )
+        .route("/api/v1/webhook/test", post(outbound::test_webhook))
+        .route(
+            "/api/v1/push-subscriptions",
+            post(outbound::subscribe_push).delete(outbound::unsubscribe_push),
         )
         .route(
             "/api/v1/account",
@@ -255,26 +271,6 @@ pub(crate) async fn update_device(
         services::devices::update(&state, &actor(&user), &DeviceId::new(device_id), details)
             .await?;
     Ok(Json(device.into()))
-}
-
-#[utoipa::path(post, path = "/api/v1/devices/{device_id}/return", tag = "customer",
-    params(("device_id" = String, Path, description = "Mailbox id")),
-    responses((status = 200, description = "The mailbox is `returned` and its subscription canceled", body = Device),
-        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
-        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
-        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
-        (status = 409, description = "The mailbox cannot be returned in its state", body = crate::device_api::docs::ErrorDoc),
-    ), security(("session" = [], "csrf" = [])))]
-pub(crate) async fn return_device(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(device_id): Path<String>,
-) -> Result<Json<Device>, ApiError> {
-    let (actor, id) = (actor(&user), DeviceId::new(device_id));
-    services::devices::return_device(&state, &actor, &id, None).await?;
-    Ok(Json(
-        services::devices::get(&state, &actor, &id).await?.into(),
-    ))
 }
 
 /// A mail event.
@@ -478,7 +474,10 @@ pub(crate) async fn invoices(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Invoice>>, ApiError> {
-    let rows = state.db.invoices_of_customer(&user.user.id).await?;
+    let rows = state
+        .db
+        .invoices_of_customer(&UserId::new(user.user.id.as_str()))
+        .await?;
     Ok(Json(
         rows.into_iter()
             .filter(|i| i.status.is_issued())
@@ -499,13 +498,13 @@ pub(crate) async fn invoice(
 ) -> Result<Json<Invoice>, ApiError> {
     let row = state
         .db
-        .invoice_by_id(&invoice_id)
+        .invoice_by_id(&InvoiceId::new(invoice_id.as_str()))
         .await?
         .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| ApiError::NotFound(format!("no invoice {invoice_id}")))?;
     let lines = state
         .db
-        .invoice_lines(&row.id)
+        .invoice_lines(&InvoiceId::new(row.id.as_str()))
         .await?
         .into_iter()
         .map(|l| InvoiceLine {

@@ -1,6 +1,8 @@
 //! `/api/v1/devices/{id}/returns`: the return flow of the device page as JSON — start a return
 //! with a reason (an RMA number and the steps), cancel it before the box arrives. Both call
-//! `services::returns`, as the page does.
+//! `services::returns`, as the page does. `POST /api/v1/devices/{id}/return` (the older path)
+//! starts the same return, its reason optional: the mailbox stays in service until the
+//! warehouse receives it.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -71,6 +73,44 @@ pub(crate) async fn start(
         &actor(&user),
         &DeviceId::new(device_id),
         &body.reason,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(row))))
+}
+
+/// The reason recorded when `POST /api/v1/devices/{id}/return` carries none.
+const UNSTATED_REASON: &str = "Other";
+
+/// `POST /api/v1/devices/{id}/return`, body optional.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct OptionalReason {
+    /// Why the mailbox goes back (at most 500 characters); `Other` when absent.
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/devices/{device_id}/return", tag = "customer",
+    params(("device_id" = String, Path, description = "Mailbox id")),
+    request_body(content = Option<OptionalReason>, content_type = "application/json",
+        description = "Optional; without a body the reason is `Other`"),
+    responses((status = 201, description = "Return started (as `POST .../returns`): an RMA number and the steps; the mailbox works, and its subscription runs, until the warehouse receives it", body = Return),
+        (status = 400, description = "A reason that is blank or over 500 characters", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "A return is already started, or the mailbox cannot be returned", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn start_default(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(device_id): Path<String>,
+    body: Option<Json<OptionalReason>>,
+) -> Result<(StatusCode, Json<Return>), ApiError> {
+    let reason = body.and_then(|Json(b)| b.reason);
+    let row = returns::start(
+        &state,
+        &actor(&user),
+        &DeviceId::new(device_id),
+        reason.as_deref().unwrap_or(UNSTATED_REASON),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(view(row))))

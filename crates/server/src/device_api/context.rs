@@ -17,9 +17,8 @@
 //! reload in the background, so the next requests find a new context. Without that, every busy
 //! device paid a database read on its request path once per TTL, the heartbeat's p99 under load.
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use smartbox_domain::period::period_containing;
 use smartbox_domain::usage::{decide_event, notifications_within_cap};
@@ -31,7 +30,9 @@ use smartbox_protocol::ServiceState;
 use smartbox_store::{DeviceAccessRow, UsageDelta};
 use time::OffsetDateTime;
 
-use crate::device_wifi::{self, SavedWifi};
+use crate::device_caches::Slot;
+pub use crate::device_caches::{DeviceCache, DeviceContext, SubscriptionContext};
+use crate::device_wifi;
 use crate::secrets::MasterKey;
 use crate::state::AppState;
 
@@ -49,35 +50,6 @@ const REFRESH_SPREAD_MS: i64 = REFRESH_AHEAD_MS / 2;
 
 /// Contexts kept at most; past it, expired ones are dropped (then all, if none expired).
 const CACHE_CAPACITY: usize = 100_000;
-
-/// A device as the device API sees it at `loaded_at_ms`.
-#[derive(Debug, Clone)]
-pub struct DeviceContext {
-    pub device_id: String,
-    pub serial: String,
-    pub secret: [u8; 32],
-    pub lifecycle: LifecycleState,
-    pub checkin_interval_s: i64,
-    pub subscription: Option<SubscriptionContext>,
-    /// WiFi credentials saved in the portal, and the device's last report on them.
-    pub wifi: Option<SavedWifi>,
-    pub loaded_at_ms: i64,
-}
-
-/// The live subscription and its current period.
-#[derive(Debug, Clone)]
-pub struct SubscriptionContext {
-    pub id: String,
-    /// Whose subscription it is: the owner of the mail it accepts (and the key its photos are
-    /// sealed under).
-    pub customer_id: String,
-    pub plan: PlanId,
-    pub status: SubscriptionStatus,
-    pub cap: SpendCap,
-    pub period: BillingPeriod,
-    /// The period's counters when the context was loaded.
-    pub counters: UsageCounters,
-}
 
 /// Why a context could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -252,34 +224,6 @@ fn refresh_age_ms(serial: &str, loaded_at_ms: i64) -> i64 {
     (serial, loaded_at_ms).hash(&mut hasher);
     let spread = u64::try_from(REFRESH_SPREAD_MS).unwrap_or(1).max(1);
     REFRESH_AHEAD_MS - i64::try_from(hasher.finish() % spread).unwrap_or(0)
-}
-
-/// Recently loaded contexts by serial.
-///
-/// Forgetting is exact even against a load in flight: every forget advances a generation, and a
-/// load that started before a forget of its serial (or of everything) is answered but not kept,
-/// since it may have read the database before the change that made the caller forget.
-#[derive(Debug, Default)]
-pub struct DeviceCache {
-    inner: RwLock<Slots>,
-}
-
-#[derive(Debug, Default)]
-struct Slots {
-    by_serial: HashMap<String, Slot>,
-    /// Advanced by every forget.
-    generation: u64,
-    /// The generation of the last [`DeviceCache::forget_all`] (or capacity purge).
-    cleared_at: u64,
-    /// Serials whose background reload is under way (one at a time per serial).
-    refreshing: HashSet<String>,
-}
-
-#[derive(Debug)]
-enum Slot {
-    Loaded(Arc<DeviceContext>),
-    /// Forgotten at this generation.
-    Forgotten(u64),
 }
 
 impl DeviceCache {

@@ -1,8 +1,6 @@
 //! Firmware hosting for devices: the offer in the heartbeat answer, the image download with
 //! `Range` (so the modem resumes a broken download; not metered as data), and install reports.
 
-use std::sync::RwLock;
-
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -23,11 +21,7 @@ use crate::state::AppState;
 /// another process, `smartbox firmware publish`).
 pub const FIRMWARE_CACHE_TTL_MS: i64 = 5_000;
 
-/// The newest published image, read at most once per [`FIRMWARE_CACHE_TTL_MS`].
-#[derive(Debug, Default)]
-pub struct FirmwareCache {
-    latest: RwLock<Option<(i64, Option<FirmwareImageRow>)>>,
-}
+pub use crate::device_caches::FirmwareCache;
 
 impl FirmwareCache {
     /// The offer for a device running `running`: the newest image, unless it is that one.

@@ -12,7 +12,8 @@
 //! - [`TrafficWriter`] (the store's): group commit of heartbeats, usage, events and photos.
 //! - [`metering`]: bytes on the wire (firmware downloads excluded); a replayed request is not
 //!   metered again.
-//! - [`expiring`]: the short memory of unknown serials and of signatures already seen.
+//! - [`ExpiringSet`]: the short memory of unknown serials and of signatures already seen.
+//! - [`DeviceApiState`] (in `crate::device_caches`): the caches themselves, held by the app state.
 //! - [`heartbeat`], [`events`], [`photos`], [`firmware`]: the endpoints.
 //! - [`jpeg`]: the marker check photos must pass.
 //! - [`docs`]: the OpenAPI description of all of the above.
@@ -21,7 +22,6 @@ pub mod auth;
 pub mod context;
 pub mod docs;
 pub mod events;
-pub mod expiring;
 pub mod firmware;
 pub mod heartbeat;
 pub mod jpeg;
@@ -32,11 +32,10 @@ pub mod photos;
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post, put};
-use smartbox_store::Db;
 
+pub use crate::device_caches::{DeviceApiState, ExpiringSet, UNKNOWN_SERIAL_TTL_MS};
 pub use auth::guard;
 pub use context::{DeviceCache, DeviceContext};
-pub use expiring::ExpiringSet;
 pub use firmware::FirmwareCache;
 pub use smartbox_store::TrafficWriter;
 
@@ -57,38 +56,4 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(FIRMWARE_REPORT_PATH, post(firmware::report))
         .route(FIRMWARE_ROUTE, get(firmware::download))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
-}
-
-/// How long a serial that is not ours is answered 401 without a database read.
-pub const UNKNOWN_SERIAL_TTL_MS: i64 = 5_000;
-/// Unknown serials remembered at most (a flood of made-up serials cannot take memory).
-const UNKNOWN_SERIALS_KEPT: usize = 10_000;
-/// Signatures remembered at most: a request's is valid within the clock skew on either side.
-const SIGNATURES_KEPT: usize = 200_000;
-
-/// The device API's share of the application state: the device cache, the latest-firmware cache,
-/// the group-commit writer, and the memory of unknown serials and seen signatures.
-#[derive(Debug)]
-pub struct DeviceApiState {
-    pub devices: DeviceCache,
-    pub firmware: FirmwareCache,
-    pub writer: TrafficWriter,
-    pub unknown_serials: ExpiringSet<String>,
-    pub seen_signatures: ExpiringSet<[u8; 32]>,
-}
-
-impl DeviceApiState {
-    /// Empty caches and a writer that starts its task on first use.
-    pub fn new(db: Db) -> DeviceApiState {
-        DeviceApiState {
-            devices: DeviceCache::default(),
-            firmware: FirmwareCache::default(),
-            writer: TrafficWriter::new(db),
-            unknown_serials: ExpiringSet::new(UNKNOWN_SERIAL_TTL_MS, UNKNOWN_SERIALS_KEPT),
-            seen_signatures: ExpiringSet::new(
-                2 * 1000 * smartbox_protocol::MAX_CLOCK_SKEW_S,
-                SIGNATURES_KEPT,
-            ),
-        }
-    }
 }

@@ -3,7 +3,8 @@
 //! the sender the `notify_delivery` job uses for channel `push`.
 //!
 //! The portal's side (manifest, service worker, the script calling `pushManager.subscribe` with
-//! the key the settings page carries in `data-vapid-key`) posts the subscription to `/settings`.
+//! the key the settings page carries in `data-vapid-key`) posts the subscription to `/settings`,
+//! which stores it through [`crate::services::push::subscribe`].
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use smartbox_notify::push::{PushSender, PushSubscription, SubscriptionKeys, VapidKeys};
 use smartbox_notify::targets::Targets;
-use smartbox_store::PushSubscriptionRow;
 
 use crate::state::AppState;
 
@@ -63,37 +63,6 @@ pub async fn sender(state: &AppState) -> anyhow::Result<PushSender> {
     let sender = PushSender::to(public.1, keys, contact, PUSH_TIMEOUT)?;
     senders.push((public, sender.clone()));
     Ok(sender)
-}
-
-/// Stores a subscription as the browser's `PushSubscription.toJSON()` gives it; the message
-/// says what is wrong with one that is refused.
-pub async fn subscribe(
-    state: &AppState,
-    user_id: &str,
-    json: &str,
-) -> anyhow::Result<Result<(), String>> {
-    let Ok(subscription) = serde_json::from_str::<PushSubscription>(json) else {
-        return Ok(Err("The push subscription is not valid JSON.".to_owned()));
-    };
-    let endpoint_ok = reqwest::Url::parse(&subscription.endpoint)
-        .is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some());
-    if !endpoint_ok || subscription.endpoint.len() > 2000 {
-        return Ok(Err("The push endpoint is not a web address.".to_owned()));
-    }
-    if let Err(reason) = super::webhooks::reachable(state, &subscription.endpoint).await {
-        return Ok(Err(format!("The push endpoint is refused: {reason}.")));
-    }
-    state
-        .db
-        .save_push_subscription(&PushSubscriptionRow {
-            endpoint: subscription.endpoint,
-            user_id: user_id.to_owned(),
-            p256dh: subscription.keys.p256dh,
-            auth: subscription.keys.auth,
-            created_at: state.clock.now_ms(),
-        })
-        .await?;
-    Ok(Ok(()))
 }
 
 /// The customer's subscription at `endpoint`, if they still have it.

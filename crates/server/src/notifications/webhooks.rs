@@ -1,11 +1,9 @@
-//! Customers' outbound webhooks: the URL and a signing secret made here, shown to the customer
-//! once and stored sealed with the master key (bound to the customer's id, so a ciphertext moved
-//! to another row does not open).
+//! Customers' outbound webhooks: which URLs may be targets, and the signing secret (made by
+//! [`crate::services::webhooks::set`], shown to the customer once and stored sealed with the
+//! master key, bound to the customer's id so a ciphertext moved to another row does not open).
 
 use anyhow::Context;
-use rand::RngCore;
 use smartbox_notify::webhook::{WebhookEndpoint, WebhookSecret};
-use smartbox_notify::{DeliveryId, DeliveryOutcome};
 
 use crate::state::AppState;
 
@@ -57,21 +55,9 @@ pub async fn reachable(state: &AppState, url: &str) -> Result<(), String> {
     smartbox_notify::targets::check_url(&url, super::targets(&state.config)).await
 }
 
-/// Sets the customer's webhook to `url` with a new secret, and answers the secret (to show once).
-pub async fn create(state: &AppState, user_id: &str, url: &str) -> anyhow::Result<WebhookSecret> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let sealed = state
-        .master_key
-        .seal_device_secret(&binding(user_id), &bytes);
-    state
-        .db
-        .set_customer_webhook(user_id, url, &sealed, state.clock.now_ms())
-        .await?;
-    Ok(WebhookSecret::from_stored(format!(
-        "{SECRET_PREFIX}{}",
-        hex::encode(bytes)
-    )))
+/// The secret as the customer sees it, from its 32 random bytes.
+pub(crate) fn secret_of(bytes: &[u8]) -> WebhookSecret {
+    WebhookSecret::from_stored(format!("{SECRET_PREFIX}{}", hex::encode(bytes)))
 }
 
 /// The customer's webhook with its secret opened, if they set one.
@@ -85,24 +71,8 @@ pub async fn endpoint(state: &AppState, user_id: &str) -> anyhow::Result<Option<
         .context("the webhook secret does not open with this master key")?;
     Ok(Some(WebhookEndpoint {
         url: row.url,
-        secret: WebhookSecret::from_stored(format!("{SECRET_PREFIX}{}", hex::encode(bytes))),
+        secret: secret_of(&bytes),
     }))
-}
-
-/// The settings page's "send test": a signed `test` event to the customer's webhook, now.
-pub async fn send_test(state: &AppState, user_id: &str) -> anyhow::Result<Option<DeliveryOutcome>> {
-    let Some(endpoint) = endpoint(state, user_id).await? else {
-        return Ok(None);
-    };
-    let channels = super::channels(&state.config)?;
-    let Some(sender) = &channels.webhook else {
-        return Ok(None);
-    };
-    Ok(Some(
-        sender
-            .send_test(&endpoint, DeliveryId::generate(), state.clock.now())
-            .await,
-    ))
 }
 
 #[cfg(test)]

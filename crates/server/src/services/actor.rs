@@ -3,6 +3,8 @@
 
 use smartbox_domain::UserId;
 
+use super::ServiceError;
+
 /// The role of a staff member (DESIGN §6): support reads everything and acts on devices; only
 /// an admin refunds, credits or changes prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,15 @@ impl Actor {
         match self {
             Actor::Customer(id) => owner == Some(id.as_str()),
             Actor::Staff { .. } | Actor::Job(_) | Actor::Cli => true,
+        }
+    }
+
+    /// `Ok` when the actor may act on `customer`'s account; another customer's is not found.
+    pub fn check_account(&self, customer: &UserId) -> Result<(), ServiceError> {
+        if self.may_act_for(Some(customer.as_str())) {
+            Ok(())
+        } else {
+            Err(ServiceError::not_found("account", customer.as_str()))
         }
     }
 

@@ -1,7 +1,6 @@
-//! Actions on a mailbox: its name, location and check-in interval, and its return.
+//! Actions on a mailbox: its name, location and check-in interval. Its return is
+//! [`super::returns`] (started by the customer) and [`super::staff_devices::receive_return`].
 
-use smartbox_billing::BillingError;
-use smartbox_billing::engine::{DeviceReturned, ReturnCause};
 use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState, checkin};
 use smartbox_store::DeviceRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes};
@@ -11,9 +10,6 @@ use crate::state::AppState;
 
 /// Longest name or location accepted.
 pub const MAX_TEXT: usize = 60;
-
-/// Why a return is refused, as the customer reads it.
-const NOT_RETURNABLE: &str = "This mailbox cannot be returned in its current state.";
 
 /// The mailbox `id`, when the actor may see it.
 pub async fn get(
@@ -132,34 +128,4 @@ fn check_text(label: &str, text: &str) -> Result<(), ServiceError> {
         return refuse(format!("The {label} may not contain control characters."));
     }
     Ok(())
-}
-
-/// Returns a mailbox: it becomes `returned` and its live subscription ends at once, in one
-/// transaction with the audit entry (see the billing engine's `return_device`). The warehouse
-/// refurbishes it later.
-pub async fn return_device(
-    state: &AppState,
-    actor: &Actor,
-    id: &DeviceId,
-    reason: Option<&str>,
-) -> Result<DeviceReturned, ServiceError> {
-    let device = get(state, actor, id).await?;
-    if !returnable(device.lifecycle_state) {
-        return Err(ServiceError::Conflict(NOT_RETURNABLE.to_owned()));
-    }
-    let cause = ReturnCause {
-        actor: &actor.audit_name(),
-        reason: reason.unwrap_or(actor.default_reason()),
-    };
-    let returned = state
-        .billing()
-        .return_device(&device.id, state.clock.now(), cause)
-        .await
-        .map_err(|err| match err {
-            BillingError::Conflict(_) => ServiceError::Conflict(NOT_RETURNABLE.to_owned()),
-            other => other.into(),
-        })?;
-    state.devices_changed();
-    tracing::info!(serial = %device.serial, "return started");
-    Ok(returned)
 }

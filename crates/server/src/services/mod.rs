@@ -15,7 +15,6 @@
 //! | claim a mailbox (and start its trial) | [`claims::claim`] | page `POST /claim/plan`, JSON `POST /api/v1/claims` |
 //! | activate a mailbox for a customer | [`claims::activate`] | CLI `smartbox devices activate` |
 //! | rename, say where it is | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
-//! | return a mailbox at once (its subscription ends) | [`devices::return_device`] | JSON `POST /api/v1/devices/{id}/return`; staff's receipt of a return |
 //! | cancel at period end | [`subscriptions::cancel`] | page `POST /billing/cancel`, JSON `POST /api/v1/subscriptions/{id}/cancel` |
 //! | take a cancel back | [`subscriptions::resume`] | page `POST /billing/resume`, JSON `POST /api/v1/subscriptions/{id}/resume` |
 //! | price a plan change | [`subscriptions::preview_plan_change`] | page `GET /billing/plan`, JSON `GET /api/v1/subscriptions/{id}/plan-change` |
@@ -28,9 +27,12 @@
 //! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
 //! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
 //! | check-in interval (with name and location) | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
-//! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
+//! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns` (and `POST /api/v1/devices/{id}/return`, reason optional), `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
 //! | delete the account | [`account::delete_account`] | JSON `DELETE /api/v1/account`, CLI `customers delete` |
+//! | a mailbox's WiFi credentials | [`wifi::save`] | page `POST /settings` (`wifi_device`), JSON `PUT /api/v1/devices/{id}/wifi` |
+//! | set, remove, test the outbound webhook | [`webhooks::set`], [`webhooks::remove`], [`webhooks::send_test`] | page `POST /settings` (`webhook=save/remove/test`), JSON `PUT`/`DELETE /api/v1/webhook`, `POST /api/v1/webhook/test` |
+//! | subscribe a browser to web push, unsubscribe it | [`push::subscribe`], [`push::unsubscribe`] | page `POST /settings` (`push=subscribe/unsubscribe`, the portal's script), JSON `POST`/`DELETE /api/v1/push-subscriptions` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
@@ -44,12 +46,15 @@ pub mod devices;
 mod error;
 pub mod mail;
 pub mod payment_methods;
+pub mod push;
 pub mod returns;
 pub mod settings;
 pub mod staff_billing;
 pub mod staff_devices;
 pub mod staff_jobs;
 pub mod subscriptions;
+pub mod webhooks;
+pub mod wifi;
 
 pub use actor::{Actor, StaffRole};
 pub use error::ServiceError;

@@ -5,7 +5,7 @@
 //! webhook, arriving later, finds it there and changes nothing more).
 
 use smartbox_billing::{BillingError, PaymentIntentId, RefundRequest, RefundStatus};
-use smartbox_domain::{Cents, PaymentStatus};
+use smartbox_domain::{Cents, InvoiceId, PaymentId, PaymentStatus};
 use smartbox_store::PaymentRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes, PaymentUpdate};
 
@@ -50,13 +50,13 @@ pub async fn refund(
     }
     let payment = state
         .db
-        .payment_by_id(payment_id)
+        .payment_by_id(&PaymentId::new(payment_id))
         .await?
         .ok_or_else(|| ServiceError::not_found("payment", payment_id))?;
     let intent = refundable(&payment)?;
     let customer_id = state
         .db
-        .invoice_by_id(&payment.invoice_id)
+        .invoice_by_id(&InvoiceId::new(payment.invoice_id.as_str()))
         .await?
         .map(|i| i.customer_id)
         .unwrap_or_default();

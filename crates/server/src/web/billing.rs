@@ -17,7 +17,8 @@ use smartbox_domain::epoch::{from_unix_ms, unix_ms};
 use smartbox_domain::money::Cents;
 use smartbox_domain::usage::{SpendCap, capped_overage};
 use smartbox_domain::{
-    BillingPeriod, PlanChange, PlanId, SubscriptionId, SubscriptionStatus, UsageCounters,
+    BillingPeriod, InvoiceId, PlanChange, PlanId, SubscriptionId, SubscriptionStatus,
+    UsageCounters, UserId,
 };
 
 use super::claim::plan_name;
@@ -146,7 +147,7 @@ pub async fn page(
     }
     let invoice_rows: Vec<_> = state
         .db
-        .invoices_of_customer(&user.user.id)
+        .invoices_of_customer(&UserId::new(user.user.id.as_str()))
         .await?
         .into_iter()
         .filter(|i| i.status.is_issued())
@@ -157,7 +158,7 @@ pub async fn page(
         .collect();
     let payments: Vec<_> = state
         .db
-        .payments_of_customer(&user.user.id)
+        .payments_of_customer(&UserId::new(user.user.id.as_str()))
         .await?
         .into_iter()
         .map(|p| {
@@ -186,14 +187,14 @@ pub async fn invoice_page(
 ) -> Result<Response, PageError> {
     let invoice = state
         .db
-        .invoice_by_id(&invoice_id)
+        .invoice_by_id(&InvoiceId::new(invoice_id.as_str()))
         .await?
         .filter(|i| i.customer_id == user.user.id && i.status.is_issued())
         .ok_or_else(|| PageError::not_found("This invoice"))?;
     let tz = &user.user.time_zone;
     let lines: Vec<_> = state
         .db
-        .invoice_lines(&invoice.id)
+        .invoice_lines(&InvoiceId::new(invoice.id.as_str()))
         .await?
         .into_iter()
         .map(|l| context! { description => l.description, amount => money(l.amount_cents) })

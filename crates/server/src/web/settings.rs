@@ -1,7 +1,7 @@
 //! `/settings`: notification channels per mailbox, quiet hours, time zone, the spend cap of
 //! each subscription (0 to 10x the plan price; the default is the plan price), and the customer's
 //! outbound webhook (its URL, a signing secret shown once, "send test", the delivery log), and each
-//! mailbox's WiFi credentials ([`crate::device_wifi`]).
+//! mailbox's WiFi credentials, each saved through its service ([`crate::services`]).
 
 use axum::Form;
 use axum::extract::State;
@@ -14,13 +14,14 @@ use smartbox_domain::{DeviceId, UserId};
 use super::format::{self, money};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
-use crate::device_wifi;
-use crate::notifications::{push, webhooks};
+use crate::notifications;
 use crate::services::devices::display_name;
 use crate::services::settings::{
     self, ChannelChange, DeliveriesOnlyChange, QuietHours, SettingsChange, SpendCapChange,
 };
+use crate::services::webhooks::{self, TestOutcome};
 use crate::services::{Actor, ServiceError};
+use crate::services::{push, wifi};
 use crate::state::AppState;
 use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 
@@ -74,12 +75,12 @@ async fn render_with(
             .iter()
             .map(|c| context! { id => c.channel, label => c.label, on => c.enabled })
             .collect();
-        let wifi = state.db.device_wifi(&device.id).await?;
+        let wifi = wifi::status(state, &actor(user), &DeviceId::new(device.id.as_str())).await?;
         devices.push(context! {
             id => device.id.clone(), name => display_name(device), channels => channels,
             deliveries_only => mailbox.deliveries_only,
             wifi_ssid => wifi.as_ref().map(|w| w.ssid.clone()),
-            wifi_note => wifi.as_ref().map(device_wifi::describe),
+            wifi_note => wifi.map(|w| w.note),
         });
     }
     let caps: Vec<_> = settings
@@ -96,17 +97,13 @@ async fn render_with(
             }
         })
         .collect();
-    let webhook_url = state
-        .db
-        .customer_webhook(&user.user.id)
+    let webhook_url = webhooks::get(state, &actor(user), &customer(user))
         .await?
         .map(|w| w.url);
-    let vapid_key = push::vapid_keys(state).await?.public_base64url();
-    let push_browsers = state
-        .db
-        .push_subscriptions_of_user(&user.user.id)
+    let vapid_key = notifications::push::vapid_keys(state)
         .await?
-        .len();
+        .public_base64url();
+    let push_browsers = push::count(state, &actor(user), &customer(user)).await?;
     let time_zone = &user.user.time_zone;
     let webhook_log: Vec<_> = state
         .db
@@ -213,15 +210,13 @@ pub async fn save(
         .await
     };
     if let Some(device_id) = get("wifi_device") {
-        let owned = state.db.devices_of_owner(&user.user.id).await?;
-        if !owned.iter().any(|d| d.id == device_id) {
-            return Err(PageError::not_found("This mailbox"));
-        }
         let ssid = get("wifi_ssid").unwrap_or("");
         let passphrase = get("wifi_passphrase").unwrap_or("");
-        return match device_wifi::save(&state, device_id, ssid, passphrase).await? {
-            Ok(()) => Ok(Redirect::to("/settings?saved=1").into_response()),
-            Err(message) => fail(message).await,
+        let id = DeviceId::new(device_id);
+        return match wifi::save(&state, &actor(&user), &id, ssid, passphrase).await {
+            Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
+            Err(ServiceError::Invalid { message, .. }) => fail(message).await,
+            Err(err) => Err(err.into()),
         };
     }
     let clock = |name: &str| -> Result<Option<i64>, String> {
@@ -309,26 +304,27 @@ async fn push_action(
     subscription: Option<&str>,
     endpoint: Option<&str>,
 ) -> Result<Response, PageError> {
-    match action {
+    let (actor, customer) = (actor(user), customer(user));
+    let done = match action {
         "subscribe" => {
-            match push::subscribe(state, &user.user.id, subscription.unwrap_or("")).await? {
-                Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-                Err(reason) => Ok((StatusCode::BAD_REQUEST, reason).into_response()),
-            }
+            let Ok(subscription) = serde_json::from_str(subscription.unwrap_or("")) else {
+                return Ok(refused("The push subscription is not valid JSON."));
+            };
+            push::subscribe(state, &actor, &customer, subscription).await
         }
-        "unsubscribe" => {
-            state
-                .db
-                .delete_push_subscription(&user.user.id, endpoint.unwrap_or(""))
-                .await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        other => Ok((
-            StatusCode::BAD_REQUEST,
-            format!("Unknown push action {other}."),
-        )
-            .into_response()),
+        "unsubscribe" => push::unsubscribe(state, &actor, &customer, endpoint.unwrap_or("")).await,
+        other => return Ok(refused(&format!("Unknown push action {other}."))),
+    };
+    match done {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(ServiceError::Invalid { message, .. }) => Ok(refused(&message)),
+        Err(err) => Err(err.into()),
     }
+}
+
+/// 400 with the reason, for the push script.
+fn refused(reason: &str) -> Response {
+    (StatusCode::BAD_REQUEST, reason.to_owned()).into_response()
 }
 
 /// The webhook form's buttons: `save` (a new URL and secret), `test`, `remove`.
@@ -339,39 +335,27 @@ async fn webhook_action(
     action: &str,
     url: Option<&str>,
 ) -> Result<Response, PageError> {
-    let user_id = &user.user.id;
+    let (actor, customer) = (actor(user), customer(user));
     let notice = match action {
-        "save" => match webhooks::check_url(state, url.unwrap_or("")).await {
-            Ok(url) => {
-                let secret = webhooks::create(state, user_id, &url).await?;
-                WebhookNotice {
-                    secret: Some(secret.expose().to_owned()),
-                    test: None,
-                }
+        "save" => match webhooks::set(state, &actor, &customer, url.unwrap_or("")).await {
+            Ok(secret) => WebhookNotice {
+                secret: Some(secret.expose().to_owned()),
+                test: None,
+            },
+            Err(ServiceError::Invalid { message, .. }) => {
+                let status = StatusCode::BAD_REQUEST;
+                return render_page(state, visitor, user, status, Some(message), false).await;
             }
-            Err(err) => {
-                return render_page(
-                    state,
-                    visitor,
-                    user,
-                    StatusCode::BAD_REQUEST,
-                    Some(err.to_string()),
-                    false,
-                )
-                .await;
-            }
+            Err(err) => return Err(err.into()),
         },
         "test" => {
-            let test = match webhooks::send_test(state, user_id).await? {
-                None => "Set a webhook URL first.".to_owned(),
-                Some(outcome) => match outcome {
-                    smartbox_notify::DeliveryOutcome::Delivered => {
-                        "Test event delivered: your endpoint answered 2xx.".to_owned()
-                    }
-                    smartbox_notify::DeliveryOutcome::Failed { reason, .. } => {
-                        format!("Test event not delivered: {reason}.")
-                    }
-                },
+            let test = match webhooks::send_test(state, &actor, &customer).await {
+                Ok(TestOutcome::Delivered) => {
+                    "Test event delivered: your endpoint answered 2xx.".to_owned()
+                }
+                Ok(TestOutcome::Failed(reason)) => format!("Test event not delivered: {reason}."),
+                Err(ServiceError::Conflict(message)) => message,
+                Err(err) => return Err(err.into()),
             };
             WebhookNotice {
                 secret: None,
@@ -379,19 +363,13 @@ async fn webhook_action(
             }
         }
         "remove" => {
-            state.db.delete_customer_webhook(user_id).await?;
+            webhooks::remove(state, &actor, &customer).await?;
             return Ok(Redirect::to("/settings?saved=1").into_response());
         }
         other => {
-            return render_page(
-                state,
-                visitor,
-                user,
-                StatusCode::BAD_REQUEST,
-                Some(format!("Unknown webhook action {other}.")),
-                false,
-            )
-            .await;
+            let message = Some(format!("Unknown webhook action {other}."));
+            let status = StatusCode::BAD_REQUEST;
+            return render_page(state, visitor, user, status, message, false).await;
         }
     };
     render_with(state, visitor, user, StatusCode::OK, None, false, notice).await

@@ -5,6 +5,7 @@
 //! out-of-order deliveries), and with localstripe a real charge confirmed by the webhook that
 //! localstripe sends to the endpoint.
 
+use smartbox_domain::{InvoiceId, PaymentId, PlanId, SubscriptionId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,6 @@ use smartbox_billing::{
     NewCustomer, PaymentIntentId, PaymentMethodId, PaymentProvider, ProviderFuture, ProviderMode,
     Refund, RefundRequest, SetupIntent, SetupIntentId,
 };
-use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::jobs::{JobContext, JobError, Outcome, Registry, Worker, registry};
 use smartbox_server::secrets::MasterKey;
@@ -456,7 +456,7 @@ async fn a_mailbox_is_suspended_72_hours_after_the_first_failed_charge_and_resum
         let invoices = app
             .state
             .db
-            .invoices_of_subscription(&subscription)
+            .invoices_of_subscription(&SubscriptionId::new(subscription.as_str()))
             .await
             .expect("invoices");
         assert_eq!(invoices.len(), 1);
@@ -531,13 +531,14 @@ async fn the_stripe_webhook_refuses_forged_and_stale_signatures_and_applies_each
             .await
             .expect("card");
         advance_to(&t.db, &clock, &worker, START + time::Duration::days(7)).await;
-        let invoice =
-            t.db.invoices_of_subscription(&activation.subscription_id)
-                .await
-                .expect("invoices")
-                .remove(0);
+        let invoice = t
+            .db
+            .invoices_of_subscription(&SubscriptionId::new(activation.subscription_id.as_str()))
+            .await
+            .expect("invoices")
+            .remove(0);
         let attempt =
-            t.db.payments_of_invoice(&invoice.id)
+            t.db.payments_of_invoice(&InvoiceId::new(invoice.id.as_str()))
                 .await
                 .expect("payments")
                 .remove(0);
@@ -585,7 +586,7 @@ async fn the_stripe_webhook_refuses_forged_and_stale_signatures_and_applies_each
             .expect("sent");
         assert_eq!(response.status(), 400, "a body that is not the one signed");
         assert_eq!(
-            t.db.payment_by_id(&attempt.id)
+            t.db.payment_by_id(&PaymentId::new(attempt.id.as_str()))
                 .await
                 .expect("read")
                 .expect("row")
@@ -602,7 +603,7 @@ async fn the_stripe_webhook_refuses_forged_and_stale_signatures_and_applies_each
         .await;
         assert_eq!((status, body["status"].as_str()), (200, Some("processed")));
         assert_eq!(
-            t.db.payment_by_id(&attempt.id)
+            t.db.payment_by_id(&PaymentId::new(attempt.id.as_str()))
                 .await
                 .expect("read")
                 .expect("row")
@@ -642,7 +643,7 @@ async fn the_stripe_webhook_refuses_forged_and_stale_signatures_and_applies_each
         .await;
         assert_eq!(status, 200);
         assert_eq!(
-            t.db.payment_by_id(&attempt.id)
+            t.db.payment_by_id(&PaymentId::new(attempt.id.as_str()))
                 .await
                 .expect("read")
                 .expect("row")
@@ -741,7 +742,7 @@ async fn the_server_runs_its_worker_until_shutdown() {
     for _ in 0..100 {
         let invoices = state
             .db
-            .invoices_of_subscription(&activation.subscription_id)
+            .invoices_of_subscription(&SubscriptionId::new(activation.subscription_id.as_str()))
             .await
             .expect("invoices");
         if invoices.first().is_some_and(|i| i.status == "paid") {
@@ -895,13 +896,14 @@ async fn a_stripe_charge_whose_answer_was_lost_is_settled_by_the_webhook_localst
             .run_billing_pass(clock.now(), None, "test")
             .await
             .expect("the pass");
-        let invoice =
-            t.db.invoices_of_subscription(&activation.subscription_id)
-                .await
-                .expect("invoices")
-                .remove(0);
+        let invoice = t
+            .db
+            .invoices_of_subscription(&SubscriptionId::new(activation.subscription_id.as_str()))
+            .await
+            .expect("invoices")
+            .remove(0);
         let attempt =
-            t.db.payments_of_invoice(&invoice.id)
+            t.db.payments_of_invoice(&InvoiceId::new(invoice.id.as_str()))
                 .await
                 .expect("payments")
                 .remove(0);
@@ -910,7 +912,7 @@ async fn a_stripe_charge_whose_answer_was_lost_is_settled_by_the_webhook_localst
         let mut settled = None;
         for _ in 0..100 {
             let payment =
-                t.db.payment_by_id(&attempt.id)
+                t.db.payment_by_id(&PaymentId::new(attempt.id.as_str()))
                     .await
                     .expect("read")
                     .expect("row");
@@ -927,7 +929,7 @@ async fn a_stripe_charge_whose_answer_was_lost_is_settled_by_the_webhook_localst
             "recorded from the event"
         );
         assert_eq!(
-            t.db.invoice_by_id(&invoice.id)
+            t.db.invoice_by_id(&InvoiceId::new(invoice.id.as_str()))
                 .await
                 .expect("read")
                 .expect("row")

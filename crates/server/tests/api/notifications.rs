@@ -292,9 +292,11 @@ async fn a_customers_webhook_receives_each_event_signed_with_its_secret() {
             .await
             .unwrap()
             .unwrap();
-        let secret = smartbox_server::notifications::webhooks::create(
+        let customer = smartbox_domain::UserId::new(owner.id.as_str());
+        let secret = smartbox_server::services::webhooks::set(
             &app.state,
-            &owner.id,
+            &smartbox_server::services::Actor::customer(customer.clone()),
+            &customer,
             &receiver.url("/hooks/mail"),
         )
         .await

@@ -63,13 +63,19 @@ fn weak_cellular_hands_the_mail_to_wifi_whose_credentials_came_from_the_portal()
     let device = world.device("SB-E2E-0030");
 
     // The customer types the network into the portal's settings.
-    let saved = world.runtime.block_on(smartbox_server::device_wifi::save(
-        world.server.state(),
-        &device.id,
-        "Garden Shed",
-        "tomatoes and \"beans\"",
-    ));
-    assert_eq!(saved.expect("stored").map_err(|e| e.to_string()), Ok(()));
+    let saved = world
+        .runtime
+        .block_on(smartbox_server::services::wifi::save(
+            world.server.state(),
+            &smartbox_server::services::Actor::Cli,
+            &smartbox_domain::DeviceId::new(device.id.as_str()),
+            "Garden Shed",
+            "tomatoes and \"beans\"",
+        ));
+    assert_eq!(
+        saved.map(|s| s.ssid).map_err(|e| e.to_string()),
+        Ok("Garden Shed".to_owned())
+    );
 
     // A check-in over the weak cellular link brings them, sealed for this mailbox.
     let report = mailbox.wake(HOUR, Wake::Timer);

@@ -58,7 +58,12 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::InsertReturn(_)
                 | Change::CloseReturn { .. }
                 | Change::EndOtherSessions { .. }
-                | Change::AnonymiseUser { .. } => false,
+                | Change::AnonymiseUser { .. }
+                | Change::SetDeviceWifi { .. }
+                | Change::SetCustomerWebhook { .. }
+                | Change::DeleteCustomerWebhook { .. }
+                | Change::SavePushSubscription(_)
+                | Change::DeletePushSubscription { .. } => false,
             })
         })
 }

@@ -198,6 +198,27 @@ pub enum Change {
         email: String,
         password_hash: String,
     },
+    /// Saves a mailbox's WiFi credentials (sealed; the store never sees the passphrase) at
+    /// `version`; the device's last report about earlier ones stays until it reports again.
+    SetDeviceWifi {
+        device_id: String,
+        ssid: String,
+        sealed: Vec<u8>,
+        version: i64,
+    },
+    /// Sets (or replaces) a customer's outbound webhook and its sealed signing secret.
+    SetCustomerWebhook {
+        user_id: String,
+        url: String,
+        secret_ciphertext: Vec<u8>,
+        at: i64,
+    },
+    /// Removes a customer's outbound webhook.
+    DeleteCustomerWebhook { user_id: String },
+    /// Stores a browser's push subscription (a known endpoint moves to this customer).
+    SavePushSubscription(crate::PushSubscriptionRow),
+    /// Forgets a browser's push subscription of this customer.
+    DeletePushSubscription { user_id: String, endpoint: String },
 }
 
 /// A date staff record on a device.
@@ -868,6 +889,58 @@ macro_rules! run_change {
                     sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
                 }
                 Ok(None)
+            }
+            Change::SetDeviceWifi {
+                device_id,
+                ssid,
+                sealed,
+                version,
+            } => sqlx::query($crate::device_wifi::SET_DEVICE_WIFI_SQL)
+                .bind(device_id)
+                .bind(ssid)
+                .bind(sealed)
+                .bind(version)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::SetCustomerWebhook {
+                user_id,
+                url,
+                secret_ciphertext,
+                at,
+            } => sqlx::query($crate::notifications::SET_CUSTOMER_WEBHOOK_SQL)
+                .bind(user_id)
+                .bind(url)
+                .bind(secret_ciphertext)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::DeleteCustomerWebhook { user_id } => {
+                sqlx::query("DELETE FROM customer_webhooks WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
+            Change::SavePushSubscription(s) => {
+                sqlx::query($crate::notifications::SAVE_PUSH_SUBSCRIPTION_SQL)
+                    .bind(&s.endpoint)
+                    .bind(&s.user_id)
+                    .bind(&s.p256dh)
+                    .bind(&s.auth)
+                    .bind(s.created_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
+            Change::DeletePushSubscription { user_id, endpoint } => {
+                sqlx::query($crate::notifications::DELETE_PUSH_SUBSCRIPTION_SQL)
+                    .bind(user_id)
+                    .bind(endpoint)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
             }
         }
     }};

@@ -11,7 +11,7 @@ use smartbox_domain::{DeviceId, PlanId};
 use smartbox_server::Clock;
 use smartbox_server::provisioning::{self, FactoryRecord};
 use smartbox_server::services::payment_methods::{self, NewCard};
-use smartbox_server::services::{Actor, claims, devices};
+use smartbox_server::services::{Actor, claims, returns, staff_devices};
 use smartbox_store::testing;
 
 use crate::helpers::{TestApp, TestDevice, spawn_app, vitals_body};
@@ -214,9 +214,13 @@ async fn the_admin_story_in_chromium() {
     let third_id = id("SB-ADM-3").await;
     let old = device(&records[2], &third_id);
     assert_eq!(heartbeat(&app, &old).await, 200);
-    devices::return_device(&app.state, &cleo, &DeviceId::new(third_id.clone()), None)
+    let third = DeviceId::new(third_id.clone());
+    returns::start(&app.state, &cleo, &third, "Moving house")
         .await
-        .expect("returned");
+        .expect("return started");
+    staff_devices::receive_return(&app.state, &Actor::Cli, &third, "box arrived")
+        .await
+        .expect("received");
     client
         .goto(&format!("{base}/admin/devices/{third_id}"))
         .await

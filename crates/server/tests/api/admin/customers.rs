@@ -2,6 +2,7 @@
 //! their mailboxes, subscriptions with this period's usage, invoices, payments and audit trail.
 
 use axum::http::StatusCode;
+use smartbox_domain::InvoiceId;
 
 use super::staff;
 use crate::portal::helpers::spawn_apps;
@@ -14,7 +15,7 @@ async fn staff_find_a_customer_by_email_serial_or_invoice_number_and_see_their_a
         let number = app
             .state
             .db
-            .invoice_by_id(&h.invoice_id)
+            .invoice_by_id(&InvoiceId::new(h.invoice_id.as_str()))
             .await
             .unwrap()
             .expect("the invoice")

@@ -129,7 +129,7 @@ async fn a_refurbished_mailbox_refuses_its_old_secret_works_with_its_new_one_and
                 None,
             )
             .await;
-        assert_eq!(returned.status, StatusCode::OK, "{}", returned.body);
+        assert_eq!(returned.status, StatusCode::CREATED, "{}", returned.body);
         let mut support = staff(
             &app,
             &format!("w-{}@smartbox.example", app.backend),
@@ -200,10 +200,18 @@ async fn a_refurbished_mailbox_refuses_its_old_secret_works_with_its_new_one_and
             .await
             .unwrap();
         let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
-        // The first owner's claim, its return and receipt, the refurbishing, the next owner's claim.
+        // The first owner's claim and return (an RMA), the receipt that returns the box, the
+        // refurbishing, the next owner's claim.
         assert_eq!(
             actions,
-            ["claim", "return", "return_received", "refurbish", "claim"]
+            [
+                "claim",
+                "return_started",
+                "return",
+                "return_received",
+                "refurbish",
+                "claim"
+            ]
         );
     }
 }

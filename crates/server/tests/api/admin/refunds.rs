@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use smartbox_domain::PaymentStatus;
+use smartbox_domain::{PaymentId, PaymentStatus, UserId};
 
 use super::staff;
 use crate::portal::helpers::{Household, PortalApp, spawn_apps};
@@ -29,7 +29,7 @@ pub async fn paid(app: &PortalApp, h: &mut Household) -> smartbox_store::Payment
         .expect("billing pass");
     app.state
         .db
-        .payments_of_customer(&h.user_id)
+        .payments_of_customer(&UserId::new(h.user_id.as_str()))
         .await
         .unwrap()
         .into_iter()
@@ -118,7 +118,7 @@ async fn an_admin_refunds_part_of_a_payment_once_per_form_and_then_the_rest_and_
         let still = app
             .state
             .db
-            .payment_by_id(&payment.id)
+            .payment_by_id(&PaymentId::new(payment.id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -150,7 +150,7 @@ async fn an_admin_refunds_part_of_a_payment_once_per_form_and_then_the_rest_and_
         let refunded = app
             .state
             .db
-            .payment_by_id(&payment.id)
+            .payment_by_id(&PaymentId::new(payment.id.as_str()))
             .await
             .unwrap()
             .unwrap();

@@ -3,10 +3,13 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
-use smartbox_notify::DeliveryOutcome;
+use smartbox_domain::UserId;
 use smartbox_notify::testing::http::HttpReceiver;
+use smartbox_server::Clock;
 use smartbox_server::config::Config;
-use smartbox_server::notifications::webhooks;
+use smartbox_server::services::Actor;
+use smartbox_server::services::webhooks::{self, TestOutcome};
+use smartbox_store::changes::{Change, Changes};
 
 use crate::portal::helpers::{PortalApp, spawn_sqlite, spawn_sqlite_with};
 
@@ -77,8 +80,9 @@ async fn internal_webhook_and_push_targets_are_refused_when_saved() {
 }
 
 /// Sets uma@example.com's webhook to `url` without the check at saving (as if the name had
-/// pointed elsewhere then), and sends the test event.
-async fn test_webhook_saved_earlier(app: &PortalApp, url: &str) -> DeliveryOutcome {
+/// pointed elsewhere then: written straight to the store, sealed as the service seals it), and
+/// sends the test event through the settings' service.
+async fn test_webhook_saved_earlier(app: &PortalApp, url: &str) -> TestOutcome {
     app.customer("uma@example.com").await;
     let user = app
         .state
@@ -87,10 +91,21 @@ async fn test_webhook_saved_earlier(app: &PortalApp, url: &str) -> DeliveryOutco
         .await
         .unwrap()
         .unwrap();
-    webhooks::create(&app.state, &user.id, url).await.unwrap();
-    webhooks::send_test(&app.state, &user.id)
+    let sealed = app
+        .state
+        .master_key
+        .seal_device_secret(&format!("webhook:{}", user.id), &[5; 32]);
+    let mut changes = Changes::new();
+    changes.push(Change::SetCustomerWebhook {
+        user_id: user.id.clone(),
+        url: url.to_owned(),
+        secret_ciphertext: sealed,
+        at: app.clock.now_ms(),
+    });
+    app.state.db.apply_changes(&changes).await.unwrap();
+    let customer = UserId::new(user.id.as_str());
+    webhooks::send_test(&app.state, &Actor::customer(customer.clone()), &customer)
         .await
-        .unwrap()
         .expect("a webhook to test")
 }
 
@@ -100,7 +115,7 @@ async fn a_stored_webhook_that_resolves_to_loopback_is_not_called() {
     let url = format!("http://localhost:{}/hook", receiver.addr.port());
     let app = spawn_sqlite_with(public_only()).await;
     let outcome = test_webhook_saved_earlier(&app, &url).await;
-    assert!(!outcome.is_delivered(), "{outcome:?}");
+    assert_ne!(outcome, TestOutcome::Delivered);
     assert!(
         receiver.no_request_waiting(),
         "the receiver was never called"
@@ -108,6 +123,6 @@ async fn a_stored_webhook_that_resolves_to_loopback_is_not_called() {
 
     // With SMARTBOX_ALLOW_PRIVATE_WEBHOOKS=true (development), the same target is called.
     let outcome = test_webhook_saved_earlier(&spawn_sqlite().await, &url).await;
-    assert!(outcome.is_delivered(), "{outcome:?}");
+    assert_eq!(outcome, TestOutcome::Delivered);
     assert_eq!(receiver.next_request().await.path, "/hook");
 }

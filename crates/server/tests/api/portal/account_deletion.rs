@@ -3,6 +3,7 @@
 //! nothing is charged again; a wrong password deletes nothing. On both backends.
 
 use object_store::ObjectStoreExt;
+use smartbox_domain::UserId;
 use smartbox_protocol::HEARTBEAT_PATH;
 use smartbox_server::services::{Actor, ServiceError, account};
 
@@ -134,7 +135,12 @@ async fn a_deleted_account_loses_its_photos_and_personal_data_keeps_anonymous_in
         );
 
         // Invoices kept, pointing at the anonymised user; no live subscription.
-        let invoices = app.state.db.invoices_of_customer(&h.user_id).await.unwrap();
+        let invoices = app
+            .state
+            .db
+            .invoices_of_customer(&UserId::new(h.user_id.as_str()))
+            .await
+            .unwrap();
         assert!(invoices.iter().any(|i| i.id == h.invoice_id));
         assert!(
             app.state
@@ -152,7 +158,12 @@ async fn a_deleted_account_loses_its_photos_and_personal_data_keeps_anonymous_in
             .run_billing_pass(app.state.clock.now(), None, "test")
             .await
             .expect("billing pass");
-        let after = app.state.db.invoices_of_customer(&h.user_id).await.unwrap();
+        let after = app
+            .state
+            .db
+            .invoices_of_customer(&UserId::new(h.user_id.as_str()))
+            .await
+            .unwrap();
         assert_eq!(
             after.len(),
             invoices.len(),

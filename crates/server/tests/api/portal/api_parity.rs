@@ -1,9 +1,13 @@
 //! The customer JSON API does everything the pages do: claim a mailbox with its serial, code and
 //! plan; read and change the settings; see a plan change's exact price and confirm it; cancel at
-//! period end and resume; save a card; rename, locate and return a mailbox. On both backends.
+//! period end and resume; save a card; rename, locate and return a mailbox (an RMA return the
+//! warehouse receives); set WiFi, the webhook and web push. On both backends.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+use smartbox_domain::DeviceId;
+use smartbox_server::services::{Actor, staff_devices};
 
 use crate::portal::helpers::spawn_apps;
 
@@ -309,20 +313,37 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             (renamed["name"].as_str(), renamed["location"].as_str()),
             (Some("Front gate"), Some("Gate post"))
         );
+        // The return starts an RMA: the mailbox works until the warehouse receives the box.
         let returned = me
             .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
             .await;
-        assert_eq!(returned.status, StatusCode::OK, "{}", returned.body);
-        assert_eq!(returned.json()["lifecycle_state"], "returned");
+        assert_eq!(returned.status, StatusCode::CREATED, "{}", returned.body);
+        let rma = returned.json();
+        assert!(rma["rma"].as_str().unwrap().starts_with("RMA-"), "{rma}");
+        assert_eq!(rma["reason"], "Other");
+        let device = me
+            .api("GET", &format!("/api/v1/devices/{device_id}"), None)
+            .await
+            .json();
+        assert_eq!(device["lifecycle_state"], "active_subscription");
+        let twice = me
+            .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
+            .await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+        let id = DeviceId::new(device_id.as_str());
+        staff_devices::receive_return(&app.state, &Actor::Cli, &id, "box arrived")
+            .await
+            .expect("received");
+        let device = me
+            .api("GET", &format!("/api/v1/devices/{device_id}"), None)
+            .await
+            .json();
+        assert_eq!(device["lifecycle_state"], "returned");
         let sub = me
             .api("GET", &format!("/api/v1/subscriptions/{sub_id}"), None)
             .await
             .json();
         assert_eq!(sub["status"], "canceled");
-        let twice = me
-            .api("POST", &format!("/api/v1/devices/{device_id}/return"), None)
-            .await;
-        assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
         // The claim, the rename and the return are each one audit entry, written with the change.
         let audit = app
             .state
@@ -330,9 +351,12 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .audit_for("device", &device_id)
             .await
             .expect("audit");
-        let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-        assert_eq!(actions, ["claim", "update", "return"]);
-        assert!(audit.iter().all(|a| a.actor.starts_with("customer:")));
+        let customer_actions: Vec<&str> = audit
+            .iter()
+            .filter(|a| a.actor.starts_with("customer:"))
+            .map(|a| a.action.as_str())
+            .collect();
+        assert_eq!(customer_actions, ["claim", "update", "return_started"]);
     }
 }
 
@@ -357,6 +381,12 @@ async fn the_openapi_document_lists_every_customer_call() {
         ("/api/v1/payment-method", "post"),
         ("/api/v1/devices/{device_id}/return", "post"),
         ("/api/v1/devices/{device_id}", "patch"),
+        ("/api/v1/devices/{device_id}/wifi", "put"),
+        ("/api/v1/webhook", "put"),
+        ("/api/v1/webhook", "delete"),
+        ("/api/v1/webhook/test", "post"),
+        ("/api/v1/push-subscriptions", "post"),
+        ("/api/v1/push-subscriptions", "delete"),
     ] {
         let operation = &paths[path][method];
         assert!(operation.is_object(), "{method} {path} is documented");
@@ -372,5 +402,183 @@ async fn the_openapi_document_lists_every_customer_call() {
                 "{method} {path} needs the CSRF header"
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn wifi_the_webhook_and_web_push_are_set_through_the_json_api_with_an_audit_entry_each() {
+    let mut receiver = smartbox_notify::testing::http::HttpReceiver::start().await;
+    for app in spawn_apps().await {
+        let backend = app.backend;
+        let mut h = app
+            .household(&format!("wes-{backend}@example.com"), "SB-API-WIFI")
+            .await;
+        let wifi = format!("/api/v1/devices/{}/wifi", h.device_id);
+
+        // WiFi: a short password is refused and nothing is saved; then saved, never echoed.
+        let short = h
+            .browser
+            .api(
+                "PUT",
+                &wifi,
+                Some(json!({"ssid": "Garden", "passphrase": "short"})),
+            )
+            .await;
+        assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.body);
+        assert_eq!(short.json()["error"], "invalid_wifi");
+        assert!(
+            app.state
+                .db
+                .device_wifi(&h.device_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let saved = h
+            .browser
+            .api(
+                "PUT",
+                &wifi,
+                Some(json!({"ssid": "Garden", "passphrase": "s3cret-passphrase"})),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{backend}: {}", saved.body);
+        assert_eq!(saved.json()["ssid"], "Garden");
+        assert!(!saved.body.contains("s3cret"), "{}", saved.body);
+        let stranger = h
+            .browser
+            .api(
+                "PUT",
+                "/api/v1/devices/nope/wifi",
+                Some(json!({"ssid": "Garden", "passphrase": "s3cret-passphrase"})),
+            )
+            .await;
+        assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+
+        // The webhook: a bad URL is 400, then set (its secret once), tested, removed.
+        let bad = h
+            .browser
+            .api(
+                "PUT",
+                "/api/v1/webhook",
+                Some(json!({"url": "ftp://x.test"})),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert_eq!(bad.json()["error"], "invalid_webhook_url");
+        let untested = h.browser.api("POST", "/api/v1/webhook/test", None).await;
+        assert_eq!(untested.status, StatusCode::CONFLICT, "{}", untested.body);
+        let url = receiver.url("/hooks/api");
+        let set = h
+            .browser
+            .api("PUT", "/api/v1/webhook", Some(json!({"url": url})))
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        assert!(set.json()["secret"].as_str().unwrap().starts_with("whsec_"));
+        let tested = h.browser.api("POST", "/api/v1/webhook/test", None).await;
+        assert_eq!(
+            tested.json(),
+            json!({"delivered": true, "reason": null}),
+            "{backend}"
+        );
+        assert_eq!(receiver.next_request().await.path, "/hooks/api");
+        let removed = h.browser.api("DELETE", "/api/v1/webhook", None).await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
+        assert!(
+            app.state
+                .db
+                .customer_webhook(&h.user_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Web push: subscribe a browser, refuse one without a web address, unsubscribe.
+        let endpoint = "https://push.example.com/send/abc";
+        let keys = json!({"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM", "auth": "tBHItJI5svbpez7KI4CCXg"});
+        let subscribed = h
+            .browser
+            .api(
+                "POST",
+                "/api/v1/push-subscriptions",
+                Some(json!({"endpoint": endpoint, "keys": keys})),
+            )
+            .await;
+        assert_eq!(
+            subscribed.status,
+            StatusCode::NO_CONTENT,
+            "{}",
+            subscribed.body
+        );
+        let refused = h
+            .browser
+            .api(
+                "POST",
+                "/api/v1/push-subscriptions",
+                Some(json!({"endpoint": "not a url", "keys": keys})),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(
+            app.state
+                .db
+                .push_subscriptions_of_user(&h.user_id)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let unsubscribed = h
+            .browser
+            .api(
+                "DELETE",
+                "/api/v1/push-subscriptions",
+                Some(json!({"endpoint": endpoint})),
+            )
+            .await;
+        assert_eq!(unsubscribed.status, StatusCode::NO_CONTENT);
+        assert!(
+            app.state
+                .db
+                .push_subscriptions_of_user(&h.user_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // One audit entry per change, none for the refused ones, no secret in any of them.
+        let on_device = app
+            .state
+            .db
+            .audit_for("device", &h.device_id)
+            .await
+            .unwrap();
+        let wifi_saves: Vec<_> = on_device
+            .iter()
+            .filter(|a| a.action == "wifi_saved")
+            .collect();
+        assert_eq!(wifi_saves.len(), 1, "{backend}");
+        assert!(!wifi_saves[0].detail.contains("s3cret"));
+        let on_user = app.state.db.audit_for("user", &h.user_id).await.unwrap();
+        let actions: Vec<&str> = on_user
+            .iter()
+            .map(|a| a.action.as_str())
+            .filter(|a| a.starts_with("webhook") || a.starts_with("push"))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "webhook_set",
+                "webhook_test_sent",
+                "webhook_removed",
+                "push_subscribed",
+                "push_unsubscribed"
+            ]
+        );
+        assert!(
+            on_user
+                .iter()
+                .all(|a| !a.detail.contains("whsec_") && !a.detail.contains("/send/abc"))
+        );
     }
 }

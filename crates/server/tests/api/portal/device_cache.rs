@@ -30,8 +30,20 @@ async fn a_returned_mailbox_is_told_it_is_suspended_on_its_very_next_heartbeat()
     for app in spawn_apps().await {
         let (mut h, now_s) = active_household(&app, "ret@example.com", "SB-CACHE-01").await;
         let path = format!("/api/v1/devices/{}/return", h.device_id);
-        let returned = h.browser.api("POST", &path, None).await;
-        assert_eq!(returned.status, 200, "{}", returned.body);
+        let started = h.browser.api("POST", &path, None).await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        assert_eq!(
+            service(&mut h, now_s).await,
+            "active",
+            "in service until received"
+        );
+        let id = smartbox_domain::DeviceId::new(h.device_id.as_str());
+        let staff = smartbox_server::services::Actor::Cli;
+        smartbox_server::services::staff_devices::receive_return(
+            &app.state, &staff, &id, "arrived",
+        )
+        .await
+        .expect("received");
         // The same instant: the cached context is still within its TTL.
         assert_eq!(
             service(&mut h, now_s).await,

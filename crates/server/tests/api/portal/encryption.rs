@@ -194,17 +194,25 @@ async fn photos_stored_before_encryption_are_sealed_by_a_resumable_job_and_still
 async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_readable() {
     for app in spawn_apps().await {
         let h = app.household("rosa@example.com", "SB-SEAL-03").await;
-        let webhook = smartbox_server::notifications::webhooks::create(
+        let customer = smartbox_domain::UserId::new(h.user_id.as_str());
+        let actor = smartbox_server::services::Actor::customer(customer.clone());
+        let webhook = smartbox_server::services::webhooks::set(
             &app.state,
-            &h.user_id,
+            &actor,
+            &customer,
             "https://hooks.example.com/mail",
         )
         .await
         .unwrap();
-        smartbox_server::device_wifi::save(&app.state, &h.device_id, "Garden", "s3cret-passphrase")
-            .await
-            .unwrap()
-            .expect("valid credentials");
+        smartbox_server::services::wifi::save(
+            &app.state,
+            &actor,
+            &smartbox_domain::DeviceId::new(h.device_id.as_str()),
+            "Garden",
+            "s3cret-passphrase",
+        )
+        .await
+        .expect("valid credentials");
         let old = MasterKey::from_bytes([7; 32]);
         let new = MasterKey::from_bytes([99; 32]);
         let now = app.clock.now_ms();

@@ -145,7 +145,8 @@ pub async fn seed(state: &AppState, email: &str, now: i64) -> EveryState {
             );
         }
         if *lifecycle == LifecycleState::Returned {
-            services::devices::return_device(state, &Actor::Cli, &DeviceId::new(&device.id), None)
+            let id = DeviceId::new(&device.id);
+            services::staff_devices::receive_return(state, &Actor::Cli, &id, "box arrived")
                 .await
                 .expect("returned");
         }

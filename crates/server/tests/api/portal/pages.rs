@@ -1,5 +1,6 @@
 //! The pages: live dashboard, gallery, settings, billing and devices.
 
+use smartbox_domain::InvoiceId;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -381,7 +382,7 @@ async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
     let number = app
         .state
         .db
-        .invoice_by_id(&h.invoice_id)
+        .invoice_by_id(&InvoiceId::new(h.invoice_id.as_str()))
         .await
         .unwrap()
         .unwrap()
