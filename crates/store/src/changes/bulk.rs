@@ -58,7 +58,8 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::InsertReturn(_)
                 | Change::CloseReturn { .. }
                 | Change::EndOtherSessions { .. }
-                | Change::AnonymiseUser { .. } => false,
+                | Change::AnonymiseUser { .. }
+                | Change::Ticket(_) => false,
             })
         })
 }
