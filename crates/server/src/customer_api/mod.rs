@@ -13,6 +13,7 @@ mod docs;
 mod mail;
 mod returns;
 mod settings;
+mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -28,6 +29,7 @@ use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 
 pub use docs::CustomerApiDoc;
+pub use tickets::TicketsApiDoc;
 
 /// The `/api/v1/` routes.
 pub fn router() -> Router<AppState> {
@@ -86,6 +88,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/account/sessions/sign-out-others",
             post(account::sign_out_others),
         )
+        .merge(tickets::router())
         .layer(axum::middleware::from_fn(crate::json_errors::objects_only))
 }
 
