@@ -3,7 +3,7 @@
 //! `Change::Ticket`), so each lands with its audit entry and its email jobs in one transaction;
 //! a status change is guarded by the ticket's version.
 
-use smartbox_domain::{DeviceId, TicketCategory, TicketId, TicketPriority, TicketStatus, UserId};
+use smartbox_domain::{TicketCategory, TicketId, TicketPriority, TicketStatus, UserId};
 
 use crate::{Db, Result, on_pool};
 
@@ -184,19 +184,6 @@ impl Db {
         Ok(
             on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(customer.as_str())
-            .fetch_all(pool)
-            .await)?,
-        )
-    }
-
-    /// The tickets about a mailbox, newest first (the mailbox's admin page).
-    pub async fn tickets_of_device(&self, device: &DeviceId) -> Result<Vec<TicketRow>> {
-        let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.device_id = $1 ORDER BY t.created_at DESC"
-        );
-        Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(device.as_str())
             .fetch_all(pool)
             .await)?,
         )

@@ -198,7 +198,7 @@ fn context_view(ticket: &TicketRow, context: &TicketContext) -> Value {
     });
     let subscription = context.subscription.as_ref().map(|s| {
         context! {
-            plan => s.plan, status => words::subscription(s.status), past_due_since => when(s.past_due_since),
+            plan => words::capital(&s.plan), status => words::subscription(s.status), past_due_since => when(s.past_due_since),
             period => format!("{} to {}", date_time(s.period_start, "UTC"), date_time(s.period_end, "UTC")),
             cancel_at_period_end => s.cancel_at_period_end,
             notifications => s.notifications, notification_limit => s.notification_limit.map_or("unlimited".to_owned(), |n| n.to_string()),

@@ -240,3 +240,50 @@ async fn ann_id(ann: &mut crate::portal::helpers::Browser) -> String {
         .expect("an id")
         .to_owned()
 }
+
+#[tokio::test]
+async fn an_unanswered_ticket_turns_overdue_at_its_due_time_and_a_reply_settles_it() {
+    for app in spawn_apps().await {
+        let backend = app.backend;
+        let mut ann = app.customer("ann@example.com").await;
+        let id = open_ticket(&mut ann, "No photos", "Nothing since Monday.").await;
+        let mut support = staff(&app, "sam@smartbox.example", "support").await;
+        let overdue = |answer: crate::portal::helpers::Answer| {
+            answer
+                .json()
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|t| {
+                    (
+                        t["id"].as_str().unwrap_or("").to_owned(),
+                        t["overdue"] == true,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let path = "/api/admin/v1/tickets?overdue=1";
+        assert!(
+            overdue(support.api("GET", path, None).await).is_empty(),
+            "{backend}"
+        );
+        app.clock.advance_s(24 * 3600 + 60);
+        assert_eq!(
+            overdue(support.api("GET", path, None).await),
+            [(id.clone(), true)],
+            "{backend}"
+        );
+        let inbox = support.get("/admin/tickets").await;
+        assert!(inbox.body.contains("class=\"overdue\""), "{backend}");
+        staff_write(&mut support, &id, "Looking into it.", false).await;
+        assert!(
+            overdue(support.api("GET", path, None).await).is_empty(),
+            "{backend}"
+        );
+        let bad = support
+            .api("GET", "/api/admin/v1/tickets?overdue=maybe", None)
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+        assert_eq!(bad.json()["error"], "invalid_filter");
+    }
+}
