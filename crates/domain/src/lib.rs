@@ -20,6 +20,7 @@ pub mod power;
 pub mod proration;
 pub mod record_ids;
 pub mod subscription;
+pub mod ticket;
 pub mod transition;
 pub mod usage;
 
@@ -33,9 +34,10 @@ pub use payment::PaymentStatus;
 pub use period::BillingPeriod;
 pub use plan::{Plan, PlanChange, PlanId};
 pub use power::PowerState;
-pub use record_ids::{DeviceId, EventId, InvoiceId, PaymentId, SubscriptionId, UserId};
+pub use record_ids::{DeviceId, EventId, InvoiceId, PaymentId, SubscriptionId, TicketId, UserId};
 pub use subscription::{
     SubscriptionEffect, SubscriptionEvent, SubscriptionState, SubscriptionStatus,
 };
+pub use ticket::{TicketCategory, TicketEvent, TicketPriority, TicketStatus};
 pub use transition::{Transition, TransitionError};
 pub use usage::{SpendCap, UsageCounters, UsageDecision};

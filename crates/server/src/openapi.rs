@@ -18,6 +18,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = DeviceApiDoc::openapi();
     doc.merge(crate::customer_api::CustomerApiDoc::openapi());
     doc.merge(crate::admin_api::AdminApiDoc::openapi());
+    doc.merge(crate::customer_api::TicketsApiDoc::openapi());
+    doc.merge(crate::admin_api::AdminTicketsApiDoc::openapi());
     crate::json_errors::document_errors(&mut doc);
     doc.info.title = "Smart Mailbox".to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();

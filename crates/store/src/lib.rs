@@ -37,6 +37,7 @@ pub mod schema;
 mod sessions;
 mod stripe_events;
 mod subscriptions;
+mod tickets;
 mod usage;
 mod users;
 mod vitals;
@@ -76,6 +77,10 @@ pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use returns::ReturnRow;
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
+pub use tickets::{
+    AssigneeFilter, SavedReplyRow, StaffMember, TicketChange, TicketFilter, TicketInboxRow,
+    TicketMessageRow, TicketRow, TicketUpdate,
+};
 pub use usage::UsageRow;
 pub use users::{NewUser, UserRow};
 pub use vitals::VitalsRow;

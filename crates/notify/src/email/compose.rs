@@ -47,6 +47,22 @@ pub fn compose(
         .multipart(body)
 }
 
+/// A plain-text message under the Message-ID `key`.
+pub fn compose_text(
+    from: &Mailbox,
+    to: &Mailbox,
+    key: DeliveryId,
+    subject: &str,
+    body: &str,
+) -> Result<Message, lettre::error::Error> {
+    Message::builder()
+        .from(from.clone())
+        .to(to.clone())
+        .subject(subject)
+        .message_id(Some(format!("<{key}@{}>", from.email.domain())))
+        .singlepart(SinglePart::plain(body.to_owned()))
+}
+
 fn items(outgoing: &Outgoing) -> Box<dyn Iterator<Item = &Notification> + '_> {
     match outgoing {
         Outgoing::Event(n) => Box::new(std::iter::once(n)),

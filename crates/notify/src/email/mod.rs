@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use smartbox_domain::Email;
 
-pub use compose::compose;
+pub use compose::{compose, compose_text};
 
 use crate::delivery::{DeliveryId, DeliveryOutcome};
 use crate::message::Outgoing;
@@ -77,6 +77,28 @@ impl EmailSender {
     /// Sends `outgoing` to `to`. A 5xx answer from the server (or an address it cannot take) is a
     /// permanent failure; a 4xx answer, a timeout or a lost connection is worth retrying.
     pub async fn send(&self, to: &Email, key: DeliveryId, outgoing: &Outgoing) -> DeliveryOutcome {
+        self.deliver(to, |to| compose(&self.from, &to, key, outgoing))
+            .await
+    }
+
+    /// Sends a plain-text message (support tickets' news) to `to` under `key`, the Message-ID a
+    /// retried job keeps; failures as [`EmailSender::send`].
+    pub async fn send_text(
+        &self,
+        to: &Email,
+        key: DeliveryId,
+        subject: &str,
+        body: &str,
+    ) -> DeliveryOutcome {
+        self.deliver(to, |to| compose_text(&self.from, &to, key, subject, body))
+            .await
+    }
+
+    async fn deliver(
+        &self,
+        to: &Email,
+        build: impl FnOnce(Mailbox) -> Result<lettre::Message, lettre::error::Error>,
+    ) -> DeliveryOutcome {
         let address: Address = match to.as_str().parse() {
             Ok(address) => address,
             Err(e) => {
@@ -86,7 +108,7 @@ impl EmailSender {
                 ));
             }
         };
-        let message = match compose(&self.from, &Mailbox::new(None, address), key, outgoing) {
+        let message = match build(Mailbox::new(None, address)) {
             Ok(message) => message,
             Err(e) => return DeliveryOutcome::permanent(format!("cannot build the email: {e}")),
         };

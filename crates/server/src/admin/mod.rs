@@ -13,6 +13,7 @@ mod overview;
 pub mod payments;
 pub mod staff;
 pub mod templates;
+pub mod tickets;
 
 use axum::Router;
 use axum::middleware;
@@ -43,6 +44,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{job_id}/retry", post(jobs::retry))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/tickets", get(tickets::inbox))
+        .route("/admin/tickets/saved-replies", post(tickets::save_reply))
+        .route("/admin/tickets/{ticket_id}", get(tickets::page))
+        .route(
+            "/admin/tickets/{ticket_id}/settings",
+            post(tickets::settings),
+        )
+        .route("/admin/tickets/{ticket_id}/{action}", post(tickets::write))
+        .route(
+            "/admin/tickets/{ticket_id}/photos/{event_id}/{index}",
+            get(tickets::photo),
+        )
         .merge(crate::admin_api::router())
         .layer(middleware::from_fn_with_state(state, guard::protect))
 }

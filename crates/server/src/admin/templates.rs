@@ -56,6 +56,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/credentials.html",
         include_str!("../../templates/admin/credentials.html"),
     ),
+    (
+        "admin/tickets.html",
+        include_str!("../../templates/admin/tickets.html"),
+    ),
+    (
+        "admin/ticket.html",
+        include_str!("../../templates/admin/ticket.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -180,6 +188,34 @@ mod tests {
             (
                 "admin/credentials.html",
                 context! { id => "d1", serial => "SB-1", secret => "ab", claim_code => "ABCD2345" },
+            ),
+            (
+                "admin/tickets.html",
+                context! {
+                    statuses => vec![context! { value => "new", label => "New", selected => true }],
+                    priorities => vec![context! { value => "high", label => "High", selected => false }],
+                    assignees => vec![context! { value => "s1", label => "s@b.example", selected => false }], assignee => "me", overdue => true,
+                    tickets => vec![context! { id => "t1", subject => "Front <gate>", customer => "a@b.example", customer_id => "u1", status => "New", priority => "High", urgent => true, category => "Billing", assignee => "", due => "today", overdue => true, updated => "today" }],
+                },
+            ),
+            (
+                "admin/ticket.html",
+                context! {
+                    ticket => context! { id => "t1", subject => "<Ann>", customer => "a@b.example", customer_id => "u1", device_id => "d1", category => "Billing", status => "New", priority => "High", opened => "today", due => "today", answered => "", overdue => true },
+                    statuses => vec![context! { value => "new", label => "New", selected => true }],
+                    priorities => vec![context! { value => "high", label => "High", selected => true }],
+                    assignees => vec![context! { value => "s1", label => "s@b.example", selected => true }],
+                    messages => vec![context! { from => "a@b.example", staff => false, internal => false, when => "today", body => "<Ann>" }, context! { from => "s@b.example", staff => true, internal => true, when => "today", body => "note" }],
+                    saved => vec![context! { id => "r1", title => "Card", body => "Update it" }],
+                    reply => "", note => "", error => "The note is empty.", max_message => 5000,
+                    context => context! {
+                        taken => "today", invoices => vec![context! { number => "SB-1", status => "Open", total => "$5.00", issued => "today" }],
+                        failures => vec![context! { amount => "$5.00", when => "today", reason => "declined" }],
+                        subscription => context! { plan => "basic", status => "Past due", past_due_since => "today", period => "a to b", cancel_at_period_end => false, notifications => 1, notification_limit => "100", data => "1 MB", data_limit => "1 GB" },
+                        mailbox => context! { id => "d1", serial => "SB-1", name => "Front <gate>", location => "", lifecycle => "In service", status => "Asleep", warn => false, battery => 80, signal => -80, network => "Cellular", firmware => "1.0.0", last_seen => "today", queue => 0,
+                            events => vec![context! { when => "today", reading => "Letter", photos => "1 photo", thumbs => vec!["/admin/tickets/t1/photos/e1/0"] }] },
+                    },
+                },
             ),
         ];
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/admin");

@@ -4,6 +4,7 @@
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
 mod docs;
+mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -23,6 +24,7 @@ use crate::services::{staff_billing, staff_devices, staff_jobs};
 use crate::state::AppState;
 
 pub use docs::AdminApiDoc;
+pub use tickets::AdminTicketsApiDoc;
 
 /// The admin API's routes.
 pub fn router() -> Router<AppState> {
@@ -42,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/jobs", get(jobs))
         .route("/api/admin/v1/jobs/{job_id}/retry", post(retry_job))
         .route("/api/admin/v1/audit", get(audit))
+        .merge(tickets::router())
 }
 
 /// A mailbox in the inventory.

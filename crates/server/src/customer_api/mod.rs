@@ -17,6 +17,7 @@ mod returns;
 mod settings;
 mod whole_number;
 mod wifi;
+mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
@@ -32,6 +33,7 @@ use crate::services::{self, Actor, ServiceError};
 use crate::state::AppState;
 
 pub use docs::CustomerApiDoc;
+pub use tickets::TicketsApiDoc;
 
 /// The `/api/v1/` routes.
 pub fn router() -> Router<AppState> {
@@ -103,6 +105,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/account/sessions/sign-out-others",
             post(account::sign_out_others),
         )
+        .merge(tickets::router())
         .layer(axum::middleware::from_fn(crate::json_errors::objects_only))
 }
 

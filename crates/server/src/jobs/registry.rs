@@ -34,6 +34,10 @@ pub fn registry() -> Registry {
             notifications::NOTIFY_RELEASE,
             notifications::deliver::run_release,
         )
+        .handle(
+            crate::services::tickets::TICKET_EMAIL,
+            notifications::ticket_mail::run,
+        )
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
         .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)
         .handle(retention::RETENTION_PASS, retention::run)

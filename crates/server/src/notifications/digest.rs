@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use smartbox_domain::{Email, MailKind};
-use smartbox_notify::{DeliveryOutcome, Destination, Outgoing, Summary};
+use smartbox_notify::{Destination, Outgoing, Summary};
 use smartbox_store::{GalleryFilter, NewJob};
 use time::{OffsetDateTime, Time};
 
@@ -118,15 +118,9 @@ pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
     let to =
         Email::parse(&user.email).map_err(|err| JobError::permanent(anyhow::anyhow!("{err}")))?;
     let key = delivery_key(&ctx.job.id)?;
-    match channels
-        .deliver(&Destination::Email(to), key, &outgoing, state.clock.now())
-        .await
-    {
-        DeliveryOutcome::Delivered => Ok(()),
-        DeliveryOutcome::Failed {
-            retryable: true,
-            reason,
-        } => Err(JobError::retry(anyhow::anyhow!(reason))),
-        DeliveryOutcome::Failed { reason, .. } => Err(JobError::permanent(anyhow::anyhow!(reason))),
-    }
+    super::job_result(
+        channels
+            .deliver(&Destination::Email(to), key, &outgoing, state.clock.now())
+            .await,
+    )
 }

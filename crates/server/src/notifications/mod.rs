@@ -30,6 +30,7 @@ pub mod home_assistant;
 pub mod message;
 pub mod push;
 pub mod success;
+pub mod ticket_mail;
 pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,23 @@ use smartbox_notify::targets::Targets;
 use smartbox_notify::webhook::WebhookSender;
 
 use crate::config::Config;
+
+/// A sent message's outcome as its job's: a retryable failure retries the job with the
+/// runner's backoff, a permanent one fails it.
+pub(crate) fn job_result(
+    outcome: smartbox_notify::DeliveryOutcome,
+) -> Result<(), crate::jobs::JobError> {
+    use crate::jobs::JobError;
+    use smartbox_notify::DeliveryOutcome;
+    match outcome {
+        DeliveryOutcome::Delivered => Ok(()),
+        DeliveryOutcome::Failed {
+            retryable: true,
+            reason,
+        } => Err(JobError::retry(anyhow::anyhow!(reason))),
+        DeliveryOutcome::Failed { reason, .. } => Err(JobError::permanent(anyhow::anyhow!(reason))),
+    }
+}
 
 /// The notification channels, and whether each is on before the customer chooses.
 pub const CHANNELS: &[(&str, &str, bool)] = &[

@@ -34,6 +34,10 @@
 //! | set, remove, test the outbound webhook | [`webhooks::set`], [`webhooks::remove`], [`webhooks::send_test`] | page `POST /settings` (`webhook=save/remove/test`), JSON `PUT`/`DELETE /api/v1/webhook`, `POST /api/v1/webhook/test` |
 //! | subscribe a browser to web push, unsubscribe it | [`push::subscribe`], [`push::unsubscribe`] | page `POST /settings` (`push=subscribe/unsubscribe`, the portal's script), JSON `POST`/`DELETE /api/v1/push-subscriptions` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
+//! | open a support ticket (context frozen, staff emailed) | [`tickets::open`] | page `POST /support/new`, JSON `POST /api/v1/tickets` |
+//! | reply on a ticket (customer or staff; the customer emailed a link) | [`tickets::reply`] | pages `POST /support/{id}`, `POST /admin/tickets/{id}/reply`, JSON `POST /api/v1/tickets/{id}/messages`, `POST /api/admin/v1/tickets/{id}/messages` |
+//! | close or reopen a ticket | [`tickets::solve`], [`tickets::reopen`] | pages `POST /support/{id}/close`, `POST /support/{id}/reopen`, JSON `POST /api/v1/tickets/{id}/close`, `POST /api/v1/tickets/{id}/reopen` |
+//! | staff: internal note, assignee, priority, status, saved reply | [`tickets::add_note`], [`tickets::set`], [`tickets::save_reply`] | admin pages under `/admin/tickets`, JSON under `/api/admin/v1/tickets` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their
@@ -55,6 +59,8 @@ pub mod staff_jobs;
 pub mod subscriptions;
 pub mod webhooks;
 pub mod wifi;
+pub mod ticket_context;
+pub mod tickets;
 
 pub use actor::{Actor, StaffRole};
 pub use error::ServiceError;

@@ -143,6 +143,7 @@ pub async fn page(
             spend_cap => money(cap.get().get()),
             changes => changes,
             live => sub.status != SubscriptionStatus::Canceled,
+            support => super::support::billing_help(sub.status, device.as_ref()),
         });
     }
     let invoice_rows: Vec<_> = state

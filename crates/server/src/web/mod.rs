@@ -20,6 +20,7 @@ pub mod render;
 pub mod settings;
 pub mod statics;
 pub mod status_line;
+pub mod support;
 pub mod templates;
 pub mod words;
 
@@ -95,6 +96,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/devices/{device_id}/return/slip",
             get(devices::packing_slip),
+        )
+        .route("/support", get(support::list))
+        .route("/support/new", get(support::new_page).post(support::open))
+        .route(
+            "/support/{ticket_id}",
+            get(support::ticket).post(support::reply),
+        )
+        .route(
+            "/support/{ticket_id}/{action}",
+            post(support::close_or_reopen),
         )
         .route("/static/{file}", get(statics::file))
         .route("/manifest.webmanifest", get(statics::manifest))

@@ -15,7 +15,7 @@ use crate::accounts::CurrentUser;
 use crate::state::AppState;
 
 /// How long a browser may keep a photo or a thumbnail (they never change once stored).
-const CACHED: &str = "private, max-age=86400";
+pub(crate) const CACHED: &str = "private, max-age=86400";
 /// A photo served in place of its missing thumbnail must be asked for again, to get the thumbnail.
 const NOT_CACHED: &str = "private, no-cache";
 
@@ -63,7 +63,11 @@ async fn owned_photo(
         .ok_or_else(not_found)
 }
 
-async fn jpeg(state: &AppState, key: &str, cache: &'static str) -> Result<Response, PageError> {
+pub(crate) async fn jpeg(
+    state: &AppState,
+    key: &str,
+    cache: &'static str,
+) -> Result<Response, PageError> {
     let bytes = state
         .photos
         .get(key)

@@ -50,6 +50,15 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "packing_slip.html",
         include_str!("../../templates/packing_slip.html"),
     ),
+    ("support.html", include_str!("../../templates/support.html")),
+    (
+        "support_new.html",
+        include_str!("../../templates/support_new.html"),
+    ),
+    (
+        "support_ticket.html",
+        include_str!("../../templates/support_ticket.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -96,6 +105,7 @@ mod tests {
                 context! { id => "premium", name => "Premium", price => "$20.00", upgrade => true, prorated => "$7.50", overage => "Past ...", href => "/billing/plan?subscription=s1&plan=premium" },
                 context! { id => "plus", name => "Plus", price => "$10.00", upgrade => false, prorated => None::<String>, overage => "Past ...", href => "/billing/plan?subscription=s1&plan=plus" },
             ], live => true,
+            support => context! { trouble => "A payment for this mailbox failed.", href => "/support/new?category=billing", label => "Ask support about it" },
         }
     }
 
@@ -246,6 +256,26 @@ mod tests {
                 context! {
                     email => "a@b.example", time_zone => "Europe/Paris", error => "Wrong", notice => "Done",
                     sessions => vec![context! { since => "today", current => true }], others => 0,
+                },
+            ),
+            (
+                "support.html",
+                context! { tickets => vec![context! { id => "t1", subject => "<b>Card</b>", category => "Billing", status => "Answered", answered => true, updated => "today" }] },
+            ),
+            (
+                "support_new.html",
+                context! {
+                    error => "The message is empty.", subject => "Payment failed", message => "<i>help</i>", max_subject => 120, max_message => 5000,
+                    devices => vec![context! { id => "d1", name => "Front", selected => true }],
+                    categories => vec![context! { value => "billing", label => "Billing", selected => true }],
+                },
+            ),
+            (
+                "support_ticket.html",
+                context! {
+                    id => "t1", subject => "Card", category => "Billing", status => "Answered", solved => false, mailbox => "Front",
+                    opened => "today", draft => "", error => None::<String>, notice => "Sent.", max_message => 5000,
+                    messages => vec![context! { from => "Support", staff => true, when => "today", body => "<script>x</script>" }],
                 },
             ),
         ];

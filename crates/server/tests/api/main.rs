@@ -10,3 +10,4 @@ mod helpers;
 mod jobs;
 mod notifications;
 mod portal;
+mod support;

@@ -63,7 +63,8 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::SetCustomerWebhook { .. }
                 | Change::DeleteCustomerWebhook { .. }
                 | Change::SavePushSubscription(_)
-                | Change::DeletePushSubscription { .. } => false,
+                | Change::DeletePushSubscription { .. }
+                | Change::Ticket(_) => false,
             })
         })
 }

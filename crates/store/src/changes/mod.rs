@@ -219,6 +219,8 @@ pub enum Change {
     SavePushSubscription(crate::PushSubscriptionRow),
     /// Forgets a browser's push subscription of this customer.
     DeletePushSubscription { user_id: String, endpoint: String },
+    /// A support ticket write (see [`crate::TicketChange`] for its guards).
+    Ticket(crate::TicketChange),
 }
 
 /// A date staff record on a device.
@@ -374,6 +376,8 @@ pub enum StaleGuard {
     SubscriptionExists,
     JobStatus,
     ReturnOpen,
+    TicketVersion,
+    SavedReplyExists,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -942,6 +946,67 @@ macro_rules! run_change {
                     .await
                     .map(|_| None)
             }
+            Change::Ticket(crate::TicketChange::Insert(t)) => {
+                sqlx::query($crate::tickets::INSERT_TICKET_SQL)
+                    .bind(&t.id)
+                    .bind(&t.customer_id)
+                    .bind(&t.device_id)
+                    .bind(&t.subject)
+                    .bind(t.category.as_str())
+                    .bind(t.status.as_str())
+                    .bind(t.priority.as_str())
+                    .bind(&t.assignee_id)
+                    .bind(&t.context)
+                    .bind(t.first_response_due_at)
+                    .bind(t.first_responded_at)
+                    .bind(t.solved_at)
+                    .bind(t.created_at)
+                    .bind(t.updated_at)
+                    .bind(t.version)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
+            Change::Ticket(crate::TicketChange::InsertMessage(m)) => {
+                sqlx::query($crate::tickets::INSERT_MESSAGE_SQL)
+                    .bind(&m.id)
+                    .bind(&m.ticket_id)
+                    .bind(&m.author_id)
+                    .bind(m.from_staff)
+                    .bind(m.internal)
+                    .bind(&m.body)
+                    .bind(m.created_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None)
+            }
+            Change::Ticket(crate::TicketChange::Update(u)) => affected(
+                sqlx::query($crate::tickets::UPDATE_TICKET_SQL)
+                    .bind(&u.id)
+                    .bind(u.expected_version)
+                    .bind(u.status.as_str())
+                    .bind(u.priority.as_str())
+                    .bind(&u.assignee_id)
+                    .bind(u.first_response_due_at)
+                    .bind(u.first_responded_at)
+                    .bind(u.solved_at)
+                    .bind(u.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected()),
+                StaleGuard::TicketVersion,
+            ),
+            Change::Ticket(crate::TicketChange::InsertSavedReply(r)) => unique_is_stale(
+                sqlx::query($crate::tickets::INSERT_SAVED_REPLY_SQL)
+                    .bind(&r.id)
+                    .bind(&r.title)
+                    .bind(&r.body)
+                    .bind(&r.created_by)
+                    .bind(r.created_at)
+                    .execute(&mut *conn)
+                    .await,
+                StaleGuard::SavedReplyExists,
+            ),
         }
     }};
 }

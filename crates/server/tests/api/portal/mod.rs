@@ -11,7 +11,7 @@ pub mod browser;
 mod browser_second_pass;
 mod device_cache;
 mod encryption;
-mod every_state;
+pub mod every_state;
 mod export;
 pub mod helpers;
 mod mail_intelligence;
