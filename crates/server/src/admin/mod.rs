@@ -4,7 +4,9 @@
 //! with the staff member as actor and their reason; the pages only parse and render. The JSON
 //! twins are in `crate::admin_api`.
 
+pub mod analytics;
 pub mod audit;
+mod charts;
 pub mod customers;
 pub mod devices;
 pub mod jobs;
@@ -43,6 +45,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{job_id}/retry", post(jobs::retry))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/analytics", get(analytics::page))
+        .route("/admin/analytics.csv", get(analytics::csv))
+        .route("/admin/analytics/movements", get(analytics::movements))
+        .route(
+            "/admin/analytics/spend",
+            get(analytics::spend).post(analytics::set_spend),
+        )
         .merge(crate::admin_api::router())
         .layer(middleware::from_fn_with_state(state, guard::protect))
 }

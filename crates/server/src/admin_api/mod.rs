@@ -4,6 +4,7 @@
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
 mod docs;
+mod metrics;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/jobs", get(jobs))
         .route("/api/admin/v1/jobs/{job_id}/retry", post(retry_job))
         .route("/api/admin/v1/audit", get(audit))
+        .route("/api/admin/v1/metrics", get(metrics::metrics))
 }
 
 /// A mailbox in the inventory.

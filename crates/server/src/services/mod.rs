@@ -31,6 +31,9 @@
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
 //! | delete the account | [`account::delete_account`] | JSON `DELETE /api/v1/account`, CLI `customers delete` |
+//! | admin: enter a month's acquisition spend per channel | [`analytics::set_spend`] | admin page `POST /admin/analytics/spend` |
+//! | rebuild the daily analytics snapshots from a date | [`analytics::backfill`] | CLI `smartbox analytics backfill --from DATE` |
+//! | snapshot the days finished since the last run | [`analytics::snapshot_finished_days`] | job `analytics_snapshot` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
@@ -39,6 +42,7 @@
 
 pub mod account;
 mod actor;
+pub mod analytics;
 pub mod claims;
 pub mod devices;
 mod error;
