@@ -363,13 +363,13 @@ impl Db {
         .await)?)
     }
 
-    /// Every audited change of a subscription's plan or status, in the order recorded.
+    /// Every audit entry about a subscription (and every device entry naming one), in the order
+    /// recorded; the caller keeps those that say what the plan or status was before.
     pub async fn analytics_subscription_changes(&self) -> Result<Vec<SubscriptionChangeRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT entity_type, entity_id, at, detail FROM audit_log \
-             WHERE (entity_type = 'subscription' \
-               AND action IN ('status_changed', 'trial_ended', 'renewed', 'upgraded', 'plan_changed')) \
-               OR (entity_type = 'device' AND detail LIKE '%\"subscription_id\":\"%') \
+             WHERE entity_type = 'subscription' \
+                OR (entity_type = 'device' AND detail LIKE '%\"subscription_id\":\"%') \
              ORDER BY at, id",
         )
         .fetch_all(pool)
@@ -377,14 +377,15 @@ impl Db {
     }
 
     /// Revenue outside MRR of the invoices made in `[from_ms, to_ms)`: a renewal's lines after
-    /// the plan price, a proration's total; drafts, voided and carried invoices left out.
+    /// the plan price (its first line), a proration's or a final overage invoice's (a renewal
+    /// of an empty period, at a cancel) total; drafts, voided and carried invoices left out.
     pub async fn analytics_other_revenue(
         &self,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<OtherRevenueRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT i.created_at, i.total_cents - CASE WHEN i.kind = 'renewal' THEN \
+            "SELECT i.created_at, i.total_cents - CASE WHEN i.kind = 'renewal' AND i.period_start < i.period_end THEN \
                COALESCE((SELECT l.amount_cents FROM invoice_lines l WHERE l.invoice_id = i.id AND l.position = 0), 0) \
                ELSE 0 END AS amount_cents \
              FROM invoices i WHERE i.created_at >= $1 AND i.created_at < $2 \
