@@ -144,6 +144,7 @@ pub struct SpendRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AnalyticsSubscriptionRow {
     pub id: String,
+    pub device_id: String,
     pub customer_id: String,
     #[sqlx(try_from = "String")]
     pub plan_id: PlanId,
@@ -202,6 +203,17 @@ pub struct ShipmentRow {
     pub claimed_at: Option<i64>,
 }
 
+/// Values per `IN (...)` list: SQLite slows down quadratically with numbered parameters.
+const IN_CHUNK: usize = 500;
+
+/// `$first, $first+1, ...`, `count` of them.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Db {
     /// Writes `snapshot` and its movements, replacing what an earlier run wrote for the day.
     pub async fn save_analytics_day(
@@ -236,7 +248,7 @@ impl Db {
             stored(snapshot.data_periods),
             stored(snapshot.data_bytes),
         ];
-        let placeholders: Vec<String> = (2..=24).map(|n| format!("${n}")).collect();
+        let values_sql = placeholders(2, 23);
         let updates: Vec<String> = DAY_COLUMNS
             .split(", ")
             .skip(1)
@@ -244,9 +256,8 @@ impl Db {
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         let upsert = format!(
-            "INSERT INTO analytics_days ({DAY_COLUMNS}, computed_at) VALUES ($1, {}) \
+            "INSERT INTO analytics_days ({DAY_COLUMNS}, computed_at) VALUES ($1, {values_sql}) \
              ON CONFLICT (day) DO UPDATE SET {}",
-            placeholders.join(", "),
             updates.join(", ")
         );
         on_pool!(self, pool => {
@@ -357,10 +368,77 @@ impl Db {
     /// Every subscription, for rebuilding history.
     pub async fn analytics_subscriptions(&self) -> Result<Vec<AnalyticsSubscriptionRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, customer_id, plan_id, status, created_at, anchor_at FROM subscriptions",
+            "SELECT id, device_id, customer_id, plan_id, status, created_at, anchor_at FROM subscriptions",
         )
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// The customers whose subscriptions were made or written since `since_ms` (every billing
+    /// write bumps `updated_at`), or whose trial ended in `[trials_from_ms, trials_to_ms)`: the
+    /// only ones whose figures today can differ from yesterday's end.
+    pub async fn analytics_customers_changed(
+        &self,
+        since_ms: i64,
+        trials_from_ms: i64,
+        trials_to_ms: i64,
+    ) -> Result<Vec<String>> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT DISTINCT customer_id FROM subscriptions \
+             WHERE updated_at >= $1 OR created_at >= $1 OR (anchor_at >= $2 AND anchor_at < $3)",
+        )
+        .bind(since_ms)
+        .bind(trials_from_ms)
+        .bind(trials_to_ms)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// The subscriptions of these customers, and the audit entries about them (as
+    /// [`Db::analytics_subscription_changes`] reads for all).
+    pub async fn analytics_history_of(
+        &self,
+        customers: &[String],
+    ) -> Result<(Vec<AnalyticsSubscriptionRow>, Vec<SubscriptionChangeRow>)> {
+        let mut subscriptions: Vec<AnalyticsSubscriptionRow> = Vec::new();
+        let mut changes: Vec<SubscriptionChangeRow> = Vec::new();
+        for chunk in customers.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id, device_id, customer_id, plan_id, status, created_at, anchor_at \
+                 FROM subscriptions WHERE customer_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<AnalyticsSubscriptionRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                for c in chunk {
+                    q = q.bind(c);
+                }
+                q.fetch_all(pool).await
+            })?;
+            subscriptions.extend(rows);
+        }
+        let ids: Vec<&str> = subscriptions
+            .iter()
+            .flat_map(|s| [s.id.as_str(), s.device_id.as_str()])
+            .collect();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT entity_type, entity_id, at, detail FROM audit_log \
+                 WHERE entity_type IN ('subscription', 'device') AND entity_id IN ({}) \
+                 ORDER BY at, id",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<SubscriptionChangeRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            changes.extend(rows);
+        }
+        changes.sort_by_key(|c| c.at);
+        Ok((subscriptions, changes))
     }
 
     /// Every audit entry about a subscription (and every device entry naming one), in the order

@@ -38,7 +38,7 @@ impl Scale {
             low = low.min(v);
             high = high.max(v);
         }
-        if high - low < f64::EPSILON {
+        if (high - low).abs() < f64::EPSILON {
             high = low + 1.0;
         }
         Scale { low, high }

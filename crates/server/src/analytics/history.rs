@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 use smartbox_domain::metrics::{CustomerHistory, PastChange, SubscriptionHistory};
 use smartbox_domain::{PlanId, SubscriptionStatus, UserId};
-use smartbox_store::{Db, StoreError, SubscriptionChangeRow};
+use smartbox_store::{AnalyticsSubscriptionRow, Db, StoreError, SubscriptionChangeRow};
 
 /// A subscription's trial end, and where the subscription sits in [`History::customers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +27,35 @@ pub struct History {
 }
 
 impl History {
-    /// Reads the subscriptions and their audited changes.
+    /// Every customer's history.
     pub async fn load(db: &Db) -> Result<History, StoreError> {
         let subscriptions = db.analytics_subscriptions().await?;
+        let changes = db.analytics_subscription_changes().await?;
+        Ok(History::build(subscriptions, &changes))
+    }
+
+    /// The history of the customers whose figures on the day starting at `day_start_ms` can
+    /// differ from the day before's end: their subscriptions were written since, or a trial whose
+    /// outcome is read that day ended in `trials` (see [`super::snapshot::live_today`]).
+    pub async fn load_changed(
+        db: &Db,
+        day_start_ms: i64,
+        trials: (i64, i64),
+    ) -> Result<History, StoreError> {
+        let customers = db
+            .analytics_customers_changed(day_start_ms, trials.0, trials.1)
+            .await?;
+        let (subscriptions, changes) = db.analytics_history_of(&customers).await?;
+        Ok(History::build(subscriptions, &changes))
+    }
+
+    fn build(
+        subscriptions: Vec<AnalyticsSubscriptionRow>,
+        rows: &[SubscriptionChangeRow],
+    ) -> History {
         let mut changes: HashMap<String, Vec<PastChange>> = HashMap::new();
-        for row in db.analytics_subscription_changes().await? {
-            if let Some((id, change)) = past_change(&row) {
+        for row in rows {
+            if let Some((id, change)) = past_change(row) {
                 changes.entry(id).or_default().push(change);
             }
         }
@@ -74,7 +97,7 @@ impl History {
                 subscriptions: stretches,
             });
         }
-        Ok(history)
+        history
     }
 }
 

@@ -12,7 +12,7 @@ use smartbox_store::{Db, StoreError, month_key};
 use time::{Date, Duration, Month};
 
 use super::history::History;
-use super::snapshot::{Flows, day_bounds, day_of, snapshot};
+use super::snapshot::{Flows, day_bounds, day_of, live_today, snapshot, trials_read_on};
 
 /// Days `from..=to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +77,14 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         .map(|d| (d.day, d))
         .collect();
     if (range.from..=range.to).contains(&today) {
-        let history = History::load(db).await?;
-        let flows = Flows::load(db, today, today, now_ms).await?;
-        days.insert(today, snapshot(&history, &flows, today, now_ms).0);
+        let live = live(
+            db,
+            today,
+            days.get(&(today - Duration::days(1))).copied(),
+            now_ms,
+        )
+        .await?;
+        days.insert(today, live);
     }
     let mut spend: HashMap<(i32, Month), Cents> = HashMap::new();
     let spend_rows = db
@@ -128,6 +133,33 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
             })
             .collect(),
         missing_days,
+    })
+}
+
+/// Today's figures as of `now_ms`: from yesterday's snapshot and the customers who changed
+/// since when there is one (the usual case: the job wrote it after midnight), else from every
+/// customer's history.
+async fn live(
+    db: &Db,
+    today: Date,
+    yesterday: Option<DaySnapshot>,
+    now_ms: i64,
+) -> Result<DaySnapshot, StoreError> {
+    let yesterday = match yesterday {
+        Some(day) => Some(day),
+        None => db
+            .analytics_days(today - Duration::days(1), today - Duration::days(1))
+            .await?
+            .pop(),
+    };
+    let flows = Flows::load(db, today, today, now_ms).await?;
+    Ok(match yesterday {
+        Some(yesterday) => {
+            let changed =
+                History::load_changed(db, day_bounds(today).0, trials_read_on(today)).await?;
+            live_today(&changed, &flows, &yesterday, today, now_ms)
+        }
+        None => snapshot(&History::load(db).await?, &flows, today, now_ms).0,
     })
 }
 

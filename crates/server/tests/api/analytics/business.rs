@@ -27,6 +27,8 @@
 use smartbox_billing::CardDetails;
 use smartbox_domain::metrics::{MovementKind, Movements, PeriodFigures, Ratio};
 use smartbox_domain::{Cents, DeviceId, PlanId, SubscriptionId, UserId};
+use smartbox_server::analytics::history::History;
+use smartbox_server::analytics::snapshot::{Flows, day_bounds, live_today, trials_read_on};
 use smartbox_server::analytics::{self, Range};
 use smartbox_server::jobs::{Worker, registry};
 use smartbox_server::services::{self, Actor, StaffRole, staff_devices};
@@ -48,9 +50,9 @@ fn midnight(month: u8, day: u8) -> OffsetDateTime {
     date(month, day).midnight().assume_utc()
 }
 
-/// The business: the service, its worker, and who is who.
-struct Business {
-    app: TestApp,
+/// The business: the service and its worker.
+pub(crate) struct Business {
+    pub(crate) app: TestApp,
     worker: Worker,
 }
 
@@ -480,125 +482,131 @@ fn year() -> Vec<MonthFigures> {
     ]
 }
 
+/// Runs the year of the story above on `app`, up to New Year's Day 2028.
+pub(crate) async fn the_year(app: TestApp) -> Business {
+    app.clock
+        .set_ms(smartbox_domain::epoch::unix_ms(midnight(1, 1)));
+    let worker = Worker::new(app.state.clone(), registry());
+    let b = Business { app, worker };
+    b.drain().await;
+
+    let ann = b
+        .sign_up("SB-ANN-1", "ann@example.test", PlanId::Basic)
+        .await;
+    b.card(&ann, GOOD_CARD).await;
+    b.sign_up("SB-BOB-1", "bob@example.test", PlanId::Plus)
+        .await;
+    b.spend(1, "Search ads", 300).await;
+
+    b.run_to(midnight(2, 1)).await;
+    let cat = b
+        .sign_up("SB-CAT-1", "cat@example.test", PlanId::Premium)
+        .await;
+    b.card(&cat, DECLINING_CARD).await;
+    b.spend(2, "search ads", 100).await;
+    b.spend(2, "social", 50).await;
+    b.run_to(midnight(2, 9)).await;
+    b.card(&cat, GOOD_CARD).await;
+
+    b.run_to(midnight(3, 1)).await;
+    let dan = b
+        .sign_up("SB-DAN-1", "dan@example.test", PlanId::Basic)
+        .await;
+    b.card(&dan, GOOD_CARD).await;
+    b.spend(3, "search ads", 200).await;
+    b.run_to(midnight(3, 15)).await;
+    b.change_plan(&ann, "SB-ANN-1", PlanId::Plus).await;
+
+    b.run_to(midnight(4, 1)).await;
+    b.card(&dan, DECLINING_CARD).await;
+    let eve = b
+        .sign_up("SB-EVE-1", "eve@example.test", PlanId::Plus)
+        .await;
+    b.spend(4, "search ads", 100).await;
+    b.run_to(midnight(4, 9)).await;
+    b.card(&eve, GOOD_CARD).await;
+
+    b.run_to(midnight(5, 10)).await;
+    b.notify(
+        &ann,
+        "SB-ANN-1",
+        &[
+            &[("email", true)],
+            &[("email", false), ("push", true)],
+            &[("email", true)],
+            &[("email", false)],
+        ],
+    )
+    .await;
+    b.run_to(midnight(5, 20)).await;
+    let cat_subscription = SubscriptionId::new(b.subscription("SB-CAT-1").await.id);
+    services::subscriptions::cancel(
+        &b.app.state,
+        &Actor::customer(cat.as_str()),
+        &cat_subscription,
+    )
+    .await
+    .expect("canceled at the period's end");
+
+    b.run_to(midnight(6, 1)).await;
+    b.ship("SB-FAY-1").await;
+    b.run_to(midnight(6, 20)).await;
+    b.change_plan(&ann, "SB-ANN-1", PlanId::Basic).await;
+
+    b.run_to(midnight(8, 15)).await;
+    let month = b.subscription("SB-ANN-1").await;
+    b.app
+        .state
+        .db
+        .add_usage(
+            &month.id,
+            month.current_period_start,
+            month.current_period_end,
+            0,
+            1_300_000_000,
+        )
+        .await
+        .expect("traffic metered");
+
+    b.run_to(midnight(9, 10)).await;
+    let bob = b.customer("bob@example.test").await;
+    b.card(&bob, GOOD_CARD).await;
+
+    b.run_to(midnight(10, 5)).await;
+    b.sign_up("SB-EVE-2", "eve@example.test", PlanId::Basic)
+        .await;
+
+    b.run_to(midnight(11, 10)).await;
+    b.notify(
+        &ann,
+        "SB-ANN-1",
+        &[&[("email", true)], &[("webhook", true)]],
+    )
+    .await;
+    b.run_to(midnight(11, 25)).await;
+    let gus = b
+        .sign_up("SB-GUS-1", "gus@example.test", PlanId::Basic)
+        .await;
+    b.card(&gus, GOOD_CARD).await;
+    b.spend(12, "social", 50).await;
+
+    b.run_to(midnight(12, 28)).await;
+    b.sign_up("SB-HAL-1", "hal@example.test", PlanId::Plus)
+        .await;
+
+    b.run_to(OffsetDateTime::new_utc(
+        Date::from_calendar_date(2028, Month::January, 1).expect("a date"),
+        time::Time::MIDNIGHT,
+    ))
+    .await;
+    b
+}
+
 #[tokio::test]
 async fn a_year_of_business_gives_the_figures_worked_out_by_hand_every_month() {
     for app in spawn_apps().await {
-        app.clock
-            .set_ms(smartbox_domain::epoch::unix_ms(midnight(1, 1)));
-        let worker = Worker::new(app.state.clone(), registry());
-        let b = Business { app, worker };
-        b.drain().await;
-
-        let ann = b
-            .sign_up("SB-ANN-1", "ann@example.test", PlanId::Basic)
-            .await;
-        b.card(&ann, GOOD_CARD).await;
-        b.sign_up("SB-BOB-1", "bob@example.test", PlanId::Plus)
-            .await;
-        b.spend(1, "Search ads", 300).await;
-
-        b.run_to(midnight(2, 1)).await;
-        let cat = b
-            .sign_up("SB-CAT-1", "cat@example.test", PlanId::Premium)
-            .await;
-        b.card(&cat, DECLINING_CARD).await;
-        b.spend(2, "search ads", 100).await;
-        b.spend(2, "social", 50).await;
-        b.run_to(midnight(2, 9)).await;
-        b.card(&cat, GOOD_CARD).await;
-
-        b.run_to(midnight(3, 1)).await;
-        let dan = b
-            .sign_up("SB-DAN-1", "dan@example.test", PlanId::Basic)
-            .await;
-        b.card(&dan, GOOD_CARD).await;
-        b.spend(3, "search ads", 200).await;
-        b.run_to(midnight(3, 15)).await;
-        b.change_plan(&ann, "SB-ANN-1", PlanId::Plus).await;
-
-        b.run_to(midnight(4, 1)).await;
-        b.card(&dan, DECLINING_CARD).await;
-        let eve = b
-            .sign_up("SB-EVE-1", "eve@example.test", PlanId::Plus)
-            .await;
-        b.spend(4, "search ads", 100).await;
-        b.run_to(midnight(4, 9)).await;
-        b.card(&eve, GOOD_CARD).await;
-
-        b.run_to(midnight(5, 10)).await;
-        b.notify(
-            &ann,
-            "SB-ANN-1",
-            &[
-                &[("email", true)],
-                &[("email", false), ("push", true)],
-                &[("email", true)],
-                &[("email", false)],
-            ],
-        )
-        .await;
-        b.run_to(midnight(5, 20)).await;
-        let cat_subscription = SubscriptionId::new(b.subscription("SB-CAT-1").await.id);
-        services::subscriptions::cancel(
-            &b.app.state,
-            &Actor::customer(cat.as_str()),
-            &cat_subscription,
-        )
-        .await
-        .expect("canceled at the period's end");
-
-        b.run_to(midnight(6, 1)).await;
-        b.ship("SB-FAY-1").await;
-        b.run_to(midnight(6, 20)).await;
-        b.change_plan(&ann, "SB-ANN-1", PlanId::Basic).await;
-
-        b.run_to(midnight(8, 15)).await;
-        let month = b.subscription("SB-ANN-1").await;
-        b.app
-            .state
-            .db
-            .add_usage(
-                &month.id,
-                month.current_period_start,
-                month.current_period_end,
-                0,
-                1_300_000_000,
-            )
-            .await
-            .expect("traffic metered");
-
-        b.run_to(midnight(9, 10)).await;
-        let bob = b.customer("bob@example.test").await;
-        b.card(&bob, GOOD_CARD).await;
-
-        b.run_to(midnight(10, 5)).await;
-        b.sign_up("SB-EVE-2", "eve@example.test", PlanId::Basic)
-            .await;
-
-        b.run_to(midnight(11, 10)).await;
-        b.notify(
-            &ann,
-            "SB-ANN-1",
-            &[&[("email", true)], &[("webhook", true)]],
-        )
-        .await;
-        b.run_to(midnight(11, 25)).await;
-        let gus = b
-            .sign_up("SB-GUS-1", "gus@example.test", PlanId::Basic)
-            .await;
-        b.card(&gus, GOOD_CARD).await;
-        b.spend(12, "social", 50).await;
-
-        b.run_to(midnight(12, 28)).await;
-        b.sign_up("SB-HAL-1", "hal@example.test", PlanId::Plus)
-            .await;
-
         // New Year's Day: the job has snapshotted every day of 2027 as it ended.
-        let new_year = OffsetDateTime::new_utc(
-            Date::from_calendar_date(2028, Month::January, 1).expect("a date"),
-            time::Time::MIDNIGHT,
-        );
-        b.run_to(new_year).await;
+        let b = the_year(app).await;
         let db = &b.app.state.db;
         let backend = b.app.backend;
         let now = b.app.clock.now_ms();
@@ -667,6 +675,23 @@ async fn a_year_of_business_gives_the_figures_worked_out_by_hand_every_month() {
             movers(MovementKind::Contraction).await,
             vec![day_of("07-08", "ann")]
         );
+
+        // Today's live figures, read from yesterday's snapshot and the customers who changed
+        // since, are what the full computation gives: checked on every day of the year.
+        for pair in as_written.windows(2) {
+            let (yesterday, day) = (&pair[0], &pair[1]);
+            let (start, end) = day_bounds(day.day);
+            let changed = History::load_changed(db, start, trials_read_on(day.day))
+                .await
+                .expect("read");
+            let flows = Flows::load(db, day.day, day.day, end).await.expect("read");
+            assert_eq!(
+                &live_today(&changed, &flows, yesterday, day.day, end),
+                day,
+                "{backend}: today's figures live on {}",
+                day.day
+            );
+        }
 
         // The operator's backfill rebuilds the same year from history alone.
         let rebuilt = services::analytics::backfill(&b.app.state, &Actor::Cli, date(1, 1))
