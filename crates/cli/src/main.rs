@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod analytics;
 mod jobs;
 
 use anyhow::Context;
@@ -50,6 +51,9 @@ enum Command {
     /// Inspect the jobs that failed for good and queue them again.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
+    /// Business analytics: rebuild the daily snapshots.
+    #[command(subcommand)]
+    Analytics(analytics::AnalyticsCommand),
     /// Simulate mailboxes (the real firmware core on an emulated A7670) against a server, or
     /// print the energy model (--energy).
     Sim(SimArgs),
@@ -343,6 +347,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             db.close().await;
             Ok(())
+        }
+        Command::Analytics(command) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            analytics::run(&state, command).await
         }
         Command::Jobs(command) => {
             let db = open_db(&config.database_url).await?;

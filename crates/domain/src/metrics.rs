@@ -7,6 +7,18 @@
 //! different things on a dashboard. Rounding for display is explicit: `Ratio::round_half_up`,
 //! `Ratio::to_cents` (half-up to the cent) or `Ratio::to_f64`.
 
+mod history;
+mod movements;
+mod period;
+
+pub use history::{PastChange, Stretch, SubscriptionHistory, state_before};
+pub use movements::{
+    CustomerHistory, CustomerMovement, DayFigures, MovementKind, Movements, day_figures,
+};
+pub use period::{
+    DaySnapshot, PeriodFigures, Spread, cac_payback, ltv, period_figures, spend_in_days, spread,
+};
+
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -35,6 +47,14 @@ impl Ratio {
         })
     }
 
+    /// `n / 1`.
+    pub const fn from_integer(n: i128) -> Ratio {
+        Ratio {
+            numerator: n,
+            denominator: 1,
+        }
+    }
+
     pub const fn numerator(self) -> i128 {
         self.numerator
     }
@@ -53,6 +73,23 @@ impl Ratio {
     pub fn to_cents(self) -> Cents {
         let cents = self.round_half_up();
         Cents::new(i64::try_from(cents).unwrap_or(if cents < 0 { i64::MIN } else { i64::MAX }))
+    }
+
+    /// `self + other`, exact (`None` only on overflow, which no metric approaches).
+    pub fn checked_add(self, other: Ratio) -> Option<Ratio> {
+        let numerator = self
+            .numerator
+            .checked_mul(other.denominator)?
+            .checked_add(other.numerator.checked_mul(self.denominator)?)?;
+        Ratio::new(numerator, self.denominator.checked_mul(other.denominator)?)
+    }
+
+    /// `self / other`, exact; `None` when `other` is zero.
+    pub fn checked_div(self, other: Ratio) -> Option<Ratio> {
+        Ratio::new(
+            self.numerator.checked_mul(other.denominator)?,
+            self.denominator.checked_mul(other.numerator)?,
+        )
     }
 
     /// An approximation for charts and percentages.

@@ -5,6 +5,7 @@ pub mod account_export;
 pub mod accounts;
 pub mod admin;
 pub mod admin_api;
+pub mod analytics;
 pub mod app;
 pub mod blobs;
 pub mod clock;

@@ -12,6 +12,7 @@
 //! store converts at its boundary, so nothing above it spells a status as a string.
 
 mod admin;
+mod analytics;
 mod audit;
 mod billing;
 pub mod changes;
@@ -47,6 +48,11 @@ mod writer;
 pub mod testing;
 
 pub use admin::{AuditFilter, CustomerRow, InventoryFilter, InventoryRow, Overview, StaffDates};
+pub use analytics::{
+    AnalyticsSubscriptionRow, ChargeAttemptRow, MovementRow, NewMovement, NotifiedEventRow,
+    OtherRevenueRow, ShipmentRow, SpendRow, SubscriptionChangeRow, UsageEndedRow, day_key,
+    month_key, parse_day_key,
+};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub(crate) use db::on_pool;

@@ -4,7 +4,9 @@
 //! with the staff member as actor and their reason; the pages only parse and render. The JSON
 //! twins are in `crate::admin_api`.
 
+pub mod analytics;
 pub mod audit;
+mod charts;
 pub mod customers;
 pub mod devices;
 pub mod jobs;
@@ -55,6 +57,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/tickets/{ticket_id}/photos/{event_id}/{index}",
             get(tickets::photo),
+        )
+        .route("/admin/analytics", get(analytics::page))
+        .route("/admin/analytics.csv", get(analytics::csv))
+        .route("/admin/analytics/movements", get(analytics::movements))
+        .route(
+            "/admin/analytics/spend",
+            get(analytics::spend).post(analytics::set_spend),
         )
         .merge(crate::admin_api::router())
         .layer(middleware::from_fn_with_state(state, guard::protect))

@@ -64,6 +64,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/ticket.html",
         include_str!("../../templates/admin/ticket.html"),
     ),
+    (
+        "admin/analytics.html",
+        include_str!("../../templates/admin/analytics.html"),
+    ),
+    (
+        "admin/analytics_movements.html",
+        include_str!("../../templates/admin/analytics_movements.html"),
+    ),
+    (
+        "admin/analytics_spend.html",
+        include_str!("../../templates/admin/analytics_spend.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -215,6 +227,31 @@ mod tests {
                         mailbox => context! { id => "d1", serial => "SB-1", name => "Front <gate>", location => "", lifecycle => "In service", status => "Asleep", warn => false, battery => 80, signal => -80, network => "Cellular", firmware => "1.0.0", last_seen => "today", queue => 0,
                             events => vec![context! { when => "today", reading => "Letter", photos => "1 photo", thumbs => vec!["/admin/tickets/t1/photos/e1/0"] }] },
                     },
+                },
+            ),
+            (
+                "admin/analytics.html",
+                context! {
+                    error => "bad <period>", period => "30d", from => "2027-01-01", to => "2027-01-30",
+                    previous_from => "2026-12-02", previous_to => "2026-12-31", missing_days => 2,
+                    query => "period=custom&from=2027-01-01&to=2027-01-30",
+                    figures => vec![context! { label => "New MRR", value => "$5.00", previous => "no data", change => "", drill => "/admin/analytics/movements?kind=new" }],
+                    charts => vec![context! { title => "MRR", svg => "<svg></svg>" }],
+                    buckets => vec![context! { from => "2027-01-01", to => "2027-01-07", mrr => "$5.00", net => "$5.00", churn => "0.0 %", arpu => "$5.00" }],
+                },
+            ),
+            (
+                "admin/analytics_movements.html",
+                context! {
+                    kind => "New", from => "2027-01-01", to => "2027-01-30", query => "period=30d", capped => true, limit => 500,
+                    customers => vec![context! { day => "2027-01-02", id => "u1", email => "<Ann>", before => "$0.00", after => "$5.00", change => "$5.00" }],
+                },
+            ),
+            (
+                "admin/analytics_spend.html",
+                context! {
+                    error => "<Ann>", may_edit => true, month => "2027-01", channel => "search", amount => "12", reason => "r",
+                    entries => vec![context! { month => "2027-01", channel => "<Ann>", amount => "$12.00" }],
                 },
             ),
         ];

@@ -15,7 +15,8 @@ use utoipa::OpenApi;
         super::jobs,
         super::retry_job,
         super::audit,
-        super::refund_payment
+        super::refund_payment,
+        super::metrics::metrics
     ),
     components(schemas(
         super::InventoryDevice,
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
         super::FailedJob,
         super::RefundRequestBody,
         super::RefundDone,
+        super::metrics::Metrics,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
 )]

@@ -5,6 +5,7 @@
 
 mod docs;
 mod tickets;
+mod metrics;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/jobs/{job_id}/retry", post(retry_job))
         .route("/api/admin/v1/audit", get(audit))
         .merge(tickets::router())
+        .route("/api/admin/v1/metrics", get(metrics::metrics))
 }
 
 /// A mailbox in the inventory.

@@ -26,6 +26,7 @@
 //! Time comes from the state's injected clock; tests drive a worker one job at a time with
 //! [`Worker::try_execute_one`] while moving a `ManualClock`.
 
+pub mod analytics;
 mod billing;
 pub mod event_completed;
 pub mod maintenance;

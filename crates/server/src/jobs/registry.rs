@@ -6,7 +6,7 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed, maintenance, retention, seal_photos};
+use super::{Registry, analytics, billing, event_completed, maintenance, retention, seal_photos};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -39,6 +39,7 @@ pub fn registry() -> Registry {
             notifications::ticket_mail::run,
         )
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
+        .handle(analytics::ANALYTICS_SNAPSHOT, analytics::run)
         .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)
         .handle(retention::RETENTION_PASS, retention::run)
         .handle(
@@ -64,4 +65,8 @@ pub fn registry() -> Registry {
         )
         .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
         .every(retention::RETENTION_PASS, retention::RETENTION_PASS_EVERY)
+        .every(
+            analytics::ANALYTICS_SNAPSHOT,
+            analytics::ANALYTICS_SNAPSHOT_EVERY,
+        )
 }

@@ -33,6 +33,9 @@
 //! | a mailbox's WiFi credentials | [`wifi::save`] | page `POST /settings` (`wifi_device`), JSON `PUT /api/v1/devices/{id}/wifi` |
 //! | set, remove, test the outbound webhook | [`webhooks::set`], [`webhooks::remove`], [`webhooks::send_test`] | page `POST /settings` (`webhook=save/remove/test`), JSON `PUT`/`DELETE /api/v1/webhook`, `POST /api/v1/webhook/test` |
 //! | subscribe a browser to web push, unsubscribe it | [`push::subscribe`], [`push::unsubscribe`] | page `POST /settings` (`push=subscribe/unsubscribe`, the portal's script), JSON `POST`/`DELETE /api/v1/push-subscriptions` |
+//! | admin: enter a month's acquisition spend per channel | [`analytics::set_spend`] | admin page `POST /admin/analytics/spend` |
+//! | rebuild the daily analytics snapshots from a date | [`analytics::backfill`] | CLI `smartbox analytics backfill --from DATE` |
+//! | snapshot the days finished since the last run | [`analytics::snapshot_finished_days`] | job `analytics_snapshot` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //! | open a support ticket (context frozen, staff emailed) | [`tickets::open`] | page `POST /support/new`, JSON `POST /api/v1/tickets` |
 //! | reply on a ticket (customer or staff; the customer emailed a link) | [`tickets::reply`] | pages `POST /support/{id}`, `POST /admin/tickets/{id}/reply`, JSON `POST /api/v1/tickets/{id}/messages`, `POST /api/admin/v1/tickets/{id}/messages` |
@@ -45,6 +48,7 @@
 
 pub mod account;
 mod actor;
+pub mod analytics;
 pub mod claims;
 pub mod devices;
 mod error;

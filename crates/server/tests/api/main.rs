@@ -3,6 +3,7 @@
 //! HTTP like a client would.
 
 mod admin;
+mod analytics;
 mod billing;
 mod device_api;
 mod hardening;

@@ -52,6 +52,7 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::ReplaceDeviceSecret { .. }
                 | Change::RefurbishDevice { .. }
                 | Change::MarkDevice { .. }
+                | Change::SetAcquisitionSpend { .. }
                 | Change::RetryFailedJob { .. }
                 | Change::SetCheckinInterval { .. }
                 | Change::SetPasswordHash { .. }

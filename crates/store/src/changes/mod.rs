@@ -181,6 +181,13 @@ pub enum Change {
     /// *Guard*: the job must still be `failed`; it is queued again at `now` with its attempts
     /// reset (staff "retry").
     RetryFailedJob { id: String, now: i64 },
+    /// Sets the acquisition spend of a month (`YYYY-MM`) and channel (admin analytics).
+    SetAcquisitionSpend {
+        month: String,
+        channel: String,
+        amount_cents: i64,
+        at: i64,
+    },
     /// Records when staff shipped the device or received it back.
     MarkDevice {
         device_id: String,
@@ -844,6 +851,23 @@ macro_rules! run_change {
                         .map(|_| None)
                 }
             }
+            Change::SetAcquisitionSpend {
+                month,
+                channel,
+                amount_cents,
+                at,
+            } => sqlx::query(
+                "INSERT INTO acquisition_spend (month, channel, amount_cents, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (month, channel) \
+                 DO UPDATE SET amount_cents = excluded.amount_cents, updated_at = excluded.updated_at",
+            )
+            .bind(month)
+            .bind(channel)
+            .bind(amount_cents)
+            .bind(at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
             Change::RetryFailedJob { id, now } => affected(
                 sqlx::query(
                     "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 \
