@@ -14,6 +14,7 @@ mod admin;
 mod audit;
 mod billing;
 pub mod changes;
+mod credits;
 mod db;
 mod device_traffic;
 mod device_wifi;
@@ -47,6 +48,7 @@ pub mod testing;
 pub use admin::{AuditFilter, CustomerRow, InventoryFilter, InventoryRow, Overview, StaffDates};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
+pub use credits::CreditRow;
 pub use db::{Backend, Db};
 pub use device_traffic::{
     DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,

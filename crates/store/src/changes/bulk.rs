@@ -58,7 +58,10 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::InsertReturn(_)
                 | Change::CloseReturn { .. }
                 | Change::EndOtherSessions { .. }
-                | Change::AnonymiseUser { .. } => false,
+                | Change::AnonymiseUser { .. }
+                | Change::IssuePasswordReset { .. }
+                | Change::InsertCredit(_)
+                | Change::ApplyCredit { .. } => false,
             })
         })
 }
