@@ -96,6 +96,9 @@ pub enum SubscriptionEvent {
     /// The customer sent the mailbox back: the subscription ends at once, whatever it owed is
     /// left to the invoices already made, and pending dunning stops.
     DeviceReturned,
+    /// Staff ended it at once (fraud, a closed account, a refund-and-close): like a return, it
+    /// ends now, whatever it owed is left to the invoices already made, and dunning stops.
+    EndedByStaff,
 }
 
 /// What the caller must do after a transition.
@@ -214,10 +217,10 @@ impl SubscriptionState {
         Ok(match (self, event) {
             (St::Canceled, _) => return illegal,
 
-            (St::PastDue { .. }, Ev::DeviceReturned) => {
+            (St::PastDue { .. }, Ev::DeviceReturned | Ev::EndedByStaff) => {
                 Transition::with(St::Canceled, [Fx::CancelDunning])
             }
-            (_, Ev::DeviceReturned) => Transition::to(St::Canceled),
+            (_, Ev::DeviceReturned | Ev::EndedByStaff) => Transition::to(St::Canceled),
 
             (_, Ev::CancelRequested) => Transition::to(self.with_cancel_pending(true)),
             (_, Ev::CancelWithdrawn) => Transition::to(self.with_cancel_pending(false)),
@@ -351,6 +354,7 @@ impl SubscriptionEvent {
             SubscriptionEvent::CancelWithdrawn => "cancel_withdrawn",
             SubscriptionEvent::PeriodEnded => "period_ended",
             SubscriptionEvent::DeviceReturned => "device_returned",
+            SubscriptionEvent::EndedByStaff => "ended_by_staff",
         }
     }
 }
@@ -555,6 +559,20 @@ mod tests {
     }
 
     #[test]
+    fn staff_ending_a_subscription_ends_it_at_once_from_any_live_state() {
+        let past_due = apply(active(), SubscriptionEvent::PaymentFailed { at: T0 }).to;
+        let t = apply(past_due, SubscriptionEvent::EndedByStaff);
+        assert_eq!(t.to, SubscriptionState::Canceled);
+        assert_eq!(t.effects, [SubscriptionEffect::CancelDunning]);
+        for live in [SubscriptionState::new_trial(), active()] {
+            assert_eq!(
+                apply(live, SubscriptionEvent::EndedByStaff),
+                Transition::to(SubscriptionState::Canceled)
+            );
+        }
+    }
+
+    #[test]
     fn a_returned_mailbox_ends_its_subscription_at_once_and_stops_dunning() {
         let past_due = apply(active(), SubscriptionEvent::PaymentFailed { at: T0 }).to;
         let t = apply(past_due, SubscriptionEvent::DeviceReturned);
@@ -589,6 +607,7 @@ mod tests {
             SubscriptionEvent::CancelWithdrawn,
             SubscriptionEvent::PeriodEnded,
             SubscriptionEvent::DeviceReturned,
+            SubscriptionEvent::EndedByStaff,
         ];
         for event in events {
             let err = SubscriptionState::Canceled.apply(event).err();

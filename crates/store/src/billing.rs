@@ -39,6 +39,8 @@ pub struct BillingSubscriptionRow {
     pub open_invoices: i64,
     /// Invoices of this subscription in status `draft` (to carry into the next renewal).
     pub draft_invoices: i64,
+    /// Staff credits not yet taken by an invoice.
+    pub pending_credits: i64,
 }
 
 /// A customer's payment profile.
@@ -59,7 +61,8 @@ const BILLING_SELECT: &str = "SELECT s.id, s.device_id, s.customer_id, s.plan_id
     d.serial AS device_serial, d.lifecycle_state AS device_lifecycle, \
     COALESCE(up.notifications, 0) AS period_notifications, COALESCE(up.data_bytes, 0) AS period_data_bytes, \
     (SELECT COUNT(*) FROM invoices i WHERE i.subscription_id = s.id AND i.status = 'open') AS open_invoices, \
-    (SELECT COUNT(*) FROM invoices i WHERE i.subscription_id = s.id AND i.status = 'draft') AS draft_invoices \
+    (SELECT COUNT(*) FROM invoices i WHERE i.subscription_id = s.id AND i.status = 'draft') AS draft_invoices, \
+    (SELECT COUNT(*) FROM credits c WHERE c.subscription_id = s.id AND c.applied_invoice_id IS NULL) AS pending_credits \
     FROM subscriptions s JOIN users u ON u.id = s.customer_id JOIN devices d ON d.id = s.device_id \
     LEFT JOIN usage_periods up ON up.subscription_id = s.id AND up.period_start = s.current_period_start";
 

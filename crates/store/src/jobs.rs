@@ -242,6 +242,14 @@ impl Db {
         )
     }
 
+    /// The job queued under `unique_key`, if there is one (done or not).
+    pub async fn job_by_unique_key(&self, unique_key: &str) -> Result<Option<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE unique_key = $1");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(unique_key).fetch_optional(pool).await)?,
+        )
+    }
+
     /// Jobs of a kind (any kind when `None`) in a status, oldest first, for admin and tests.
     pub async fn jobs_with_status(
         &self,

@@ -16,6 +16,7 @@ mod analytics;
 mod audit;
 mod billing;
 pub mod changes;
+mod credits;
 mod db;
 mod device_traffic;
 mod device_wifi;
@@ -56,6 +57,7 @@ pub use analytics::{
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub(crate) use db::on_pool;
+pub use credits::CreditRow;
 pub use db::{Backend, Db};
 pub use device_traffic::{
     DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,

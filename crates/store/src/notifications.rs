@@ -215,6 +215,25 @@ impl Db {
         )
     }
 
+    /// A customer's latest deliveries on every channel, newest first (their admin page).
+    pub async fn recent_deliveries_of_user(
+        &self,
+        user_id: &smartbox_domain::UserId,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries WHERE user_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(user_id.as_str())
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
     /// The deliveries of one event.
     pub async fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryRow>> {
         let sql = format!(

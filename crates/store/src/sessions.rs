@@ -13,7 +13,7 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-const VOID_RESETS: &str =
+pub(crate) const VOID_RESETS: &str =
     "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
 
 impl Db {
@@ -74,36 +74,6 @@ impl Db {
             .execute(pool)
             .await
             .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Stores a password-reset link valid until `expires_at`, voiding the user's older links in
-    /// the same transaction (only the newest email works).
-    pub async fn insert_password_reset(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(VOID_RESETS)
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
-        })?;
         Ok(())
     }
 

@@ -73,10 +73,20 @@ pub(crate) struct Draft {
     pub lines: Vec<Line>,
 }
 
+/// A staff credit the next renewal invoice takes, as a negative line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credit {
+    pub id: String,
+    pub description: String,
+    pub amount: Cents,
+}
+
 /// What a period-end decision needs beyond the snapshot; usually empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PeriodEndExtras {
     pub drafts: Vec<Draft>,
+    /// Credits to take, oldest first (the renewal takes them; a final invoice leaves them).
+    pub credits: Vec<Credit>,
     /// Open invoices, written off when the subscription ends.
     pub open_invoice_ids: Vec<String>,
 }
@@ -189,6 +199,11 @@ fn renew(
         invoice_lines.extend(lines::overage_lines(s.plan, s.usage, s.spend_cap, s.period));
     }
     invoice_lines.extend(carried_lines(&extras.drafts));
+    let credits = credits_within(&extras.credits, lines::total(&invoice_lines));
+    invoice_lines.extend(credits.iter().map(|c| Line {
+        description: c.description.clone(),
+        amount: -c.amount,
+    }));
     let total = lines::total(&invoice_lines);
 
     let mut changes = Changes::new();
@@ -205,6 +220,12 @@ fn renew(
     )));
     for draft in &extras.drafts {
         changes.push(carry(draft, &invoice_id));
+    }
+    for credit in &credits {
+        changes.push(Change::ApplyCredit {
+            id: credit.id.clone(),
+            invoice_id: invoice_id.clone(),
+        });
     }
 
     let mut all_effects: Vec<SubscriptionEffect> = effects.to_vec();
@@ -300,6 +321,7 @@ fn renew(
         usage: UsageCounters::default(),
         open_invoices: s.open_invoices + 1,
         draft_invoices: 0,
+        pending_credits: s.pending_credits - credits.len() as i64,
         ..s.clone()
     };
     PeriodEnd {
@@ -851,6 +873,24 @@ fn missing_card_payment(
         failure_message: Some("No card on file to charge.".into()),
         ..pending_payment(id, invoice_id, amount, provider, now_ms)
     }
+}
+
+/// The credits an invoice of `total` takes, oldest first: as many whole credits as leave it at
+/// least the provider's minimum charge; the others wait for a later invoice. (Staff cannot credit
+/// more than that against one plan price, so normally every credit is taken.)
+fn credits_within(credits: &[Credit], total: Cents) -> Vec<Credit> {
+    let mut left = total;
+    credits
+        .iter()
+        .filter(|c| {
+            let fits = left - c.amount >= MINIMUM_CHARGE;
+            if fits {
+                left -= c.amount;
+            }
+            fits
+        })
+        .cloned()
+        .collect()
 }
 
 /// The lines of drafts, each saying which invoice it comes from.

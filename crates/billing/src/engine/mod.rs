@@ -34,6 +34,7 @@ mod queries;
 mod returns;
 mod runner;
 mod snapshot;
+mod staff;
 mod webhooks;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub use plan_change::{PlanChangePreview, PlanChangeResult};
 pub use queries::InvoiceView;
 pub use returns::{DeviceReturned, ReturnCause};
 pub use runner::JobReport;
+pub use staff::{Credited, EndedNow, StaffCause};
 pub use webhooks::WebhookOutcome;
 
 /// Tuning of the engine; [`EngineConfig::for_backend`] suits production.

@@ -96,6 +96,7 @@ impl BillingEngine {
                     }
                 };
                 let extras = if snapshot.draft_invoices > 0
+                    || snapshot.pending_credits > 0
                     || (snapshot.open_invoices > 0 && snapshot.state.cancel_at_period_end())
                 {
                     self.period_end_extras(&snapshot).await?

@@ -25,6 +25,9 @@ use super::snapshot::Snapshot;
 use super::{BillingEngine, BillingError, FreshIds, MAX_ROUNDS, new_id, to_ms};
 use crate::provider::MINIMUM_CHARGE;
 
+/// The cause of a change the customer asked for.
+const CUSTOMER_REQUEST: &str = "requested by the customer";
+
 /// What a plan change would do, shown to the customer before they confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanChangePreview {
@@ -148,9 +151,24 @@ impl BillingEngine {
         now: OffsetDateTime,
         actor: &str,
     ) -> Result<PlanChangeResult, BillingError> {
+        self.change_plan_because(customer_id, subscription_id, to, now, actor, None)
+            .await
+    }
+
+    /// [`BillingEngine::change_plan`] with the cause of the audit entries: `why`, or the
+    /// customer's request when `None`.
+    pub(crate) async fn change_plan_because(
+        &self,
+        customer_id: &str,
+        subscription_id: &str,
+        to: PlanId,
+        now: OffsetDateTime,
+        actor: &str,
+        why: Option<&str>,
+    ) -> Result<PlanChangeResult, BillingError> {
         let cause = Cause {
             actor,
-            why: "plan change requested by the customer",
+            why: why.unwrap_or("plan change requested by the customer"),
             ids: &FreshIds,
         };
         let now_ms = to_ms(now);
@@ -171,7 +189,7 @@ impl BillingEngine {
                         actor,
                         ("subscription", &s.id),
                         "plan_changed",
-                        "plan changed during the trial (nothing to prorate)",
+                        why.unwrap_or("plan changed during the trial (nothing to prorate)"),
                         detail,
                     ));
                     (PlanChangeResult::Changed, None)
@@ -307,7 +325,7 @@ impl BillingEngine {
             subscription_id,
             SubscriptionEvent::CancelRequested,
             now,
-            actor,
+            (actor, CUSTOMER_REQUEST),
         )
         .await
     }
@@ -325,19 +343,20 @@ impl BillingEngine {
             subscription_id,
             SubscriptionEvent::CancelWithdrawn,
             now,
-            actor,
+            (actor, CUSTOMER_REQUEST),
         )
         .await
     }
 
+    /// Requests or withdraws a cancel; the audit entry names `actor` and `why`.
     /// Returns the end of the current period (when a cancel takes effect).
-    async fn set_cancel(
+    pub(crate) async fn set_cancel(
         &self,
         customer_id: &str,
         subscription_id: &str,
         event: SubscriptionEvent,
         now: OffsetDateTime,
-        actor: &str,
+        (actor, why): (&str, &str),
     ) -> Result<OffsetDateTime, BillingError> {
         let now_ms = to_ms(now);
         for _ in 0..MAX_ROUNDS {
@@ -356,8 +375,12 @@ impl BillingEngine {
                 actor,
                 ("subscription", &s.id),
                 event.name(),
-                "requested by the customer",
-                json!({ "effective_at": to_ms(s.period.end) }),
+                why,
+                json!({
+                    "effective_at": to_ms(s.period.end),
+                    "before": { "cancel_at_period_end": s.state.cancel_at_period_end() },
+                    "after": { "cancel_at_period_end": transition.to.cancel_at_period_end() },
+                }),
             ));
             if self.db.apply_changes(&changes).await? == Applied::Done {
                 return Ok(s.period.end);

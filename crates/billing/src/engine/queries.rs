@@ -3,7 +3,7 @@
 
 use smartbox_store::{InvoiceLineRow, InvoiceRow, PaymentRow};
 
-use super::decide::{Draft, PeriodEndExtras};
+use super::decide::{Credit, Draft, PeriodEndExtras};
 use super::html::render_invoice_html;
 use super::lines::Line;
 use super::snapshot::Snapshot;
@@ -76,6 +76,20 @@ impl BillingEngine {
                         .collect(),
                 });
             }
+        }
+        if snapshot.pending_credits > 0 {
+            let id = smartbox_domain::SubscriptionId::new(snapshot.id.clone());
+            extras.credits = self
+                .db
+                .pending_credits(&id)
+                .await?
+                .into_iter()
+                .map(|c| Credit {
+                    id: c.id,
+                    description: c.description,
+                    amount: Cents::new(c.amount_cents),
+                })
+                .collect();
         }
         if snapshot.open_invoices > 0 && snapshot.state.cancel_at_period_end() {
             extras.open_invoice_ids = self

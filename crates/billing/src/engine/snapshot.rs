@@ -31,6 +31,8 @@ pub(crate) struct Snapshot {
     pub usage: UsageCounters,
     pub open_invoices: i64,
     pub draft_invoices: i64,
+    /// Staff credits the next invoice takes.
+    pub pending_credits: i64,
 }
 
 /// Who pays, at the provider.
@@ -91,6 +93,7 @@ impl Snapshot {
             },
             open_invoices: row.open_invoices,
             draft_invoices: row.draft_invoices,
+            pending_credits: row.pending_credits,
         })
     }
 

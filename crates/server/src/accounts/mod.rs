@@ -9,6 +9,7 @@ pub mod guard;
 pub mod mail;
 pub mod password_rules;
 pub mod rate_limit;
+pub mod reset_link;
 pub mod session;
 pub mod tokens;
 

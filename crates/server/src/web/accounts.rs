@@ -11,17 +11,16 @@ use serde::Deserialize;
 
 use super::error::local_path;
 use super::{PageError, claim, render};
-use crate::accounts::mail::{self, Mail};
+use crate::accounts::mail;
 use crate::accounts::password_rules;
 use crate::accounts::rate_limit::{self, Scope};
+use crate::accounts::reset_link::ResetLink;
 use crate::accounts::session::{self, CurrentUser, Visitor, append_cookies, cookie};
-use crate::accounts::tokens::{random_token, token_hash};
+use crate::accounts::tokens::token_hash;
 use crate::passwords::{self, HashingError};
 use crate::provisioning::{self, ProvisioningError};
 use crate::state::AppState;
-
-/// How long a reset link works.
-pub const RESET_LINK_MS: i64 = 60 * 60 * 1000;
+use smartbox_store::changes::Changes;
 
 /// A hash to verify against when the email is unknown, so both cases take the same time.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| passwords::hash("not the password"));
@@ -290,25 +289,11 @@ pub async fn forgot(
     }
     let email = form.email.trim().to_ascii_lowercase();
     if let Some(user) = state.db.user_by_email(&email).await? {
-        let token = random_token();
-        state
-            .db
-            .insert_password_reset(&token_hash(&token), &user.id, now, now + RESET_LINK_MS)
-            .await?;
-        let link = format!("{}/reset-password?token={token}", state.config.public_url);
-        mail::send(
-            &state.config,
-            Mail {
-                to: user.email.clone(),
-                subject: "Reset your Smart Mailbox password".to_owned(),
-                body: format!(
-                    "Someone asked to reset the password of your Smart Mailbox account.\n\n\
-                     To choose a new password, open this link within an hour:\n{link}\n\n\
-                     If it was not you, ignore this email; your password stays as it is.\n"
-                ),
-            },
-        )
-        .await;
+        let link = ResetLink::new(&state.config.public_url, &user.id, &user.email, now);
+        let mut changes = Changes::new();
+        changes.push(link.change);
+        state.db.apply_changes(&changes).await?;
+        mail::send(&state.config, link.mail).await;
     }
     render::ok(
         &visitor,

@@ -65,7 +65,10 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::DeleteCustomerWebhook { .. }
                 | Change::SavePushSubscription(_)
                 | Change::DeletePushSubscription { .. }
-                | Change::Ticket(_) => false,
+                | Change::Ticket(_)
+                | Change::IssuePasswordReset { .. }
+                | Change::InsertCredit(_)
+                | Change::ApplyCredit { .. } => false,
             })
         })
 }

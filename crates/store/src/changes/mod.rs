@@ -228,6 +228,18 @@ pub enum Change {
     DeletePushSubscription { user_id: String, endpoint: String },
     /// A support ticket write (see [`crate::TicketChange`] for its guards).
     Ticket(crate::TicketChange),
+    /// A password-reset link (its token's hash) for the user, valid until `expires_at`; the
+    /// user's older links are used up, as `Db::insert_password_reset` does.
+    IssuePasswordReset {
+        token_hash: String,
+        user_id: String,
+        now: i64,
+        expires_at: i64,
+    },
+    /// A staff credit on a subscription, pending until an invoice takes it.
+    InsertCredit(crate::CreditRow),
+    /// *Guard*: the credit must still be pending; the invoice `invoice_id` takes it.
+    ApplyCredit { id: String, invoice_id: String },
 }
 
 /// A date staff record on a device.
@@ -385,6 +397,7 @@ pub enum StaleGuard {
     ReturnOpen,
     TicketVersion,
     SavedReplyExists,
+    CreditPending,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -685,6 +698,53 @@ macro_rules! run_change {
             .execute(&mut *conn)
             .await
             .map(|_| None),
+            Change::IssuePasswordReset {
+                token_hash,
+                user_id,
+                now,
+                expires_at,
+            } => {
+                match sqlx::query($crate::sessions::VOID_RESETS)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                {
+                    Err(err) => Err(err),
+                    Ok(_) => sqlx::query(
+                        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(token_hash)
+                    .bind(user_id)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| None),
+                }
+            }
+            Change::InsertCredit(c) => sqlx::query(
+                "INSERT INTO credits (id, subscription_id, customer_id, amount_cents, description, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&c.id)
+            .bind(&c.subscription_id)
+            .bind(&c.customer_id)
+            .bind(c.amount_cents)
+            .bind(&c.description)
+            .bind(c.created_at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| None),
+            Change::ApplyCredit { id, invoice_id } => sqlx::query(
+                "UPDATE credits SET applied_invoice_id = $2 WHERE id = $1 AND applied_invoice_id IS NULL",
+            )
+            .bind(id)
+            .bind(invoice_id)
+            .execute(&mut *conn)
+            .await
+            .map(|r| (r.rows_affected() == 0).then_some(StaleGuard::CreditPending)),
             Change::CloseReturn { id, received, at } => sqlx::query(if *received {
                 "UPDATE device_returns SET received_at = $2 \
                  WHERE id = $1 AND canceled_at IS NULL AND received_at IS NULL"
