@@ -19,8 +19,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use smartbox_domain::Cents;
 use smartbox_domain::ids::Email;
+use smartbox_domain::{CardSummary, Cents};
 use thiserror::Error;
 
 use crate::ids::{CustomerId, PaymentIntentId, PaymentMethodId, RefundId, SetupIntentId};
@@ -426,6 +426,19 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
         &'a self,
         payment_method: &'a PaymentMethodId,
         customer: &'a CustomerId,
+    ) -> ProviderFuture<'a, ()>;
+
+    /// The brand, last four digits and expiry of a saved card, as the billing page shows them.
+    fn retrieve_card<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, CardSummary>;
+
+    /// Detaches the payment method from its customer: it can never be charged again. A
+    /// payment method already detached or gone answers not found ([`ProviderError::is_not_found`]).
+    fn detach_payment_method<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
     ) -> ProviderFuture<'a, ()>;
 
     /// Makes the payment method the customer's default one.

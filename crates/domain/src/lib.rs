@@ -5,6 +5,7 @@
 
 mod names;
 
+pub mod card;
 pub mod checkin;
 pub mod epoch;
 pub mod ids;
@@ -24,6 +25,7 @@ pub mod ticket;
 pub mod transition;
 pub mod usage;
 
+pub use card::CardSummary;
 pub use ids::{ClaimCode, Email, IdError, Serial};
 pub use invoice::InvoiceStatus;
 pub use lifecycle::{LifecycleEffect, LifecycleEvent, LifecycleState, can_operate};

@@ -217,18 +217,32 @@ pub async fn create_user(
     insert_user(db, &email, &hash, role, now_ms).await
 }
 
+/// What a customer signs up with.
+#[derive(Debug, Clone, Copy)]
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The browser's IANA zone; the account starts in it when it is one of those offered,
+    /// else in UTC.
+    pub time_zone: &'a str,
+}
+
 /// A customer's own sign-up: [`create_user`] with the hash run in one of the bounded `hashing`
 /// slots, since anyone can ask for it.
 pub async fn sign_up(
     db: &Db,
     hashing: &Hashing,
-    email: &str,
-    password: &str,
+    credentials: &SignUp<'_>,
     now_ms: i64,
 ) -> Result<String, ProvisioningError> {
-    let email = check_credentials(email, password)?;
-    let hash = hashing.hash(password.to_owned()).await?;
-    insert_user(db, &email, &hash, "customer", now_ms).await
+    let email = check_credentials(credentials.email, credentials.password)?;
+    let hash = hashing.hash(credentials.password.to_owned()).await?;
+    let id = insert_user(db, &email, &hash, "customer", now_ms).await?;
+    if crate::time_zone::is_offered(credentials.time_zone) {
+        db.set_user_preferences(&id, credentials.time_zone, (None, None))
+            .await?;
+    }
+    Ok(id)
 }
 
 fn check_credentials(email: &str, password: &str) -> Result<Email, ProvisioningError> {

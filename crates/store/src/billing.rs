@@ -2,7 +2,7 @@
 //! customer's card, its device, the current period's usage, how many invoices are open) in one
 //! query, the subscriptions whose period is over, and the customer's payment profile.
 
-use smartbox_domain::{LifecycleState, SubscriptionStatus};
+use smartbox_domain::{CardSummary, LifecycleState, SubscriptionStatus};
 
 use crate::{Db, Result, on_pool};
 
@@ -52,6 +52,25 @@ pub struct BillingCustomerRow {
     pub default_payment_method_id: Option<String>,
     /// Unix seconds of the newest payment-method change applied (ours or a webhook's).
     pub payment_method_changed_at: Option<i64>,
+    /// The default card as the provider described it when it was saved (see [`Self::card`]).
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_exp_month: Option<i64>,
+    pub card_exp_year: Option<i64>,
+}
+
+impl BillingCustomerRow {
+    /// The default card's brand, last four digits and expiry; `None` without a card or for a
+    /// card saved before they were kept.
+    pub fn card(&self) -> Option<CardSummary> {
+        self.default_payment_method_id.as_ref()?;
+        Some(CardSummary {
+            brand: self.card_brand.clone()?,
+            last4: self.card_last4.clone()?,
+            exp_month: u8::try_from(self.card_exp_month?).ok()?,
+            exp_year: u16::try_from(self.card_exp_year?).ok()?,
+        })
+    }
 }
 
 const BILLING_SELECT: &str = "SELECT s.id, s.device_id, s.customer_id, s.plan_id, s.pending_plan_id, \
@@ -66,8 +85,8 @@ const BILLING_SELECT: &str = "SELECT s.id, s.device_id, s.customer_id, s.plan_id
     FROM subscriptions s JOIN users u ON u.id = s.customer_id JOIN devices d ON d.id = s.device_id \
     LEFT JOIN usage_periods up ON up.subscription_id = s.id AND up.period_start = s.current_period_start";
 
-const CUSTOMER_COLUMNS: &str =
-    "id, email, provider_customer_id, default_payment_method_id, payment_method_changed_at";
+const CUSTOMER_COLUMNS: &str = "id, email, provider_customer_id, default_payment_method_id, \
+    payment_method_changed_at, card_brand, card_last4, card_exp_month, card_exp_year";
 
 impl Db {
     /// One subscription as billing sees it.

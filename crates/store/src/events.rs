@@ -2,7 +2,7 @@
 //! the event completes (enqueuing its `event_completed` job) exactly once, in the same transaction
 //! as the photo that completes it.
 
-use smartbox_domain::MailKind;
+use smartbox_domain::{EventId, MailKind, UserId};
 
 use crate::{Db, NewPhoto, Result, TrafficBatch, on_pool};
 
@@ -97,6 +97,17 @@ const EVENT_COLUMNS: &str = "id, device_id, subscription_id, kind, occurred_at, 
 /// The job kind enqueued when every photo of an event is stored.
 pub const EVENT_COMPLETED_JOB: &str = "event_completed";
 
+/// A customer deleting one of their mail events (its photos already gone from the blob store).
+#[derive(Debug, Clone)]
+pub struct MailEventDeletion<'a> {
+    pub owner_id: &'a UserId,
+    pub event_id: &'a EventId,
+    pub now: i64,
+    /// The audit entry's actor and detail (JSON text).
+    pub actor: &'a str,
+    pub detail: String,
+}
+
 impl Db {
     /// Inserts an event; false (and nothing changed) when an event with this id already exists.
     /// An event without photos completes at once, enqueuing its `event_completed` job. It runs the
@@ -143,6 +154,49 @@ impl Db {
         .bind(event_id)
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// Deletes one of the owner's events in one transaction: its notification records, its
+    /// photo rows, the event, and an audit entry. Usage counted for it stays counted. False (and
+    /// nothing changed) when the event is not one of the owner's mailboxes'.
+    pub async fn delete_mail_event(&self, d: &MailEventDeletion<'_>) -> Result<bool> {
+        let deleted = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let owned: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM mail_events WHERE id = $1 \
+                 AND device_id IN (SELECT id FROM devices WHERE owner_id = $2)",
+            )
+            .bind(d.event_id.as_str())
+            .bind(d.owner_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if owned.is_none() {
+                return Ok(false);
+            }
+            for sql in [
+                "DELETE FROM notification_deliveries WHERE event_id = $1",
+                "DELETE FROM photos WHERE event_id = $1",
+                "DELETE FROM mail_events WHERE id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(d.event_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, entity_type, entity_id, action, detail) \
+                 VALUES ($1, $2, 'mail_event', $3, 'mail_event_deleted', $4)",
+            )
+            .bind(d.now)
+            .bind(d.actor)
+            .bind(d.event_id.as_str())
+            .bind(&d.detail)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            true
+        });
+        Ok(deleted)
     }
 
     /// Records the thumbnail of a photo (the `event_thumbnails` job, once it is stored).

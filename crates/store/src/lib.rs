@@ -21,6 +21,7 @@ mod db;
 mod device_traffic;
 mod device_wifi;
 mod devices;
+mod email_changes;
 mod error;
 mod events;
 mod firmware;
@@ -65,9 +66,11 @@ pub use device_traffic::{
 };
 pub use device_wifi::DeviceWifiRow;
 pub use devices::{DeviceRow, NewDevice};
+pub use email_changes::{EmailChanged, NewEmailChange};
 pub use error::StoreError;
 pub use events::{
-    EVENT_COMPLETED_JOB, EventInsert, MailEventRow, PhotoInsert, PhotoRow, PhotoStored,
+    EVENT_COMPLETED_JOB, EventInsert, MailEventDeletion, MailEventRow, PhotoInsert, PhotoRow,
+    PhotoStored,
 };
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};

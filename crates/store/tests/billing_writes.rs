@@ -371,6 +371,7 @@ async fn an_older_payment_method_change_does_not_replace_a_newer_one() {
             ops: vec![Change::SetCustomerPaymentMethod {
                 customer_id: "user-fay".into(),
                 payment_method_id: Some(pm.into()),
+                card: None,
                 changed_at: at,
             }],
         };

@@ -1,10 +1,12 @@
 //! The customer's card: creating the customer at the provider, saving a card (a sandbox or
 //! test card number, or a Stripe SetupIntent confirmed by Stripe.js in the browser), making it
-//! the default, and charging the customer's open invoices at once with it.
+//! the default with the brand, last four digits and expiry the provider reports, charging the
+//! customer's open invoices at once with it, and removing it.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
+use smartbox_domain::CardSummary;
 use smartbox_domain::ids::Email;
 use smartbox_store::changes::{Applied, Change, Changes};
 use time::OffsetDateTime;
@@ -21,6 +23,8 @@ use crate::provider::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardAttached {
     pub payment_method: PaymentMethodId,
+    /// Its brand, last four digits and expiry.
+    pub card: CardSummary,
     pub collected: Vec<ChargeResult>,
 }
 
@@ -140,7 +144,58 @@ impl BillingEngine {
             .await
     }
 
-    /// Records the card as the customer's default, then charges the open invoices at once.
+    /// Forgets the customer's card: detached at the provider first (so it can never be charged
+    /// again; one already detached there counts as done), then forgotten here with an audit
+    /// entry. Open and future invoices then find no card, as if none was ever saved.
+    pub async fn remove_payment_method(
+        &self,
+        customer_id: &str,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<(), BillingError> {
+        let customer = self
+            .db
+            .billing_customer(customer_id)
+            .await?
+            .ok_or(BillingError::NotFound("customer"))?;
+        let payment_method = customer
+            .default_payment_method_id
+            .map(PaymentMethodId::new)
+            .ok_or(BillingError::NotFound("card"))?;
+        if let Err(err) = self.provider.detach_payment_method(&payment_method).await
+            && !err.is_not_found()
+        {
+            return Err(err.into());
+        }
+        let now_ms = to_ms(now);
+        let changes = Changes {
+            ops: vec![
+                Change::SetCustomerPaymentMethod {
+                    customer_id: customer_id.to_owned(),
+                    payment_method_id: None,
+                    card: None,
+                    changed_at: now_ms.div_euclid(1000),
+                },
+                audit::entry(
+                    now_ms,
+                    actor,
+                    ("customer", customer_id),
+                    "payment_method_removed",
+                    "the customer removed their card",
+                    json!({ "payment_method": payment_method.as_str() }),
+                ),
+            ],
+        };
+        match self.db.apply_changes(&changes).await? {
+            Applied::Stale(_) => Err(BillingError::Conflict(
+                "a newer card change was recorded meanwhile".into(),
+            )),
+            Applied::Done => Ok(()),
+        }
+    }
+
+    /// Records the card (with its brand, last four digits and expiry, read back from the
+    /// provider) as the customer's default, then charges the open invoices at once.
     async fn use_payment_method(
         &self,
         customer_id: &str,
@@ -148,12 +203,14 @@ impl BillingEngine {
         now: OffsetDateTime,
         actor: &str,
     ) -> Result<CardAttached, BillingError> {
+        let card = self.provider.retrieve_card(&payment_method).await?;
         let now_ms = to_ms(now);
         let changes = Changes {
             ops: vec![
                 Change::SetCustomerPaymentMethod {
                     customer_id: customer_id.to_owned(),
                     payment_method_id: Some(payment_method.as_str().to_owned()),
+                    card: Some(card.clone()),
                     changed_at: now_ms.div_euclid(1000),
                 },
                 audit::entry(
@@ -176,6 +233,7 @@ impl BillingEngine {
             .await?;
         Ok(CardAttached {
             payment_method,
+            card,
             collected,
         })
     }

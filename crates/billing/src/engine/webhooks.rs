@@ -220,6 +220,7 @@ impl BillingEngine {
                 changes.push(Change::SetCustomerPaymentMethod {
                     customer_id: customer.id.clone(),
                     payment_method_id: None,
+                    card: None,
                     changed_at: event.created,
                 });
                 changes.push(audit::entry(
@@ -237,6 +238,8 @@ impl BillingEngine {
             changes.push(Change::SetCustomerPaymentMethod {
                 customer_id: customer.id.clone(),
                 payment_method_id: Some(payment_method.as_str().to_owned()),
+                // A webhook carries no card details: the page says only that a card is on file.
+                card: None,
                 changed_at: event.created,
             });
             changes.push(audit::entry(

@@ -118,6 +118,18 @@ pub(crate) fn behaviour_of_saved(last4: &str) -> Option<CardBehaviour> {
         .map(|(_, behaviour)| *behaviour)
 }
 
+/// The brand of a card number, by its leading digits, as Stripe names it.
+pub(crate) fn brand_of_number(digits: &str) -> &'static str {
+    let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
+    match (prefix(1), prefix(2), prefix(4)) {
+        (Some(4), _, _) => "visa",
+        (_, Some(51..=55), _) | (_, _, Some(2221..=2720)) => "mastercard",
+        (_, Some(34 | 37), _) => "amex",
+        (_, Some(65), _) | (_, _, Some(6011)) => "discover",
+        _ => "unknown",
+    }
+}
+
 /// 12 to 19 digits with a valid Luhn check digit.
 fn passes_luhn(digits: &str) -> bool {
     if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -143,6 +155,15 @@ fn passes_luhn(digits: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cards_brand_is_read_from_its_leading_digits() {
+        assert_eq!(brand_of_number("4242424242424242"), "visa");
+        assert_eq!(brand_of_number("5555555555554444"), "mastercard");
+        assert_eq!(brand_of_number("378282246310005"), "amex");
+        assert_eq!(brand_of_number("6011111111111117"), "discover");
+        assert_eq!(brand_of_number("9"), "unknown");
+    }
 
     #[test]
     fn every_test_card_passes_luhn() {

@@ -22,7 +22,7 @@ use std::future::ready;
 use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
-use smartbox_domain::Cents;
+use smartbox_domain::{CardSummary, Cents};
 
 use crate::ids::{CustomerId, PaymentIntentId, PaymentMethodId, RefundId, SetupIntentId};
 use crate::provider::{
@@ -50,6 +50,8 @@ struct Ledger {
     refunds: HashMap<RefundId, RefundEntry>,
     setup_intents: HashMap<SetupIntentId, SetupIntent>,
     setup_intents_created: u64,
+    /// What each card saved in this process looks like (brand, last four digits, expiry).
+    cards: HashMap<PaymentMethodId, CardSummary>,
 }
 
 #[derive(Debug)]
@@ -88,8 +90,10 @@ impl SandboxProvider {
             .ok_or_else(|| invalid("customer", "The SetupIntent has no customer."))?;
         let payment_method = save_card(&customer, card)?;
         intent.status = SetupIntentStatus::Succeeded;
-        intent.payment_method = Some(payment_method);
-        Ok(intent.clone())
+        intent.payment_method = Some(payment_method.clone());
+        let intent = intent.clone();
+        ledger.cards.insert(payment_method, summary(card));
+        Ok(intent)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -271,7 +275,30 @@ impl PaymentProvider for SandboxProvider {
         customer: &'a CustomerId,
         card: &'a CardDetails,
     ) -> ProviderFuture<'a, PaymentMethodId> {
-        Box::pin(ready(save_card(customer, card)))
+        let saved = save_card(customer, card);
+        if let Ok(id) = &saved {
+            self.lock().cards.insert(id.clone(), summary(card));
+        }
+        Box::pin(ready(saved))
+    }
+
+    fn retrieve_card<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, CardSummary> {
+        let found = self.lock().cards.get(payment_method).cloned();
+        Box::pin(ready(found.ok_or_else(|| {
+            not_found("payment_method", payment_method.as_str())
+        })))
+    }
+
+    fn detach_payment_method<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, ()> {
+        let checked = saved_card_behaviour(payment_method).map(drop);
+        self.lock().cards.remove(payment_method);
+        Box::pin(ready(checked))
     }
 
     fn attach_payment_method<'a>(
@@ -346,6 +373,20 @@ fn save_card(customer: &CustomerId, card: &CardDetails) -> Result<PaymentMethodI
                 &[customer.as_str(), &digits],
             )))
         }
+    }
+}
+
+/// What a saved test card looks like on the billing page.
+fn summary(card: &CardDetails) -> CardSummary {
+    CardSummary {
+        brand: cards::brand_of_number(&card.digits()).to_owned(),
+        last4: card.last4(),
+        exp_month: card.exp_month,
+        exp_year: if card.exp_year < 100 {
+            card.exp_year + 2000
+        } else {
+            card.exp_year
+        },
     }
 }
 

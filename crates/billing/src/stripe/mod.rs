@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use smartbox_domain::CardSummary;
 
 use crate::ids::{CustomerId, PaymentIntentId, PaymentMethodId, SetupIntentId};
 use crate::provider::{
@@ -33,8 +34,8 @@ use crate::provider::{
     ProviderFuture, ProviderMode, Refund, RefundRequest, SetupIntent,
 };
 use wire::{
-    Charge, Created, ErrorEnvelope, List, PaymentIntent, RefundObject, SetupIntentObject,
-    StripeError,
+    Charge, Created, ErrorEnvelope, List, PaymentIntent, PaymentMethodObject, RefundObject,
+    SetupIntentObject, StripeError,
 };
 
 /// Stripe's API, used when `STRIPE_API_BASE` is not set.
@@ -512,6 +513,34 @@ impl PaymentProvider for StripeProvider {
         customer: &'a CustomerId,
     ) -> ProviderFuture<'a, ()> {
         Box::pin(self.attach_now(payment_method, customer))
+    }
+
+    fn retrieve_card<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, CardSummary> {
+        Box::pin(async move {
+            let path = format!(
+                "/v1/payment_methods/{}",
+                path_segment(payment_method.as_str())?
+            );
+            let object: PaymentMethodObject = self.get(&path, &[]).await?;
+            object.into_card().map_err(ProviderError::InvalidResponse)
+        })
+    }
+
+    fn detach_payment_method<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, ()> {
+        Box::pin(async move {
+            let path = format!(
+                "/v1/payment_methods/{}/detach",
+                path_segment(payment_method.as_str())?
+            );
+            let _: Created = self.post(&path, &Form::new(), None).await?;
+            Ok(())
+        })
     }
 
     fn set_default_payment_method<'a>(

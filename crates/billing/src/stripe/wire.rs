@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use smartbox_domain::Cents;
+use smartbox_domain::{CardSummary, Cents};
 
 use crate::ids::{CustomerId, PaymentIntentId, PaymentMethodId, RefundId, SetupIntentId};
 use crate::provider::{
@@ -80,6 +80,36 @@ impl StripeError {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Created {
     pub(crate) id: String,
+}
+
+/// A PaymentMethod; only a card's brand, last four digits and expiry are read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PaymentMethodObject {
+    pub(crate) id: String,
+    pub(crate) card: Option<CardObject>,
+}
+
+/// `payment_method.card`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CardObject {
+    pub(crate) brand: String,
+    pub(crate) last4: String,
+    pub(crate) exp_month: u8,
+    pub(crate) exp_year: u16,
+}
+
+impl PaymentMethodObject {
+    pub(crate) fn into_card(self) -> Result<CardSummary, String> {
+        let card = self
+            .card
+            .ok_or_else(|| format!("payment method {} is not a card", self.id))?;
+        Ok(CardSummary {
+            brand: card.brand.to_ascii_lowercase(),
+            last4: card.last4,
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

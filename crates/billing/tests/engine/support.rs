@@ -14,7 +14,7 @@ use smartbox_billing::{
     SetupIntentId,
 };
 use smartbox_domain::period::{period_containing, trial_end};
-use smartbox_domain::{InvoiceId, PlanId, SubscriptionId, SubscriptionStatus};
+use smartbox_domain::{CardSummary, InvoiceId, PlanId, SubscriptionId, SubscriptionStatus};
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     BillingSubscriptionRow, Db, InvoiceLineRow, InvoiceRow, NewDevice, NewSubscription, NewUser,
@@ -260,6 +260,20 @@ impl PaymentProvider for TestProvider {
         customer: &'a CustomerId,
     ) -> ProviderFuture<'a, ()> {
         self.inner.attach_payment_method(payment_method, customer)
+    }
+
+    fn retrieve_card<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, CardSummary> {
+        self.inner.retrieve_card(payment_method)
+    }
+
+    fn detach_payment_method<'a>(
+        &'a self,
+        payment_method: &'a PaymentMethodId,
+    ) -> ProviderFuture<'a, ()> {
+        self.inner.detach_payment_method(payment_method)
     }
 
     fn set_default_payment_method<'a>(

@@ -1,5 +1,6 @@
-//! `/api/v1/account/...`: the account page's actions as JSON — change the password, list the
-//! sessions, sign out the others. Each calls the same service as the page (`services::account`).
+//! `/api/v1/account/...`: the account page's actions as JSON — change the password, ask to
+//! change the email (the link that confirms it goes to the new address and opens the page),
+//! list the sessions, sign out the others. Each calls the same service as the page (`services::account`).
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +16,49 @@ fn own(user: &crate::accounts::CurrentUser) -> Own<'_> {
         user_id: &user.user.id,
         session_token_hash: &user.session.token_hash,
     }
+}
+
+/// `POST /api/v1/account/email`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChange {
+    pub new_email: String,
+    /// The current password.
+    pub password: String,
+}
+
+/// A change of email waiting for its link.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EmailChangePending {
+    /// The address the link went to; the account's email until it is opened stays as it was.
+    pub pending_email: String,
+    /// Milliseconds the link works for.
+    pub expires_in_ms: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/account/email", tag = "customer",
+    request_body(content = EmailChange, content_type = "application/json"),
+    responses((status = 202, description = "A single-use link went to the new address; the email changes when it is opened", body = EmailChangePending),
+        (status = 400, description = "`wrong_password`, `invalid_email` or `same_email`", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "The address belongs to another account", body = crate::device_api::docs::ErrorDoc),
+        (status = 429, description = "The server is busy hashing; retry after `Retry-After`", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn change_email(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Json(body): Json<EmailChange>,
+) -> Result<(axum::http::StatusCode, Json<EmailChangePending>), ApiError> {
+    let pending_email =
+        account::request_email_change(&state, own(&user), &body.password, &body.new_email).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(EmailChangePending {
+            pending_email,
+            expires_in_ms: account::EMAIL_LINK_MS,
+        }),
+    ))
 }
 
 /// `POST /api/v1/account/password`.

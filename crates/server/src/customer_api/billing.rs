@@ -334,8 +334,71 @@ pub struct TestCard {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentMethodSaved {
     pub payment_method: String,
+    /// What the provider reports about it.
+    pub card: CardView,
     /// Open invoices paid with it at once.
     pub invoices_paid: Vec<String>,
+}
+
+/// The card on file, one per account (`GET /api/v1/payment-method`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentMethodOnFile {
+    /// `null` when no card is on file.
+    pub card: Option<CardView>,
+}
+
+/// A saved card as the billing page shows it. The details are `null` for a card saved before
+/// they were kept (or recorded from a Stripe webhook).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CardView {
+    /// `Visa ending 4242, expires 12/30`.
+    pub description: String,
+    /// `Visa`, `Mastercard`, `American Express`, ...
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub exp_month: Option<u8>,
+    pub exp_year: Option<u16>,
+}
+
+impl From<payment_methods::CardOnFile> for CardView {
+    fn from(card: payment_methods::CardOnFile) -> CardView {
+        let summary = card.summary.as_ref();
+        CardView {
+            description: card.describe(),
+            brand: summary.map(|c| c.brand_label().to_owned()),
+            last4: summary.map(|c| c.last4.clone()),
+            exp_month: summary.map(|c| c.exp_month),
+            exp_year: summary.map(|c| c.exp_year),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/payment-method", tag = "customer",
+    responses((status = 200, description = "The card on file, or `card: null`", body = PaymentMethodOnFile),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [])))]
+pub(crate) async fn payment_method(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<PaymentMethodOnFile>, ApiError> {
+    let card = payment_methods::card(&state, &actor(&user)).await?;
+    Ok(Json(PaymentMethodOnFile {
+        card: card.map(CardView::from),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/payment-method", tag = "customer",
+    responses((status = 204, description = "Detached at the provider and forgotten; the next invoice finds no card"),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "No card on file", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn remove_payment_method(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<axum::http::StatusCode, ApiError> {
+    payment_methods::remove(&state, &actor(&user)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/payment-method", tag = "customer",
@@ -379,6 +442,9 @@ pub(crate) async fn save_payment_method(
         .collect();
     Ok(Json(PaymentMethodSaved {
         payment_method: attached.payment_method.as_str().to_owned(),
+        card: CardView::from(payment_methods::CardOnFile {
+            summary: Some(attached.card),
+        }),
         invoices_paid,
     }))
 }

@@ -1,5 +1,5 @@
 //! The events' mail readings in the API: the `category` and `kind` filters of `/api/v1/events`,
-//! and `POST /api/v1/events/{event_id}/correction`.
+//! `POST /api/v1/events/{event_id}/correction`, and `DELETE /api/v1/events/{event_id}`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -58,4 +58,21 @@ pub(crate) async fn correct(
     let event = services::mail::correct(&state, &actor(&user), &event_id, correction).await?;
     let photos = state.db.photos_of_event(&event.id).await?;
     Ok(Json(Event::with_photos(event, &photos)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/events/{event_id}", tag = "customer",
+    params(("event_id" = String, Path, description = "Event id")),
+    responses((status = 204, description = "The event, its photos and thumbnails are deleted (the usage it counted stays)"),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token, or a cross-site request", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not one of the customer's", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(event_id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let event_id = smartbox_domain::EventId::new(event_id);
+    services::mail::delete_event(&state, &actor(&user), &event_id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
             get(device).patch(update_device),
         )
         .route("/api/v1/events", get(events))
-        .route("/api/v1/events/{event_id}", get(event))
+        .route("/api/v1/events/{event_id}", get(event).delete(mail::delete))
         .route("/api/v1/events/{event_id}/correction", post(mail::correct))
         .route("/api/v1/invoices", get(invoices))
         .route("/api/v1/invoices/{invoice_id}", get(invoice))
@@ -79,7 +79,12 @@ pub fn router() -> Router<AppState> {
             "/api/v1/payment-method/setup",
             post(billing::start_card_setup),
         )
-        .route("/api/v1/payment-method", post(billing::save_payment_method))
+        .route(
+            "/api/v1/payment-method",
+            get(billing::payment_method)
+                .post(billing::save_payment_method)
+                .delete(billing::remove_payment_method),
+        )
         .route("/api/v1/devices/{device_id}/returns", post(returns::start))
         .route(
             "/api/v1/devices/{device_id}/returns/cancel",
@@ -100,6 +105,7 @@ pub fn router() -> Router<AppState> {
             axum::routing::delete(account::delete_account),
         )
         .route("/api/v1/account/password", post(account::change_password))
+        .route("/api/v1/account/email", post(account::change_email))
         .route("/api/v1/account/sessions", get(account::sessions))
         .route(
             "/api/v1/account/sessions/sign-out-others",

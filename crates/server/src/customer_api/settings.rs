@@ -21,9 +21,10 @@ use crate::time_zone::{minutes_clock, parse_clock, time_zones};
 /// The customer's settings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Settings {
-    /// One of `time_zones`.
+    /// One of `time_zones` (an IANA name), or a fixed offset (`UTC+02:00`) saved before
+    /// cities were offered.
     pub time_zone: String,
-    /// The time zones offered.
+    /// The time zones offered, IANA names.
     pub time_zones: Vec<String>,
     /// No notifications between these local times; `null` = none.
     pub quiet_hours: Option<QuietHours>,
@@ -69,10 +70,38 @@ pub struct SpendCapView {
     pub max_cents: i64,
 }
 
+/// The schema of a time zone a change may choose: the IANA names offered (`time_zones`), so a
+/// client generated from the document sends only what the server takes.
+#[derive(Debug)]
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let names = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(time_zones()))
+            .description(Some(
+                "An IANA time zone name, one of those offered (daylight saving included)",
+            ))
+            .build();
+        utoipa::openapi::RefOr::T(Schema::Object(names))
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TimeZone".into()
+    }
+}
+
 /// `PATCH /api/v1/settings`: only the fields present change.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdate {
+    /// One of the zones offered; a fixed offset saved before cities were offered may be sent
+    /// back unchanged.
+    #[schema(value_type = Option<TimeZoneName>)]
     pub time_zone: Option<String>,
     /// `null` removes the quiet hours; absent keeps them.
     #[serde(default, deserialize_with = "present")]

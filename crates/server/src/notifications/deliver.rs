@@ -17,7 +17,7 @@ use super::message::{EventContext, event_context, gallery_link, notification, no
 use super::{push, webhooks};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
-use crate::time_zone::offset_of;
+use crate::time_zone::offset_at;
 
 /// Largest photo sent to Home Assistant (the broker's packet limit is 512 KiB).
 const MQTT_PHOTO_MAX: usize = 256 * 1024;
@@ -97,7 +97,6 @@ pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
     else {
         return Ok(());
     };
-    let offset = offset_of(&owner.time_zone);
     let event_ids: Vec<&str> = held.iter().map(|record| record.event_id.as_str()).collect();
     let items = notifications(state, &event_ids)
         .await
@@ -105,7 +104,7 @@ pub async fn run_release(ctx: JobContext) -> Result<(), JobError> {
     let instant = |ms: i64| {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .ok()
-            .and_then(|t| t.checked_to_offset(offset))
+            .and_then(|t| t.checked_to_offset(offset_at(&owner.time_zone, ms)))
             .ok_or_else(|| JobError::permanent(anyhow::anyhow!("instant {ms} out of range")))
     };
     let records: Vec<&DeliveryRow> = held.iter().collect();

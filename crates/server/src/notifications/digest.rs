@@ -17,7 +17,7 @@ use time::{OffsetDateTime, Time};
 use super::deliver::delivery_key;
 use super::message::{gallery_link, notifications};
 use crate::jobs::{JobContext, JobError};
-use crate::time_zone::offset_of;
+use crate::time_zone::offset_at;
 use smartbox_domain::epoch::unix_ms;
 
 /// The recurring pass's kind.
@@ -47,7 +47,7 @@ pub async fn run_pass(ctx: JobContext) -> Result<(), JobError> {
         .await
         .map_err(JobError::retry)?
     {
-        let local = ctx.now.to_offset(offset_of(&time_zone));
+        let local = ctx.now.to_offset(offset_at(&time_zone, ctx.now_ms()));
         let at = local.replace_time(Time::MIDNIGHT) + time::Duration::hours(DIGEST_HOUR);
         if local < at || local - at >= time::Duration::HOUR {
             continue;
@@ -83,7 +83,7 @@ pub async fn run_digest(ctx: JobContext) -> Result<(), JobError> {
     };
     let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(payload.at) * 1_000_000)
         .map_err(JobError::permanent)?
-        .to_offset(offset_of(&user.time_zone));
+        .to_offset(offset_at(&user.time_zone, payload.at));
     let filter = GalleryFilter {
         from: Some(payload.at - 24 * 3_600_000),
         until: Some(payload.at + 1),

@@ -12,7 +12,7 @@ use super::message::{EventContext, event_context};
 use super::{DELIVERY_ATTEMPTS, NOTIFY_DELIVERY, NOTIFY_RELEASE};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
-use crate::time_zone::offset_of;
+use crate::time_zone::offset_at;
 
 /// The channels on for a mailbox before the customer chooses (the settings page's defaults).
 const EMAIL_ON_BY_DEFAULT: bool = true;
@@ -184,7 +184,7 @@ pub async fn quiet_hours(state: &AppState, owner: &UserRow) -> anyhow::Result<Op
     Ok(Some(QuietHours {
         start: clock(start)?,
         end: clock(end)?,
-        offset: offset_of(&owner.time_zone),
+        offset: offset_at(&owner.time_zone, state.clock.now_ms()),
     }))
 }
 

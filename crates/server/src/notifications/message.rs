@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::services::devices::display_name;
 use crate::state::AppState;
-use crate::time_zone::offset_of;
+use crate::time_zone::offset_at;
 
 /// An event with the mailbox it came from and the customer who owns it.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub async fn notification(state: &AppState, ctx: &EventContext) -> anyhow::Resul
     let occurred_at =
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.occurred_at) * 1_000_000)
             .ok()
-            .and_then(|t| t.checked_to_offset(offset_of(&ctx.owner.time_zone)))
+            .and_then(|t| t.checked_to_offset(offset_at(&ctx.owner.time_zone, event.occurred_at)))
             .context("event time out of range")?;
     Ok(Notification {
         event_id: event

@@ -1,14 +1,19 @@
 //! Actions on the customer's own account: change the password (the current one required, weak
-//! ones refused by [`crate::accounts::password_rules`]) and sign out every other session. A
-//! password change also signs out the other sessions: whoever knew the old one is out.
+//! ones refused by [`crate::accounts::password_rules`]), change the email (the current password
+//! required, confirmed by a single-use link sent to the new address, the old address told once
+//! it changed) and sign out every other session. A password change also signs out the other
+//! sessions: whoever knew the old one is out. An email change keeps them: they are the
+//! account's, not the address's.
 
 use smartbox_billing::engine::ReturnCause;
-use smartbox_store::SessionRow;
+use smartbox_domain::{Email, UserId};
 use smartbox_store::changes::{AuditRecord, Change, Changes};
+use smartbox_store::{EmailChanged, NewEmailChange, SessionRow, StoreError};
 
 use super::{Actor, ServiceError};
 use crate::accounts::mail::{self, Mail};
 use crate::accounts::password_rules;
+use crate::accounts::tokens::{random_token, token_hash};
 use crate::passwords::HashingError;
 use crate::state::AppState;
 
@@ -51,17 +56,7 @@ pub async fn change_password(
         .user_by_id(own.user_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("account", own.user_id))?;
-    let verified = state
-        .hashing
-        .verify(current.to_owned(), user.password_hash.clone())
-        .await
-        .map_err(busy)?;
-    if !verified {
-        return Err(ServiceError::Invalid {
-            code: "wrong_password",
-            message: "The current password is not right.".to_owned(),
-        });
-    }
+    check_password(state, &user, current).await?;
     if let Some(why) = password_rules::refusal(new, &user.email) {
         return Err(ServiceError::Invalid {
             code: "weak_password",
@@ -81,6 +76,151 @@ pub async fn change_password(
     changes.push(audit(state, &actor, &user.id, "change_password"));
     state.db.apply_changes(&changes).await?;
     Ok(())
+}
+
+/// How long an email-change link works.
+pub const EMAIL_LINK_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Checks the account's current password.
+async fn check_password(
+    state: &AppState,
+    user: &smartbox_store::UserRow,
+    password: &str,
+) -> Result<(), ServiceError> {
+    let verified = state
+        .hashing
+        .verify(password.to_owned(), user.password_hash.clone())
+        .await
+        .map_err(busy)?;
+    if verified {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid {
+            code: "wrong_password",
+            message: "The current password is not right.".to_owned(),
+        })
+    }
+}
+
+/// Asks to move the account to `new_email`: after the current password, the address is
+/// checked (valid, not the current one, not another account's) and a link that works once,
+/// within [`EMAIL_LINK_MS`], is emailed to it (an older pending link stops working). The email
+/// stays as it is until the link is opened. Returns the new address as normalised.
+pub async fn request_email_change(
+    state: &AppState,
+    own: Own<'_>,
+    password: &str,
+    new_email: &str,
+) -> Result<String, ServiceError> {
+    let user = state
+        .db
+        .user_by_id(own.user_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("account", own.user_id))?;
+    check_password(state, &user, password).await?;
+    let email = Email::parse(new_email).map_err(|err| ServiceError::Invalid {
+        code: "invalid_email",
+        message: err.to_string(),
+    })?;
+    if email.as_str() == user.email {
+        return Err(ServiceError::Invalid {
+            code: "same_email",
+            message: format!("{} is already your email.", user.email),
+        });
+    }
+    if state.db.user_by_email(email.as_str()).await?.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "{} belongs to another account.",
+            email.as_str()
+        )));
+    }
+    let token = random_token();
+    let now = state.clock.now_ms();
+    state
+        .db
+        .insert_email_change(&NewEmailChange {
+            token_hash: &token_hash(&token),
+            user_id: &UserId::new(user.id.as_str()),
+            new_email: email.as_str(),
+            now,
+            expires_at: now + EMAIL_LINK_MS,
+        })
+        .await?;
+    let mut changes = Changes::new();
+    changes.push(audit(
+        state,
+        &Actor::customer(own.user_id),
+        &user.id,
+        "request_email_change",
+    ));
+    state.db.apply_changes(&changes).await?;
+    let link = format!(
+        "{}/account/email/confirm?token={token}",
+        state.config.public_url
+    );
+    mail::send(
+        &state.config,
+        Mail {
+            to: email.as_str().to_owned(),
+            subject: "Confirm your new Smart Mailbox email".to_owned(),
+            body: format!(
+                "Someone asked to use this address for the Smart Mailbox account {}.\n\n\
+                 To confirm, open this link within 24 hours:\n{link}\n\n\
+                 If it was not you, ignore this email; nothing changes.\n",
+                user.email
+            ),
+        },
+    )
+    .await;
+    Ok(email.as_str().to_owned())
+}
+
+/// The new address a pending link names; "not found" when the link is unknown, used or
+/// expired.
+pub async fn pending_email_change(state: &AppState, token: &str) -> Result<String, ServiceError> {
+    state
+        .db
+        .pending_email_change(&token_hash(token), state.clock.now_ms())
+        .await?
+        .map(|(_, email)| email)
+        .ok_or_else(|| ServiceError::not_found("email link", "given"))
+}
+
+/// Confirms a change with its link: the account's email becomes the new address (audited),
+/// the link and any other pending one stop working, and the old address is told. "Not found"
+/// for a link unknown, used or expired; a conflict when another account took the address
+/// meanwhile.
+pub async fn confirm_email_change(
+    state: &AppState,
+    token: &str,
+) -> Result<EmailChanged, ServiceError> {
+    let hash = token_hash(token);
+    let now = state.clock.now_ms();
+    let Some((user_id, _)) = state.db.pending_email_change(&hash, now).await? else {
+        return Err(ServiceError::not_found("email link", "given"));
+    };
+    let actor = Actor::customer(user_id.as_str()).audit_name();
+    let changed = match state.db.confirm_email_change(&hash, now, &actor).await {
+        Ok(Some(changed)) => changed,
+        Ok(None) => return Err(ServiceError::not_found("email link", "given")),
+        Err(StoreError::Conflict(why)) => return Err(ServiceError::Conflict(why)),
+        Err(err) => return Err(err.into()),
+    };
+    mail::send(
+        &state.config,
+        Mail {
+            to: changed.old_email.clone(),
+            subject: "Your Smart Mailbox email was changed".to_owned(),
+            body: format!(
+                "The email of your Smart Mailbox account is now {}; this address gets no more \
+                 messages about it.\n\n\
+                 If it was not you, reply to this message at once.\n",
+                changed.new_email
+            ),
+        },
+    )
+    .await;
+    Ok(changed)
 }
 
 /// The account's live sessions, newest first.
@@ -213,13 +353,8 @@ pub async fn delete_account(
     loop {
         let photos = state.db.photos_of_customer(&user.id, PHOTO_BATCH).await?;
         for photo in &photos {
-            for path in std::iter::once(&photo.blob_key).chain(photo.thumbnail_key.as_ref()) {
-                state
-                    .photos
-                    .delete(path)
-                    .await
-                    .map_err(ServiceError::Internal)?;
-            }
+            super::mail::delete_photo_blobs(state, &photo.blob_key, photo.thumbnail_key.as_deref())
+                .await?;
             state.db.delete_photo(&photo.event_id, photo.idx).await?;
         }
         done.photos_deleted += photos.len();

@@ -1,10 +1,12 @@
-//! What the photos of a mail event showed, as the customer corrects it (issue 22): its kind and,
-//! for a delivery, its category. A correction is stored on the event with one audit entry, shown
-//! as the customer's, and becomes a labelled example of that mailbox for the deliveries read
-//! after it (`crate::mail_intelligence`).
+//! A customer's mail events. What the photos of an event showed, as the customer corrects it
+//! (issue 22): its kind and, for a delivery, its category. A correction is stored on the event
+//! with one audit entry, shown as the customer's, and becomes a labelled example of that mailbox
+//! for the deliveries read after it (`crate::mail_intelligence`). And deleting an event (issue
+//! 17): its photos and thumbnails leave the blob store, then its rows go with one audit entry;
+//! the usage it counted stays counted (it was sent and billed).
 
-use smartbox_domain::{MailCategory, MailKind};
-use smartbox_store::{MailCorrection, MailEventRow, UNCATEGORISED};
+use smartbox_domain::{EventId, MailCategory, MailKind, UserId};
+use smartbox_store::{MailCorrection, MailEventDeletion, MailEventRow, UNCATEGORISED};
 
 use super::{Actor, ServiceError};
 use crate::state::AppState;
@@ -81,6 +83,80 @@ pub fn kind_filter(value: Option<&str>) -> Result<Option<&'static str>, ServiceE
     }
 }
 
+/// The event and the owner of its mailbox, when the actor may act for that owner; else "not
+/// found" (another customer's event reveals nothing).
+async fn owned_event(
+    state: &AppState,
+    actor: &Actor,
+    event_id: &str,
+) -> Result<(MailEventRow, String), ServiceError> {
+    let not_found = || ServiceError::not_found("event", event_id);
+    let event = state
+        .db
+        .event_by_id(event_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let owner = state
+        .db
+        .device_by_id(&event.device_id)
+        .await?
+        .and_then(|device| device.owner_id)
+        .filter(|owner| actor.may_act_for(Some(owner)))
+        .ok_or_else(not_found)?;
+    Ok((event, owner))
+}
+
+/// Deletes a photo and its thumbnail from the blob store (one already gone counts as deleted).
+pub(super) async fn delete_photo_blobs(
+    state: &AppState,
+    blob_key: &str,
+    thumbnail_key: Option<&str>,
+) -> Result<(), ServiceError> {
+    for path in std::iter::once(blob_key).chain(thumbnail_key) {
+        state
+            .photos
+            .delete(path)
+            .await
+            .map_err(ServiceError::Internal)?;
+    }
+    Ok(())
+}
+
+/// Deletes an event of one of the actor's mailboxes: its photos and thumbnails from the blob
+/// store first (a crash then leaves rows whose photos are gone, and deleting again finishes),
+/// then its rows with one audit entry. Returns how many photos went.
+pub async fn delete_event(
+    state: &AppState,
+    actor: &Actor,
+    event_id: &EventId,
+) -> Result<usize, ServiceError> {
+    let (event, owner) = owned_event(state, actor, event_id.as_str()).await?;
+    let photos = state.db.photos_of_event(&event.id).await?;
+    for photo in &photos {
+        delete_photo_blobs(state, &photo.blob_key, photo.thumbnail_key.as_deref()).await?;
+    }
+    let detail = serde_json::json!({
+        "device_id": event.device_id,
+        "occurred_at": event.occurred_at,
+        "photos_deleted": photos.len(),
+        "reason": actor.default_reason(),
+    });
+    let deleted = state
+        .db
+        .delete_mail_event(&MailEventDeletion {
+            owner_id: &UserId::new(owner),
+            event_id,
+            now: state.clock.now_ms(),
+            actor: &actor.audit_name(),
+            detail: detail.to_string(),
+        })
+        .await?;
+    if !deleted {
+        return Err(ServiceError::not_found("event", event_id.as_str()));
+    }
+    Ok(photos.len())
+}
+
 /// Stores the actor's correction of an event of one of their mailboxes and returns the event as
 /// it now reads. An event whose photos are still being read cannot be corrected yet (409).
 pub async fn correct(
@@ -90,23 +166,8 @@ pub async fn correct(
     correction: Correction,
 ) -> Result<MailEventRow, ServiceError> {
     let not_found = || ServiceError::not_found("event", event_id);
-    let event = state
-        .db
-        .event_by_id(event_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let device = state
-        .db
-        .device_by_id(&event.device_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let Some(owner) = device
-        .owner_id
-        .as_deref()
-        .filter(|o| actor.may_act_for(Some(o)))
-    else {
-        return Err(not_found());
-    };
+    let (event, owner) = owned_event(state, actor, event_id).await?;
+    let owner = owner.as_str();
     if event.mail_kind.is_none() {
         return Err(ServiceError::Conflict(
             "the photos of this event are still being read; try again in a moment".to_owned(),

@@ -21,6 +21,7 @@
 //! | change the plan | [`subscriptions::change_plan`] | page `POST /billing/plan`, JSON `POST /api/v1/subscriptions/{id}/plan-change` |
 //! | start a card setup | [`payment_methods::start_card_setup`] | page `GET /billing/payment-method`, JSON `POST /api/v1/payment-method/setup` |
 //! | save a card | [`payment_methods::save`] | page `POST /billing/payment-method`, JSON `POST /api/v1/payment-method` |
+//! | show, remove the card | [`payment_methods::card`], [`payment_methods::remove`] | page `GET /billing`, `POST /billing/payment-method/remove`, JSON `GET`/`DELETE /api/v1/payment-method` |
 //! | read the settings | [`settings::get`] | page `GET /settings`, JSON `GET /api/v1/settings` |
 //! | time zone, quiet hours, digest, channels, spend caps | [`settings::update`] | page `POST /settings`, JSON `PATCH /api/v1/settings` |
 //! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] | admin pages `POST /admin/devices/{id}/{action}`, CLI `smartbox devices decommission`, `smartbox devices refurbish` |
@@ -29,6 +30,7 @@
 //! | check-in interval (with name and location) | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns` (and `POST /api/v1/devices/{id}/return`, reason optional), `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
+//! | change the email (a link to the new address confirms it) | [`account::request_email_change`], [`account::confirm_email_change`] | page `POST /account/email`, `GET`/`POST /account/email/confirm`, JSON `POST /api/v1/account/email` |
 //! | delete the account | [`account::delete_account`] | JSON `DELETE /api/v1/account`, CLI `customers delete` |
 //! | a mailbox's WiFi credentials | [`wifi::save`] | page `POST /settings` (`wifi_device`), JSON `PUT /api/v1/devices/{id}/wifi` |
 //! | set, remove, test the outbound webhook | [`webhooks::set`], [`webhooks::remove`], [`webhooks::send_test`] | page `POST /settings` (`webhook=save/remove/test`), JSON `PUT`/`DELETE /api/v1/webhook`, `POST /api/v1/webhook/test` |
@@ -41,6 +43,7 @@
 //! | reply on a ticket (customer or staff; the customer emailed a link) | [`tickets::reply`] | pages `POST /support/{id}`, `POST /admin/tickets/{id}/reply`, JSON `POST /api/v1/tickets/{id}/messages`, `POST /api/admin/v1/tickets/{id}/messages` |
 //! | close or reopen a ticket | [`tickets::solve`], [`tickets::reopen`] | pages `POST /support/{id}/close`, `POST /support/{id}/reopen`, JSON `POST /api/v1/tickets/{id}/close`, `POST /api/v1/tickets/{id}/reopen` |
 //! | staff: internal note, assignee, priority, status, saved reply | [`tickets::add_note`], [`tickets::set`], [`tickets::save_reply`] | admin pages under `/admin/tickets`, JSON under `/api/admin/v1/tickets` |
+//! | delete an event with its photos | [`mail::delete_event`] | page `POST /gallery/{id}/delete`, JSON `DELETE /api/v1/events/{id}` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
 //! subscriptions through the billing engine itself, as these services do; the engine writes their

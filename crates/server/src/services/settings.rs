@@ -13,7 +13,7 @@ use smartbox_store::changes::{AuditRecord, Change, Changes};
 use super::{Actor, ServiceError};
 use crate::notifications::CHANNELS;
 use crate::state::AppState;
-use crate::time_zone::{minutes_clock, time_zones};
+use crate::time_zone::{is_offered, minutes_clock};
 
 /// Minutes in a day: quiet hours are minutes after local midnight, below this.
 const MINUTES_PER_DAY: i64 = 24 * 60;
@@ -21,7 +21,8 @@ const MINUTES_PER_DAY: i64 = 24 * 60;
 /// What the settings page and `GET /api/v1/settings` show.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// One of [`time_zones`].
+    /// One of [`crate::time_zone::time_zones`], or a fixed offset saved before cities were
+    /// offered.
     pub time_zone: String,
     pub quiet_hours: Option<QuietHours>,
     /// The morning digest (opt-in).
@@ -189,7 +190,8 @@ pub async fn update(
         .time_zone
         .clone()
         .unwrap_or_else(|| before.time_zone.clone());
-    if !time_zones().contains(&time_zone) {
+    // A fixed offset saved before cities were offered may stay while other settings change.
+    if time_zone != before.time_zone && !is_offered(&time_zone) {
         return Err(invalid(format!(
             "{time_zone} is not one of the time zones offered."
         )));

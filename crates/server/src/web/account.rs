@@ -1,6 +1,7 @@
 //! `/account`: the customer's own account — change the password (the current one required),
-//! see the signed-in sessions and sign out the others, and download everything as a zip
-//! (`crate::account_export`). The actions are `services::account`.
+//! change the email (confirmed by a link sent to the new address; the link's page works signed
+//! in or not, on any device), see the signed-in sessions and sign out the others, and download
+//! everything as a zip (`crate::account_export`). The actions are `services::account`.
 
 use std::io::{Seek, SeekFrom};
 
@@ -12,9 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
 
+use super::accounts::CsrfForm;
 use super::format::date_time;
 use super::notice::{Done, after};
-use super::{PageError, render};
+use super::{PageError, render, words};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::services::ServiceError;
 use crate::services::account::{self, Own};
@@ -50,7 +52,7 @@ async fn view(
         "account.html",
         context! {
             title => "Account", nav => "account", email => user.user.email.clone(), sessions => sessions,
-            others => others, error => error, notice => notice, time_zone => user.user.time_zone.clone(),
+            others => others, error => error, notice => notice, time_zone => crate::time_zone::label(&user.user.time_zone),
         },
     )
 }
@@ -118,6 +120,107 @@ pub async fn change_password(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    new_email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /account/email`: emails a confirmation link to the new address.
+pub async fn change_email(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let refused = |status: StatusCode, message: String| {
+        view(&state, &visitor, &user, status, Some(message), None)
+    };
+    match account::request_email_change(&state, own(&user), &form.password, &form.new_email).await {
+        Ok(_) => Ok(Redirect::to(&after("/account", "email_link")).into_response()),
+        Err(ServiceError::Invalid { message, .. }) => {
+            refused(StatusCode::BAD_REQUEST, words::capital(&message)).await
+        }
+        Err(ServiceError::Conflict(message)) => refused(StatusCode::CONFLICT, message).await,
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmailLink {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// An email link that is unknown, used or expired.
+fn expired_email_link() -> PageError {
+    PageError::Status(
+        StatusCode::BAD_REQUEST,
+        "This email link has expired or was already used. Ask for a new one on your account page."
+            .to_owned(),
+    )
+}
+
+/// `GET /account/email/confirm?token=...`: asks before changing (mail scanners open links).
+pub async fn confirm_email_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(link): Query<EmailLink>,
+) -> Result<Response, PageError> {
+    let new_email = match account::pending_email_change(&state, &link.token).await {
+        Ok(email) => email,
+        Err(ServiceError::NotFound { .. }) => return Err(expired_email_link()),
+        Err(err) => return Err(err.into()),
+    };
+    render::ok(
+        &visitor,
+        "email_confirm.html",
+        context! { title => "Confirm your new email", new_email => new_email, token => link.token },
+    )
+}
+
+/// `POST /account/email/confirm`: the account's email becomes the new address.
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(link): Form<EmailLink>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&link.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let changed = match account::confirm_email_change(&state, &link.token).await {
+        Ok(changed) => changed,
+        Err(ServiceError::NotFound { .. }) => return Err(expired_email_link()),
+        Err(ServiceError::Conflict(why)) => {
+            return Err(PageError::Status(StatusCode::CONFLICT, why));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let (link, link_text) = if visitor.current.is_some() {
+        ("/account", "Back to your account")
+    } else {
+        ("/login", "Log in")
+    };
+    render::ok(
+        &visitor,
+        "message.html",
+        context! {
+            title => "Email changed",
+            message => format!("Your account's email is now {}. Log in with it from now on.", changed.new_email),
+            link => link, link_text => link_text,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
 pub struct DeleteForm {
     #[serde(default)]
     csrf: String,
@@ -169,12 +272,6 @@ pub async fn delete_account(
         Err(ServiceError::Invalid { message, .. }) => refused(message).await,
         Err(err) => Err(err.into()),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /account/sessions/sign-out-others`.

@@ -41,6 +41,10 @@ pub struct CredentialsForm {
     password: String,
     #[serde(default)]
     next: String,
+    /// The browser's IANA zone, filled in by `/static/time-zone.js` on sign-up (empty without
+    /// JavaScript: the account starts in UTC).
+    #[serde(default)]
+    browser_time_zone: String,
 }
 
 /// Where to go after signing in: a pending claim first, then `next`, then `home` (the
@@ -95,8 +99,12 @@ pub async fn signup(
             "Too many accounts were created from your network. Try again in an hour.".to_owned(),
         ));
     }
-    let created =
-        provisioning::sign_up(&state.db, &state.hashing, &form.email, &form.password, now).await;
+    let credentials = provisioning::SignUp {
+        email: &form.email,
+        password: &form.password,
+        time_zone: &form.browser_time_zone,
+    };
+    let created = provisioning::sign_up(&state.db, &state.hashing, &credentials, now).await;
     let (status, error) = match created {
         Ok(user_id) => {
             let set = session::start(&state, &headers, &user_id).await?;
@@ -227,10 +235,11 @@ pub async fn login(
     }
 }
 
+/// A form that carries only its CSRF token (sign out, remove the card).
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// `POST /logout`.

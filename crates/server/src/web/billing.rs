@@ -1,8 +1,9 @@
 //! `/billing`: per subscription the plan, trial days left, usage bars for notifications and data
 //! this period, an estimate of the period's overage once there are [`ESTIMATE_AFTER_MS`] of
 //! paid use to go on, the overage prices, the exact prorated amount of each upgrade; the card on
-//! file (the sandbox card form without Stripe, Stripe Elements confirming a SetupIntent with
-//! Stripe.js when Stripe is configured with a publishable key); invoices (with an HTML view) and payments.
+//! file, once per account ("Visa ending 4242, expires 12/30"), with replace (the sandbox card
+//! form without Stripe, Stripe Elements confirming a SetupIntent with Stripe.js when Stripe is
+//! configured with a publishable key) and remove; invoices (with an HTML view) and payments.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -21,6 +22,7 @@ use smartbox_domain::{
     UsageCounters, UserId,
 };
 
+use super::accounts::CsrfForm;
 use super::claim::plan_name;
 use super::format::{bytes, date, date_time, money};
 use super::notice::{Done, after};
@@ -57,11 +59,9 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let now = state.clock.now_ms();
     let tz = user.user.time_zone.clone();
-    let has_card = state
-        .db
-        .billing_customer(&user.user.id)
+    let card = payment_methods::card(&state, &actor(&user))
         .await?
-        .is_some_and(|c| c.default_payment_method_id.is_some());
+        .map(|c| c.describe());
     let mut subscriptions = Vec::new();
     for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
         let Ok(plan_id) = sub.plan_id.parse::<PlanId>() else {
@@ -172,7 +172,7 @@ pub async fn page(
         "billing.html",
         context! {
             title => "Billing", nav => "billing", subscriptions => subscriptions, invoices => invoices,
-            payments => payments, sandbox => state.config.stripe.is_none(), has_card => has_card,
+            payments => payments, sandbox => state.config.stripe.is_none(), card => card,
             notice => done.sentence(),
         },
     )
@@ -276,6 +276,9 @@ async fn card_page(
         None => None,
     };
     let elements = stripe.is_some();
+    let current = payment_methods::card(state, &actor(user))
+        .await?
+        .map(|c| c.describe());
     let mut response = render::page(
         visitor,
         status,
@@ -283,7 +286,7 @@ async fn card_page(
         context! {
             title => "Payment method", nav => "billing", welcome => welcome, error => error,
             sandbox => state.config.stripe.is_none(), mode => mode_note(state), stripe => stripe,
-            unreachable => unreachable,
+            unreachable => unreachable, card_on_file => current,
         },
     )?;
     if elements {
@@ -399,6 +402,20 @@ pub async fn save_card(
         Err(err) => return Err(err.into()),
     };
     card_page(&state, &visitor, &user, refusal.0, welcome, Some(refusal.1)).await
+}
+
+/// `POST /billing/payment-method/remove`: detaches the card at the provider and forgets it.
+pub async fn remove_card(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    payment_methods::remove(&state, &actor(&user)).await?;
+    Ok(Redirect::to(&after("/billing", "card_removed")).into_response())
 }
 
 /// A billing-engine refusal as a page: 404 for what is not the customer's, 409 with the engine's

@@ -4,7 +4,7 @@
 use smartbox_domain::epoch::from_unix_ms;
 use time::OffsetDateTime;
 
-use crate::time_zone::offset_of;
+use crate::time_zone::offset_at;
 
 /// Cents as dollars: `$12.34`, `-$0.50`.
 pub fn money(cents: i64) -> String {
@@ -13,11 +13,12 @@ pub fn money(cents: i64) -> String {
     format!("{sign}${}.{:02}", abs / 100, abs % 100)
 }
 
-/// The instant in the customer's zone; in UTC when the shift would leave the calendar's range
-/// (year 9999 in UTC+14, which `to_offset` would panic on).
+/// The instant in the customer's zone, with the offset in force then (daylight saving
+/// included); in UTC when the shift would leave the calendar's range (year 9999 in UTC+14,
+/// which `to_offset` would panic on).
 fn local(ms: i64, time_zone: &str) -> OffsetDateTime {
     let t = from_unix_ms(ms);
-    t.checked_to_offset(offset_of(time_zone)).unwrap_or(t)
+    t.checked_to_offset(offset_at(time_zone, ms)).unwrap_or(t)
 }
 
 /// `2026-11-25 14:30` in the customer's zone.
@@ -83,6 +84,17 @@ mod tests {
         assert_eq!(date_time(ms, "UTC+02:00"), "2025-11-25 16:20");
         assert_eq!(clock(ms, "UTC-05:30"), "08:50");
         assert_eq!(date_time(ms, "Mars/Olympus"), "2025-11-25 14:20");
+        assert_eq!(date_time(ms, "Europe/Paris"), "2025-11-25 15:20");
+    }
+
+    #[test]
+    fn new_york_clocks_follow_daylight_saving() {
+        // 2026-03-08 06:30 and 07:30 UTC: either side of the spring change.
+        assert_eq!(clock(1_772_951_400_000, "America/New_York"), "01:30");
+        assert_eq!(clock(1_772_955_000_000, "America/New_York"), "03:30");
+        // 2026-11-01 05:30 and 06:30 UTC: 01:30 twice.
+        assert_eq!(clock(1_793_511_000_000, "America/New_York"), "01:30");
+        assert_eq!(clock(1_793_514_600_000, "America/New_York"), "01:30");
     }
 
     #[test]

@@ -12,18 +12,18 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
-use smartbox_domain::epoch::unix_ms;
-use smartbox_domain::{MailCategory, MailKind};
+use smartbox_domain::{EventId, MailCategory, MailKind};
 use smartbox_store::{GalleryFilter, UNCATEGORISED, parse_gallery_cursor};
-use time::{Date, Month, PrimitiveDateTime, Time};
 
+use super::accounts::CsrfForm;
 use super::format::date_time;
+use super::notice::{Done, after};
 use super::{PageError, render};
 use crate::accounts::{CurrentUser, Visitor};
 use crate::services::devices::display_name;
 use crate::services::mail;
 use crate::state::AppState;
-use crate::time_zone::offset_of;
+use crate::time_zone::local_day_ms;
 
 /// Events per page.
 pub const PAGE_SIZE: i64 = 24;
@@ -84,15 +84,13 @@ fn choices(
     .collect()
 }
 
-/// Midnight of `YYYY-MM-DD` in the zone, as epoch ms.
-pub fn day_start_ms(text: &str, time_zone: &str) -> Option<i64> {
+/// The start and end of the day `YYYY-MM-DD` in the zone, as epoch ms.
+fn day_ms(text: &str, time_zone: &str) -> Option<(i64, i64)> {
     let mut parts = text.trim().splitn(3, '-');
     let year = parts.next()?.parse().ok()?;
-    let month = Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let month = parts.next()?.parse().ok()?;
     let day = parts.next()?.parse().ok()?;
-    let date = Date::from_calendar_date(year, month, day).ok()?;
-    let at = PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_offset(offset_of(time_zone));
-    Some(unix_ms(at))
+    local_day_ms(time_zone, year, month, day)
 }
 
 /// A photo's full-size URL and its thumbnail's.
@@ -109,13 +107,14 @@ pub async fn page(
     visitor: Visitor,
     user: CurrentUser,
     Query(q): Query<GalleryQuery>,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let tz = user.user.time_zone.clone();
     let devices = state.db.devices_of_owner(&user.user.id).await?;
     let filter = GalleryFilter {
         device_id: Some(q.device.as_str()).filter(|d| !d.is_empty()),
-        from: day_start_ms(&q.from, &tz),
-        until: day_start_ms(&q.to, &tz).map(|ms| ms + 24 * 3600 * 1000),
+        from: day_ms(&q.from, &tz).map(|(start, _)| start),
+        until: day_ms(&q.to, &tz).map(|(_, end)| end),
         category: mail::category_filter(Some(&q.category))?,
         kind: mail::kind_filter(Some(&q.kind))?,
         before: parse_gallery_cursor(&q.before),
@@ -126,18 +125,19 @@ pub async fn page(
         .await?;
     let more = rows.len() as i64 > PAGE_SIZE;
     let rows = &rows[..rows.len().min(PAGE_SIZE as usize)];
-    let next = more.then(|| rows.last()).flatten().map(|last| {
-        format!(
-            "/gallery?device={}&from={}&to={}&category={}&kind={}&before={}~{}",
-            super::error::encode_query(&q.device),
-            super::error::encode_query(&q.from),
-            super::error::encode_query(&q.to),
-            super::error::encode_query(&q.category),
-            super::error::encode_query(&q.kind),
-            last.occurred_at,
-            last.id
-        )
-    });
+    // Both page links keep the filters: "Newest" is the first page of the same selection.
+    let newest = format!(
+        "/gallery?device={}&from={}&to={}&category={}&kind={}",
+        super::error::encode_query(&q.device),
+        super::error::encode_query(&q.from),
+        super::error::encode_query(&q.to),
+        super::error::encode_query(&q.category),
+        super::error::encode_query(&q.kind),
+    );
+    let next = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|last| format!("{newest}&before={}~{}", last.occurred_at, last.id));
     let events: Vec<_> = rows
         .iter()
         .map(|e| {
@@ -165,7 +165,7 @@ pub async fn page(
             from => q.from, to => q.to, category => q.category, next => next,
             categories => choices(MailCategory::ALL.iter().map(|c| (c.as_str(), c.label())), &q.category),
             kinds => choices(MailKind::ALL.iter().map(|k| (k.as_str(), k.label())), &q.kind),
-            paged => !q.before.is_empty(),
+            paged => !q.before.is_empty(), newest => newest, notice => done.sentence(),
         },
     )
 }
@@ -250,6 +250,22 @@ pub async fn correct(
     Ok(Redirect::to(&format!("/gallery/{}", event.id)).into_response())
 }
 
+/// `POST /gallery/{event_id}/delete`: deletes the event with its photos, back to the gallery.
+pub async fn delete(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    user: CurrentUser,
+    Path(event_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if !visitor.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let actor = crate::services::Actor::customer(user.user.id.clone());
+    mail::delete_event(&state, &actor, &EventId::new(event_id)).await?;
+    Ok(Redirect::to(&after("/gallery", "event_deleted")).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,12 +288,21 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_midnight_in_the_customers_zone() {
-        assert_eq!(day_start_ms("2025-11-25", "UTC"), Some(1_764_028_800_000));
+    fn a_day_runs_from_midnight_to_midnight_in_the_customers_zone() {
+        let day = 24 * 3_600_000;
         assert_eq!(
-            day_start_ms("2025-11-25", "UTC+01:00"),
+            day_ms("2025-11-25", "UTC"),
+            Some((1_764_028_800_000, 1_764_028_800_000 + day))
+        );
+        assert_eq!(
+            day_ms("2025-11-25", "UTC+01:00").map(|(start, _)| start),
             Some(1_764_025_200_000)
         );
-        assert_eq!(day_start_ms("25/11/2025", "UTC"), None);
+        // 8 March 2026 in New York: midnight EST, and 23 hours to the next midnight (EDT).
+        assert_eq!(
+            day_ms("2026-03-08", "America/New_York"),
+            Some((1_772_946_000_000, 1_772_946_000_000 + day - 3_600_000))
+        );
+        assert_eq!(day_ms("25/11/2025", "UTC"), None);
     }
 }

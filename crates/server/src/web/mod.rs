@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/gallery", get(gallery::page))
         .route("/gallery/{event_id}", get(gallery::event_page))
         .route("/gallery/{event_id}/correction", post(gallery::correct))
+        .route("/gallery/{event_id}/delete", post(gallery::delete))
         .route("/photos/{event_id}/{index}", get(photos::photo))
         .route(
             "/photos/{event_id}/{index}/thumbnail",
@@ -68,6 +69,7 @@ pub fn router() -> Router<AppState> {
             "/billing/payment-method",
             get(billing::payment_method_page).post(billing::save_card),
         )
+        .route("/billing/payment-method/remove", post(billing::remove_card))
         .route("/billing/invoices/{invoice_id}", get(billing::invoice_page))
         .route(
             "/billing/plan",
@@ -77,6 +79,11 @@ pub fn router() -> Router<AppState> {
         .route("/billing/resume", post(billing::resume))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
+        .route("/account/email", post(account::change_email))
+        .route(
+            "/account/email/confirm",
+            get(account::confirm_email_page).post(account::confirm_email),
+        )
         .route("/account/delete", post(account::delete_account))
         .route(
             "/account/sessions/sign-out-others",

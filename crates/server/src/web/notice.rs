@@ -37,6 +37,10 @@ impl Done {
             "return_canceled" => "Your return is canceled: the mailbox stays yours.",
             "password" => "Your password is changed. Your other sessions are signed out.",
             "signed_out" => "Your other sessions are signed out.",
+            "email_link" => {
+                "We sent a link to your new address. Your email changes when you open it (within 24 hours)."
+            }
+            "event_deleted" => "The delivery and its photos are deleted.",
             _ => return None,
         })
     }

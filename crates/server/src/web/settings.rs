@@ -23,7 +23,7 @@ use crate::services::webhooks::{self, TestOutcome};
 use crate::services::{Actor, ServiceError};
 use crate::services::{push, wifi};
 use crate::state::AppState;
-use crate::time_zone::{minutes_clock, parse_clock, time_zones};
+use crate::time_zone::{DEFAULT_ZONE, is_offered, minutes_clock, parse_clock, regions};
 
 /// Webhook deliveries shown in the settings page's log.
 const WEBHOOK_LOG_LEN: i64 = 20;
@@ -124,7 +124,9 @@ async fn render_with(
         "settings.html",
         context! {
             title => "Settings", nav => "settings", devices => devices, caps => caps,
-            time_zone => settings.time_zone, time_zones => time_zones(),
+            zone_regions => zone_regions(&settings.time_zone),
+            saved_offset => (!is_offered(&settings.time_zone)).then_some(&settings.time_zone),
+            zone_unchosen => settings.time_zone == DEFAULT_ZONE,
             quiet_start => settings.quiet_hours.map(|q| minutes_clock(q.start)).unwrap_or_default(),
             quiet_end => settings.quiet_hours.map(|q| minutes_clock(q.end)).unwrap_or_default(),
             error => error, saved => saved,
@@ -133,6 +135,20 @@ async fn render_with(
             webhook_secret => notice.secret, webhook_test => notice.test,
         },
     )
+}
+
+/// The time zone select's groups: each region with its cities, the stored zone selected.
+fn zone_regions(current: &str) -> Vec<minijinja::Value> {
+    regions()
+        .into_iter()
+        .map(|(region, zones)| {
+            let zones: Vec<_> = zones
+                .into_iter()
+                .map(|(name, city)| context! { name => name, city => city, selected => name == current })
+                .collect();
+            context! { region => region, zones => zones }
+        })
+        .collect()
 }
 
 /// `GET /settings`.

@@ -36,6 +36,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/push.js"),
     ),
     (
+        "time-zone.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/time-zone.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_str!("../../static/icon.svg"),

@@ -30,6 +30,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("gallery.html", include_str!("../../templates/gallery.html")),
     ("event.html", include_str!("../../templates/event.html")),
     (
+        "email_confirm.html",
+        include_str!("../../templates/email_confirm.html"),
+    ),
+    (
         "settings.html",
         include_str!("../../templates/settings.html"),
     ),
@@ -139,6 +143,10 @@ mod tests {
                 context! { token => "t", error => None::<String> },
             ),
             (
+                "email_confirm.html",
+                context! { token => "t", new_email => "new@b.example" },
+            ),
+            (
                 "claim.html",
                 context! { serial => "SB-1", code => "ABCD", error => "Wrong" },
             ),
@@ -162,7 +170,7 @@ mod tests {
                 context! {
                     events => vec![context! { id => "e1", mailbox => "Front", kind => "mail_arrived", when => "today", category => "uncategorised", reading => "Package (92 % sure)", photos => vec![context! { full => "/photos/e1/0", thumb => "/photos/e1/0/thumbnail" }], waiting_photos => 1 }],
                     devices => vec![context! { id => "d1", name => "Front", selected => true }],
-                    from => "", to => "", category => "uncategorised", next => "/gallery?before=1~e1", paged => true,
+                    from => "", to => "", category => "uncategorised", next => "/gallery?kind=delivery&before=1~e1", paged => true, newest => "/gallery?kind=delivery",
                     categories => vec![context! { value => "package", label => "Package", selected => true }],
                     kinds => vec![context! { value => "delivery", label => "Delivery", selected => false }],
                 },
@@ -179,7 +187,8 @@ mod tests {
                 context! {
                     devices => vec![context! { id => "d1", name => "Front", channels => vec![context! { id => "email", label => "Email", on => true }], deliveries_only => true, wifi_ssid => "Garden", wifi_note => "The mailbox joined this network." }],
                     caps => vec![context! { id => "s1", mailbox => "Front", dollars => "5.00", max => "$50.00", default => "$5.00" }],
-                    time_zone => "UTC", time_zones => vec!["UTC", "UTC+01:00"], quiet_start => "22:00", quiet_end => "07:00",
+                    zone_regions => vec![context! { region => "Europe", zones => vec![context! { name => "Europe/Paris", city => "Paris", selected => true }] }],
+                    saved_offset => "UTC+01:00", zone_unchosen => false, quiet_start => "22:00", quiet_end => "07:00",
                     error => None::<String>, saved => true,
                     webhook_url => "https://example.com/hook", webhook_secret => None::<String>, webhook_test => None::<String>,
                     vapid_key => "BPublicKey", push_browsers => 1, digest => true,
@@ -189,14 +198,14 @@ mod tests {
             (
                 "billing.html",
                 context! {
-                    subscriptions => vec![subscription()], sandbox => true, has_card => true,
+                    subscriptions => vec![subscription()], sandbox => true, card => "Visa ending 4242, expires 12/30",
                     invoices => vec![context! { id => "i1", number => "SB-000001", date => "2026-11-25", kind => "proration", status => "paid", total => "$7.50" }],
                     payments => vec![context! { when => "today", invoice => "SB-000001", amount => "$7.50", status => "failed", failure => "declined" }],
                 },
             ),
             (
                 "payment_method.html",
-                context! { welcome => true, error => "Declined", sandbox => true, mode => "sandbox", stripe => None::<String>, unreachable => false },
+                context! { welcome => true, error => "Declined", sandbox => true, mode => "sandbox", stripe => None::<String>, unreachable => false, card_on_file => "Visa ending 4242, expires 12/30" },
             ),
             (
                 "payment_method.html",

@@ -19,6 +19,7 @@ use smartbox_billing::{
     NewCustomer, PaymentIntentId, PaymentMethodId, PaymentProvider, ProviderFuture, ProviderMode,
     Refund, RefundRequest, SetupIntent, SetupIntentId,
 };
+use smartbox_domain::{CardSummary, PlanId};
 use smartbox_server::config::Config;
 use smartbox_server::jobs::{JobContext, JobError, Outcome, Registry, Worker, registry};
 use smartbox_server::secrets::MasterKey;
@@ -793,6 +794,12 @@ impl PaymentProvider for LosesAnswers {
         c: &'a CustomerId,
     ) -> ProviderFuture<'a, ()> {
         self.0.attach_payment_method(pm, c)
+    }
+    fn retrieve_card<'a>(&'a self, pm: &'a PaymentMethodId) -> ProviderFuture<'a, CardSummary> {
+        self.0.retrieve_card(pm)
+    }
+    fn detach_payment_method<'a>(&'a self, pm: &'a PaymentMethodId) -> ProviderFuture<'a, ()> {
+        self.0.detach_payment_method(pm)
     }
     fn set_default_payment_method<'a>(
         &'a self,

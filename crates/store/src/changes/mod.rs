@@ -15,7 +15,9 @@
 
 mod bulk;
 
-use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
+use smartbox_domain::{
+    CardSummary, InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus,
+};
 use sqlx::Acquire;
 
 use crate::{Db, Result, on_pool};
@@ -143,10 +145,12 @@ pub enum Change {
         period_end: i64,
     },
     /// *Guard*: sets the customer's default card, unless a newer change (by `changed_at`, unix
-    /// seconds) was applied already.
+    /// seconds) was applied already; with the card's brand, last four digits and expiry when
+    /// known (`None` forgets them).
     SetCustomerPaymentMethod {
         customer_id: String,
         payment_method_id: Option<String>,
+        card: Option<CardSummary>,
         changed_at: i64,
     },
     /// Records the customer's id at the payment provider.
@@ -816,15 +820,21 @@ macro_rules! run_change {
             Change::SetCustomerPaymentMethod {
                 customer_id,
                 payment_method_id,
+                card,
                 changed_at,
             } => affected(
                 sqlx::query(
-                    "UPDATE users SET default_payment_method_id = $2, payment_method_changed_at = $3 \
+                    "UPDATE users SET default_payment_method_id = $2, payment_method_changed_at = $3, \
+                     card_brand = $4, card_last4 = $5, card_exp_month = $6, card_exp_year = $7 \
                      WHERE id = $1 AND (payment_method_changed_at IS NULL OR payment_method_changed_at <= $3)",
                 )
                 .bind(customer_id)
                 .bind(payment_method_id)
                 .bind(changed_at)
+                .bind(card.as_ref().map(|c| c.brand.as_str()))
+                .bind(card.as_ref().map(|c| c.last4.as_str()))
+                .bind(card.as_ref().map(|c| i64::from(c.exp_month)))
+                .bind(card.as_ref().map(|c| i64::from(c.exp_year)))
                 .execute(&mut *conn)
                 .await
                 .map(|r| r.rows_affected()),
@@ -966,7 +976,8 @@ macro_rules! run_change {
                 sqlx::query(
                     "UPDATE users SET email = $2, password_hash = $3, display_name = '', \
                      time_zone = 'UTC', quiet_start_min = NULL, quiet_end_min = NULL, \
-                     default_payment_method_id = NULL WHERE id = $1",
+                     default_payment_method_id = NULL, card_brand = NULL, card_last4 = NULL, \
+                     card_exp_month = NULL, card_exp_year = NULL WHERE id = $1",
                 )
                 .bind(user_id)
                 .bind(email)
@@ -1097,9 +1108,10 @@ macro_rules! run_change {
 
 /// What [`Change::AnonymiseUser`] deletes and detaches after rewriting the user row, in order
 /// (the mailboxes lose their owner last, once what hangs off them is gone).
-const ANONYMISE_USER_SQL: [&str; 11] = [
+const ANONYMISE_USER_SQL: [&str; 12] = [
     "DELETE FROM sessions WHERE user_id = $1",
     "DELETE FROM password_resets WHERE user_id = $1",
+    "DELETE FROM email_changes WHERE user_id = $1",
     "DELETE FROM push_subscriptions WHERE user_id = $1",
     "DELETE FROM customer_webhooks WHERE user_id = $1",
     "DELETE FROM notification_digests WHERE user_id = $1",

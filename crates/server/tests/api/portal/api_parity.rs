@@ -95,7 +95,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
                 "PATCH",
                 "/api/v1/settings",
                 Some(json!({
-                    "time_zone": "UTC+01:00",
+                    "time_zone": "Europe/Paris",
                     "quiet_hours": {"start": "22:00", "end": "07:00"},
                     "notifications": [{"device_id": device_id, "channel": "push", "enabled": false}],
                     "spend_caps": [{"subscription_id": sub_id, "cap_cents": 2500}],
@@ -105,7 +105,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .await;
         assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
         let changed = changed.json();
-        assert_eq!(changed["time_zone"], "UTC+01:00");
+        assert_eq!(changed["time_zone"], "Europe/Paris");
         assert_eq!(
             changed["quiet_hours"],
             json!({"start": "22:00", "end": "07:00"})
@@ -130,7 +130,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
         let after = me.api("GET", "/api/v1/settings", None).await.json();
-        assert_eq!(after["time_zone"], "UTC+01:00", "nothing was written");
+        assert_eq!(after["time_zone"], "Europe/Paris", "nothing was written");
         let cleared = me
             .api(
                 "PATCH",
@@ -140,7 +140,10 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
             .await
             .json();
         assert_eq!(cleared["quiet_hours"], Value::Null);
-        assert_eq!(cleared["time_zone"], "UTC+01:00", "absent fields are kept");
+        assert_eq!(
+            cleared["time_zone"], "Europe/Paris",
+            "absent fields are kept"
+        );
         let user_id = me.api("GET", "/api/v1/me", None).await.json()["id"]
             .as_str()
             .expect("an id")

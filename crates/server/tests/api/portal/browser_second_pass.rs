@@ -166,6 +166,92 @@ async fn act(
     click(client, "form[action='/account/password'] button").await;
     arrive(client, "/account?done=password").await;
     problems.extend(check_page(client, &format!("{backend}-act-5-password-changed")).await);
+    problems.extend(act_on_the_rest(client, base, backend, seeded).await);
+    problems
+}
+
+/// The rest of the second pass: the card shown once as the provider describes it, then removed;
+/// a delivery deleted from its page; a city chosen as the time zone; a new email asked for.
+async fn act_on_the_rest(
+    client: &Client,
+    base: &str,
+    backend: &str,
+    seeded: &every_state::EveryState,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let accept_confirmations = || async {
+        client
+            .execute("window.confirm = () => true;", vec![])
+            .await
+            .expect("confirmations accepted");
+    };
+    client
+        .goto(&format!("{base}/billing"))
+        .await
+        .expect("billing page");
+    let card = wait_for(client, "#card-on-file")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(card, "Visa ending 4242, expires 12/30");
+    problems.extend(check_page(client, &format!("{backend}-act-6-card-on-file")).await);
+    accept_confirmations().await;
+    click(
+        client,
+        "form[action='/billing/payment-method/remove'] button",
+    )
+    .await;
+    arrive(client, "/billing?done=card_removed").await;
+    problems.extend(check_page(client, &format!("{backend}-act-7-card-removed")).await);
+
+    let delivery = seeded
+        .pages
+        .iter()
+        .find(|p| p.starts_with("/gallery/"))
+        .expect("a delivery page")
+        .clone();
+    client
+        .goto(&format!("{base}{delivery}"))
+        .await
+        .expect("delivery page");
+    accept_confirmations().await;
+    click(client, "form[action$='/delete'] button").await;
+    arrive(client, "/gallery?done=event_deleted").await;
+    problems.extend(check_page(client, &format!("{backend}-act-8-delivery-deleted")).await);
+
+    client
+        .goto(&format!("{base}/settings"))
+        .await
+        .expect("settings page");
+    client
+        .find(Locator::Css("#time_zone"))
+        .await
+        .expect("the time zone choice")
+        .select_by_value("America/New_York")
+        .await
+        .expect("New York chosen");
+    click(client, "#save-settings").await;
+    arrive(client, "/settings?saved=1").await;
+    let chosen = client
+        .execute(
+            "return document.getElementById('time_zone').selectedOptions[0].textContent;",
+            vec![],
+        )
+        .await
+        .expect("the choice read");
+    assert_eq!(chosen, json!("New York"));
+    problems.extend(check_page(client, &format!("{backend}-act-9-time-zone")).await);
+
+    client
+        .goto(&format!("{base}/account"))
+        .await
+        .expect("account page");
+    fill(client, "#new_email", "crawl-moved@example.com").await;
+    fill(client, "#email_password", "a brand new passphrase").await;
+    click(client, "form[action='/account/email'] button").await;
+    arrive(client, "/account?done=email_link").await;
+    problems.extend(check_page(client, &format!("{backend}-act-10-email-link-sent")).await);
     problems
 }
 

@@ -1,8 +1,9 @@
-//! One account with a mailbox in every state a customer can meet (trial, paid, payment overdue,
-//! suspended, returned, canceled, a downgrade and a cancel pending), an issued invoice, a failed
-//! payment and a delivery with photos; and the list of every portal page of that account. The
+//! One account with a card on file and a mailbox in every state a customer can meet (trial,
+//! paid, payment overdue, suspended, returned, canceled, a downgrade and a cancel pending), an
+//! issued invoice, a failed payment and a delivery with photos; and the list of every portal page of that account. The
 //! plain-words crawl reads each page here, the Chromium crawl measures each at 375 px.
 
+use smartbox_billing::CardDetails;
 use smartbox_domain::{
     DeviceId, InvoiceStatus, LifecycleState, PaymentStatus, PlanId, SubscriptionId,
     SubscriptionStatus,
@@ -83,6 +84,18 @@ pub async fn seed(state: &AppState, email: &str, now: i64) -> EveryState {
     let user_id = provisioning::create_user(db, email, PASSWORD, "customer", now)
         .await
         .expect("the customer");
+    let card = CardDetails {
+        exp_month: 12,
+        exp_year: 2030,
+        ..CardDetails::test("4242424242424242")
+    };
+    services::payment_methods::save(
+        state,
+        &Actor::customer(user_id.as_str()),
+        services::payment_methods::NewCard::TestCard(card),
+    )
+    .await
+    .expect("a card on file");
     let serials: Vec<_> = MAILBOXES
         .iter()
         .enumerate()

@@ -147,7 +147,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
             "/settings",
             "/settings",
             &[
-                ("time_zone", "UTC+02:00"),
+                ("time_zone", "Europe/Berlin"),
                 ("quiet_start", "22:00"),
                 ("quiet_end", "07:00"),
                 (&cap, "12.50"),
@@ -163,7 +163,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
     );
     assert_eq!(
         db.user_by_id(&h.user_id).await.unwrap().unwrap().time_zone,
-        "UTC+02:00"
+        "Europe/Berlin"
     );
     let prefs = db.notification_prefs(&h.device_id).await.unwrap();
     assert!(

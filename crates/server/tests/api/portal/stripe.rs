@@ -160,7 +160,8 @@ async fn story(app: &PortalApp) {
             .get("/billing")
             .await
             .body
-            .contains("A card is on file")
+            .replace("&#x2f;", "/")
+            .contains("Visa ending 4242, expires 12/34")
     );
 
     // Another customer cannot take this customer's SetupIntent.
