@@ -57,8 +57,8 @@ pub use analytics::{
 };
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
-pub(crate) use db::on_pool;
 pub use credits::CreditRow;
+pub(crate) use db::on_pool;
 pub use db::{Backend, Db};
 pub use device_traffic::{
     DeviceAccessRow, EventStored, NewEvent, NewPhoto, TrafficBatch, TrafficConnection,

@@ -4,8 +4,8 @@
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
 mod docs;
-mod tickets;
 mod metrics;
+mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};

@@ -15,9 +15,9 @@ mod mail;
 mod outbound;
 mod returns;
 mod settings;
+mod tickets;
 mod whole_number;
 mod wifi;
-mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};

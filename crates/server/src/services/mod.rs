@@ -64,10 +64,10 @@ pub mod staff_billing;
 pub mod staff_devices;
 pub mod staff_jobs;
 pub mod subscriptions;
-pub mod webhooks;
-pub mod wifi;
 pub mod ticket_context;
 pub mod tickets;
+pub mod webhooks;
+pub mod wifi;
 
 pub use actor::{Actor, StaffRole};
 pub use error::ServiceError;

@@ -230,10 +230,11 @@ pub async fn take(
         }
         None => (None, None),
     };
-    let mut invoices = db.invoices_of_customer(customer_id).await?;
+    let customer = smartbox_domain::UserId::new(customer_id);
+    let mut invoices = db.invoices_of_customer(&customer).await?;
     invoices.retain(|i| i.status.is_issued());
     invoices.sort_by_key(|i| std::cmp::Reverse(i.created_at));
-    let mut failures = db.payments_of_customer(customer_id).await?;
+    let mut failures = db.payments_of_customer(&customer).await?;
     failures.retain(|p| p.status == PaymentStatus::Failed);
     failures.sort_by_key(|p| std::cmp::Reverse(p.created_at));
     Ok(TicketContext {

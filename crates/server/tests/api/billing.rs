@@ -19,7 +19,7 @@ use smartbox_billing::{
     NewCustomer, PaymentIntentId, PaymentMethodId, PaymentProvider, ProviderFuture, ProviderMode,
     Refund, RefundRequest, SetupIntent, SetupIntentId,
 };
-use smartbox_domain::{CardSummary, PlanId};
+use smartbox_domain::CardSummary;
 use smartbox_server::config::Config;
 use smartbox_server::jobs::{JobContext, JobError, Outcome, Registry, Worker, registry};
 use smartbox_server::secrets::MasterKey;

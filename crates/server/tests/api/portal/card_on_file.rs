@@ -176,7 +176,7 @@ async fn after_the_card_is_removed_the_trial_ends_as_without_a_card() {
         let paid = app
             .state
             .db
-            .payments_of_customer(&h.user_id)
+            .payments_of_customer(&smartbox_domain::UserId::new(h.user_id.clone()))
             .await
             .unwrap()
             .into_iter()
