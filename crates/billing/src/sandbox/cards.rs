@@ -126,7 +126,7 @@ pub(crate) fn brand_of_number(digits: &str) -> &'static str {
         (_, Some(51..=55), _) | (_, _, Some(2221..=2720)) => "mastercard",
         (_, Some(34 | 37), _) => "amex",
         (_, Some(65), _) | (_, _, Some(6011)) => "discover",
-        _ => "unknown",
+        _ => "other",
     }
 }
 
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(brand_of_number("5555555555554444"), "mastercard");
         assert_eq!(brand_of_number("378282246310005"), "amex");
         assert_eq!(brand_of_number("6011111111111117"), "discover");
-        assert_eq!(brand_of_number("9"), "unknown");
+        assert_eq!(brand_of_number("9"), "other");
     }
 
     #[test]

@@ -210,7 +210,7 @@ mod tests {
             (
                 "payment_method.html",
                 context! {
-                    welcome => false, error => None::<String>, sandbox => false, mode => "test", unreachable => false,
+                    welcome => false, error => None::<String>, sandbox => false, mode => "test", unreachable => false, card_on_file => None::<String>,
                     stripe => context! { publishable_key => "pk_test_1", client_secret => "seti_1_secret_2" },
                 },
             ),
