@@ -302,6 +302,16 @@ async fn a_past_due_customer_asks_from_billing_and_support_answers_in_chromium()
     assert!(!page.contains("Stripe says"), "never the note: {page}");
     assert!(page.contains("Closed"), "{page}");
     screenshots(&client, "support-07-read").await;
+    client
+        .goto(&format!("{base}/support"))
+        .await
+        .expect("the list");
+    let list = text(&client).await;
+    assert!(
+        list.contains("Payment failed for Mailbox SB-HELP-1") && list.contains("Closed"),
+        "{list}"
+    );
+    screenshots(&client, "support-08-list").await;
 
     client.close().await.expect("the browser closes");
 }
