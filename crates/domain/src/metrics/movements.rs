@@ -48,7 +48,7 @@ impl MovementKind {
             MovementKind::New => "New",
             MovementKind::Expansion => "Expansion",
             MovementKind::Contraction => "Contraction",
-            MovementKind::Churn => "Churn",
+            MovementKind::Churn => "Churned",
             MovementKind::Reactivation => "Reactivation",
         }
     }

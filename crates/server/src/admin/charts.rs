@@ -5,12 +5,17 @@
 
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 640.0;
+// A narrow view box, so that the text stays readable when a phone shrinks the chart to its
+// width (13 units are about 10 px at 375 px).
+const WIDTH: f64 = 420.0;
 const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 72.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 28.0;
+const TOP: f64 = 46.0;
 const BOTTOM: f64 = 24.0;
+const FONT: f64 = 13.0;
+/// Width of a character of the legend, roughly.
+const CHAR: f64 = 7.2;
 
 /// One series: its name for the legend, its colour, a value per bucket (`None`: no data).
 pub struct Series<'a> {
@@ -64,15 +69,21 @@ fn frame(
         r#"<svg class="graph" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
         escape(title)
     );
-    let mut x = LEFT;
+    // The legend on up to two rows above the plot.
+    let (mut x, mut y) = (RIGHT, 6.0);
     for (name, colour) in legend {
+        let width = 18.0 + CHAR * name.len() as f64;
+        if x + width > WIDTH - RIGHT && x > RIGHT {
+            (x, y) = (RIGHT, y + 18.0);
+        }
         let _ = write!(
             svg,
-            r##"<rect x="{x}" y="6" width="10" height="10" fill="{colour}"/><text x="{}" y="15" font-size="11" fill="#333">{}</text>"##,
-            x + 14.0,
+            r##"<rect x="{x:.1}" y="{y}" width="11" height="11" fill="{colour}"/><text x="{:.1}" y="{}" font-size="{FONT}" fill="#333">{}</text>"##,
+            x + 15.0,
+            y + 10.0,
             escape(name)
         );
-        x += 24.0 + 6.5 * name.len() as f64;
+        x += width + 8.0;
     }
     let mut marks = vec![scale.high, scale.low];
     if scale.low < 0.0 {
@@ -82,7 +93,7 @@ fn frame(
         let y = scale.y(v);
         let _ = write!(
             svg,
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#d0d7de" stroke-width="1"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#d0d7de" stroke-width="1"/><text x="{}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#555">{}</text>"##,
             WIDTH - RIGHT,
             LEFT - 4.0,
             y + 4.0,
@@ -107,7 +118,7 @@ fn frame(
         };
         let _ = write!(
             svg,
-            r##"<text x="{x:.1}" y="{}" font-size="11" text-anchor="{anchor}" fill="#555">{}</text>"##,
+            r##"<text x="{x:.1}" y="{}" font-size="{FONT}" text-anchor="{anchor}" fill="#555">{}</text>"##,
             HEIGHT - 6.0,
             escape(&labels[i])
         );
@@ -139,18 +150,24 @@ pub fn lines(
     frame(&mut svg, title, labels, &legend, &scale, format);
     let n = labels.len();
     for s in series {
-        let points: Vec<String> = s
-            .values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", centre(i, n), scale.y(v))))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
-            points.join(" "),
-            s.colour
-        );
+        // A line through each run of known values; a bucket without data breaks it.
+        let mut runs: Vec<Vec<String>> = vec![Vec::new()];
+        for (i, v) in s.values.iter().enumerate() {
+            match (v, runs.last_mut()) {
+                (Some(v), Some(run)) => {
+                    run.push(format!("{:.1},{:.1}", centre(i, n), scale.y(*v)));
+                }
+                _ => runs.push(Vec::new()),
+            }
+        }
+        for run in runs.iter().filter(|run| run.len() > 1) {
+            let _ = write!(
+                svg,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
+                run.join(" "),
+                s.colour
+            );
+        }
         for (i, v) in s.values.iter().enumerate() {
             if let Some(v) = v {
                 let _ = write!(
@@ -232,14 +249,10 @@ mod tests {
         );
         assert!(svg.contains("<title>MRR &amp; more</title>"));
         assert!(svg.contains("Mar &lt;"));
-        // 0 at the bottom of the plot, 100 at its top; the missing month draws no point.
-        assert!(svg.contains(&format!(
-            "points=\"{:.1},{:.1} {:.1},{:.1}\"",
-            centre(0, 3),
-            HEIGHT - BOTTOM,
-            centre(2, 3),
-            TOP
-        )));
+        // 0 at the bottom of the plot, 100 at its top; the missing month breaks the line.
+        assert!(!svg.contains("<polyline"), "{svg}");
+        assert!(svg.contains(&format!("cx=\"{:.1}\" cy=\"{:.1}\"", centre(2, 3), TOP)));
+        assert!(svg.contains(&format!("cy=\"{:.1}\"", HEIGHT - BOTTOM)));
         assert_eq!(svg.matches("<circle").count(), 2);
         let bars = stacked_bars(
             "Movements",

@@ -60,6 +60,8 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     /// Past days of the period with no snapshot (run `smartbox analytics backfill`).
     pub missing_days: i64,
+    /// Whether any day of the previous period has a snapshot (else it is shown as no data).
+    pub previous_known: bool,
 }
 
 /// Periods longer than this are charted by month, shorter ones by week.
@@ -119,7 +121,9 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         .each_day()
         .filter(|d| *d <= today && !days.contains_key(d))
         .count() as i64;
+    let previous_known = previous_range.each_day().any(|d| days.contains_key(&d));
     Ok(Report {
+        previous_known,
         range,
         figures: figures_of(range),
         data: spread(bytes),

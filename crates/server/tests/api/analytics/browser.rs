@@ -74,6 +74,14 @@ async fn the_analytics_console_in_chromium() {
         7
     );
     screenshots(&client, "analytics-01-year").await;
+    client
+        .execute(
+            "document.getElementById('charts').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scrolled");
+    screenshots(&client, "analytics-02-charts").await;
 
     client
         .find(Locator::LinkText("Churned MRR"))
@@ -94,12 +102,12 @@ async fn the_analytics_console_in_chromium() {
         main.contains("dan@example.test") && main.contains("cat@example.test"),
         "{main}"
     );
-    screenshots(&client, "analytics-02-churn").await;
+    screenshots(&client, "analytics-03-churn").await;
 
     client
         .goto(&format!("{base}/admin/analytics/spend"))
         .await
         .expect("spend");
-    screenshots(&client, "analytics-03-spend").await;
+    screenshots(&client, "analytics-04-spend").await;
     client.close().await.expect("closed");
 }

@@ -1,0 +1,398 @@
+//! Business analytics benchmark (issue 19): 100,000 subscriptions with a year of history (their
+//! trial ends, renewals, lapsed trials, recoveries, cancels and upgrades in the audit log as the
+//! billing engine writes them, a usage period per billing month, an invoice and a payment for
+//! each trial's end, shipments), then: the backfill of the year's 365 daily snapshots, one day's
+//! snapshot (what the daily job does), and `/admin/analytics` for 12 months over HTTP with a staff
+//! session (the goal: p99 < 200 ms from snapshots; today is computed live on each view).
+//!
+//! `cargo bench -p smartbox-server --bench analytics` (SQLite; PostgreSQL too when
+//! `SMARTBOX_TEST_POSTGRES_URL` is set). `ANALYTICS_BENCH_SUBSCRIPTIONS` (100,000) and
+//! `ANALYTICS_BENCH_VIEWS` (100) change the size.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use smartbox_domain::PlanId;
+use smartbox_server::config::Config;
+use smartbox_server::secrets::MasterKey;
+use smartbox_server::{AppState, Clock, ManualClock, analytics, provisioning};
+use smartbox_store::testing::{self, TestDb};
+use smartbox_store::{Db, on_pool};
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+
+const YEAR_START: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+const NOW: OffsetDateTime = datetime!(2027-01-01 12:00 UTC);
+const FIRST_DAY: Date = date!(2026 - 01 - 01);
+const LAST_DAY: Date = date!(2026 - 12 - 31);
+const DAY_MS: i64 = 86_400_000;
+const MONTH_MS: i64 = 30 * DAY_MS;
+/// Rows per multi-row insert while seeding.
+const CHUNK: usize = 200;
+
+fn ms(t: OffsetDateTime) -> i64 {
+    smartbox_domain::epoch::unix_ms(t)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let size = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let count = size("ANALYTICS_BENCH_SUBSCRIPTIONS", 100_000);
+    let views = size("ANALYTICS_BENCH_VIEWS", 100);
+    runtime.block_on(async {
+        bench(testing::sqlite().await, count, views).await;
+        match testing::postgres().await {
+            Some(pg) => bench(pg, count, views).await,
+            None => println!("postgres: skipped (set SMARTBOX_TEST_POSTGRES_URL)"),
+        }
+    });
+}
+
+async fn bench(t: TestDb, count: usize, views: usize) {
+    let backend = t.db.backend().as_str();
+    let started = Instant::now();
+    let rows = seed(&t.db, count).await;
+    println!(
+        "{backend}: seeded {count} subscriptions, {rows} audit entries and usage periods in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let days = analytics::snapshot_days(&t.db, FIRST_DAY, LAST_DAY, ms(NOW))
+        .await
+        .expect("backfill");
+    println!(
+        "{backend}: backfill of {days} days in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    analytics::snapshot_days(&t.db, LAST_DAY, LAST_DAY, ms(NOW))
+        .await
+        .expect("one day");
+    println!(
+        "{backend}: one day's snapshot (the daily job) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let (base, cookie, _server) = serve(&t).await;
+    let client = reqwest::Client::new();
+    for (what, path) in [
+        ("/admin/analytics, 12 months", "/admin/analytics?period=12m"),
+        (
+            "/api/admin/v1/metrics, 12 months",
+            "/api/admin/v1/metrics?period=12m",
+        ),
+    ] {
+        let mut took = Vec::with_capacity(views);
+        for _ in 0..views {
+            let started = Instant::now();
+            let answer = client
+                .get(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(answer.status(), 200, "{what}");
+            let body = answer.text().await.expect("a body");
+            assert!(body.contains("MRR"), "{what}");
+            took.push(started.elapsed());
+        }
+        took.sort();
+        let at = |q: f64| took[((took.len() as f64 * q).ceil() as usize).clamp(1, took.len()) - 1];
+        println!(
+            "{backend}: {what}: p50 {:.1} ms, p99 {:.1} ms over {views} views (goal p99 < 200 ms)",
+            ms_of(at(0.5)),
+            ms_of(at(0.99))
+        );
+    }
+}
+
+fn ms_of(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The service on a loopback socket at [`NOW`], and a staff member's session cookie.
+async fn serve(t: &TestDb) -> (String, String, tokio::task::JoinHandle<()>) {
+    let config = Config::from_lookup(|name| match name {
+        "SMARTBOX_BIND" => Some("127.0.0.1:0".to_owned()),
+        "SMARTBOX_DATABASE_URL" => Some(t.url.clone()),
+        _ => None,
+    })
+    .expect("a configuration");
+    let clock = ManualClock::at(NOW);
+    let state = AppState::new(
+        config,
+        t.db.clone(),
+        Arc::new(object_store::memory::InMemory::new()),
+        Arc::new(clock.clone()),
+        MasterKey::from_bytes([7; 32]),
+    );
+    let staff = provisioning::create_user(
+        &t.db,
+        "ops@smartbox.example",
+        "staff password 1",
+        "admin",
+        clock.now_ms(),
+    )
+    .await
+    .expect("staff");
+    let cookie = smartbox_server::accounts::session::start(&state, &HeaderMap::new(), &staff)
+        .await
+        .expect("a session");
+    let cookie = cookie
+        .to_str()
+        .expect("text")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    let app = smartbox_server::app(state);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, cookie, server)
+}
+
+/// One subscription's year, as the billing engine would have recorded it.
+struct Story {
+    rows: Vec<(String, &'static str, i64, String)>,
+    usage: Vec<(i64, i64, i64)>,
+    plan: PlanId,
+    status: &'static str,
+    failed_first: bool,
+}
+
+/// Subscription `i`: made on one of the year's first 330 days, its trial's end seven days
+/// later; then by `i % 20`: its trial lapses (0, 1: suspended three days later), it pays a day
+/// late (2), it cancels after two months (3, 4), it upgrades to premium after 20 days (5), or it
+/// renews every 30 days.
+fn story(i: usize, created: i64) -> Story {
+    let anchor = created + 7 * DAY_MS;
+    let end = ms(NOW);
+    let mut plan = PlanId::ALL[i % 3];
+    let mut rows = Vec::new();
+    let status_change =
+        |from: &str, to: &str| format!(r#"{{"from_status":"{from}","to_status":"{to}"}}"#);
+    let fate = i % 20;
+    let lapses = fate <= 1;
+    let late = fate == 2;
+    let first = if lapses || late { "past_due" } else { "active" };
+    rows.push((
+        "trial_ended".to_owned(),
+        "subscription",
+        anchor,
+        format!(
+            r#"{{"from_status":"trialing","to_status":"{first}","plan":"{p}","previous_plan":"{p}"}}"#,
+            p = plan.as_str()
+        ),
+    ));
+    if lapses {
+        rows.push((
+            "status_changed".to_owned(),
+            "subscription",
+            anchor + 3 * DAY_MS,
+            status_change("past_due", "suspended"),
+        ));
+        return Story {
+            rows,
+            usage: vec![(anchor, anchor + MONTH_MS, 0)],
+            plan,
+            status: "suspended",
+            failed_first: true,
+        };
+    }
+    if late {
+        rows.push((
+            "status_changed".to_owned(),
+            "subscription",
+            anchor + DAY_MS,
+            status_change("past_due", "active"),
+        ));
+    }
+    if fate == 5 && plan != PlanId::Premium {
+        rows.push((
+            "upgraded".to_owned(),
+            "subscription",
+            anchor + 20 * DAY_MS,
+            format!(r#"{{"from_plan":"{}","to_plan":"premium"}}"#, plan.as_str()),
+        ));
+        plan = PlanId::Premium;
+    }
+    let cancels_at = (fate == 3 || fate == 4).then_some(anchor + 2 * MONTH_MS);
+    let mut usage = Vec::new();
+    let mut start = anchor;
+    let mut status = "active";
+    while start < end {
+        let next = start + MONTH_MS;
+        usage.push((
+            start,
+            next,
+            (i as i64 * 7_919 + start / DAY_MS * 104_729) % 2_000_000_000,
+        ));
+        if cancels_at == Some(next) && next < end {
+            rows.push((
+                "canceled".to_owned(),
+                "subscription",
+                next,
+                status_change("active", "canceled"),
+            ));
+            status = "canceled";
+            break;
+        }
+        if next < end {
+            rows.push((
+                "renewed".to_owned(),
+                "subscription",
+                next,
+                format!(
+                    r#"{{"from_status":"active","to_status":"active","plan":"{p}","previous_plan":"{p}"}}"#,
+                    p = plan.as_str()
+                ),
+            ));
+        }
+        start = next;
+    }
+    Story {
+        rows,
+        usage,
+        plan,
+        status,
+        failed_first: late,
+    }
+}
+
+/// Writes the users, mailboxes (shipped two days before their claim, and one in ten shipped
+/// and never claimed), subscriptions, audit entries, usage periods, trial-end invoices and their
+/// payments. Returns the number of audit and usage rows.
+async fn seed(db: &Db, count: usize) -> usize {
+    let mut written = 0;
+    let ids: Vec<usize> = (0..count).collect();
+    let year = ms(YEAR_START);
+    for chunk in ids.chunks(CHUNK) {
+        let created = |i: usize| year + (i % 330) as i64 * DAY_MS + (i % 1_440) as i64 * 60_000;
+        let stories: Vec<(usize, Story)> =
+            chunk.iter().map(|&i| (i, story(i, created(i)))).collect();
+        let audit: Vec<(String, &str, i64, String)> = stories
+            .iter()
+            .flat_map(|(i, s)| {
+                s.rows.iter().map(move |(action, kind, at, detail)| {
+                    (format!("{action}|sub-{i}"), *kind, *at, detail.clone())
+                })
+            })
+            .collect();
+        let usage: Vec<(usize, (i64, i64, i64))> = stories
+            .iter()
+            .flat_map(|(i, s)| s.usage.iter().map(move |u| (*i, *u)))
+            .collect();
+        written += audit.len() + usage.len();
+        on_pool!(db, pool => {
+            let mut tx = pool.begin().await.expect("begin");
+            let sql = insert("users (id, email, password_hash, role, created_at)", 5, chunk.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for &i in chunk {
+                q = q.bind(format!("user-{i}")).bind(format!("c{i}@example.com")).bind("argon2id$bench").bind("customer").bind(created(i));
+            }
+            q.execute(&mut *tx).await.expect("users");
+            let sql = insert(
+                "devices (id, serial, secret_ciphertext, claim_code_hash, owner_id, lifecycle_state, created_at, shipped_at, claimed_at)",
+                9,
+                2 * chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for &i in chunk {
+                q = q.bind(format!("dev-{i}")).bind(format!("SB-{i:08}")).bind(vec![0u8; 8]).bind("hash")
+                    .bind(Some(format!("user-{i}"))).bind("active_subscription").bind(created(i))
+                    .bind(created(i) - 2 * DAY_MS).bind(Some(created(i)));
+                q = q.bind(format!("spare-{i}")).bind(format!("SP-{i:08}")).bind(vec![0u8; 8]).bind("hash")
+                    .bind(None::<String>).bind("pre_activation").bind(created(i))
+                    .bind(created(i) - 2 * DAY_MS).bind(None::<i64>);
+            }
+            q.execute(&mut *tx).await.expect("devices");
+            let sql = insert(
+                "subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, current_period_start, current_period_end, created_at, updated_at)",
+                10,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (i, s) in &stories {
+                let (start, end) = s.usage.last().map_or((0, 0), |u| (u.0, u.1));
+                q = q.bind(format!("sub-{i}")).bind(format!("dev-{i}")).bind(format!("user-{i}"))
+                    .bind(s.plan.as_str()).bind(s.status).bind(created(*i) + 7 * DAY_MS)
+                    .bind(start).bind(end).bind(created(*i)).bind(end.min(ms(NOW)));
+            }
+            q.execute(&mut *tx).await.expect("subscriptions");
+            for part in audit.chunks(CHUNK) {
+                let sql = insert("audit_log (actor, entity_type, entity_id, action, at, detail)", 6, part.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (key, kind, at, detail) in part {
+                    let (action, id) = key.split_once('|').unwrap_or_default();
+                    q = q.bind("job:billing_pass").bind(*kind).bind(id.to_owned()).bind(action.to_owned()).bind(*at).bind(detail.clone());
+                }
+                q.execute(&mut *tx).await.expect("audit");
+            }
+            for part in usage.chunks(CHUNK) {
+                let sql = insert("usage_periods (subscription_id, period_start, period_end, notifications, data_bytes)", 5, part.len());
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                for (i, (start, end, bytes)) in part {
+                    q = q.bind(format!("sub-{i}")).bind(*start).bind(*end).bind(0_i64).bind(*bytes);
+                }
+                q.execute(&mut *tx).await.expect("usage");
+            }
+            let sql = insert(
+                "invoices (id, number, subscription_id, customer_id, kind, period_start, period_end, status, total_cents, idempotency_key, created_at, paid_at)",
+                12,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (i, s) in &stories {
+                let anchor = created(*i) + 7 * DAY_MS;
+                let paid = (s.status != "suspended").then_some(anchor + if s.failed_first { DAY_MS } else { 0 });
+                q = q.bind(format!("inv-{i}")).bind(format!("SB-{i:08}")).bind(format!("sub-{i}")).bind(format!("user-{i}"))
+                    .bind("renewal").bind(anchor).bind(anchor + MONTH_MS)
+                    .bind(if paid.is_some() { "paid" } else { "open" })
+                    .bind(s.plan.plan().price.get()).bind(format!("renewal:sub-{i}")).bind(anchor).bind(paid);
+            }
+            q.execute(&mut *tx).await.expect("invoices");
+            let sql = insert(
+                "payments (id, invoice_id, amount_cents, status, provider, created_at, updated_at)",
+                7,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (i, s) in &stories {
+                let anchor = created(*i) + 7 * DAY_MS;
+                q = q.bind(format!("pay-{i}")).bind(format!("inv-{i}")).bind(s.plan.plan().price.get())
+                    .bind(if s.failed_first { "failed" } else { "succeeded" }).bind("sandbox").bind(anchor).bind(anchor);
+            }
+            q.execute(&mut *tx).await.expect("payments");
+            tx.commit().await.expect("commit");
+        });
+    }
+    written
+}
+
+/// `INSERT INTO <table> VALUES ($1, ...), (...)` for `rows` rows of `columns` values.
+fn insert(table: &str, columns: usize, rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    format!("INSERT INTO {table} VALUES {}", values.join(", "))
+}
