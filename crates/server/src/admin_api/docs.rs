@@ -15,7 +15,13 @@ use utoipa::OpenApi;
         super::jobs,
         super::retry_job,
         super::audit,
-        super::refund_payment
+        super::refund_payment,
+        super::accounts::cancel,
+        super::accounts::resume,
+        super::accounts::change_plan,
+        super::accounts::credit,
+        super::accounts::resend,
+        super::accounts::password_reset
     ),
     components(schemas(
         super::InventoryDevice,
@@ -29,6 +35,11 @@ use utoipa::OpenApi;
         super::FailedJob,
         super::RefundRequestBody,
         super::RefundDone,
+        super::accounts::AdminSubscription,
+        super::accounts::CancelRequest,
+        super::accounts::PlanRequest,
+        super::accounts::CreditRequest,
+        super::accounts::ResendRequest,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
 )]

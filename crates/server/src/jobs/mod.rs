@@ -28,6 +28,7 @@
 
 mod billing;
 pub mod event_completed;
+pub mod invoice_email;
 pub mod maintenance;
 mod registry;
 pub mod retention;

@@ -6,7 +6,9 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed, maintenance, retention, seal_photos};
+use super::{
+    Registry, billing, event_completed, invoice_email, maintenance, retention, seal_photos,
+};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -34,6 +36,7 @@ pub fn registry() -> Registry {
             notifications::NOTIFY_RELEASE,
             notifications::deliver::run_release,
         )
+        .handle(invoice_email::INVOICE_EMAIL, invoice_email::run)
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
         .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)
         .handle(retention::RETENTION_PASS, retention::run)

@@ -63,7 +63,11 @@ async fn owned_photo(
         .ok_or_else(not_found)
 }
 
-async fn jpeg(state: &AppState, key: &str, cache: &'static str) -> Result<Response, PageError> {
+pub(crate) async fn jpeg(
+    state: &AppState,
+    key: &str,
+    cache: &'static str,
+) -> Result<Response, PageError> {
     let bytes = state
         .photos
         .get(key)

@@ -21,5 +21,5 @@ mod plain_words;
 mod pwa;
 mod retention;
 mod second_pass;
-mod stripe;
+pub mod stripe;
 mod thumbnails;
