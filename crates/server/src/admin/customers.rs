@@ -1,13 +1,16 @@
 //! `/admin/customers?q=`: customers found by email, name, serial or invoice number, a page at a
 //! time; `/admin/customers/{id}`: their mailboxes with vitals and schedule-aware status, their
-//! subscriptions with this period's usage against the plan, invoices, payments and audit trail.
+//! subscriptions with this period's usage against the plan and the staff actions on them
+//! (`account_actions`), invoices, payments, recent notification deliveries and audit trail.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
-use smartbox_domain::{PaymentStatus, PlanId, UserId};
+use smartbox_domain::{
+    InvoiceStatus, PaymentStatus, PlanId, SubscriptionId, SubscriptionStatus, UserId,
+};
 
 use super::{Staff, templates};
 use crate::accounts::tokens::random_token;
@@ -15,6 +18,7 @@ use crate::services::{StaffRole, staff_billing};
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::format::{bytes, date_time, money};
+use crate::web::words;
 
 /// Customers per search page.
 pub const PAGE_SIZE: i64 = 50;
@@ -75,6 +79,30 @@ pub async fn list(
 pub struct Done {
     #[serde(default)]
     refunded: Option<i64>,
+    /// What a staff action on this page did (see [`notice`]).
+    #[serde(default)]
+    done: String,
+}
+
+/// Notification deliveries shown on a customer's page.
+pub const DELIVERIES_SHOWN: i64 = 30;
+
+/// The page's notice after a staff action.
+fn notice(done: &Done) -> Option<String> {
+    if let Some(cents) = done.refunded {
+        return Some(format!("Refunded {}.", money(cents)));
+    }
+    let text = match done.done.as_str() {
+        "cancel_at_period_end" => "The subscription will end at the end of its period.",
+        "ended" => "The subscription has ended; the mailbox no longer operates.",
+        "cancel_withdrawn" => "The cancel was taken back; the subscription renews as usual.",
+        "plan_changed" => "The plan was changed.",
+        "credited" => "The credit was added; the next invoice takes it.",
+        "invoice_resent" => "The invoice email is on its way.",
+        "reset_sent" => "A password-reset link was emailed to the customer.",
+        _ => return None,
+    };
+    Some(text.to_owned())
 }
 
 /// `GET /admin/customers/{id}`.
@@ -105,6 +133,7 @@ pub async fn page(
             }
         })
         .collect();
+    let is_admin = staff.role == StaffRole::Admin;
     let mut subscriptions = Vec::new();
     for s in state.db.subscriptions_of_customer(&user.id).await? {
         let usage = state
@@ -112,6 +141,13 @@ pub async fn page(
             .usage(&s.id, s.current_period_start, s.current_period_end)
             .await?;
         let plan = s.plan_id.parse::<PlanId>().ok().map(PlanId::plan);
+        let pending_credit: i64 = state
+            .db
+            .pending_credits(&SubscriptionId::new(s.id.clone()))
+            .await?
+            .iter()
+            .map(|c| c.amount_cents)
+            .sum();
         subscriptions.push(context! {
             id => s.id, plan => s.plan_id, status => s.status.as_str(),
             period => format!("{} to {}", date_time(s.current_period_start, "UTC"), date_time(s.current_period_end, "UTC")),
@@ -120,6 +156,12 @@ pub async fn page(
             data => bytes(usage.data_bytes),
             data_limit => plan.map_or(String::new(), |p| bytes(i64::try_from(p.data_limit_bytes).unwrap_or(i64::MAX))),
             cancel_at_period_end => s.cancel_at_period_end,
+            live => s.status != SubscriptionStatus::Canceled,
+            status_words => words::subscription(s.status),
+            pending_plan => s.pending_plan_id,
+            pending_credit => (pending_credit > 0).then(|| money(pending_credit)),
+            may_change_money => is_admin,
+            other_plans => PlanId::ALL.iter().filter(|p| p.as_str() != s.plan_id).map(|p| context! { id => p.as_str(), name => words::capital(p.as_str()) }).collect::<Vec<_>>(),
         });
     }
     let invoices: Vec<Value> = state
@@ -128,10 +170,11 @@ pub async fn page(
         .await?
         .iter()
         .map(|i| {
-            context! { id => i.id, number => i.number, status => i.status.as_str(), total => money(i.total_cents), issued => date_time(i.created_at, "UTC") }
+            context! { id => i.id, number => i.number, status => words::invoice(i.status), total => money(i.total_cents), issued => date_time(i.created_at, "UTC"),
+                resendable => i.status != InvoiceStatus::Draft, key => random_token() }
         })
         .collect();
-    let may_refund = staff.role == StaffRole::Admin;
+    let may_refund = is_admin;
     let mut payments: Vec<Value> = Vec::new();
     for p in state
         .db
@@ -156,13 +199,23 @@ pub async fn page(
             context! { when => date_time(e.at, "UTC"), actor => e.actor, entity => format!("{} {}", e.entity_type, e.entity_id), action => e.action, detail => e.detail }
         })
         .collect();
+    let deliveries: Vec<Value> = state
+        .db
+        .recent_deliveries_of_user(&UserId::new(user.id.clone()), DELIVERIES_SHOWN)
+        .await?
+        .iter()
+        .map(|d| {
+            context! { when => date_time(d.created_at, "UTC"), channel => words::channel(&d.channel), outcome => words::delivery(&d.status),
+                reason => d.reason, attempts => d.attempts }
+        })
+        .collect();
     templates::page(
         &staff,
         StatusCode::OK,
         "admin/customer.html",
         context! {
             title => user.email.clone(), nav => "customers",
-            notice => done.refunded.map(|cents| format!("Refunded {}.", money(cents))),
+            notice => notice(&done), deliveries => deliveries,
             customer => context! { id => user.id, email => user.email, name => user.display_name, since => date_time(user.created_at, "UTC") },
             devices => devices, subscriptions => subscriptions, invoices => invoices, payments => payments, audit => audit,
         },

@@ -11,7 +11,7 @@ use smartbox_domain::{DeviceId, LifecycleEvent, LifecycleState};
 use smartbox_store::{DeviceRow, InventoryFilter, InventoryRow};
 
 use super::{Staff, templates};
-use crate::services::staff_devices;
+use crate::services::{staff_devices, staff_service};
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::format::date_time;
@@ -137,14 +137,18 @@ pub async fn list(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Ship,
+    Suspend,
+    Resume,
     Receive,
     Refurbish,
     Decommission,
 }
 
 impl Action {
-    const ALL: [Action; 4] = [
+    const ALL: [Action; 6] = [
         Action::Ship,
+        Action::Suspend,
+        Action::Resume,
         Action::Receive,
         Action::Refurbish,
         Action::Decommission,
@@ -153,6 +157,8 @@ impl Action {
     fn id(self) -> &'static str {
         match self {
             Action::Ship => "ship",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
             Action::Receive => "receive",
             Action::Refurbish => "refurbish",
             Action::Decommission => "decommission",
@@ -167,6 +173,8 @@ impl Action {
     fn applies(self, lifecycle: LifecycleState) -> bool {
         match self {
             Action::Ship => lifecycle == LifecycleState::PreActivation,
+            Action::Suspend => lifecycle.apply(LifecycleEvent::Suspend).is_ok(),
+            Action::Resume => lifecycle.apply(LifecycleEvent::Resume).is_ok(),
             Action::Receive => {
                 lifecycle == LifecycleState::Returned
                     || lifecycle.apply(LifecycleEvent::Return).is_ok()
@@ -181,6 +189,16 @@ impl Action {
             Action::Ship => (
                 "Mark shipped",
                 "The box left the warehouse for its customer or a shop.",
+                false,
+            ),
+            Action::Suspend => (
+                "Suspend service",
+                "The mailbox stops operating (new mail is refused, its heartbeat says suspended) until resumed; its subscription and photos stay.",
+                true,
+            ),
+            Action::Resume => (
+                "Resume service",
+                "The mailbox operates again, unless its subscription is suspended for an unpaid invoice (paying resumes that).",
                 false,
             ),
             Action::Receive => (
@@ -231,9 +249,10 @@ pub async fn page(
         .await?
         .unwrap_or_default();
     let now = state.clock.now_ms();
+    let status = crate::web::status_line::current(&state, &device, None, now, "UTC").await?;
     let mut view = row(&device, owner.as_deref());
     view = context! {
-        status => crate::web::status_line::status_line(&device, Default::default(), now, "UTC").text,
+        status => status.text,
         shipped => when(dates.shipped_at), received => when(dates.return_received_at),
         ..view
     };
@@ -252,8 +271,11 @@ pub async fn page(
             context! { when => date_time(e.at, "UTC"), actor => e.actor, action => e.action, detail => e.detail }
         })
         .collect();
+    let history = super::device_history::history(&state, &device, now).await?;
     let notice = match notice.done.as_str() {
         "ship" => Some("Marked shipped."),
+        "suspend" => Some("Service suspended: the mailbox no longer operates."),
+        "resume" => Some("Service resumed."),
         "receive" => Some("Return received."),
         "decommission" => Some("Decommissioned: its credentials are revoked."),
         _ => None,
@@ -265,6 +287,7 @@ pub async fn page(
         context! {
             title => format!("Mailbox {}", device.serial), nav => "devices", notice => notice,
             device => view, actions => actions, audit => audit,
+            history => history,
         },
     )
 }
@@ -292,6 +315,12 @@ pub async fn act(
     match action {
         Action::Ship => {
             staff_devices::mark_shipped(&state, &actor, &id, &form.reason).await?;
+        }
+        Action::Suspend => {
+            staff_service::suspend(&state, &actor, &id, &form.reason).await?;
+        }
+        Action::Resume => {
+            staff_service::resume(&state, &actor, &id, &form.reason).await?;
         }
         Action::Receive => {
             staff_devices::receive_return(&state, &actor, &id, &form.reason).await?;

@@ -1,13 +1,15 @@
 //! The admin console's pages under `/admin` (DESIGN §6): the overview, the customer search and a
 //! customer's page, the device inventory and a mailbox's page with its lifecycle actions. Only
-//! staff reach them ([`Staff`]); a signed-in customer gets 404. Every action is one call to a staff service (`services::staff_devices`)
+//! staff reach them ([`Staff`]); a signed-in customer gets 404. Every action is one call to a staff service (`services::staff_*`)
 //! with the staff member as actor and their reason; the pages only parse and render. The JSON
 //! twins are in `crate::admin_api`.
 
+pub mod account_actions;
 pub mod analytics;
 pub mod audit;
 mod charts;
 pub mod customers;
+pub mod device_history;
 pub mod devices;
 pub mod jobs;
 pub mod labels;
@@ -32,12 +34,40 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin", get(overview::page))
         .route("/admin/customers", get(customers::list))
         .route("/admin/customers/{customer_id}", get(customers::page))
+        .route(
+            "/admin/customers/{customer_id}/password-reset",
+            post(account_actions::password_reset),
+        )
+        .route(
+            "/admin/subscriptions/{subscription_id}/cancel",
+            post(account_actions::cancel),
+        )
+        .route(
+            "/admin/subscriptions/{subscription_id}/resume",
+            post(account_actions::resume),
+        )
+        .route(
+            "/admin/subscriptions/{subscription_id}/plan",
+            post(account_actions::change_plan),
+        )
+        .route(
+            "/admin/subscriptions/{subscription_id}/credit",
+            post(account_actions::credit),
+        )
+        .route(
+            "/admin/invoices/{invoice_id}/resend",
+            post(account_actions::resend_invoice),
+        )
         .route("/admin/devices", get(devices::list))
         .route(
             "/admin/devices/import",
             get(labels::page).post(labels::import),
         )
         .route("/admin/devices/{device_id}", get(devices::page))
+        .route(
+            "/admin/photos/{event_id}/{index}/thumbnail",
+            get(device_history::thumbnail),
+        )
         .route("/admin/devices/{device_id}/{action}", post(devices::act))
         .route(
             "/admin/payments/{payment_id}/refund",

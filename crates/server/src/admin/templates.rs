@@ -116,7 +116,7 @@ pub fn page(
 
 #[cfg(test)]
 mod tests {
-    use smartbox_domain::{InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus};
+    use smartbox_domain::{LifecycleState, PaymentStatus, SubscriptionStatus};
 
     use super::*;
 
@@ -155,6 +155,11 @@ mod tests {
                     device => device,
                     actions => vec![context! { id => "decommission", label => "Decommission", danger => true, hint => "For good." }],
                     audit => vec![context! { when => "today", actor => "staff:s", action => "shipped", detail => "{}" }],
+                    history => context! {
+                        battery_chart => "0,12 300,14", signal_chart => "0,30 300,20", readings => 2,
+                        events => vec![context! { when => "today", what => "Mail arrived", reading => "Letter", photos => vec!["/admin/photos/e1/0/thumbnail"], waiting => 1 }],
+                        firmware => vec![context! { when => "today", version => "1.0.1", outcome => "Installed", detail => "<b>" }],
+                    },
                 },
             ),
             (
@@ -169,8 +174,14 @@ mod tests {
                 context! {
                     customer => context! { id => "u1", email => "a@b.example", name => "<Ann>", since => "today" },
                     devices => vec![device.clone()],
-                    subscriptions => vec![context! { id => "s1", plan => "basic", status => SubscriptionStatus::Active.as_str(), period => "a to b", notifications => 3, notification_limit => "100", data => "1 MB", data_limit => "1 GB", cancel_at_period_end => true }],
-                    invoices => vec![context! { id => "i1", number => "SB-0000001", status => InvoiceStatus::Open.as_str(), total => "$5.00", issued => "today" }],
+                    subscriptions => vec![context! {
+                        id => "s1", plan => "basic", status => SubscriptionStatus::Active.as_str(), status_words => "Active", period => "a to b",
+                        notifications => 3, notification_limit => "100", data => "1 MB", data_limit => "1 GB", cancel_at_period_end => true,
+                        live => true, pending_plan => "plus", pending_credit => "$2.00", may_change_money => true,
+                        other_plans => vec![context! { id => "plus", name => "Plus" }],
+                    }],
+                    invoices => vec![context! { id => "i1", number => "SB-0000001", status => "Due", total => "$5.00", issued => "today", resendable => true, key => "k" }],
+                    deliveries => vec![context! { when => "today", channel => "Email", outcome => "Failed", reason => "<refused>", attempts => 9 }],
                     payments => vec![context! { id => "p1", amount => "$5.00", status => PaymentStatus::Succeeded.as_str(), provider => "sandbox", when => "today", refunded => "$1.00", refundable => true, left => "$4.00", key => "k" }],
                     audit => vec![context! { when => "today", actor => "staff:s", entity => "device d1", action => "shipped", detail => "{}" }],
                 },

@@ -16,7 +16,13 @@ use utoipa::OpenApi;
         super::retry_job,
         super::audit,
         super::refund_payment,
-        super::metrics::metrics
+        super::metrics::metrics,
+        super::accounts::cancel,
+        super::accounts::resume,
+        super::accounts::change_plan,
+        super::accounts::credit,
+        super::accounts::resend,
+        super::accounts::password_reset
     ),
     components(schemas(
         super::InventoryDevice,
@@ -31,6 +37,11 @@ use utoipa::OpenApi;
         super::RefundRequestBody,
         super::RefundDone,
         super::metrics::Metrics,
+        super::accounts::AdminSubscription,
+        super::accounts::CancelRequest,
+        super::accounts::PlanRequest,
+        super::accounts::CreditRequest,
+        super::accounts::ResendRequest,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
 )]

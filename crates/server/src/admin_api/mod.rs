@@ -1,8 +1,10 @@
 //! The admin JSON API under `/api/admin/v1` (DESIGN §6): the device inventory, one mailbox with
-//! its staff dates and audit trail, and its lifecycle actions. Session-authenticated with a
+//! its staff dates and audit trail, its lifecycle and service actions, and the actions on a
+//! customer's subscriptions, invoices and password (`accounts`). Session-authenticated with a
 //! staff role ([`ApiStaff`]: 401 without a session, 404 for a customer) and the CSRF header on
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
+mod accounts;
 mod docs;
 mod metrics;
 mod tickets;
@@ -21,7 +23,7 @@ use crate::admin::devices::{InventoryQuery, PAGE_SIZE};
 use crate::admin::jobs::JobsQuery;
 use crate::customer_api::Device;
 use crate::error::ApiError;
-use crate::services::{staff_billing, staff_devices, staff_jobs};
+use crate::services::{staff_billing, staff_devices, staff_jobs, staff_service};
 use crate::state::AppState;
 
 pub use docs::AdminApiDoc;
@@ -47,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/audit", get(audit))
         .merge(tickets::router())
         .route("/api/admin/v1/metrics", get(metrics::metrics))
+        .merge(accounts::router())
 }
 
 /// A mailbox in the inventory.
@@ -188,7 +191,7 @@ pub struct ReasonRequest {
 
 #[utoipa::path(post, path = "/api/admin/v1/devices/{device_id}/{action}", tag = "admin",
     params(("device_id" = String, Path, description = "Mailbox id"),
-        ("action" = String, Path, description = "`ship`, `receive` or `decommission`")),
+        ("action" = String, Path, description = "`ship`, `suspend` (service), `resume` (service), `receive` or `decommission`")),
     request_body = ReasonRequest,
     responses((status = 200, description = "Done; the mailbox as it is now", body = AdminDevice),
         (status = 400, description = "No reason", body = crate::device_api::docs::ErrorDoc),
@@ -207,6 +210,12 @@ pub(crate) async fn act(
     match action.as_str() {
         "ship" => {
             staff_devices::mark_shipped(&state, &actor, &id, &body.reason).await?;
+        }
+        "suspend" => {
+            staff_service::suspend(&state, &actor, &id, &body.reason).await?;
+        }
+        "resume" => {
+            staff_service::resume(&state, &actor, &id, &body.reason).await?;
         }
         "receive" => {
             staff_devices::receive_return(&state, &actor, &id, &body.reason).await?;

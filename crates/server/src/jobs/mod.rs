@@ -29,6 +29,7 @@
 pub mod analytics;
 mod billing;
 pub mod event_completed;
+pub mod invoice_email;
 pub mod maintenance;
 mod registry;
 pub mod retention;

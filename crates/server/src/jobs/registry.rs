@@ -6,7 +6,10 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, analytics, billing, event_completed, maintenance, retention, seal_photos};
+use super::{
+    Registry, analytics, billing, event_completed, invoice_email, maintenance, retention,
+    seal_photos,
+};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -38,6 +41,7 @@ pub fn registry() -> Registry {
             crate::services::tickets::TICKET_EMAIL,
             notifications::ticket_mail::run,
         )
+        .handle(invoice_email::INVOICE_EMAIL, invoice_email::run)
         .handle(maintenance::PRUNE_JOBS, maintenance::prune)
         .handle(analytics::ANALYTICS_SNAPSHOT, analytics::run)
         .handle(seal_photos::SEAL_STORED_PHOTOS, seal_photos::run)

@@ -26,7 +26,11 @@
 //! | time zone, quiet hours, digest, channels, spend caps | [`settings::update`] | page `POST /settings`, JSON `PATCH /api/v1/settings` |
 //! | staff: ship, receive a return, decommission, refurbish | [`staff_devices`] | admin pages `POST /admin/devices/{id}/{action}`, CLI `smartbox devices decommission`, `smartbox devices refurbish` |
 //! | staff: retry a failed job | [`staff_jobs::retry`] | admin page `POST /admin/jobs/{id}/retry`, CLI `smartbox jobs retry` |
-//! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund` |
+//! | admin: refund a payment in full or part | [`staff_billing::refund`] | admin page `POST /admin/payments/{id}/refund`, JSON `POST /api/admin/v1/payments/{id}/refund` |
+//! | staff: suspend, resume a mailbox's service | [`staff_service::suspend`], [`staff_service::resume`] | admin page `POST /admin/devices/{id}/suspend`, `.../resume`, JSON `POST /api/admin/v1/devices/{id}/suspend`, `.../resume` |
+//! | staff: cancel a subscription (period end or now), take it back | [`staff_subscriptions::cancel`], [`staff_subscriptions::withdraw_cancel`] | admin page `POST /admin/subscriptions/{id}/cancel`, `.../resume`, JSON `POST /api/admin/v1/subscriptions/{id}/cancel`, `.../resume` |
+//! | admin: change a plan, credit the next invoice | [`staff_subscriptions::change_plan`], [`staff_subscriptions::credit`] | admin page `POST /admin/subscriptions/{id}/plan`, `.../credit`, JSON `POST /api/admin/v1/subscriptions/{id}/plan`, `.../credits` |
+//! | staff: resend an invoice email, send a password-reset link | [`staff_customers::resend_invoice`], [`staff_customers::send_password_reset`] | admin page `POST /admin/invoices/{id}/resend`, `POST /admin/customers/{id}/password-reset`, JSON `POST /api/admin/v1/invoices/{id}/resend`, `POST /api/admin/v1/customers/{id}/password-reset` |
 //! | check-in interval (with name and location) | [`devices::update`] | page `POST /devices/{id}`, JSON `PATCH /api/v1/devices/{id}` |
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns` (and `POST /api/v1/devices/{id}/return`, reason optional), `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
@@ -61,8 +65,11 @@ pub mod push;
 pub mod returns;
 pub mod settings;
 pub mod staff_billing;
+pub mod staff_customers;
 pub mod staff_devices;
 pub mod staff_jobs;
+pub mod staff_service;
+pub mod staff_subscriptions;
 pub mod subscriptions;
 pub mod ticket_context;
 pub mod tickets;

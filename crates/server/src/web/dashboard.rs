@@ -95,6 +95,24 @@ pub fn signal_bars(dbm: i64) -> i64 {
 /// The 30-day battery chart as SVG polyline points on a 300 x 60 canvas; empty (the chart is
 /// hidden) with fewer than two readings, which draw no line.
 pub fn battery_chart(vitals: &[VitalsRow], now: i64) -> String {
+    chart(vitals, now, |v| {
+        v.battery_percentage.clamp(0, 100) as f64 / 100.0
+    })
+}
+
+/// Weakest and strongest signal the chart draws, in dBm (what a modem reports in practice).
+const SIGNAL_RANGE: (i64, i64) = (-120, -50);
+
+/// The 30-day signal chart, as [`battery_chart`], from -120 dBm (bottom) to -50 dBm (top).
+pub fn signal_chart(vitals: &[VitalsRow], now: i64) -> String {
+    let (low, high) = SIGNAL_RANGE;
+    chart(vitals, now, |v| {
+        (v.signal_dbm.clamp(low, high) - low) as f64 / (high - low) as f64
+    })
+}
+
+/// Polyline points of `level` (0 to 1, bottom to top) over the last 30 days.
+fn chart(vitals: &[VitalsRow], now: i64, level: impl Fn(&VitalsRow) -> f64) -> String {
     if vitals.len() < 2 {
         return String::new();
     }
@@ -104,7 +122,7 @@ pub fn battery_chart(vitals: &[VitalsRow], now: i64) -> String {
         .map(|v| {
             let x =
                 (v.recorded_at - start).clamp(0, 30 * DAY_MS) as f64 * 300.0 / (30 * DAY_MS) as f64;
-            let y = 60.0 - v.battery_percentage.clamp(0, 100) as f64 * 0.6;
+            let y = 60.0 - level(v) * 60.0;
             format!("{x:.1},{y:.1}")
         })
         .collect::<Vec<_>>()
@@ -140,6 +158,21 @@ mod tests {
         assert_eq!(
             battery_chart(&[reading(0, 100), reading(now, 50)], now),
             "0.0,0.0 300.0,30.0"
+        );
+    }
+
+    #[test]
+    fn the_signal_chart_spans_minus_120_to_minus_50_dbm() {
+        let now = 30 * DAY_MS;
+        let mut weak = reading(0, 50);
+        weak.signal_dbm = -130;
+        let mut strong = reading(now, 50);
+        strong.signal_dbm = -50;
+        let mut middle = reading(now / 2, 50);
+        middle.signal_dbm = -85;
+        assert_eq!(
+            signal_chart(&[weak, middle, strong], now),
+            "0.0,60.0 150.0,30.0 300.0,0.0"
         );
     }
 }

@@ -73,18 +73,17 @@ pub async fn current(
     tz: &str,
 ) -> Result<StatusLine, StoreError> {
     let returning = state.db.open_return_of_device(&device.id).await?.is_some();
-    let ended = device.lifecycle_state == LifecycleState::ActiveSubscription
-        && state
-            .db
-            .live_subscription_of_device(&device.id)
-            .await?
-            .is_none();
+    let live = state.db.live_subscription_of_device(&device.id).await?;
+    let ended = device.lifecycle_state == LifecycleState::ActiveSubscription && live.is_none();
+    let held_by_staff = device.lifecycle_state == LifecycleState::Suspended
+        && live.is_some_and(|s| s.status.allows_service());
     Ok(status_line(
         device,
         Activity {
             sending: sending(latest, now),
             returning,
             ended,
+            held_by_staff,
         },
         now,
         tz,
@@ -100,6 +99,9 @@ pub struct Activity {
     pub returning: bool,
     /// The mailbox has no live subscription any more (canceled at a period end).
     pub ended: bool,
+    /// Suspended by staff while its subscription is in good standing (not for an unpaid
+    /// invoice, which the customer can fix by paying).
+    pub held_by_staff: bool,
 }
 
 /// The status line of `device` at `now` in zone `tz`.
@@ -118,6 +120,12 @@ pub fn status_line(device: &DeviceRow, activity: Activity, now: i64, tz: &str) -
         };
     }
     match device.lifecycle_state {
+        LifecycleState::Suspended if activity.held_by_staff => {
+            return StatusLine {
+                text: "Suspended by our support team: contact support to resume service".to_owned(),
+                warn: true,
+            };
+        }
         LifecycleState::Suspended => {
             return StatusLine {
                 text: "Suspended: update your payment method to resume service".to_owned(),
@@ -230,6 +238,24 @@ mod tests {
         assert_eq!(
             status_line(&d, ended, SEEN, "UTC").text,
             "Service ended: its subscription was canceled"
+        );
+        let suspended = DeviceRow {
+            lifecycle_state: LifecycleState::Suspended,
+            ..d
+        };
+        let held = Activity {
+            held_by_staff: true,
+            ..Activity::default()
+        };
+        assert!(
+            status_line(&suspended, held, SEEN, "UTC")
+                .text
+                .starts_with("Suspended by our support team")
+        );
+        assert!(
+            status_line(&suspended, Activity::default(), SEEN, "UTC")
+                .text
+                .contains("update your payment method")
         );
     }
 

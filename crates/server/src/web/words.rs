@@ -50,6 +50,27 @@ pub fn invoice_kind(kind: &str) -> &'static str {
     }
 }
 
+/// A notification channel by its stored name (`email`, `push`, `webhook`, ...).
+pub fn channel(name: &str) -> &str {
+    match name {
+        "email" => "Email",
+        "push" => "Push notification",
+        "webhook" => "Webhook",
+        "home_assistant" => "Home Assistant",
+        other => other,
+    }
+}
+
+/// What became of a notification delivery.
+pub fn delivery(status: &str) -> &'static str {
+    match status {
+        "delivered" => "Delivered",
+        "failed" => "Failed",
+        "held" => "Held for quiet hours",
+        _ => "Sending",
+    }
+}
+
 /// A payment attempt's outcome.
 pub fn payment(status: PaymentStatus) -> &'static str {
     match status {

@@ -1,8 +1,9 @@
 //! The admin story in headless Chromium (when `SMARTBOX_TEST_CHROMEDRIVER` names a chromedriver):
 //! staff import three mailboxes in the page and get their labels; a customer claims one; staff
-//! find that customer by serial and refund part of a payment; decommission another mailbox, whose
-//! next heartbeat is then 401; and refurbish a returned one, whose old secret is refused and
-//! new secret works. Screenshots at 375 and 1280 px go to `target/screenshots/admin-*`.
+//! find that customer by serial, refund part of a payment and credit the next invoice; suspend a
+//! mailbox's service (its heartbeat says so), see its charts, and resume it; decommission
+//! another mailbox, whose next heartbeat is then 401; and refurbish a returned one, whose old
+//! secret is refused and new secret works. Screenshots at 375 and 1280 px go to `target/screenshots/admin-*`.
 
 use base64::Engine;
 use fantoccini::Locator;
@@ -180,7 +181,12 @@ async fn the_admin_story_in_chromium() {
     screenshots(&client, "admin-04-search").await;
     click(&client, "a[href^='/admin/customers/']").await;
     arrive(&client, "/admin/customers/").await;
-    fill(&client, "input[name=amount]", "2.50").await;
+    fill(
+        &client,
+        "form[action$='/refund'] input[name=amount]",
+        "2.50",
+    )
+    .await;
     fill(
         &client,
         "form[action$='/refund'] input[name=reason]",
@@ -192,6 +198,64 @@ async fn the_admin_story_in_chromium() {
     arrive(&client, "/admin/customers/").await;
     assert!(text(&client).await.contains("Refunded $2.50."));
     screenshots(&client, "admin-06-refunded").await;
+
+    // The admin credits the next invoice of a subscription ($3.00 off its renewal).
+    click(&client, "details:has(form[action$='/credit']) summary").await;
+    fill(
+        &client,
+        "form[action$='/credit'] input[name=amount]",
+        "3.00",
+    )
+    .await;
+    fill(
+        &client,
+        "form[action$='/credit'] input[name=reason]",
+        "mailbox offline two days",
+    )
+    .await;
+    click(&client, "form[action$='/credit'] button").await;
+    arrive(&client, "/admin/customers/").await;
+    let page = text(&client).await;
+    assert!(page.contains("The credit was added"), "{page}");
+    assert!(page.contains("$3.00 credit for the next invoice"), "{page}");
+    screenshots(&client, "admin-06b-credited").await;
+
+    // Support suspends the first mailbox's service (its heartbeat says so) and resumes it.
+    let first = device(&records[0], &id("SB-ADM-1").await);
+    for _ in 0..3 {
+        assert_eq!(heartbeat(&app, &first).await, 200);
+        app.clock.advance_s(6 * 3600);
+    }
+    client
+        .goto(&format!("{base}/admin/devices/{}", first.device_id))
+        .await
+        .expect("device page");
+    wait_for(&client, "svg.chart").await;
+    fill(&client, "#reason-suspend", "chargeback opened").await;
+    click(&client, "form[action$='/suspend'] button").await;
+    arrive(
+        &client,
+        &format!("/admin/devices/{}?done=suspend", first.device_id),
+    )
+    .await;
+    assert!(text(&client).await.contains("Service suspended"));
+    let service = app
+        .heartbeat(&first, &vitals_body("1.0.0"))
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .expect("a heartbeat answer")["service"]
+        .clone();
+    assert_eq!(service, "suspended");
+    screenshots(&client, "admin-06c-suspended").await;
+    fill(&client, "#reason-resume", "chargeback withdrawn").await;
+    click(&client, "form[action$='/resume'] button").await;
+    arrive(
+        &client,
+        &format!("/admin/devices/{}?done=resume", first.device_id),
+    )
+    .await;
+    assert!(text(&client).await.contains("Service resumed"));
 
     // Decommission the second mailbox: its next heartbeat is refused.
     let second = device(&records[1], &id("SB-ADM-2").await);

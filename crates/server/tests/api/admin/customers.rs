@@ -68,7 +68,7 @@ async fn staff_find_a_customer_by_email_serial_or_invoice_number_and_see_their_a
             .await;
 
         assert_eq!(account.status, StatusCode::OK);
-        for expected in ["SB-FIND-01", &number, "$5.00", "trialing", "0 of 100"] {
+        for expected in ["SB-FIND-01", &number, "$5.00", "Free trial", "0 of 100"] {
             assert!(
                 account.body.contains(expected),
                 "{expected}: {}",

@@ -2,6 +2,7 @@
 //! life from the warehouse (ship, decommission, receive a return, refurbish) — on SQLite, and
 //! on PostgreSQL when `SMARTBOX_TEST_POSTGRES_URL` is set.
 
+mod account_actions;
 mod browser;
 mod customers;
 mod inventory;

@@ -28,7 +28,14 @@ fn reads(device_id: &str) -> Vec<(&'static str, String)> {
 }
 
 /// Every staff action on a mailbox, as (page form action, API path suffix).
-const ACTIONS: [&str; 4] = ["ship", "receive", "refurbish", "decommission"];
+const ACTIONS: [&str; 6] = [
+    "ship",
+    "suspend",
+    "resume",
+    "receive",
+    "refurbish",
+    "decommission",
+];
 
 async fn read(browser: &mut Browser, kind: &str, path: &str) -> StatusCode {
     match kind {
@@ -239,7 +246,150 @@ async fn the_admin_api_is_in_the_openapi_document() {
         "/api/admin/v1/jobs",
         "/api/admin/v1/jobs/{job_id}/retry",
         "/api/admin/v1/audit",
+        "/api/admin/v1/subscriptions/{subscription_id}/cancel",
+        "/api/admin/v1/subscriptions/{subscription_id}/resume",
+        "/api/admin/v1/subscriptions/{subscription_id}/plan",
+        "/api/admin/v1/subscriptions/{subscription_id}/credits",
+        "/api/admin/v1/invoices/{invoice_id}/resend",
+        "/api/admin/v1/customers/{customer_id}/password-reset",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+/// The account actions, as (page form path, API path, JSON body, whether only an admin may).
+fn account_actions(
+    h: &crate::portal::helpers::Household,
+) -> Vec<(String, String, serde_json::Value, bool)> {
+    let sub = &h.subscription_id;
+    vec![
+        (
+            format!("/admin/subscriptions/{sub}/cancel"),
+            format!("/api/admin/v1/subscriptions/{sub}/cancel"),
+            json!({"when": "period_end", "reason": "let me in"}),
+            false,
+        ),
+        (
+            format!("/admin/subscriptions/{sub}/resume"),
+            format!("/api/admin/v1/subscriptions/{sub}/resume"),
+            json!({"reason": "let me in"}),
+            false,
+        ),
+        (
+            format!("/admin/subscriptions/{sub}/plan"),
+            format!("/api/admin/v1/subscriptions/{sub}/plan"),
+            json!({"plan": "premium", "reason": "let me in"}),
+            true,
+        ),
+        (
+            format!("/admin/subscriptions/{sub}/credit"),
+            format!("/api/admin/v1/subscriptions/{sub}/credits"),
+            json!({"amount_cents": 100, "reason": "let me in"}),
+            true,
+        ),
+        (
+            format!("/admin/invoices/{}/resend", h.invoice_id),
+            format!("/api/admin/v1/invoices/{}/resend", h.invoice_id),
+            json!({"reason": "let me in", "idempotency_key": "role-matrix-1"}),
+            false,
+        ),
+        (
+            format!("/admin/customers/{}/password-reset", h.user_id),
+            format!("/api/admin/v1/customers/{}/password-reset", h.user_id),
+            json!({"reason": "let me in"}),
+            false,
+        ),
+    ]
+}
+
+/// The role matrix of the account actions: the customer who owns the account gets 404 on every
+/// one (page and API) and nothing is recorded; support gets 403 on the money actions (plan,
+/// credit) and nothing is recorded; support may take the others, and admin every one.
+#[tokio::test]
+async fn account_actions_are_404_for_customers_403_for_support_on_money_and_open_to_admin() {
+    for app in spawn_apps().await {
+        let mut h = app
+            .household(&format!("mat-{}@example.com", app.backend), "SB-ROLE-ACC")
+            .await;
+        let mut support = staff(
+            &app,
+            &format!("sup-{}@smartbox.example", app.backend),
+            "support",
+        )
+        .await;
+        let mut admin = staff(
+            &app,
+            &format!("adm-{}@smartbox.example", app.backend),
+            "admin",
+        )
+        .await;
+        let recorded = |app: &PortalApp| {
+            let db = app.state.db.clone();
+            let (sub, user, invoice) = (
+                h.subscription_id.clone(),
+                h.user_id.clone(),
+                h.invoice_id.clone(),
+            );
+            async move {
+                let mut n = 0;
+                for (kind, id) in [("subscription", sub), ("user", user), ("invoice", invoice)] {
+                    n += db
+                        .audit_for(kind, &id)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .filter(|e| e.actor.starts_with("staff:"))
+                        .count();
+                }
+                n
+            }
+        };
+        let csrf = h.browser.get("/settings").await.csrf();
+        for (page, api, body, _) in account_actions(&h) {
+            let answer = h.browser.api("POST", &api, Some(body.clone())).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "customer API {api}");
+            let answer = h
+                .browser
+                .post_form(&page, &[("csrf", &csrf), ("reason", "let me in")])
+                .await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "customer page {page}");
+        }
+        assert_eq!(recorded(&app).await, 0, "a customer changed nothing");
+        for (_, api, body, admin_only) in account_actions(&h) {
+            let answer = support.api("POST", &api, Some(body)).await;
+            if admin_only {
+                assert_eq!(
+                    answer.status,
+                    StatusCode::FORBIDDEN,
+                    "support {api}: {}",
+                    answer.body
+                );
+            } else {
+                assert!(
+                    answer.status.is_success(),
+                    "support {api}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+            }
+        }
+        assert_eq!(
+            recorded(&app).await,
+            4,
+            "support's four actions on {}",
+            app.backend
+        );
+        for (_, api, body, admin_only) in account_actions(&h) {
+            if admin_only {
+                let answer = admin.api("POST", &api, Some(body)).await;
+                assert!(
+                    answer.status.is_success(),
+                    "admin {api}: {} {}",
+                    answer.status,
+                    answer.body
+                );
+            }
+        }
+        assert_eq!(recorded(&app).await, 6, "and admin's two");
     }
 }

@@ -24,6 +24,6 @@ mod plain_words;
 mod pwa;
 mod retention;
 mod second_pass;
-mod stripe;
+pub mod stripe;
 mod thumbnails;
 mod time_zones;

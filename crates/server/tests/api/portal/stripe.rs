@@ -24,7 +24,7 @@ fn data_attribute(body: &str, name: &str) -> String {
 }
 
 /// What Stripe.js does with the card field: confirms the SetupIntent with a test card.
-async fn confirm_in_browser(intent_id: &str, number: &str) -> Value {
+pub async fn confirm_in_browser(intent_id: &str, number: &str) -> Value {
     let base = std::env::var("SMARTBOX_TEST_STRIPE_URL").expect("localstripe");
     let response = reqwest::Client::new()
         .post(format!(
@@ -61,7 +61,7 @@ async fn stripe_customer(id: &str) -> Value {
 }
 
 /// Opens the payment-method page; the SetupIntent's id and the page.
-async fn open_card_page(
+pub async fn open_card_page(
     browser: &mut crate::portal::helpers::Browser,
 ) -> (String, crate::portal::helpers::Answer) {
     let page = browser.get("/billing/payment-method").await;
