@@ -63,7 +63,11 @@ pub async fn page(
         .await?
         .is_some_and(|c| c.default_payment_method_id.is_some());
     let mut subscriptions = Vec::new();
-    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
+    for sub in state
+        .db
+        .subscriptions_of_customer(&UserId::new(user.user.id.as_str()))
+        .await?
+    {
         let Ok(plan_id) = sub.plan_id.parse::<PlanId>() else {
             continue;
         };

@@ -5,7 +5,7 @@
 //! cellular attach is not overdue). The power state a mailbox reports is what it was doing
 //! while it talked to us (always "uploading" during a check-in), so it is never shown as now.
 
-use smartbox_domain::{LifecycleState, PowerState};
+use smartbox_domain::{DeviceId, LifecycleState, PowerState};
 use smartbox_store::{DeviceRow, MailEventRow, StoreError};
 
 use super::format::{self, date_time};
@@ -72,11 +72,15 @@ pub async fn current(
     now: i64,
     tz: &str,
 ) -> Result<StatusLine, StoreError> {
-    let returning = state.db.open_return_of_device(&device.id).await?.is_some();
+    let returning = state
+        .db
+        .open_return_of_device(&DeviceId::new(device.id.as_str()))
+        .await?
+        .is_some();
     let ended = device.lifecycle_state == LifecycleState::ActiveSubscription
         && state
             .db
-            .live_subscription_of_device(&device.id)
+            .live_subscription_of_device(&DeviceId::new(device.id.as_str()))
             .await?
             .is_none();
     Ok(status_line(
