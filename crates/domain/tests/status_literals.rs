@@ -185,7 +185,6 @@ const UNTYPED_IDS: &[(&str, usize)] = &[
     ("crates/store/src/audit.rs", 1),
     ("crates/store/src/billing.rs", 1),
     ("crates/store/src/device_traffic.rs", 2),
-    ("crates/store/src/device_wifi.rs", 2),
     ("crates/store/src/devices.rs", 4),
     ("crates/store/src/events.rs", 4),
     ("crates/store/src/firmware.rs", 1),
@@ -194,12 +193,9 @@ const UNTYPED_IDS: &[(&str, usize)] = &[
     ("crates/store/src/notifications.rs", 8),
     ("crates/store/src/portal.rs", 9),
     ("crates/store/src/retention.rs", 2),
-    ("crates/store/src/returns.rs", 1),
     ("crates/store/src/sessions.rs", 3),
-    ("crates/store/src/subscriptions.rs", 3),
     ("crates/store/src/usage.rs", 3),
     ("crates/store/src/users.rs", 1),
-    ("crates/store/src/vitals.rs", 1),
 ];
 
 /// The lines of `source` (outside comments and test modules) with a `*_id: &str` parameter. The

@@ -84,7 +84,7 @@ pub async fn export<W: Write + Seek>(
     )?;
 
     let subscriptions: Vec<Value> = db
-        .subscriptions_of_customer(customer_id)
+        .subscriptions_of_customer(&UserId::new(customer_id))
         .await?
         .iter()
         .map(|s| {

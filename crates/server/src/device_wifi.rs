@@ -5,6 +5,7 @@
 //! them. The passphrase is never logged and never leaves the server but sealed.
 
 use rand::RngCore;
+use smartbox_domain::DeviceId;
 use smartbox_protocol::wifi::{self, SealedWifi, WifiCredentials};
 use smartbox_protocol::{WifiReport, WifiStatus};
 use smartbox_store::DeviceWifiRow;
@@ -84,7 +85,7 @@ pub async fn on_heartbeat(
         state
             .db
             .record_wifi_report(
-                device_id,
+                &DeviceId::new(device_id),
                 i64::try_from(report.credentials).unwrap_or(0),
                 report.status.as_str(),
                 state.clock.now_ms(),

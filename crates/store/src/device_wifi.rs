@@ -2,6 +2,8 @@
 //! the passphrase), versioned so the device API sends them until the device holds them, and the
 //! device's last report about them.
 
+use smartbox_domain::DeviceId;
+
 use crate::{Db, Result, on_pool};
 
 /// Saves new credentials (`$1` device, `$2` SSID, `$3` sealed, `$4` version), written by
@@ -31,12 +33,12 @@ pub struct DeviceWifiRow {
 
 impl Db {
     /// The credentials saved for `device_id`, if any.
-    pub async fn device_wifi(&self, device_id: &str) -> Result<Option<DeviceWifiRow>> {
+    pub async fn device_wifi(&self, device_id: &DeviceId) -> Result<Option<DeviceWifiRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT device_id, ssid, sealed, version, reported_version, reported_status, \
              reported_at, updated_at FROM device_wifi WHERE device_id = $1",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .fetch_optional(pool)
         .await)?)
     }
@@ -44,7 +46,7 @@ impl Db {
     /// Records what the device reported: the version it holds and how its last try went.
     pub async fn record_wifi_report(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
         version: i64,
         status: &str,
         at: i64,
@@ -53,7 +55,7 @@ impl Db {
             "UPDATE device_wifi SET reported_version = $2, reported_status = $3, reported_at = $4 \
              WHERE device_id = $1",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .bind(version)
         .bind(status)
         .bind(at)

@@ -1,6 +1,6 @@
 //! Subscriptions: one per device, the plan, the state and the billing anchor.
 
-use smartbox_domain::SubscriptionStatus;
+use smartbox_domain::{DeviceId, SubscriptionId, SubscriptionStatus, UserId};
 
 use crate::{Db, Result, on_pool};
 
@@ -75,46 +75,46 @@ impl Db {
     /// The device's live (not canceled) subscription.
     pub async fn live_subscription_of_device(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Option<SubscriptionRow>> {
         let sql = format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE device_id = $1 AND status <> 'canceled'"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(device_id).fetch_optional(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(device_id.as_str()).fetch_optional(pool).await)?,
         )
     }
 
     /// The subscription with this id.
-    pub async fn subscription_by_id(&self, id: &str) -> Result<Option<SubscriptionRow>> {
+    pub async fn subscription_by_id(&self, id: &SubscriptionId) -> Result<Option<SubscriptionRow>> {
         let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id.as_str()).fetch_optional(pool).await)?,
         )
     }
 
     /// A customer's subscriptions, newest first.
     pub async fn subscriptions_of_customer(
         &self,
-        customer_id: &str,
+        customer_id: &UserId,
     ) -> Result<Vec<SubscriptionRow>> {
         let sql = format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE customer_id = $1 ORDER BY created_at DESC, id"
         );
         Ok(
-            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id).fetch_all(pool).await)?,
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(customer_id.as_str()).fetch_all(pool).await)?,
         )
     }
 
     /// Sets the customer's spend cap for overage (`None` = the plan price).
     pub async fn set_spend_cap(
         &self,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         cap_cents: Option<i64>,
         now: i64,
     ) -> Result<()> {
         on_pool!(self, pool => sqlx::query(SET_SPEND_CAP_SQL)
-        .bind(subscription_id)
+        .bind(subscription_id.as_str())
         .bind(cap_cents)
         .bind(now)
         .execute(pool)
@@ -126,7 +126,7 @@ impl Db {
     /// Moves a subscription from status `from` to `to`; false when it was not in `from`.
     pub async fn set_subscription_status(
         &self,
-        id: &str,
+        id: &SubscriptionId,
         from: SubscriptionStatus,
         to: SubscriptionStatus,
         now: i64,
@@ -134,7 +134,7 @@ impl Db {
         let done = on_pool!(self, pool => sqlx::query(
             "UPDATE subscriptions SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(now)

@@ -1,5 +1,7 @@
 //! Device vitals: a time series per device for charts, whose newest row is the device's latest.
 
+use smartbox_domain::DeviceId;
+
 use crate::{Db, Result, on_pool};
 
 /// One heartbeat's vitals.
@@ -30,14 +32,14 @@ impl Db {
     }
 
     /// A device's vitals recorded at or after `since`, oldest first.
-    pub async fn vitals_since(&self, device_id: &str, since: i64) -> Result<Vec<VitalsRow>> {
+    pub async fn vitals_since(&self, device_id: &DeviceId, since: i64) -> Result<Vec<VitalsRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT device_id, recorded_at, battery_percentage, power_state, signal_dbm, network, \
              firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len, sd_oldest_age_s, \
              sd_failed_deliveries FROM device_vitals \
              WHERE device_id = $1 AND recorded_at >= $2 ORDER BY recorded_at",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .bind(since)
         .fetch_all(pool)
         .await)?)

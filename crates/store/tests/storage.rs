@@ -1,7 +1,7 @@
 //! The storage suite: every test runs on SQLite, and on PostgreSQL too when
 //! `SMARTBOX_TEST_POSTGRES_URL` is set, each on a database of its own.
 
-use smartbox_domain::SubscriptionStatus;
+use smartbox_domain::{DeviceId, SubscriptionId, SubscriptionStatus};
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
@@ -156,13 +156,22 @@ async fn a_device_is_claimed_once() {
 async fn wifi_credentials_are_replaced_by_a_new_save_and_keep_the_device_report() {
     for t in each_backend().await {
         let (_, device_id) = customer_with_device(&t.db, "SB-0400").await;
-        assert_eq!(t.db.device_wifi(&device_id).await.unwrap(), None);
+        assert_eq!(
+            t.db.device_wifi(&DeviceId::new(device_id.as_str()))
+                .await
+                .unwrap(),
+            None
+        );
         save_wifi(&t.db, &device_id, "home", vec![1, 2], 5_000).await;
-        t.db.record_wifi_report(&device_id, 5_000, "joined", 6_000)
+        t.db.record_wifi_report(&DeviceId::new(device_id.as_str()), 5_000, "joined", 6_000)
             .await
             .unwrap();
         save_wifi(&t.db, &device_id, "cabin", vec![3, 4], 7_000).await;
-        let row = t.db.device_wifi(&device_id).await.unwrap().unwrap();
+        let row =
+            t.db.device_wifi(&DeviceId::new(device_id.as_str()))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(
             (row.ssid.as_str(), row.sealed.as_slice(), row.version),
             ("cabin", &[3_u8, 4][..], 7_000)
@@ -199,7 +208,10 @@ async fn a_heartbeat_extends_the_series_whose_newest_row_is_the_device_latest() 
         let stored = t.db.device_by_id(&device_id).await.unwrap().unwrap();
         assert_eq!(stored.battery_percentage, Some(89));
         assert_eq!(stored.last_seen_at, Some(6_000));
-        let series = t.db.vitals_since(&device_id, 5_500).await.unwrap();
+        let series =
+            t.db.vitals_since(&DeviceId::new(device_id.as_str()), 5_500)
+                .await
+                .unwrap();
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].battery_percentage, 89);
     }
@@ -229,7 +241,7 @@ async fn a_device_has_at_most_one_live_subscription() {
         );
         assert!(
             t.db.set_subscription_status(
-                "sub-1",
+                &SubscriptionId::new("sub-1"),
                 SubscriptionStatus::Trialing,
                 SubscriptionStatus::Canceled,
                 3,
@@ -237,7 +249,10 @@ async fn a_device_has_at_most_one_live_subscription() {
             .await
             .unwrap()
         );
-        let live = t.db.live_subscription_of_device(&device_id).await.unwrap();
+        let live =
+            t.db.live_subscription_of_device(&DeviceId::new(device_id.as_str()))
+                .await
+                .unwrap();
         assert!(live.is_none(), "a canceled subscription is not live");
     }
 }
@@ -610,7 +625,9 @@ async fn the_device_api_reads_a_device_with_its_live_subscription_in_one_query()
 
         let (user_id, device_id) = customer_with_device(&t.db, "SB-0102").await;
         subscribe(&t.db, &user_id, &device_id, "sub-a").await;
-        t.db.set_spend_cap("sub-a", Some(0), 3_000).await.unwrap();
+        t.db.set_spend_cap(&SubscriptionId::new("sub-a"), Some(0), 3_000)
+            .await
+            .unwrap();
         let access =
             t.db.device_access_by_serial("SB-0102")
                 .await
@@ -624,7 +641,7 @@ async fn the_device_api_reads_a_device_with_its_live_subscription_in_one_query()
         assert_eq!(access.spend_cap_cents, Some(0));
 
         t.db.set_subscription_status(
-            "sub-a",
+            &SubscriptionId::new("sub-a"),
             SubscriptionStatus::Trialing,
             SubscriptionStatus::Canceled,
             4_000,
@@ -664,7 +681,13 @@ async fn a_batch_of_heartbeats_keeps_every_sample_and_the_newest_vitals_per_devi
         ];
         t.db.write_device_traffic(&batch, &usage).await.unwrap();
 
-        assert_eq!(t.db.vitals_since(&device_a, 0).await.unwrap().len(), 2);
+        assert_eq!(
+            t.db.vitals_since(&DeviceId::new(device_a.as_str()), 0)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         let a = t.db.device_by_id(&device_a).await.unwrap().unwrap();
         assert_eq!(
             (a.battery_percentage, a.last_seen_at),
@@ -711,7 +734,10 @@ async fn two_reports_of_one_instant_keep_the_later_and_list_the_device_once() {
             .await
             .unwrap();
 
-        let series = t.db.vitals_since(&device_id, 0).await.unwrap();
+        let series =
+            t.db.vitals_since(&DeviceId::new(device_id.as_str()), 0)
+                .await
+                .unwrap();
         assert_eq!(series.len(), 1, "one sample per instant");
         assert_eq!(series[0].battery_percentage, 52, "the later report stands");
         let owned = t.db.devices_of_owner(&user_id).await.unwrap();
@@ -745,7 +771,10 @@ async fn a_refused_batch_of_heartbeats_stores_nothing_and_the_connection_writes_
             .write(&stored)
             .await
             .expect("the same connection writes the next batch");
-        let series = t.db.vitals_since(&device_id, 0).await.unwrap();
+        let series =
+            t.db.vitals_since(&DeviceId::new(device_id.as_str()), 0)
+                .await
+                .unwrap();
         let batteries: Vec<_> = series.iter().map(|v| v.battery_percentage).collect();
         assert_eq!(batteries, [42], "nothing of the refused batch was kept");
     }
@@ -759,7 +788,13 @@ async fn a_batch_larger_than_one_statement_is_written_whole() {
             .map(|i| vitals(&device_id, 10_000 + i, i % 101))
             .collect();
         t.db.write_device_traffic(&batch, &[]).await.unwrap();
-        assert_eq!(t.db.vitals_since(&device_id, 0).await.unwrap().len(), 1_201);
+        assert_eq!(
+            t.db.vitals_since(&DeviceId::new(device_id.as_str()), 0)
+                .await
+                .unwrap()
+                .len(),
+            1_201
+        );
         let stored = t.db.device_by_id(&device_id).await.unwrap().unwrap();
         assert_eq!(stored.last_seen_at, Some(11_200));
     }
@@ -862,7 +897,13 @@ async fn upgrading_keeps_what_each_device_last_reported() {
             (Some(42), Some(8_000)),
             "two samples of one instant: the later stands"
         );
-        assert_eq!(t.db.vitals_since("dev-sampled", 0).await.unwrap().len(), 1);
+        assert_eq!(
+            t.db.vitals_since(&DeviceId::new("dev-sampled"), 0)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         let quiet = t.db.device_by_id("dev-quiet").await.unwrap().unwrap();
         assert_eq!(
             (quiet.power_state.as_str(), quiet.last_seen_at),

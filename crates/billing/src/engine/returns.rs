@@ -9,7 +9,8 @@
 
 use serde_json::json;
 use smartbox_domain::{
-    LifecycleEffect, LifecycleEvent, LifecycleState, SubscriptionEffect, SubscriptionEvent,
+    DeviceId, LifecycleEffect, LifecycleEvent, LifecycleState, SubscriptionEffect,
+    SubscriptionEvent,
 };
 use smartbox_store::changes::{Applied, Change, Changes};
 use time::OffsetDateTime;
@@ -77,7 +78,11 @@ impl BillingEngine {
                 .await?
                 .ok_or(BillingError::NotFound("mailbox"))?;
             let from = device.lifecycle_state;
-            let subscription = match self.db.live_subscription_of_device(device_id).await? {
+            let subscription = match self
+                .db
+                .live_subscription_of_device(&DeviceId::new(device_id))
+                .await?
+            {
                 Some(row) => Some(self.snapshot(&row.id).await?),
                 None => None,
             };

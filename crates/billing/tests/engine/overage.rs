@@ -1,7 +1,7 @@
 //! Overage in arrears: usage exactly at the plan's limits costs nothing, one over each limit
 //! costs one unit each, and overage is never invoiced beyond the spend cap.
 
-use smartbox_domain::PlanId;
+use smartbox_domain::{PlanId, SubscriptionId};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -21,7 +21,7 @@ async fn renewal_after(
 ) -> (Vec<(String, i64)>, i64) {
     let c: Customer = claim(&w.db, name, PlanId::Basic, CLAIMED).await;
     w.add_card(&c, CARD_OK).await;
-    w.db.set_spend_cap(&c.subscription_id, cap, 0)
+    w.db.set_spend_cap(&SubscriptionId::new(c.subscription_id.as_str()), cap, 0)
         .await
         .expect("cap");
     let first_period = CLAIMED + Duration::days(7);

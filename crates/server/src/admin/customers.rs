@@ -135,7 +135,11 @@ pub async fn page(
         .collect();
     let is_admin = staff.role == StaffRole::Admin;
     let mut subscriptions = Vec::new();
-    for s in state.db.subscriptions_of_customer(&user.id).await? {
+    for s in state
+        .db
+        .subscriptions_of_customer(&UserId::new(user.id.as_str()))
+        .await?
+    {
         let usage = state
             .db
             .usage(&s.id, s.current_period_start, s.current_period_end)

@@ -23,7 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use smartbox_domain::{DeviceId, InvoiceId, UserId};
+use smartbox_domain::{DeviceId, InvoiceId, SubscriptionId, UserId};
 use smartbox_store::{DeviceRow, GalleryFilter, SubscriptionRow};
 
 use crate::accounts::ApiUser;
@@ -222,7 +222,7 @@ pub(crate) async fn owned_subscription(
 ) -> Result<SubscriptionRow, ApiError> {
     state
         .db
-        .subscription_by_id(subscription_id)
+        .subscription_by_id(&SubscriptionId::new(subscription_id))
         .await?
         .filter(|s| s.customer_id == owner)
         .ok_or_else(|| ApiError::NotFound(format!("no subscription {subscription_id}")))
@@ -547,7 +547,10 @@ pub(crate) async fn subscriptions(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<Subscription>>, ApiError> {
-    let rows = state.db.subscriptions_of_customer(&user.user.id).await?;
+    let rows = state
+        .db
+        .subscriptions_of_customer(&UserId::new(user.user.id.as_str()))
+        .await?;
     Ok(Json(rows.into_iter().map(Subscription::from).collect()))
 }
 

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use smartbox_domain::period::period_containing;
 use smartbox_domain::usage::{decide_event, notifications_within_cap};
 use smartbox_domain::{
-    BillingPeriod, Cents, LifecycleState, PlanId, SpendCap, SubscriptionStatus, UsageCounters,
-    UsageDecision, can_operate,
+    BillingPeriod, Cents, DeviceId, LifecycleState, PlanId, SpendCap, SubscriptionStatus,
+    UsageCounters, UsageDecision, can_operate,
 };
 use smartbox_protocol::ServiceState;
 use smartbox_store::{DeviceAccessRow, UsageDelta};
@@ -149,7 +149,7 @@ pub async fn load(state: &AppState, serial: &str) -> Result<DeviceContext, LoadE
     };
     let wifi = state
         .db
-        .device_wifi(&row.device_id)
+        .device_wifi(&DeviceId::new(row.device_id.as_str()))
         .await
         .map_err(anyhow::Error::from)?
         .and_then(|saved| device_wifi::open(state, saved));

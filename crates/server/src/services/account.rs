@@ -6,7 +6,8 @@
 //! account's, not the address's.
 
 use smartbox_billing::engine::ReturnCause;
-use smartbox_domain::{Email, UserId};
+use smartbox_domain::{DeviceId, Email, UserId};
+use smartbox_store::SessionRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes};
 use smartbox_store::{EmailChanged, NewEmailChange, SessionRow, StoreError};
 
@@ -316,7 +317,11 @@ pub async fn delete_account(
         .into_iter()
         .map(|d| d.id)
         .collect();
-    for s in state.db.subscriptions_of_customer(&user.id).await? {
+    for s in state
+        .db
+        .subscriptions_of_customer(&UserId::new(user.id.as_str()))
+        .await?
+    {
         if !device_ids.contains(&s.device_id) {
             device_ids.push(s.device_id);
         }
@@ -341,7 +346,10 @@ pub async fn delete_account(
     }
     state.devices_changed();
     for device_id in &device_ids {
-        if let Some(live) = state.db.live_subscription_of_device(device_id).await?
+        if let Some(live) = state
+            .db
+            .live_subscription_of_device(&DeviceId::new(device_id))
+            .await?
             && live.customer_id == user.id
         {
             return Err(ServiceError::Conflict(format!(

@@ -59,7 +59,10 @@ pub async fn open_return(
     id: &DeviceId,
 ) -> Result<Option<ReturnRow>, ServiceError> {
     let device = get(state, actor, id).await?;
-    Ok(state.db.open_return_of_device(&device.id).await?)
+    Ok(state
+        .db
+        .open_return_of_device(&DeviceId::new(device.id.as_str()))
+        .await?)
 }
 
 /// Starts a return of mailbox `id` for `reason` and emails the instructions.
@@ -82,7 +85,12 @@ pub async fn start(
             "This mailbox cannot be returned in its current state.".to_owned(),
         ));
     }
-    if state.db.open_return_of_device(&device.id).await?.is_some() {
+    if state
+        .db
+        .open_return_of_device(&DeviceId::new(device.id.as_str()))
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(
             "A return of this mailbox is already started.".to_owned(),
         ));

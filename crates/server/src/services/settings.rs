@@ -145,7 +145,10 @@ pub async fn get(
         });
     }
     let mut spend_caps = Vec::new();
-    for sub in db.subscriptions_of_customer(customer.as_str()).await? {
+    for sub in db
+        .subscriptions_of_customer(&UserId::new(customer.as_str()))
+        .await?
+    {
         if sub.status == SubscriptionStatus::Canceled {
             continue;
         }
@@ -318,7 +321,11 @@ async fn check_cap(
         .find(|s| s.subscription_id == cap.subscription_id)
     else {
         // Not live: the customer's canceled subscription is a conflict, anything else unknown.
-        return match state.db.subscription_by_id(id).await? {
+        return match state
+            .db
+            .subscription_by_id(&SubscriptionId::new(id))
+            .await?
+        {
             Some(sub)
                 if sub.customer_id == customer.as_str()
                     && sub.status == SubscriptionStatus::Canceled =>

@@ -160,7 +160,12 @@ async fn mark(
     });
     // The customer's open return (its RMA) closes with the receipt, in the same change set.
     let open_return = match mark {
-        DeviceMark::ReturnReceived => state.db.open_return_of_device(&device.id).await?,
+        DeviceMark::ReturnReceived => {
+            state
+                .db
+                .open_return_of_device(&DeviceId::new(device.id.as_str()))
+                .await?
+        }
         DeviceMark::Shipped => None,
     };
     if let Some(open) = &open_return {

@@ -19,7 +19,7 @@ pub async fn get(
 ) -> Result<SubscriptionRow, ServiceError> {
     state
         .db
-        .subscription_by_id(id.as_str())
+        .subscription_by_id(&SubscriptionId::new(id.as_str()))
         .await?
         .filter(|s| actor.may_act_for(Some(&s.customer_id)))
         .ok_or_else(|| ServiceError::not_found("subscription", id.as_str()))

@@ -28,7 +28,7 @@ pub async fn status(
     let device = get(state, actor, id).await?;
     Ok(state
         .db
-        .device_wifi(&device.id)
+        .device_wifi(&DeviceId::new(device.id.as_str()))
         .await?
         .map(|row| WifiStatus {
             note: device_wifi::describe(&row),
@@ -58,7 +58,10 @@ pub async fn save(
             message: format!("{what} is {}.", invalid.reason),
         }
     })?;
-    let previous = state.db.device_wifi(&device.id).await?;
+    let previous = state
+        .db
+        .device_wifi(&DeviceId::new(device.id.as_str()))
+        .await?;
     let now = state.clock.now_ms();
     let version = now.max(previous.as_ref().map_or(0, |row| row.version + 1));
     let sealed = state

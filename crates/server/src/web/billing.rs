@@ -63,7 +63,11 @@ pub async fn page(
         .await?
         .map(|c| c.describe());
     let mut subscriptions = Vec::new();
-    for sub in state.db.subscriptions_of_customer(&user.user.id).await? {
+    for sub in state
+        .db
+        .subscriptions_of_customer(&UserId::new(user.user.id.as_str()))
+        .await?
+    {
         let Ok(plan_id) = sub.plan_id.parse::<PlanId>() else {
             continue;
         };

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use smartbox_domain::{LifecycleState, MailKind};
+use smartbox_domain::{DeviceId, LifecycleState, MailKind};
 use smartbox_store::{MailEventRow, VitalsRow};
 
 use super::format::date_time;
@@ -58,7 +58,10 @@ pub async fn mailbox_cards(state: &AppState, user: &CurrentUser) -> Result<Vec<V
                 .find(|m| *m != MailKind::FalseTrigger)
                 == Some(MailKind::Delivery);
         let delivery = recent.iter().find(|e| e.meaning() == MailKind::Delivery);
-        let vitals = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
+        let vitals = state
+            .db
+            .vitals_since(&DeviceId::new(device.id.as_str()), now - 30 * DAY_MS)
+            .await?;
         let status = status_line::current(state, &device, recent.first(), now, &tz).await?;
         cards.push(context! {
             id => device.id.clone(),

@@ -63,7 +63,10 @@ async fn device_view(
     let now = state.clock.now_ms();
     let tz = &user.user.time_zone;
     // One read of the month's readings: the chart draws them all, the table the last week's.
-    let month = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
+    let month = state
+        .db
+        .vitals_since(&DeviceId::new(device.id.as_str()), now - 30 * DAY_MS)
+        .await?;
     let history: Vec<_> = month
         .iter()
         .filter(|v| v.recorded_at >= now - 7 * DAY_MS)
@@ -76,7 +79,10 @@ async fn device_view(
         .collect();
     let latest = state.db.events_of_device(&device.id, None, 1).await?;
     let line = status_line::current(state, device, latest.first(), now, tz).await?;
-    let open_return = state.db.open_return_of_device(&device.id).await?;
+    let open_return = state
+        .db
+        .open_return_of_device(&DeviceId::new(device.id.as_str()))
+        .await?;
     render::page(
         visitor,
         status,

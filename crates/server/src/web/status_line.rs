@@ -5,7 +5,7 @@
 //! cellular attach is not overdue). The power state a mailbox reports is what it was doing
 //! while it talked to us (always "uploading" during a check-in), so it is never shown as now.
 
-use smartbox_domain::{LifecycleState, PowerState};
+use smartbox_domain::{DeviceId, LifecycleState, PowerState};
 use smartbox_store::{DeviceRow, MailEventRow, StoreError};
 
 use super::format::{self, date_time};
@@ -72,8 +72,9 @@ pub async fn current(
     now: i64,
     tz: &str,
 ) -> Result<StatusLine, StoreError> {
-    let returning = state.db.open_return_of_device(&device.id).await?.is_some();
-    let live = state.db.live_subscription_of_device(&device.id).await?;
+    let device_id = DeviceId::new(device.id.as_str());
+    let returning = state.db.open_return_of_device(&device_id).await?.is_some();
+    let live = state.db.live_subscription_of_device(&device_id).await?;
     let ended = device.lifecycle_state == LifecycleState::ActiveSubscription && live.is_none();
     let held_by_staff = device.lifecycle_state == LifecycleState::Suspended
         && live.is_some_and(|s| s.status.allows_service());

@@ -5,7 +5,7 @@ use object_store::path::Path as BlobPath;
 use reqwest::Method;
 use serde_json::{Value, json};
 use smartbox_billing::CardDetails;
-use smartbox_domain::{LifecycleState, PlanId, SubscriptionStatus};
+use smartbox_domain::{LifecycleState, PlanId, SubscriptionId, SubscriptionStatus};
 use smartbox_protocol::{EVENTS_PATH, FIRMWARE_REPORT_PATH, HEARTBEAT_PATH, MAX_PHOTO_BYTES};
 use smartbox_server::Clock;
 use smartbox_server::device_api::jpeg;
@@ -580,7 +580,7 @@ async fn a_suspended_subscription_gets_402_and_keeps_reporting_and_learning_its_
             app.state
                 .db
                 .set_subscription_status(
-                    &subscription,
+                    &SubscriptionId::new(subscription.as_str()),
                     SubscriptionStatus::Trialing,
                     SubscriptionStatus::Suspended,
                     0,
@@ -603,7 +603,7 @@ async fn a_suspended_subscription_gets_402_and_keeps_reporting_and_learning_its_
         app.state
             .db
             .set_subscription_status(
-                &subscription,
+                &SubscriptionId::new(subscription.as_str()),
                 SubscriptionStatus::Suspended,
                 SubscriptionStatus::PastDue,
                 0,

@@ -1,13 +1,13 @@
 //! `spawn_apps()`: the service on a real socket, once per backend, with a manual clock, a temporary
 //! blob folder and a fixed master key; and typed helpers to make devices and send signed requests.
 
+use smartbox_domain::{DeviceId, PlanId, SubscriptionId};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use smartbox_domain::PlanId;
 use smartbox_protocol::{HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, body_sha256, sign};
 use smartbox_server::config::Config;
 use smartbox_server::provisioning;
@@ -172,7 +172,7 @@ impl TestApp {
         let subscription = self.subscription_id(&device).await;
         self.state
             .db
-            .set_spend_cap(&subscription, Some(0), 0)
+            .set_spend_cap(&SubscriptionId::new(subscription.as_str()), Some(0), 0)
             .await
             .expect("the cap is set");
         device
@@ -193,7 +193,7 @@ impl TestApp {
     pub async fn subscription_id(&self, device: &TestDevice) -> String {
         self.state
             .db
-            .live_subscription_of_device(&device.device_id)
+            .live_subscription_of_device(&DeviceId::new(device.device_id.as_str()))
             .await
             .expect("the subscription is read")
             .expect("the device has a live subscription")
@@ -226,7 +226,7 @@ impl TestApp {
     pub async fn vitals(&self, device: &TestDevice) -> Vec<VitalsRow> {
         self.state
             .db
-            .vitals_since(&device.device_id, 0)
+            .vitals_since(&DeviceId::new(device.device_id.as_str()), 0)
             .await
             .expect("vitals are read")
     }

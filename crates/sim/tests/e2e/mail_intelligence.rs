@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use smartbox_domain::{MailCategory, MailKind};
+use smartbox_domain::{DeviceId, MailCategory, MailKind};
 use smartbox_firmware::policy::Wake;
 use smartbox_server::Clock;
 use smartbox_sim::camera::CameraSpec;
@@ -122,7 +122,7 @@ fn the_server_reads_what_happened_in_a_simulated_mailbox_and_tells_only_of_real_
     let device = world.device("SB-E2E-MAIL");
     let subscription = world
         .runtime
-        .block_on(db.live_subscription_of_device(&device.id))
+        .block_on(db.live_subscription_of_device(&DeviceId::new(device.id.as_str())))
         .expect("query")
         .expect("a subscription");
     let counted: i64 = world

@@ -1,4 +1,6 @@
-use smartbox_domain::{LifecycleState as Life, SubscriptionStatus as Sub};
+use smartbox_domain::{
+    DeviceId, LifecycleState as Life, SubscriptionId, SubscriptionStatus as Sub,
+};
 use smartbox_firmware::policy::Wake;
 use smartbox_protocol::ServiceState;
 use smartbox_server::Clock;
@@ -14,15 +16,20 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
     let db = world.server.db();
     let subscription = world
         .runtime
-        .block_on(db.live_subscription_of_device(&device.id))
+        .block_on(db.live_subscription_of_device(&DeviceId::new(device.id.as_str())))
         .expect("query")
         .expect("a subscription");
     let now = world.server.clock().now_ms();
     world.runtime.block_on(async {
         assert!(
-            db.set_subscription_status(&subscription.id, Sub::Trialing, Sub::Suspended, now)
-                .await
-                .expect("update")
+            db.set_subscription_status(
+                &SubscriptionId::new(subscription.id.as_str()),
+                Sub::Trialing,
+                Sub::Suspended,
+                now
+            )
+            .await
+            .expect("update")
         );
         assert!(
             db.set_device_lifecycle(&device.id, Life::ActiveSubscription, Life::Suspended)
@@ -47,9 +54,14 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
     let now = world.server.clock().now_ms();
     world.runtime.block_on(async {
         assert!(
-            db.set_subscription_status(&subscription.id, Sub::Suspended, Sub::Active, now)
-                .await
-                .expect("update")
+            db.set_subscription_status(
+                &SubscriptionId::new(subscription.id.as_str()),
+                Sub::Suspended,
+                Sub::Active,
+                now
+            )
+            .await
+            .expect("update")
         );
         assert!(
             db.set_device_lifecycle(&device.id, Life::Suspended, Life::ActiveSubscription)

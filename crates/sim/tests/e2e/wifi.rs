@@ -1,3 +1,4 @@
+use smartbox_domain::DeviceId;
 use smartbox_firmware::link::Path;
 use smartbox_firmware::policy::Wake;
 use smartbox_sim::modem::Fault;
@@ -113,7 +114,12 @@ fn weak_cellular_hands_the_mail_to_wifi_whose_credentials_came_from_the_portal()
     // The server heard that the mailbox holds this version and joined with it.
     let row = world
         .runtime
-        .block_on(world.server.db().device_wifi(&device.id))
+        .block_on(
+            world
+                .server
+                .db()
+                .device_wifi(&DeviceId::new(device.id.as_str())),
+        )
         .expect("query")
         .expect("saved");
     assert_eq!(row.reported_version, i64::try_from(version).expect("fits"));

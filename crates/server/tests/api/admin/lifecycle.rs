@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use smartbox_domain::{LifecycleState, SubscriptionStatus};
+use smartbox_domain::{LifecycleState, SubscriptionId, SubscriptionStatus};
 use smartbox_notify::testing::smtp::SmtpServer;
 use smartbox_server::config::Config;
 use smartbox_server::provisioning::FactoryRecord;
@@ -68,7 +68,7 @@ async fn a_decommissioned_mailbox_is_refused_at_its_next_heartbeat_and_its_owner
         let sub = app
             .state
             .db
-            .subscription_by_id(&h.subscription_id)
+            .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
             .await
             .unwrap()
             .unwrap();

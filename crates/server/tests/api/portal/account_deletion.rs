@@ -3,7 +3,7 @@
 //! nothing is charged again; a wrong password deletes nothing. On both backends.
 
 use object_store::ObjectStoreExt;
-use smartbox_domain::UserId;
+use smartbox_domain::{DeviceId, UserId};
 use smartbox_protocol::HEARTBEAT_PATH;
 use smartbox_server::services::{Actor, ServiceError, account};
 
@@ -145,7 +145,7 @@ async fn a_deleted_account_loses_its_photos_and_personal_data_keeps_anonymous_in
         assert!(
             app.state
                 .db
-                .live_subscription_of_device(&h.device_id)
+                .live_subscription_of_device(&DeviceId::new(h.device_id.as_str()))
                 .await
                 .unwrap()
                 .is_none()

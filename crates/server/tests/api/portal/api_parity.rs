@@ -5,8 +5,8 @@
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use smartbox_domain::{DeviceId, SubscriptionId};
 
-use smartbox_domain::DeviceId;
 use smartbox_server::services::{Actor, staff_devices};
 
 use crate::portal::helpers::spawn_apps;
@@ -220,7 +220,7 @@ async fn a_customer_claims_a_mailbox_and_runs_it_entirely_through_the_json_api()
         let sub = app
             .state
             .db
-            .subscription_by_id(&sub_id)
+            .subscription_by_id(&SubscriptionId::new(sub_id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -432,7 +432,7 @@ async fn wifi_the_webhook_and_web_push_are_set_through_the_json_api_with_an_audi
         assert!(
             app.state
                 .db
-                .device_wifi(&h.device_id)
+                .device_wifi(&DeviceId::new(h.device_id.as_str()))
                 .await
                 .unwrap()
                 .is_none()

@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use serde_json::json;
+use smartbox_domain::SubscriptionId;
 
 use crate::portal::helpers::{Browser, Household, spawn_apps};
 
@@ -161,7 +162,7 @@ async fn another_customers_ids_answer_404_everywhere_and_ones_own_answer_200() {
         let alices_sub = app
             .state
             .db
-            .subscription_by_id(&alice.subscription_id)
+            .subscription_by_id(&SubscriptionId::new(alice.subscription_id.as_str()))
             .await
             .unwrap()
             .unwrap();

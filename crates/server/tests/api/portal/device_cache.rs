@@ -1,6 +1,7 @@
 //! A customer's change reaches the device API at once: the mailbox's very next request sees it,
 //! not a context the device cache kept for up to its TTL. On both backends.
 
+use smartbox_domain::{DeviceId, SubscriptionId};
 use smartbox_protocol::HEARTBEAT_PATH;
 
 use super::helpers::{Household, spawn_apps};
@@ -37,7 +38,7 @@ async fn a_returned_mailbox_is_told_it_is_suspended_on_its_very_next_heartbeat()
             "active",
             "in service until received"
         );
-        let id = smartbox_domain::DeviceId::new(h.device_id.as_str());
+        let id = DeviceId::new(h.device_id.as_str());
         let staff = smartbox_server::services::Actor::Cli;
         smartbox_server::services::staff_devices::receive_return(
             &app.state, &staff, &id, "arrived",
@@ -103,7 +104,7 @@ async fn usage_to_limit(
     let sub = app
         .state
         .db
-        .subscription_by_id(subscription_id)
+        .subscription_by_id(&SubscriptionId::new(subscription_id))
         .await
         .expect("read")
         .expect("the subscription");

@@ -3,6 +3,7 @@
 //! encryption are sealed by a resumable job; rotating the master key rewraps the keys and leaves
 //! every photo and secret (WiFi credentials included) readable. On both backends.
 
+use smartbox_domain::{DeviceId, UserId};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -194,7 +195,7 @@ async fn photos_stored_before_encryption_are_sealed_by_a_resumable_job_and_still
 async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_readable() {
     for app in spawn_apps().await {
         let h = app.household("rosa@example.com", "SB-SEAL-03").await;
-        let customer = smartbox_domain::UserId::new(h.user_id.as_str());
+        let customer = UserId::new(h.user_id.as_str());
         let actor = smartbox_server::services::Actor::customer(customer.clone());
         let webhook = smartbox_server::services::webhooks::set(
             &app.state,
@@ -207,7 +208,7 @@ async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_rea
         smartbox_server::services::wifi::save(
             &app.state,
             &actor,
-            &smartbox_domain::DeviceId::new(h.device_id.as_str()),
+            &DeviceId::new(h.device_id.as_str()),
             "Garden",
             "s3cret-passphrase",
         )
@@ -275,7 +276,7 @@ async fn rotating_the_master_key_keeps_every_photo_device_and_webhook_secret_rea
         let wifi = app
             .state
             .db
-            .device_wifi(&h.device_id)
+            .device_wifi(&DeviceId::new(h.device_id.as_str()))
             .await
             .unwrap()
             .unwrap();

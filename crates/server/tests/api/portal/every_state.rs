@@ -144,9 +144,14 @@ pub async fn seed(state: &AppState, email: &str, now: i64) -> EveryState {
         .expect("vitals");
         if *status != SubscriptionStatus::Trialing {
             assert!(
-                db.set_subscription_status(&sub, SubscriptionStatus::Trialing, *status, now)
-                    .await
-                    .unwrap()
+                db.set_subscription_status(
+                    &SubscriptionId::new(sub.as_str()),
+                    SubscriptionStatus::Trialing,
+                    *status,
+                    now
+                )
+                .await
+                .unwrap()
             );
         }
         if *lifecycle == LifecycleState::Suspended {

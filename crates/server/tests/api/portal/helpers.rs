@@ -1,6 +1,7 @@
 //! A portal test app (the service in-process, a manual clock, blobs in memory) and a browser-like
 //! client that keeps cookies and reads CSRF tokens out of forms.
 
+use smartbox_domain::DeviceId;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -536,7 +537,10 @@ pub async fn deliver_photos_at(
 ) {
     use smartbox_store::{EventInsert, PhotoInsert};
     let db = &state.db;
-    let sub = db.live_subscription_of_device(device_id).await.unwrap();
+    let sub = db
+        .live_subscription_of_device(&DeviceId::new(device_id))
+        .await
+        .unwrap();
     db.insert_event(
         &EventInsert {
             id: event_id,

@@ -1,6 +1,7 @@
 //! Onboarding: claim -> sign up or log in -> plan -> trial -> card.
 
 use axum::http::StatusCode;
+use smartbox_domain::DeviceId;
 
 use crate::portal::helpers::{encode, spawn_apps, spawn_sqlite};
 
@@ -69,7 +70,7 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
         let sub = app
             .state
             .db
-            .live_subscription_of_device(&device.id)
+            .live_subscription_of_device(&DeviceId::new(device.id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -122,7 +123,7 @@ async fn a_visitor_claims_from_the_qr_link_signs_up_chooses_a_plan_and_saves_a_c
         let sub = app
             .state
             .db
-            .live_subscription_of_device(&device.id)
+            .live_subscription_of_device(&DeviceId::new(device.id.as_str()))
             .await
             .unwrap()
             .unwrap();

@@ -1,6 +1,6 @@
 //! The pages: live dashboard, gallery, settings, billing and devices.
 
-use smartbox_domain::InvoiceId;
+use smartbox_domain::{DeviceId, InvoiceId, SubscriptionId};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -171,7 +171,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
         "{prefs:?}"
     );
     let sub = db
-        .subscription_by_id(&h.subscription_id)
+        .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
         .await
         .unwrap()
         .unwrap();
@@ -199,7 +199,7 @@ async fn settings_save_channels_quiet_hours_time_zone_and_a_spend_cap_within_lim
         .await;
     assert_eq!(half.status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        db.subscription_by_id(&h.subscription_id)
+        db.subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
             .await
             .unwrap()
             .unwrap()
@@ -266,7 +266,7 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
     let open = app
         .state
         .db
-        .open_return_of_device(&h.device_id)
+        .open_return_of_device(&DeviceId::new(h.device_id.as_str()))
         .await
         .unwrap()
         .expect("an open return");
@@ -301,7 +301,7 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
     assert!(
         app.state
             .db
-            .open_return_of_device(&h.device_id)
+            .open_return_of_device(&DeviceId::new(h.device_id.as_str()))
             .await
             .unwrap()
             .is_none()
@@ -331,7 +331,7 @@ async fn a_customer_renames_a_mailbox_and_starts_its_return() {
     assert!(
         app.state
             .db
-            .live_subscription_of_device(&h.device_id)
+            .live_subscription_of_device(&DeviceId::new(h.device_id.as_str()))
             .await
             .unwrap()
             .is_none()
@@ -350,7 +350,7 @@ async fn billing_shows_usage_invoices_and_the_prorated_price_of_an_upgrade() {
     let sub = app
         .state
         .db
-        .subscription_by_id(&h.subscription_id)
+        .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
         .await
         .unwrap()
         .unwrap();
@@ -459,7 +459,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
         let sub = app
             .state
             .db
-            .subscription_by_id(&h.subscription_id)
+            .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -475,7 +475,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
         let sub = app
             .state
             .db
-            .subscription_by_id(&h.subscription_id)
+            .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
             .await
             .unwrap()
             .unwrap();
@@ -533,7 +533,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
         assert!(
             app.state
                 .db
-                .subscription_by_id(&h.subscription_id)
+                .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
                 .await
                 .unwrap()
                 .unwrap()
@@ -558,7 +558,7 @@ async fn an_upgrade_shows_its_exact_prorated_price_before_confirming_and_then_it
         assert!(
             !app.state
                 .db
-                .subscription_by_id(&h.subscription_id)
+                .subscription_by_id(&SubscriptionId::new(h.subscription_id.as_str()))
                 .await
                 .unwrap()
                 .unwrap()
@@ -591,13 +591,22 @@ async fn settings_send_mailbox_wifi_credentials_sealed_and_refuse_bad_ones() {
         refused.body
     );
     let db = &app.state.db;
-    assert_eq!(db.device_wifi(&device).await.unwrap(), None);
+    assert_eq!(
+        db.device_wifi(&DeviceId::new(device.as_str()))
+            .await
+            .unwrap(),
+        None
+    );
 
     let good = fields("Garden", "tomatoes-and-beans");
     let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let saved = h.browser.submit("/settings", "/settings", &good).await;
     assert_eq!(saved.location(), "/settings?saved=1", "{}", saved.body);
-    let row = db.device_wifi(&device).await.unwrap().expect("saved");
+    let row = db
+        .device_wifi(&DeviceId::new(device.as_str()))
+        .await
+        .unwrap()
+        .expect("saved");
     assert_eq!(row.ssid, "Garden");
     assert!(
         !row.sealed.windows(8).any(|w| w == b"tomatoes"),

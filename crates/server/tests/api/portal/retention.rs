@@ -3,6 +3,7 @@
 //! keeping the event. On both backends.
 
 use object_store::ObjectStoreExt;
+use smartbox_domain::DeviceId;
 use smartbox_server::Clock;
 use smartbox_server::jobs::retention::RETENTION_PASS;
 use smartbox_server::jobs::{Outcome, Worker, registry};
@@ -92,7 +93,7 @@ async fn vitals_are_thinned_to_one_an_hour_after_30_days_and_deleted_after_13_mo
         let kept: Vec<i64> = app
             .state
             .db
-            .vitals_since(&h.device_id, 0)
+            .vitals_since(&DeviceId::new(h.device_id.as_str()), 0)
             .await
             .unwrap()
             .iter()
@@ -111,7 +112,7 @@ async fn vitals_are_thinned_to_one_an_hour_after_30_days_and_deleted_after_13_mo
         let silent_kept = app
             .state
             .db
-            .vitals_since(&silent.device_id, 0)
+            .vitals_since(&DeviceId::new(silent.device_id.as_str()), 0)
             .await
             .unwrap();
         assert_eq!(
