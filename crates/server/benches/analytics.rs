@@ -18,7 +18,8 @@ use smartbox_server::config::Config;
 use smartbox_server::secrets::MasterKey;
 use smartbox_server::{AppState, Clock, ManualClock, analytics, provisioning};
 use smartbox_store::testing::{self, TestDb};
-use smartbox_store::{Db, on_pool};
+use smartbox_store::Db;
+use smartbox_store::testing::{SeedValue, insert_rows};
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 
@@ -298,101 +299,166 @@ async fn seed(db: &Db, count: usize) -> usize {
             .flat_map(|(i, s)| s.usage.iter().map(move |u| (*i, *u)))
             .collect();
         written += audit.len() + usage.len();
-        on_pool!(db, pool => {
-            let mut tx = pool.begin().await.expect("begin");
-            let sql = insert("users (id, email, password_hash, role, created_at)", 5, chunk.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for &i in chunk {
-                q = q.bind(format!("user-{i}")).bind(format!("c{i}@example.com")).bind("argon2id$bench").bind("customer").bind(created(i));
-            }
-            q.execute(&mut *tx).await.expect("users");
-            let sql = insert(
-                "devices (id, serial, secret_ciphertext, claim_code_hash, owner_id, lifecycle_state, created_at, shipped_at, claimed_at)",
-                9,
-                2 * chunk.len(),
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for &i in chunk {
-                q = q.bind(format!("dev-{i}")).bind(format!("SB-{i:08}")).bind(vec![0u8; 8]).bind("hash")
-                    .bind(Some(format!("user-{i}"))).bind("active_subscription").bind(created(i))
-                    .bind(created(i) - 2 * DAY_MS).bind(Some(created(i)));
-                q = q.bind(format!("spare-{i}")).bind(format!("SP-{i:08}")).bind(vec![0u8; 8]).bind("hash")
-                    .bind(None::<String>).bind("pre_activation").bind(created(i))
-                    .bind(created(i) - 2 * DAY_MS).bind(None::<i64>);
-            }
-            q.execute(&mut *tx).await.expect("devices");
-            let sql = insert(
-                "subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, current_period_start, current_period_end, created_at, updated_at)",
-                10,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (i, s) in &stories {
+        let users: Vec<Vec<SeedValue>> = chunk
+            .iter()
+            .map(|&i| {
+                vec![
+                    format!("user-{i}").into(),
+                    format!("c{i}@example.com").into(),
+                    "argon2id$bench".into(),
+                    "customer".into(),
+                    created(i).into(),
+                ]
+            })
+            .collect();
+        insert_rows(db, "users (id, email, password_hash, role, created_at)", &users).await;
+        let devices: Vec<Vec<SeedValue>> = chunk
+            .iter()
+            .flat_map(|&i| {
+                [
+                    vec![
+                        format!("dev-{i}").into(),
+                        format!("SB-{i:08}").into(),
+                        SeedValue::Bytes(vec![0u8; 8]),
+                        "hash".into(),
+                        Some(format!("user-{i}")).into(),
+                        "active_subscription".into(),
+                        created(i).into(),
+                        (created(i) - 2 * DAY_MS).into(),
+                        Some(created(i)).into(),
+                    ],
+                    vec![
+                        format!("spare-{i}").into(),
+                        format!("SP-{i:08}").into(),
+                        SeedValue::Bytes(vec![0u8; 8]),
+                        "hash".into(),
+                        None::<String>.into(),
+                        "pre_activation".into(),
+                        created(i).into(),
+                        (created(i) - 2 * DAY_MS).into(),
+                        None::<i64>.into(),
+                    ],
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "devices (id, serial, secret_ciphertext, claim_code_hash, owner_id, lifecycle_state, created_at, shipped_at, claimed_at)",
+            &devices,
+        )
+        .await;
+        let subscriptions: Vec<Vec<SeedValue>> = stories
+            .iter()
+            .map(|(i, s)| {
                 let (start, end) = s.usage.last().map_or((0, 0), |u| (u.0, u.1));
-                q = q.bind(format!("sub-{i}")).bind(format!("dev-{i}")).bind(format!("user-{i}"))
-                    .bind(s.plan.as_str()).bind(s.status).bind(created(*i) + 7 * DAY_MS)
-                    .bind(start).bind(end).bind(created(*i)).bind(end.min(ms(NOW)));
-            }
-            q.execute(&mut *tx).await.expect("subscriptions");
-            for part in audit.chunks(CHUNK) {
-                let sql = insert("audit_log (actor, entity_type, entity_id, action, at, detail)", 6, part.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (key, kind, at, detail) in part {
-                    let (action, id) = key.split_once('|').unwrap_or_default();
-                    q = q.bind("job:billing_pass").bind(*kind).bind(id.to_owned()).bind(action.to_owned()).bind(*at).bind(detail.clone());
-                }
-                q.execute(&mut *tx).await.expect("audit");
-            }
-            for part in usage.chunks(CHUNK) {
-                let sql = insert("usage_periods (subscription_id, period_start, period_end, notifications, data_bytes)", 5, part.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                for (i, (start, end, bytes)) in part {
-                    q = q.bind(format!("sub-{i}")).bind(*start).bind(*end).bind(0_i64).bind(*bytes);
-                }
-                q.execute(&mut *tx).await.expect("usage");
-            }
-            let sql = insert(
-                "invoices (id, number, subscription_id, customer_id, kind, period_start, period_end, status, total_cents, idempotency_key, created_at, paid_at)",
-                12,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (i, s) in &stories {
+                vec![
+                    format!("sub-{i}").into(),
+                    format!("dev-{i}").into(),
+                    format!("user-{i}").into(),
+                    s.plan.as_str().into(),
+                    s.status.into(),
+                    (created(*i) + 7 * DAY_MS).into(),
+                    start.into(),
+                    end.into(),
+                    created(*i).into(),
+                    end.min(ms(NOW)).into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "subscriptions (id, device_id, customer_id, plan_id, status, anchor_at, current_period_start, current_period_end, created_at, updated_at)",
+            &subscriptions,
+        )
+        .await;
+        let audit: Vec<Vec<SeedValue>> = audit
+            .iter()
+            .map(|(key, kind, at, detail)| {
+                let (action, id) = key.split_once('|').unwrap_or_default();
+                vec![
+                    "job:billing_pass".into(),
+                    (*kind).into(),
+                    id.into(),
+                    action.into(),
+                    (*at).into(),
+                    detail.clone().into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "audit_log (actor, entity_type, entity_id, action, at, detail)",
+            &audit,
+        )
+        .await;
+        let usage: Vec<Vec<SeedValue>> = usage
+            .iter()
+            .map(|(i, (start, end, bytes))| {
+                vec![
+                    format!("sub-{i}").into(),
+                    (*start).into(),
+                    (*end).into(),
+                    0_i64.into(),
+                    (*bytes).into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "usage_periods (subscription_id, period_start, period_end, notifications, data_bytes)",
+            &usage,
+        )
+        .await;
+        let invoices: Vec<Vec<SeedValue>> = stories
+            .iter()
+            .map(|(i, s)| {
                 let anchor = created(*i) + 7 * DAY_MS;
-                let paid = (s.status != "suspended").then_some(anchor + if s.failed_first { DAY_MS } else { 0 });
-                q = q.bind(format!("inv-{i}")).bind(format!("SB-{i:08}")).bind(format!("sub-{i}")).bind(format!("user-{i}"))
-                    .bind("renewal").bind(anchor).bind(anchor + MONTH_MS)
-                    .bind(if paid.is_some() { "paid" } else { "open" })
-                    .bind(s.plan.plan().price.get()).bind(format!("renewal:sub-{i}")).bind(anchor).bind(paid);
-            }
-            q.execute(&mut *tx).await.expect("invoices");
-            let sql = insert(
-                "payments (id, invoice_id, amount_cents, status, provider, created_at, updated_at)",
-                7,
-                chunk.len(),
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (i, s) in &stories {
+                let paid = (s.status != "suspended")
+                    .then_some(anchor + if s.failed_first { DAY_MS } else { 0 });
+                vec![
+                    format!("inv-{i}").into(),
+                    format!("SB-{i:08}").into(),
+                    format!("sub-{i}").into(),
+                    format!("user-{i}").into(),
+                    "renewal".into(),
+                    anchor.into(),
+                    (anchor + MONTH_MS).into(),
+                    (if paid.is_some() { "paid" } else { "open" }).into(),
+                    s.plan.plan().price.get().into(),
+                    format!("renewal:sub-{i}").into(),
+                    anchor.into(),
+                    paid.into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "invoices (id, number, subscription_id, customer_id, kind, period_start, period_end, status, total_cents, idempotency_key, created_at, paid_at)",
+            &invoices,
+        )
+        .await;
+        let payments: Vec<Vec<SeedValue>> = stories
+            .iter()
+            .map(|(i, s)| {
                 let anchor = created(*i) + 7 * DAY_MS;
-                q = q.bind(format!("pay-{i}")).bind(format!("inv-{i}")).bind(s.plan.plan().price.get())
-                    .bind(if s.failed_first { "failed" } else { "succeeded" }).bind("sandbox").bind(anchor).bind(anchor);
-            }
-            q.execute(&mut *tx).await.expect("payments");
-            tx.commit().await.expect("commit");
-        });
+                vec![
+                    format!("pay-{i}").into(),
+                    format!("inv-{i}").into(),
+                    s.plan.plan().price.get().into(),
+                    (if s.failed_first { "failed" } else { "succeeded" }).into(),
+                    "sandbox".into(),
+                    anchor.into(),
+                    anchor.into(),
+                ]
+            })
+            .collect();
+        insert_rows(
+            db,
+            "payments (id, invoice_id, amount_cents, status, provider, created_at, updated_at)",
+            &payments,
+        )
+        .await;
     }
     written
 }
 
-/// `INSERT INTO <table> VALUES ($1, ...), (...)` for `rows` rows of `columns` values.
-fn insert(table: &str, columns: usize, rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect();
-    format!("INSERT INTO {table} VALUES {}", values.join(", "))
-}

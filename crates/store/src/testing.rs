@@ -143,3 +143,81 @@ fn with_database(base: &str, name: &str) -> String {
         None => format!("{root}/{name}"),
     }
 }
+
+/// A value of a seeded row (see [`insert_rows`]).
+#[derive(Debug, Clone)]
+pub enum SeedValue {
+    Text(String),
+    Int(i64),
+    Bytes(Vec<u8>),
+    /// NULL in a text column.
+    NullText,
+    /// NULL in an integer column.
+    NullInt,
+}
+
+impl From<&str> for SeedValue {
+    fn from(value: &str) -> Self {
+        SeedValue::Text(value.to_owned())
+    }
+}
+
+impl From<String> for SeedValue {
+    fn from(value: String) -> Self {
+        SeedValue::Text(value)
+    }
+}
+
+impl From<i64> for SeedValue {
+    fn from(value: i64) -> Self {
+        SeedValue::Int(value)
+    }
+}
+
+impl From<Option<String>> for SeedValue {
+    fn from(value: Option<String>) -> Self {
+        value.map_or(SeedValue::NullText, SeedValue::Text)
+    }
+}
+
+impl From<Option<i64>> for SeedValue {
+    fn from(value: Option<i64>) -> Self {
+        value.map_or(SeedValue::NullInt, SeedValue::Int)
+    }
+}
+
+/// Inserts `rows` into `target` (`"table (col, ...)"`) in one transaction, many rows a statement:
+/// a benchmark's bulk seed, which no repository writes that fast.
+pub async fn insert_rows(db: &Db, target: &str, rows: &[Vec<SeedValue>]) {
+    let Some(columns) = rows.first().map(Vec::len) else {
+        return;
+    };
+    let per_statement = (30_000 / columns).max(1);
+    crate::on_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        for part in rows.chunks(per_statement) {
+            let values: Vec<String> = (0..part.len())
+                .map(|r| {
+                    let cells: Vec<String> =
+                        (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            let sql = format!("INSERT INTO {target} VALUES {}", values.join(", "));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for value in part.iter().flatten() {
+                query = match value {
+                    SeedValue::Text(text) => query.bind(text.clone()),
+                    SeedValue::Int(int) => query.bind(*int),
+                    SeedValue::Bytes(bytes) => query.bind(bytes.clone()),
+                    SeedValue::NullText => query.bind(None::<String>),
+                    SeedValue::NullInt => query.bind(None::<i64>),
+                };
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+    .await)
+    .unwrap_or_else(|err| panic!("seeding {target}: {err}"));
+}

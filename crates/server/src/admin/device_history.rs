@@ -22,7 +22,9 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// The page's history section of `device` at `now`.
 pub async fn history(state: &AppState, device: &DeviceRow, now: i64) -> Result<Value, PageError> {
-    let month = state.db.vitals_since(&device.id, now - 30 * DAY_MS).await?;
+    let month = state
+        .db
+        .vitals_since(&smartbox_domain::DeviceId::new(device.id.as_str()), now - 30 * DAY_MS).await?;
     let mut events = Vec::new();
     for e in state
         .db

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use smartbox_domain::ticket::MAX_MESSAGE_CHARS;
-use smartbox_domain::{TicketId, TicketPriority, TicketStatus, UserId};
+use smartbox_domain::{LifecycleState, TicketId, TicketPriority, TicketStatus, UserId};
 use smartbox_store::{AssigneeFilter, TicketFilter, TicketInboxRow, TicketRow};
 
 use super::{Staff, templates};
@@ -172,6 +172,12 @@ fn context_view(ticket: &TicketRow, context: &TicketContext) -> Value {
             sending: sending(latest.as_ref(), at),
             returning: m.returning,
             ended: m.ended,
+            // Suspended while the subscription still allows service: staff held the mailbox.
+            held_by_staff: device.lifecycle_state == LifecycleState::Suspended
+                && context
+                    .subscription
+                    .as_ref()
+                    .is_some_and(|s| s.status.allows_service()),
         };
         let line = status_line(&device, activity, at, "UTC");
         let events: Vec<Value> = m

@@ -23,7 +23,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     let payload: InvoiceEmail = ctx.payload()?;
     let db = &ctx.state.db;
     let invoice = db
-        .invoice_by_id(&payload.invoice_id)
+        .invoice_by_id(&smartbox_domain::InvoiceId::new(payload.invoice_id.as_str()))
         .await
         .map_err(JobError::retry)?
         .ok_or_else(|| JobError::permanent(anyhow::anyhow!("no invoice {}", payload.invoice_id)))?;
@@ -35,7 +35,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
             JobError::permanent(anyhow::anyhow!("no customer {}", invoice.customer_id))
         })?;
     let lines = db
-        .invoice_lines(&invoice.id)
+        .invoice_lines(&smartbox_domain::InvoiceId::new(invoice.id.as_str()))
         .await
         .map_err(JobError::retry)?;
     let mut body = format!(

@@ -7,7 +7,6 @@
 
 use smartbox_billing::engine::ReturnCause;
 use smartbox_domain::{DeviceId, Email, UserId};
-use smartbox_store::SessionRow;
 use smartbox_store::changes::{AuditRecord, Change, Changes};
 use smartbox_store::{EmailChanged, NewEmailChange, SessionRow, StoreError};
 

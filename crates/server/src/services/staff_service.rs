@@ -57,7 +57,9 @@ async fn move_lifecycle(
             _ => "Only a suspended mailbox can be resumed.".to_owned(),
         })
     })?;
-    let subscription = state.db.live_subscription_of_device(&device.id).await?;
+    let subscription = state
+        .db
+        .live_subscription_of_device(&smartbox_domain::DeviceId::new(device.id.as_str())).await?;
     if event == LifecycleEvent::Resume
         && !subscription
             .as_ref()

@@ -179,7 +179,8 @@ pub async fn take(
     let (mailbox, subscription) = match device {
         Some(device) => {
             let events = db.events_of_device(&device.id, None, EVENTS).await?;
-            let live = db.live_subscription_of_device(&device.id).await?;
+            let device_id = smartbox_domain::DeviceId::new(device.id.as_str());
+            let live = db.live_subscription_of_device(&device_id).await?;
             let subscription = match &live {
                 Some(s) => {
                     let usage = db
@@ -206,7 +207,7 @@ pub async fn take(
                 }
                 None => None,
             };
-            let returning = db.open_return_of_device(&device.id).await?.is_some();
+            let returning = db.open_return_of_device(&device_id).await?.is_some();
             let mailbox = MailboxSnapshot {
                 id: device.id.clone(),
                 serial: device.serial.clone(),

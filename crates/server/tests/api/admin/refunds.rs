@@ -65,7 +65,7 @@ async fn paid_at_stripe(app: &PortalApp, h: &mut Household) -> smartbox_store::P
         .expect("billing pass");
     app.state
         .db
-        .payments_of_customer(&h.user_id)
+        .payments_of_customer(&smartbox_domain::UserId::new(h.user_id.as_str()))
         .await
         .unwrap()
         .into_iter()
@@ -298,7 +298,7 @@ async fn with_stripe_an_admin_refunds_part_of_a_payment_at_stripe_and_then_the_r
         let refunded = app
             .state
             .db
-            .payment_by_id(&payment.id)
+            .payment_by_id(&smartbox_domain::PaymentId::new(payment.id.as_str()))
             .await
             .unwrap()
             .unwrap();

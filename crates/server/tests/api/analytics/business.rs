@@ -151,7 +151,7 @@ impl Business {
         self.app
             .state
             .db
-            .live_subscription_of_device(&device.id)
+            .live_subscription_of_device(&smartbox_domain::DeviceId::new(device.id.as_str()))
             .await
             .expect("read")
             .expect("a live subscription")

@@ -124,7 +124,7 @@ async fn a_past_due_customer_asks_from_billing_and_support_answers_in_chromium()
         .await
         .expect("billing pass");
     let sub = db
-        .live_subscription_of_device(&device_id)
+        .live_subscription_of_device(&smartbox_domain::DeviceId::new(device_id.as_str()))
         .await
         .unwrap()
         .expect("a subscription");
