@@ -73,6 +73,8 @@ record_id!(
     PaymentId,
     /// A mail event, named by the device that saw it (`mail_events.id`).
     EventId,
+    /// A staged firmware rollout (`firmware_rollouts.id`).
+    RolloutId,
 );
 
 #[cfg(test)]
