@@ -31,6 +31,7 @@ mod plans;
 mod portal;
 mod retention;
 mod returns;
+mod rollouts;
 #[cfg(feature = "testing")]
 pub mod schema;
 mod sessions;
@@ -72,6 +73,10 @@ pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_gallery_cursor};
 pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use returns::ReturnRow;
+pub use rollouts::{
+    HealthFigures, NewRollout, PinRow, ProgressCount, RolloutCandidate, RolloutRow,
+    RolloutStageRow, SILENT_SLACK_MS,
+};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use usage::UsageRow;

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod customers;
 pub mod devices;
+pub mod firmware;
 pub mod jobs;
 pub mod labels;
 mod overview;
@@ -39,6 +40,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/payments/{payment_id}/refund",
             post(payments::refund),
+        )
+        .route("/admin/firmware", get(firmware::page))
+        .route("/admin/firmware/rollouts", post(firmware::start))
+        .route(
+            "/admin/firmware/rollouts/{rollout_id}/{command}",
+            post(firmware::act),
         )
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{job_id}/retry", post(jobs::retry))

@@ -56,6 +56,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/credentials.html",
         include_str!("../../templates/admin/credentials.html"),
     ),
+    (
+        "admin/firmware.html",
+        include_str!("../../templates/admin/firmware.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -180,6 +184,21 @@ mod tests {
             (
                 "admin/credentials.html",
                 context! { id => "d1", serial => "SB-1", secret => "ab", claim_code => "ABCD2345" },
+            ),
+            (
+                "admin/firmware.html",
+                context! {
+                    open => true,
+                    images => vec![context! { version => "2.1.0", size => "20 KB", published => "today", audience => "through rollouts only" }],
+                    rollouts => vec![context! {
+                        id => "r1", version => "2.1.0", state => "paused", stage => "stage 1 of 5", started => "today",
+                        paused_reason => "Front <gate>", soak => "24 h and 80 % confirmed per stage",
+                        gates => vec![context! { label => "failed or rolled back", value => "50.0 %", threshold => "at most 5.0 %", tripped => true }],
+                        stages => vec![context! { label => "Stage 1 · 1 %", members => 2, current => true, started => "today",
+                            bars => vec![context! { label => "Confirmed", count => 1, max => 2 }] }],
+                        commands => vec![context! { id => "abort", label => "Abort", hint => "For good.", danger => true }],
+                    }],
+                },
             ),
         ];
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/admin");

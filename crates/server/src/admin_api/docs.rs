@@ -15,7 +15,11 @@ use utoipa::OpenApi;
         super::jobs,
         super::retry_job,
         super::audit,
-        super::refund_payment
+        super::refund_payment,
+        super::rollouts::list,
+        super::rollouts::start,
+        super::rollouts::get,
+        super::rollouts::act
     ),
     components(schemas(
         super::InventoryDevice,
@@ -29,6 +33,11 @@ use utoipa::OpenApi;
         super::FailedJob,
         super::RefundRequestBody,
         super::RefundDone,
+        super::rollouts::Rollout,
+        super::rollouts::RolloutStage,
+        super::rollouts::RolloutGate,
+        super::rollouts::StartRolloutRequest,
+        crate::services::rollouts::ProgressCounts,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
 )]

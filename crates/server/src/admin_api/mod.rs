@@ -1,9 +1,10 @@
 //! The admin JSON API under `/api/admin/v1` (DESIGN §6): the device inventory, one mailbox with
-//! its staff dates and audit trail, and its lifecycle actions. Session-authenticated with a
+//! its staff dates and audit trail, and its lifecycle actions; firmware rollouts ([`rollouts`]). Session-authenticated with a
 //! staff role ([`ApiStaff`]: 401 without a session, 404 for a customer) and the CSRF header on
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
 mod docs;
+mod rollouts;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -42,6 +43,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/jobs", get(jobs))
         .route("/api/admin/v1/jobs/{job_id}/retry", post(retry_job))
         .route("/api/admin/v1/audit", get(audit))
+        .route(
+            "/api/admin/v1/rollouts",
+            get(rollouts::list).post(rollouts::start),
+        )
+        .route("/api/admin/v1/rollouts/{rollout_id}", get(rollouts::get))
+        .route(
+            "/api/admin/v1/rollouts/{rollout_id}/{command}",
+            post(rollouts::act),
+        )
 }
 
 /// A mailbox in the inventory.

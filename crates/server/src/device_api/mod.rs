@@ -14,6 +14,7 @@
 //!   metered again.
 //! - [`expiring`]: the short memory of unknown serials and of signatures already seen.
 //! - [`heartbeat`], [`events`], [`photos`], [`firmware`]: the endpoints.
+//! - [`rollout_offer`]: which image a heartbeat offers (pins, staged rollouts, the newest).
 //! - [`jpeg`]: the marker check photos must pass.
 //! - [`docs`]: the OpenAPI description of all of the above.
 
@@ -28,6 +29,7 @@ pub mod jpeg;
 pub mod json;
 pub mod metering;
 pub mod photos;
+pub mod rollout_offer;
 
 use axum::Router;
 use axum::middleware;
@@ -38,6 +40,7 @@ pub use auth::guard;
 pub use context::{DeviceCache, DeviceContext};
 pub use expiring::ExpiringSet;
 pub use firmware::FirmwareCache;
+pub use rollout_offer::RolloutCache;
 pub use smartbox_store::TrafficWriter;
 
 use crate::state::AppState;
@@ -72,6 +75,8 @@ const SIGNATURES_KEPT: usize = 200_000;
 pub struct DeviceApiState {
     pub devices: DeviceCache,
     pub firmware: FirmwareCache,
+    /// The open rollout and pins, which decide a heartbeat's firmware offer.
+    pub rollouts: RolloutCache,
     pub writer: TrafficWriter,
     pub unknown_serials: ExpiringSet<String>,
     pub seen_signatures: ExpiringSet<[u8; 32]>,
@@ -83,6 +88,7 @@ impl DeviceApiState {
         DeviceApiState {
             devices: DeviceCache::default(),
             firmware: FirmwareCache::default(),
+            rollouts: RolloutCache::default(),
             writer: TrafficWriter::new(db),
             unknown_serials: ExpiringSet::new(UNKNOWN_SERIAL_TTL_MS, UNKNOWN_SERIALS_KEPT),
             seen_signatures: ExpiringSet::new(

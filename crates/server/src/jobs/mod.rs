@@ -31,6 +31,7 @@ pub mod event_completed;
 pub mod maintenance;
 mod registry;
 pub mod retention;
+pub mod rollouts;
 pub mod seal_photos;
 
 use std::collections::{BTreeMap, HashMap};

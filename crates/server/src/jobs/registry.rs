@@ -6,7 +6,7 @@ use smartbox_billing::BillingJob;
 
 use smartbox_store::EVENT_COMPLETED_JOB;
 
-use super::{Registry, billing, event_completed, maintenance, retention, seal_photos};
+use super::{Registry, billing, event_completed, maintenance, retention, rollouts, seal_photos};
 use crate::notifications;
 
 /// How often the billing pass runs (trial ends, renewals, cancels, reconciliation).
@@ -49,6 +49,8 @@ pub fn registry() -> Registry {
             notifications::digest::NOTIFY_DIGEST,
             notifications::digest::run_digest,
         )
+        .handle(crate::services::rollouts::GATE_JOB, rollouts::gates)
+        .handle(crate::services::rollouts::ROLLOUT_ALERT, rollouts::alert)
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
         .every(
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
@@ -60,4 +62,5 @@ pub fn registry() -> Registry {
         )
         .every(maintenance::PRUNE_JOBS, maintenance::PRUNE_JOBS_EVERY)
         .every(retention::RETENTION_PASS, retention::RETENTION_PASS_EVERY)
+        .every(crate::services::rollouts::GATE_JOB, rollouts::GATES_EVERY)
 }

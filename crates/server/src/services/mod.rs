@@ -31,6 +31,7 @@
 //! | start a return (reason, RMA, email), cancel it | [`returns::start`], [`returns::cancel`] | page `POST /devices/{id}/return`, `POST /devices/{id}/return/cancel`, JSON `POST /api/v1/devices/{id}/returns`, `POST /api/v1/devices/{id}/returns/cancel` |
 //! | change the password, sign out other sessions | [`account::change_password`], [`account::sign_out_others`] | page `POST /account/password`, `POST /account/sessions/sign-out-others`, JSON `POST /api/v1/account/password`, `POST /api/v1/account/sessions/sign-out-others` |
 //! | delete the account | [`account::delete_account`] | JSON `DELETE /api/v1/account`, CLI `customers delete` |
+//! | staff: start, pause, resume, advance, abort a firmware rollout; pin a mailbox | [`rollouts`] | admin pages `POST /admin/firmware/...`, JSON `/api/admin/v1/rollouts`, CLI `smartbox firmware rollout` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //!
 //! The billing jobs (`billing_pass`, `payment_retry`, `grace_expiry`, `collect_customer`) act on
@@ -45,6 +46,7 @@ mod error;
 pub mod mail;
 pub mod payment_methods;
 pub mod returns;
+pub mod rollouts;
 pub mod settings;
 pub mod staff_billing;
 pub mod staff_devices;

@@ -58,7 +58,11 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::InsertReturn(_)
                 | Change::CloseReturn { .. }
                 | Change::EndOtherSessions { .. }
-                | Change::AnonymiseUser { .. } => false,
+                | Change::AnonymiseUser { .. }
+                | Change::InsertRollout(_)
+                | Change::MoveRollout { .. }
+                | Change::PinFirmware { .. }
+                | Change::UnpinFirmware { .. } => false,
             })
         })
 }
