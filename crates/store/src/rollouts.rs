@@ -142,19 +142,23 @@ impl Db {
             "SELECT {ROLLOUT_COLUMNS} FROM firmware_rollouts \
              WHERE hardware_revision = $1 AND state IN ('active', 'paused')"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(hardware_revision)
             .fetch_optional(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// A rollout by id.
     pub async fn rollout(&self, id: &RolloutId) -> Result<Option<RolloutRow>> {
         let sql = format!("SELECT {ROLLOUT_COLUMNS} FROM firmware_rollouts WHERE id = $1");
-        Ok(on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id.as_str())
             .fetch_optional(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// The newest rollouts first.
@@ -162,10 +166,12 @@ impl Db {
         let sql = format!(
             "SELECT {ROLLOUT_COLUMNS} FROM firmware_rollouts ORDER BY created_at DESC, id DESC LIMIT $1"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(limit)
             .fetch_all(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// A rollout's stages in order.
