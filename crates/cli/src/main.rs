@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 mod analytics;
 mod jobs;
+mod rollout;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -104,7 +105,7 @@ enum FirmwareCommand {
         out: PathBuf,
     },
     /// Publish an image with its SHA-256 and signature; heartbeats offer it to devices running
-    /// another version.
+    /// another version (with --staged: only through a rollout).
     Publish {
         /// The firmware image.
         file: PathBuf,
@@ -114,7 +115,13 @@ enum FirmwareCommand {
         /// The secret key made by `smartbox firmware keygen`.
         #[arg(long)]
         signing_key: PathBuf,
+        /// Offer it only through a rollout (`firmware rollout start`), not to everyone at once.
+        #[arg(long)]
+        staged: bool,
     },
+    /// Staged rollouts of a published image: start, status, pause, resume, advance, abort.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -441,6 +448,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Firmware(FirmwareCommand::Rollout(args)) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            rollout::run(&state, args).await
+        }
         Command::Firmware(FirmwareCommand::Keygen { out }) => {
             let public = firmware_release::keygen(&out)?;
             println!("release key written to {}", out.display());
@@ -451,12 +462,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             file,
             version,
             signing_key,
+            staged,
         }) => {
             let image = firmware_release::publish_file(
                 &config,
                 &file,
                 &version,
                 &signing_key,
+                staged,
                 clock.now_ms(),
             )
             .await?;

@@ -150,6 +150,8 @@ fn every_command_has_help() {
         vec!["keys", "rotate-master", "--help"],
         vec!["customers", "export", "--help"],
         vec!["customers", "delete", "--help"],
+        vec!["firmware", "rollout", "start", "--help"],
+        vec!["firmware", "rollout", "status", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -507,4 +509,105 @@ fn customers_delete_anonymises_the_account_and_refuses_an_unknown_email() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn an_operator_stages_an_image_and_starts_pauses_resumes_and_aborts_its_rollout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/rollout.db", dir.path().display());
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["migrate"]);
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    std::fs::write(dir.path().join("image.bin"), [7u8; 4096]).expect("image");
+    ok(&[
+        "firmware",
+        "publish",
+        "image.bin",
+        "--version",
+        "2.0.0",
+        "--signing-key",
+        "release.key",
+        "--staged",
+    ]);
+
+    let refused = smartbox(
+        dir.path(),
+        &[
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "2.0.0",
+            "--stages",
+            "50,10",
+        ],
+        &env,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("more mailboxes than the one before"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = smartbox(
+        dir.path(),
+        &["firmware", "rollout", "start", "--version", "9.9.9"],
+        &env,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("No firmware 9.9.9"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let started = ok(&[
+        "firmware",
+        "rollout",
+        "start",
+        "--version",
+        "2.0.0",
+        "--stages",
+        "10,100",
+        "--soak",
+        "1h",
+    ]);
+    assert!(
+        started.contains("firmware 2.0.0: running, stage 1 of 2"),
+        "{started}"
+    );
+    let again = smartbox(
+        dir.path(),
+        &["firmware", "rollout", "start", "--version", "2.0.0"],
+        &env,
+    );
+    assert!(!again.status.success(), "one open rollout at a time");
+    assert!(
+        stderr(&again).contains("Another rollout"),
+        "{}",
+        stderr(&again)
+    );
+
+    let paused = ok(&[
+        "firmware",
+        "rollout",
+        "pause",
+        "--reason",
+        "support tickets rising",
+    ]);
+    assert!(
+        paused.contains("paused, stage 1 of 2 (support tickets rising)"),
+        "{paused}"
+    );
+    assert!(ok(&["firmware", "rollout", "status"]).contains("paused"));
+    assert!(ok(&["firmware", "rollout", "resume"]).contains("running, stage 1 of 2"));
+    assert!(ok(&["firmware", "rollout", "abort"]).contains("aborted"));
+    let late = smartbox(dir.path(), &["firmware", "rollout", "resume"], &env);
+    assert!(!late.status.success());
+    assert!(stderr(&late).contains("cannot resume"), "{}", stderr(&late));
 }

@@ -1,7 +1,7 @@
 //! Pure business rules of the smart mailbox service (DESIGN §4): money, the plan catalog,
 //! identifiers (validated ones and the ids of stored things), the subscription, invoice, payment
 //! and device-lifecycle states with their state machines, billing periods, usage and overage,
-//! upgrade proration and the admin metrics.
+//! upgrade proration, the admin metrics and staged firmware rollouts.
 
 mod names;
 
@@ -20,6 +20,7 @@ pub mod plan;
 pub mod power;
 pub mod proration;
 pub mod record_ids;
+pub mod rollout;
 pub mod subscription;
 pub mod ticket;
 pub mod transition;
@@ -36,7 +37,9 @@ pub use payment::PaymentStatus;
 pub use period::BillingPeriod;
 pub use plan::{Plan, PlanChange, PlanId};
 pub use power::PowerState;
-pub use record_ids::{DeviceId, EventId, InvoiceId, PaymentId, SubscriptionId, TicketId, UserId};
+pub use record_ids::{
+    DeviceId, EventId, InvoiceId, PaymentId, RolloutId, SubscriptionId, TicketId, UserId,
+};
 pub use subscription::{
     SubscriptionEffect, SubscriptionEvent, SubscriptionState, SubscriptionStatus,
 };

@@ -75,6 +75,8 @@ record_id!(
     EventId,
     /// A support ticket (`tickets.id`).
     TicketId,
+    /// A staged firmware rollout (`firmware_rollouts.id`).
+    RolloutId,
 );
 
 #[cfg(test)]

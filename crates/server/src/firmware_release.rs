@@ -96,7 +96,7 @@ pub fn verify_image(public: &VerifyingKey, image: &[u8], signature_hex: &str) ->
 
 /// Stores `image` as `version` (the blob first, then the row that makes it visible) with its
 /// SHA-256 and signature. The heartbeat offers the newest published version to every device
-/// running another one.
+/// running another one, unless a rollout of the hardware revision is open.
 pub async fn publish(
     db: &Db,
     blobs: &Arc<dyn ObjectStore>,
@@ -104,6 +104,31 @@ pub async fn publish(
     version: &str,
     key: &SigningKey,
     now_ms: i64,
+) -> Result<FirmwareImageRow, ReleaseError> {
+    store_image(db, blobs, image, version, key, now_ms, false).await
+}
+
+/// [`publish`] for a staged rollout: the image is offered to nobody until a rollout (or a pin)
+/// offers it (`smartbox firmware publish --staged`, the upload on `/admin/firmware`).
+pub async fn publish_staged(
+    db: &Db,
+    blobs: &Arc<dyn ObjectStore>,
+    image: Vec<u8>,
+    version: &str,
+    key: &SigningKey,
+    now_ms: i64,
+) -> Result<FirmwareImageRow, ReleaseError> {
+    store_image(db, blobs, image, version, key, now_ms, true).await
+}
+
+async fn store_image(
+    db: &Db,
+    blobs: &Arc<dyn ObjectStore>,
+    image: Vec<u8>,
+    version: &str,
+    key: &SigningKey,
+    now_ms: i64,
+    staged: bool,
 ) -> Result<FirmwareImageRow, ReleaseError> {
     if !valid_version(version) {
         return Err(ReleaseError::BadVersion(version.to_owned()));
@@ -123,6 +148,7 @@ pub async fn publish(
         signature: hex::encode(signature.to_bytes()),
         blob_key: format!("firmware/{version}.bin"),
         created_at: now_ms,
+        staged,
     };
     blobs
         .put(
@@ -145,12 +171,13 @@ pub fn keygen(path: &Path) -> Result<String, ReleaseError> {
 }
 
 /// `smartbox firmware publish`: reads the image and the key, opens the configured database and
-/// blob store, and publishes.
+/// blob store, and publishes (`staged`: for a rollout, see [`publish_staged`]).
 pub async fn publish_file(
     config: &Config,
     image_path: &Path,
     version: &str,
     key_path: &Path,
+    staged: bool,
     now_ms: i64,
 ) -> anyhow::Result<FirmwareImageRow> {
     let key = read_signing_key(key_path)?;
@@ -158,7 +185,7 @@ pub async fn publish_file(
         .with_context(|| format!("cannot read {}", image_path.display()))?;
     let db = open_db(&config.database_url).await?;
     let blobs = blobs::open(&config.blob_url)?;
-    let published = publish(&db, &blobs, image, version, &key, now_ms).await;
+    let published = store_image(&db, &blobs, image, version, &key, now_ms, staged).await;
     db.close().await;
     Ok(published?)
 }

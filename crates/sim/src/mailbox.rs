@@ -205,6 +205,8 @@ pub struct Mailbox {
 struct SimOta {
     flash: SimOtaFlash,
     release_key: [u8; 32],
+    /// Versions whose image crashes on its first boot, before it can confirm itself.
+    crashing: Vec<std::string::String>,
 }
 
 impl Mailbox {
@@ -301,7 +303,16 @@ impl Mailbox {
         self.ota = Some(SimOta {
             flash: SimOtaFlash::new(slot_bytes, &self.identity.firmware_version),
             release_key,
+            crashing: Vec::new(),
         });
+    }
+
+    /// Makes the image of `version` crash on its first boot (a bad release): the watchdog
+    /// restarts the board at once, and the bootloader rolls the unconfirmed image back.
+    pub fn crash_on_boot(&mut self, version: &str) {
+        if let Some(ota) = self.ota.as_mut() {
+            ota.crashing.push(version.to_owned());
+        }
     }
 
     /// A firmware update that replaces the CA certificate built in (the next wake's driver
@@ -397,6 +408,13 @@ impl Mailbox {
         let mut ota_client = None;
         if let Some(ota) = self.ota.as_mut() {
             ota.flash.boot();
+            if ota
+                .crashing
+                .iter()
+                .any(|v| v == ota.flash.running_version())
+            {
+                ota.flash.boot();
+            }
             let version = ota.flash.running_version().to_owned();
             self.identity.firmware_version = String::try_from(version.as_str()).unwrap_or_default();
             ota_client = OtaClient::boot(&mut ota.flash, &version, &ota.release_key)

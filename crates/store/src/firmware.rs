@@ -13,6 +13,8 @@ pub struct FirmwareImageRow {
     pub signature: String,
     pub blob_key: String,
     pub created_at: i64,
+    /// Offered only through a rollout or a pin, not to every mailbox at once.
+    pub staged: bool,
 }
 
 /// A device's report about an image.
@@ -29,8 +31,8 @@ impl Db {
     /// Publishes an image; publishing a version twice is a conflict.
     pub async fn insert_firmware_image(&self, image: &FirmwareImageRow) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO firmware_images (version, size_bytes, sha256, signature, blob_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO firmware_images (version, size_bytes, sha256, signature, blob_key, created_at, staged) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&image.version)
         .bind(image.size_bytes)
@@ -38,16 +40,20 @@ impl Db {
         .bind(&image.signature)
         .bind(&image.blob_key)
         .bind(image.created_at)
+        .bind(image.staged)
         .execute(pool)
         .await
         .map(|_| ()))?;
         Ok(())
     }
 
-    /// The most recently published image.
+    /// The most recently published image every mailbox may have: one published for everyone,
+    /// or a staged one whose rollout completed.
     pub async fn latest_firmware(&self) -> Result<Option<FirmwareImageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT version, size_bytes, sha256, signature, blob_key, created_at FROM firmware_images \
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images i \
+             WHERE NOT staged OR EXISTS (SELECT 1 FROM firmware_rollouts r \
+                 WHERE r.version = i.version AND r.state = 'completed') \
              ORDER BY created_at DESC, version DESC LIMIT 1",
         )
         .fetch_optional(pool)
@@ -57,10 +63,21 @@ impl Db {
     /// The image of this version.
     pub async fn firmware_by_version(&self, version: &str) -> Result<Option<FirmwareImageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT version, size_bytes, sha256, signature, blob_key, created_at FROM firmware_images WHERE version = $1",
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images WHERE version = $1",
         )
         .bind(version)
         .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// The newest published images first.
+    pub async fn recent_firmware(&self, limit: i64) -> Result<Vec<FirmwareImageRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images \
+             ORDER BY created_at DESC, version DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
         .await)?)
     }
 

@@ -35,6 +35,7 @@ mod plans;
 mod portal;
 mod retention;
 mod returns;
+mod rollouts;
 #[cfg(feature = "testing")]
 pub mod schema;
 mod sessions;
@@ -86,6 +87,10 @@ pub use plans::PlanRow;
 pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_gallery_cursor};
 pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use returns::ReturnRow;
+pub use rollouts::{
+    HealthFigures, NewRollout, PinRow, ProgressCount, RolloutCandidate, RolloutRow,
+    RolloutStageRow, SILENT_SLACK_MS,
+};
 pub use sessions::SessionRow;
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use tickets::{

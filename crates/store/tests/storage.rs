@@ -559,6 +559,7 @@ async fn audit_entries_and_firmware_images_are_kept() {
             signature: "cd".into(),
             blob_key: "firmware/1.1.0".into(),
             created_at: 5,
+            staged: false,
         };
         t.db.insert_firmware_image(&image).await.unwrap();
         assert!(

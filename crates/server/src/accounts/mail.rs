@@ -34,6 +34,18 @@ pub async fn send(config: &Config, mail: Mail) {
     }
 }
 
+/// Sends a message for a job that retries until it goes out: an SMTP failure is returned.
+/// Without `SMARTBOX_SMTP_URL` the message is logged as not sent (there is nothing to retry).
+pub async fn deliver(config: &Config, mail: &Mail) -> anyhow::Result<()> {
+    match &config.smtp_url {
+        Some(url) => send_smtp(url, mail).await,
+        None => {
+            tracing::warn!(to = %mail.to, subject = %mail.subject, "staff email not sent: SMARTBOX_SMTP_URL is unset");
+            Ok(())
+        }
+    }
+}
+
 async fn send_smtp(url: &str, mail: &Mail) -> anyhow::Result<()> {
     let message = Message::builder()
         .from(FROM.parse()?)

@@ -11,6 +11,7 @@ mod charts;
 pub mod customers;
 pub mod device_history;
 pub mod devices;
+pub mod firmware;
 pub mod jobs;
 pub mod labels;
 mod overview;
@@ -72,6 +73,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/payments/{payment_id}/refund",
             post(payments::refund),
+        )
+        .route("/admin/firmware", get(firmware::page))
+        .route("/admin/firmware/rollouts", post(firmware::start))
+        .route(
+            "/admin/firmware/rollouts/{rollout_id}/{command}",
+            post(firmware::act),
         )
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{job_id}/retry", post(jobs::retry))

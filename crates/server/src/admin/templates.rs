@@ -76,6 +76,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/analytics_spend.html",
         include_str!("../../templates/admin/analytics_spend.html"),
     ),
+    (
+        "admin/firmware.html",
+        include_str!("../../templates/admin/firmware.html"),
+    ),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -263,6 +267,21 @@ mod tests {
                 context! {
                     error => "<Ann>", may_edit => true, month => "2027-01", channel => "search", amount => "12", reason => "r",
                     entries => vec![context! { month => "2027-01", channel => "<Ann>", amount => "$12.00" }],
+                },
+            ),
+            (
+                "admin/firmware.html",
+                context! {
+                    open => true,
+                    images => vec![context! { version => "2.1.0", size => "20 KB", published => "today", audience => "through rollouts only" }],
+                    rollouts => vec![context! {
+                        id => "r1", version => "2.1.0", state => "paused", stage => "stage 1 of 5", started => "today",
+                        paused_reason => "Front <gate>", soak => "24 h and 80 % confirmed per stage",
+                        gates => vec![context! { label => "failed or rolled back", value => "50.0 %", threshold => "at most 5.0 %", tripped => true }],
+                        stages => vec![context! { label => "Stage 1 · 1 %", members => 2, current => true, started => "today",
+                            bars => vec![context! { label => "Confirmed", count => 1, max => 2 }] }],
+                        commands => vec![context! { id => "abort", label => "Abort", hint => "For good.", danger => true }],
+                    }],
                 },
             ),
         ];

@@ -22,7 +22,11 @@ use utoipa::OpenApi;
         super::accounts::change_plan,
         super::accounts::credit,
         super::accounts::resend,
-        super::accounts::password_reset
+        super::accounts::password_reset,
+        super::rollouts::list,
+        super::rollouts::start,
+        super::rollouts::get,
+        super::rollouts::act
     ),
     components(schemas(
         super::InventoryDevice,
@@ -42,6 +46,11 @@ use utoipa::OpenApi;
         super::accounts::PlanRequest,
         super::accounts::CreditRequest,
         super::accounts::ResendRequest,
+        super::rollouts::Rollout,
+        super::rollouts::RolloutStage,
+        super::rollouts::RolloutGate,
+        super::rollouts::StartRolloutRequest,
+        crate::services::rollouts::ProgressCounts,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))
 )]

@@ -1,12 +1,14 @@
 //! The admin JSON API under `/api/admin/v1` (DESIGN §6): the device inventory, one mailbox with
 //! its staff dates and audit trail, its lifecycle and service actions, and the actions on a
-//! customer's subscriptions, invoices and password (`accounts`). Session-authenticated with a
+//! customer's subscriptions, invoices and password (`accounts`); firmware rollouts
+//! ([`rollouts`]). Session-authenticated with a
 //! staff role ([`ApiStaff`]: 401 without a session, 404 for a customer) and the CSRF header on
 //! writes, as the customer API. Each action is the same service call as the admin page's.
 
 mod accounts;
 mod docs;
 mod metrics;
+mod rollouts;
 mod tickets;
 
 use axum::extract::{Path, Query, State};
@@ -50,6 +52,15 @@ pub fn router() -> Router<AppState> {
         .merge(tickets::router())
         .route("/api/admin/v1/metrics", get(metrics::metrics))
         .merge(accounts::router())
+        .route(
+            "/api/admin/v1/rollouts",
+            get(rollouts::list).post(rollouts::start),
+        )
+        .route("/api/admin/v1/rollouts/{rollout_id}", get(rollouts::get))
+        .route(
+            "/api/admin/v1/rollouts/{rollout_id}/{command}",
+            post(rollouts::act),
+        )
 }
 
 /// A mailbox in the inventory.

@@ -1,5 +1,6 @@
 //! Firmware hosting for devices: the offer in the heartbeat answer, the image download with
-//! `Range` (so the modem resumes a broken download; not metered as data), and install reports.
+//! `Range` (so the modem resumes a broken download; not metered as data), and install reports;
+//! both move the mailbox's progress in a rollout of that image.
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
@@ -9,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use heapless::String as Bounded;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as BlobPath;
+use smartbox_domain::DeviceId;
+use smartbox_domain::rollout::DeviceProgress;
 use smartbox_protocol::{FirmwareOffer, FirmwareReport, FirmwareStatus};
 use smartbox_store::{FirmwareImageRow, FirmwareReportRow};
 
@@ -59,7 +62,8 @@ impl FirmwareCache {
     }
 }
 
-fn offer(image: &FirmwareImageRow) -> Option<FirmwareOffer> {
+/// The offer of `image` (`None` for a row the protocol's bounds cannot carry).
+pub(super) fn offer(image: &FirmwareImageRow) -> Option<FirmwareOffer> {
     Some(FirmwareOffer {
         version: Bounded::try_from(image.version.as_str()).ok()?,
         size: u32::try_from(image.size_bytes).ok()?,
@@ -144,7 +148,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 )]
 pub async fn download(
     State(state): State<AppState>,
-    Extension(Authenticated(_device)): Extension<Authenticated>,
+    Extension(Authenticated(device)): Extension<Authenticated>,
     Path(version): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -153,6 +157,15 @@ pub async fn download(
         .firmware_by_version(&version)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no firmware version {version:?}")))?;
+    state
+        .db
+        .move_rollout_progress(
+            &DeviceId::new(device.device_id.as_str()),
+            &image.version,
+            DeviceProgress::Downloading,
+            state.clock.now_ms(),
+        )
+        .await?;
     let size = u64::try_from(image.size_bytes).unwrap_or(0);
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match parse_range(range, size) {
@@ -217,6 +230,7 @@ pub async fn report(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let report: FirmwareReport = json::parse(&headers, &body)?;
+    let now = state.clock.now_ms();
     state
         .db
         .insert_firmware_report(&FirmwareReportRow {
@@ -224,10 +238,29 @@ pub async fn report(
             version: report.version.as_str().to_owned(),
             status: status_name(report.status).to_owned(),
             detail: report.detail.map(|d| d.as_str().to_owned()),
-            reported_at: state.clock.now_ms(),
+            reported_at: now,
         })
         .await?;
+    state
+        .db
+        .move_rollout_progress(
+            &DeviceId::new(device.device_id.as_str()),
+            report.version.as_str(),
+            progress_of(report.status),
+            now,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What a report says of a mailbox's progress with a rollout's image.
+fn progress_of(status: FirmwareStatus) -> DeviceProgress {
+    match status {
+        FirmwareStatus::Downloaded => DeviceProgress::Downloaded,
+        FirmwareStatus::Installed => DeviceProgress::Installed,
+        FirmwareStatus::Failed => DeviceProgress::Failed,
+        FirmwareStatus::RolledBack => DeviceProgress::RolledBack,
+    }
 }
 
 fn status_name(status: FirmwareStatus) -> &'static str {

@@ -1,5 +1,5 @@
 //! `POST /api/device/v1/heartbeat`: the device reports its vitals and learns the service state,
-//! its configuration and, when one applies, a firmware offer and WiFi credentials from the portal
+//! its configuration and, when one applies, a firmware offer ([`super::rollout_offer`]) and WiFi credentials from the portal
 //! ([`crate::device_wifi`]). Never refused with 402 or 429, so a
 //! suspended or capped device still reports and learns why its events are refused.
 
@@ -45,8 +45,8 @@ pub async fn heartbeat(
     let now = state.clock.now();
     let firmware = state
         .device_api
-        .firmware
-        .offer_for(&state, request.firmware_version.as_str())
+        .rollouts
+        .offer_for(&state, &device, request.firmware_version.as_str())
         .await?;
     let answer = HeartbeatResponse {
         server_time: state.clock.now_s(),

@@ -15,6 +15,7 @@
 //! - [`ExpiringSet`]: the short memory of unknown serials and of signatures already seen.
 //! - [`DeviceApiState`] (in `crate::device_caches`): the caches themselves, held by the app state.
 //! - [`heartbeat`], [`events`], [`photos`], [`firmware`]: the endpoints.
+//! - [`rollout_offer`]: which image a heartbeat offers (pins, staged rollouts, the newest).
 //! - [`jpeg`]: the marker check photos must pass.
 //! - [`docs`]: the OpenAPI description of all of the above.
 
@@ -28,6 +29,7 @@ pub mod jpeg;
 pub mod json;
 pub mod metering;
 pub mod photos;
+pub mod rollout_offer;
 
 use axum::Router;
 use axum::middleware;
@@ -37,6 +39,7 @@ pub use crate::device_caches::{DeviceApiState, ExpiringSet, UNKNOWN_SERIAL_TTL_M
 pub use auth::guard;
 pub use context::{DeviceCache, DeviceContext};
 pub use firmware::FirmwareCache;
+pub use rollout_offer::RolloutCache;
 pub use smartbox_store::TrafficWriter;
 
 use crate::state::AppState;

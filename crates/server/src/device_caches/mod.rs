@@ -6,6 +6,7 @@
 //! import this module, which imports neither.
 
 pub mod expiring;
+pub mod rollouts;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -32,6 +33,8 @@ const SIGNATURES_KEPT: usize = 200_000;
 pub struct DeviceApiState {
     pub devices: DeviceCache,
     pub firmware: FirmwareCache,
+    /// The open rollout and pins, which decide a heartbeat's firmware offer.
+    pub rollouts: rollouts::RolloutCache,
     pub writer: TrafficWriter,
     pub unknown_serials: ExpiringSet<String>,
     pub seen_signatures: ExpiringSet<[u8; 32]>,
@@ -43,6 +46,7 @@ impl DeviceApiState {
         DeviceApiState {
             devices: DeviceCache::default(),
             firmware: FirmwareCache::default(),
+            rollouts: rollouts::RolloutCache::default(),
             writer: TrafficWriter::new(db),
             unknown_serials: ExpiringSet::new(UNKNOWN_SERIAL_TTL_MS, UNKNOWN_SERIALS_KEPT),
             seen_signatures: ExpiringSet::new(

@@ -33,6 +33,7 @@ pub mod invoice_email;
 pub mod maintenance;
 mod registry;
 pub mod retention;
+pub mod rollouts;
 pub mod seal_photos;
 
 use std::collections::{BTreeMap, HashMap};

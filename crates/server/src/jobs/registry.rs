@@ -8,7 +8,7 @@ use smartbox_store::EVENT_COMPLETED_JOB;
 
 use super::{
     Registry, analytics, billing, event_completed, invoice_email, maintenance, retention,
-    seal_photos,
+    rollouts, seal_photos,
 };
 use crate::notifications;
 
@@ -58,6 +58,8 @@ pub fn registry() -> Registry {
             notifications::digest::NOTIFY_DIGEST,
             notifications::digest::run_digest,
         )
+        .handle(crate::services::rollouts::GATE_JOB, rollouts::gates)
+        .handle(crate::services::rollouts::ROLLOUT_ALERT, rollouts::alert)
         .every(BillingJob::BILLING_PASS, BILLING_PASS_EVERY)
         .every(
             notifications::home_assistant::HOME_ASSISTANT_STATUS,
@@ -73,4 +75,5 @@ pub fn registry() -> Registry {
             analytics::ANALYTICS_SNAPSHOT,
             analytics::ANALYTICS_SNAPSHOT_EVERY,
         )
+        .every(crate::services::rollouts::GATE_JOB, rollouts::GATES_EVERY)
 }

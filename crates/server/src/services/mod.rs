@@ -42,6 +42,7 @@
 //! | admin: enter a month's acquisition spend per channel | [`analytics::set_spend`] | admin page `POST /admin/analytics/spend` |
 //! | rebuild the daily analytics snapshots from a date | [`analytics::backfill`] | CLI `smartbox analytics backfill --from DATE` |
 //! | snapshot the days finished since the last run | [`analytics::snapshot_finished_days`] | job `analytics_snapshot` |
+//! | staff: start, pause, resume, advance, abort a firmware rollout; pin a mailbox | [`rollouts`] | admin pages `POST /admin/firmware/...`, JSON `/api/admin/v1/rollouts`, CLI `smartbox firmware rollout` |
 //! | correct what an event's photos were read as | [`mail::correct`] | page `POST /gallery/{id}/correction`, JSON `POST /api/v1/events/{id}/correction` |
 //! | open a support ticket (context frozen, staff emailed) | [`tickets::open`] | page `POST /support/new`, JSON `POST /api/v1/tickets` |
 //! | reply on a ticket (customer or staff; the customer emailed a link) | [`tickets::reply`] | pages `POST /support/{id}`, `POST /admin/tickets/{id}/reply`, JSON `POST /api/v1/tickets/{id}/messages`, `POST /api/admin/v1/tickets/{id}/messages` |
@@ -63,6 +64,7 @@ pub mod mail;
 pub mod payment_methods;
 pub mod push;
 pub mod returns;
+pub mod rollouts;
 pub mod settings;
 pub mod staff_billing;
 pub mod staff_customers;

@@ -12,6 +12,7 @@ mod ledger;
 mod loopback;
 mod mail_intelligence;
 mod ota;
+mod rollout;
 mod soak;
 mod subscription;
 mod tls;

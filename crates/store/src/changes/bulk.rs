@@ -68,7 +68,11 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::Ticket(_)
                 | Change::IssuePasswordReset { .. }
                 | Change::InsertCredit(_)
-                | Change::ApplyCredit { .. } => false,
+                | Change::ApplyCredit { .. }
+                | Change::InsertRollout(_)
+                | Change::MoveRollout { .. }
+                | Change::PinFirmware { .. }
+                | Change::UnpinFirmware { .. } => false,
             })
         })
 }

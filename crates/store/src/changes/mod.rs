@@ -15,6 +15,7 @@
 
 mod bulk;
 
+use smartbox_domain::rollout::RolloutState;
 use smartbox_domain::{
     CardSummary, InvoiceStatus, LifecycleState, PaymentStatus, SubscriptionStatus,
 };
@@ -244,6 +245,31 @@ pub enum Change {
     InsertCredit(crate::CreditRow),
     /// *Guard*: the credit must still be pending; the invoice `invoice_id` takes it.
     ApplyCredit { id: String, invoice_id: String },
+    /// *Guard* (uniqueness): a new active rollout with its stages, its first one started; its
+    /// image becomes staged (offered only through rollouts and pins from now on). Stale while
+    /// another rollout of the hardware revision is open.
+    InsertRollout(crate::NewRollout),
+    /// *Guard*: the rollout must still be in `from` at stage `from_stage`; it moves to `to` at
+    /// `to_stage` (a new stage starts at `now`) with `paused_reason`.
+    MoveRollout {
+        id: String,
+        from: RolloutState,
+        from_stage: i64,
+        to: RolloutState,
+        to_stage: i64,
+        paused_reason: Option<String>,
+        now: i64,
+    },
+    /// Pins a mailbox to a version (replacing its pin).
+    PinFirmware {
+        device_id: String,
+        version: String,
+        reason: String,
+        pinned_by: String,
+        at: i64,
+    },
+    /// Removes a mailbox's pin.
+    UnpinFirmware { device_id: String },
 }
 
 /// A date staff record on a device.
@@ -402,6 +428,10 @@ pub enum StaleGuard {
     TicketVersion,
     SavedReplyExists,
     CreditPending,
+    /// Another rollout of the hardware revision is open.
+    RolloutOpen,
+    /// The rollout moved meanwhile.
+    RolloutState,
 }
 
 /// The number printed on an invoice: `SB-0000042`.
@@ -1102,6 +1132,89 @@ macro_rules! run_change {
                     .await,
                 StaleGuard::SavedReplyExists,
             ),
+            Change::InsertRollout(r) => {
+                let inserted = unique_is_stale(
+                    sqlx::query($crate::rollouts::INSERT_ROLLOUT_SQL)
+                        .bind(&r.id)
+                        .bind(&r.version)
+                        .bind(&r.hardware_revision)
+                        .bind(r.soak_ms)
+                        .bind(r.soak_confirmed_percent)
+                        .bind(&r.created_by)
+                        .bind(r.created_at)
+                        .execute(&mut *conn)
+                        .await,
+                    StaleGuard::RolloutOpen,
+                )?;
+                if inserted.is_none() {
+                    for (position, percent) in r.stages.iter().enumerate() {
+                        sqlx::query($crate::rollouts::INSERT_STAGE_SQL)
+                            .bind(&r.id)
+                            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                            .bind(percent)
+                            .bind((position == 0).then_some(r.created_at))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    sqlx::query($crate::rollouts::STAGE_IMAGE_SQL)
+                        .bind(&r.version)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(inserted)
+            }
+            Change::MoveRollout {
+                id,
+                from,
+                from_stage,
+                to,
+                to_stage,
+                paused_reason,
+                now,
+            } => {
+                let moved = sqlx::query($crate::rollouts::MOVE_ROLLOUT_SQL)
+                    .bind(id)
+                    .bind(from.as_str())
+                    .bind(from_stage)
+                    .bind(to.as_str())
+                    .bind(to_stage)
+                    .bind(paused_reason)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                if moved == 0 {
+                    Ok(Some(StaleGuard::RolloutState))
+                } else {
+                    sqlx::query($crate::rollouts::START_STAGE_SQL)
+                        .bind(id)
+                        .bind(to_stage)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| None)
+                }
+            }
+            Change::PinFirmware {
+                device_id,
+                version,
+                reason,
+                pinned_by,
+                at,
+            } => sqlx::query($crate::rollouts::PIN_SQL)
+                .bind(device_id)
+                .bind(version)
+                .bind(reason)
+                .bind(pinned_by)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::UnpinFirmware { device_id } => sqlx::query($crate::rollouts::UNPIN_SQL)
+                .bind(device_id)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
         }
     }};
 }

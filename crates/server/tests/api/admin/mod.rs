@@ -10,6 +10,8 @@ mod jobs_audit;
 mod lifecycle;
 mod refunds;
 mod roles;
+mod rollout_browser;
+mod rollouts;
 
 use smartbox_protocol::HEARTBEAT_PATH;
 use smartbox_server::provisioning;

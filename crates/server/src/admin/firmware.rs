@@ -1,0 +1,231 @@
+//! `/admin/firmware`: the published images, starting a staged rollout, and each rollout's
+//! stages with their mailboxes' progress as bars, the health gates beside their thresholds, and
+//! pause / resume / advance / abort. Every action is one call to `services::rollouts`.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use serde::Deserialize;
+use smartbox_domain::RolloutId;
+use smartbox_domain::rollout::{Gate, GateReading, RolloutCommand};
+
+use super::devices::ReasonForm;
+use super::{Staff, templates};
+use crate::services::rollouts::{self, ProgressCounts, RolloutReport, StartRollout, words};
+use crate::state::AppState;
+use crate::web::PageError;
+use crate::web::format::date_time;
+
+/// Rollouts shown, newest first.
+const ROLLOUTS_SHOWN: i64 = 10;
+/// Images offered in the start form.
+const IMAGES_SHOWN: i64 = 20;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct FirmwareQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /admin/firmware`.
+pub async fn page(
+    State(state): State<AppState>,
+    staff: Staff,
+    Query(q): Query<FirmwareQuery>,
+) -> Result<Response, PageError> {
+    let reports = rollouts::recent(&state, &staff.actor(), ROLLOUTS_SHOWN).await?;
+    let images: Vec<Value> = state
+        .db
+        .recent_firmware(IMAGES_SHOWN)
+        .await?
+        .iter()
+        .map(|image| {
+            context! {
+                version => image.version, size => format!("{} KB", (image.size_bytes + 999) / 1000),
+                published => date_time(image.created_at, "UTC"),
+                audience => if image.staged { "through rollouts only" } else { "every mailbox" },
+            }
+        })
+        .collect();
+    let open = reports.iter().any(|r| r.rollout.state.is_open());
+    let notice = match q.done.as_str() {
+        "start" => {
+            Some("Rollout started: its first stage is offered the image at their next check-in.")
+        }
+        "pause" => Some("Rollout paused: nobody new is offered the image."),
+        "resume" => Some("Rollout resumed."),
+        "advance" => Some("Moved to the next stage."),
+        "abort" => Some("Rollout aborted: nobody is offered the image any more."),
+        _ => None,
+    };
+    templates::page(
+        &staff,
+        StatusCode::OK,
+        "admin/firmware.html",
+        context! {
+            title => "Firmware", nav => "firmware", notice => notice, images => images,
+            open => open, rollouts => reports.iter().map(rollout_view).collect::<Vec<_>>(),
+        },
+    )
+}
+
+/// What a rollout looks like on the page.
+fn rollout_view(report: &RolloutReport) -> Value {
+    let row = &report.rollout;
+    let stage_count = report.stages.len();
+    let stages: Vec<Value> = report
+        .stages
+        .iter()
+        .map(|stage| {
+            context! {
+                label => format!("Stage {} · {} %", stage.position + 1, stage.percent),
+                members => stage.new_members,
+                current => stage.position as i64 == row.stage && row.state.is_open(),
+                started => stage.started_at.map(|at| date_time(at, "UTC")),
+                bars => bars(&stage.progress, stage.new_members),
+            }
+        })
+        .collect();
+    let commands: Vec<Value> = report
+        .commands()
+        .into_iter()
+        .map(|command| {
+            let (label, hint, danger) =
+                command_words(command, row.stage as usize + 1 >= stage_count);
+            context! { id => command.to_string(), label => label, hint => hint, danger => danger }
+        })
+        .collect();
+    context! {
+        id => row.id, version => row.version, state => words::state(row.state),
+        stage => format!("stage {} of {}", row.stage + 1, stage_count),
+        started => date_time(row.created_at, "UTC"), paused_reason => row.paused_reason,
+        soak => format!("{} h and {} % confirmed per stage", row.soak_ms / 3_600_000, row.soak_confirmed_percent),
+        stages => stages, gates => report.gates.iter().map(gate_view).collect::<Vec<_>>(),
+        commands => commands,
+    }
+}
+
+/// One bar per step, each out of the stage's mailboxes.
+fn bars(progress: &ProgressCounts, of: u64) -> Vec<Value> {
+    [
+        ("Offered, not started", progress.offered),
+        ("Downloading", progress.downloading),
+        ("Downloaded", progress.downloaded),
+        ("Installed", progress.installed),
+        ("Confirmed", progress.confirmed),
+        ("Failed", progress.failed),
+        ("Rolled back", progress.rolled_back),
+    ]
+    .into_iter()
+    .map(|(label, count)| context! { label => label, count => count, max => of.max(1) })
+    .collect()
+}
+
+fn gate_view(reading: &GateReading) -> Value {
+    let show = |value: i64| match reading.gate {
+        Gate::FailureRate | Gate::SilentShare => format!("{:.1} %", value as f64 / 100.0),
+        Gate::BatteryDrain => format!("{:.2} points a day", value as f64 / 100.0),
+    };
+    context! {
+        label => reading.gate.label(),
+        value => reading.value.map_or_else(|| "not measured yet".to_owned(), show),
+        threshold => format!("at most {}", show(reading.threshold)),
+        tripped => reading.tripped,
+    }
+}
+
+fn command_words(command: RolloutCommand, last_stage: bool) -> (&'static str, &'static str, bool) {
+    match command {
+        RolloutCommand::Pause => (
+            "Pause",
+            "Nobody new is offered the image until it resumes.",
+            false,
+        ),
+        RolloutCommand::Resume => (
+            "Resume",
+            "Offer the image to the current stage again.",
+            false,
+        ),
+        RolloutCommand::Advance if last_stage => (
+            "Finish",
+            "End the rollout now: the image becomes every mailbox's.",
+            false,
+        ),
+        RolloutCommand::Advance => (
+            "Advance",
+            "Start the next stage now, without waiting for its soak.",
+            false,
+        ),
+        RolloutCommand::Abort => (
+            "Abort",
+            "Stop for good: nobody is offered this image any more.",
+            true,
+        ),
+    }
+}
+
+/// The start form.
+#[derive(Debug, Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    stages: String,
+    #[serde(default)]
+    soak: String,
+    #[serde(default)]
+    confirmed: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/firmware/rollouts`.
+pub async fn start(
+    State(state): State<AppState>,
+    staff: Staff,
+    Form(form): Form<StartForm>,
+) -> Result<Response, PageError> {
+    if !staff.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let input = StartRollout::parse(&form.version, &form.stages, &form.soak, &form.confirmed)?;
+    rollouts::start(&state, &staff.actor(), input, &form.reason).await?;
+    Ok(Redirect::to("/admin/firmware?done=start").into_response())
+}
+
+/// `POST /admin/firmware/rollouts/{id}/{command}` with the staff member's reason.
+pub async fn act(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((id, command)): Path<(String, String)>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, PageError> {
+    if !staff.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let command = parse_command(&command).ok_or_else(|| PageError::not_found("This action"))?;
+    rollouts::command(
+        &state,
+        &staff.actor(),
+        &RolloutId::new(id),
+        command,
+        &form.reason,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/admin/firmware?done={command}")).into_response())
+}
+
+/// A command by its name in a path.
+pub fn parse_command(name: &str) -> Option<RolloutCommand> {
+    match name {
+        "pause" => Some(RolloutCommand::Pause),
+        "resume" => Some(RolloutCommand::Resume),
+        "advance" => Some(RolloutCommand::Advance),
+        "abort" => Some(RolloutCommand::Abort),
+        _ => None,
+    }
+}
