@@ -8,9 +8,10 @@
 //! progress moves: its first offer, and its first check-in on the rollout's image (which
 //! confirms it); both are remembered here so a mailbox's later heartbeats write nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use smartbox_domain::rollout::{self, DeviceProgress, RolloutState};
+use smartbox_domain::rollout::{self, DeviceProgress};
 use smartbox_domain::{DeviceId, RolloutId};
 use smartbox_protocol::FirmwareOffer;
 use smartbox_store::FirmwareImageRow;
