@@ -22,6 +22,8 @@
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
 mod common;
+#[path = "common/config.rs"]
+mod config;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +33,6 @@ use smartbox_protocol::{
     EVENTS_PATH, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIME, HEARTBEAT_PATH, body_sha256,
     photo_path, sign,
 };
-use smartbox_server::config::Config;
 use smartbox_server::device_api::jpeg;
 use smartbox_server::{Server, SystemClock};
 use smartbox_store::testing;
@@ -95,14 +96,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
         ..
     } = load;
     let dir = tempfile::tempdir()?;
-    let blob_url = format!("file://{}", dir.path().join("blobs").display());
-    let config = Config::from_lookup(|name| match name {
-        "SMARTBOX_BIND" => Some("127.0.0.1:0".to_owned()),
-        "SMARTBOX_DATABASE_URL" => Some(database_url.to_owned()),
-        "SMARTBOX_BLOB_URL" => Some(blob_url.clone()),
-        "SMARTBOX_MASTER_KEY" => Some("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=".to_owned()),
-        _ => None,
-    })?;
+    let config = config::server_config(database_url, dir.path())?;
     let server = Server::build(config, Arc::new(SystemClock)).await?;
     let addr = server.local_addr();
     let state = server.state().clone();

@@ -3,13 +3,8 @@
 use smartbox_domain::PlanId;
 use smartbox_server::{AppState, Clock, SystemClock, provisioning};
 
-/// A knob from the environment, or `default`.
-pub fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod knob;
+pub use knob::knob;
 
 /// A provisioned mailbox and the secret it signs with.
 #[derive(Debug, Clone)]
