@@ -17,8 +17,8 @@ use smartbox_domain::PlanId;
 use smartbox_server::config::Config;
 use smartbox_server::secrets::MasterKey;
 use smartbox_server::{AppState, Clock, ManualClock, analytics, provisioning};
-use smartbox_store::testing::{self, TestDb};
 use smartbox_store::Db;
+use smartbox_store::testing::{self, TestDb};
 use smartbox_store::testing::{SeedValue, insert_rows};
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
@@ -311,7 +311,12 @@ async fn seed(db: &Db, count: usize) -> usize {
                 ]
             })
             .collect();
-        insert_rows(db, "users (id, email, password_hash, role, created_at)", &users).await;
+        insert_rows(
+            db,
+            "users (id, email, password_hash, role, created_at)",
+            &users,
+        )
+        .await;
         let devices: Vec<Vec<SeedValue>> = chunk
             .iter()
             .flat_map(|&i| {
@@ -445,7 +450,12 @@ async fn seed(db: &Db, count: usize) -> usize {
                     format!("pay-{i}").into(),
                     format!("inv-{i}").into(),
                     s.plan.plan().price.get().into(),
-                    (if s.failed_first { "failed" } else { "succeeded" }).into(),
+                    (if s.failed_first {
+                        "failed"
+                    } else {
+                        "succeeded"
+                    })
+                    .into(),
                     "sandbox".into(),
                     anchor.into(),
                     anchor.into(),
@@ -461,4 +471,3 @@ async fn seed(db: &Db, count: usize) -> usize {
     }
     written
 }
-

@@ -65,7 +65,7 @@ fn back(customer_id: &str, done: &str) -> Response {
 async fn owner_of(state: &AppState, id: &SubscriptionId) -> Result<String, PageError> {
     Ok(state
         .db
-        .subscription_by_id(&id)
+        .subscription_by_id(id)
         .await?
         .ok_or_else(|| PageError::not_found("This subscription"))?
         .customer_id)

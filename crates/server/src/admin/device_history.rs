@@ -24,7 +24,11 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub async fn history(state: &AppState, device: &DeviceRow, now: i64) -> Result<Value, PageError> {
     let month = state
         .db
-        .vitals_since(&smartbox_domain::DeviceId::new(device.id.as_str()), now - 30 * DAY_MS).await?;
+        .vitals_since(
+            &smartbox_domain::DeviceId::new(device.id.as_str()),
+            now - 30 * DAY_MS,
+        )
+        .await?;
     let mut events = Vec::new();
     for e in state
         .db

@@ -66,7 +66,7 @@ async fn admin_subscription(
 ) -> Result<AdminSubscription, ApiError> {
     let s = state
         .db
-        .subscription_by_id(&id)
+        .subscription_by_id(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no subscription {id}")))?;
     let pending_credit_cents = state

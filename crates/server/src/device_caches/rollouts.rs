@@ -31,4 +31,3 @@ pub struct RolloutCache {
     /// (rollout, device) pairs whose offer or confirmation is written.
     pub(crate) written: Mutex<HashSet<(String, String, DeviceProgress)>>,
 }
-

@@ -23,7 +23,9 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     let payload: InvoiceEmail = ctx.payload()?;
     let db = &ctx.state.db;
     let invoice = db
-        .invoice_by_id(&smartbox_domain::InvoiceId::new(payload.invoice_id.as_str()))
+        .invoice_by_id(&smartbox_domain::InvoiceId::new(
+            payload.invoice_id.as_str(),
+        ))
         .await
         .map_err(JobError::retry)?
         .ok_or_else(|| JobError::permanent(anyhow::anyhow!("no invoice {}", payload.invoice_id)))?;

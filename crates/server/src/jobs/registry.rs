@@ -7,8 +7,8 @@ use smartbox_billing::BillingJob;
 use smartbox_store::EVENT_COMPLETED_JOB;
 
 use super::{
-    Registry, analytics, billing, event_completed, invoice_email, maintenance, retention,
-    rollouts, seal_photos,
+    Registry, analytics, billing, event_completed, invoice_email, maintenance, retention, rollouts,
+    seal_photos,
 };
 use crate::notifications;
 

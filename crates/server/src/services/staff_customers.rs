@@ -33,7 +33,7 @@ pub async fn resend_invoice(
     }
     let invoice = state
         .db
-        .invoice_by_id(&id)
+        .invoice_by_id(id)
         .await?
         .ok_or_else(|| ServiceError::not_found("invoice", id.as_str()))?;
     let unique_key = format!("{INVOICE_EMAIL}:{}:{key}", invoice.id);

@@ -59,7 +59,8 @@ async fn move_lifecycle(
     })?;
     let subscription = state
         .db
-        .live_subscription_of_device(&smartbox_domain::DeviceId::new(device.id.as_str())).await?;
+        .live_subscription_of_device(&smartbox_domain::DeviceId::new(device.id.as_str()))
+        .await?;
     if event == LifecycleEvent::Resume
         && !subscription
             .as_ref()

@@ -54,7 +54,7 @@ async fn subscription(
 ) -> Result<SubscriptionRow, ServiceError> {
     state
         .db
-        .subscription_by_id(&id)
+        .subscription_by_id(id)
         .await?
         .ok_or_else(|| ServiceError::not_found("subscription", id.as_str()))
 }

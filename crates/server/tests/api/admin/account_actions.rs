@@ -77,7 +77,9 @@ async fn support_suspends_a_mailbox_which_then_stops_operating_and_resumes_it() 
         let sub = app
             .state
             .db
-            .subscription_by_id(&smartbox_domain::SubscriptionId::new(h.subscription_id.as_str()))
+            .subscription_by_id(&smartbox_domain::SubscriptionId::new(
+                h.subscription_id.as_str(),
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -215,7 +217,12 @@ async fn support_cancels_at_the_period_end_takes_it_back_and_ends_a_subscription
         );
         let sub = |app: &PortalApp, id: String| {
             let db = app.state.db.clone();
-            async move { db.subscription_by_id(&smartbox_domain::SubscriptionId::new(id.as_str())).await.unwrap().unwrap() }
+            async move {
+                db.subscription_by_id(&smartbox_domain::SubscriptionId::new(id.as_str()))
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
         };
         assert!(
             sub(&app, h.subscription_id.clone())
@@ -322,7 +329,9 @@ async fn an_admin_changes_a_plan_with_a_reason_and_support_may_not() {
         let sub = app
             .state
             .db
-            .subscription_by_id(&smartbox_domain::SubscriptionId::new(h.subscription_id.as_str()))
+            .subscription_by_id(&smartbox_domain::SubscriptionId::new(
+                h.subscription_id.as_str(),
+            ))
             .await
             .unwrap()
             .unwrap();
@@ -413,10 +422,20 @@ async fn an_admin_credit_is_taken_once_by_the_next_invoice_and_bounded_by_its_pr
                 .await
                 .expect("billing pass");
         }
-        let invoices = app.state.db.invoices_of_customer(&smartbox_domain::UserId::new(h.user_id.as_str())).await.unwrap();
+        let invoices = app
+            .state
+            .db
+            .invoices_of_customer(&smartbox_domain::UserId::new(h.user_id.as_str()))
+            .await
+            .unwrap();
         let credited: Vec<_> = invoices.iter().filter(|i| i.total_cents == 300).collect();
         assert_eq!(credited.len(), 1, "on {}: {invoices:?}", app.backend);
-        let lines = app.state.db.invoice_lines(&smartbox_domain::InvoiceId::new(credited[0].id.as_str())).await.unwrap();
+        let lines = app
+            .state
+            .db
+            .invoice_lines(&smartbox_domain::InvoiceId::new(credited[0].id.as_str()))
+            .await
+            .unwrap();
         assert!(
             lines
                 .iter()

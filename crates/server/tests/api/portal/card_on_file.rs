@@ -163,7 +163,9 @@ async fn after_the_card_is_removed_the_trial_ends_as_without_a_card() {
         let sub = app
             .state
             .db
-            .subscription_by_id(&smartbox_domain::SubscriptionId::new(h.subscription_id.as_str()))
+            .subscription_by_id(&smartbox_domain::SubscriptionId::new(
+                h.subscription_id.as_str(),
+            ))
             .await
             .unwrap()
             .unwrap();
