@@ -29,9 +29,14 @@ const ABOVE_THE_STORE: &[&str] = &[
 /// `(file, literal, what it means there)`: a status name used for something that is not one.
 const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
     (
-        "crates/billing/src/sandbox/cards.rs",
-        "unknown",
-        "a card brand the sandbox cannot tell from the number, as Stripe names it",
+        "crates/server/src/admin/device_history.rs",
+        "failed",
+        "a mailbox's firmware report (downloaded, installed, failed, rolled_back)",
+    ),
+    (
+        "crates/server/src/web/words.rs",
+        "failed",
+        "a notification delivery's outcome (delivered, failed, held)",
     ),
     (
         "crates/billing/src/stripe/wire.rs",
