@@ -383,6 +383,19 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// A request parameter refused as Stripe refuses it (400, `parameter_invalid`).
+    pub fn invalid_parameter(param: &str, message: &str) -> ProviderError {
+        ProviderError::Rejected(ApiError {
+            status: 400,
+            kind: "invalid_request_error".into(),
+            code: Some("parameter_invalid".into()),
+            message: message.to_owned(),
+            param: Some(param.to_owned()),
+        })
+    }
+}
+
+impl ProviderError {
     /// True when the object asked for does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ProviderError::Rejected(api) if api.is_not_found())

@@ -71,6 +71,14 @@ impl BillingEngine {
         now: OffsetDateTime,
         actor: &str,
     ) -> Result<CardAttached, BillingError> {
+        // A month outside 1-12 is a malformed card, not an expired one: refused before the
+        // expiry is judged, whichever provider is configured.
+        if !(1..=12).contains(&card.exp_month) {
+            return Err(BillingError::Provider(ProviderError::invalid_parameter(
+                "exp_month",
+                "Your card's expiration month is invalid.",
+            )));
+        }
         if card.expired_at(now) {
             return Err(BillingError::Provider(ProviderError::CardDeclined(
                 PaymentFailure {

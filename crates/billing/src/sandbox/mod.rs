@@ -84,10 +84,9 @@ impl SandboxProvider {
             .setup_intents
             .get_mut(id)
             .ok_or_else(|| not_found("setup_intent", id.as_str()))?;
-        let customer = intent
-            .customer
-            .clone()
-            .ok_or_else(|| invalid("customer", "The SetupIntent has no customer."))?;
+        let customer = intent.customer.clone().ok_or_else(|| {
+            ProviderError::invalid_parameter("customer", "The SetupIntent has no customer.")
+        })?;
         let payment_method = save_card(&customer, card)?;
         intent.status = SetupIntentStatus::Succeeded;
         intent.payment_method = Some(payment_method.clone());
@@ -168,7 +167,7 @@ impl SandboxProvider {
             .get_mut(&request.intent_id)
             .ok_or_else(|| not_found("payment_intent", request.intent_id.as_str()))?;
         if charge.record.status != IntentStatus::Succeeded {
-            return Err(invalid(
+            return Err(ProviderError::invalid_parameter(
                 "payment_intent",
                 "This PaymentIntent does not have a successful charge to refund.",
             ));
@@ -351,14 +350,17 @@ impl PaymentProvider for SandboxProvider {
 fn save_card(customer: &CustomerId, card: &CardDetails) -> Result<PaymentMethodId, ProviderError> {
     check_customer(customer)?;
     if !(1..=12).contains(&card.exp_month) {
-        return Err(invalid(
+        return Err(ProviderError::invalid_parameter(
             "exp_month",
             "Your card's expiration month is invalid.",
         ));
     }
     let cvc = card.cvc.trim();
     if !(3..=4).contains(&cvc.len()) || !cvc.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid("cvc", "Your card's security code is invalid."));
+        return Err(ProviderError::invalid_parameter(
+            "cvc",
+            "Your card's security code is invalid.",
+        ));
     }
     let digits = card.digits();
     match cards::behaviour_of_number(&digits) {
@@ -427,16 +429,6 @@ fn not_found(object: &str, id: &str) -> ProviderError {
         code: Some("resource_missing".into()),
         message: format!("No such {object} in the sandbox: '{id}'"),
         param: None,
-    })
-}
-
-fn invalid(param: &str, message: &str) -> ProviderError {
-    ProviderError::Rejected(ApiError {
-        status: 400,
-        kind: "invalid_request_error".into(),
-        code: Some("parameter_invalid".into()),
-        message: message.to_owned(),
-        param: Some(param.to_owned()),
     })
 }
 

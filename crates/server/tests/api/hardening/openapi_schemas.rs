@@ -236,7 +236,7 @@ async fn a_card_month_out_of_range_is_refused_before_the_provider_and_floats_tha
             "{month}: {}",
             answer.body
         );
-        assert_eq!(answer.json()["error"], "invalid_card");
+        assert!(answer.body.contains("expiration month"), "{}", answer.body);
     }
     let half = browser
         .api(
