@@ -33,6 +33,6 @@ pub async fn catch_up(db: &Db, now_ms: i64) -> Result<u64, StoreError> {
 }
 
 /// The day of the first subscription, if any.
-async fn first_day(db: &Db) -> Result<Option<Date>, StoreError> {
+pub(crate) async fn first_day(db: &Db) -> Result<Option<Date>, StoreError> {
     Ok(db.first_subscription_at().await?.map(day_of))
 }

@@ -58,7 +58,8 @@ pub struct Report {
     pub previous_range: Range,
     pub previous: PeriodFigures,
     pub buckets: Vec<Bucket>,
-    /// Past days of the period with no snapshot (run `smartbox analytics backfill`).
+    /// Past days of the period since the first subscription with no snapshot (run `smartbox
+    /// analytics backfill`); days before the business began have nothing to snapshot.
     pub missing_days: i64,
     /// Whether any day of the previous period has a snapshot (else it is shown as no data).
     pub previous_known: bool,
@@ -117,9 +118,10 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         .into_iter()
         .map(|u| u64::try_from(u.data_bytes).unwrap_or(0))
         .collect();
+    let began = super::first_day(db).await?;
     let missing_days = range
         .each_day()
-        .filter(|d| *d <= today && !days.contains_key(d))
+        .filter(|d| began.is_some_and(|b| b <= *d) && *d <= today && !days.contains_key(d))
         .count() as i64;
     let previous_known = previous_range.each_day().any(|d| days.contains_key(&d));
     Ok(Report {

@@ -643,6 +643,23 @@ async fn a_year_of_business_gives_the_figures_worked_out_by_hand_every_month() {
             );
             assert_eq!(report.missing_days, 0);
         }
+        // Before the first subscription there was nothing to snapshot: no day is "missing".
+        let before = analytics::report(
+            db,
+            Range {
+                from: time::Date::from_calendar_date(2026, time::Month::December, 1)
+                    .expect("a date"),
+                to: time::Date::from_calendar_date(2026, time::Month::December, 31)
+                    .expect("a date"),
+            },
+            now,
+        )
+        .await
+        .expect("the report");
+        assert_eq!(
+            before.missing_days, 0,
+            "{backend}: days before the business"
+        );
 
         let movers = |kind| async move {
             let rows = db
