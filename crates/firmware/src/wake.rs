@@ -19,8 +19,9 @@
 //! [`OTA_MIN_BATTERY_PERCENT`] (or charges), at most [`OTA_BYTES_PER_WAKE`] per wake, resuming
 //! where the last wake stopped (timer wakes connect for that while a download is under way);
 //! once complete it is verified and set to boot ([`Report::ota`] then asks for a restart). The
-//! first wake of an image on trial always connects, since it must check in to stay. The
-//! outcome (downloaded, installed, failed, rolled back) goes to `POST /firmware/report`.
+//! first wake of an image on trial always connects, since it must check in to stay, and when
+//! that check-in fails it stays awake and tries again ([`TRIAL_CHECKIN_RETRIES`], spaced by
+//! [`TRIAL_RETRY`]) before it sleeps and the bootloader rolls it back. The outcome (downloaded, installed, failed, rolled back) goes to `POST /firmware/report`.
 //!
 //! It is async over traits rather than a hand-rolled state machine: every wait goes through
 //! [`Clock`], so a test runs a whole wake on a simulated clock in microseconds.
@@ -48,6 +49,15 @@ pub const PHOTO_SPACING_MS: u64 = 1_000;
 /// How long the modem's UART stays deaf after PWRKEY (its boot takes ~11 s): the MCU light-sleeps
 /// until then rather than polling a modem that cannot answer.
 pub const MODEM_DEAF_MS: u64 = 10_000;
+/// Further check-ins an image on trial tries within its boot when one fails, before it gives
+/// up and sleeps (the bootloader then rolls it back).
+pub const TRIAL_CHECKIN_RETRIES: u32 = 3;
+/// Spacing of those check-ins: 1, 2, then 4 minutes, so that a cell or server that is away
+/// for a few minutes does not cost a good image.
+pub const TRIAL_RETRY: Backoff = Backoff {
+    base_ms: 60_000,
+    max_ms: 4 * 60_000,
+};
 /// Tries of one request within a wake (network errors and 5xx).
 pub const HTTP_ATTEMPTS: u32 = 3;
 /// Spacing of those tries.
@@ -396,6 +406,77 @@ where
 
     // The rest of the modem's boot in light sleep: polling it now would only burn current.
     clock.doze_until(start + MODEM_DEAF_MS).await;
+    let battery = (battery_percent, charging);
+    let mut ok = talk(
+        device,
+        identity,
+        state,
+        ota.as_mut(),
+        &mut report,
+        (&photo_lens, true),
+        battery,
+        start,
+    )
+    .await;
+    // An image on trial that could not check in stays awake and tries again: deep sleep goes
+    // through the bootloader, which would roll a good image back for one lost check-in.
+    let mut retries = 0;
+    while retries < TRIAL_CHECKIN_RETRIES && ota.as_ref().is_some_and(|o| o.client.on_trial()) {
+        retries += 1;
+        clock
+            .doze_until(clock.now_ms() + TRIAL_RETRY.delay_ms(retries))
+            .await;
+        device.cellular.recall(state.modem);
+        device.cellular.power_on().await;
+        clock.doze_until(clock.now_ms() + MODEM_DEAF_MS).await;
+        ok = talk(
+            device,
+            identity,
+            state,
+            ota.as_mut(),
+            &mut report,
+            (&photo_lens, false),
+            battery,
+            start,
+        )
+        .await;
+    }
+    let now = clock.now_ms();
+    if ok {
+        state.holds.failures = 0;
+        state.holds.link_retry_at_ms = 0;
+    } else {
+        state.holds.failures += 1;
+        state.holds.link_retry_at_ms = now + FAILURE_HOLD.delay_ms(state.holds.failures);
+    }
+    finish(device, report, start).await
+}
+
+/// Connects (the modem is powered on) and runs a session over the link chosen: the new event
+/// when `fresh` (a retry finds it delivered or on SD already), the SD queue, the heartbeat and
+/// firmware work. Returns whether the link and the server behaved.
+#[allow(clippy::too_many_arguments)]
+async fn talk<C, W, Cam, Q, B, E, K, P>(
+    device: &mut Device<'_, C, W, Cam, Q, B, E, K>,
+    identity: &Identity,
+    state: &mut Retained,
+    mut ota: Option<&mut Ota<'_, P>>,
+    report: &mut Report,
+    (photo_lens, fresh): (&[usize; MAX_PHOTOS as usize], bool),
+    (battery_percent, charging): (u8, bool),
+    start: u64,
+) -> bool
+where
+    C: Cellular,
+    W: Wifi,
+    Cam: Camera,
+    Q: UploadQueue,
+    B: BatteryGauge,
+    E: Entropy,
+    K: Clock,
+    P: OtaPartition,
+{
+    let clock = device.clock;
     let modem_before = device.cellular.counters();
     let choice = link::connect(
         &mut *device.cellular,
@@ -429,7 +510,9 @@ where
     let mut wifi_offer = None;
     let ok = match choice.path {
         Path::Offline => {
-            keep_fresh(device, &photo_lens, &mut report).await;
+            if fresh {
+                keep_fresh(device, photo_lens, report).await;
+            }
             false
         }
         Path::Cellular { .. } => {
@@ -444,11 +527,11 @@ where
                 .session(
                     &mut **queue,
                     photos,
-                    &photo_lens,
+                    (photo_lens, fresh),
                     state,
                     &heartbeat,
-                    ota.as_mut(),
-                    &mut report,
+                    ota.as_deref_mut(),
+                    report,
                 )
                 .await;
             wifi_offer = link.wifi_offer.take();
@@ -463,11 +546,11 @@ where
                     .session(
                         &mut *device.queue,
                         &mut device.photos,
-                        &photo_lens,
+                        (photo_lens, fresh),
                         state,
                         &heartbeat,
-                        ota.as_mut(),
-                        &mut report,
+                        ota,
+                        report,
                     )
                     .await;
                 wifi_offer = link.wifi_offer.take();
@@ -488,15 +571,7 @@ where
     let modem_after = device.cellular.counters();
     state.modem_bytes.tx += modem_after.tx.saturating_sub(modem_before.tx);
     state.modem_bytes.rx += modem_after.rx.saturating_sub(modem_before.rx);
-    let now = clock.now_ms();
-    if ok {
-        state.holds.failures = 0;
-        state.holds.link_retry_at_ms = 0;
-    } else {
-        state.holds.failures += 1;
-        state.holds.link_retry_at_ms = now + FAILURE_HOLD.delay_ms(state.holds.failures);
-    }
-    finish(device, report, start).await
+    ok
 }
 
 /// Opens credentials the heartbeat's answer sealed for this device and stores them in flash.
@@ -652,21 +727,21 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
         }
     }
 
-    /// The new event, then the SD queue oldest-first, then the heartbeat, then firmware work.
-    /// Returns whether the link and the server behaved.
+    /// The new event (when `fresh`), then the SD queue oldest-first, then the heartbeat, then
+    /// firmware work. Returns whether the link and the server behaved.
     #[allow(clippy::too_many_arguments)]
     async fn session<Q: UploadQueue, P: OtaPartition>(
         &mut self,
         queue: &mut Q,
         photos: &mut [&mut [u8]; MAX_PHOTOS as usize],
-        photo_lens: &[usize; MAX_PHOTOS as usize],
+        (photo_lens, fresh): (&[usize; MAX_PHOTOS as usize], bool),
         state: &mut Retained,
         heartbeat: &Heartbeat,
         ota: Option<&mut Ota<'_, P>>,
         report: &mut Report,
     ) -> bool {
         let mut blocked = false;
-        if let Some(event) = report.event {
+        if let Some(event) = report.event.filter(|_| fresh) {
             let slices: [&[u8]; 3] = [
                 &photos[0][..photo_lens[0]],
                 &photos[1][..photo_lens[1]],

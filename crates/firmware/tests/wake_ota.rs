@@ -11,7 +11,9 @@ use smartbox_firmware::a7670::request_userdata;
 use smartbox_firmware::http::{Method, Request, SignedHeaders};
 use smartbox_firmware::ota::{ByteRange, FailureReason, InstallOutcome};
 use smartbox_firmware::policy::{TIMER_WAKE_MS, Wake};
-use smartbox_firmware::wake::{OTA_BYTES_PER_WAKE, OTA_MIN_BATTERY_PERCENT};
+use smartbox_firmware::wake::{
+    HTTP_ATTEMPTS, OTA_BYTES_PER_WAKE, OTA_MIN_BATTERY_PERCENT, TRIAL_RETRY,
+};
 use smartbox_protocol::{FirmwareOffer, FirmwareStatus};
 use support::flash::{SlotState, image};
 use support::rig::{RELEASE_SEED, Rig};
@@ -274,6 +276,35 @@ fn an_image_that_cannot_check_in_is_rolled_back_and_the_rollback_reported() {
                 FirmwareStatus::RolledBack,
                 Some("new image did not confirm itself".into())
             ),
+        ]
+    );
+}
+
+#[test]
+fn an_image_on_trial_whose_check_in_fails_tries_again_within_its_boot_and_stays() {
+    let mut rig = Rig::with_ota(32 * 1024);
+    publish(&rig, "3.0.0", 70_000, |_| {});
+    let report = rig.wake_at(HOUR, Wake::Timer);
+    assert!(report.ota.reboot());
+
+    rig.reboot();
+    // Every try of the first session's heartbeat is answered 503 (a server or cell away for a
+    // moment): the image stays awake, checks in again a minute later and confirms itself.
+    rig.server.state().fail_next = HTTP_ATTEMPTS;
+    let report = rig.wake_at(HOUR + 60_000, Wake::Timer);
+    assert!(report.ota.confirmed, "{report:?}");
+    assert!(report.service.is_some());
+    assert!(report.awake_ms >= TRIAL_RETRY.delay_ms(1), "{report:?}");
+    assert_eq!(rig.flash.states[1], SlotState::Valid);
+    assert_eq!(rig.server.state().fail_next, 0);
+
+    rig.reboot();
+    assert_eq!(rig.identity.firmware_version.as_str(), "3.0.0");
+    assert_eq!(
+        reports(&rig),
+        [
+            ("3.0.0".into(), FirmwareStatus::Downloaded, None),
+            ("3.0.0".into(), FirmwareStatus::Installed, None),
         ]
     );
 }
