@@ -135,9 +135,10 @@ pub enum TicketTextError {
 
 /// A subject or message as kept: trimmed, not empty, at most `max` characters, no control
 /// characters but line breaks and tabs. HTML is kept as typed (pages escape it: it shows as text).
+/// The length and the control characters are judged on the text as sent, before the trim, as
+/// the API's schema (`maxLength`, a pattern) judges it, so the two refuse the same texts.
 pub fn ticket_text(what: &'static str, text: &str, max: usize) -> Result<String, TicketTextError> {
-    let text = text.trim();
-    if text.is_empty() {
+    if text.trim().is_empty() {
         return Err(TicketTextError::Empty(what));
     }
     let len = text.chars().count();
@@ -150,7 +151,7 @@ pub fn ticket_text(what: &'static str, text: &str, max: usize) -> Result<String,
     {
         return Err(TicketTextError::Control(what));
     }
-    Ok(text.to_owned())
+    Ok(text.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -206,7 +207,7 @@ mod tests {
     #[test]
     fn messages_are_trimmed_bounded_and_html_is_kept_as_text() {
         assert_eq!(
-            ticket_text("message", "  <b>hi</b>\n", 10),
+            ticket_text("message", "  <b>hi</b>\n", 12),
             Ok("<b>hi</b>".to_owned())
         );
         assert_eq!(
@@ -220,6 +221,16 @@ mod tests {
         assert_eq!(
             ticket_text("message", "a\u{0}b", 10),
             Err(TicketTextError::Control("message"))
+        );
+        // Judged as sent: spaces count toward the limit, and a control character is refused
+        // even where the trim would have cut it.
+        assert!(matches!(
+            ticket_text("subject", &format!("x{}", " ".repeat(10)), 10),
+            Err(TicketTextError::TooLong { len: 11, .. })
+        ));
+        assert_eq!(
+            ticket_text("subject", "hi\u{85}", 10),
+            Err(TicketTextError::Control("subject"))
         );
         assert_eq!(
             TicketTextError::TooLong {

@@ -61,6 +61,7 @@ fn main() {
 async fn bench(t: TestDb, count: usize, views: usize) {
     let backend = t.db.backend().as_str();
     let started = Instant::now();
+    provisioning::seed_plans(&t.db).await.expect("the plans");
     let rows = seed(&t.db, count).await;
     println!(
         "{backend}: seeded {count} subscriptions, {rows} audit entries and usage periods in {:.1} s",

@@ -177,11 +177,15 @@ pub fn local_day_ms(time_zone: &str, year: i16, month: i8, day: i8) -> Option<(i
     ))
 }
 
-/// Parses `HH:MM` into minutes after midnight.
+/// Parses `HH:MM` (two digits each, as the API's `QuietHours` pattern says) into minutes after
+/// midnight.
 pub fn parse_clock(text: &str) -> Option<i64> {
-    let (h, m) = text.trim().split_once(':')?;
-    let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
-    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
+    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    let &[h1, h0, b':', m1, m0] = text.as_bytes() else {
+        return None;
+    };
+    let (h, m) = (digit(h1)? * 10 + digit(h0)?, digit(m1)? * 10 + digit(m0)?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 /// Minutes after midnight as `HH:MM`.
@@ -259,7 +263,13 @@ mod tests {
     #[test]
     fn clocks_parse_and_print() {
         assert_eq!(parse_clock("22:30"), Some(1350));
-        assert_eq!(parse_clock("24:00"), None);
+        assert_eq!(parse_clock("00:00"), Some(0));
+        assert_eq!(parse_clock("23:59"), Some(1439));
+        for refused in [
+            "24:00", "7:00", "07:5", " 07:00", "07:00\n", "+7:00", "07:60", "0a:00",
+        ] {
+            assert_eq!(parse_clock(refused), None, "{refused:?}");
+        }
         assert_eq!(minutes_clock(1350), "22:30");
     }
 }

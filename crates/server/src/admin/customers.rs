@@ -127,7 +127,7 @@ pub async fn page(
         .map(|d| {
             context! {
                 id => d.id, serial => d.serial, name => crate::services::devices::display_name(d),
-                lifecycle => d.lifecycle_state.as_str(), status => crate::web::status_line::status_line(d, Default::default(), now, "UTC").text,
+                lifecycle => words::lifecycle(d.lifecycle_state), status => crate::web::status_line::status_line(d, Default::default(), now, "UTC").text,
                 battery => d.battery_percentage, signal => d.signal_dbm,
                 firmware => d.firmware_version.clone().unwrap_or_default(),
             }

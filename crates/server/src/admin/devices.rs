@@ -15,6 +15,7 @@ use crate::services::{staff_devices, staff_service};
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::format::date_time;
+use crate::web::words;
 
 /// Rows per inventory page.
 pub const PAGE_SIZE: i64 = 100;
@@ -93,7 +94,7 @@ fn row(device: &DeviceRow, owner: Option<&str>) -> Value {
     context! {
         id => device.id, serial => device.serial, name => crate::services::devices::display_name(device),
         owner => owner.unwrap_or(""), owner_id => device.owner_id,
-        lifecycle => device.lifecycle_state.as_str(), battery => device.battery_percentage,
+        lifecycle => words::lifecycle(device.lifecycle_state), battery => device.battery_percentage,
         signal => device.signal_dbm, firmware => device.firmware_version.clone().unwrap_or_default(),
         last_seen => when(device.last_seen_at),
     }
@@ -119,7 +120,10 @@ pub async fn list(
         .iter()
         .map(|r: &InventoryRow| row(&r.device, r.owner_email.as_deref()))
         .collect();
-    let lifecycles: Vec<&str> = LifecycleState::ALL.iter().map(|s| s.as_str()).collect();
+    let lifecycles: Vec<Value> = LifecycleState::ALL
+        .iter()
+        .map(|s| context! { name => s.as_str(), words => words::lifecycle(*s) })
+        .collect();
     templates::page(
         &staff,
         StatusCode::OK,

@@ -9,6 +9,7 @@ use super::{Staff, templates};
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::status_line::OVERDUE_AFTER_MS;
+use crate::web::words;
 
 /// `GET /admin`.
 pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
@@ -19,12 +20,12 @@ pub async fn page(State(state): State<AppState>, staff: Staff) -> Result<Respons
     let lifecycles: Vec<_> = overview
         .devices_by_lifecycle
         .iter()
-        .map(|(s, count)| context! { name => s.as_str(), count => count })
+        .map(|(s, count)| context! { name => s.as_str(), words => words::lifecycle(*s), count => count })
         .collect();
     let subscriptions: Vec<_> = overview
         .subscriptions_by_status
         .iter()
-        .map(|(s, count)| context! { name => s.as_str(), count => count })
+        .map(|(s, count)| context! { words => words::subscription(*s), count => count })
         .collect();
     templates::page(
         &staff,

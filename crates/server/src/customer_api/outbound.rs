@@ -26,6 +26,7 @@ fn customer(user: &CurrentUser) -> UserId {
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     /// `https://` or `http://`, at most 2,000 characters, resolving to a public address.
+    #[schema(max_length = 2000, pattern = "^https?://[^\\s]+$")]
     pub url: String,
 }
 
@@ -108,6 +109,9 @@ pub(crate) async fn test_webhook(
 /// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PushSubscriptionRequest {
+    /// The push service's `https://` (or `http://`) address, at most 2,000 characters,
+    /// resolving to a public address.
+    #[schema(max_length = 2000, pattern = "^https?://[^\\s]+$")]
     pub endpoint: String,
     pub keys: PushKeys,
 }
@@ -115,7 +119,9 @@ pub struct PushSubscriptionRequest {
 /// The subscription's keys, base64url.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PushKeys {
+    #[schema(min_length = 1)]
     pub p256dh: String,
+    #[schema(min_length = 1)]
     pub auth: String,
 }
 

@@ -84,14 +84,15 @@ const UNSTATED_REASON: &str = "Other";
 /// `POST /api/v1/devices/{id}/return`, body optional.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OptionalReason {
-    /// Why the mailbox goes back (at most 500 characters); `Other` when absent.
+    /// Why the mailbox goes back (1-500 characters, not only spaces); `Other` when absent.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/devices/{device_id}/return", tag = "customer",
     params(("device_id" = String, Path, description = "Mailbox id")),
     request_body(content = Option<OptionalReason>, content_type = "application/json",
-        description = "Optional; without a body the reason is `Other`"),
+        description = "Optional; without a body, or with `null`, the reason is `Other`"),
     responses((status = 201, description = "Return started (as `POST .../returns`): an RMA number and the steps; the mailbox works, and its subscription runs, until the warehouse receives it", body = Return),
         (status = 400, description = "A reason that is blank or over 500 characters", body = crate::device_api::docs::ErrorDoc),
         (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
@@ -103,9 +104,10 @@ pub(crate) async fn start_default(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(device_id): Path<String>,
-    body: Option<Json<OptionalReason>>,
+    body: Option<Json<Option<OptionalReason>>>,
 ) -> Result<(StatusCode, Json<Return>), ApiError> {
-    let reason = body.and_then(|Json(b)| b.reason);
+    // No body, a `null` body and a body without a reason all mean "no reason given".
+    let reason = body.and_then(|Json(b)| b).and_then(|b| b.reason);
     let row = returns::start(
         &state,
         &actor(&user),

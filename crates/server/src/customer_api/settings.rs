@@ -39,7 +39,11 @@ pub struct Settings {
 /// Quiet hours as local `HH:MM` times (the end may be before the start: overnight).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuietHours {
+    /// `HH:MM`, 00:00 to 23:59.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
+    /// `HH:MM`, 00:00 to 23:59.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
 }
 

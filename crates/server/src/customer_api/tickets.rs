@@ -108,11 +108,20 @@ pub struct TicketWithMessages {
 /// `POST /api/v1/tickets`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OpenTicketRequest {
-    /// 1-120 characters.
-    #[schema(min_length = 1, max_length = 120)]
+    /// 1-120 characters, not only spaces, no control characters but line breaks and tabs.
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub subject: String,
-    /// 1-5000 characters; HTML is kept as text.
-    #[schema(min_length = 1, max_length = 5000)]
+    /// 1-5000 characters, not only spaces, no control characters but line breaks and tabs;
+    /// HTML is kept as text.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub message: String,
     /// `billing`, `mailbox`, `photos_notifications` or `other`.
     #[schema(pattern = "^(billing|mailbox|photos_notifications|other)$")]
@@ -125,8 +134,13 @@ pub struct OpenTicketRequest {
 /// `POST /api/v1/tickets/{id}/messages`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyRequest {
-    /// 1-5000 characters; HTML is kept as text.
-    #[schema(min_length = 1, max_length = 5000)]
+    /// 1-5000 characters, not only spaces, no control characters but line breaks and tabs;
+    /// HTML is kept as text.
+    #[schema(
+        min_length = 1,
+        max_length = 5000,
+        pattern = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub body: String,
 }
 

@@ -16,9 +16,12 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WifiRequest {
-    /// The network's name (1-32 bytes).
+    /// The network's name (1-32 bytes of UTF-8: at most 32 characters, fewer when some take
+    /// more than a byte).
+    #[schema(min_length = 1, max_length = 32)]
     pub ssid: String,
-    /// WPA2 passphrase (8-63 characters).
+    /// WPA2 passphrase (8-63 printable ASCII characters).
+    #[schema(min_length = 8, max_length = 63, pattern = "^[\\x20-\\x7E]*$")]
     pub passphrase: String,
 }
 

@@ -73,8 +73,10 @@ pub async fn start(
     reason: &str,
 ) -> Result<ReturnRow, ServiceError> {
     let device = get(state, actor, id).await?;
+    // Counted as sent, as the API's `maxLength` counts it.
+    let too_long = reason.chars().count() > MAX_REASON;
     let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+    if reason.is_empty() || too_long {
         return Err(ServiceError::Invalid {
             code: "invalid_reason",
             message: format!("Say why you return the mailbox (at most {MAX_REASON} characters)."),

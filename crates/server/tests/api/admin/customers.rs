@@ -68,13 +68,25 @@ async fn staff_find_a_customer_by_email_serial_or_invoice_number_and_see_their_a
             .await;
 
         assert_eq!(account.status, StatusCode::OK);
-        for expected in ["SB-FIND-01", &number, "$5.00", "Free trial", "0 of 100"] {
+        for expected in [
+            "SB-FIND-01",
+            &number,
+            "$5.00",
+            "Free trial",
+            "0 of 100",
+            "<td>In service</td>",
+        ] {
             assert!(
                 account.body.contains(expected),
                 "{expected}: {}",
                 account.body
             );
         }
+        assert!(
+            !account.body.contains("<td>active_subscription</td>"),
+            "the mailbox table says its lifecycle in words: {}",
+            account.body
+        );
         let unknown = support.get("/admin/customers/no-such-id").await;
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     }

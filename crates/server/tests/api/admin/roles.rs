@@ -122,11 +122,19 @@ async fn staff_of_either_role_land_on_the_admin_console_and_read_everything() {
                 );
             }
             let overview = browser.get("/admin").await;
-            assert!(
-                overview.body.contains("pre_activation"),
-                "{}",
-                overview.body
-            );
+            // States read as words; the stored name is only the filter link's value.
+            for expected in [
+                "lifecycle=pre_activation\">Not activated yet</a>",
+                "<td>Payment overdue</td>",
+            ] {
+                assert!(
+                    overview.body.contains(expected),
+                    "{expected}: {}",
+                    overview.body
+                );
+            }
+            assert!(!overview.body.contains(">pre_activation<"));
+            assert!(!overview.body.contains(">past_due<"));
         }
     }
 }

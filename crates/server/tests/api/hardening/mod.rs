@@ -5,6 +5,7 @@
 mod accounts;
 mod connections;
 mod device_input;
+mod every_check;
 mod json_errors;
 mod openapi_schemas;
 mod targets;
