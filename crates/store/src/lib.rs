@@ -39,6 +39,7 @@ mod rollouts;
 #[cfg(feature = "testing")]
 pub mod schema;
 mod sessions;
+mod signals;
 mod stripe_events;
 mod subscriptions;
 mod tickets;
@@ -92,6 +93,7 @@ pub use rollouts::{
     RolloutStageRow, SILENT_SLACK_MS,
 };
 pub use sessions::SessionRow;
+pub use signals::{MAX_SIGNAL_BYTES, Received, SIGNAL_CHANNEL, SignalListener};
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use tickets::{
     AssigneeFilter, SavedReplyRow, StaffMember, TicketChange, TicketFilter, TicketInboxRow,
