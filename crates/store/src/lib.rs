@@ -14,6 +14,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod backup;
 mod billing;
 pub mod changes;
 mod credits;
@@ -58,6 +59,7 @@ pub use analytics::{
     month_key, parse_day_key,
 };
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use backup::Backup;
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use credits::CreditRow;
 pub(crate) use db::on_pool;
