@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod analytics;
+mod backup;
 mod jobs;
 mod rollout;
 
@@ -58,6 +59,19 @@ enum Command {
     /// Simulate mailboxes (the real firmware core on an emulated A7670) against a server, or
     /// print the energy model (--energy).
     Sim(SimArgs),
+    /// Write a consistent copy of the SQLite database while it is in use (PostgreSQL: pg_dump).
+    Backup {
+        /// The copy to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Put a backup in place of a lost SQLite database (stop the server and move the old
+    /// database away first; PostgreSQL: pg_restore).
+    Restore {
+        /// The backup written by `smartbox backup`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -252,6 +266,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => run_demo(config).await,
+        Command::Backup { out } => backup::backup(&config, &out).await,
+        Command::Restore { from } => backup::restore(&config, &from).await,
         Command::Sim(args) => {
             let source = match (args.factory, args.provision) {
                 (Some(file), _) => smartbox_sim::run::DeviceSource::Factory(file),

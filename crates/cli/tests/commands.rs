@@ -152,6 +152,8 @@ fn every_command_has_help() {
         vec!["customers", "delete", "--help"],
         vec!["firmware", "rollout", "start", "--help"],
         vec!["firmware", "rollout", "status", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let out = smartbox(dir.path(), &args, &[]);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
@@ -610,4 +612,55 @@ fn an_operator_stages_an_image_and_starts_pauses_resumes_and_aborts_its_rollout(
     let late = smartbox(dir.path(), &["firmware", "rollout", "resume"], &env);
     assert!(!late.status.success());
     assert!(stderr(&late).contains("cannot resume"), "{}", stderr(&late));
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_brings_back_a_lost_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("batch.csv"), "serial\nSB-KEEP-01\n").expect("written");
+    let out = smartbox(
+        dir.path(),
+        &["devices", "import", "batch.csv", "--out", "factory.csv"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let url = format!("sqlite://{}", dir.path().join("data/smartbox.db").display());
+    let (serving, _) = serve(dir.path(), &url);
+    let out = smartbox(dir.path(), &["backup", "--out", "backup.db"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = smartbox(dir.path(), &["backup", "--out", "backup.db"], &[]);
+    assert!(!out.status.success(), "a backup never overwrites a file");
+    assert!(stderr(&out).contains("exists"), "{}", stderr(&out));
+    drop(serving);
+
+    let out = smartbox(dir.path(), &["restore", "--from", "backup.db"], &[]);
+    assert!(
+        !out.status.success(),
+        "a database in place is not restored over"
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("data/smartbox.db{suffix}")));
+    }
+    let out = smartbox(dir.path(), &["restore", "--from", "factory.csv"], &[]);
+    assert!(
+        !out.status.success(),
+        "a file that is not a database is refused"
+    );
+    assert!(
+        stderr(&out).contains("not a SQLite database"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_file(dir.path().join("data/smartbox.db"));
+    let out = smartbox(dir.path(), &["restore", "--from", "backup.db"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let db = smartbox_store::Db::connect(&url)
+        .await
+        .expect("the restored database opens");
+    assert!(
+        db.device_by_serial("SB-KEEP-01").await.unwrap().is_some(),
+        "the device imported before the backup is back"
+    );
+    db.close().await;
 }

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod app;
 pub mod blobs;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connections;
 pub mod customer_api;

@@ -85,6 +85,9 @@ impl Server {
         }
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
+        // The other processes on this database: their changes to devices and rollouts, and
+        // news for the live dashboards (PostgreSQL only).
+        crate::cluster::listener::listen(&state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         // Several workers, so one slow job (a webhook peer that hangs until its timeout) does
         // not hold back the notifications queued behind it.

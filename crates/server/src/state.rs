@@ -8,7 +8,9 @@ use object_store::ObjectStore;
 use smartbox_billing::{BillingEngine, PaymentProvider, SandboxProvider};
 use smartbox_store::Db;
 
+use crate::accounts::LiveSessions;
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::device_caches::DeviceApiState;
 use crate::passwords::Hashing;
@@ -38,6 +40,10 @@ pub struct Inner {
     pub job_signal: Notify,
     /// The bounded password hashing of sign-ups, logins and resets.
     pub hashing: Hashing,
+    /// The other server processes on this database, and this process's live streams.
+    pub cluster: Cluster,
+    /// The sessions the live streams hold open, checked together.
+    pub live_sessions: LiveSessions,
     /// Set when the server begins to shut down: long-lived streams end (see [`AppState::stopping`]).
     stopping: watch::Sender<bool>,
 }
@@ -69,6 +75,8 @@ impl AppState {
             hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
             config,
             device_api: DeviceApiState::new(db.clone()),
+            cluster: Cluster::new(db.clone()),
+            live_sessions: LiveSessions::new(db.clone(), Arc::clone(&clock)),
             photos: PhotoVault::new(
                 Arc::clone(&blobs),
                 db.clone(),
@@ -106,12 +114,27 @@ impl AppState {
         BillingEngine::new(self.db.clone(), Arc::clone(&self.payments))
     }
 
-    /// Makes the device API read the database on every device's next request. Called after this
-    /// process changes a subscription or a device (a plan, a card, a spend cap, a claim, a
-    /// return, a billing job, a payment webhook), so a mailbox learns it at once instead of after
-    /// the device cache's TTL.
+    /// Makes the device API read the database on every device's next request, here and in the
+    /// other processes on this database. Called after this process changes a subscription or a
+    /// device (a plan, a card, a spend cap, a claim, a return, a billing job, a payment webhook),
+    /// so a mailbox learns it at once instead of after the device cache's TTL.
     pub fn devices_changed(&self) {
         self.device_api.devices.forget_all();
+        self.cluster.devices_changed();
+    }
+
+    /// Makes every process read device `serial`'s context afresh (its lifecycle, subscription
+    /// or counters changed).
+    pub fn device_changed(&self, serial: &str) {
+        self.device_api.devices.forget(serial);
+        self.cluster.device_changed(serial);
+    }
+
+    /// Makes every process read the rollouts and the latest firmware afresh.
+    pub fn rollouts_changed(&self) {
+        self.device_api.rollouts.forget();
+        self.device_api.firmware.forget();
+        self.cluster.rollouts_changed();
     }
 }
 

@@ -14,6 +14,7 @@
 mod admin;
 mod analytics;
 mod audit;
+mod backup;
 mod billing;
 pub mod changes;
 mod credits;
@@ -39,6 +40,7 @@ mod rollouts;
 #[cfg(feature = "testing")]
 pub mod schema;
 mod sessions;
+mod signals;
 mod stripe_events;
 mod subscriptions;
 mod tickets;
@@ -57,6 +59,7 @@ pub use analytics::{
     month_key, parse_day_key,
 };
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use backup::Backup;
 pub use billing::{BillingCustomerRow, BillingSubscriptionRow};
 pub use credits::CreditRow;
 pub(crate) use db::on_pool;
@@ -92,6 +95,7 @@ pub use rollouts::{
     RolloutStageRow, SILENT_SLACK_MS,
 };
 pub use sessions::SessionRow;
+pub use signals::{MAX_SIGNAL_BYTES, Received, SIGNAL_CHANNEL, SignalListener};
 pub use subscriptions::{NewSubscription, SubscriptionRow};
 pub use tickets::{
     AssigneeFilter, SavedReplyRow, StaffMember, TicketChange, TicketFilter, TicketInboxRow,

@@ -13,6 +13,9 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// Session hashes checked per statement by [`Db::live_session_hashes`].
+const LIVE_CHECK_CHUNK: usize = 500;
+
 pub(crate) const VOID_RESETS: &str =
     "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
 
@@ -43,6 +46,33 @@ impl Db {
         .bind(now)
         .fetch_optional(pool)
         .await)?)
+    }
+
+    /// Which of `token_hashes` are sessions still live at `now`: one query for every stream a
+    /// process holds open, instead of one per stream. The hashes are checked in chunks (a
+    /// statement's placeholders are bounded).
+    pub async fn live_session_hashes(
+        &self,
+        token_hashes: &[String],
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let mut live = Vec::new();
+        for chunk in token_hashes.chunks(LIVE_CHECK_CHUNK) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT token_hash FROM sessions WHERE expires_at > $1 AND token_hash IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<(String,)> = on_pool!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(now);
+                for hash in chunk {
+                    query = query.bind(hash);
+                }
+                query.fetch_all(pool).await
+            })?;
+            live.extend(rows.into_iter().map(|(hash,)| hash));
+        }
+        Ok(live)
     }
 
     /// Ends one session (logout, rotation at login).

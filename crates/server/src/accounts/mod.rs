@@ -6,6 +6,7 @@
 
 pub mod client_address;
 pub mod guard;
+pub mod live_sessions;
 pub mod mail;
 pub mod password_rules;
 pub mod rate_limit;
@@ -13,4 +14,5 @@ pub mod reset_link;
 pub mod session;
 pub mod tokens;
 
+pub use live_sessions::LiveSessions;
 pub use session::{ApiUser, CurrentUser, Role, Visitor};

@@ -8,9 +8,10 @@
 //! changes a subscription or a device (billing jobs, the Stripe webhook, the portal's and the
 //! customer API's plan, card, cap, claim and return actions) calls
 //! [`AppState::devices_changed`](crate::AppState::devices_changed), and the event handler
-//! [`DeviceCache::forget`]s its device; changes made by another process (the CLI,
-//! another server on the same PostgreSQL) show within the TTL. Decisions that must be exact
-//! (402/429 on a new event) reload the context from the database instead of trusting the cache.
+//! [`DeviceCache::forget`]s its device; another server on the same PostgreSQL does the same and
+//! tells this one within milliseconds ([`crate::cluster`]), and changes made by a short-lived
+//! process (the CLI) show within the TTL. Decisions that must be exact (402/429 on a new event)
+//! reload the context from the database instead of trusting the cache.
 //!
 //! A device that keeps talking never waits for its reload: once its context is older than
 //! [`REFRESH_AHEAD_MS`] (still within the TTL) a request is answered from it and starts one

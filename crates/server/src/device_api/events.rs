@@ -110,8 +110,8 @@ pub async fn create_event(
             max_notifications: subscription.max_notifications(),
         })
         .await?;
-    // The counters in the cache no longer include this event.
-    state.device_api.devices.forget(&device.serial);
+    // The counters in every process's cache no longer include this event.
+    state.device_changed(&device.serial);
     if stored == EventStored::OverCap {
         // Events in flight together passed the check above; the transaction's count did not.
         return Err(over_cap(subscription.seconds_left(now)));
@@ -125,6 +125,7 @@ pub async fn create_event(
             .ok_or_else(|| anyhow::anyhow!("event {event_id} vanished"))?;
         return known_event(&existing, &device.device_id, StatusCode::OK);
     }
+    state.cluster.news_for(&subscription.customer_id);
     let answer = EventResponse {
         event_id: request.event_id,
         photos_received: 0,

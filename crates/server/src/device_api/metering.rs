@@ -100,8 +100,14 @@ pub async fn record(
     if vitals.is_none() && usage.is_none() {
         return response;
     }
+    let news = vitals.is_some();
     match state.device_api.writer.write(vitals, usage).await {
-        Ok(()) => response,
+        Ok(()) => {
+            if let (true, Some(sub)) = (news, &context.subscription) {
+                state.cluster.news_for(&sub.customer_id);
+            }
+            response
+        }
         Err(err) => ApiError::from(err).into_response(),
     }
 }

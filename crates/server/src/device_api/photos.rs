@@ -131,6 +131,7 @@ pub async fn put_photo(
         .await?
         .ok_or_else(|| anyhow::anyhow!("event {event_id} vanished"))?;
     let status = if stored.new {
+        state.cluster.news_for(&owner);
         StatusCode::CREATED
     } else {
         StatusCode::OK

@@ -173,7 +173,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
                 .map_err(JobError::retry)?
             {
                 // Its cached usage counted the notification taken back.
-                state.device_api.devices.forget(&device.serial);
+                state.device_changed(&device.serial);
             }
             Ok(())
         }

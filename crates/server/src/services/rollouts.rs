@@ -260,7 +260,7 @@ pub async fn start(
             ));
         }
     }
-    state.device_api.rollouts.forget();
+    state.rollouts_changed();
     let id = RolloutId::new(id);
     state
         .db
@@ -361,8 +361,7 @@ async fn move_rollout(
     changes.push(audit(actor, &row.id, &command.to_string(), detail, now));
     match state.db.apply_changes(&changes).await? {
         Applied::Done => {
-            state.device_api.rollouts.forget();
-            state.device_api.firmware.forget();
+            state.rollouts_changed();
             state.jobs_enqueued();
             Ok(())
         }
@@ -410,7 +409,7 @@ pub async fn pin(
         detail: serde_json::json!({ "cause": reason.as_str(), "version": version }).to_string(),
     }));
     state.db.apply_changes(&changes).await?;
-    state.device_api.rollouts.forget();
+    state.rollouts_changed();
     Ok(())
 }
 
@@ -438,7 +437,7 @@ pub async fn unpin(
         detail: serde_json::json!({ "cause": reason.as_str() }).to_string(),
     }));
     state.db.apply_changes(&changes).await?;
-    state.device_api.rollouts.forget();
+    state.rollouts_changed();
     Ok(())
 }
 

@@ -1,64 +1,66 @@
 //! `GET /dashboard/live`: the dashboard's mailbox cards, streamed over Server-Sent Events whenever
-//! mail arrives, a photo lands or a heartbeat changes the vitals. The stream watches the database
-//! (a cheap "what changed last" query every [`POLL`]), so it sees writes from any server process
-//! and needs nothing from the device API's request path. A stream ends with its session (logout,
-//! a password reset, expiry) and when the server begins to shut down, so neither keeps pushing
-//! data nor holds the graceful shutdown open.
+//! mail arrives, a photo lands or a heartbeat changes the vitals. The stream waits on the
+//! cluster's updates ([`crate::cluster`]), which carry news from this process and, on PostgreSQL,
+//! from every other server process; it reads the database only to render the cards when its
+//! customer had news (or after a resync). Its session is checked with every other stream's
+//! ([`crate::accounts::live_sessions`]): a stream ends with its session (logout, a password
+//! reset, expiry) and when the server begins to shut down, so neither keeps pushing data nor
+//! holds the graceful shutdown open.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use minijinja::context;
-use smartbox_store::ActivityMark;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::{PageError, templates};
 use crate::accounts::CurrentUser;
+use crate::accounts::live_sessions::Hold;
+use crate::cluster::Update;
 use crate::state::AppState;
-
-/// How often the stream looks for changes.
-pub const POLL: Duration = Duration::from_millis(1500);
 
 /// The SSE stream of `mailboxes` events (the cards' HTML).
 pub async fn stream(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
-    let first = state.db.activity_mark(&user.user.id).await?;
+    let updates = state.cluster.subscribe();
+    let hold = state.live_sessions.hold(&user.session.token_hash);
     let stopping = state.stopping();
     let events = futures::stream::unfold(
-        (state, user, first, stopping),
-        |(state, user, mut last, mut stopping): Streaming| async move {
+        Streaming {
+            state,
+            user,
+            updates,
+            hold,
+            stopping,
+        },
+        |mut s: Streaming| async move {
             loop {
-                if *stopping.borrow() {
+                if *s.stopping.borrow() || *s.hold.ended.borrow() {
                     return None;
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(POLL) => {},
-                    _ = stopping.changed() => return None,
-                }
-                let session = state
-                    .db
-                    .live_session(&user.session.token_hash, state.clock.now_ms())
-                    .await;
-                if matches!(session, Ok(None)) {
-                    return None;
-                }
-                let mark = match state.db.activity_mark(&user.user.id).await {
-                    Ok(mark) => mark,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "live dashboard: cannot read changes");
-                        continue;
-                    }
+                let news = tokio::select! {
+                    update = s.updates.recv() => match update {
+                        Ok(Update::News(owners)) => owners.contains(&s.user.user.id),
+                        Ok(Update::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    changed = s.hold.ended.changed() => match changed {
+                        Ok(()) => continue,
+                        Err(_) => return None,
+                    },
+                    changed = s.stopping.changed() => match changed {
+                        Ok(()) => continue,
+                        Err(_) => return None,
+                    },
                 };
-                if mark == last {
+                if !news {
                     continue;
                 }
-                last = mark;
-                let html = match cards_html(&state, &user).await {
+                let html = match cards_html(&s.state, &s.user).await {
                     Ok(html) => html,
                     Err(err) => {
                         tracing::warn!(error = %err, "live dashboard: cannot render");
@@ -66,15 +68,21 @@ pub async fn stream(
                     }
                 };
                 let event = Event::default().event("mailboxes").data(html);
-                return Some((Ok(event), (state, user, last, stopping)));
+                return Some((Ok(event), s));
             }
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// What the stream carries from one poll to the next.
-type Streaming = (AppState, CurrentUser, ActivityMark, watch::Receiver<bool>);
+/// What the stream carries from one update to the next.
+struct Streaming {
+    state: AppState,
+    user: CurrentUser,
+    updates: broadcast::Receiver<Update>,
+    hold: Hold,
+    stopping: watch::Receiver<bool>,
+}
 
 async fn cards_html(state: &AppState, user: &CurrentUser) -> Result<String, PageError> {
     let mailboxes = super::dashboard::mailbox_cards(state, user).await?;

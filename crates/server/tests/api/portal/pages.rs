@@ -14,7 +14,7 @@ use crate::portal::helpers::{JPEG, START_MS, spawn_sqlite};
 #[tokio::test]
 async fn the_dashboard_streams_new_mail_without_a_reload() {
     let app = spawn_sqlite().await;
-    let h = app.household("lena@example.com", "SB-LIVE").await;
+    let mut h = app.household("lena@example.com", "SB-LIVE").await;
     let cookie = h
         .browser
         .cookies
@@ -37,9 +37,33 @@ async fn the_dashboard_streams_new_mail_without_a_reload() {
         "text/event-stream"
     );
     let mut body = response.into_body();
+    // The mail comes through the device API, whose news feeds the stream.
     let event_id = uuid::Uuid::new_v4().to_string();
-    app.deliver(&h.device_id, &event_id, 1, START_MS + 120_000)
+    let now_s = START_MS / 1000;
+    let event = serde_json::json!({
+        // After the household's first delivery (a minute past the start).
+        "event_id": event_id, "kind": "mail_arrived", "occurred_at": now_s + 120, "photo_count": 1,
+    });
+    let answer = h
+        .device_request(
+            "POST",
+            "/api/device/v1/events",
+            "application/json",
+            event.to_string().into_bytes(),
+            now_s,
+        )
         .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let answer = h
+        .device_request(
+            "PUT",
+            &format!("/api/device/v1/events/{event_id}/photos/0"),
+            "image/jpeg",
+            smartbox_server::device_api::jpeg::synthetic(2_000),
+            now_s,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let frame = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let frame = body
@@ -49,7 +73,8 @@ async fn the_dashboard_streams_new_mail_without_a_reload() {
                 .expect("a frame");
             if let Some(data) = frame.data_ref() {
                 let text = String::from_utf8_lossy(data).into_owned();
-                if text.contains("event: mailboxes") {
+                // The event and its photo are news each; the update after the photo shows it.
+                if text.contains("event: mailboxes") && text.contains(&event_id) {
                     return text;
                 }
             }
