@@ -85,6 +85,7 @@ impl Server {
         }
         let db = state.db.clone();
         tracing::info!(addr = %listener.local_addr()?, database = db.backend().as_str(), "serving");
+        state.mail_model.announce();
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         // Several workers, so one slow job (a webhook peer that hangs until its timeout) does
         // not hold back the notifications queued behind it.

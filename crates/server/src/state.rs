@@ -38,6 +38,8 @@ pub struct Inner {
     pub job_signal: Notify,
     /// The bounded password hashing of sign-ups, logins and resets.
     pub hashing: Hashing,
+    /// The learned mail model, loaded by the first reading that needs it.
+    pub mail_model: crate::mail_intelligence::learned::LearnedSlot,
     /// Set when the server begins to shut down: long-lived streams end (see [`AppState::stopping`]).
     stopping: watch::Sender<bool>,
 }
@@ -67,6 +69,7 @@ impl AppState {
     ) -> AppState {
         AppState(Arc::new(Inner {
             hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
+            mail_model: crate::mail_intelligence::learned::LearnedSlot::new(&config.mail_model),
             config,
             device_api: DeviceApiState::new(db.clone()),
             photos: PhotoVault::new(
