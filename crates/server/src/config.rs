@@ -21,6 +21,9 @@ pub struct Config {
     pub master_key: Option<Secret>,
     /// Where the master key is kept when the variable is unset.
     pub master_key_file: PathBuf,
+    /// The learned mail model's weights (`smartbox model fetch` puts them there); without them
+    /// categories come from the heuristic alone (not read from the environment).
+    pub mail_model: PathBuf,
     /// Stripe, when `STRIPE_SECRET_KEY` is set; otherwise payments use the sandbox provider.
     pub stripe: Option<StripeConfig>,
     /// `SMARTBOX_SMTP_URL`: email is disabled when unset.
@@ -251,6 +254,7 @@ impl Config {
             blob_url,
             master_key,
             master_key_file: PathBuf::from("data/master.key"),
+            mail_model: smartbox_vision_model::fetch::weights_path(std::path::Path::new("data")),
             tls,
             stripe,
             smtp_url,

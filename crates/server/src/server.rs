@@ -88,6 +88,7 @@ impl Server {
         // The other processes on this database: their changes to devices and rollouts, and
         // news for the live dashboards (PostgreSQL only).
         crate::cluster::listener::listen(&state);
+        state.mail_model.announce();
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         // Several workers, so one slow job (a webhook peer that hangs until its timeout) does
         // not hold back the notifications queued behind it.

@@ -44,6 +44,8 @@ pub struct Inner {
     pub cluster: Cluster,
     /// The sessions the live streams hold open, checked together.
     pub live_sessions: LiveSessions,
+    /// The learned mail model, loaded by the first reading that needs it.
+    pub mail_model: crate::mail_intelligence::learned::LearnedSlot,
     /// Set when the server begins to shut down: long-lived streams end (see [`AppState::stopping`]).
     stopping: watch::Sender<bool>,
 }
@@ -73,6 +75,7 @@ impl AppState {
     ) -> AppState {
         AppState(Arc::new(Inner {
             hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
+            mail_model: crate::mail_intelligence::learned::LearnedSlot::new(&config.mail_model),
             config,
             device_api: DeviceApiState::new(db.clone()),
             cluster: Cluster::new(db.clone()),

@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     let mut timings = Timings::default();
     let mut examples = Vec::new();
     for seed in CALIBRATION_SEEDS {
-        let scored = run_mailbox(seed, EVENTS_PER_MAILBOX, &model, &[], &mut timings)?;
+        let scored = run_mailbox(seed, EVENTS_PER_MAILBOX, &model, &[], None, &mut timings)?;
         examples.extend(labelled(&scored));
     }
     let fitted = Model::fit(&examples);

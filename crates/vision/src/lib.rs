@@ -31,6 +31,9 @@ pub struct Reading {
     pub category: Option<CategoryReading>,
     /// The new region's measurements, kept so a correction can become a labelled example.
     pub features: Option<Features>,
+    /// Where the new region lies, as fractions of the frame `[left, top, right, bottom]`: what
+    /// the learned model (`smartbox-vision-model`) looks at in the photo.
+    pub bounds: Option<[f32; 4]>,
     /// The mailbox's references after this event.
     pub references: References,
 }
@@ -50,6 +53,7 @@ pub fn read_event(
         .as_ref()
         .and_then(|region| features::measure(&frame, region));
     let category = features.and_then(|f| model.classify_with(&f, examples));
+    let bounds = kind.region.as_deref().and_then(bounds);
     let references = References {
         empty: if kind.kind == MailKind::Collection
             || (refs.empty.is_none() && kind::looks_empty(&frame))
@@ -65,7 +69,26 @@ pub fn read_event(
         kind_confidence: kind.confidence,
         category,
         features,
+        bounds,
         references,
+    })
+}
+
+/// The bounding box of a region's pixels as fractions of the frame; `None` when it is empty.
+fn bounds(region: &[bool]) -> Option<[f32; 4]> {
+    let mut b = [usize::MAX, usize::MAX, 0, 0];
+    for (i, _) in region.iter().enumerate().filter(|(_, on)| **on) {
+        let (x, y) = (i % frame::WIDTH, i / frame::WIDTH);
+        b = [b[0].min(x), b[1].min(y), b[2].max(x + 1), b[3].max(y + 1)];
+    }
+    (b[0] != usize::MAX).then(|| {
+        let (w, h) = (frame::WIDTH as f32, frame::HEIGHT as f32);
+        [
+            b[0] as f32 / w,
+            b[1] as f32 / h,
+            b[2] as f32 / w,
+            b[3] as f32 / h,
+        ]
     })
 }
 
@@ -92,6 +115,18 @@ impl Features {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_regions_bounds_are_fractions_of_the_frame() {
+        let mut region = vec![false; frame::PIXELS];
+        assert_eq!(bounds(&region), None);
+        region[10 * frame::WIDTH + 32] = true;
+        region[20 * frame::WIDTH + 64] = true;
+        assert_eq!(
+            bounds(&region),
+            Some([0.25, 10.0 / 96.0, 65.0 / 128.0, 21.0 / 96.0])
+        );
+    }
 
     #[test]
     fn features_survive_storage_as_text() {

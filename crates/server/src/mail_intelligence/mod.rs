@@ -2,6 +2,11 @@
 //! delivery, collection or false trigger, and what a delivery brought — with the pure rules of
 //! `smartbox-vision`, and settles it before anyone is told.
 //!
+//! Categories come from the learned model ([`learned`]) when its weights have been fetched:
+//! EfficientNet-Lite0 sees the region that changed in the last decodable thumbnail, and our
+//! head reads its features (and the heuristic's measurements); otherwise from the heuristic.
+//! A corrected delivery is an example of its mailbox in whichever reader's terms it was read.
+//!
 //! The job graph: `event_completed` -> `event_thumbnails` -> `classify_event` -> `notify_event`.
 //! It reads the thumbnails (320 px wide, four times cheaper to decode than the photos; the photo
 //! itself when its thumbnail could not be made), never runs on a request, and settles in one
@@ -15,12 +20,15 @@
 //! (retries) while an earlier event of its mailbox, completed in the last day, is unread and its
 //! own reading has neither finished nor failed for good.
 
+pub mod learned;
+
 use std::sync::LazyLock;
 
 use serde::Deserialize;
 use smartbox_domain::MailCategory;
 use smartbox_store::{MailEventRow, MailReading, NewJob, Settled};
 use smartbox_vision::{Features, Frame, Model, References};
+use smartbox_vision_model::{Descriptor, Photo};
 
 use crate::jobs::event_completed::{NOTIFY_EVENT, enqueue_follow_up};
 use crate::jobs::{JobContext, JobError};
@@ -46,10 +54,29 @@ struct Payload {
 
 /// A photo decoded into the frame the rules read.
 pub fn frame_of_jpeg(jpeg: &[u8]) -> Result<Frame, ThumbnailError> {
+    decode(jpeg).map(|(frame, _)| frame)
+}
+
+/// A decoded photo: its pixels (what the learned model looks at) and its frame.
+struct Decoded {
+    rgb: Vec<u8>,
+    width: usize,
+    height: usize,
+}
+
+fn decode(jpeg: &[u8]) -> Result<(Frame, Decoded), ThumbnailError> {
     let photo = scale::decode(jpeg)?.to_rgb8();
     let (width, height) = (photo.width() as usize, photo.height() as usize);
-    Frame::from_rgb(width, height, photo.as_raw())
-        .ok_or_else(|| ThumbnailError::Undecodable("a photo without pixels".to_owned()))
+    let frame = Frame::from_rgb(width, height, photo.as_raw())
+        .ok_or_else(|| ThumbnailError::Undecodable("a photo without pixels".to_owned()))?;
+    Ok((
+        frame,
+        Decoded {
+            rgb: photo.into_raw(),
+            width,
+            height,
+        },
+    ))
 }
 
 /// The `classify_event` job (see the module's documentation).
@@ -93,7 +120,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
         .photo_owner_of_event(event_id)
         .await
         .map_err(JobError::retry)?;
-    let frames = frames_of(state, event_id).await?;
+    let (frames, photo) = frames_of(state, event_id).await?;
     let (Some(owner), false) = (owner, frames.is_empty()) else {
         // Nothing to read (no photo decodes) or nobody to seal for: told as the device said.
         return enqueue_follow_up(&ctx, NOTIFY_EVENT, event_id).await;
@@ -111,12 +138,22 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
         None => References::default(),
     };
     let examples = examples_of(state, &event.device_id).await?;
-    let reading = tokio::task::spawn_blocking(move || {
-        smartbox_vision::read_event(&frames, &references, &MODEL, &examples)
+    let blocking = state.clone();
+    let (reading, learned) = tokio::task::spawn_blocking(move || {
+        let reading =
+            smartbox_vision::read_event(&frames, &references, &MODEL, &examples.heuristic)?;
+        let learned = learned_category(&blocking, photo.as_ref(), &reading, &examples.learned);
+        Some((reading, learned))
     })
     .await
     .map_err(JobError::retry)?
     .ok_or_else(|| JobError::permanent(anyhow::anyhow!("event {event_id}: no frames")))?;
+    // The learned model's reading of a delivery replaces the heuristic's, and its descriptor is
+    // what a correction will make an example of.
+    let (category, features) = match learned {
+        Some((descriptor, category)) => (Some(category), Some(descriptor.to_text())),
+        None => (reading.category, reading.features.map(|f| f.to_text())),
+    };
     let deliveries_only = state
         .db
         .notify_deliveries_only(&event.device_id)
@@ -142,9 +179,9 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
             device_id: &event.device_id,
             kind: reading.kind,
             kind_confidence: percent(reading.kind_confidence),
-            category: reading.category.map(|c| c.category),
-            category_confidence: reading.category.map(|c| percent(c.confidence)),
-            features: reading.features.map(|f| f.to_text()),
+            category: category.map(|c| c.category),
+            category_confidence: category.map(|c| percent(c.confidence)),
+            features,
             empty_frame,
             last_frame,
             references_of: stored.as_ref().map(|r| r.last_event_id.as_str()),
@@ -163,7 +200,7 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
         .map_err(JobError::retry)?;
     match settled {
         Settled::Done => {
-            log_reading(&event, &reading, notified);
+            log_reading(&event, &reading, category, notified);
             if notified {
                 state.jobs_enqueued();
             } else if let Some(device) = state
@@ -185,46 +222,94 @@ pub async fn run(ctx: JobContext) -> Result<(), JobError> {
     }
 }
 
-/// The frames of the event's photos that decode (thumbnails first).
-async fn frames_of(state: &AppState, event_id: &str) -> Result<Vec<Frame>, JobError> {
+/// The learned model's category of a delivery and its descriptor, when the model is there (and
+/// runs: a failure is logged and the heuristic's reading stands).
+fn learned_category(
+    state: &AppState,
+    photo: Option<&Decoded>,
+    reading: &smartbox_vision::Reading,
+    examples: &[(Descriptor, MailCategory)],
+) -> Option<(Descriptor, smartbox_vision::CategoryReading)> {
+    let photo = photo?;
+    if reading.kind != smartbox_domain::MailKind::Delivery {
+        return None;
+    }
+    let learned = state.mail_model.get()?;
+    let photo = Photo {
+        rgb: &photo.rgb,
+        width: photo.width,
+        height: photo.height,
+    };
+    match learned
+        .net
+        .read_category(&learned.head, photo, reading, examples)
+    {
+        Ok(read) => read,
+        Err(err) => {
+            tracing::warn!(%err, "the mail model failed on a delivery: the heuristic's category stands");
+            None
+        }
+    }
+}
+
+/// The frames of the event's photos that decode (thumbnails first), and the last of them
+/// decoded, for the learned model.
+async fn frames_of(
+    state: &AppState,
+    event_id: &str,
+) -> Result<(Vec<Frame>, Option<Decoded>), JobError> {
     let photos = state
         .db
         .photos_of_event(event_id)
         .await
         .map_err(JobError::retry)?;
     let mut frames = Vec::with_capacity(photos.len());
+    let mut last = None;
     for photo in &photos {
         let key = photo.thumbnail_key.as_deref().unwrap_or(&photo.blob_key);
         let bytes = state.photos.get(key).await.map_err(JobError::retry)?.bytes;
-        let decoded = tokio::task::spawn_blocking(move || frame_of_jpeg(&bytes))
+        let decoded = tokio::task::spawn_blocking(move || decode(&bytes))
             .await
             .map_err(JobError::retry)?;
         match decoded {
-            Ok(frame) => frames.push(frame),
+            Ok((frame, pixels)) => {
+                frames.push(frame);
+                last = Some(pixels);
+            }
             Err(err) => {
                 tracing::warn!(event = %event_id, idx = photo.idx, %err, "photo left out of the reading")
             }
         }
     }
-    Ok(frames)
+    Ok((frames, last))
 }
 
-/// The mailbox's corrected deliveries, as labelled examples.
-async fn examples_of(
-    state: &AppState,
-    device_id: &str,
-) -> Result<Vec<(Features, MailCategory)>, JobError> {
+/// A mailbox's corrected deliveries as labelled examples, in the terms of the reader that read
+/// each: the heuristic's measurements or the learned model's descriptor.
+#[derive(Debug, Default)]
+struct Examples {
+    heuristic: Vec<(Features, MailCategory)>,
+    learned: Vec<(Descriptor, MailCategory)>,
+}
+
+async fn examples_of(state: &AppState, device_id: &str) -> Result<Examples, JobError> {
     let rows = state
         .db
         .corrected_examples(device_id, EXAMPLES)
         .await
         .map_err(JobError::retry)?;
-    Ok(rows
-        .iter()
-        .filter_map(|(features, category)| {
-            Some((Features::from_text(features)?, category.parse().ok()?))
-        })
-        .collect())
+    let mut examples = Examples::default();
+    for (features, category) in &rows {
+        let Ok(category) = category.parse::<MailCategory>() else {
+            continue;
+        };
+        if let Some(f) = Features::from_text(features) {
+            examples.heuristic.push((f, category));
+        } else if let Some(d) = Descriptor::from_text(features) {
+            examples.learned.push((d, category));
+        }
+    }
+    Ok(examples)
 }
 
 /// What a reference frame is bound to when sealed.
@@ -269,11 +354,16 @@ fn percent(confidence: f32) -> i64 {
     (confidence * 100.0).round().clamp(0.0, 100.0) as i64
 }
 
-fn log_reading(event: &MailEventRow, reading: &smartbox_vision::Reading, notified: bool) {
+fn log_reading(
+    event: &MailEventRow,
+    reading: &smartbox_vision::Reading,
+    category: Option<smartbox_vision::CategoryReading>,
+    notified: bool,
+) {
     tracing::debug!(
         event = %event.id,
         kind = %reading.kind,
-        category = reading.category.map(|c| c.category.as_str()).unwrap_or("-"),
+        category = category.map(|c| c.category.as_str()).unwrap_or("-"),
         notified,
         "mail read"
     );
