@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use smartbox_domain::{LifecycleState, PlanId};
+use smartbox_domain::{DeviceId, LifecycleState, PlanId, UserId};
 use smartbox_store::Db;
 
 use crate::passwords;
@@ -71,7 +71,7 @@ pub async fn seed(
         if device.lifecycle_state == LifecycleState::PreActivation {
             provisioning::start_trial(db, &device.id, &customer_id, plan, now_ms, "cli").await?;
             let name = format!("Mailbox {}", &serial[serial.len() - 1..]);
-            db.set_device_name_location(&device.id, &name, "Front gate")
+            db.set_device_name_location(&DeviceId::new(&device.id), &name, "Front gate")
                 .await?;
         }
     }
@@ -93,7 +93,7 @@ async fn ensure_user(
 ) -> anyhow::Result<String> {
     match db.user_by_email(email).await? {
         Some(user) => {
-            db.set_password_hash(&user.id, &passwords::hash(password))
+            db.set_password_hash(&UserId::new(&user.id), &passwords::hash(password))
                 .await?;
             Ok(user.id)
         }

@@ -1,7 +1,7 @@
 //! What the admin console reads beyond the customer's own queries: counts for the overview, the
 //! dates staff record on a mailbox, and the audit trail across entities.
 
-use smartbox_domain::{LifecycleState, SubscriptionStatus};
+use smartbox_domain::{DeviceId, LifecycleState, SubscriptionStatus, UserId};
 
 use crate::devices::{DEVICE_COLUMNS, DEVICE_FROM};
 use crate::jobs::JOB_COLUMNS;
@@ -70,11 +70,11 @@ pub struct AuditFilter<'a> {
 
 impl Db {
     /// When staff shipped the device and received it back; `None` for an unknown device.
-    pub async fn device_staff_dates(&self, device_id: &str) -> Result<Option<StaffDates>> {
+    pub async fn device_staff_dates(&self, device_id: &DeviceId) -> Result<Option<StaffDates>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT shipped_at, return_received_at FROM devices WHERE id = $1",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .fetch_optional(pool)
         .await)?)
     }
@@ -152,7 +152,7 @@ impl Db {
     /// their subscriptions and invoices; newest first, at most `limit`.
     pub async fn audit_of_customer(
         &self,
-        customer_id: &str,
+        customer_id: &UserId,
         limit: i64,
     ) -> Result<Vec<AuditEntry>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
@@ -163,7 +163,7 @@ impl Db {
              OR (entity_type = 'invoice' AND entity_id IN (SELECT id FROM invoices WHERE customer_id = $1)) \
              ORDER BY at DESC, id DESC LIMIT $2",
         )
-        .bind(customer_id)
+        .bind(customer_id.as_str())
         .bind(limit)
         .fetch_all(pool)
         .await)?)

@@ -1,6 +1,6 @@
 //! Mailboxes: identity and credentials from manufacture, ownership, lifecycle and latest vitals.
 
-use smartbox_domain::LifecycleState;
+use smartbox_domain::{DeviceId, LifecycleState, UserId};
 
 use crate::{Db, Result, StoreError, on_pool};
 
@@ -129,10 +129,15 @@ impl Db {
 
     /// Gives a `pre_activation` device to its owner and makes it `active_subscription`. Returns false
     /// (and changes nothing) when the device is not in `pre_activation`, so two claims cannot both win.
-    pub async fn claim_device(&self, device_id: &str, owner_id: &str, now: i64) -> Result<bool> {
+    pub async fn claim_device(
+        &self,
+        device_id: &DeviceId,
+        owner_id: &UserId,
+        now: i64,
+    ) -> Result<bool> {
         let done = on_pool!(self, pool => sqlx::query(CLAIM_DEVICE_SQL)
-        .bind(device_id)
-        .bind(owner_id)
+        .bind(device_id.as_str())
+        .bind(owner_id.as_str())
         .bind(now)
         .execute(pool)
         .await?
@@ -143,14 +148,14 @@ impl Db {
     /// Moves a device from lifecycle state `from` to `to`; false when it was not in `from`.
     pub async fn set_device_lifecycle(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
         from: LifecycleState,
         to: LifecycleState,
     ) -> Result<bool> {
         let done = on_pool!(self, pool => sqlx::query(
             "UPDATE devices SET lifecycle_state = $3 WHERE id = $1 AND lifecycle_state = $2",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .bind(from.as_str())
         .bind(to.as_str())
         .execute(pool)
@@ -162,12 +167,12 @@ impl Db {
     /// Renames a device and sets where it is.
     pub async fn set_device_name_location(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
         name: &str,
         location: &str,
     ) -> Result<()> {
         on_pool!(self, pool => sqlx::query("UPDATE devices SET name = $2, location = $3 WHERE id = $1")
-            .bind(device_id)
+            .bind(device_id.as_str())
             .bind(name)
             .bind(location)
             .execute(pool)

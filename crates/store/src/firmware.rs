@@ -1,6 +1,7 @@
 //! Published firmware images (the bytes live in the blob store) and what devices report about them.
 
 use crate::{Db, Result, on_pool};
+use smartbox_domain::DeviceId;
 
 /// A published image.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -100,13 +101,13 @@ impl Db {
     /// A device's reports, oldest first.
     pub async fn firmware_reports_of_device(
         &self,
-        device_id: &str,
+        device_id: &DeviceId,
     ) -> Result<Vec<FirmwareReportRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT device_id, version, status, detail, reported_at FROM firmware_reports WHERE device_id = $1 \
              ORDER BY reported_at",
         )
-        .bind(device_id)
+        .bind(device_id.as_str())
         .fetch_all(pool)
         .await)?)
     }

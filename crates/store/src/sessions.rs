@@ -2,6 +2,7 @@
 //! their token (the caller hashes), so reading the database does not give a way in.
 
 use crate::{Db, Result, on_pool};
+use smartbox_domain::UserId;
 
 /// A live session and the user it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -86,21 +87,21 @@ impl Db {
     }
 
     /// The user's sessions live at `now`, newest first.
-    pub async fn sessions_of_user(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>> {
+    pub async fn sessions_of_user(&self, user_id: &UserId, now: i64) -> Result<Vec<SessionRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT token_hash, user_id, csrf_token, created_at, expires_at FROM sessions \
              WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .bind(now)
         .fetch_all(pool)
         .await)?)
     }
 
     /// Ends every session of a user (after a password reset).
-    pub async fn delete_sessions_of_user(&self, user_id: &str) -> Result<()> {
+    pub async fn delete_sessions_of_user(&self, user_id: &UserId) -> Result<()> {
         on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .execute(pool)
             .await
             .map(|_| ()))?;
@@ -108,9 +109,9 @@ impl Db {
     }
 
     /// Uses up every unused reset link of a user (after the password was reset with one).
-    pub async fn void_password_resets(&self, user_id: &str, now: i64) -> Result<()> {
+    pub async fn void_password_resets(&self, user_id: &UserId, now: i64) -> Result<()> {
         on_pool!(self, pool => sqlx::query(VOID_RESETS)
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now)
             .execute(pool)
             .await

@@ -1,6 +1,7 @@
 //! People who log in: customers, support staff and admins.
 
 use crate::{Db, Result, on_pool};
+use smartbox_domain::UserId;
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -62,9 +63,13 @@ impl Db {
     }
 
     /// Records the payment provider's customer id for this user.
-    pub async fn set_provider_customer_id(&self, user_id: &str, provider_id: &str) -> Result<()> {
+    pub async fn set_provider_customer_id(
+        &self,
+        user_id: &UserId,
+        provider_id: &str,
+    ) -> Result<()> {
         on_pool!(self, pool => sqlx::query("UPDATE users SET provider_customer_id = $2 WHERE id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(provider_id)
             .execute(pool)
             .await
@@ -73,9 +78,9 @@ impl Db {
     }
 
     /// Replaces a user's password hash (password reset, demo seeding).
-    pub async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> Result<()> {
+    pub async fn set_password_hash(&self, user_id: &UserId, password_hash: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(password_hash)
             .execute(pool)
             .await

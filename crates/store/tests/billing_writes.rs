@@ -3,7 +3,9 @@
 //! in flight and one success per invoice, each webhook event once). SQLite always, PostgreSQL
 //! when `SMARTBOX_TEST_POSTGRES_URL` is set.
 
-use smartbox_domain::{InvoiceId, InvoiceStatus, PaymentStatus, SubscriptionStatus};
+use smartbox_domain::{
+    DeviceId, InvoiceId, InvoiceStatus, PaymentStatus, SubscriptionStatus, UserId,
+};
 use smartbox_store::changes::{
     Applied, AuditRecord, Change, Changes, InvoiceStatusUpdate, NewInvoice, NewPayment,
     PaymentUpdate, QueuedJob, StaleGuard, SubscriptionUpdate,
@@ -39,7 +41,11 @@ async fn subscription(db: &Db, name: &str) -> String {
     }])
     .await
     .unwrap();
-    assert!(db.claim_device(&device, &user, 0).await.unwrap());
+    assert!(
+        db.claim_device(&DeviceId::new(&device), &UserId::new(&user), 0)
+            .await
+            .unwrap()
+    );
     db.upsert_plan(&PlanRow {
         id: "basic".into(),
         price_cents: 500,

@@ -1,7 +1,7 @@
 //! The storage suite: every test runs on SQLite, and on PostgreSQL too when
 //! `SMARTBOX_TEST_POSTGRES_URL` is set, each on a database of its own.
 
-use smartbox_domain::{DeviceId, SubscriptionId, SubscriptionStatus};
+use smartbox_domain::{DeviceId, SubscriptionId, SubscriptionStatus, UserId};
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     Db, EventInsert, FirmwareImageRow, NewAuditEntry, NewDevice, NewJob, NewSubscription, NewUser,
@@ -38,7 +38,11 @@ async fn customer_with_device(db: &Db, serial: &str) -> (String, String) {
     .unwrap();
     db.insert_devices(&[device(serial)]).await.unwrap();
     let device_id = format!("dev-{serial}");
-    assert!(db.claim_device(&device_id, &user_id, 2_000).await.unwrap());
+    assert!(
+        db.claim_device(&DeviceId::new(&device_id), &UserId::new(&user_id), 2_000)
+            .await
+            .unwrap()
+    );
     (user_id, device_id)
 }
 
@@ -140,7 +144,11 @@ async fn a_device_is_claimed_once() {
         let (user_id, device_id) = customer_with_device(&t.db, "SB-0003").await;
         assert!(
             !t.db
-                .claim_device(&device_id, "someone-else", 3_000)
+                .claim_device(
+                    &DeviceId::new(&device_id),
+                    &UserId::new("someone-else"),
+                    3_000
+                )
                 .await
                 .unwrap()
         );

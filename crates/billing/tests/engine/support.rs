@@ -14,7 +14,9 @@ use smartbox_billing::{
     SetupIntentId,
 };
 use smartbox_domain::period::{period_containing, trial_end};
-use smartbox_domain::{CardSummary, InvoiceId, PlanId, SubscriptionId, SubscriptionStatus};
+use smartbox_domain::{
+    CardSummary, DeviceId, InvoiceId, PlanId, SubscriptionId, SubscriptionStatus, UserId,
+};
 use smartbox_store::testing::{self, TestDb};
 use smartbox_store::{
     BillingSubscriptionRow, Db, InvoiceLineRow, InvoiceRow, NewDevice, NewSubscription, NewUser,
@@ -90,9 +92,13 @@ pub async fn claim(db: &Db, name: &str, plan: PlanId, claimed_at: OffsetDateTime
     .await
     .expect("device");
     assert!(
-        db.claim_device(&device_id, &id, ms(claimed_at))
-            .await
-            .expect("claim")
+        db.claim_device(
+            &DeviceId::new(&device_id),
+            &UserId::new(&id),
+            ms(claimed_at)
+        )
+        .await
+        .expect("claim")
     );
     let subscription_id = format!("sub-{name}");
     let anchor = trial_end(claimed_at);

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
+use smartbox_domain::UserId;
 use smartbox_store::{AuditEntry, AuditFilter};
 
 use super::{Staff, templates};
@@ -41,7 +42,7 @@ pub async fn entries(
     if !q.customer.trim().is_empty() {
         let all = state
             .db
-            .audit_of_customer(q.customer.trim(), LIMIT * 5)
+            .audit_of_customer(&UserId::new(q.customer.trim()), LIMIT * 5)
             .await?;
         return Ok(all
             .into_iter()

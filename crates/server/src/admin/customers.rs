@@ -196,7 +196,7 @@ pub async fn page(
     }
     let audit: Vec<Value> = state
         .db
-        .audit_of_customer(&user.id, 200)
+        .audit_of_customer(&UserId::new(&user.id), 200)
         .await?
         .iter()
         .map(|e| {

@@ -6,6 +6,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use minijinja::{Value, context};
+use smartbox_domain::DeviceId;
 use smartbox_store::DeviceRow;
 
 use super::Staff;
@@ -52,7 +53,7 @@ pub async fn history(state: &AppState, device: &DeviceRow, now: i64) -> Result<V
     }
     let firmware: Vec<Value> = state
         .db
-        .firmware_reports_of_device(&device.id)
+        .firmware_reports_of_device(&DeviceId::new(&device.id))
         .await?
         .iter()
         .rev()

@@ -249,7 +249,7 @@ pub async fn page(
     };
     let dates = state
         .db
-        .device_staff_dates(&device.id)
+        .device_staff_dates(&DeviceId::new(&device.id))
         .await?
         .unwrap_or_default();
     let now = state.clock.now_ms();

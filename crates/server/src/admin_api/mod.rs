@@ -166,7 +166,7 @@ async fn admin_device(state: &AppState, device_id: &str) -> Result<AdminDevice, 
         .ok_or_else(|| ApiError::NotFound(format!("no mailbox {device_id}")))?;
     let dates = state
         .db
-        .device_staff_dates(&device.id)
+        .device_staff_dates(&DeviceId::new(&device.id))
         .await?
         .unwrap_or_default();
     let audit = state.db.audit_for("device", &device.id).await?;

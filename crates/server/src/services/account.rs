@@ -227,7 +227,7 @@ pub async fn confirm_email_change(
 pub async fn sessions(state: &AppState, own: Own<'_>) -> Result<Vec<SessionRow>, ServiceError> {
     Ok(state
         .db
-        .sessions_of_user(own.user_id, state.clock.now_ms())
+        .sessions_of_user(&UserId::new(own.user_id), state.clock.now_ms())
         .await?)
 }
 

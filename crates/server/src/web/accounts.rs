@@ -1,5 +1,6 @@
 //! The account pages: sign-up, login, logout, "forgot password" and the one-time reset link.
 
+use smartbox_domain::UserId;
 use std::sync::LazyLock;
 
 use axum::Form;
@@ -396,9 +397,18 @@ pub async fn reset(
     if !state.db.use_password_reset(&hash, now).await? {
         return Err(expired_link());
     }
-    state.db.set_password_hash(&user_id, &new_hash).await?;
-    state.db.void_password_resets(&user_id, now).await?;
-    state.db.delete_sessions_of_user(&user_id).await?;
+    state
+        .db
+        .set_password_hash(&UserId::new(&user_id), &new_hash)
+        .await?;
+    state
+        .db
+        .void_password_resets(&UserId::new(&user_id), now)
+        .await?;
+    state
+        .db
+        .delete_sessions_of_user(&UserId::new(&user_id))
+        .await?;
     render::ok(
         &visitor,
         "message.html",

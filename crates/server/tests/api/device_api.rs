@@ -5,7 +5,7 @@ use object_store::path::Path as BlobPath;
 use reqwest::Method;
 use serde_json::{Value, json};
 use smartbox_billing::CardDetails;
-use smartbox_domain::{LifecycleState, PlanId, SubscriptionId, SubscriptionStatus};
+use smartbox_domain::{DeviceId, LifecycleState, PlanId, SubscriptionId, SubscriptionStatus};
 use smartbox_protocol::{EVENTS_PATH, FIRMWARE_REPORT_PATH, HEARTBEAT_PATH, MAX_PHOTO_BYTES};
 use smartbox_server::Clock;
 use smartbox_server::device_api::jpeg;
@@ -163,7 +163,7 @@ async fn a_decommissioned_mailbox_is_refused_like_a_stranger() {
             app.state
                 .db
                 .set_device_lifecycle(
-                    &device.device_id,
+                    &DeviceId::new(&device.device_id),
                     LifecycleState::ActiveSubscription,
                     LifecycleState::Decommissioned,
                 )
@@ -232,7 +232,7 @@ async fn decommissioned_behind_the_cache(app: &TestApp, serial: &str) -> TestDev
     app.state
         .db
         .set_device_lifecycle(
-            &device.device_id,
+            &DeviceId::new(&device.device_id),
             LifecycleState::ActiveSubscription,
             LifecycleState::Decommissioned,
         )
@@ -1027,7 +1027,7 @@ async fn a_published_firmware_is_offered_downloaded_in_ranges_without_metering_a
         let reports = app
             .state
             .db
-            .firmware_reports_of_device(&device.device_id)
+            .firmware_reports_of_device(&DeviceId::new(&device.device_id))
             .await
             .unwrap();
         let seen: Vec<_> = reports

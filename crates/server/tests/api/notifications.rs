@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mail_parser::{MessageParser, MimeHeaders};
-use smartbox_domain::PlanId;
+use smartbox_domain::{DeviceId, PlanId};
 use smartbox_notify::testing::http::HttpReceiver;
 use smartbox_notify::testing::smtp::SmtpServer;
 use smartbox_server::config::Config;
@@ -95,7 +95,7 @@ async fn mail_is_emailed_once_to_the_owner_with_the_mailbox_name_the_photo_inlin
         let device = app.activated_device("NOTIFY-0001", PlanId::Basic).await;
         app.state
             .db
-            .set_device_name_location(&device.device_id, "Front gate", "")
+            .set_device_name_location(&DeviceId::new(&device.device_id), "Front gate", "")
             .await
             .expect("named");
 
@@ -494,7 +494,7 @@ async fn home_assistant_sees_the_mailbox_its_mail_its_photo_and_its_heartbeat_ov
         let device = app.activated_device(&serial, PlanId::Basic).await;
         app.state
             .db
-            .set_device_name_location(&device.device_id, "Front gate", "")
+            .set_device_name_location(&DeviceId::new(&device.device_id), "Front gate", "")
             .await
             .unwrap();
         let heartbeat = app

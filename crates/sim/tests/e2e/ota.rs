@@ -1,3 +1,4 @@
+use smartbox_domain::DeviceId;
 use smartbox_firmware::ota::InstallOutcome;
 use smartbox_firmware::policy::{TIMER_WAKE_MS, Wake};
 use smartbox_firmware::wake::OTA_BYTES_PER_WAKE;
@@ -89,7 +90,12 @@ fn a_published_release_is_downloaded_over_the_a7670_in_ranges_switched_confirmed
     assert_eq!(device.firmware_version.as_deref(), Some("2.0.0-sim"));
     let reports = world
         .runtime
-        .block_on(world.server.db().firmware_reports_of_device(&device.id))
+        .block_on(
+            world
+                .server
+                .db()
+                .firmware_reports_of_device(&DeviceId::new(&device.id)),
+        )
         .expect("query");
     let reports: Vec<(&str, &str)> = reports
         .iter()
@@ -112,7 +118,12 @@ fn reports_of(world: &World, serial: &str) -> Vec<(String, String, Option<String
     let device = world.device(serial);
     world
         .runtime
-        .block_on(world.server.db().firmware_reports_of_device(&device.id))
+        .block_on(
+            world
+                .server
+                .db()
+                .firmware_reports_of_device(&DeviceId::new(&device.id)),
+        )
         .expect("query")
         .into_iter()
         .map(|r| (r.version, r.status, r.detail))

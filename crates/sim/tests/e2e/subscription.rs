@@ -32,9 +32,13 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
             .expect("update")
         );
         assert!(
-            db.set_device_lifecycle(&device.id, Life::ActiveSubscription, Life::Suspended)
-                .await
-                .expect("update")
+            db.set_device_lifecycle(
+                &DeviceId::new(&device.id),
+                Life::ActiveSubscription,
+                Life::Suspended
+            )
+            .await
+            .expect("update")
         );
     });
 
@@ -64,9 +68,13 @@ fn a_suspended_mailbox_keeps_its_mail_on_sd_and_delivers_it_after_payment() {
             .expect("update")
         );
         assert!(
-            db.set_device_lifecycle(&device.id, Life::Suspended, Life::ActiveSubscription)
-                .await
-                .expect("update")
+            db.set_device_lifecycle(
+                &DeviceId::new(&device.id),
+                Life::Suspended,
+                Life::ActiveSubscription
+            )
+            .await
+            .expect("update")
         );
     });
     // Held off until the next check-in (6 h), then flushed.

@@ -157,9 +157,13 @@ pub async fn seed(state: &AppState, email: &str, now: i64) -> EveryState {
         if *lifecycle == LifecycleState::Suspended {
             let from = LifecycleState::ActiveSubscription;
             assert!(
-                db.set_device_lifecycle(&device.id, from, LifecycleState::Suspended)
-                    .await
-                    .unwrap()
+                db.set_device_lifecycle(
+                    &DeviceId::new(&device.id),
+                    from,
+                    LifecycleState::Suspended
+                )
+                .await
+                .unwrap()
             );
         }
         if *lifecycle == LifecycleState::Returned {
