@@ -49,6 +49,7 @@ fn main() {
     };
     let count = size("ANALYTICS_BENCH_SUBSCRIPTIONS", 100_000);
     let views = size("ANALYTICS_BENCH_VIEWS", 100);
+    smartbox_server::server::install_crypto_provider();
     runtime.block_on(async {
         bench(testing::sqlite().await, count, views).await;
         match testing::postgres().await {
