@@ -183,7 +183,8 @@ impl Db {
         completed_since: i64,
         reading_key_prefix: &str,
     ) -> Result<bool> {
-        let found: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+        // `SELECT 1` is an INT4 on PostgreSQL and an INTEGER on SQLite: both decode as i32.
+        let found: Option<i32> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT 1 FROM mail_events e WHERE e.device_id = $1 AND e.mail_kind IS NULL \
              AND e.completed_at IS NOT NULL AND e.completed_at >= $4 \
              AND (e.occurred_at < $2 OR (e.occurred_at = $2 AND e.id < $3)) \

@@ -920,3 +920,56 @@ async fn upgrading_keeps_what_each_device_last_reported() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_reading_waits_for_an_unread_earlier_event_of_its_mailbox() {
+    for t in each_backend().await {
+        let (_, device_id) = customer_with_device(&t.db, "SB-0031").await;
+        for (n, at) in [(1, 10_000), (2, 20_000)] {
+            let id = format!("0b0e7a4e-0000-4000-8000-00000000003{n}");
+            let event = EventInsert {
+                id: &id,
+                device_id: &device_id,
+                subscription_id: None,
+                kind: "mail_arrived",
+                occurred_at: at,
+                photo_count: 1,
+                created_at: at + 1,
+            };
+            assert!(
+                t.db.insert_event(&event, &format!("job-{n}"))
+                    .await
+                    .unwrap()
+            );
+            let photo = PhotoInsert {
+                event_id: &id,
+                idx: 0,
+                blob_key: "photos/x",
+                size_bytes: 60_000,
+                sha256: "00",
+                created_at: at + 2,
+                completion_job_id: &format!("done-{n}"),
+            };
+            assert!(t.db.insert_photo(&photo).await.unwrap().completed_event);
+        }
+        let unread = |at, id: &'static str| {
+            let db = t.db.clone();
+            let device_id = device_id.clone();
+            async move {
+                db.earlier_event_unread(&device_id, at, id, 0, "classify_event:")
+                    .await
+                    .expect("read (on PostgreSQL too: the probe's type must decode)")
+            }
+        };
+        assert!(
+            unread(20_000, "0b0e7a4e-0000-4000-8000-000000000032").await,
+            "{}: the later event waits for the earlier one",
+            t.db.backend().as_str()
+        );
+        assert!(
+            !unread(10_000, "0b0e7a4e-0000-4000-8000-000000000031").await,
+            "{}: the earliest event has nothing to wait for",
+            t.db.backend().as_str()
+        );
+    }
+}
