@@ -200,6 +200,75 @@ fn audit(actor: &Actor, id: &str, action: &str, detail: serde_json::Value, at: i
     })
 }
 
+/// Publishes an uploaded image signed on the release machine, for rollouts only (staged), after
+/// checking its signature against the configured public key; audited like a rollout action.
+pub async fn upload_image(
+    state: &AppState,
+    actor: &Actor,
+    image: Vec<u8>,
+    version: &str,
+    signature_hex: &str,
+    reason: &str,
+) -> Result<smartbox_store::FirmwareImageRow, ServiceError> {
+    use crate::firmware_release::{self, ReleaseError};
+    require_staff(actor, StaffRole::Admin)?;
+    let reason = Reason::parse(reason)?;
+    let version = version.trim();
+    let now = state.clock.now_ms();
+    let published = match &state.config.firmware_public_key {
+        None => Err(ReleaseError::NoPublicKey),
+        Some(public) => {
+            firmware_release::publish_signed_staged(
+                &state.db,
+                &state.blobs,
+                image,
+                version,
+                signature_hex,
+                public,
+                now,
+            )
+            .await
+        }
+    };
+    let row = published.map_err(|err| {
+        let message = err.to_string();
+        match err {
+            ReleaseError::BadSignature => ServiceError::Invalid {
+                code: "bad_signature",
+                message,
+            },
+            ReleaseError::BadVersion(_) => ServiceError::Invalid {
+                code: "invalid_version",
+                message,
+            },
+            ReleaseError::BadImage => ServiceError::Invalid {
+                code: "invalid_image",
+                message,
+            },
+            ReleaseError::AlreadyPublished(_) | ReleaseError::NoPublicKey => {
+                ServiceError::Conflict(message)
+            }
+            ReleaseError::Store(err) => ServiceError::Store(err),
+            other => ServiceError::Internal(other.into()),
+        }
+    })?;
+    let mut changes = Changes::new();
+    changes.push(Change::Audit(AuditRecord {
+        at: now,
+        actor: actor.audit_name(),
+        entity_type: "firmware_image".to_owned(),
+        entity_id: row.version.clone(),
+        action: "upload".to_owned(),
+        detail: serde_json::json!({
+            "cause": reason.as_str(), "size_bytes": row.size_bytes, "sha256": row.sha256,
+        })
+        .to_string(),
+    }));
+    state.db.apply_changes(&changes).await?;
+    state.device_api.firmware.forget();
+    Ok(row)
+}
+
 /// Starts a rollout of a published image at its first stage. Refused while another rollout of
 /// the board revision is open.
 pub async fn start(
