@@ -182,6 +182,9 @@ pub struct StartForm {
     soak: String,
     #[serde(default)]
     confirmed: String,
+    /// Serials to limit it to; empty: the whole fleet.
+    #[serde(default)]
+    serials: String,
     #[serde(default)]
     reason: String,
 }
@@ -196,7 +199,8 @@ pub async fn start(
         return Err(PageError::bad_csrf());
     }
     let input = StartRollout::parse(&form.version, &form.stages, &form.soak, &form.confirmed)?;
-    rollouts::start(&state, &staff.actor(), input, &form.reason).await?;
+    let serials = rollouts::parse_serials(&form.serials)?;
+    rollouts::start_targeted(&state, &staff.actor(), input, &serials, &form.reason).await?;
     Ok(Redirect::to("/admin/firmware?done=start").into_response())
 }
 

@@ -269,16 +269,68 @@ pub async fn upload_image(
     Ok(row)
 }
 
-/// Starts a rollout of a published image at its first stage. Refused while another rollout of
-/// the board revision is open.
+/// Starts a rollout of a published image at its first stage, for every mailbox in service.
+/// Refused while another rollout of the board revision is open.
 pub async fn start(
     state: &AppState,
     actor: &Actor,
     input: StartRollout,
     reason: &str,
 ) -> Result<RolloutRow, ServiceError> {
+    start_targeted(state, actor, input, &[], reason).await
+}
+
+/// Longest explicit target list a rollout takes.
+pub const MAX_TARGETS: usize = 10_000;
+
+/// Reads a list of serials as staff type it (separated by commas, spaces or new lines),
+/// without repeats; empty: the whole fleet.
+pub fn parse_serials(text: &str) -> Result<Vec<String>, ServiceError> {
+    let mut serials: Vec<String> = Vec::new();
+    for serial in text.split(|c: char| c == ',' || c.is_whitespace()) {
+        if serial.is_empty() || serials.iter().any(|s| s == serial) {
+            continue;
+        }
+        if serial.len() > 64
+            || !serial
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ServiceError::Invalid {
+                code: "invalid_serial",
+                message: format!("{serial:?} is not a serial (letters, digits and '-')."),
+            });
+        }
+        serials.push(serial.to_owned());
+    }
+    if serials.len() > MAX_TARGETS {
+        return Err(ServiceError::Invalid {
+            code: "invalid_serial",
+            message: format!("At most {MAX_TARGETS} serials per rollout."),
+        });
+    }
+    Ok(serials)
+}
+
+/// [`start`] limited to the mailboxes `serials` names (every one must exist; empty: all):
+/// the stages' percentages are taken among them, and nobody else is offered the image.
+pub async fn start_targeted(
+    state: &AppState,
+    actor: &Actor,
+    input: StartRollout,
+    serials: &[String],
+    reason: &str,
+) -> Result<RolloutRow, ServiceError> {
     require_staff(actor, StaffRole::Admin)?;
     let reason = Reason::parse(reason)?;
+    for serial in serials {
+        if state.db.device_by_serial(serial).await?.is_none() {
+            return Err(ServiceError::Invalid {
+                code: "unknown_serial",
+                message: format!("No mailbox has the serial {serial}."),
+            });
+        }
+    }
     let image = state
         .db
         .firmware_by_version(&input.version)
@@ -307,6 +359,7 @@ pub async fn start(
         soak_confirmed_percent: i64::from(input.soak.min_confirmed_percent),
         created_by: actor.audit_name(),
         created_at: now,
+        serials: serials.to_vec(),
     }));
     changes.push(audit(
         actor,
@@ -318,6 +371,7 @@ pub async fn start(
             "stages": input.stages.to_string(),
             "soak_ms": input.soak.min_ms,
             "soak_confirmed_percent": input.soak.min_confirmed_percent,
+            "targets": serials.len(),
         }),
         now,
     ));
@@ -517,14 +571,19 @@ pub async fn pins(state: &AppState, actor: &Actor) -> Result<Vec<PinRow>, Servic
     Ok(state.db.firmware_pins().await?)
 }
 
-/// Mailboxes reached by each stage, cumulative (stage `i` reaches those of stages before it).
+/// Mailboxes reached by each stage, cumulative (stage `i` reaches those of stages before it),
+/// among `targets` when the rollout names any.
 fn members_by_stage(
     candidates: &[RolloutCandidate],
+    targets: &std::collections::HashSet<String>,
     rollout_id: &str,
     percents: &[u8],
 ) -> Vec<u64> {
     let mut reached = vec![0u64; percents.len()];
     for candidate in candidates {
+        if !targets.is_empty() && !targets.contains(&candidate.serial) {
+            continue;
+        }
         let bucket = rollout::bucket(&candidate.serial, rollout_id);
         for (i, &percent) in percents.iter().enumerate() {
             if bucket < u32::from(percent) * (rollout::BUCKETS / 100) {
@@ -576,7 +635,8 @@ async fn report_of(state: &AppState, row: RolloutRow) -> Result<RolloutReport, S
     let stage_rows = state.db.rollout_stages(&id).await?;
     let percents = stages_of(&stage_rows);
     let candidates = state.db.rollout_candidates().await?;
-    let reached = members_by_stage(&candidates, &row.id, &percents);
+    let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
+    let reached = members_by_stage(&candidates, &targets, &row.id, &percents);
     let mut stages: Vec<StageReport> = stage_rows
         .iter()
         .enumerate()

@@ -529,3 +529,130 @@ async fn an_upload_without_a_configured_release_key_is_refused_with_what_to_set(
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_rollout_to_listed_serials_offers_its_image_among_them_only() {
+    for app in spawn_apps().await {
+        let serials = [
+            "SB-LIST-0001",
+            "SB-LIST-0002",
+            "SB-LIST-0003",
+            "SB-LIST-0004",
+            "SB-LIST-0005",
+            "SB-LIST-0006",
+        ];
+        let mut mailboxes = Vec::new();
+        for (i, serial) in serials.iter().enumerate() {
+            mailboxes.push(
+                app.household(&format!("list{i}-{}@example.com", app.backend), serial)
+                    .await,
+            );
+        }
+        publish(&app, "3.0.0", true).await;
+        let mut admin = staff(
+            &app,
+            &format!("ada-{}@smartbox.example", app.backend),
+            "admin",
+        )
+        .await;
+        let start = |listed: &'static str| {
+            [
+                ("version", "3.0.0"),
+                ("stages", "50,100"),
+                ("soak", "1h"),
+                ("confirmed", "80"),
+                ("serials", listed),
+                ("reason", "try it on the listed mailboxes"),
+            ]
+        };
+
+        // An unknown serial and a malformed one are refused by name; nothing starts.
+        let unknown = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001, SB-NOPE-9999"),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+        assert!(unknown.body.contains("SB-NOPE-9999"), "{}", unknown.body);
+        let malformed = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001;DROP"),
+            )
+            .await;
+        assert_eq!(
+            malformed.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            malformed.body
+        );
+        assert!(
+            malformed.body.contains("is not a serial"),
+            "{}",
+            malformed.body
+        );
+        let none = app.state.db.open_rollout(rollouts::BOARD_REVISION).await;
+        assert!(none.expect("read").is_none());
+
+        // The first four, typed with commas, spaces and a line break (and a repeat).
+        let started = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001,SB-LIST-0002\nSB-LIST-0003  SB-LIST-0004, SB-LIST-0001"),
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+        let id = app
+            .state
+            .db
+            .open_rollout(rollouts::BOARD_REVISION)
+            .await
+            .expect("read")
+            .expect("open")
+            .id;
+        assert_eq!(
+            app.state
+                .db
+                .rollout_targets(&RolloutId::new(id.as_str()))
+                .await
+                .expect("targets"),
+            serials[..4].to_vec()
+        );
+        for (i, h) in mailboxes.iter_mut().enumerate() {
+            let expected = i < 4 && is_member(serials[i], &id, 50);
+            assert_eq!(
+                offered(&app, h, "1.0.0").await.is_some(),
+                expected,
+                "{} at the 50 % stage",
+                serials[i]
+            );
+        }
+
+        // At 100 % every listed mailbox is offered it, and nobody else ever is.
+        let advanced = admin
+            .submit(
+                "/admin/firmware",
+                &format!("/admin/firmware/rollouts/{id}/advance"),
+                &[("reason", "the first half is fine")],
+            )
+            .await;
+        assert_eq!(advanced.status, StatusCode::SEE_OTHER, "{}", advanced.body);
+        for (i, h) in mailboxes.iter_mut().enumerate() {
+            let offer = offered(&app, h, "1.0.0").await;
+            assert_eq!(offer.is_some(), i < 4, "{} at 100 %", serials[i]);
+        }
+        let admin_actor = Actor::Staff {
+            id: "ada".into(),
+            role: StaffRole::Admin,
+        };
+        let report = rollouts::report(&app.state, &admin_actor, &RolloutId::new(id.as_str()))
+            .await
+            .expect("report");
+        let members: u64 = report.stages.iter().map(|s| s.new_members).sum();
+        assert_eq!(members, 4, "the stages count the listed mailboxes only");
+    }
+}
