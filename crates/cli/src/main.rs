@@ -144,6 +144,14 @@ enum FirmwareCommand {
         #[arg(long)]
         staged: bool,
     },
+    /// Print an image's signature (hex) for the upload on /admin/firmware; the key stays here.
+    Sign {
+        /// The firmware image.
+        file: PathBuf,
+        /// The secret key made by `smartbox firmware keygen`.
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
     /// Staged rollouts of a published image: start, status, pause, resume, advance, abort.
     #[command(subcommand)]
     Rollout(rollout::RolloutArgs),
@@ -491,6 +499,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let public = firmware_release::keygen(&out)?;
             println!("release key written to {}", out.display());
             println!("public key (give it to the firmware build): {public}");
+            Ok(())
+        }
+        Command::Firmware(FirmwareCommand::Sign { file, signing_key }) => {
+            let key = firmware_release::read_signing_key(&signing_key)?;
+            let image =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            println!("{}", firmware_release::sign_image(&key, &image));
             Ok(())
         }
         Command::Firmware(FirmwareCommand::Publish {

@@ -24,6 +24,9 @@ pub enum RolloutArgs {
         /// Share of a stage's mailboxes confirmed on the image before the next stage, percent.
         #[arg(long, default_value = "80")]
         confirmed: String,
+        /// Only these mailboxes, e.g. SB-0001,SB-0002 (stages are percentages of them).
+        #[arg(long, default_value = "")]
+        serials: String,
         /// Why, for the audit log.
         #[arg(long, default_value = "by an operator")]
         reason: String,
@@ -80,10 +83,12 @@ pub async fn run(state: &AppState, args: RolloutArgs) -> anyhow::Result<()> {
             stages,
             soak,
             confirmed,
+            serials,
             reason,
         } => {
             let input = StartRollout::parse(&version, &stages, &soak, &confirmed)?;
-            let row = rollouts::start(state, &actor, input, &reason).await?;
+            let serials = rollouts::parse_serials(&serials)?;
+            let row = rollouts::start_targeted(state, &actor, input, &serials, &reason).await?;
             println!("started rollout {} of firmware {}", row.id, row.version);
             let id = smartbox_domain::RolloutId::new(row.id);
             print_report(&rollouts::report(state, &actor, &id).await?);

@@ -46,6 +46,9 @@ pub struct Config {
     pub connection_deadlines: crate::connections::Deadlines,
     /// `SMARTBOX_TLS_CERT` and `SMARTBOX_TLS_KEY`: PEM files; the server then speaks HTTPS itself.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// `SMARTBOX_FIRMWARE_PUBLIC_KEY`: the release key's public half (the `.pub` file's 64 hex
+    /// characters); uploads on `/admin/firmware` are checked against it, and refused when unset.
+    pub firmware_public_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// Stripe credentials and endpoint.
@@ -247,6 +250,20 @@ impl Config {
             }
         };
 
+        let firmware_public_key = match get("SMARTBOX_FIRMWARE_PUBLIC_KEY") {
+            None => None,
+            Some(text) => Some(crate::firmware_release::parse_public_key(&text).ok_or_else(
+                || {
+                    ConfigError {
+                        var: "SMARTBOX_FIRMWARE_PUBLIC_KEY",
+                        message:
+                            "must be an Ed25519 public key in 64 hex characters (release.key.pub)"
+                                .to_owned(),
+                    }
+                },
+            )?),
+        };
+
         Ok(Config {
             bind,
             public_url,
@@ -264,6 +281,7 @@ impl Config {
             hashing_slots: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             hashing_queue_deadline: crate::passwords::QUEUE_DEADLINE,
             connection_deadlines: crate::connections::Deadlines::default(),
+            firmware_public_key,
         })
     }
 }

@@ -32,6 +32,12 @@ pub enum ReleaseError {
     AlreadyPublished(String),
     #[error("the image is empty or larger than 4 GiB")]
     BadImage,
+    #[error(
+        "the signature is not the release key's signature of this image (expected 128 hex characters from `smartbox firmware sign`)"
+    )]
+    BadSignature,
+    #[error("uploads are off: set SMARTBOX_FIRMWARE_PUBLIC_KEY to the release key's public key")]
+    NoPublicKey,
     #[error("{path}: {message}")]
     Key { path: PathBuf, message: String },
     #[error("storing the image: {0}")]
@@ -82,6 +88,19 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, ReleaseError> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// The hex signature of `image`'s digest that a device accepts (`smartbox firmware sign`).
+pub fn sign_image(key: &SigningKey, image: &[u8]) -> String {
+    let digest: [u8; 32] = Sha256::digest(image).into();
+    hex::encode(key.sign(&digest).to_bytes())
+}
+
+/// Reads a public key as [`write_key_files`] writes it (64 hex characters).
+pub fn parse_public_key(text: &str) -> Option<VerifyingKey> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
 /// Whether `signature` (hex) is `public`'s signature of `image`'s digest; what the device checks.
 pub fn verify_image(public: &VerifyingKey, image: &[u8], signature_hex: &str) -> bool {
     let mut signature = [0u8; 64];
@@ -105,7 +124,8 @@ pub async fn publish(
     key: &SigningKey,
     now_ms: i64,
 ) -> Result<FirmwareImageRow, ReleaseError> {
-    store_image(db, blobs, image, version, key, now_ms, false).await
+    let signature = sign_image(key, &image);
+    store_image(db, blobs, image, version, signature, now_ms, false).await
 }
 
 /// [`publish`] for a staged rollout: the image is offered to nobody until a rollout (or a pin)
@@ -118,15 +138,35 @@ pub async fn publish_staged(
     key: &SigningKey,
     now_ms: i64,
 ) -> Result<FirmwareImageRow, ReleaseError> {
-    store_image(db, blobs, image, version, key, now_ms, true).await
+    let signature = sign_image(key, &image);
+    store_image(db, blobs, image, version, signature, now_ms, true).await
 }
 
+/// [`publish_staged`] for an image signed elsewhere (the upload on `/admin/firmware`, where the
+/// server holds only the public key): refused unless `signature_hex` is what a device accepts.
+pub async fn publish_signed_staged(
+    db: &Db,
+    blobs: &Arc<dyn ObjectStore>,
+    image: Vec<u8>,
+    version: &str,
+    signature_hex: &str,
+    public: &VerifyingKey,
+    now_ms: i64,
+) -> Result<FirmwareImageRow, ReleaseError> {
+    let signature_hex = signature_hex.trim().to_ascii_lowercase();
+    if !verify_image(public, &image, &signature_hex) {
+        return Err(ReleaseError::BadSignature);
+    }
+    store_image(db, blobs, image, version, signature_hex, now_ms, true).await
+}
+
+/// The one store path of every publication: checks, the blob, then the row.
 async fn store_image(
     db: &Db,
     blobs: &Arc<dyn ObjectStore>,
     image: Vec<u8>,
     version: &str,
-    key: &SigningKey,
+    signature_hex: String,
     now_ms: i64,
     staged: bool,
 ) -> Result<FirmwareImageRow, ReleaseError> {
@@ -140,12 +180,11 @@ async fn store_image(
         return Err(ReleaseError::AlreadyPublished(version.to_owned()));
     }
     let digest: [u8; 32] = Sha256::digest(&image).into();
-    let signature = key.sign(&digest);
     let row = FirmwareImageRow {
         version: version.to_owned(),
         size_bytes: i64::try_from(image.len()).unwrap_or(i64::MAX),
         sha256: hex::encode(digest),
-        signature: hex::encode(signature.to_bytes()),
+        signature: signature_hex,
         blob_key: format!("firmware/{version}.bin"),
         created_at: now_ms,
         staged,
@@ -185,7 +224,8 @@ pub async fn publish_file(
         .with_context(|| format!("cannot read {}", image_path.display()))?;
     let db = open_db(&config.database_url).await?;
     let blobs = blobs::open(&config.blob_url)?;
-    let published = store_image(&db, &blobs, image, version, &key, now_ms, staged).await;
+    let signature = sign_image(&key, &image);
+    let published = store_image(&db, &blobs, image, version, signature, now_ms, staged).await;
     db.close().await;
     Ok(published?)
 }

@@ -85,6 +85,8 @@ pub struct NewRollout {
     pub soak_confirmed_percent: i64,
     pub created_by: String,
     pub created_at: i64,
+    /// The serials it is limited to; empty: every mailbox in service.
+    pub serials: Vec<String>,
 }
 
 /// Slack past a mailbox's check-in interval before it counts as silent (as on the portal).
@@ -101,6 +103,8 @@ pub(crate) const INSERT_ROLLOUT_SQL: &str = "INSERT INTO firmware_rollouts (id, 
     updated_at) VALUES ($1, $2, $3, 'active', 0, $4, $5, $6, $7, $7)";
 pub(crate) const INSERT_STAGE_SQL: &str = "INSERT INTO firmware_rollout_stages (rollout_id, \
     position, percent, started_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const INSERT_TARGET_SQL: &str =
+    "INSERT INTO firmware_rollout_targets (rollout_id, serial) VALUES ($1, $2)";
 pub(crate) const STAGE_IMAGE_SQL: &str =
     "UPDATE firmware_images SET staged = TRUE WHERE version = $1";
 pub(crate) const MOVE_ROLLOUT_SQL: &str = "UPDATE firmware_rollouts SET state = $4, stage = $5, \
@@ -265,6 +269,17 @@ impl Db {
         )
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// The serials rollout `id` is limited to; empty: every mailbox in service.
+    pub async fn rollout_targets(&self, id: &RolloutId) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT serial FROM firmware_rollout_targets WHERE rollout_id = $1 ORDER BY serial",
+        )
+        .bind(id.as_str())
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|(serial,)| serial).collect())
     }
 
     /// The mailboxes a rollout may reach: those in service.

@@ -3,7 +3,7 @@
 //! pause / resume / advance / abort. Every action is one call to `services::rollouts`.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
@@ -22,6 +22,8 @@ use crate::web::format::date_time;
 const ROLLOUTS_SHOWN: i64 = 10;
 /// Images offered in the start form.
 const IMAGES_SHOWN: i64 = 20;
+/// Largest upload: the board's OTA slot is 4 MiB, plus room for the form's other fields.
+pub const MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024 + 64 * 1024;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct FirmwareQuery {
@@ -51,6 +53,7 @@ pub async fn page(
         .collect();
     let open = reports.iter().any(|r| r.rollout.state.is_open());
     let notice = match q.done.as_str() {
+        "upload" => Some("Image uploaded and its signature checked: start a rollout of it below."),
         "start" => {
             Some("Rollout started: its first stage is offered the image at their next check-in.")
         }
@@ -179,6 +182,9 @@ pub struct StartForm {
     soak: String,
     #[serde(default)]
     confirmed: String,
+    /// Serials to limit it to; empty: the whole fleet.
+    #[serde(default)]
+    serials: String,
     #[serde(default)]
     reason: String,
 }
@@ -193,8 +199,62 @@ pub async fn start(
         return Err(PageError::bad_csrf());
     }
     let input = StartRollout::parse(&form.version, &form.stages, &form.soak, &form.confirmed)?;
-    rollouts::start(&state, &staff.actor(), input, &form.reason).await?;
+    let serials = rollouts::parse_serials(&form.serials)?;
+    rollouts::start_targeted(&state, &staff.actor(), input, &serials, &form.reason).await?;
     Ok(Redirect::to("/admin/firmware?done=start").into_response())
+}
+
+/// `POST /admin/firmware/images`: a signed image (multipart: `csrf`, `version`, `signature`,
+/// `reason`, `image`), checked and stored as `smartbox firmware publish --staged` stores it.
+pub async fn upload(
+    State(state): State<AppState>,
+    staff: Staff,
+    mut form: Multipart,
+) -> Result<Response, PageError> {
+    let bad = |message: String| PageError::Status(StatusCode::BAD_REQUEST, message);
+    let (mut csrf, mut version, mut signature, mut reason) =
+        (String::new(), String::new(), String::new(), String::new());
+    let mut image = None;
+    while let Some(field) = form.next_field().await.map_err(|err| {
+        bad(format!(
+            "The upload could not be read: {}.",
+            err.body_text()
+        ))
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "image" {
+            let bytes = field.bytes().await.map_err(|err| {
+                bad(format!(
+                    "The image could not be read: {} (at most {} MiB).",
+                    err.body_text(),
+                    MAX_UPLOAD_BYTES / (1024 * 1024)
+                ))
+            })?;
+            image = Some(bytes.to_vec());
+            continue;
+        }
+        let text = field.text().await.map_err(|err| {
+            bad(format!(
+                "The field {name} could not be read: {}.",
+                err.body_text()
+            ))
+        })?;
+        match name.as_str() {
+            "csrf" => csrf = text,
+            "version" => version = text,
+            "signature" => signature = text,
+            "reason" => reason = text,
+            _ => {}
+        }
+    }
+    if !staff.csrf_matches(&csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    let image = image
+        .filter(|image| !image.is_empty())
+        .ok_or_else(|| bad("Choose the image file to upload.".to_owned()))?;
+    rollouts::upload_image(&state, &staff.actor(), image, &version, &signature, &reason).await?;
+    Ok(Redirect::to("/admin/firmware?done=upload").into_response())
 }
 
 /// `POST /admin/firmware/rollouts/{id}/{command}` with the staff member's reason.

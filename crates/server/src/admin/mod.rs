@@ -77,6 +77,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/firmware", get(firmware::page))
         .route("/admin/firmware/rollouts", post(firmware::start))
         .route(
+            "/admin/firmware/images",
+            post(firmware::upload).layer(axum::extract::DefaultBodyLimit::max(
+                firmware::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .route(
             "/admin/firmware/rollouts/{rollout_id}/{command}",
             post(firmware::act),
         )

@@ -49,7 +49,8 @@ impl RolloutCache {
                 .await?;
             return Ok(None);
         }
-        let member = rollout::is_member(&device.serial, open.id.as_str(), open.percent);
+        let member = (open.targets.is_empty() || open.targets.contains(&device.serial))
+            && rollout::is_member(&device.serial, open.id.as_str(), open.percent);
         if !(open.state.offers() && member) {
             return Ok(None);
         }
@@ -144,6 +145,7 @@ async fn load(state: &AppState) -> Result<Snapshot, ApiError> {
         .into_iter()
         .find(|s| s.position == row.stage)
         .map_or(0, |s| u8::try_from(s.percent).unwrap_or(100));
+    let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
     let rollout = state
         .db
         .firmware_by_version(&row.version)
@@ -154,6 +156,7 @@ async fn load(state: &AppState) -> Result<Snapshot, ApiError> {
             stage: row.stage,
             percent,
             image,
+            targets,
         });
     Ok(Snapshot { rollout, pins })
 }

@@ -16,6 +16,8 @@ pub(crate) struct OpenRollout {
     pub(crate) stage: i64,
     pub(crate) percent: u8,
     pub(crate) image: FirmwareImageRow,
+    /// The serials it is limited to; empty: every mailbox.
+    pub(crate) targets: HashSet<String>,
 }
 
 #[derive(Debug, Default)]

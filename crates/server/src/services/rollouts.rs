@@ -200,16 +200,137 @@ fn audit(actor: &Actor, id: &str, action: &str, detail: serde_json::Value, at: i
     })
 }
 
-/// Starts a rollout of a published image at its first stage. Refused while another rollout of
-/// the board revision is open.
+/// Publishes an uploaded image signed on the release machine, for rollouts only (staged), after
+/// checking its signature against the configured public key; audited like a rollout action.
+pub async fn upload_image(
+    state: &AppState,
+    actor: &Actor,
+    image: Vec<u8>,
+    version: &str,
+    signature_hex: &str,
+    reason: &str,
+) -> Result<smartbox_store::FirmwareImageRow, ServiceError> {
+    use crate::firmware_release::{self, ReleaseError};
+    require_staff(actor, StaffRole::Admin)?;
+    let reason = Reason::parse(reason)?;
+    let version = version.trim();
+    let now = state.clock.now_ms();
+    let published = match &state.config.firmware_public_key {
+        None => Err(ReleaseError::NoPublicKey),
+        Some(public) => {
+            firmware_release::publish_signed_staged(
+                &state.db,
+                &state.blobs,
+                image,
+                version,
+                signature_hex,
+                public,
+                now,
+            )
+            .await
+        }
+    };
+    let row = published.map_err(|err| {
+        let message = err.to_string();
+        match err {
+            ReleaseError::BadSignature => ServiceError::Invalid {
+                code: "bad_signature",
+                message,
+            },
+            ReleaseError::BadVersion(_) => ServiceError::Invalid {
+                code: "invalid_version",
+                message,
+            },
+            ReleaseError::BadImage => ServiceError::Invalid {
+                code: "invalid_image",
+                message,
+            },
+            ReleaseError::AlreadyPublished(_) | ReleaseError::NoPublicKey => {
+                ServiceError::Conflict(message)
+            }
+            ReleaseError::Store(err) => ServiceError::Store(err),
+            other => ServiceError::Internal(other.into()),
+        }
+    })?;
+    let mut changes = Changes::new();
+    changes.push(Change::Audit(AuditRecord {
+        at: now,
+        actor: actor.audit_name(),
+        entity_type: "firmware_image".to_owned(),
+        entity_id: row.version.clone(),
+        action: "upload".to_owned(),
+        detail: serde_json::json!({
+            "cause": reason.as_str(), "size_bytes": row.size_bytes, "sha256": row.sha256,
+        })
+        .to_string(),
+    }));
+    state.db.apply_changes(&changes).await?;
+    state.device_api.firmware.forget();
+    Ok(row)
+}
+
+/// Starts a rollout of a published image at its first stage, for every mailbox in service.
+/// Refused while another rollout of the board revision is open.
 pub async fn start(
     state: &AppState,
     actor: &Actor,
     input: StartRollout,
     reason: &str,
 ) -> Result<RolloutRow, ServiceError> {
+    start_targeted(state, actor, input, &[], reason).await
+}
+
+/// Longest explicit target list a rollout takes.
+pub const MAX_TARGETS: usize = 10_000;
+
+/// Reads a list of serials as staff type it (separated by commas, spaces or new lines),
+/// without repeats; empty: the whole fleet.
+pub fn parse_serials(text: &str) -> Result<Vec<String>, ServiceError> {
+    let mut serials: Vec<String> = Vec::new();
+    for serial in text.split(|c: char| c == ',' || c.is_whitespace()) {
+        if serial.is_empty() || serials.iter().any(|s| s == serial) {
+            continue;
+        }
+        if serial.len() > 64
+            || !serial
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ServiceError::Invalid {
+                code: "invalid_serial",
+                message: format!("{serial:?} is not a serial (letters, digits and '-')."),
+            });
+        }
+        serials.push(serial.to_owned());
+    }
+    if serials.len() > MAX_TARGETS {
+        return Err(ServiceError::Invalid {
+            code: "invalid_serial",
+            message: format!("At most {MAX_TARGETS} serials per rollout."),
+        });
+    }
+    Ok(serials)
+}
+
+/// [`start`] limited to the mailboxes `serials` names (every one must exist; empty: all):
+/// the stages' percentages are taken among them, and nobody else is offered the image.
+pub async fn start_targeted(
+    state: &AppState,
+    actor: &Actor,
+    input: StartRollout,
+    serials: &[String],
+    reason: &str,
+) -> Result<RolloutRow, ServiceError> {
     require_staff(actor, StaffRole::Admin)?;
     let reason = Reason::parse(reason)?;
+    for serial in serials {
+        if state.db.device_by_serial(serial).await?.is_none() {
+            return Err(ServiceError::Invalid {
+                code: "unknown_serial",
+                message: format!("No mailbox has the serial {serial}."),
+            });
+        }
+    }
     let image = state
         .db
         .firmware_by_version(&input.version)
@@ -238,6 +359,7 @@ pub async fn start(
         soak_confirmed_percent: i64::from(input.soak.min_confirmed_percent),
         created_by: actor.audit_name(),
         created_at: now,
+        serials: serials.to_vec(),
     }));
     changes.push(audit(
         actor,
@@ -249,6 +371,7 @@ pub async fn start(
             "stages": input.stages.to_string(),
             "soak_ms": input.soak.min_ms,
             "soak_confirmed_percent": input.soak.min_confirmed_percent,
+            "targets": serials.len(),
         }),
         now,
     ));
@@ -447,14 +570,19 @@ pub async fn pins(state: &AppState, actor: &Actor) -> Result<Vec<PinRow>, Servic
     Ok(state.db.firmware_pins().await?)
 }
 
-/// Mailboxes reached by each stage, cumulative (stage `i` reaches those of stages before it).
+/// Mailboxes reached by each stage, cumulative (stage `i` reaches those of stages before it),
+/// among `targets` when the rollout names any.
 fn members_by_stage(
     candidates: &[RolloutCandidate],
+    targets: &std::collections::HashSet<String>,
     rollout_id: &str,
     percents: &[u8],
 ) -> Vec<u64> {
     let mut reached = vec![0u64; percents.len()];
     for candidate in candidates {
+        if !targets.is_empty() && !targets.contains(&candidate.serial) {
+            continue;
+        }
         let bucket = rollout::bucket(&candidate.serial, rollout_id);
         for (i, &percent) in percents.iter().enumerate() {
             if bucket < u32::from(percent) * (rollout::BUCKETS / 100) {
@@ -506,7 +634,8 @@ async fn report_of(state: &AppState, row: RolloutRow) -> Result<RolloutReport, S
     let stage_rows = state.db.rollout_stages(&id).await?;
     let percents = stages_of(&stage_rows);
     let candidates = state.db.rollout_candidates().await?;
-    let reached = members_by_stage(&candidates, &row.id, &percents);
+    let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
+    let reached = members_by_stage(&candidates, &targets, &row.id, &percents);
     let mut stages: Vec<StageReport> = stage_rows
         .iter()
         .enumerate()

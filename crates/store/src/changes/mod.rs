@@ -1156,6 +1156,13 @@ macro_rules! run_change {
                             .execute(&mut *conn)
                             .await?;
                     }
+                    for serial in &r.serials {
+                        sqlx::query($crate::rollouts::INSERT_TARGET_SQL)
+                            .bind(&r.id)
+                            .bind(serial)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     sqlx::query($crate::rollouts::STAGE_IMAGE_SQL)
                         .bind(&r.version)
                         .execute(&mut *conn)

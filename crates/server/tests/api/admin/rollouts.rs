@@ -3,17 +3,21 @@
 //! offer), a device's check-in on the image confirms it, support may pause but not advance, and
 //! every bad input is a clear 4xx — on SQLite and on PostgreSQL when configured.
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 use smartbox_domain::RolloutId;
 use smartbox_domain::rollout::is_member;
 use smartbox_protocol::HEARTBEAT_PATH;
+use smartbox_server::config::Config;
 use smartbox_server::firmware_release;
 use smartbox_server::services::rollouts;
 use smartbox_server::services::{Actor, StaffRole};
 
 use super::staff;
-use crate::portal::helpers::{Household, PortalApp, spawn_apps};
+use crate::portal::helpers::{
+    Answer, Browser, Household, PortalApp, spawn_apps, spawn_apps_with, spawn_sqlite,
+};
 
 fn vitals(version: &str) -> Vec<u8> {
     json!({
@@ -314,5 +318,341 @@ async fn bad_rollout_requests_get_a_clear_4xx_and_change_nothing() {
             bad_page.body
         );
         assert!(bad_page.body.contains("reason"), "{}", bad_page.body);
+    }
+}
+
+/// The image form of `/admin/firmware` as a browser posts it (multipart, with the page's CSRF).
+async fn upload(staff: &mut Browser, image: &[u8], version: &str, signature: &str) -> Answer {
+    let csrf = staff.get("/admin/firmware").await.csrf();
+    let boundary = "smartbox-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("csrf", csrf.as_str()),
+        ("version", version),
+        ("signature", signature),
+        ("reason", "release 2.1 for the fleet"),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"fw.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let request = Request::post("/admin/firmware/images")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::HOST, "127.0.0.1:8080")
+        .header("origin", "http://127.0.0.1:8080")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .expect("request");
+    staff.send(request).await
+}
+
+#[tokio::test]
+async fn an_admin_uploads_a_signed_image_on_the_page_and_rolls_it_out_and_a_bad_signature_is_refused()
+ {
+    let key = firmware_release::generate_key();
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let config = Config::from_lookup(|name| {
+        (name == "SMARTBOX_FIRMWARE_PUBLIC_KEY").then(|| public.clone())
+    })
+    .expect("a configuration with the release key");
+    for app in spawn_apps_with(&config).await {
+        let mut h = app
+            .household(&format!("una-{}@example.com", app.backend), "SB-UPLD-0001")
+            .await;
+        let mut admin = staff(
+            &app,
+            &format!("ada-{}@smartbox.example", app.backend),
+            "admin",
+        )
+        .await;
+        let mut support = staff(
+            &app,
+            &format!("sam-{}@smartbox.example", app.backend),
+            "support",
+        )
+        .await;
+        let image: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let signature = firmware_release::sign_image(&key, &image);
+
+        // Another key's signature, a signature of other bytes, and no hex at all: each refused
+        // with the same clear sentence, and nothing is stored.
+        let other_key = firmware_release::sign_image(&firmware_release::generate_key(), &image);
+        let other_bytes = firmware_release::sign_image(&key, b"other bytes");
+        for bad in [other_key.as_str(), other_bytes.as_str(), "not hex"] {
+            let refused = upload(&mut admin, &image, "2.1.0", bad).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+            assert!(
+                refused.body.contains("signature of this image"),
+                "{}",
+                refused.body
+            );
+        }
+        assert!(
+            app.state
+                .db
+                .firmware_by_version("2.1.0")
+                .await
+                .expect("read")
+                .is_none()
+        );
+
+        // Support may not upload; an empty version is refused.
+        let forbidden = upload(&mut support, &image, "2.1.0", &signature).await;
+        assert_eq!(
+            forbidden.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            forbidden.body
+        );
+        let no_version = upload(&mut admin, &image, "", &signature).await;
+        assert_eq!(
+            no_version.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            no_version.body
+        );
+
+        // The signed image is stored with its own signature, for rollouts only, and audited.
+        let uploaded = upload(&mut admin, &image, "2.1.0", &signature).await;
+        assert_eq!(uploaded.status, StatusCode::SEE_OTHER, "{}", uploaded.body);
+        assert_eq!(uploaded.location(), "/admin/firmware?done=upload");
+        let row = app
+            .state
+            .db
+            .firmware_by_version("2.1.0")
+            .await
+            .expect("read")
+            .expect("stored");
+        assert!(row.staged);
+        assert_eq!(row.signature, signature);
+        assert_eq!(row.size_bytes, 3000);
+        assert!(firmware_release::verify_image(
+            &key.verifying_key(),
+            &image,
+            &row.signature
+        ));
+        let audit = app
+            .state
+            .db
+            .audit_for("firmware_image", "2.1.0")
+            .await
+            .expect("audit");
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].action, "upload");
+        assert!(audit[0].actor.starts_with("staff:"), "{}", audit[0].actor);
+        assert!(
+            audit[0].detail.contains("release 2.1 for the fleet"),
+            "{}",
+            audit[0].detail
+        );
+        let again = upload(&mut admin, &image, "2.1.0", &signature).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+        assert!(again.body.contains("already published"), "{}", again.body);
+
+        let page = admin.get("/admin/firmware?done=upload").await;
+        assert!(page.body.contains("Image uploaded"), "{}", page.body);
+        assert!(page.body.contains("through rollouts only"), "{}", page.body);
+        assert_eq!(
+            offered(&app, &mut h, "1.0.0").await,
+            None,
+            "staged: nobody yet"
+        );
+
+        // The start form on the same page rolls the uploaded image out.
+        let started = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &[
+                    ("version", "2.1.0"),
+                    ("stages", "100"),
+                    ("soak", "1h"),
+                    ("confirmed", "80"),
+                    ("reason", "roll out the upload"),
+                ],
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+        assert_eq!(started.location(), "/admin/firmware?done=start");
+        assert_eq!(
+            offered(&app, &mut h, "1.0.0").await.as_deref(),
+            Some("2.1.0")
+        );
+        let page = admin.get("/admin/firmware").await;
+        assert!(
+            page.body.contains("Firmware 2.1.0: running"),
+            "{}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upload_without_a_configured_release_key_is_refused_with_what_to_set() {
+    let app = spawn_sqlite().await;
+    let mut admin = staff(&app, "ada@smartbox.example", "admin").await;
+    let key = firmware_release::generate_key();
+    let image = vec![5u8; 100];
+    let refused = upload(
+        &mut admin,
+        &image,
+        "2.2.0",
+        &firmware_release::sign_image(&key, &image),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(
+        refused.body.contains("SMARTBOX_FIRMWARE_PUBLIC_KEY"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        app.state
+            .db
+            .firmware_by_version("2.2.0")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_to_listed_serials_offers_its_image_among_them_only() {
+    for app in spawn_apps().await {
+        let serials = [
+            "SB-LIST-0001",
+            "SB-LIST-0002",
+            "SB-LIST-0003",
+            "SB-LIST-0004",
+            "SB-LIST-0005",
+            "SB-LIST-0006",
+        ];
+        let mut mailboxes = Vec::new();
+        for (i, serial) in serials.iter().enumerate() {
+            mailboxes.push(
+                app.household(&format!("list{i}-{}@example.com", app.backend), serial)
+                    .await,
+            );
+        }
+        publish(&app, "3.0.0", true).await;
+        let mut admin = staff(
+            &app,
+            &format!("ada-{}@smartbox.example", app.backend),
+            "admin",
+        )
+        .await;
+        let start = |listed: &'static str| {
+            [
+                ("version", "3.0.0"),
+                ("stages", "50,100"),
+                ("soak", "1h"),
+                ("confirmed", "80"),
+                ("serials", listed),
+                ("reason", "try it on the listed mailboxes"),
+            ]
+        };
+
+        // An unknown serial and a malformed one are refused by name; nothing starts.
+        let unknown = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001, SB-NOPE-9999"),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+        assert!(unknown.body.contains("SB-NOPE-9999"), "{}", unknown.body);
+        let malformed = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001;DROP"),
+            )
+            .await;
+        assert_eq!(
+            malformed.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            malformed.body
+        );
+        assert!(
+            malformed.body.contains("is not a serial"),
+            "{}",
+            malformed.body
+        );
+        let none = app.state.db.open_rollout(rollouts::BOARD_REVISION).await;
+        assert!(none.expect("read").is_none());
+
+        // The first four, typed with commas, spaces and a line break (and a repeat).
+        let started = admin
+            .submit(
+                "/admin/firmware",
+                "/admin/firmware/rollouts",
+                &start("SB-LIST-0001,SB-LIST-0002\nSB-LIST-0003  SB-LIST-0004, SB-LIST-0001"),
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+        let id = app
+            .state
+            .db
+            .open_rollout(rollouts::BOARD_REVISION)
+            .await
+            .expect("read")
+            .expect("open")
+            .id;
+        assert_eq!(
+            app.state
+                .db
+                .rollout_targets(&RolloutId::new(id.as_str()))
+                .await
+                .expect("targets"),
+            serials[..4].to_vec()
+        );
+        for (i, h) in mailboxes.iter_mut().enumerate() {
+            let expected = i < 4 && is_member(serials[i], &id, 50);
+            assert_eq!(
+                offered(&app, h, "1.0.0").await.is_some(),
+                expected,
+                "{} at the 50 % stage",
+                serials[i]
+            );
+        }
+
+        // At 100 % every listed mailbox is offered it, and nobody else ever is.
+        let advanced = admin
+            .submit(
+                "/admin/firmware",
+                &format!("/admin/firmware/rollouts/{id}/advance"),
+                &[("reason", "the first half is fine")],
+            )
+            .await;
+        assert_eq!(advanced.status, StatusCode::SEE_OTHER, "{}", advanced.body);
+        for (i, h) in mailboxes.iter_mut().enumerate() {
+            let offer = offered(&app, h, "1.0.0").await;
+            assert_eq!(offer.is_some(), i < 4, "{} at 100 %", serials[i]);
+        }
+        let admin_actor = Actor::Staff {
+            id: "ada".into(),
+            role: StaffRole::Admin,
+        };
+        let report = rollouts::report(&app.state, &admin_actor, &RolloutId::new(id.as_str()))
+            .await
+            .expect("report");
+        let members: u64 = report.stages.iter().map(|s| s.new_members).sum();
+        assert_eq!(members, 4, "the stages count the listed mailboxes only");
     }
 }
