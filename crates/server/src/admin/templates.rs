@@ -142,14 +142,14 @@ mod tests {
                 "admin/overview.html",
                 context! {
                     customers => 3, failed_jobs => 1, overdue => 0,
-                    lifecycles => vec![context! { name => LifecycleState::PreActivation.as_str(), count => 2 }],
-                    subscriptions => vec![context! { name => SubscriptionStatus::Trialing.as_str(), count => 1 }],
+                    lifecycles => vec![context! { name => LifecycleState::PreActivation.as_str(), words => "Not yet activated", count => 2 }],
+                    subscriptions => vec![context! { words => "Trial", count => 1 }],
                 },
             ),
             (
                 "admin/devices.html",
                 context! {
-                    devices => vec![device.clone()], lifecycle => "", lifecycles => vec![LifecycleState::PreActivation.as_str()],
+                    devices => vec![device.clone()], lifecycle => "", lifecycles => vec![context! { name => LifecycleState::PreActivation.as_str(), words => "Not yet activated" }],
                     firmware => "1.0.0", silent_hours => "", battery_below => "20", signal_below => "", next => "SB-1",
                 },
             ),
