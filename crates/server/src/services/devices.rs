@@ -49,8 +49,8 @@ pub struct DeviceDetails {
     pub checkin_interval_s: Option<i64>,
 }
 
-/// Renames a mailbox, sets where it is (both trimmed, at most [`MAX_TEXT`] characters, no
-/// control characters) and how often it checks in. Returns the mailbox as stored after the
+/// Renames a mailbox, sets where it is (at most [`MAX_TEXT`] characters as sent, no control
+/// characters; stored trimmed) and how often it checks in. Returns the mailbox as stored after the
 /// change.
 pub async fn update(
     state: &AppState,
@@ -59,6 +59,12 @@ pub async fn update(
     details: DeviceDetails,
 ) -> Result<DeviceRow, ServiceError> {
     let device = get(state, actor, id).await?;
+    // Judged as sent, as the API document's `maxLength` does; stored trimmed.
+    for (label, given) in [("name", &details.name), ("location", &details.location)] {
+        if let Some(text) = given {
+            check_text(label, text)?;
+        }
+    }
     let name = details
         .name
         .as_deref()
@@ -67,8 +73,6 @@ pub async fn update(
         .location
         .as_deref()
         .map_or(device.location.as_str(), str::trim);
-    check_text("name", name)?;
-    check_text("location", location)?;
     let interval = details
         .checkin_interval_s
         .unwrap_or(device.checkin_interval_s);
