@@ -109,6 +109,28 @@ pub(crate) async fn wait_for(client: &Client, css: &str) -> fantoccini::elements
         .unwrap_or_else(|err| panic!("waiting for {css}: {err}"))
 }
 
+/// Waits until an element matching `css` says `needle`. A live page may replace the element
+/// between finding it and reading it (the dashboard re-renders its cards on each news), so a
+/// stale element is found again rather than failing the story.
+pub(crate) async fn wait_for_text(client: &Client, css: &str, needle: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut last = String::new();
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return;
+            }
+            last = text;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{css} does not say {needle:?} after 15 s (last: {last:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser has navigated to a page whose path starts with `prefix` and returns
 /// that path: a click on a submit button returns before the form's navigation commits.
 pub(crate) async fn arrive(client: &Client, prefix: &str) -> String {
@@ -261,8 +283,7 @@ async fn the_customer_story_in_chromium() {
             201
         );
     }
-    let mail = wait_for(&client, ".mail.yes").await;
-    assert!(mail.text().await.expect("text").contains("You have mail"));
+    wait_for_text(&client, ".mail.yes", "You have mail").await;
     wait_for(&client, "img.photo").await;
     let marker = client
         .execute("return window.storyMarker;", vec![])
