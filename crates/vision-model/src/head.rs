@@ -10,7 +10,7 @@
 //! before the Gaussians are asked, as with the heuristic.
 
 use smartbox_domain::MailCategory;
-use smartbox_vision::{CategoryReading, Features};
+use smartbox_vision::{CategoryReading, Features, vector};
 
 use crate::net::Embedding;
 
@@ -59,20 +59,12 @@ impl Descriptor {
     /// As stored with the event: comma-separated decimals (more values than the heuristic's
     /// measurements, so neither reader takes the other's).
     pub fn to_text(&self) -> String {
-        self.0
-            .iter()
-            .map(|v| format!("{v:.5}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        vector::to_text(&self.0)
     }
 
     /// A descriptor stored by [`Descriptor::to_text`]; `None` for anything else.
     pub fn from_text(text: &str) -> Option<Self> {
-        let values: Vec<f32> = text
-            .split(',')
-            .map(|v| v.trim().parse().ok())
-            .collect::<Option<_>>()?;
-        Some(Self(values.try_into().ok()?))
+        vector::from_text(text).map(Self)
     }
 }
 
@@ -154,33 +146,16 @@ impl Head {
     }
 
     fn pooled_spread(&self) -> [f32; LEN] {
-        let mut out = [1.0; LEN];
-        if self.classes.is_empty() {
-            return out;
-        }
-        for (k, slot) in out.iter_mut().enumerate() {
-            *slot =
-                self.classes.iter().map(|c| c.spread[k]).sum::<f32>() / self.classes.len() as f32;
-        }
-        out
+        vector::pooled_spread(self.classes.iter().map(|c| &c.spread))
     }
 }
 
 fn log_likelihood(class: &ClassHead, d: &Descriptor) -> f32 {
-    (0..LEN)
-        .map(|k| {
-            let z = (d.0[k] - class.mean[k]) / class.spread[k];
-            -0.5 * z * z - class.spread[k].ln()
-        })
-        .sum()
+    vector::log_likelihood(&class.mean, &class.spread, &d.0)
 }
 
 fn distance(a: &Descriptor, b: &Descriptor, scale: &[f32; LEN]) -> f32 {
-    ((0..LEN)
-        .map(|k| ((a.0[k] - b.0[k]) / scale[k]).powi(2))
-        .sum::<f32>()
-        / LEN as f32)
-        .sqrt()
+    vector::distance(&a.0, &b.0, scale)
 }
 
 #[cfg(test)]

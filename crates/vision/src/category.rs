@@ -11,6 +11,7 @@
 use smartbox_domain::MailCategory;
 
 use crate::features::{COUNT, Features};
+use crate::vector;
 
 /// Distance (root mean square of per-feature z-scores) within which a corrected example decides.
 pub const NEAR: f32 = 0.6;
@@ -106,33 +107,16 @@ impl Model {
 
     /// The mean spread of each feature over the categories: the unit of distances between examples.
     fn pooled_spread(&self) -> [f32; COUNT] {
-        let mut out = [1.0; COUNT];
-        if self.classes.is_empty() {
-            return out;
-        }
-        for (k, slot) in out.iter_mut().enumerate() {
-            *slot =
-                self.classes.iter().map(|c| c.spread[k]).sum::<f32>() / self.classes.len() as f32;
-        }
-        out
+        vector::pooled_spread(self.classes.iter().map(|c| &c.spread))
     }
 }
 
 fn log_likelihood(class: &ClassModel, f: &Features) -> f32 {
-    (0..COUNT)
-        .map(|k| {
-            let z = (f.0[k] - class.mean[k]) / class.spread[k];
-            -0.5 * z * z - class.spread[k].ln()
-        })
-        .sum()
+    vector::log_likelihood(&class.mean, &class.spread, &f.0)
 }
 
 fn distance(a: &Features, b: &Features, scale: &[f32; COUNT]) -> f32 {
-    ((0..COUNT)
-        .map(|k| ((a.0[k] - b.0[k]) / scale[k]).powi(2))
-        .sum::<f32>()
-        / COUNT as f32)
-        .sqrt()
+    vector::distance(&a.0, &b.0, scale)
 }
 
 #[cfg(test)]

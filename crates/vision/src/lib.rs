@@ -14,6 +14,7 @@ pub mod change;
 pub mod features;
 pub mod frame;
 pub mod kind;
+pub mod vector;
 
 use smartbox_domain::{MailCategory, MailKind};
 
@@ -95,20 +96,12 @@ fn bounds(region: &[bool]) -> Option<[f32; 4]> {
 impl Features {
     /// The features as stored: comma-separated decimals.
     pub fn to_text(&self) -> String {
-        self.0
-            .iter()
-            .map(|v| format!("{v:.5}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        vector::to_text(&self.0)
     }
 
     /// Features stored by [`Features::to_text`]; `None` when the text is not that.
     pub fn from_text(text: &str) -> Option<Features> {
-        let values: Vec<f32> = text
-            .split(',')
-            .map(|v| v.trim().parse().ok())
-            .collect::<Option<_>>()?;
-        Some(Features(values.try_into().ok()?))
+        vector::from_text(text).map(Features)
     }
 }
 
