@@ -1,6 +1,6 @@
 //! Admin list benchmark (DESIGN §9: admin lists over 100,000 devices answer in p99 < 100 ms;
 //! issue 16): a database filled with 50,000 customers, 100,000 mailboxes (80,000 claimed, two a
-//! customer, each with a subscription, an invoice and a latest check-in), and the customer
+//! customer, each with a subscription, an invoice and four check-ins an hour apart), and the customer
 //! search and device inventory asked for over loopback by a signed-in admin: the pages and their
 //! JSON twins, with each filter and search kind, one request at a time. On SQLite, and on
 //! PostgreSQL too when `SMARTBOX_TEST_POSTGRES_URL` names a server.
@@ -99,11 +99,13 @@ async fn fill(db: &Db, customers: usize, devices: usize) {
              {t0} FROM n",
             numbers(devices)
         ),
+        // Four check-ins an hour apart, the newest last: the lists read the newest alone.
         format!(
-            "{} INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, \
+            "{}, h(k) AS (SELECT 3 UNION ALL SELECT 2 UNION ALL SELECT 1 UNION ALL SELECT 0) \
+             INSERT INTO device_vitals (device_id, recorded_at, battery_percentage, power_state, \
              signal_dbm, network, firmware_version, modem_tx_bytes, modem_rx_bytes, sd_queue_len) \
-             SELECT 'd' || i, {t0} - i, i % 101, 'sleep', -50 - (i % 71), 'cellular', \
-             '1.0.' || (i % 5), 0, 0, 0 FROM n",
+             SELECT 'd' || i, {t0} - i - k * 3600000, (i + k) % 101, 'sleep', -50 - ((i + k) % 71), \
+             'cellular', '1.0.' || ((i + k) % 5), 0, 0, 0 FROM h, n",
             numbers(claimed)
         ),
         format!(

@@ -193,8 +193,7 @@ impl Db {
         .fetch_one(pool)
         .await)?;
         let (overdue,): (i64,) = on_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(*) FROM devices d JOIN device_vitals v ON v.device_id = d.id \
-             AND v.recorded_at = (SELECT MAX(recorded_at) FROM device_vitals WHERE device_id = d.id) \
+            "SELECT COUNT(*) FROM devices d JOIN device_latest_vitals v ON v.device_id = d.id \
              WHERE d.lifecycle_state = 'active_subscription' \
              AND v.recorded_at + d.checkin_interval_s * 1000 + $2 < $1",
         )

@@ -418,7 +418,8 @@ impl TrafficConnection {
     /// - each photo is recorded unless its (event, index) exists; the one that completes its
     ///   event marks it complete and enqueues its `event_completed` job (once per event);
     /// - every vitals row is appended to the series (a device's latest vitals and `last_seen_at`
-    ///   are its newest row there); of two rows for one device and instant the later stands;
+    ///   are its newest row there, copied by a trigger); of two rows for one device and instant
+    ///   the later stands;
     /// - the usage deltas are added (several deltas for one period add up).
     pub async fn write(&mut self, batch: &TrafficBatch) -> Result<TrafficOutcome> {
         let sql = match self.0 {
@@ -600,7 +601,9 @@ fn usage_json(rows: &[UsageDelta]) -> String {
 }
 
 /// The rows to store, the later of two for one device and instant replacing the earlier (an
-/// upsert may touch a row once per statement), in the batch's order otherwise.
+/// upsert may touch a row once per statement), ordered by device and instant: the trigger that
+/// keeps each device's latest vitals locks that device's row, and two processes' batches that
+/// lock in one order cannot deadlock.
 fn one_per_instant(vitals: &[VitalsRow]) -> Vec<&VitalsRow> {
     let mut slot: HashMap<(&str, i64), usize> = HashMap::with_capacity(vitals.len());
     let mut rows: Vec<&VitalsRow> = Vec::with_capacity(vitals.len());
@@ -613,6 +616,7 @@ fn one_per_instant(vitals: &[VitalsRow]) -> Vec<&VitalsRow> {
             }
         }
     }
+    rows.sort_by(|a, b| (&a.device_id, a.recorded_at).cmp(&(&b.device_id, b.recorded_at)));
     rows
 }
 

@@ -58,10 +58,10 @@ pub(crate) const CLAIM_DEVICE_SQL: &str = "UPDATE devices SET owner_id = $2, \
     lifecycle_state = 'active_subscription', claimed_at = $3, activated_at = $3 \
     WHERE id = $1 AND lifecycle_state = 'pre_activation'";
 
-/// Devices `d` joined to their newest vitals `v` (one row at most: the series holds one row per
-/// device and instant). The heartbeat writes only the series, so it never rewrites the device row.
-pub(crate) const DEVICE_FROM: &str = "devices d LEFT JOIN device_vitals v ON v.device_id = d.id \
-    AND v.recorded_at = (SELECT MAX(recorded_at) FROM device_vitals WHERE device_id = d.id)";
+/// Devices `d` joined to their newest vitals `v`, which a trigger on the series keeps (migration
+/// 0024). The heartbeat writes only the series, so it never rewrites the device row.
+pub(crate) const DEVICE_FROM: &str =
+    "devices d LEFT JOIN device_latest_vitals v ON v.device_id = d.id";
 
 impl Db {
     /// Inserts factory devices in one transaction: all or none. A serial already known is a

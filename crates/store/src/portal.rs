@@ -157,8 +157,8 @@ impl Db {
              COALESCE((SELECT MAX(e.created_at) FROM mail_events e JOIN devices d ON d.id = e.device_id WHERE d.owner_id = $1), 0) AS last_event_at, \
              COALESCE((SELECT MAX(p.created_at) FROM photos p JOIN mail_events e ON e.id = p.event_id \
                        JOIN devices d ON d.id = e.device_id WHERE d.owner_id = $1), 0) AS last_photo_at, \
-             COALESCE((SELECT MAX((SELECT MAX(v.recorded_at) FROM device_vitals v WHERE v.device_id = d.id)) \
-                       FROM devices d WHERE d.owner_id = $1), 0) AS last_seen_at",
+             COALESCE((SELECT MAX(v.recorded_at) FROM device_latest_vitals v \
+                       JOIN devices d ON d.id = v.device_id WHERE d.owner_id = $1), 0) AS last_seen_at",
         )
         .bind(owner_id)
         .fetch_one(pool)

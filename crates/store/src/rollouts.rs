@@ -120,7 +120,7 @@ pub(crate) const UNPIN_SQL: &str = "DELETE FROM firmware_pins WHERE device_id = 
 /// Each mailbox's newest vitals time and its check-in interval, with whether rollout `$1`
 /// offered it its image.
 const LAST_SEEN_SQL: &str = "SELECT d.id, d.checkin_interval_s, \
-    (SELECT MAX(recorded_at) FROM device_vitals v WHERE v.device_id = d.id) AS last_seen, \
+    (SELECT v.recorded_at FROM device_latest_vitals v WHERE v.device_id = d.id) AS last_seen, \
     CAST(CASE WHEN r.device_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS offered \
     FROM devices d LEFT JOIN firmware_rollout_devices r ON r.device_id = d.id AND r.rollout_id = $1 \
     WHERE d.lifecycle_state = 'active_subscription'";

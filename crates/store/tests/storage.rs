@@ -670,6 +670,41 @@ async fn the_device_api_reads_a_device_with_its_live_subscription_in_one_query()
 }
 
 #[tokio::test]
+async fn a_late_sample_joins_the_series_without_replacing_the_newest_vitals() {
+    for t in each_backend().await {
+        let (_, device) = customer_with_device(&t.db, "SB-0112").await;
+        t.db.write_device_traffic(&[vitals(&device, 9_000, 50)], &[])
+            .await
+            .unwrap();
+        // A sample held on the SD card arrives after a newer one; then the newest instant is
+        // reported again (a retried heartbeat) with another reading.
+        t.db.write_device_traffic(&[vitals(&device, 8_000, 60)], &[])
+            .await
+            .unwrap();
+        let stored = t.db.device_by_id(&device).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.battery_percentage, stored.last_seen_at),
+            (Some(50), Some(9_000))
+        );
+        t.db.write_device_traffic(&[vitals(&device, 9_000, 49)], &[])
+            .await
+            .unwrap();
+        let stored = t.db.device_by_id(&device).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.battery_percentage, stored.last_seen_at),
+            (Some(49), Some(9_000))
+        );
+        assert_eq!(
+            t.db.vitals_since(&DeviceId::new(device.as_str()), 0)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_batch_of_heartbeats_keeps_every_sample_and_the_newest_vitals_per_device() {
     for t in each_backend().await {
         let (user_a, device_a) = customer_with_device(&t.db, "SB-0110").await;
