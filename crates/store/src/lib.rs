@@ -82,8 +82,7 @@ pub use jobs::{JobRow, NewJob};
 pub use keys::{DataKeyRow, PhotoToSeal, SealedSlot, SealedValue};
 pub use mail_readings::{MailCorrection, MailReading, MailboxReferencesRow, Settled};
 pub use notifications::{
-    DeliveryRow, MailboxStatusRow, NewDelivery, NotificationCounts, PushSubscriptionRow,
-    WebhookRow, delivery_status,
+    DeliveryRow, MailboxStatusRow, NewDelivery, PushSubscriptionRow, WebhookRow, delivery_status,
 };
 pub use payments::PaymentRow;
 pub use plans::PlanRow;

@@ -69,14 +69,6 @@ pub struct WebhookRow {
     pub created_at: i64,
 }
 
-/// Notifications attempted and delivered in a period (DESIGN §4: a notification counts once
-/// however many channels it went to, and is delivered when any of them is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
-pub struct NotificationCounts {
-    pub attempted: i64,
-    pub delivered: i64,
-}
-
 /// Sets (or replaces) a customer's webhook: `$1` user, `$2` URL, `$3` sealed secret, `$4` at.
 pub(crate) const SET_CUSTOMER_WEBHOOK_SQL: &str = "INSERT INTO customer_webhooks (user_id, url, secret_ciphertext, created_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET url = excluded.url, \
@@ -246,20 +238,6 @@ impl Db {
             .fetch_all(pool)
             .await)?,
         )
-    }
-
-    /// Notifications (events with at least one delivery record) created in `[from, until)`, and
-    /// how many of them were delivered on at least one channel.
-    pub async fn notification_counts(&self, from: i64, until: i64) -> Result<NotificationCounts> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(DISTINCT event_id) AS attempted, \
-             COUNT(DISTINCT CASE WHEN status = 'delivered' THEN event_id END) AS delivered \
-             FROM notification_deliveries WHERE created_at >= $1 AND created_at < $2",
-        )
-        .bind(from)
-        .bind(until)
-        .fetch_one(pool)
-        .await)?)
     }
 
     /// The customer's webhook, if they set one.

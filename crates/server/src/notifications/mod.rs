@@ -29,7 +29,6 @@ pub mod fan_out;
 pub mod home_assistant;
 pub mod message;
 pub mod push;
-pub mod success;
 pub mod ticket_mail;
 pub mod webhooks;
 
