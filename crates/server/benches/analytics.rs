@@ -368,7 +368,15 @@ async fn seed(db: &Db, count: usize) -> usize {
                     start.into(),
                     end.into(),
                     created(*i).into(),
-                    end.min(ms(NOW)).into(),
+                    // The billing engine's last write; not now, or every customer would read
+                    // as changed today and the live figures would recompute them all.
+                    s.rows
+                        .iter()
+                        .map(|r| r.2)
+                        .filter(|at| *at <= ms(NOW))
+                        .max()
+                        .unwrap_or(created(*i))
+                        .into(),
                 ]
             })
             .collect();

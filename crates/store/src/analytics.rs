@@ -215,13 +215,18 @@ fn placeholders(first: usize, count: usize) -> String {
 }
 
 impl Db {
-    /// Writes `snapshot` and its movements, replacing what an earlier run wrote for the day.
+    /// Writes `snapshot`, its movements and the data bytes of the usage periods that ended on
+    /// the day (`data_bytes`, any order), replacing what an earlier run wrote for the day.
     pub async fn save_analytics_day(
         &self,
         snapshot: &DaySnapshot,
         movements: &[NewMovement],
+        data_bytes: &[u64],
         now_ms: i64,
     ) -> Result<()> {
+        let mut sorted = data_bytes.to_vec();
+        sorted.sort_unstable();
+        let data: Vec<u8> = sorted.iter().flat_map(|b| b.to_le_bytes()).collect();
         let day = day_key(snapshot.day);
         let m = &snapshot.movements;
         let values: [i64; 22] = [
@@ -271,6 +276,14 @@ impl Db {
                 query = query.bind(value);
             }
             query.bind(now_ms).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO analytics_day_data (day, bytes) VALUES ($1, $2) \
+                 ON CONFLICT (day) DO UPDATE SET bytes = excluded.bytes",
+            )
+            .bind(&day)
+            .bind(&data)
+            .execute(&mut *tx)
+            .await?;
             for movement in movements {
                 sqlx::query(
                     "INSERT INTO analytics_movements (day, customer_id, kind, before_cents, after_cents) \
@@ -300,6 +313,32 @@ impl Db {
             .fetch_all(pool)
             .await)?;
         rows.into_iter().map(DayRow::into_snapshot).collect()
+    }
+
+    /// The data bytes the snapshots of the days `from..=to` saw end, by day, each day's sorted
+    /// (days never snapshotted, or snapshotted before these were kept, are absent).
+    pub async fn analytics_day_data(&self, from: Date, to: Date) -> Result<Vec<(Date, Vec<u64>)>> {
+        let rows: Vec<(String, Vec<u8>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT day, bytes FROM analytics_day_data WHERE day >= $1 AND day <= $2 ORDER BY day",
+        )
+        .bind(day_key(from))
+        .bind(day_key(to))
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(day, bytes)| {
+                let day = parse_day_key(&day).ok_or_else(|| {
+                    StoreError::Database(sqlx::Error::Decode(
+                        format!("analytics day {day:?} is not a date").into(),
+                    ))
+                })?;
+                let values = bytes
+                    .chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                    .collect();
+                Ok((day, values))
+            })
+            .collect()
     }
 
     /// The newest day snapshotted.

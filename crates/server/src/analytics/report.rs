@@ -2,7 +2,7 @@
 //! (today's computed live), the previous period of the same length to compare with, and the
 //! period cut into weeks or months for the charts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use smartbox_domain::Cents;
 use smartbox_domain::metrics::{
@@ -79,8 +79,9 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         .into_iter()
         .map(|d| (d.day, d))
         .collect();
+    let mut today_data = Vec::new();
     if (range.from..=range.to).contains(&today) {
-        let live = live(
+        let (live, data) = live(
             db,
             today,
             days.get(&(today - Duration::days(1))).copied(),
@@ -88,6 +89,7 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         )
         .await?;
         days.insert(today, live);
+        today_data = data;
     }
     let mut spend: HashMap<(i32, Month), Cents> = HashMap::new();
     let spend_rows = db
@@ -111,13 +113,7 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
         });
         period_figures(before, &snapshots, spent)
     };
-    let end_ms = day_bounds(range.to).1.min(now_ms);
-    let bytes = db
-        .analytics_usage_ended(day_bounds(range.from).0, end_ms)
-        .await?
-        .into_iter()
-        .map(|u| u64::try_from(u.data_bytes).unwrap_or(0))
-        .collect();
+    let bytes = data_bytes(db, range, today, today_data).await?;
     let began = super::first_day(db).await?;
     let missing_days = range
         .each_day()
@@ -142,15 +138,49 @@ pub async fn report(db: &Db, range: Range, now_ms: i64) -> Result<Report, StoreE
     })
 }
 
-/// Today's figures as of `now_ms`: from yesterday's snapshot and the customers who changed
-/// since when there is one (the usual case: the job wrote it after midnight), else from every
-/// customer's history.
+/// The data bytes of the usage periods that ended in `range`: each past day's as its snapshot
+/// stored them, then `today_data`, and read live for a past day snapshotted before they were
+/// kept or not at all.
+async fn data_bytes(
+    db: &Db,
+    range: Range,
+    today: Date,
+    today_data: Vec<u64>,
+) -> Result<Vec<u64>, StoreError> {
+    let mut values = today_data;
+    let past = Range {
+        from: range.from,
+        to: range.to.min(today - Duration::days(1)),
+    };
+    if past.from > past.to {
+        return Ok(values);
+    }
+    let stored = db.analytics_day_data(past.from, past.to).await?;
+    let known: HashSet<Date> = stored.iter().map(|(day, _)| *day).collect();
+    values.extend(stored.into_iter().flat_map(|(_, day)| day));
+    let unknown: HashSet<Date> = past.each_day().filter(|d| !known.contains(d)).collect();
+    if let (Some(first), Some(last)) = (unknown.iter().min(), unknown.iter().max()) {
+        let read = db
+            .analytics_usage_ended(day_bounds(*first).0, day_bounds(*last).1)
+            .await?;
+        values.extend(
+            read.into_iter()
+                .filter(|u| unknown.contains(&day_of(u.period_end)))
+                .map(|u| u64::try_from(u.data_bytes).unwrap_or(0)),
+        );
+    }
+    Ok(values)
+}
+
+/// Today's figures as of `now_ms`, and the data bytes of the usage periods that ended today:
+/// from yesterday's snapshot and the customers who changed since when there is one (the usual
+/// case: the job wrote it after midnight), else from every customer's history.
 async fn live(
     db: &Db,
     today: Date,
     yesterday: Option<DaySnapshot>,
     now_ms: i64,
-) -> Result<DaySnapshot, StoreError> {
+) -> Result<(DaySnapshot, Vec<u64>), StoreError> {
     let yesterday = match yesterday {
         Some(day) => Some(day),
         None => db
@@ -159,14 +189,15 @@ async fn live(
             .pop(),
     };
     let flows = Flows::load(db, today, today, now_ms).await?;
-    Ok(match yesterday {
+    let live = match yesterday {
         Some(yesterday) => {
             let changed =
                 History::load_changed(db, day_bounds(today).0, trials_read_on(today)).await?;
             live_today(&changed, &flows, &yesterday, today, now_ms)
         }
         None => snapshot(&History::load(db).await?, &flows, today, now_ms).0,
-    })
+    };
+    Ok((live, flows.data_of(today).to_vec()))
 }
 
 /// The period cut into weeks from its first day, or into calendar months when it is long;

@@ -43,9 +43,13 @@ struct Flow {
     data_bytes: u64,
 }
 
-/// The flows of a range of days, by day.
+/// The flows of a range of days, by day, and the data bytes of the usage periods that ended on
+/// each (the period's data per device p50 and p95 need every value).
 #[derive(Debug, Clone, Default)]
-pub struct Flows(HashMap<Date, Flow>);
+pub struct Flows {
+    days: HashMap<Date, Flow>,
+    data: HashMap<Date, Vec<u64>>,
+}
 
 impl Flows {
     /// Reads the flows of the days `from..=to`, counting only what happened before `until_ms`
@@ -84,15 +88,26 @@ impl Flows {
             flow.activated += u64::from(s.claimed_at.is_some_and(|c| c <= s.shipped_at + window));
         }
         for u in db.analytics_usage_ended(start, end).await? {
+            let bytes = u64::try_from(u.data_bytes).unwrap_or(0);
             let flow = flows.at(u.period_end);
             flow.data_periods += 1;
-            flow.data_bytes += u64::try_from(u.data_bytes).unwrap_or(0);
+            flow.data_bytes += bytes;
+            flows
+                .data
+                .entry(day_of(u.period_end))
+                .or_default()
+                .push(bytes);
         }
         Ok(flows)
     }
 
     fn at(&mut self, ms: i64) -> &mut Flow {
-        self.0.entry(day_of(ms)).or_default()
+        self.days.entry(day_of(ms)).or_default()
+    }
+
+    /// The data bytes of the usage periods that ended on `day`.
+    pub fn data_of(&self, day: Date) -> &[u64] {
+        self.data.get(&day).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -122,7 +137,7 @@ pub fn snapshot(
             trials_converted += u64::from(converted);
         }
     }
-    let flow = flows.0.get(&day).copied().unwrap_or_default();
+    let flow = flows.days.get(&day).copied().unwrap_or_default();
     let snapshot = DaySnapshot {
         day,
         mrr: figures.mrr,
@@ -192,7 +207,8 @@ pub async fn snapshot_days(db: &Db, from: Date, to: Date, now_ms: i64) -> Result
     let mut written = 0;
     while day <= to {
         let (snapshot, movements) = snapshot(&history, &flows, day, now_ms);
-        db.save_analytics_day(&snapshot, &movements, now_ms).await?;
+        db.save_analytics_day(&snapshot, &movements, flows.data_of(day), now_ms)
+            .await?;
         written += 1;
         day = day.next_day().unwrap_or(Date::MAX);
         if day == Date::MAX {

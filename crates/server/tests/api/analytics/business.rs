@@ -25,7 +25,7 @@
 //!   Nov 10, 2 events, both delivered.
 
 use smartbox_billing::CardDetails;
-use smartbox_domain::metrics::{MovementKind, Movements, PeriodFigures, Ratio};
+use smartbox_domain::metrics::{MovementKind, Movements, PeriodFigures, Ratio, Spread, spread};
 use smartbox_domain::{Cents, DeviceId, PlanId, SubscriptionId, UserId};
 use smartbox_server::analytics::history::History;
 use smartbox_server::analytics::snapshot::{Flows, day_bounds, live_today, trials_read_on};
@@ -33,7 +33,7 @@ use smartbox_server::analytics::{self, Range};
 use smartbox_server::jobs::{Worker, registry};
 use smartbox_server::services::{self, Actor, StaffRole, staff_devices};
 use smartbox_server::{Clock, provisioning};
-use smartbox_store::{EventInsert, NewDelivery};
+use smartbox_store::{EventInsert, NewDelivery, testing};
 use time::{Date, Month, OffsetDateTime};
 
 use crate::helpers::{TestApp, event_id, spawn_apps};
@@ -642,6 +642,28 @@ async fn a_year_of_business_gives_the_figures_worked_out_by_hand_every_month() {
                 m.month
             );
             assert_eq!(report.missing_days, 0);
+            assert_eq!(
+                report.data,
+                data_ended(db, first, last).await,
+                "{backend}: data per device in month {} from the stored days",
+                m.month
+            );
+        }
+        // Days snapshotted before their data bytes were kept read them from the usage periods.
+        testing::execute(
+            db,
+            "DELETE FROM analytics_day_data WHERE day >= '2027-03-10' AND day < '2027-04-20'",
+        )
+        .await;
+        for (from, to) in [(date(3, 1), date(3, 31)), (date(1, 1), date(12, 31))] {
+            let report = analytics::report(db, Range { from, to }, now)
+                .await
+                .expect("the report");
+            assert_eq!(
+                report.data,
+                data_ended(db, from, to).await,
+                "{backend}: data per device {from}..{to} with days read live"
+            );
         }
         // Before the first subscription there was nothing to snapshot: no day is "missing".
         let before = analytics::report(
@@ -723,4 +745,18 @@ async fn a_year_of_business_gives_the_figures_worked_out_by_hand_every_month() {
             "{backend}: the backfill agrees with the days as the job wrote them"
         );
     }
+}
+
+/// The spread of the data bytes of the usage periods that ended in `from..=to`, read from the
+/// periods themselves.
+async fn data_ended(db: &smartbox_store::Db, from: time::Date, to: time::Date) -> Spread {
+    let rows = db
+        .analytics_usage_ended(day_bounds(from).0, day_bounds(to).1)
+        .await
+        .expect("read");
+    spread(
+        rows.into_iter()
+            .map(|u| u64::try_from(u.data_bytes).expect("bytes"))
+            .collect(),
+    )
 }
