@@ -664,3 +664,144 @@ async fn a_backup_taken_while_serving_brings_back_a_lost_database() {
     );
     db.close().await;
 }
+
+#[test]
+fn firmware_sign_prints_a_signature_the_public_key_verifies_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    let image: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("image.bin"), &image).expect("image");
+
+    let signature = ok(&[
+        "firmware",
+        "sign",
+        "image.bin",
+        "--signing-key",
+        "release.key",
+    ]);
+    let signature = signature.trim();
+    assert_eq!(signature.len(), 128, "{signature}");
+    let public_text =
+        std::fs::read_to_string(dir.path().join("release.key.pub")).expect("public key");
+    let public = smartbox_server::firmware_release::parse_public_key(&public_text)
+        .expect("the .pub file holds a public key");
+    assert!(smartbox_server::firmware_release::verify_image(
+        &public, &image, signature
+    ));
+    assert!(
+        !smartbox_server::firmware_release::verify_image(&public, b"other bytes", signature),
+        "the signature is of this image only"
+    );
+
+    // A key file that is not a key, a key file that is missing, an image that is missing:
+    // each a one-line error naming the file, and no signature on stdout.
+    std::fs::write(dir.path().join("bad.key"), "not a key\n").expect("bad key");
+    for (args, names) in [
+        (
+            ["firmware", "sign", "image.bin", "--signing-key", "bad.key"],
+            "bad.key",
+        ),
+        (
+            ["firmware", "sign", "image.bin", "--signing-key", "nope.key"],
+            "nope.key",
+        ),
+        (
+            ["firmware", "sign", "missing.bin", "--signing-key", "release.key"],
+            "missing.bin",
+        ),
+    ] {
+        let out = smartbox(dir.path(), &args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = smartbox(
+        dir.path(),
+        &["firmware", "sign", "image.bin", "--signing-key", "bad.key"],
+        &[],
+    );
+    assert!(
+        stderr(&out).contains("not a release key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn rollout_start_with_serials_targets_exactly_them_and_refuses_an_unknown_one_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/serials.db", dir.path().display());
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(
+        dir.path().join("batch.csv"),
+        "serial\nSB-4001\nSB-4002\nSB-4003\n",
+    )
+    .expect("written");
+    ok(&["devices", "import", "batch.csv", "--out", "factory.csv"]);
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    std::fs::write(dir.path().join("image.bin"), [3u8; 1024]).expect("image");
+    ok(&[
+        "firmware",
+        "publish",
+        "image.bin",
+        "--version",
+        "4.0.0",
+        "--signing-key",
+        "release.key",
+        "--staged",
+    ]);
+
+    let start = |serials: &'static str| {
+        [
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "4.0.0",
+            "--serials",
+            serials,
+        ]
+    };
+    let refused = smartbox(dir.path(), &start("SB-4001,SB-4999"), &env);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("No mailbox has the serial SB-4999"),
+        "{}",
+        stderr(&refused)
+    );
+    let malformed = smartbox(dir.path(), &start("SB-4001;SB-4002"), &env);
+    assert!(!malformed.status.success());
+    assert!(
+        stderr(&malformed).contains("is not a serial"),
+        "{}",
+        stderr(&malformed)
+    );
+    let db = smartbox_store::Db::connect(&url).await.expect("db opens");
+    assert!(
+        db.recent_rollouts(10).await.expect("read").is_empty(),
+        "a refused start starts nothing"
+    );
+
+    let started = ok(&start("SB-4003, SB-4001"));
+    assert!(started.contains("started rollout"), "{started}");
+    let rollout = db.recent_rollouts(10).await.expect("read");
+    assert_eq!(rollout.len(), 1);
+    let id = smartbox_domain::RolloutId::new(rollout[0].id.as_str());
+    assert_eq!(
+        db.rollout_targets(&id).await.expect("targets"),
+        vec!["SB-4001".to_owned(), "SB-4003".to_owned()]
+    );
+    db.close().await;
+}
