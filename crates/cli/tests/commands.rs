@@ -142,6 +142,8 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["user", "create-staff", "--help"],
         vec!["devices", "decommission", "--help"],
+        vec!["devices", "tag", "--help"],
+        vec!["devices", "untag", "--help"],
         vec!["devices", "refurbish", "--help"],
         vec!["devices", "import", "--help"],
         vec!["devices", "activate", "--help"],
@@ -580,7 +582,7 @@ fn an_operator_stages_an_image_and_starts_pauses_resumes_and_aborts_its_rollout(
         "1h",
     ]);
     assert!(
-        started.contains("firmware 2.0.0: running, stage 1 of 2"),
+        started.contains("firmware 2.0.0 for esp32c6 boards: running, stage 1 of 2"),
         "{started}"
     );
     let again = smartbox(
@@ -711,7 +713,13 @@ fn firmware_sign_prints_a_signature_the_public_key_verifies_and_names_what_is_wr
             "nope.key",
         ),
         (
-            ["firmware", "sign", "missing.bin", "--signing-key", "release.key"],
+            [
+                "firmware",
+                "sign",
+                "missing.bin",
+                "--signing-key",
+                "release.key",
+            ],
             "missing.bin",
         ),
     ] {
@@ -802,6 +810,108 @@ async fn rollout_start_with_serials_targets_exactly_them_and_refuses_an_unknown_
     assert_eq!(
         db.rollout_targets(&id).await.expect("targets"),
         vec!["SB-4001".to_owned(), "SB-4003".to_owned()]
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn an_operator_tags_mailboxes_and_starts_a_rollout_for_a_tag_with_a_soak_per_stage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tags.db", dir.path().display());
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let refused = |args: &[&str], says: &str| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    };
+    std::fs::write(
+        dir.path().join("batch.csv"),
+        "serial\nSB-5001\nSB-5002\nSB-5003\n",
+    )
+    .expect("written");
+    ok(&["devices", "import", "batch.csv", "--out", "factory.csv"]);
+    let tag = |serial: &'static str, tag: &'static str| {
+        ["devices", "tag", "--serial", serial, "--tag", tag]
+    };
+    assert!(ok(&tag("SB-5001", "pilot")).contains("SB-5001 is tagged pilot"));
+    assert!(ok(&tag("SB-5001", "north-depot")).contains("north-depot, pilot"));
+    ok(&tag("SB-5003", "pilot"));
+    refused(&tag("SB-5002", "Pilot"), "is not a tag");
+    refused(&tag("SB-5999", "pilot"), "SB-5999");
+    let untag = [
+        "devices",
+        "untag",
+        "--serial",
+        "SB-5001",
+        "--tag",
+        "north-depot",
+    ];
+    assert!(ok(&untag).contains("SB-5001 is tagged pilot"));
+    refused(&untag, "SB-5001 has no tag north-depot");
+
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    std::fs::write(dir.path().join("image.bin"), [4u8; 512]).expect("image");
+    ok(&[
+        "firmware",
+        "publish",
+        "image.bin",
+        "--version",
+        "5.0.0",
+        "--signing-key",
+        "release.key",
+        "--staged",
+    ]);
+    let start = |stages: &'static str, tag: &'static str| {
+        [
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "5.0.0",
+            "--stages",
+            stages,
+            "--soak",
+            "6h",
+            "--tag",
+            tag,
+        ]
+    };
+    refused(
+        &start("50:2h,100", "nobody"),
+        "No mailbox has the tag nobody",
+    );
+    refused(&start("50:2hours,100", "pilot"), "stage \"50:2hours\"");
+    refused(
+        &[
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "5.0.0",
+            "--tag",
+            "pilot",
+            "--serials",
+            "SB-5002",
+        ],
+        "not both",
+    );
+    let started = ok(&start("50:2h:90%,100", "pilot"));
+    assert!(started.contains("soak 2h with 90 % confirmed"), "{started}");
+    assert!(started.contains("soak 6h with 80 % confirmed"), "{started}");
+
+    let db = smartbox_store::Db::connect(&url).await.expect("db opens");
+    let rollout = db.recent_rollouts(1).await.expect("read").remove(0);
+    assert_eq!(rollout.target_tag.as_deref(), Some("pilot"));
+    let id = smartbox_domain::RolloutId::new(rollout.id.as_str());
+    assert_eq!(
+        db.rollout_targets(&id).await.expect("targets"),
+        vec!["SB-5001".to_owned(), "SB-5003".to_owned()],
+        "the tagged mailboxes at the start"
     );
     db.close().await;
 }
