@@ -126,21 +126,6 @@ impl Stages {
         Ok(Stages(percents))
     }
 
-    /// Reads `1,5,25,50,100` (spaces and a `%` after each number allowed).
-    pub fn parse(text: &str) -> Result<Stages, StagesError> {
-        let percents = text
-            .split(',')
-            .map(|part| {
-                let part = part.trim();
-                let number = part.strip_suffix('%').unwrap_or(part).trim();
-                number
-                    .parse::<u8>()
-                    .map_err(|_| StagesError::Percent(part.to_owned()))
-            })
-            .collect::<Result<Vec<u8>, StagesError>>()?;
-        Stages::new(percents)
-    }
-
     pub fn percents(&self) -> &[u8] {
         &self.0
     }
@@ -160,7 +145,7 @@ impl Stages {
 }
 
 impl fmt::Display for Stages {
-    /// `1,5,25,50,100`, as [`Stages::parse`] reads it.
+    /// `1,5,25,50,100`, as [`StagePlan::parse`] reads it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.0.iter().map(u8::to_string).collect();
         f.write_str(&parts.join(","))
@@ -193,8 +178,8 @@ impl StagePlan {
         StagePlan { stages, soaks }
     }
 
-    /// Reads `PERCENT[:TIME[:CONFIRMED%]]` per stage, separated by commas (a bare `%` after the
-    /// percentage allowed, as [`Stages::parse`] reads it).
+    /// Reads `PERCENT[:TIME[:CONFIRMED%]]` per stage, separated by commas (spaces and a `%`
+    /// after the percentage allowed): `1,5,25,50,100` is the standard stages.
     pub fn parse(text: &str) -> Result<StagePlan, StagesError> {
         let mut percents = Vec::new();
         let mut soaks = Vec::new();
@@ -606,25 +591,23 @@ mod tests {
 
     #[test]
     fn stages_are_rising_percentages_ending_at_100() {
-        assert_eq!(Stages::parse("1,5,25,50,100"), Ok(Stages::standard()));
+        let parse_stages = |text: &str| StagePlan::parse(text).map(|plan| plan.stages);
+        assert_eq!(parse_stages("1,5,25,50,100"), Ok(Stages::standard()));
         assert_eq!(
-            Stages::parse(" 10%, 100 % ").map(|s| s.to_string()),
+            parse_stages(" 10%, 100 % ").map(|s| s.to_string()),
             Ok("10,100".to_owned())
         );
-        assert_eq!(Stages::parse(""), Err(StagesError::Percent(String::new())));
-        assert_eq!(Stages::parse("5,1,100"), Err(StagesError::NotRising));
-        assert_eq!(Stages::parse("5,5,100"), Err(StagesError::NotRising));
-        assert_eq!(Stages::parse("1,50"), Err(StagesError::NotWhole));
+        assert_eq!(parse_stages(""), Err(StagesError::Percent(String::new())));
+        assert_eq!(parse_stages("5,1,100"), Err(StagesError::NotRising));
+        assert_eq!(parse_stages("5,5,100"), Err(StagesError::NotRising));
+        assert_eq!(parse_stages("1,50"), Err(StagesError::NotWhole));
+        assert_eq!(parse_stages("0,100"), Err(StagesError::Percent("0".into())));
         assert_eq!(
-            Stages::parse("0,100"),
-            Err(StagesError::Percent("0".into()))
-        );
-        assert_eq!(
-            Stages::parse("1,x,100"),
+            parse_stages("1,x,100"),
             Err(StagesError::Percent("x".into()))
         );
         assert_eq!(
-            Stages::parse("1,2,3,4,5,6,7,8,9,10,100"),
+            parse_stages("1,2,3,4,5,6,7,8,9,10,100"),
             Err(StagesError::Count)
         );
     }
