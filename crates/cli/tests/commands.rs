@@ -904,9 +904,48 @@ async fn an_operator_tags_mailboxes_and_starts_a_rollout_for_a_tag_with_a_soak_p
     assert!(started.contains("soak 2h with 90 % confirmed"), "{started}");
     assert!(started.contains("soak 6h with 80 % confirmed"), "{started}");
 
+    // An image for another board: a bad revision is refused, a good one gets its own rollout
+    // beside the running one, and a bare `status` then asks which.
+    let publish_for = |version: &'static str, revision: &'static str| {
+        [
+            "firmware",
+            "publish",
+            "image.bin",
+            "--version",
+            version,
+            "--signing-key",
+            "release.key",
+            "--staged",
+            "--hardware-revision",
+            revision,
+        ]
+    };
+    refused(
+        &publish_for("5.0.1", "ESP 32"),
+        "hardware revision \"ESP 32\"",
+    );
+    ok(&publish_for("5.0.1", "esp32c6-r2"));
+    let other = ok(&["firmware", "rollout", "start", "--version", "5.0.1"]);
+    assert!(
+        other.contains("firmware 5.0.1 for esp32c6-r2 boards: running"),
+        "{other}"
+    );
+    refused(&["firmware", "rollout", "status"], "2 rollouts are open");
+
     let db = smartbox_store::Db::connect(&url).await.expect("db opens");
-    let rollout = db.recent_rollouts(1).await.expect("read").remove(0);
+    let rollout = db
+        .recent_rollouts(2)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|r| r.version == "5.0.0")
+        .expect("the tag's rollout");
     assert_eq!(rollout.target_tag.as_deref(), Some("pilot"));
+    let status = ok(&["firmware", "rollout", "status", "--id", rollout.id.as_str()]);
+    assert!(
+        status.contains("firmware 5.0.0 for esp32c6 boards"),
+        "{status}"
+    );
     let id = smartbox_domain::RolloutId::new(rollout.id.as_str());
     assert_eq!(
         db.rollout_targets(&id).await.expect("targets"),

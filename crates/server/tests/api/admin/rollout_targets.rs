@@ -593,5 +593,15 @@ async fn images_go_to_their_own_board_with_one_open_rollout_per_board_and_the_ap
             2,
             "the gate job judges both"
         );
+        let spec = admin.get("/api/openapi.json").await.json();
+        let paths = &spec["paths"];
+        assert!(paths["/api/admin/v1/firmware/images"]["post"].is_object());
+        assert!(paths["/api/admin/v1/devices/{device_id}/tags"]["post"].is_object());
+        assert!(paths["/api/admin/v1/devices/{device_id}/tags/{tag}"]["delete"].is_object());
+        let start = &spec["components"]["schemas"]["StartRolloutRequest"]["properties"];
+        assert!(
+            start["serials"].is_object() && start["tag"].is_object(),
+            "{start}"
+        );
     }
 }
