@@ -143,6 +143,9 @@ enum FirmwareCommand {
         /// Offer it only through a rollout (`firmware rollout start`), not to everyone at once.
         #[arg(long)]
         staged: bool,
+        /// The board it is built for; only mailboxes reporting this revision are offered it.
+        #[arg(long, default_value = smartbox_server::firmware_release::DEFAULT_BOARD)]
+        hardware_revision: String,
     },
     /// Print an image's signature (hex) for the upload on /admin/firmware; the key stays here.
     Sign {
@@ -217,6 +220,20 @@ enum DevicesCommand {
         /// Where to write the factory CSV (refuses to overwrite an existing file).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Tag a mailbox (a short lowercase word, e.g. pilot); a rollout can be aimed at a tag.
+    Tag {
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        tag: String,
+    },
+    /// Remove a tag from a mailbox.
+    Untag {
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        tag: String,
     },
     /// Take a device out of service for good: its credentials are revoked (its next request is
     /// 401), its subscription ends and its owner is told by email (with SMARTBOX_SMTP_URL set).
@@ -417,6 +434,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("created {role} {email} ({id})");
             Ok(())
         }
+        Command::Devices(DevicesCommand::Tag { serial, tag }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let tags = services::device_tags::tag(&state, &Actor::Cli, &serial, &tag).await?;
+            let tags: Vec<String> = tags.into_iter().map(|t| t.tag).collect();
+            println!("{serial} is tagged {}", tags.join(", "));
+            Ok(())
+        }
+        Command::Devices(DevicesCommand::Untag { serial, tag }) => {
+            let state = server::open_state(config, Arc::new(SystemClock)).await?;
+            let tags = services::device_tags::untag(&state, &Actor::Cli, &serial, &tag).await?;
+            let tags: Vec<String> = tags.into_iter().map(|t| t.tag).collect();
+            if tags.is_empty() {
+                println!("{serial} has no tags");
+            } else {
+                println!("{serial} is tagged {}", tags.join(", "));
+            }
+            Ok(())
+        }
         Command::Devices(DevicesCommand::Decommission { serial, reason }) => {
             let state = server::open_state(config, Arc::new(SystemClock)).await?;
             let device = staff_devices::by_serial(&state, &serial).await?;
@@ -513,13 +548,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             version,
             signing_key,
             staged,
+            hardware_revision,
         }) => {
+            let target = firmware_release::Target {
+                hardware_revision,
+                staged,
+            };
             let image = firmware_release::publish_file(
                 &config,
                 &file,
                 &version,
                 &signing_key,
-                staged,
+                target,
                 clock.now_ms(),
             )
             .await?;

@@ -6,7 +6,9 @@ use clap::Subcommand;
 use smartbox_domain::rollout::RolloutCommand;
 use smartbox_server::AppState;
 use smartbox_server::services::Actor;
-use smartbox_server::services::rollouts::{self, RolloutReport, StartRollout, words};
+use smartbox_server::services::rollouts::{
+    self, RolloutReport, RolloutTarget, StartRollout, words,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum RolloutArgs {
@@ -15,10 +17,11 @@ pub enum RolloutArgs {
         /// A published version (`smartbox firmware publish --staged`).
         #[arg(long)]
         version: String,
-        /// Stages in percent of the fleet, rising, ending at 100.
+        /// Stages in percent of the fleet, rising, ending at 100; a stage may have its own soak,
+        /// PERCENT:TIME[:CONFIRMED%], e.g. 1:2h,5:24h:90%,25,50,100.
         #[arg(long, default_value = "1,5,25,50,100")]
         stages: String,
-        /// Minimum time per stage before the next one starts, e.g. 24h, 90m, 2d.
+        /// Minimum time per stage (without its own) before the next one starts, e.g. 24h, 90m.
         #[arg(long, default_value = "24h")]
         soak: String,
         /// Share of a stage's mailboxes confirmed on the image before the next stage, percent.
@@ -27,29 +30,44 @@ pub enum RolloutArgs {
         /// Only these mailboxes, e.g. SB-0001,SB-0002 (stages are percentages of them).
         #[arg(long, default_value = "")]
         serials: String,
+        /// Only the mailboxes with this tag when it starts (not with --serials).
+        #[arg(long, default_value = "")]
+        tag: String,
         /// Why, for the audit log.
         #[arg(long, default_value = "by an operator")]
         reason: String,
     },
     /// Print where the current rollout stands: stages, progress, gates.
-    Status,
+    Status {
+        /// The rollout (default: the open one, else the newest).
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Stop offering the image until `resume`.
     Pause {
+        #[arg(long)]
+        id: Option<String>,
         #[arg(long, default_value = "by an operator")]
         reason: String,
     },
     /// Offer the image to the current stage again.
     Resume {
+        #[arg(long)]
+        id: Option<String>,
         #[arg(long, default_value = "by an operator")]
         reason: String,
     },
     /// Start the next stage now (after the last: finish).
     Advance {
+        #[arg(long)]
+        id: Option<String>,
         #[arg(long, default_value = "by an operator")]
         reason: String,
     },
     /// Stop the rollout for good.
     Abort {
+        #[arg(long)]
+        id: Option<String>,
         #[arg(long, default_value = "by an operator")]
         reason: String,
     },
@@ -77,25 +95,26 @@ pub enum RolloutArgs {
 /// Runs a `firmware rollout` subcommand, printing to stdout.
 pub async fn run(state: &AppState, args: RolloutArgs) -> anyhow::Result<()> {
     let actor = Actor::Cli;
-    let (command, reason) = match args {
+    let (command, id, reason) = match args {
         RolloutArgs::Start {
             version,
             stages,
             soak,
             confirmed,
             serials,
+            tag,
             reason,
         } => {
             let input = StartRollout::parse(&version, &stages, &soak, &confirmed)?;
-            let serials = rollouts::parse_serials(&serials)?;
-            let row = rollouts::start_targeted(state, &actor, input, &serials, &reason).await?;
+            let target = RolloutTarget::parse(&serials, &tag)?;
+            let row = rollouts::start_targeted(state, &actor, input, &target, &reason).await?;
             println!("started rollout {} of firmware {}", row.id, row.version);
             let id = smartbox_domain::RolloutId::new(row.id);
             print_report(&rollouts::report(state, &actor, &id).await?);
             return Ok(());
         }
-        RolloutArgs::Status => {
-            let row = rollouts::current(state).await?;
+        RolloutArgs::Status { id } => {
+            let row = rollouts::current(state, id.as_deref()).await?;
             let id = smartbox_domain::RolloutId::new(row.id);
             print_report(&rollouts::report(state, &actor, &id).await?);
             return Ok(());
@@ -127,12 +146,12 @@ pub async fn run(state: &AppState, args: RolloutArgs) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        RolloutArgs::Pause { reason } => (RolloutCommand::Pause, reason),
-        RolloutArgs::Resume { reason } => (RolloutCommand::Resume, reason),
-        RolloutArgs::Advance { reason } => (RolloutCommand::Advance, reason),
-        RolloutArgs::Abort { reason } => (RolloutCommand::Abort, reason),
+        RolloutArgs::Pause { id, reason } => (RolloutCommand::Pause, id, reason),
+        RolloutArgs::Resume { id, reason } => (RolloutCommand::Resume, id, reason),
+        RolloutArgs::Advance { id, reason } => (RolloutCommand::Advance, id, reason),
+        RolloutArgs::Abort { id, reason } => (RolloutCommand::Abort, id, reason),
     };
-    let row = rollouts::current(state).await?;
+    let row = rollouts::current(state, id.as_deref()).await?;
     let id = smartbox_domain::RolloutId::new(row.id);
     rollouts::command(state, &actor, &id, command, &reason).await?;
     print_report(&rollouts::report(state, &actor, &id).await?);
@@ -142,8 +161,9 @@ pub async fn run(state: &AppState, args: RolloutArgs) -> anyhow::Result<()> {
 fn print_report(report: &RolloutReport) {
     let row = &report.rollout;
     println!(
-        "firmware {}: {}, stage {} of {}{}",
+        "firmware {} for {} boards: {}, stage {} of {}{}",
         row.version,
+        row.hardware_revision,
         words::state(row.state),
         row.stage + 1,
         report.stages.len(),
@@ -155,8 +175,10 @@ fn print_report(report: &RolloutReport) {
     for stage in &report.stages {
         let p = &stage.progress;
         println!(
-            "  {:>3} %  {} mailboxes  offered {} downloading {} downloaded {} installed {} confirmed {} failed {} rolled back {}",
+            "  {:>3} %  soak {} with {} % confirmed  {} mailboxes  offered {} downloading {} downloaded {} installed {} confirmed {} failed {} rolled back {}",
             stage.percent,
+            smartbox_domain::rollout::format_duration_ms(stage.soak.min_ms),
+            stage.soak.min_confirmed_percent,
             stage.new_members,
             p.offered,
             p.downloading,

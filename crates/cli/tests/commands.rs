@@ -142,6 +142,8 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["user", "create-staff", "--help"],
         vec!["devices", "decommission", "--help"],
+        vec!["devices", "tag", "--help"],
+        vec!["devices", "untag", "--help"],
         vec!["devices", "refurbish", "--help"],
         vec!["devices", "import", "--help"],
         vec!["devices", "activate", "--help"],
@@ -580,7 +582,7 @@ fn an_operator_stages_an_image_and_starts_pauses_resumes_and_aborts_its_rollout(
         "1h",
     ]);
     assert!(
-        started.contains("firmware 2.0.0: running, stage 1 of 2"),
+        started.contains("firmware 2.0.0 for esp32c6 boards: running, stage 1 of 2"),
         "{started}"
     );
     let again = smartbox(
@@ -661,6 +663,294 @@ async fn a_backup_taken_while_serving_brings_back_a_lost_database() {
     assert!(
         db.device_by_serial("SB-KEEP-01").await.unwrap().is_some(),
         "the device imported before the backup is back"
+    );
+    db.close().await;
+}
+
+#[test]
+fn firmware_sign_prints_a_signature_the_public_key_verifies_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    let image: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("image.bin"), &image).expect("image");
+
+    let signature = ok(&[
+        "firmware",
+        "sign",
+        "image.bin",
+        "--signing-key",
+        "release.key",
+    ]);
+    let signature = signature.trim();
+    assert_eq!(signature.len(), 128, "{signature}");
+    let public_text =
+        std::fs::read_to_string(dir.path().join("release.key.pub")).expect("public key");
+    let public = smartbox_server::firmware_release::parse_public_key(&public_text)
+        .expect("the .pub file holds a public key");
+    assert!(smartbox_server::firmware_release::verify_image(
+        &public, &image, signature
+    ));
+    assert!(
+        !smartbox_server::firmware_release::verify_image(&public, b"other bytes", signature),
+        "the signature is of this image only"
+    );
+
+    // A key file that is not a key, a key file that is missing, an image that is missing:
+    // each a one-line error naming the file, and no signature on stdout.
+    std::fs::write(dir.path().join("bad.key"), "not a key\n").expect("bad key");
+    for (args, names) in [
+        (
+            ["firmware", "sign", "image.bin", "--signing-key", "bad.key"],
+            "bad.key",
+        ),
+        (
+            ["firmware", "sign", "image.bin", "--signing-key", "nope.key"],
+            "nope.key",
+        ),
+        (
+            [
+                "firmware",
+                "sign",
+                "missing.bin",
+                "--signing-key",
+                "release.key",
+            ],
+            "missing.bin",
+        ),
+    ] {
+        let out = smartbox(dir.path(), &args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = smartbox(
+        dir.path(),
+        &["firmware", "sign", "image.bin", "--signing-key", "bad.key"],
+        &[],
+    );
+    assert!(
+        stderr(&out).contains("not a release key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn rollout_start_with_serials_targets_exactly_them_and_refuses_an_unknown_one_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/serials.db", dir.path().display());
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::fs::write(
+        dir.path().join("batch.csv"),
+        "serial\nSB-4001\nSB-4002\nSB-4003\n",
+    )
+    .expect("written");
+    ok(&["devices", "import", "batch.csv", "--out", "factory.csv"]);
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    std::fs::write(dir.path().join("image.bin"), [3u8; 1024]).expect("image");
+    ok(&[
+        "firmware",
+        "publish",
+        "image.bin",
+        "--version",
+        "4.0.0",
+        "--signing-key",
+        "release.key",
+        "--staged",
+    ]);
+
+    let start = |serials: &'static str| {
+        [
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "4.0.0",
+            "--serials",
+            serials,
+        ]
+    };
+    let refused = smartbox(dir.path(), &start("SB-4001,SB-4999"), &env);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("No mailbox has the serial SB-4999"),
+        "{}",
+        stderr(&refused)
+    );
+    let malformed = smartbox(dir.path(), &start("SB-4001;SB-4002"), &env);
+    assert!(!malformed.status.success());
+    assert!(
+        stderr(&malformed).contains("is not a serial"),
+        "{}",
+        stderr(&malformed)
+    );
+    let db = smartbox_store::Db::connect(&url).await.expect("db opens");
+    assert!(
+        db.recent_rollouts(10).await.expect("read").is_empty(),
+        "a refused start starts nothing"
+    );
+
+    let started = ok(&start("SB-4003, SB-4001"));
+    assert!(started.contains("started rollout"), "{started}");
+    let rollout = db.recent_rollouts(10).await.expect("read");
+    assert_eq!(rollout.len(), 1);
+    let id = smartbox_domain::RolloutId::new(rollout[0].id.as_str());
+    assert_eq!(
+        db.rollout_targets(&id).await.expect("targets"),
+        vec!["SB-4001".to_owned(), "SB-4003".to_owned()]
+    );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn an_operator_tags_mailboxes_and_starts_a_rollout_for_a_tag_with_a_soak_per_stage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tags.db", dir.path().display());
+    let env = [("SMARTBOX_DATABASE_URL", url.as_str())];
+    let ok = |args: &[&str]| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let refused = |args: &[&str], says: &str| {
+        let out = smartbox(dir.path(), args, &env);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    };
+    std::fs::write(
+        dir.path().join("batch.csv"),
+        "serial\nSB-5001\nSB-5002\nSB-5003\n",
+    )
+    .expect("written");
+    ok(&["devices", "import", "batch.csv", "--out", "factory.csv"]);
+    let tag = |serial: &'static str, tag: &'static str| {
+        ["devices", "tag", "--serial", serial, "--tag", tag]
+    };
+    assert!(ok(&tag("SB-5001", "pilot")).contains("SB-5001 is tagged pilot"));
+    assert!(ok(&tag("SB-5001", "north-depot")).contains("north-depot, pilot"));
+    ok(&tag("SB-5003", "pilot"));
+    refused(&tag("SB-5002", "Pilot"), "is not a tag");
+    refused(&tag("SB-5999", "pilot"), "SB-5999");
+    let untag = [
+        "devices",
+        "untag",
+        "--serial",
+        "SB-5001",
+        "--tag",
+        "north-depot",
+    ];
+    assert!(ok(&untag).contains("SB-5001 is tagged pilot"));
+    refused(&untag, "SB-5001 has no tag north-depot");
+
+    ok(&["firmware", "keygen", "--out", "release.key"]);
+    std::fs::write(dir.path().join("image.bin"), [4u8; 512]).expect("image");
+    ok(&[
+        "firmware",
+        "publish",
+        "image.bin",
+        "--version",
+        "5.0.0",
+        "--signing-key",
+        "release.key",
+        "--staged",
+    ]);
+    let start = |stages: &'static str, tag: &'static str| {
+        [
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "5.0.0",
+            "--stages",
+            stages,
+            "--soak",
+            "6h",
+            "--tag",
+            tag,
+        ]
+    };
+    refused(
+        &start("50:2h,100", "nobody"),
+        "No mailbox has the tag nobody",
+    );
+    refused(&start("50:2hours,100", "pilot"), "stage \"50:2hours\"");
+    refused(
+        &[
+            "firmware",
+            "rollout",
+            "start",
+            "--version",
+            "5.0.0",
+            "--tag",
+            "pilot",
+            "--serials",
+            "SB-5002",
+        ],
+        "not both",
+    );
+    let started = ok(&start("50:2h:90%,100", "pilot"));
+    assert!(started.contains("soak 2h with 90 % confirmed"), "{started}");
+    assert!(started.contains("soak 6h with 80 % confirmed"), "{started}");
+
+    // An image for another board: a bad revision is refused, a good one gets its own rollout
+    // beside the running one, and a bare `status` then asks which.
+    let publish_for = |version: &'static str, revision: &'static str| {
+        [
+            "firmware",
+            "publish",
+            "image.bin",
+            "--version",
+            version,
+            "--signing-key",
+            "release.key",
+            "--staged",
+            "--hardware-revision",
+            revision,
+        ]
+    };
+    refused(
+        &publish_for("5.0.1", "ESP 32"),
+        "hardware revision \"ESP 32\"",
+    );
+    ok(&publish_for("5.0.1", "esp32c6-r2"));
+    let other = ok(&["firmware", "rollout", "start", "--version", "5.0.1"]);
+    assert!(
+        other.contains("firmware 5.0.1 for esp32c6-r2 boards: running"),
+        "{other}"
+    );
+    refused(&["firmware", "rollout", "status"], "2 rollouts are open");
+
+    let db = smartbox_store::Db::connect(&url).await.expect("db opens");
+    let rollout = db
+        .recent_rollouts(2)
+        .await
+        .expect("read")
+        .into_iter()
+        .find(|r| r.version == "5.0.0")
+        .expect("the tag's rollout");
+    assert_eq!(rollout.target_tag.as_deref(), Some("pilot"));
+    let status = ok(&["firmware", "rollout", "status", "--id", rollout.id.as_str()]);
+    assert!(
+        status.contains("firmware 5.0.0 for esp32c6 boards"),
+        "{status}"
+    );
+    let id = smartbox_domain::RolloutId::new(rollout.id.as_str());
+    assert_eq!(
+        db.rollout_targets(&id).await.expect("targets"),
+        vec!["SB-5001".to_owned(), "SB-5003".to_owned()],
+        "the tagged mailboxes at the start"
     );
     db.close().await;
 }

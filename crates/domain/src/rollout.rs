@@ -96,6 +96,11 @@ pub enum StagesError {
     NotRising,
     #[error("the last stage must be 100 %, so every mailbox gets the image in the end")]
     NotWhole,
+    #[error(
+        "stage {0:?}: write its percentage, then its own soak time and confirmed share if it \
+         has them, e.g. 5, 5:24h or 5:24h:90%"
+    )]
+    Soak(String),
 }
 
 impl Stages {
@@ -121,21 +126,6 @@ impl Stages {
         Ok(Stages(percents))
     }
 
-    /// Reads `1,5,25,50,100` (spaces and a `%` after each number allowed).
-    pub fn parse(text: &str) -> Result<Stages, StagesError> {
-        let percents = text
-            .split(',')
-            .map(|part| {
-                let part = part.trim();
-                let number = part.strip_suffix('%').unwrap_or(part).trim();
-                number
-                    .parse::<u8>()
-                    .map_err(|_| StagesError::Percent(part.to_owned()))
-            })
-            .collect::<Result<Vec<u8>, StagesError>>()?;
-        Stages::new(percents)
-    }
-
     pub fn percents(&self) -> &[u8] {
         &self.0
     }
@@ -155,9 +145,124 @@ impl Stages {
 }
 
 impl fmt::Display for Stages {
-    /// `1,5,25,50,100`, as [`Stages::parse`] reads it.
+    /// `1,5,25,50,100`, as [`StagePlan::parse`] reads it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self.0.iter().map(u8::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// A stage's own soak, where staff gave one; what is missing is the rollout's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageSoak {
+    pub min_ms: Option<i64>,
+    pub min_confirmed_percent: Option<u8>,
+}
+
+/// Stages, each with the soak it was given: `1:2h,5:24h:90%,25,50,100` is five stages, the
+/// first soaking 2 hours, the second 24 hours with 90 % of its mailboxes confirmed, the others
+/// the rollout's soak (`--soak`, `--confirmed`). A soak per stage lets a rollout wait long on
+/// its first mailboxes and briefly once the image has proved itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagePlan {
+    pub stages: Stages,
+    /// One per stage.
+    pub soaks: Vec<StageSoak>,
+}
+
+impl StagePlan {
+    /// The standard stages, each with the rollout's soak.
+    pub fn standard() -> StagePlan {
+        let stages = Stages::standard();
+        let soaks = vec![StageSoak::default(); stages.len()];
+        StagePlan { stages, soaks }
+    }
+
+    /// Reads `PERCENT[:TIME[:CONFIRMED%]]` per stage, separated by commas (spaces and a `%`
+    /// after the percentage allowed): `1,5,25,50,100` is the standard stages.
+    pub fn parse(text: &str) -> Result<StagePlan, StagesError> {
+        let mut percents = Vec::new();
+        let mut soaks = Vec::new();
+        for part in text.split(',') {
+            let part = part.trim();
+            let bad = || StagesError::Soak(part.to_owned());
+            let mut fields = part.split(':').map(str::trim);
+            let percent = fields.next().unwrap_or_default();
+            let number = percent.strip_suffix('%').unwrap_or(percent).trim();
+            percents.push(
+                number
+                    .parse::<u8>()
+                    .map_err(|_| StagesError::Percent(part.to_owned()))?,
+            );
+            let min_ms = match fields.next() {
+                None => None,
+                Some(time) => Some(parse_duration_ms(time).ok_or_else(bad)?),
+            };
+            let min_confirmed_percent = match fields.next() {
+                None => None,
+                Some(share) => Some(
+                    share
+                        .strip_suffix('%')
+                        .unwrap_or(share)
+                        .trim()
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .ok_or_else(bad)?,
+                ),
+            };
+            if fields.next().is_some() {
+                return Err(bad());
+            }
+            soaks.push(StageSoak {
+                min_ms,
+                min_confirmed_percent,
+            });
+        }
+        Ok(StagePlan {
+            stages: Stages::new(percents)?,
+            soaks,
+        })
+    }
+
+    /// Each stage's soak: its own where given, else `default`'s.
+    pub fn resolve(&self, default: Soak) -> Vec<Soak> {
+        self.soaks
+            .iter()
+            .map(|own| Soak {
+                min_ms: own.min_ms.unwrap_or(default.min_ms),
+                min_confirmed_percent: own
+                    .min_confirmed_percent
+                    .unwrap_or(default.min_confirmed_percent),
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for StagePlan {
+    /// As [`StagePlan::parse`] reads it, e.g. `1:2h,5:1d:90%,100`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .stages
+            .percents()
+            .iter()
+            .zip(&self.soaks)
+            .map(|(percent, soak)| {
+                let mut part = percent.to_string();
+                if let Some(ms) = soak.min_ms {
+                    part.push(':');
+                    part.push_str(&format_duration_ms(ms));
+                }
+                if let Some(share) = soak.min_confirmed_percent {
+                    if soak.min_ms.is_none() {
+                        part.push(':');
+                        part.push_str(&format_duration_ms(0));
+                    }
+                    part.push_str(&format!(":{share}%"));
+                }
+                part
+            })
+            .collect();
         f.write_str(&parts.join(","))
     }
 }
@@ -293,6 +398,17 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     };
     let ms = number.checked_mul(unit_ms)?;
     (ms <= 30 * 86_400_000).then_some(ms)
+}
+
+/// Writes milliseconds as [`parse_duration_ms`] reads them, in the largest whole unit
+/// (`2d`, `36h`, `90m`, `5s`).
+pub fn format_duration_ms(ms: i64) -> String {
+    for (unit_ms, unit) in [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m")] {
+        if ms != 0 && ms % unit_ms == 0 {
+            return format!("{}{unit}", ms / unit_ms);
+        }
+    }
+    format!("{}s", ms / 1_000)
 }
 
 /// The health gates (all rates in basis points, 1/10,000).
@@ -475,27 +591,73 @@ mod tests {
 
     #[test]
     fn stages_are_rising_percentages_ending_at_100() {
-        assert_eq!(Stages::parse("1,5,25,50,100"), Ok(Stages::standard()));
+        let parse_stages = |text: &str| StagePlan::parse(text).map(|plan| plan.stages);
+        assert_eq!(parse_stages("1,5,25,50,100"), Ok(Stages::standard()));
         assert_eq!(
-            Stages::parse(" 10%, 100 % ").map(|s| s.to_string()),
+            parse_stages(" 10%, 100 % ").map(|s| s.to_string()),
             Ok("10,100".to_owned())
         );
-        assert_eq!(Stages::parse(""), Err(StagesError::Percent(String::new())));
-        assert_eq!(Stages::parse("5,1,100"), Err(StagesError::NotRising));
-        assert_eq!(Stages::parse("5,5,100"), Err(StagesError::NotRising));
-        assert_eq!(Stages::parse("1,50"), Err(StagesError::NotWhole));
+        assert_eq!(parse_stages(""), Err(StagesError::Percent(String::new())));
+        assert_eq!(parse_stages("5,1,100"), Err(StagesError::NotRising));
+        assert_eq!(parse_stages("5,5,100"), Err(StagesError::NotRising));
+        assert_eq!(parse_stages("1,50"), Err(StagesError::NotWhole));
+        assert_eq!(parse_stages("0,100"), Err(StagesError::Percent("0".into())));
         assert_eq!(
-            Stages::parse("0,100"),
-            Err(StagesError::Percent("0".into()))
-        );
-        assert_eq!(
-            Stages::parse("1,x,100"),
+            parse_stages("1,x,100"),
             Err(StagesError::Percent("x".into()))
         );
         assert_eq!(
-            Stages::parse("1,2,3,4,5,6,7,8,9,10,100"),
+            parse_stages("1,2,3,4,5,6,7,8,9,10,100"),
             Err(StagesError::Count)
         );
+    }
+
+    #[test]
+    fn a_plan_gives_each_stage_its_own_soak_or_the_rollouts() {
+        let plan = StagePlan::parse("1:2h, 5:24h:90%, 25,50 ,100%").expect("a plan");
+        assert_eq!(plan.stages, Stages::standard());
+        assert_eq!(plan.to_string(), "1:2h,5:1d:90%,25,50,100");
+        let soaks = plan.resolve(Soak {
+            min_ms: 1_000,
+            min_confirmed_percent: 50,
+        });
+        assert_eq!(
+            soaks[0],
+            Soak {
+                min_ms: 7_200_000,
+                min_confirmed_percent: 50
+            }
+        );
+        assert_eq!(
+            soaks[1],
+            Soak {
+                min_ms: 86_400_000,
+                min_confirmed_percent: 90
+            }
+        );
+        assert_eq!(soaks[4].min_ms, 1_000);
+        assert_eq!(StagePlan::parse("1,5,25,50,100"), Ok(StagePlan::standard()));
+        assert_eq!(
+            StagePlan::parse("10:0s:95%,100").map(|p| p.to_string()),
+            Ok("10:0s:95%,100".to_owned())
+        );
+        for bad in [
+            "1:2x,100",
+            "1:2h:101%,100",
+            "1:2h:90%:1,100",
+            "1:,100",
+            "1:31d,100",
+        ] {
+            let part = bad.split(',').next().unwrap_or_default().to_owned();
+            assert_eq!(StagePlan::parse(bad), Err(StagesError::Soak(part)), "{bad}");
+        }
+        assert_eq!(
+            StagePlan::parse("x:2h,100"),
+            Err(StagesError::Percent("x:2h".into()))
+        );
+        assert_eq!(StagePlan::parse("5:2h,1,100"), Err(StagesError::NotRising));
+        assert_eq!(format_duration_ms(5_400_000), "90m");
+        assert_eq!(format_duration_ms(129_600_000), "36h");
     }
 
     #[test]

@@ -92,6 +92,9 @@ pub struct Identity {
     pub secret: [u8; 32],
     /// Running firmware version.
     pub firmware_version: String<32>,
+    /// The board this build is for (`esp32c6`), reported in each heartbeat: the server offers
+    /// an image only to mailboxes of the revision it was built for.
+    pub hardware_revision: String<16>,
 }
 
 /// What the device keeps across deep sleep (RTC memory on the board, a struct in the simulator).
@@ -1169,6 +1172,7 @@ impl<'l, H: DeviceHttp, K: Clock> Link<'l, H, K> {
             sd_oldest_age_s: held.oldest_age_s,
             sd_failed_deliveries: (held.events > 0).then_some(state.held_failures),
             wifi: heartbeat.wifi,
+            hardware_revision: Some(self.identity.hardware_revision.clone()),
         };
         let mut json = [0; JSON_BUF];
         let Ok(len) = serde_json_core::to_slice(&request, &mut json) else {

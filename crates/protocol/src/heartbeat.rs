@@ -64,6 +64,22 @@ pub struct HeartbeatRequest {
     /// firmware without cloud WiFi credentials (the server then sends it none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wifi: Option<WifiReport>,
+    /// The board the firmware runs on, e.g. `esp32c6`: a firmware image is built for one
+    /// revision and offered only to mailboxes reporting it. Absent from firmware before the
+    /// report, which ran on the only board there was ([`DEFAULT_HARDWARE_REVISION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware_revision: Option<String<16>>,
+}
+
+/// The board of every mailbox whose firmware does not report one.
+pub const DEFAULT_HARDWARE_REVISION: &str = "esp32c6";
+
+/// Whether `revision` can name a board: 1 to 16 of `a-z`, `0-9`, `-`, `_` and `.`.
+pub fn valid_hardware_revision(revision: &str) -> bool {
+    (1..=16).contains(&revision.len())
+        && revision.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
 }
 
 /// The weakest signal a report may carry, in dBm (below any modem's sensitivity).
@@ -87,7 +103,22 @@ impl HeartbeatRequest {
         if self.modem_rx_bytes > i64::MAX as u64 {
             return Err(InvalidField::new("modem_rx_bytes", "above 2^63 - 1"));
         }
+        if let Some(revision) = &self.hardware_revision
+            && !valid_hardware_revision(revision)
+        {
+            return Err(InvalidField::new(
+                "hardware_revision",
+                "not 1-16 of a-z, 0-9, '-', '_', '.'",
+            ));
+        }
         Ok(())
+    }
+
+    /// The board the device runs on: the one it reported, else [`DEFAULT_HARDWARE_REVISION`].
+    pub fn hardware_revision(&self) -> &str {
+        self.hardware_revision
+            .as_deref()
+            .unwrap_or(DEFAULT_HARDWARE_REVISION)
     }
 }
 

@@ -27,7 +27,8 @@ pub use error::{ErrorBody, InvalidField};
 pub use event::{EventKind, EventRequest, EventResponse};
 pub use firmware::{FirmwareOffer, FirmwareReport, FirmwareStatus};
 pub use heartbeat::{
-    DeviceConfig, HeartbeatRequest, HeartbeatResponse, Network, PowerState, ServiceState,
+    DEFAULT_HARDWARE_REVISION, DeviceConfig, HeartbeatRequest, HeartbeatResponse, Network,
+    PowerState, ServiceState, valid_hardware_revision,
 };
 pub use signing::{
     BodyHasher, SIGNATURE_V2_PREFIX, body_sha256, sign, sign_v2, verify, verify_request,

@@ -51,6 +51,7 @@ fn heartbeat_request_agrees() {
         sd_oldest_age_s: None,
         sd_failed_deliveries: None,
         wifi: None,
+        hardware_revision: None,
     };
     agrees(
         &request,
@@ -86,6 +87,36 @@ fn heartbeat_request_agrees() {
         &reported,
         r#"{"battery_percent":87,"power_state":"charging","signal_dbm":-85,"network":"wifi","firmware_version":"1.4.0","modem_tx_bytes":5000000000,"modem_rx_bytes":123,"sd_queue_len":2,"link_reason":null,"wifi":{"credentials":1767225600123,"status":"join_failed"}}"#,
     );
+}
+
+#[test]
+fn the_hardware_revision_is_reported_and_old_firmware_counts_as_the_esp32c6_board() {
+    let old = r#"{"battery_percent":5,"power_state":"sleep","signal_dbm":-51,"network":"cellular","firmware_version":"1","modem_tx_bytes":0,"modem_rx_bytes":0,"sd_queue_len":0}"#;
+    let (request, _) = serde_json_core::from_str::<HeartbeatRequest>(old).expect("reads");
+    assert_eq!(request.hardware_revision, None);
+    assert_eq!(request.hardware_revision(), "esp32c6");
+    assert_eq!(smartbox_protocol::DEFAULT_HARDWARE_REVISION, "esp32c6");
+    let reported = HeartbeatRequest {
+        hardware_revision: Some(s("esp32c6-r2")),
+        ..request.clone()
+    };
+    agrees(
+        &reported,
+        r#"{"battery_percent":5,"power_state":"sleep","signal_dbm":-51,"network":"cellular","firmware_version":"1","modem_tx_bytes":0,"modem_rx_bytes":0,"sd_queue_len":0,"link_reason":null,"hardware_revision":"esp32c6-r2"}"#,
+    );
+    assert_eq!(reported.hardware_revision(), "esp32c6-r2");
+    assert!(reported.validate().is_ok());
+    for bad in ["ESP32", "", "esp 32", "r2;drop"] {
+        let r = HeartbeatRequest {
+            hardware_revision: Some(s(bad)),
+            ..request.clone()
+        };
+        assert_eq!(
+            r.validate().map_err(|e| e.field),
+            Err("hardware_revision"),
+            "{bad:?}"
+        );
+    }
 }
 
 #[test]

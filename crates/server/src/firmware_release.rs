@@ -28,6 +28,8 @@ pub const MAX_VERSION_LEN: usize = 32;
 pub enum ReleaseError {
     #[error("version {0:?} must be 1 to 32 characters of A-Z, a-z, 0-9, '.', '-', '_' or '+'")]
     BadVersion(String),
+    #[error("hardware revision {0:?} must be 1 to 16 characters of a-z, 0-9, '-', '_' or '.'")]
+    BadRevision(String),
     #[error("version {0} is already published")]
     AlreadyPublished(String),
     #[error("the image is empty or larger than 4 GiB")]
@@ -125,7 +127,8 @@ pub async fn publish(
     now_ms: i64,
 ) -> Result<FirmwareImageRow, ReleaseError> {
     let signature = sign_image(key, &image);
-    store_image(db, blobs, image, version, signature, now_ms, false).await
+    let board = Target::board(false);
+    store_image(db, blobs, image, version, signature, now_ms, board).await
 }
 
 /// [`publish`] for a staged rollout: the image is offered to nobody until a rollout (or a pin)
@@ -139,16 +142,40 @@ pub async fn publish_staged(
     now_ms: i64,
 ) -> Result<FirmwareImageRow, ReleaseError> {
     let signature = sign_image(key, &image);
-    store_image(db, blobs, image, version, signature, now_ms, true).await
+    let board = Target::board(true);
+    store_image(db, blobs, image, version, signature, now_ms, board).await
 }
 
-/// [`publish_staged`] for an image signed elsewhere (the upload on `/admin/firmware`, where the
-/// server holds only the public key): refused unless `signature_hex` is what a device accepts.
+/// The board of every mailbox whose firmware does not report its revision.
+pub const DEFAULT_BOARD: &str = smartbox_protocol::DEFAULT_HARDWARE_REVISION;
+
+/// Who an image is for: the board it is built for, and whether only rollouts offer it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub hardware_revision: String,
+    pub staged: bool,
+}
+
+impl Target {
+    /// The ESP32-C6 board, the only one whose firmware did not report its revision.
+    pub fn board(staged: bool) -> Target {
+        Target {
+            hardware_revision: DEFAULT_BOARD.to_owned(),
+            staged,
+        }
+    }
+}
+
+/// [`publish_staged`] for an image of `hardware_revision` signed elsewhere (the upload on
+/// `/admin/firmware` and in the admin API, where the server holds only the public key):
+/// refused unless `signature_hex` is what a device accepts.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish_signed_staged(
     db: &Db,
     blobs: &Arc<dyn ObjectStore>,
     image: Vec<u8>,
     version: &str,
+    hardware_revision: &str,
     signature_hex: &str,
     public: &VerifyingKey,
     now_ms: i64,
@@ -157,7 +184,11 @@ pub async fn publish_signed_staged(
     if !verify_image(public, &image, &signature_hex) {
         return Err(ReleaseError::BadSignature);
     }
-    store_image(db, blobs, image, version, signature_hex, now_ms, true).await
+    let target = Target {
+        hardware_revision: hardware_revision.to_owned(),
+        staged: true,
+    };
+    store_image(db, blobs, image, version, signature_hex, now_ms, target).await
 }
 
 /// The one store path of every publication: checks, the blob, then the row.
@@ -168,10 +199,13 @@ async fn store_image(
     version: &str,
     signature_hex: String,
     now_ms: i64,
-    staged: bool,
+    target: Target,
 ) -> Result<FirmwareImageRow, ReleaseError> {
     if !valid_version(version) {
         return Err(ReleaseError::BadVersion(version.to_owned()));
+    }
+    if !smartbox_protocol::valid_hardware_revision(&target.hardware_revision) {
+        return Err(ReleaseError::BadRevision(target.hardware_revision));
     }
     if image.is_empty() || u32::try_from(image.len()).is_err() {
         return Err(ReleaseError::BadImage);
@@ -187,7 +221,8 @@ async fn store_image(
         signature: signature_hex,
         blob_key: format!("firmware/{version}.bin"),
         created_at: now_ms,
-        staged,
+        staged: target.staged,
+        hardware_revision: target.hardware_revision,
     };
     blobs
         .put(
@@ -210,13 +245,13 @@ pub fn keygen(path: &Path) -> Result<String, ReleaseError> {
 }
 
 /// `smartbox firmware publish`: reads the image and the key, opens the configured database and
-/// blob store, and publishes (`staged`: for a rollout, see [`publish_staged`]).
+/// blob store, and publishes for `target` (staged: for a rollout, see [`publish_staged`]).
 pub async fn publish_file(
     config: &Config,
     image_path: &Path,
     version: &str,
     key_path: &Path,
-    staged: bool,
+    target: Target,
     now_ms: i64,
 ) -> anyhow::Result<FirmwareImageRow> {
     let key = read_signing_key(key_path)?;
@@ -225,7 +260,7 @@ pub async fn publish_file(
     let db = open_db(&config.database_url).await?;
     let blobs = blobs::open(&config.blob_url)?;
     let signature = sign_image(&key, &image);
-    let published = store_image(&db, &blobs, image, version, signature, now_ms, staged).await;
+    let published = store_image(&db, &blobs, image, version, signature, now_ms, target).await;
     db.close().await;
     Ok(published?)
 }

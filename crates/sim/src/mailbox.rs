@@ -258,6 +258,8 @@ impl Mailbox {
                 .map_err(|_| anyhow::anyhow!("serial longer than 32 bytes: {}", spec.serial))?,
             secret: spec.secret,
             firmware_version: String::try_from("1.0.0-sim").unwrap_or_default(),
+            hardware_revision: String::try_from(smartbox_protocol::DEFAULT_HARDWARE_REVISION)
+                .unwrap_or_default(),
         };
         let retained = Retained {
             unix_offset_s: epoch_unix_ms.div_euclid(1_000),

@@ -16,6 +16,8 @@ pub struct FirmwareImageRow {
     pub created_at: i64,
     /// Offered only through a rollout or a pin, not to every mailbox at once.
     pub staged: bool,
+    /// The board it is built for; offered only to mailboxes reporting this revision.
+    pub hardware_revision: String,
 }
 
 /// A device's report about an image.
@@ -32,8 +34,8 @@ impl Db {
     /// Publishes an image; publishing a version twice is a conflict.
     pub async fn insert_firmware_image(&self, image: &FirmwareImageRow) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO firmware_images (version, size_bytes, sha256, signature, blob_key, created_at, staged) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO firmware_images (version, size_bytes, sha256, signature, blob_key, created_at, staged, hardware_revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&image.version)
         .bind(image.size_bytes)
@@ -42,21 +44,26 @@ impl Db {
         .bind(&image.blob_key)
         .bind(image.created_at)
         .bind(image.staged)
+        .bind(&image.hardware_revision)
         .execute(pool)
         .await
         .map(|_| ()))?;
         Ok(())
     }
 
-    /// The most recently published image every mailbox may have: one published for everyone,
+    /// The most recently published image every mailbox of `hardware_revision` may have: one published for everyone,
     /// or a staged one whose rollout completed.
-    pub async fn latest_firmware(&self) -> Result<Option<FirmwareImageRow>> {
+    pub async fn latest_firmware(
+        &self,
+        hardware_revision: &str,
+    ) -> Result<Option<FirmwareImageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images i \
-             WHERE NOT staged OR EXISTS (SELECT 1 FROM firmware_rollouts r \
-                 WHERE r.version = i.version AND r.state = 'completed') \
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged, hardware_revision FROM firmware_images i \
+             WHERE hardware_revision = $1 AND (NOT staged OR EXISTS (SELECT 1 FROM firmware_rollouts r \
+                 WHERE r.version = i.version AND r.state = 'completed')) \
              ORDER BY created_at DESC, version DESC LIMIT 1",
         )
+        .bind(hardware_revision)
         .fetch_optional(pool)
         .await)?)
     }
@@ -64,7 +71,7 @@ impl Db {
     /// The image of this version.
     pub async fn firmware_by_version(&self, version: &str) -> Result<Option<FirmwareImageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images WHERE version = $1",
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged, hardware_revision FROM firmware_images WHERE version = $1",
         )
         .bind(version)
         .fetch_optional(pool)
@@ -74,7 +81,7 @@ impl Db {
     /// The newest published images first.
     pub async fn recent_firmware(&self, limit: i64) -> Result<Vec<FirmwareImageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged FROM firmware_images \
+            "SELECT version, size_bytes, sha256, signature, blob_key, created_at, staged, hardware_revision FROM firmware_images \
              ORDER BY created_at DESC, version DESC LIMIT $1",
         )
         .bind(limit)

@@ -90,8 +90,8 @@ pub use portal::{ActivityMark, GalleryFilter, GalleryRow, UNCATEGORISED, parse_g
 pub use retention::{ExpiredPhoto, PhotoCutoffs};
 pub use returns::ReturnRow;
 pub use rollouts::{
-    HealthFigures, NewRollout, PinRow, ProgressCount, RolloutCandidate, RolloutRow,
-    RolloutStageRow, SILENT_SLACK_MS,
+    DeviceTagRow, HealthFigures, NewRollout, NewStage, PinRow, ProgressCount, RolloutCandidate,
+    RolloutRow, RolloutStageRow, SILENT_SLACK_MS,
 };
 pub use sessions::SessionRow;
 pub use signals::{MAX_SIGNAL_BYTES, Received, SIGNAL_CHANNEL, SignalListener};

@@ -26,6 +26,8 @@ pub struct RolloutRow {
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The tag it was aimed at, if any (its mailboxes are the targets fixed at its start).
+    pub target_tag: Option<String>,
 }
 
 /// One stage of a rollout.
@@ -35,6 +37,18 @@ pub struct RolloutStageRow {
     pub percent: i64,
     /// When it started; `None` until it does.
     pub started_at: Option<i64>,
+    /// Its own minimum time before the next stage.
+    pub soak_ms: i64,
+    /// Its own share of mailboxes confirmed before the next stage, percent.
+    pub soak_confirmed_percent: i64,
+}
+
+/// A stage of a new rollout with its soak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewStage {
+    pub percent: i64,
+    pub soak_ms: i64,
+    pub soak_confirmed_percent: i64,
 }
 
 /// How many mailboxes first offered the image in `stage` are at `progress`.
@@ -64,6 +78,15 @@ pub struct RolloutCandidate {
     pub serial: String,
 }
 
+/// A tag on a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeviceTagRow {
+    pub device_id: String,
+    pub tag: String,
+    pub tagged_by: String,
+    pub tagged_at: i64,
+}
+
 /// The figures the gates are read from (see `smartbox_domain::rollout::Health`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HealthFigures {
@@ -80,13 +103,16 @@ pub struct NewRollout {
     pub id: String,
     pub version: String,
     pub hardware_revision: String,
-    pub stages: Vec<i64>,
+    pub stages: Vec<NewStage>,
+    /// The soak its stages were given by default.
     pub soak_ms: i64,
     pub soak_confirmed_percent: i64,
     pub created_by: String,
     pub created_at: i64,
     /// The serials it is limited to; empty: every mailbox in service.
     pub serials: Vec<String>,
+    /// The tag `serials` were read from at the start, if it was aimed at one.
+    pub target_tag: Option<String>,
 }
 
 /// Slack past a mailbox's check-in interval before it counts as silent (as on the portal).
@@ -96,13 +122,16 @@ pub const SILENT_SLACK_MS: i64 = 15 * 60_000;
 const DRAIN_MIN_SPAN_MS: i64 = 3_600_000;
 
 const ROLLOUT_COLUMNS: &str = "id, version, hardware_revision, state, stage, soak_ms, \
-    soak_confirmed_percent, paused_reason, created_by, created_at, updated_at";
+    soak_confirmed_percent, paused_reason, created_by, created_at, updated_at, target_tag";
 
 pub(crate) const INSERT_ROLLOUT_SQL: &str = "INSERT INTO firmware_rollouts (id, version, \
     hardware_revision, state, stage, soak_ms, soak_confirmed_percent, created_by, created_at, \
-    updated_at) VALUES ($1, $2, $3, 'active', 0, $4, $5, $6, $7, $7)";
+    updated_at, target_tag) VALUES ($1, $2, $3, 'active', 0, $4, $5, $6, $7, $7, $8)";
 pub(crate) const INSERT_STAGE_SQL: &str = "INSERT INTO firmware_rollout_stages (rollout_id, \
-    position, percent, started_at) VALUES ($1, $2, $3, $4)";
+    position, percent, started_at, soak_ms, soak_confirmed_percent) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const TAG_SQL: &str = "INSERT INTO device_tags (device_id, tag, tagged_by, tagged_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, tag) DO NOTHING";
+pub(crate) const UNTAG_SQL: &str = "DELETE FROM device_tags WHERE device_id = $1 AND tag = $2";
 pub(crate) const INSERT_TARGET_SQL: &str =
     "INSERT INTO firmware_rollout_targets (rollout_id, serial) VALUES ($1, $2)";
 pub(crate) const STAGE_IMAGE_SQL: &str =
@@ -117,24 +146,43 @@ pub(crate) const PIN_SQL: &str = "INSERT INTO firmware_pins (device_id, version,
     pinned_at = excluded.pinned_at";
 pub(crate) const UNPIN_SQL: &str = "DELETE FROM firmware_pins WHERE device_id = $1";
 
-/// Each mailbox's newest vitals time and its check-in interval, with whether rollout `$1`
-/// offered it its image.
-const LAST_SEEN_SQL: &str = "SELECT d.id, d.checkin_interval_s, \
-    (SELECT v.recorded_at FROM device_latest_vitals v WHERE v.device_id = d.id) AS last_seen, \
-    CAST(CASE WHEN r.device_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS offered \
-    FROM devices d LEFT JOIN firmware_rollout_devices r ON r.device_id = d.id AND r.rollout_id = $1 \
-    WHERE d.lifecycle_state = 'active_subscription'";
+/// The mailboxes rollout `$1` is aimed at, as a condition on `d`: those of its hardware
+/// revision, and of its targets when it has any. The gates compare the mailboxes it offered its
+/// image to with the rest of these (still on the old image), never with mailboxes it could not
+/// reach: a rollout to a pilot list is measured against that list.
+const IN_ROLLOUT_TARGET: &str = "d.hardware_revision = \
+    (SELECT hardware_revision FROM firmware_rollouts WHERE id = $1) \
+    AND (NOT EXISTS (SELECT 1 FROM firmware_rollout_targets t WHERE t.rollout_id = $1) \
+         OR d.serial IN (SELECT t.serial FROM firmware_rollout_targets t WHERE t.rollout_id = $1))";
 
-/// Each mailbox's first and last battery reading since `$2`, with whether rollout `$1`
-/// offered it its image.
-const DRAIN_SQL: &str = "SELECT s.device_id, f.battery_percentage AS first_battery, \
-    l.battery_percentage AS last_battery, s.first_at, s.last_at, \
-    CAST(CASE WHEN r.device_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS offered \
-    FROM (SELECT device_id, MIN(recorded_at) AS first_at, MAX(recorded_at) AS last_at \
-          FROM device_vitals WHERE recorded_at >= $2 GROUP BY device_id) s \
-    JOIN device_vitals f ON f.device_id = s.device_id AND f.recorded_at = s.first_at \
-    JOIN device_vitals l ON l.device_id = s.device_id AND l.recorded_at = s.last_at \
-    LEFT JOIN firmware_rollout_devices r ON r.device_id = s.device_id AND r.rollout_id = $1";
+/// Each mailbox the rollout `$1` is aimed at: its newest vitals time and its check-in
+/// interval, with whether the rollout offered it its image.
+fn last_seen_sql() -> String {
+    format!(
+        "SELECT d.id, d.checkin_interval_s, \
+         (SELECT v.recorded_at FROM device_latest_vitals v WHERE v.device_id = d.id) AS last_seen, \
+         CAST(CASE WHEN r.device_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS offered \
+         FROM devices d LEFT JOIN firmware_rollout_devices r ON r.device_id = d.id AND r.rollout_id = $1 \
+         WHERE d.lifecycle_state = 'active_subscription' AND {IN_ROLLOUT_TARGET}"
+    )
+}
+
+/// Each mailbox rollout `$1` is aimed at: its first and last battery reading since `$2`, with
+/// whether the rollout offered it its image.
+fn drain_sql() -> String {
+    format!(
+        "SELECT s.device_id, f.battery_percentage AS first_battery, \
+         l.battery_percentage AS last_battery, s.first_at, s.last_at, \
+         CAST(CASE WHEN r.device_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS offered \
+         FROM (SELECT device_id, MIN(recorded_at) AS first_at, MAX(recorded_at) AS last_at \
+               FROM device_vitals WHERE recorded_at >= $2 GROUP BY device_id) s \
+         JOIN devices d ON d.id = s.device_id \
+         JOIN device_vitals f ON f.device_id = s.device_id AND f.recorded_at = s.first_at \
+         JOIN device_vitals l ON l.device_id = s.device_id AND l.recorded_at = s.last_at \
+         LEFT JOIN firmware_rollout_devices r ON r.device_id = s.device_id AND r.rollout_id = $1 \
+         WHERE {IN_ROLLOUT_TARGET}"
+    )
+}
 
 type LastSeen = (String, i64, Option<i64>, i64);
 type Drain = (String, i64, i64, i64, i64, i64);
@@ -181,8 +229,11 @@ impl Db {
     /// A rollout's stages in order.
     pub async fn rollout_stages(&self, id: &RolloutId) -> Result<Vec<RolloutStageRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT position, percent, started_at FROM firmware_rollout_stages \
-             WHERE rollout_id = $1 ORDER BY position",
+            "SELECT s.position, s.percent, s.started_at, \
+             COALESCE(s.soak_ms, r.soak_ms) AS soak_ms, \
+             COALESCE(s.soak_confirmed_percent, r.soak_confirmed_percent) AS soak_confirmed_percent \
+             FROM firmware_rollout_stages s JOIN firmware_rollouts r ON r.id = s.rollout_id \
+             WHERE s.rollout_id = $1 ORDER BY s.position",
         )
         .bind(id.as_str())
         .fetch_all(pool)
@@ -282,13 +333,84 @@ impl Db {
         Ok(rows.into_iter().map(|(serial,)| serial).collect())
     }
 
-    /// The mailboxes a rollout may reach: those in service.
-    pub async fn rollout_candidates(&self) -> Result<Vec<RolloutCandidate>> {
+    /// The mailboxes a rollout of `hardware_revision` may reach: those in service of that
+    /// revision.
+    pub async fn rollout_candidates(
+        &self,
+        hardware_revision: &str,
+    ) -> Result<Vec<RolloutCandidate>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, serial FROM devices WHERE lifecycle_state = 'active_subscription'",
+            "SELECT id, serial FROM devices WHERE lifecycle_state = 'active_subscription' \
+             AND hardware_revision = $1",
         )
+        .bind(hardware_revision)
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// Every open (active or paused) rollout, one per hardware revision at most.
+    pub async fn open_rollouts(&self) -> Result<Vec<RolloutRow>> {
+        let sql = format!(
+            "SELECT {ROLLOUT_COLUMNS} FROM firmware_rollouts \
+             WHERE state IN ('active', 'paused') ORDER BY hardware_revision"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+
+    /// The serials of the mailboxes tagged `tag`, in order.
+    pub async fn serials_tagged(&self, tag: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT d.serial FROM device_tags t JOIN devices d ON d.id = t.device_id \
+             WHERE t.tag = $1 ORDER BY d.serial",
+        )
+        .bind(tag)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|(serial,)| serial).collect())
+    }
+
+    /// A mailbox's tags, in order.
+    pub async fn device_tags(&self, device: &DeviceId) -> Result<Vec<DeviceTagRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT device_id, tag, tagged_by, tagged_at FROM device_tags \
+             WHERE device_id = $1 ORDER BY tag",
+        )
+        .bind(device.as_str())
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Records the hardware revision a mailbox reported, if it is not the one stored. Returns
+    /// whether it changed (the write happens only then).
+    pub async fn set_hardware_revision(
+        &self,
+        device: &DeviceId,
+        hardware_revision: &str,
+    ) -> Result<bool> {
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE devices SET hardware_revision = $2 WHERE id = $1 AND hardware_revision <> $2",
+        )
+        .bind(device.as_str())
+        .bind(hardware_revision)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
+    }
+
+    /// The hardware revision stored for a mailbox.
+    pub async fn hardware_revision(&self, device: &DeviceId) -> Result<Option<String>> {
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT hardware_revision FROM devices WHERE id = $1",
+        )
+        .bind(device.as_str())
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(revision,)| revision))
     }
 
     /// The gates' figures for rollout `id` at `now`, battery drain measured since `since`.
@@ -313,7 +435,8 @@ impl Db {
                 failures.part += count;
             }
         }
-        let seen: Vec<LastSeen> = on_pool!(self, pool => sqlx::query_as(LAST_SEEN_SQL)
+        let sql = last_seen_sql();
+        let seen: Vec<LastSeen> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id.as_str())
             .fetch_all(pool)
             .await)?;
@@ -330,7 +453,8 @@ impl Db {
                 share.part += 1;
             }
         }
-        let drains: Vec<Drain> = on_pool!(self, pool => sqlx::query_as(DRAIN_SQL)
+        let sql = drain_sql();
+        let drains: Vec<Drain> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id.as_str())
             .bind(since)
             .fetch_all(pool)

@@ -568,6 +568,7 @@ async fn audit_entries_and_firmware_images_are_kept() {
             blob_key: "firmware/1.1.0".into(),
             created_at: 5,
             staged: false,
+            hardware_revision: "esp32c6".into(),
         };
         t.db.insert_firmware_image(&image).await.unwrap();
         assert!(
@@ -576,7 +577,12 @@ async fn audit_entries_and_firmware_images_are_kept() {
                 .unwrap_err()
                 .is_conflict()
         );
-        assert_eq!(t.db.latest_firmware().await.unwrap(), Some(image));
+        assert_eq!(t.db.latest_firmware("esp32c6").await.unwrap(), Some(image));
+        assert_eq!(
+            t.db.latest_firmware("esp32c6-r2").await.unwrap(),
+            None,
+            "an image is for its own board only"
+        );
         assert!(
             t.db.mark_stripe_event_processed("evt_1", "payment_intent.succeeded", 1, 2)
                 .await

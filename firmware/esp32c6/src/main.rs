@@ -220,6 +220,8 @@ async fn main(spawner: Spawner) -> ! {
         serial: provision.serial.clone(),
         secret: provision.secret,
         firmware_version: String::try_from(FIRMWARE_VERSION).unwrap_or_default(),
+        hardware_revision: String::try_from(smartbox_protocol::DEFAULT_HARDWARE_REVISION)
+            .unwrap_or_default(),
     };
     let mut board_wifi = BoardWifi::new(
         spawner,

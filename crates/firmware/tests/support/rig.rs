@@ -690,6 +690,7 @@ impl Rig {
             serial: String::try_from(SERIAL).expect("fits"),
             secret: SECRET,
             firmware_version: String::try_from("1.0.0").expect("fits"),
+            hardware_revision: String::try_from("esp32c6").expect("fits"),
         };
         let state = Retained {
             unix_offset_s: EPOCH,

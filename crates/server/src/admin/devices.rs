@@ -276,7 +276,18 @@ pub async fn page(
         })
         .collect();
     let history = super::device_history::history(&state, &device, now).await?;
+    let id = DeviceId::new(&device.id);
+    let tags: Vec<String> = state
+        .db
+        .device_tags(&id)
+        .await?
+        .into_iter()
+        .map(|t| t.tag)
+        .collect();
+    let board = state.db.hardware_revision(&id).await?.unwrap_or_default();
     let notice = match notice.done.as_str() {
+        "tag" => Some("Tagged."),
+        "untag" => Some("Tag removed."),
         "ship" => Some("Marked shipped."),
         "suspend" => Some("Service suspended: the mailbox no longer operates."),
         "resume" => Some("Service resumed."),
@@ -291,7 +302,7 @@ pub async fn page(
         context! {
             title => format!("Mailbox {}", device.serial), nav => "devices", notice => notice,
             device => view, actions => actions, audit => audit,
-            history => history,
+            history => history, tags => tags, board => board,
         },
     )
 }
@@ -302,6 +313,57 @@ pub struct ReasonForm {
     pub csrf: String,
     #[serde(default)]
     pub reason: String,
+}
+
+/// The tag form.
+#[derive(Debug, Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub tag: String,
+}
+
+/// `POST /admin/devices/{id}/tags`: adds a tag.
+pub async fn tag(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(device_id): Path<String>,
+    Form(form): Form<TagForm>,
+) -> Result<Response, PageError> {
+    let serial = tag_form_serial(&state, &staff, &device_id, &form).await?;
+    crate::services::device_tags::tag(&state, &staff.actor(), &serial, &form.tag).await?;
+    Ok(Redirect::to(&format!("/admin/devices/{device_id}?done=tag")).into_response())
+}
+
+/// `POST /admin/devices/{id}/tags/{tag}/remove`.
+pub async fn untag(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((device_id, tag)): Path<(String, String)>,
+    Form(form): Form<TagForm>,
+) -> Result<Response, PageError> {
+    let serial = tag_form_serial(&state, &staff, &device_id, &form).await?;
+    crate::services::device_tags::untag(&state, &staff.actor(), &serial, &tag).await?;
+    Ok(Redirect::to(&format!("/admin/devices/{device_id}?done=untag")).into_response())
+}
+
+/// The serial of the mailbox a tag form was posted for, once its CSRF token matched.
+async fn tag_form_serial(
+    state: &AppState,
+    staff: &Staff,
+    device_id: &str,
+    form: &TagForm,
+) -> Result<String, PageError> {
+    if !staff.csrf_matches(&form.csrf) {
+        return Err(PageError::bad_csrf());
+    }
+    Ok(state
+        .db
+        .device_by_id(device_id)
+        .await?
+        .ok_or_else(|| PageError::not_found("This mailbox"))?
+        .serial)
 }
 
 /// `POST /admin/devices/{id}/{action}` with the staff member's reason.

@@ -13,7 +13,9 @@ use smartbox_domain::rollout::{Gate, GateReading, RolloutCommand};
 
 use super::devices::ReasonForm;
 use super::{Staff, templates};
-use crate::services::rollouts::{self, ProgressCounts, RolloutReport, StartRollout, words};
+use crate::services::rollouts::{
+    self, ProgressCounts, RolloutReport, RolloutTarget, StartRollout, Upload, words,
+};
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::format::date_time;
@@ -22,8 +24,9 @@ use crate::web::format::date_time;
 const ROLLOUTS_SHOWN: i64 = 10;
 /// Images offered in the start form.
 const IMAGES_SHOWN: i64 = 20;
-/// Largest upload: the board's OTA slot is 4 MiB, plus room for the form's other fields.
-pub const MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024 + 64 * 1024;
+/// Largest upload: the board's OTA slot ([`rollouts::MAX_IMAGE_BYTES`]), plus room for the
+/// form's other fields.
+pub const MAX_UPLOAD_BYTES: usize = rollouts::MAX_IMAGE_BYTES + 64 * 1024;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct FirmwareQuery {
@@ -45,13 +48,18 @@ pub async fn page(
         .iter()
         .map(|image| {
             context! {
-                version => image.version, size => format!("{} KB", (image.size_bytes + 999) / 1000),
+                version => image.version, board => image.hardware_revision, size => format!("{} KB", (image.size_bytes + 999) / 1000),
                 published => date_time(image.created_at, "UTC"),
                 audience => if image.staged { "through rollouts only" } else { "every mailbox" },
             }
         })
         .collect();
-    let open = reports.iter().any(|r| r.rollout.state.is_open());
+    let open: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.rollout.state.is_open())
+        .map(|r| r.rollout.hardware_revision.as_str())
+        .collect();
+    let open = open.join(", ");
     let notice = match q.done.as_str() {
         "upload" => Some("Image uploaded and its signature checked: start a rollout of it below."),
         "start" => {
@@ -84,6 +92,11 @@ fn rollout_view(report: &RolloutReport) -> Value {
         .map(|stage| {
             context! {
                 label => format!("Stage {} · {} %", stage.position + 1, stage.percent),
+                soak => format!(
+                    "soaks {} with {} % confirmed",
+                    smartbox_domain::rollout::format_duration_ms(stage.soak.min_ms),
+                    stage.soak.min_confirmed_percent
+                ),
                 members => stage.new_members,
                 current => stage.position as i64 == row.stage && row.state.is_open(),
                 started => stage.started_at.map(|at| date_time(at, "UTC")),
@@ -104,9 +117,20 @@ fn rollout_view(report: &RolloutReport) -> Value {
         id => row.id, version => row.version, state => words::state(row.state),
         stage => format!("stage {} of {}", row.stage + 1, stage_count),
         started => date_time(row.created_at, "UTC"), paused_reason => row.paused_reason,
-        soak => format!("{} h and {} % confirmed per stage", row.soak_ms / 3_600_000, row.soak_confirmed_percent),
+        board => row.hardware_revision, target => target_words(report),
         stages => stages, gates => report.gates.iter().map(gate_view).collect::<Vec<_>>(),
         commands => commands,
+    }
+}
+
+/// Which mailboxes a rollout is aimed at, in words.
+fn target_words(report: &RolloutReport) -> String {
+    let row = &report.rollout;
+    let listed: u64 = report.stages.iter().map(|s| s.new_members).sum();
+    match &row.target_tag {
+        Some(tag) => format!("mailboxes tagged {tag} at its start ({listed} in service)"),
+        None if report.targeted => format!("{listed} listed mailboxes in service"),
+        None => format!("every {} mailbox in service", row.hardware_revision),
     }
 }
 
@@ -185,6 +209,9 @@ pub struct StartForm {
     /// Serials to limit it to; empty: the whole fleet.
     #[serde(default)]
     serials: String,
+    /// A tag to limit it to (the mailboxes tagged so when it starts).
+    #[serde(default)]
+    tag: String,
     #[serde(default)]
     reason: String,
 }
@@ -199,62 +226,73 @@ pub async fn start(
         return Err(PageError::bad_csrf());
     }
     let input = StartRollout::parse(&form.version, &form.stages, &form.soak, &form.confirmed)?;
-    let serials = rollouts::parse_serials(&form.serials)?;
-    rollouts::start_targeted(&state, &staff.actor(), input, &serials, &form.reason).await?;
+    let target = RolloutTarget::parse(&form.serials, &form.tag)?;
+    rollouts::start_targeted(&state, &staff.actor(), input, &target, &form.reason).await?;
     Ok(Redirect::to("/admin/firmware?done=start").into_response())
 }
 
-/// `POST /admin/firmware/images`: a signed image (multipart: `csrf`, `version`, `signature`,
-/// `reason`, `image`), checked and stored as `smartbox firmware publish --staged` stores it.
+/// `POST /admin/firmware/images`: a signed image (multipart: `csrf`, `version`,
+/// `hardware_revision`, `signature`, `reason`, `image`), checked and stored as `smartbox
+/// firmware publish --staged` stores it.
 pub async fn upload(
     State(state): State<AppState>,
     staff: Staff,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, PageError> {
-    let bad = |message: String| PageError::Status(StatusCode::BAD_REQUEST, message);
-    let (mut csrf, mut version, mut signature, mut reason) =
-        (String::new(), String::new(), String::new(), String::new());
-    let mut image = None;
-    while let Some(field) = form.next_field().await.map_err(|err| {
-        bad(format!(
-            "The upload could not be read: {}.",
-            err.body_text()
-        ))
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "image" {
-            let bytes = field.bytes().await.map_err(|err| {
-                bad(format!(
-                    "The image could not be read: {} (at most {} MiB).",
-                    err.body_text(),
-                    MAX_UPLOAD_BYTES / (1024 * 1024)
-                ))
-            })?;
-            image = Some(bytes.to_vec());
-            continue;
-        }
-        let text = field.text().await.map_err(|err| {
-            bad(format!(
-                "The field {name} could not be read: {}.",
-                err.body_text()
-            ))
-        })?;
-        match name.as_str() {
-            "csrf" => csrf = text,
-            "version" => version = text,
-            "signature" => signature = text,
-            "reason" => reason = text,
-            _ => {}
-        }
-    }
+    let (upload, csrf) = read_upload(form)
+        .await
+        .map_err(|(status, message)| PageError::Status(status, message))?;
     if !staff.csrf_matches(&csrf) {
         return Err(PageError::bad_csrf());
     }
-    let image = image
-        .filter(|image| !image.is_empty())
-        .ok_or_else(|| bad("Choose the image file to upload.".to_owned()))?;
-    rollouts::upload_image(&state, &staff.actor(), image, &version, &signature, &reason).await?;
+    rollouts::upload_image(&state, &staff.actor(), upload).await?;
     Ok(Redirect::to("/admin/firmware?done=upload").into_response())
+}
+
+/// Reads an image upload's multipart fields (the page's and the admin API's): the upload, and
+/// the `csrf` field when there is one. Unknown fields are ignored. A body past the route's
+/// limit is a 413, anything else unreadable a 400, each with a sentence.
+pub async fn read_upload(mut form: Multipart) -> Result<(Upload, String), (StatusCode, String)> {
+    let mut upload = Upload::default();
+    let mut csrf = String::new();
+    let failed = |what: String, err: axum::extract::multipart::MultipartError| {
+        (
+            err.status(),
+            format!(
+                "{what} could not be read: {} (images are at most {} MiB).",
+                err.body_text(),
+                rollouts::MAX_IMAGE_BYTES / (1024 * 1024)
+            ),
+        )
+    };
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|err| failed("The upload".to_owned(), err))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "image" {
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|err| failed("The image".to_owned(), err))?;
+            upload.image = bytes.to_vec();
+            continue;
+        }
+        let text = field
+            .text()
+            .await
+            .map_err(|err| failed(format!("The field {name}"), err))?;
+        match name.as_str() {
+            "csrf" => csrf = text,
+            "version" => upload.version = text,
+            "hardware_revision" => upload.hardware_revision = text,
+            "signature" => upload.signature = text,
+            "reason" => upload.reason = text,
+            _ => {}
+        }
+    }
+    Ok((upload, csrf))
 }
 
 /// `POST /admin/firmware/rollouts/{id}/{command}` with the staff member's reason.

@@ -70,6 +70,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(device_history::thumbnail),
         )
         .route("/admin/devices/{device_id}/{action}", post(devices::act))
+        .route("/admin/devices/{device_id}/tags", post(devices::tag))
+        .route(
+            "/admin/devices/{device_id}/tags/{tag}/remove",
+            post(devices::untag),
+        )
         .route(
             "/admin/payments/{payment_id}/refund",
             post(payments::refund),

@@ -164,6 +164,7 @@ mod tests {
                         events => vec![context! { when => "today", what => "Mail arrived", reading => "Letter", photos => vec!["/admin/photos/e1/0/thumbnail"], waiting => 1 }],
                         firmware => vec![context! { when => "today", version => "1.0.1", outcome => "Installed", detail => "<b>" }],
                     },
+                    tags => vec!["pilot", "north-depot"], board => "esp32c6",
                 },
             ),
             (
@@ -272,13 +273,13 @@ mod tests {
             (
                 "admin/firmware.html",
                 context! {
-                    open => true,
-                    images => vec![context! { version => "2.1.0", size => "20 KB", published => "today", audience => "through rollouts only" }],
+                    open => "esp32c6",
+                    images => vec![context! { version => "2.1.0", board => "esp32c6", size => "20 KB", published => "today", audience => "through rollouts only" }],
                     rollouts => vec![context! {
                         id => "r1", version => "2.1.0", state => "paused", stage => "stage 1 of 5", started => "today",
-                        paused_reason => "Front <gate>", soak => "24 h and 80 % confirmed per stage",
+                        paused_reason => "Front <gate>", board => "esp32c6", target => "mailboxes tagged pilot at its start (2 in service)",
                         gates => vec![context! { label => "failed or rolled back", value => "50.0 %", threshold => "at most 5.0 %", tripped => true }],
-                        stages => vec![context! { label => "Stage 1 · 1 %", members => 2, current => true, started => "today",
+                        stages => vec![context! { label => "Stage 1 · 1 %", soak => "soaks 2h with 80 % confirmed", members => 2, current => true, started => "today",
                             bars => vec![context! { label => "Confirmed", count => 1, max => 2 }] }],
                         commands => vec![context! { id => "abort", label => "Abort", hint => "For good.", danger => true }],
                     }],

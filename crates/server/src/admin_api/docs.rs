@@ -26,7 +26,10 @@ use utoipa::OpenApi;
         super::rollouts::list,
         super::rollouts::start,
         super::rollouts::get,
-        super::rollouts::act
+        super::rollouts::act,
+        super::rollouts::upload,
+        super::add_tag,
+        super::remove_tag
     ),
     components(schemas(
         super::InventoryDevice,
@@ -50,6 +53,9 @@ use utoipa::OpenApi;
         super::rollouts::RolloutStage,
         super::rollouts::RolloutGate,
         super::rollouts::StartRolloutRequest,
+        super::rollouts::FirmwareImage,
+        super::rollouts::ImageUpload,
+        super::TagRequest,
         crate::services::rollouts::ProgressCounts,
     )),
     tags((name = "admin", description = "The admin console's JSON API (staff session; DESIGN §6)"))

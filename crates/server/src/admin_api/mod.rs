@@ -61,6 +61,17 @@ pub fn router() -> Router<AppState> {
             "/api/admin/v1/rollouts/{rollout_id}/{command}",
             post(rollouts::act),
         )
+        .route(
+            "/api/admin/v1/firmware/images",
+            post(rollouts::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::admin::firmware::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .route("/api/admin/v1/devices/{device_id}/tags", post(add_tag))
+        .route(
+            "/api/admin/v1/devices/{device_id}/tags/{tag}",
+            axum::routing::delete(remove_tag),
+        )
 }
 
 /// A mailbox in the inventory.
@@ -154,6 +165,10 @@ pub struct AdminDevice {
     pub shipped_at: Option<i64>,
     /// Epoch milliseconds.
     pub return_received_at: Option<i64>,
+    /// The board it last reported (`esp32c6` until it reports one).
+    pub hardware_revision: String,
+    /// Staff's tags, in order (a rollout may be aimed at one).
+    pub tags: Vec<String>,
     /// Oldest first.
     pub audit: Vec<Audit>,
 }
@@ -170,10 +185,15 @@ async fn admin_device(state: &AppState, device_id: &str) -> Result<AdminDevice, 
         .await?
         .unwrap_or_default();
     let audit = state.db.audit_for("device", &device.id).await?;
+    let id = DeviceId::new(&device.id);
+    let hardware_revision = state.db.hardware_revision(&id).await?.unwrap_or_default();
+    let tags = state.db.device_tags(&id).await?;
     Ok(AdminDevice {
         owner_id: device.owner_id.clone(),
         shipped_at: dates.shipped_at,
         return_received_at: dates.return_received_at,
+        hardware_revision,
+        tags: tags.into_iter().map(|t| t.tag).collect(),
         audit: audit.into_iter().map(Audit::from).collect(),
         device: device.into(),
     })
@@ -236,6 +256,62 @@ pub(crate) async fn act(
         }
         _ => return Err(ApiError::NotFound(format!("no action {action}"))),
     }
+    Ok(Json(admin_device(&state, &device_id).await?))
+}
+
+/// A tag to put on a mailbox.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TagRequest {
+    /// A lowercase letter, then up to 23 of a-z, 0-9 and `-`.
+    pub tag: String,
+}
+
+/// The serial of the mailbox `device_id`, for the services that take one.
+async fn serial_of(state: &AppState, device_id: &str) -> Result<String, ApiError> {
+    Ok(state
+        .db
+        .device_by_id(device_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no mailbox {device_id}")))?
+        .serial)
+}
+
+#[utoipa::path(post, path = "/api/admin/v1/devices/{device_id}/tags", tag = "admin",
+    params(("device_id" = String, Path, description = "Mailbox id")),
+    request_body = TagRequest,
+    responses((status = 200, description = "Tagged (a tag it had is kept); the mailbox as it is now", body = AdminDevice),
+        (status = 400, description = "Not a tag, or 20 tags already", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "No such mailbox, or not staff", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn add_tag(
+    State(state): State<AppState>,
+    ApiStaff(staff): ApiStaff,
+    Path(device_id): Path<String>,
+    Json(body): Json<TagRequest>,
+) -> Result<Json<AdminDevice>, ApiError> {
+    let serial = serial_of(&state, &device_id).await?;
+    crate::services::device_tags::tag(&state, &staff.actor(), &serial, &body.tag).await?;
+    Ok(Json(admin_device(&state, &device_id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/admin/v1/devices/{device_id}/tags/{tag}", tag = "admin",
+    params(("device_id" = String, Path, description = "Mailbox id"),
+        ("tag" = String, Path, description = "The tag to remove")),
+    responses((status = 200, description = "Untagged; the mailbox as it is now", body = AdminDevice),
+        (status = 400, description = "Not a tag, or the mailbox does not have it", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "No such mailbox, or not staff", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn remove_tag(
+    State(state): State<AppState>,
+    ApiStaff(staff): ApiStaff,
+    Path((device_id, tag)): Path<(String, String)>,
+) -> Result<Json<AdminDevice>, ApiError> {
+    let serial = serial_of(&state, &device_id).await?;
+    crate::services::device_tags::untag(&state, &staff.actor(), &serial, &tag).await?;
     Ok(Json(admin_device(&state, &device_id).await?))
 }
 

@@ -1,9 +1,10 @@
 //! `/api/admin/v1/rollouts`: the JSON twins of `/admin/firmware` — list and read rollouts with
-//! their stages, progress and gates, start one, and pause, resume, advance or abort it. Each is
-//! the same `services::rollouts` call as the page's.
+//! their stages, progress and gates, start one (for the fleet, listed serials or a tag, with a
+//! soak per stage), pause, resume, advance or abort it; and `/api/admin/v1/firmware/images`,
+//! the signed image upload. Each is the same `services::rollouts` call as the page's.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use smartbox_domain::RolloutId;
@@ -13,7 +14,7 @@ use super::ReasonRequest;
 use crate::admin::ApiStaff;
 use crate::admin::firmware::parse_command;
 use crate::error::ApiError;
-use crate::services::rollouts::{self, ProgressCounts, RolloutReport, StartRollout};
+use crate::services::rollouts::{self, ProgressCounts, RolloutReport, RolloutTarget, StartRollout};
 use crate::state::AppState;
 
 /// Rollouts listed, newest first.
@@ -25,6 +26,10 @@ pub struct RolloutStage {
     pub percent: u8,
     /// Epoch milliseconds; absent until the stage starts.
     pub started_at: Option<i64>,
+    /// Its minimum time before the next stage, ms.
+    pub soak_ms: i64,
+    /// Its share of mailboxes confirmed before the next stage, percent.
+    pub soak_confirmed_percent: u8,
     /// Mailboxes this stage adds to the ones before it.
     pub new_members: u64,
     /// Their progress.
@@ -54,8 +59,13 @@ pub struct Rollout {
     /// Index of the current stage in `stages`.
     pub stage: i64,
     pub paused_reason: Option<String>,
+    /// The soak of the stages started without their own (each stage's is in `stages`).
     pub soak_ms: i64,
     pub soak_confirmed_percent: i64,
+    /// `fleet` (every mailbox of its hardware revision), `serials` or `tag`.
+    pub target: String,
+    /// The tag it is aimed at, when it is.
+    pub target_tag: Option<String>,
     /// Epoch milliseconds.
     pub created_at: i64,
     pub stages: Vec<RolloutStage>,
@@ -92,6 +102,13 @@ impl From<RolloutReport> for Rollout {
             paused_reason: row.paused_reason,
             soak_ms: row.soak_ms,
             soak_confirmed_percent: row.soak_confirmed_percent,
+            target: match (&row.target_tag, report.targeted) {
+                (Some(_), _) => "tag",
+                (None, true) => "serials",
+                (None, false) => "fleet",
+            }
+            .to_owned(),
+            target_tag: row.target_tag,
             created_at: row.created_at,
             stages: report
                 .stages
@@ -99,6 +116,8 @@ impl From<RolloutReport> for Rollout {
                 .map(|s| RolloutStage {
                     percent: s.percent,
                     started_at: s.started_at,
+                    soak_ms: s.soak.min_ms,
+                    soak_confirmed_percent: s.soak.min_confirmed_percent,
                     new_members: s.new_members,
                     progress: s.progress,
                 })
@@ -114,7 +133,8 @@ impl From<RolloutReport> for Rollout {
 pub struct StartRolloutRequest {
     /// A published version.
     pub version: String,
-    /// Percentages, rising, ending at 100 (default `1,5,25,50,100`).
+    /// Percentages, rising, ending at 100 (default `1,5,25,50,100`); a stage may carry its own
+    /// soak as `PERCENT:TIME[:CONFIRMED%]`, e.g. `1:2h,5:24h:90%,25,50,100`.
     #[serde(default)]
     pub stages: String,
     /// Minimum time per stage such as `24h`, `90m`, `2d` (default `24h`).
@@ -123,6 +143,12 @@ pub struct StartRolloutRequest {
     /// Share of a stage's mailboxes confirmed before the next stage, percent (default 80).
     #[serde(default)]
     pub confirmed_percent: Option<u8>,
+    /// Only these mailboxes (each must exist); the stages' percentages are taken among them.
+    #[serde(default)]
+    pub serials: Vec<String>,
+    /// Only the mailboxes with this tag when the rollout starts (not with `serials`).
+    #[serde(default)]
+    pub tag: Option<String>,
     pub reason: String,
 }
 
@@ -142,11 +168,11 @@ pub(crate) async fn list(
 #[utoipa::path(post, path = "/api/admin/v1/rollouts", tag = "admin",
     request_body = StartRolloutRequest,
     responses((status = 201, description = "Started at its first stage", body = Rollout),
-        (status = 400, description = "Unknown version, bad stages, soak or share, or no reason", body = crate::device_api::docs::ErrorDoc),
+        (status = 400, description = "Unknown version, bad stages, soak or share, an unknown or malformed serial or tag, both serials and a tag, or no reason", body = crate::device_api::docs::ErrorDoc),
         (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
         (status = 403, description = "Support (only admin starts a rollout), or a missing X-CSRF-Token", body = crate::device_api::docs::ErrorDoc),
         (status = 404, description = "Not staff", body = crate::device_api::docs::ErrorDoc),
-        (status = 409, description = "Another rollout is running or paused", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "Another rollout for the image's hardware revision is running or paused", body = crate::device_api::docs::ErrorDoc),
     ), security(("session" = [], "csrf" = [])))]
 pub(crate) async fn start(
     State(state): State<AppState>,
@@ -158,8 +184,12 @@ pub(crate) async fn start(
         .map(|p| p.to_string())
         .unwrap_or_default();
     let input = StartRollout::parse(&body.version, &body.stages, &body.soak, &confirmed)?;
+    let target = RolloutTarget::parse(
+        &body.serials.join(","),
+        body.tag.as_deref().unwrap_or_default(),
+    )?;
     let actor = staff.actor();
-    let row = rollouts::start(&state, &actor, input, &body.reason).await?;
+    let row = rollouts::start_targeted(&state, &actor, input, &target, &body.reason).await?;
     let report = rollouts::report(&state, &actor, &RolloutId::new(row.id)).await?;
     Ok((StatusCode::CREATED, Json(report.into())))
 }
@@ -202,4 +232,70 @@ pub(crate) async fn act(
     let actor = staff.actor();
     rollouts::command(&state, &actor, &id, command, &body.reason).await?;
     Ok(Json(rollouts::report(&state, &actor, &id).await?.into()))
+}
+
+/// A published image.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FirmwareImage {
+    pub version: String,
+    pub hardware_revision: String,
+    pub size_bytes: i64,
+    /// Lowercase hex.
+    pub sha256: String,
+    /// Offered only through rollouts (always, for an upload).
+    pub staged: bool,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+/// The upload's multipart fields (the page's form, without `csrf`: the API takes the
+/// `X-CSRF-Token` header).
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+pub struct ImageUpload {
+    /// The image, at most 4 MiB.
+    #[schema(format = Binary, value_type = String)]
+    image: Vec<u8>,
+    /// e.g. `2.1.0`: 1-32 of A-Z a-z 0-9 `.` `-` `_` `+`.
+    version: String,
+    /// The board it is built for (default `esp32c6`).
+    hardware_revision: Option<String>,
+    /// 128 hex characters from `smartbox firmware sign`.
+    signature: String,
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/admin/v1/firmware/images", tag = "admin",
+    request_body(content = ImageUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "Stored for rollouts only, after its signature checked", body = FirmwareImage),
+        (status = 400, description = "No image, a bad version or revision, or a signature that is not the release key's of this image", body = crate::device_api::docs::ErrorDoc),
+        (status = 401, description = "No session", body = crate::device_api::docs::ErrorDoc),
+        (status = 403, description = "Support (only admin uploads), or a missing X-CSRF-Token", body = crate::device_api::docs::ErrorDoc),
+        (status = 404, description = "Not staff", body = crate::device_api::docs::ErrorDoc),
+        (status = 409, description = "The version is published already, or SMARTBOX_FIRMWARE_PUBLIC_KEY is not set", body = crate::device_api::docs::ErrorDoc),
+        (status = 413, description = "Over 4 MiB", body = crate::device_api::docs::ErrorDoc),
+    ), security(("session" = [], "csrf" = [])))]
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    ApiStaff(staff): ApiStaff,
+    form: Multipart,
+) -> Result<(StatusCode, Json<FirmwareImage>), ApiError> {
+    let (upload, _) = crate::admin::firmware::read_upload(form).await.map_err(
+        |(status, message)| match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message),
+            _ => ApiError::bad_request("invalid_upload", message),
+        },
+    )?;
+    let row = rollouts::upload_image(&state, &staff.actor(), upload).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FirmwareImage {
+            version: row.version,
+            hardware_revision: row.hardware_revision,
+            size_bytes: row.size_bytes,
+            sha256: row.sha256,
+            staged: row.staged,
+            created_at: row.created_at,
+        }),
+    ))
 }

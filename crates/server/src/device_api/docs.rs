@@ -113,6 +113,10 @@ pub struct HeartbeatRequestDoc {
     sd_failed_deliveries: Option<u32>,
     /// Absent in firmware without cloud WiFi credentials.
     wifi: Option<WifiReportDoc>,
+    /// The board, e.g. `esp32c6` (1-16 of a-z, 0-9, `-`, `_`, `.`); absent in firmware before
+    /// the report, which counts as `esp32c6`. Images are offered only to their own board.
+    #[schema(max_length = 16)]
+    hardware_revision: Option<String>,
 }
 
 #[derive(Debug, ToSchema)]
@@ -347,6 +351,7 @@ mod tests {
             sd_oldest_age_s: Some(1),
             sd_failed_deliveries: Some(1),
             wifi: Some(wifi_report),
+            hardware_revision: Some(text("esp32c6")),
         };
         let answer = HeartbeatResponse {
             server_time: 1,

@@ -27,37 +27,43 @@ pub const FIRMWARE_CACHE_TTL_MS: i64 = 5_000;
 pub use crate::device_caches::FirmwareCache;
 
 impl FirmwareCache {
-    /// The offer for a device running `running`: the newest image, unless it is that one.
+    /// The offer for a device of `hardware_revision` running `running`: the newest image for
+    /// its board, unless it is that one.
     pub async fn offer_for(
         &self,
         state: &AppState,
+        hardware_revision: &str,
         running: &str,
     ) -> Result<Option<FirmwareOffer>, ApiError> {
-        let latest = self.latest(state).await?;
+        let latest = self.latest(state, hardware_revision).await?;
         Ok(latest
             .filter(|image| image.version != running)
             .and_then(|image| offer(&image)))
     }
 
-    async fn latest(&self, state: &AppState) -> Result<Option<FirmwareImageRow>, ApiError> {
+    async fn latest(
+        &self,
+        state: &AppState,
+        hardware_revision: &str,
+    ) -> Result<Option<FirmwareImageRow>, ApiError> {
         let now_ms = state.clock.now_ms();
         if let Ok(guard) = self.latest.read()
-            && let Some((loaded_at, image)) = guard.as_ref()
+            && let Some((loaded_at, image)) = guard.get(hardware_revision)
             && (0..FIRMWARE_CACHE_TTL_MS).contains(&(now_ms - loaded_at))
         {
             return Ok(image.clone());
         }
-        let image = state.db.latest_firmware().await?;
+        let image = state.db.latest_firmware(hardware_revision).await?;
         if let Ok(mut guard) = self.latest.write() {
-            *guard = Some((now_ms, image.clone()));
+            guard.insert(hardware_revision.to_owned(), (now_ms, image.clone()));
         }
         Ok(image)
     }
 
-    /// Forgets the cached image, after a publication in this process.
+    /// Forgets the cached images, after a publication in this process.
     pub fn forget(&self) {
         if let Ok(mut guard) = self.latest.write() {
-            *guard = None;
+            guard.clear();
         }
     }
 }

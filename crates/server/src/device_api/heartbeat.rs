@@ -43,10 +43,18 @@ pub async fn heartbeat(
     let request: HeartbeatRequest = json::parse(&headers, &body)?;
     request.validate().map_err(json::invalid_field)?;
     let now = state.clock.now();
-    let firmware = state
-        .device_api
-        .rollouts
-        .offer_for(&state, &device, request.firmware_version.as_str())
+    let rollouts = &state.device_api.rollouts;
+    let hardware_revision = request.hardware_revision();
+    rollouts
+        .note_revision(&state, &device, hardware_revision)
+        .await?;
+    let firmware = rollouts
+        .offer_for(
+            &state,
+            &device,
+            hardware_revision,
+            request.firmware_version.as_str(),
+        )
         .await?;
     let answer = HeartbeatResponse {
         server_time: state.clock.now_s(),

@@ -1,7 +1,9 @@
 //! Which image a heartbeat offers, now that images go out in staged rollouts: a pinned mailbox
-//! its pin; while a rollout is open, the mailboxes of its current stage its image (and nobody
-//! else anything, so a paused or stopped image reaches no one new); without an open rollout,
-//! the newest image for everyone as before ([`super::FirmwareCache`]).
+//! its pin; while a rollout of the mailbox's hardware revision is open, the mailboxes of its
+//! current stage its image (and nobody else of that revision anything, so a paused or stopped
+//! image reaches no one new); without one, the newest image for its board as before
+//! ([`super::FirmwareCache`]). The revision is the one the heartbeat reports; it is written to
+//! the devices row only when it differs from the stored one ([`RolloutCache::note_revision`]).
 //!
 //! The open rollout and the pins are read at most once per [`ROLLOUT_CACHE_TTL_MS`] (a change
 //! made in this process forgets them at once). The heartbeat writes only when a mailbox's
@@ -22,26 +24,34 @@ use crate::device_caches::rollouts::{OpenRollout, Snapshot};
 use super::context::DeviceContext;
 use super::firmware::offer;
 use crate::error::ApiError;
-use crate::services::rollouts::BOARD_REVISION;
 use crate::state::AppState;
 
 /// How long the open rollout and the pins are trusted before they are read again.
 pub const ROLLOUT_CACHE_TTL_MS: i64 = 5_000;
 
+/// Mailboxes whose revision is remembered at most (past it, all are forgotten and each
+/// mailbox's next heartbeat checks its row once more).
+const REVISIONS_KEPT: usize = 200_000;
+
 impl RolloutCache {
-    /// The offer for `device` running `running`.
+    /// The offer for `device`, a board of `hardware_revision`, running `running`.
     pub async fn offer_for(
         &self,
         state: &AppState,
         device: &DeviceContext,
+        hardware_revision: &str,
         running: &str,
     ) -> Result<Option<FirmwareOffer>, ApiError> {
         let snapshot = self.snapshot(state).await?;
         if let Some(pinned) = snapshot.pins.get(&device.device_id) {
             return Ok((pinned.version != running).then(|| offer(pinned)).flatten());
         }
-        let Some(open) = &snapshot.rollout else {
-            return state.device_api.firmware.offer_for(state, running).await;
+        let Some(open) = snapshot.rollouts.get(hardware_revision) else {
+            return state
+                .device_api
+                .firmware
+                .offer_for(state, hardware_revision, running)
+                .await;
         };
         let device_id = DeviceId::new(device.device_id.as_str());
         if open.image.version == running {
@@ -57,6 +67,40 @@ impl RolloutCache {
         self.record(state, open, &device_id, DeviceProgress::Offered)
             .await?;
         Ok(offer(&open.image))
+    }
+
+    /// Stores the hardware revision `device` reported when it is not the stored one: one
+    /// conditional write per mailbox and process, then none until the revision changes.
+    pub async fn note_revision(
+        &self,
+        state: &AppState,
+        device: &DeviceContext,
+        hardware_revision: &str,
+    ) -> Result<(), ApiError> {
+        let known = self
+            .revisions
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&device.device_id).cloned());
+        if known.as_deref() == Some(hardware_revision) {
+            return Ok(());
+        }
+        let id = DeviceId::new(device.device_id.as_str());
+        if state
+            .db
+            .set_hardware_revision(&id, hardware_revision)
+            .await?
+        {
+            // Its rollout is another one now: the gates' figures and the report follow the row.
+            tracing::info!(serial = %device.serial, hardware_revision, "hardware revision changed");
+        }
+        if let Ok(mut revisions) = self.revisions.lock() {
+            if revisions.len() >= REVISIONS_KEPT {
+                revisions.clear();
+            }
+            revisions.insert(device.device_id.clone(), hardware_revision.to_owned());
+        }
+        Ok(())
     }
 
     /// Writes `progress` for the device once per process.
@@ -131,32 +175,28 @@ async fn load(state: &AppState) -> Result<Snapshot, ApiError> {
             pins.insert(pin.device_id, row.clone());
         }
     }
-    let Some(row) = state.db.open_rollout(BOARD_REVISION).await? else {
-        return Ok(Snapshot {
-            rollout: None,
-            pins,
-        });
-    };
-    let id = RolloutId::new(row.id.as_str());
-    let percent = state
-        .db
-        .rollout_stages(&id)
-        .await?
-        .into_iter()
-        .find(|s| s.position == row.stage)
-        .map_or(0, |s| u8::try_from(s.percent).unwrap_or(100));
-    let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
-    let rollout = state
-        .db
-        .firmware_by_version(&row.version)
-        .await?
-        .map(|image| OpenRollout {
-            id,
-            state: row.state,
-            stage: row.stage,
-            percent,
-            image,
-            targets,
-        });
-    Ok(Snapshot { rollout, pins })
+    let mut rollouts = HashMap::new();
+    for row in state.db.open_rollouts().await? {
+        let id = RolloutId::new(row.id.as_str());
+        let percent = state
+            .db
+            .rollout_stages(&id)
+            .await?
+            .into_iter()
+            .find(|s| s.position == row.stage)
+            .map_or(0, |s| u8::try_from(s.percent).unwrap_or(100));
+        let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
+        if let Some(image) = state.db.firmware_by_version(&row.version).await? {
+            let open = OpenRollout {
+                id,
+                state: row.state,
+                stage: row.stage,
+                percent,
+                image,
+                targets,
+            };
+            rollouts.insert(row.hardware_revision, open);
+        }
+    }
+    Ok(Snapshot { rollouts, pins })
 }

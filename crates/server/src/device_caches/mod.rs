@@ -124,8 +124,9 @@ pub(crate) enum Slot {
     Forgotten(u64),
 }
 
-/// The newest published image, read at most once per the device API's firmware TTL.
+/// The newest published image of each hardware revision, read at most once per the device
+/// API's firmware TTL.
 #[derive(Debug, Default)]
 pub struct FirmwareCache {
-    pub(crate) latest: RwLock<Option<(i64, Option<FirmwareImageRow>)>>,
+    pub(crate) latest: RwLock<HashMap<String, (i64, Option<FirmwareImageRow>)>>,
 }

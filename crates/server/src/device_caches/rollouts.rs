@@ -1,5 +1,6 @@
-//! The open firmware rollout and pins as the heartbeat's offer needs them, and the progress this
-//! process already wrote; read and filled by `device_api::rollout_offer`.
+//! The open firmware rollouts (one per hardware revision) and pins as the heartbeat's offer
+//! needs them, the progress this process already wrote and the hardware revision each mailbox
+//! last reported; read and filled by `device_api::rollout_offer`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,14 +23,19 @@ pub(crate) struct OpenRollout {
 
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
-    pub(crate) rollout: Option<OpenRollout>,
+    /// The open rollout of each hardware revision.
+    pub(crate) rollouts: HashMap<String, OpenRollout>,
     pub(crate) pins: HashMap<String, FirmwareImageRow>,
 }
 
-/// The open rollout and pins, and the progress this process already wrote.
+/// The open rollouts and pins, the progress this process already wrote, and the revisions
+/// mailboxes reported.
 #[derive(Debug, Default)]
 pub struct RolloutCache {
     pub(crate) snapshot: RwLock<Option<(i64, Arc<Snapshot>)>>,
     /// (rollout, device) pairs whose offer or confirmation is written.
     pub(crate) written: Mutex<HashSet<(String, String, DeviceProgress)>>,
+    /// The hardware revision stored for each mailbox, as this process last wrote or found it,
+    /// so a heartbeat writes the devices row only when the reported revision changes.
+    pub(crate) revisions: Mutex<HashMap<String, String>>,
 }

@@ -1,4 +1,4 @@
-//! The rollout jobs: `rollout_gates` (recurring) judges the open rollout's current stage,
+//! The rollout jobs: `rollout_gates` (recurring) judges each open rollout's current stage,
 //! advancing it after its soak or pausing it when a health gate tripped; `rollout_alert`
 //! (queued with that pause, keyed by rollout and stage, so staff hear of a stage's pause once)
 //! emails every staff member.
@@ -11,19 +11,20 @@ use super::{JobContext, JobError};
 use crate::accounts::mail::{self, Mail};
 use crate::services::rollouts::{self, Judged};
 
-/// How often the open rollout is judged.
+/// How often the open rollouts are judged.
 pub const GATES_EVERY: Duration = Duration::from_secs(300);
 
-/// Judges the open rollout once.
+/// Judges the open rollouts once.
 pub async fn gates(ctx: JobContext) -> Result<(), JobError> {
-    match rollouts::judge_open(&ctx.state).await {
-        Ok(Some(Judged::Paused(gates))) => {
+    let judged = rollouts::judge_open(&ctx.state)
+        .await
+        .map_err(|error| JobError::retry(anyhow::anyhow!("{error}")))?;
+    for verdict in judged {
+        if let Judged::Paused(gates) = verdict {
             tracing::warn!(?gates, "a rollout gate tripped; rollout paused");
-            Ok(())
         }
-        Ok(_) => Ok(()),
-        Err(error) => Err(JobError::retry(anyhow::anyhow!("{error}"))),
     }
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]

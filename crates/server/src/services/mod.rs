@@ -58,6 +58,7 @@ pub mod account;
 mod actor;
 pub mod analytics;
 pub mod claims;
+pub mod device_tags;
 pub mod devices;
 mod error;
 pub mod mail;

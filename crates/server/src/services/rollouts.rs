@@ -12,19 +12,19 @@ use serde::Serialize;
 use smartbox_domain::RolloutId;
 use smartbox_domain::rollout::{
     self, DeviceProgress, GateReading, Health, Position, RolloutCommand, RolloutState, Soak,
-    StageView, Stages, Thresholds, Verdict,
+    StagePlan, StageView, Thresholds, Verdict,
 };
 use smartbox_store::changes::{Applied, AuditRecord, Change, Changes, QueuedJob, StaleGuard};
 use smartbox_store::{
-    HealthFigures, NewRollout, PinRow, RolloutCandidate, RolloutRow, RolloutStageRow,
+    HealthFigures, NewRollout, NewStage, PinRow, RolloutCandidate, RolloutRow, RolloutStageRow,
 };
 
 use super::staff_devices::{Reason, by_serial, require_staff};
 use super::{Actor, ServiceError, StaffRole};
 use crate::state::AppState;
 
-/// The only board revision built today; every mailbox is one (devices do not report theirs).
-pub const BOARD_REVISION: &str = "esp32c6";
+/// The board of every mailbox whose firmware does not report its revision.
+pub const BOARD_REVISION: &str = smartbox_protocol::DEFAULT_HARDWARE_REVISION;
 
 /// The job that tells staff a gate paused a rollout.
 pub const ROLLOUT_ALERT: &str = "rollout_alert";
@@ -33,14 +33,17 @@ pub const ROLLOUT_ALERT: &str = "rollout_alert";
 #[derive(Debug, Clone)]
 pub struct StartRollout {
     pub version: String,
-    pub stages: Stages,
+    /// The stages, each with its own soak where one was given.
+    pub plan: StagePlan,
+    /// The soak of the stages without their own.
     pub soak: Soak,
 }
 
 impl StartRollout {
-    /// Reads what staff typed (page, API, CLI alike): stages such as `1,5,25,50,100`, a soak
-    /// time such as `24h`, a share of confirmed mailboxes in percent; each empty one takes its
-    /// default.
+    /// Reads what staff typed (page, API, CLI alike): stages such as `1,5,25,50,100` (each may
+    /// carry its own soak, `1:2h,5:24h:90%,25,50,100`), a soak time such as `24h` and a share
+    /// of confirmed mailboxes in percent for the stages without their own; each empty one takes
+    /// its default.
     pub fn parse(
         version: &str,
         stages: &str,
@@ -55,9 +58,9 @@ impl StartRollout {
                 "Say which published version to roll out.".into(),
             ));
         }
-        let stages = match stages.trim() {
-            "" => Stages::standard(),
-            text => Stages::parse(text)
+        let plan = match stages.trim() {
+            "" => StagePlan::standard(),
+            text => StagePlan::parse(text)
                 .map_err(|err| invalid("invalid_stages", format!("Stages: {err}.")))?,
         };
         let min_ms = match soak.trim() {
@@ -84,12 +87,48 @@ impl StartRollout {
         };
         Ok(StartRollout {
             version: version.to_owned(),
-            stages,
+            plan,
             soak: Soak {
                 min_ms,
                 min_confirmed_percent,
             },
         })
+    }
+
+    /// Each stage's soak: its own, else the rollout's.
+    pub fn stage_soaks(&self) -> Vec<Soak> {
+        self.plan.resolve(self.soak)
+    }
+}
+
+/// Which mailboxes a rollout is aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RolloutTarget {
+    /// Every mailbox in service of the image's hardware revision.
+    Fleet,
+    /// These serials (each must exist).
+    Serials(Vec<String>),
+    /// The mailboxes that have this tag when the rollout starts: the list is fixed then, so a
+    /// mailbox tagged later never changes a stage's mailboxes mid-stage.
+    Tag(String),
+}
+
+impl RolloutTarget {
+    /// Reads a serial list and a tag as staff type them; at most one of the two.
+    pub fn parse(serials: &str, tag: &str) -> Result<RolloutTarget, ServiceError> {
+        let serials = parse_serials(serials)?;
+        let tag = tag.trim();
+        match (serials.is_empty(), tag.is_empty()) {
+            (true, true) => Ok(RolloutTarget::Fleet),
+            (false, true) => Ok(RolloutTarget::Serials(serials)),
+            (true, false) => Ok(RolloutTarget::Tag(
+                super::device_tags::Tag::parse(tag)?.into_string(),
+            )),
+            (false, false) => Err(ServiceError::Invalid {
+                code: "invalid_target",
+                message: "Aim the rollout at a list of serials or at a tag, not both.".into(),
+            }),
+        }
     }
 }
 
@@ -139,6 +178,8 @@ pub struct StageReport {
     pub position: usize,
     pub percent: u8,
     pub started_at: Option<i64>,
+    /// What it needs before the next stage starts.
+    pub soak: Soak,
     /// Mailboxes this stage adds to the ones before it.
     pub new_members: u64,
     /// Their progress.
@@ -154,6 +195,8 @@ pub struct RolloutReport {
     pub health: Health,
     pub gates: Vec<GateReading>,
     pub thresholds: Thresholds,
+    /// Whether it is aimed at listed (or tagged) mailboxes rather than the whole fleet.
+    pub targeted: bool,
 }
 
 impl RolloutReport {
@@ -200,21 +243,61 @@ fn audit(actor: &Actor, id: &str, action: &str, detail: serde_json::Value, at: i
     })
 }
 
+/// An image uploaded by staff, signed on the release machine.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub image: Vec<u8>,
+    pub version: String,
+    /// The board it is built for; empty: the ESP32-C6 board.
+    pub hardware_revision: String,
+    /// 128 hex characters from `smartbox firmware sign`.
+    pub signature: String,
+    pub reason: String,
+}
+
+/// Largest image an upload takes: the board's OTA slot.
+pub const MAX_IMAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Publishes an uploaded image signed on the release machine, for rollouts only (staged), after
 /// checking its signature against the configured public key; audited like a rollout action.
 pub async fn upload_image(
     state: &AppState,
     actor: &Actor,
-    image: Vec<u8>,
-    version: &str,
-    signature_hex: &str,
-    reason: &str,
+    upload: Upload,
 ) -> Result<smartbox_store::FirmwareImageRow, ServiceError> {
+    let Upload {
+        image,
+        version,
+        hardware_revision,
+        signature: signature_hex,
+        reason,
+    } = upload;
+    let (version, signature_hex, reason) =
+        (version.as_str(), signature_hex.as_str(), reason.as_str());
+    if image.is_empty() {
+        return Err(ServiceError::Invalid {
+            code: "invalid_image",
+            message: "Choose the image file to upload.".into(),
+        });
+    }
+    if image.len() > MAX_IMAGE_BYTES {
+        return Err(ServiceError::Invalid {
+            code: "invalid_image",
+            message: format!(
+                "The image is {} bytes; the OTA slot holds at most {MAX_IMAGE_BYTES} (4 MiB).",
+                image.len()
+            ),
+        });
+    }
     use crate::firmware_release::{self, ReleaseError};
     require_staff(actor, StaffRole::Admin)?;
     let reason = Reason::parse(reason)?;
     let version = version.trim();
     let now = state.clock.now_ms();
+    let hardware_revision = match hardware_revision.trim() {
+        "" => BOARD_REVISION,
+        given => given,
+    };
     let published = match &state.config.firmware_public_key {
         None => Err(ReleaseError::NoPublicKey),
         Some(public) => {
@@ -223,6 +306,7 @@ pub async fn upload_image(
                 &state.blobs,
                 image,
                 version,
+                hardware_revision,
                 signature_hex,
                 public,
                 now,
@@ -239,6 +323,10 @@ pub async fn upload_image(
             },
             ReleaseError::BadVersion(_) => ServiceError::Invalid {
                 code: "invalid_version",
+                message,
+            },
+            ReleaseError::BadRevision(_) => ServiceError::Invalid {
+                code: "invalid_hardware_revision",
                 message,
             },
             ReleaseError::BadImage => ServiceError::Invalid {
@@ -261,6 +349,7 @@ pub async fn upload_image(
         action: "upload".to_owned(),
         detail: serde_json::json!({
             "cause": reason.as_str(), "size_bytes": row.size_bytes, "sha256": row.sha256,
+            "hardware_revision": row.hardware_revision,
         })
         .to_string(),
     }));
@@ -269,15 +358,15 @@ pub async fn upload_image(
     Ok(row)
 }
 
-/// Starts a rollout of a published image at its first stage, for every mailbox in service.
-/// Refused while another rollout of the board revision is open.
+/// Starts a rollout of a published image at its first stage, for every mailbox in service of
+/// the image's hardware revision. Refused while another rollout of that revision is open.
 pub async fn start(
     state: &AppState,
     actor: &Actor,
     input: StartRollout,
     reason: &str,
 ) -> Result<RolloutRow, ServiceError> {
-    start_targeted(state, actor, input, &[], reason).await
+    start_targeted(state, actor, input, &RolloutTarget::Fleet, reason).await
 }
 
 /// Longest explicit target list a rollout takes.
@@ -312,25 +401,42 @@ pub fn parse_serials(text: &str) -> Result<Vec<String>, ServiceError> {
     Ok(serials)
 }
 
-/// [`start`] limited to the mailboxes `serials` names (every one must exist; empty: all):
-/// the stages' percentages are taken among them, and nobody else is offered the image.
+/// [`start`] aimed at `target`: a list of serials (every one must exist) or the mailboxes
+/// tagged so at this moment; the stages' percentages are taken among them, and nobody else
+/// is offered the image.
 pub async fn start_targeted(
     state: &AppState,
     actor: &Actor,
     input: StartRollout,
-    serials: &[String],
+    target: &RolloutTarget,
     reason: &str,
 ) -> Result<RolloutRow, ServiceError> {
     require_staff(actor, StaffRole::Admin)?;
     let reason = Reason::parse(reason)?;
-    for serial in serials {
-        if state.db.device_by_serial(serial).await?.is_none() {
-            return Err(ServiceError::Invalid {
-                code: "unknown_serial",
-                message: format!("No mailbox has the serial {serial}."),
-            });
+    let (serials, target_tag) = match target {
+        RolloutTarget::Fleet => (Vec::new(), None),
+        RolloutTarget::Serials(serials) => {
+            for serial in serials {
+                if state.db.device_by_serial(serial).await?.is_none() {
+                    return Err(ServiceError::Invalid {
+                        code: "unknown_serial",
+                        message: format!("No mailbox has the serial {serial}."),
+                    });
+                }
+            }
+            (serials.clone(), None)
         }
-    }
+        RolloutTarget::Tag(tag) => {
+            let serials = state.db.serials_tagged(tag).await?;
+            if serials.is_empty() {
+                return Err(ServiceError::Invalid {
+                    code: "unknown_tag",
+                    message: format!("No mailbox has the tag {tag}."),
+                });
+            }
+            (serials, Some(tag.clone()))
+        }
+    };
     let image = state
         .db
         .firmware_by_version(&input.version)
@@ -344,22 +450,30 @@ pub async fn start_targeted(
         })?;
     let now = state.clock.now_ms();
     let id = uuid::Uuid::now_v7().to_string();
+    let stages = input
+        .plan
+        .stages
+        .percents()
+        .iter()
+        .zip(input.stage_soaks())
+        .map(|(&percent, soak)| NewStage {
+            percent: i64::from(percent),
+            soak_ms: soak.min_ms,
+            soak_confirmed_percent: i64::from(soak.min_confirmed_percent),
+        })
+        .collect();
     let mut changes = Changes::new();
     changes.push(Change::InsertRollout(NewRollout {
         id: id.clone(),
         version: image.version.clone(),
-        hardware_revision: BOARD_REVISION.to_owned(),
-        stages: input
-            .stages
-            .percents()
-            .iter()
-            .map(|&p| i64::from(p))
-            .collect(),
+        hardware_revision: image.hardware_revision.clone(),
+        stages,
         soak_ms: input.soak.min_ms,
         soak_confirmed_percent: i64::from(input.soak.min_confirmed_percent),
         created_by: actor.audit_name(),
         created_at: now,
-        serials: serials.to_vec(),
+        serials: serials.clone(),
+        target_tag: target_tag.clone(),
     }));
     changes.push(audit(
         actor,
@@ -368,19 +482,22 @@ pub async fn start_targeted(
         serde_json::json!({
             "cause": reason.as_str(),
             "version": image.version,
-            "stages": input.stages.to_string(),
+            "hardware_revision": image.hardware_revision,
+            "stages": input.plan.to_string(),
             "soak_ms": input.soak.min_ms,
             "soak_confirmed_percent": input.soak.min_confirmed_percent,
             "targets": serials.len(),
+            "tag": target_tag,
         }),
         now,
     ));
     match state.db.apply_changes(&changes).await? {
         Applied::Done => {}
         Applied::Stale(_) => {
-            return Err(ServiceError::Conflict(
-                "Another rollout is still running or paused; finish or abort it first.".into(),
-            ));
+            return Err(ServiceError::Conflict(format!(
+                "Another rollout for {} boards is still running or paused; finish or abort it first.",
+                image.hardware_revision
+            )));
         }
     }
     state.rollouts_changed();
@@ -401,9 +518,28 @@ async fn rollout(state: &AppState, id: &RolloutId) -> Result<RolloutRow, Service
         .ok_or_else(|| ServiceError::not_found("rollout", id.as_str()))
 }
 
-/// The open rollout, else the newest one (what the CLI acts on without an id).
-pub async fn current(state: &AppState) -> Result<RolloutRow, ServiceError> {
-    if let Some(open) = state.db.open_rollout(BOARD_REVISION).await? {
+/// The rollout `id`, else the open one, else the newest one (what the CLI acts on). With
+/// rollouts open for several hardware revisions, an id is needed.
+pub async fn current(state: &AppState, id: Option<&str>) -> Result<RolloutRow, ServiceError> {
+    if let Some(id) = id {
+        return rollout(state, &RolloutId::new(id)).await;
+    }
+    let mut open = state.db.open_rollouts().await?;
+    if open.len() > 1 {
+        let listed: Vec<String> = open
+            .iter()
+            .map(|r| format!("{} ({} boards)", r.id, r.hardware_revision))
+            .collect();
+        return Err(ServiceError::Invalid {
+            code: "which_rollout",
+            message: format!(
+                "{} rollouts are open: {}; say which with its id.",
+                open.len(),
+                listed.join(", ")
+            ),
+        });
+    }
+    if let Some(open) = open.pop() {
         return Ok(open);
     }
     state
@@ -633,8 +769,9 @@ async fn report_of(state: &AppState, row: RolloutRow) -> Result<RolloutReport, S
     let id = RolloutId::new(row.id.as_str());
     let stage_rows = state.db.rollout_stages(&id).await?;
     let percents = stages_of(&stage_rows);
-    let candidates = state.db.rollout_candidates().await?;
-    let targets = state.db.rollout_targets(&id).await?.into_iter().collect();
+    let candidates = state.db.rollout_candidates(&row.hardware_revision).await?;
+    let targets: std::collections::HashSet<String> =
+        state.db.rollout_targets(&id).await?.into_iter().collect();
     let reached = members_by_stage(&candidates, &targets, &row.id, &percents);
     let mut stages: Vec<StageReport> = stage_rows
         .iter()
@@ -643,6 +780,10 @@ async fn report_of(state: &AppState, row: RolloutRow) -> Result<RolloutReport, S
             position: i,
             percent: percents[i],
             started_at: s.started_at,
+            soak: Soak {
+                min_ms: s.soak_ms,
+                min_confirmed_percent: u8::try_from(s.soak_confirmed_percent).unwrap_or(100),
+            },
             new_members: reached[i] - if i == 0 { 0 } else { reached[i - 1] },
             progress: ProgressCounts::default(),
         })
@@ -675,6 +816,7 @@ async fn report_of(state: &AppState, row: RolloutRow) -> Result<RolloutReport, S
         stages,
         totals,
         thresholds,
+        targeted: !targets.is_empty(),
     })
 }
 
@@ -686,15 +828,21 @@ pub enum Judged {
     Paused(Vec<rollout::Gate>),
 }
 
-/// The gate job's step for the open rollout, if one is active: pauses it (and queues the email
-/// to staff) when a gate tripped, advances a soaked healthy stage, else waits.
-pub async fn judge_open(state: &AppState) -> Result<Option<Judged>, ServiceError> {
-    let Some(row) = state.db.open_rollout(BOARD_REVISION).await? else {
-        return Ok(None);
-    };
-    if row.state != RolloutState::Active {
-        return Ok(None);
+/// The gate job's step for every active rollout (one per hardware revision), in the order of
+/// their revisions: see [`judge`].
+pub async fn judge_open(state: &AppState) -> Result<Vec<Judged>, ServiceError> {
+    let mut judged = Vec::new();
+    for row in state.db.open_rollouts().await? {
+        if row.state == RolloutState::Active {
+            judged.push(judge(state, row).await?);
+        }
     }
+    Ok(judged)
+}
+
+/// The gate job's step for an active rollout: pauses it (and queues the email to staff) when a
+/// gate tripped, advances its stage once the stage's own soak is over, else waits.
+async fn judge(state: &AppState, row: RolloutRow) -> Result<Judged, ServiceError> {
     let report = report_of(state, row).await?;
     let row = &report.rollout;
     let stage_index = usize::try_from(row.stage).unwrap_or(0);
@@ -708,14 +856,11 @@ pub async fn judge_open(state: &AppState) -> Result<Option<Judged>, ServiceError
         members,
         confirmed: report.totals.confirmed,
     };
-    let soak = Soak {
-        min_ms: row.soak_ms,
-        min_confirmed_percent: u8::try_from(row.soak_confirmed_percent).unwrap_or(100),
-    };
+    let soak = stage.soak;
     let actor = Actor::Job(GATE_JOB);
     let now = state.clock.now_ms();
     match rollout::judge(view, &report.health, &report.thresholds, soak, now) {
-        Verdict::Wait => Ok(Some(Judged::Waiting)),
+        Verdict::Wait => Ok(Judged::Waiting),
         Verdict::Advance => {
             move_rollout(
                 state,
@@ -728,7 +873,7 @@ pub async fn judge_open(state: &AppState) -> Result<Option<Judged>, ServiceError
                 None,
             )
             .await?;
-            Ok(Some(Judged::Advanced))
+            Ok(Judged::Advanced)
         }
         Verdict::Pause(gates) => {
             let tripped: Vec<&str> = gates.iter().map(|g| g.label()).collect();
@@ -762,7 +907,7 @@ pub async fn judge_open(state: &AppState) -> Result<Option<Judged>, ServiceError
                 Some(alert),
             )
             .await?;
-            Ok(Some(Judged::Paused(gates)))
+            Ok(Judged::Paused(gates))
         }
     }
 }

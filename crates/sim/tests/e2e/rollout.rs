@@ -7,7 +7,7 @@
 //! directly instead of waiting for soaks.
 
 use smartbox_domain::RolloutId;
-use smartbox_domain::rollout::{self, RolloutState, Soak, Stages};
+use smartbox_domain::rollout::{self, RolloutState, Soak, StagePlan, Stages};
 use smartbox_firmware::policy::{TIMER_WAKE_MS, Wake};
 use smartbox_server::firmware_release;
 use smartbox_server::jobs::{Outcome, Worker, registry};
@@ -89,7 +89,7 @@ impl Fleet {
                 &Actor::Cli,
                 StartRollout {
                     version: version.to_owned(),
-                    stages: Stages::parse(stages).expect("stages"),
+                    plan: StagePlan::parse(stages).expect("stages"),
                     soak: Soak {
                         min_ms: HOUR as i64,
                         min_confirmed_percent: 100,
@@ -228,7 +228,7 @@ fn a_good_image_goes_through_every_stage_to_the_whole_fleet_confirmed() {
         fleet
             .world
             .runtime
-            .block_on(fleet.world.server.db().latest_firmware())
+            .block_on(fleet.world.server.db().latest_firmware("esp32c6"))
             .expect("query")
             .map(|image| image.version),
         Some("2.1.0".to_owned())

@@ -72,7 +72,9 @@ pub(super) fn eligible(batch: &[Changes]) -> bool {
                 | Change::InsertRollout(_)
                 | Change::MoveRollout { .. }
                 | Change::PinFirmware { .. }
-                | Change::UnpinFirmware { .. } => false,
+                | Change::UnpinFirmware { .. }
+                | Change::TagDevice { .. }
+                | Change::UntagDevice { .. } => false,
             })
         })
 }

@@ -270,6 +270,15 @@ pub enum Change {
     },
     /// Removes a mailbox's pin.
     UnpinFirmware { device_id: String },
+    /// Tags a mailbox (a tag it has already is kept as it was).
+    TagDevice {
+        device_id: String,
+        tag: String,
+        tagged_by: String,
+        at: i64,
+    },
+    /// Removes a tag from a mailbox.
+    UntagDevice { device_id: String, tag: String },
 }
 
 /// A date staff record on a device.
@@ -1142,17 +1151,20 @@ macro_rules! run_change {
                         .bind(r.soak_confirmed_percent)
                         .bind(&r.created_by)
                         .bind(r.created_at)
+                        .bind(&r.target_tag)
                         .execute(&mut *conn)
                         .await,
                     StaleGuard::RolloutOpen,
                 )?;
                 if inserted.is_none() {
-                    for (position, percent) in r.stages.iter().enumerate() {
+                    for (position, stage) in r.stages.iter().enumerate() {
                         sqlx::query($crate::rollouts::INSERT_STAGE_SQL)
                             .bind(&r.id)
                             .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                            .bind(percent)
+                            .bind(stage.percent)
                             .bind((position == 0).then_some(r.created_at))
+                            .bind(stage.soak_ms)
+                            .bind(stage.soak_confirmed_percent)
                             .execute(&mut *conn)
                             .await?;
                     }
@@ -1214,6 +1226,25 @@ macro_rules! run_change {
                 .bind(reason)
                 .bind(pinned_by)
                 .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::TagDevice {
+                device_id,
+                tag,
+                tagged_by,
+                at,
+            } => sqlx::query($crate::rollouts::TAG_SQL)
+                .bind(device_id)
+                .bind(tag)
+                .bind(tagged_by)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|_| None),
+            Change::UntagDevice { device_id, tag } => sqlx::query($crate::rollouts::UNTAG_SQL)
+                .bind(device_id)
+                .bind(tag)
                 .execute(&mut *conn)
                 .await
                 .map(|_| None),

@@ -11,6 +11,7 @@ mod lifecycle;
 mod refunds;
 mod roles;
 mod rollout_browser;
+mod rollout_targets;
 mod rollouts;
 
 use smartbox_protocol::HEARTBEAT_PATH;

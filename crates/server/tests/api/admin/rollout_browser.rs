@@ -95,7 +95,7 @@ async fn the_firmware_page_shows_a_finished_and_a_paused_rollout_in_chromium() {
         app.clock.advance_s(2 * 3600);
         assert_eq!(
             rollouts::judge_open(&app.state).await.expect("judged"),
-            Some(Judged::Advanced)
+            vec![Judged::Advanced]
         );
     }
 
@@ -116,8 +116,11 @@ async fn the_firmware_page_shows_a_finished_and_a_paused_rollout_in_chromium() {
     }
     if first_stage > 0 {
         assert!(matches!(
-            rollouts::judge_open(&app.state).await.expect("judged"),
-            Some(Judged::Paused(_))
+            rollouts::judge_open(&app.state)
+                .await
+                .expect("judged")
+                .as_slice(),
+            [Judged::Paused(_)]
         ));
     } else {
         rollouts::command(

@@ -19,7 +19,7 @@ use crate::portal::helpers::{
     Answer, Browser, Household, PortalApp, spawn_apps, spawn_apps_with, spawn_sqlite,
 };
 
-fn vitals(version: &str) -> Vec<u8> {
+pub(super) fn vitals(version: &str) -> Vec<u8> {
     json!({
         "battery_percent": 80, "power_state": "awake", "signal_dbm": -85, "network": "cellular",
         "firmware_version": version, "modem_tx_bytes": 0, "modem_rx_bytes": 0, "sd_queue_len": 0,
@@ -29,7 +29,7 @@ fn vitals(version: &str) -> Vec<u8> {
 }
 
 /// The version the heartbeat of a mailbox running `running` is offered, if any.
-async fn offered(app: &PortalApp, h: &mut Household, running: &str) -> Option<String> {
+pub(super) async fn offered(app: &PortalApp, h: &mut Household, running: &str) -> Option<String> {
     app.state.device_api.rollouts.forget();
     let now_s = app.state.clock.now_ms() / 1000;
     let answer = h
@@ -47,7 +47,7 @@ async fn offered(app: &PortalApp, h: &mut Household, running: &str) -> Option<St
         .map(str::to_owned)
 }
 
-async fn publish(app: &PortalApp, version: &str, staged: bool) {
+pub(super) async fn publish(app: &PortalApp, version: &str, staged: bool) {
     let key = firmware_release::generate_key();
     let image = vec![9u8; 2048];
     let now = app.state.clock.now_ms();
@@ -321,17 +321,10 @@ async fn bad_rollout_requests_get_a_clear_4xx_and_change_nothing() {
     }
 }
 
-/// The image form of `/admin/firmware` as a browser posts it (multipart, with the page's CSRF).
-async fn upload(staff: &mut Browser, image: &[u8], version: &str, signature: &str) -> Answer {
-    let csrf = staff.get("/admin/firmware").await.csrf();
-    let boundary = "smartbox-test-boundary-7d1f";
+/// A multipart body of text `fields` and the `image` file part.
+pub(super) fn multipart(boundary: &str, fields: &[(&str, &str)], image: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
-    for (name, value) in [
-        ("csrf", csrf.as_str()),
-        ("version", version),
-        ("signature", signature),
-        ("reason", "release 2.1 for the fleet"),
-    ] {
+    for (name, value) in fields {
         body.extend_from_slice(
             format!(
                 "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
@@ -347,6 +340,20 @@ async fn upload(staff: &mut Browser, image: &[u8], version: &str, signature: &st
     );
     body.extend_from_slice(image);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// The image form of `/admin/firmware` as a browser posts it (multipart, with the page's CSRF).
+async fn upload(staff: &mut Browser, image: &[u8], version: &str, signature: &str) -> Answer {
+    let csrf = staff.get("/admin/firmware").await.csrf();
+    let boundary = "smartbox-test-boundary-7d1f";
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("version", version),
+        ("signature", signature),
+        ("reason", "release 2.1 for the fleet"),
+    ];
+    let body = multipart(boundary, &fields, image);
     let request = Request::post("/admin/firmware/images")
         .header(
             header::CONTENT_TYPE,
