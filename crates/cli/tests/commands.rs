@@ -253,6 +253,84 @@ fn healthz_reports_the_database_on_sqlite() {
     assert!(dir.path().join("data/master.key").exists());
 }
 
+/// A request sent by hand with its extra header lines; the whole answer.
+fn request(addr: &str, path: &str, headers: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .expect("sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("an answer");
+    response
+}
+
+#[test]
+fn json_logs_carry_the_request_id_the_answer_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("a log file");
+    let child = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("SMARTBOX_BIND", &addr)
+        .env("SMARTBOX_DATABASE_URL", "sqlite://data/smartbox.db")
+        .env("SMARTBOX_LOG_FORMAT", "json")
+        // tower-http's "started/finished processing request" lines, inside the request's span.
+        .env("RUST_LOG", "info,tower_http=debug")
+        .env_remove("STRIPE_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("smartbox serve starts");
+    let server = Serving(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&addr, "/healthz").is_none() {
+        assert!(Instant::now() < deadline, "smartbox serve did not answer");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One id the server made, one a proxy sent.
+    let made = request(&addr, "/no/such/page", "");
+    let made_id = made
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no x-request-id in {made}"))
+        .trim()
+        .to_owned();
+    let sent = request(&addr, "/healthz", "x-request-id: proxy-find-me-0042\r\n");
+    assert!(
+        sent.contains("x-request-id: proxy-find-me-0042\r\n"),
+        "{sent}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    drop(server);
+
+    let logs = std::fs::read_to_string(&log_path).expect("the log");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for (id, route) in [
+        (made_id.as_str(), "(unmatched)"),
+        ("proxy-find-me-0042", "/healthz"),
+    ] {
+        let found: Vec<_> = lines
+            .iter()
+            .filter(|line| line["span"]["request_id"] == id)
+            .collect();
+        assert!(found.len() >= 2, "no log lines of request {id} in\n{logs}");
+        for line in found {
+            assert_eq!(line["span"]["name"], "request");
+            assert_eq!(line["span"]["route"], route, "{line}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn healthz_reports_the_database_on_postgres() {
     let Some(pg) = smartbox_store::testing::postgres().await else {

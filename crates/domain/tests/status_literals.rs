@@ -29,6 +29,21 @@ const ABOVE_THE_STORE: &[&str] = &[
 /// `(file, literal, what it means there)`: a status name used for something that is not one.
 const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
     (
+        "crates/server/src/telemetry/mod.rs",
+        "failed",
+        "a `/metrics` label: a job run's or a notification delivery's outcome",
+    ),
+    (
+        "crates/server/src/telemetry/payments.rs",
+        "succeeded",
+        "a `/metrics` label: the payment provider's answer to a charge",
+    ),
+    (
+        "crates/server/src/telemetry/payments.rs",
+        "unknown",
+        "a `/metrics` label: a charge whose answer is not known yet",
+    ),
+    (
         "crates/server/src/admin/device_history.rs",
         "failed",
         "a mailbox's firmware report (downloaded, installed, failed, rolled_back)",

@@ -6,6 +6,14 @@
 //!
 //! `cargo bench -p smartbox-server --bench device_api`
 //!
+//! `BENCH_SERVERS=N` (PostgreSQL, N >= 1) serves from N other processes instead: this binary
+//! started again as a server that runs `smartbox_server::server::serve`, what `smartbox serve`
+//! runs (the job workers with it), each on its own port, all on one database with one master
+//! key and one blob folder. The connections are spread over them in turn, and each phase prints
+//! the combined figures, then each process's share, CPU and the machine's load meanwhile.
+//! `BENCH_SERVERS=2 BENCH_BACKENDS=postgres BENCH_PHASES=heartbeat,event cargo bench -p
+//! smartbox-server --bench device_api`
+//!
 //! Phases: `heartbeat`, `event-plain` and `event` are closed loops (each connection sends its next request as
 //! soon as the last is answered), which measure the most the server serves; their latency is that
 //! of a saturated server, queueing included. `heartbeat-paced` offers heartbeats at a fixed rate
@@ -18,12 +26,15 @@
 //! Knobs (environment): `BENCH_SECONDS` per phase (default 10), `BENCH_CONNECTIONS` (64),
 //! `BENCH_DEVICES` (1,000), `BENCH_BACKENDS` (`sqlite,postgres`), `BENCH_PHASES`
 //! (`heartbeat,heartbeat-paced,event-plain,event`), `BENCH_RATE` (10,000), `BENCH_JOBS` (1: the job worker runs beside the API, as in `smartbox serve`,
-//! and makes thumbnails and notifications of the completed events; 0: the API alone). Every loop stops at its deadline
+//! and makes thumbnails and notifications of the completed events; 0: the API alone),
+//! `BENCH_SERVERS` (0: the server in this process). Every loop stops at its deadline
 //! and after at most 2,000,000 requests; traffic goes to 127.0.0.1 only.
 
 mod common;
 #[path = "common/config.rs"]
 mod config;
+#[path = "common/processes.rs"]
+mod processes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,9 +65,14 @@ struct Load {
     rate: usize,
     /// Whether the server's job worker runs (thumbnails, notifications... of completed events).
     jobs: bool,
+    /// Server processes to start (0: the server runs in this process).
+    servers: usize,
 }
 
 fn main() -> anyhow::Result<()> {
+    if processes::is_server() {
+        return processes::serve();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -67,6 +83,7 @@ fn main() -> anyhow::Result<()> {
             devices: knob("BENCH_DEVICES", 1_000),
             rate: knob("BENCH_RATE", 10_000),
             jobs: knob("BENCH_JOBS", 1) != 0,
+            servers: knob("BENCH_SERVERS", 0),
         };
         let backends =
             std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".to_owned());
@@ -89,6 +106,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<()> {
+    if load.servers > 0 {
+        return bench_processes(backend, database_url, load).await;
+    }
     let Load {
         seconds,
         connections,
@@ -131,14 +151,21 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     for phase in phases.split(',').map(str::trim) {
         match phase {
             "heartbeat" => {
-                let mut heartbeats =
-                    run_phase(addr, &devices, connections, seconds, None, heartbeat_round).await?;
+                let mut heartbeats = run_phase(
+                    &[addr],
+                    &devices,
+                    connections,
+                    seconds,
+                    None,
+                    heartbeat_round,
+                )
+                .await?;
                 heartbeats.print("heartbeat", "requests");
             }
             "heartbeat-paced" => {
                 let rate = load.rate;
                 let mut heartbeats = run_phase(
-                    addr,
+                    &[addr],
                     &devices,
                     connections,
                     seconds,
@@ -150,7 +177,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
             }
             "event" => {
                 let mut events =
-                    run_phase(addr, &devices, connections, seconds, None, event_round).await?;
+                    run_phase(&[addr], &devices, connections, seconds, None, event_round).await?;
                 events.print("event + 3 x 60 KB photos", "events");
                 println!("  (event latency is per HTTP request: the event and each of its photos)");
             }
@@ -160,7 +187,7 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
                 // gets the larger database).
                 state.photos.set_sealing(false);
                 let mut events =
-                    run_phase(addr, &devices, connections, seconds, None, event_round).await?;
+                    run_phase(&[addr], &devices, connections, seconds, None, event_round).await?;
                 state.photos.set_sealing(true);
                 events.print("event + 3 x 60 KB photos, stored in the clear", "events");
             }
@@ -169,11 +196,150 @@ async fn bench(backend: &str, database_url: &str, load: Load) -> anyhow::Result<
     }
     println!(
         "peak RSS (VmHWM, server and clients in one process): {}",
-        peak_rss()
+        processes::peak_rss("/proc/self/status")
     );
 
     let _ = stop.send(());
     serving.await??;
+    Ok(())
+}
+
+/// The benchmark against `load.servers` server processes on one database (see the module
+/// documentation): provisioned from here, then served by them only.
+async fn bench_processes(backend: &str, database_url: &str, load: Load) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        backend == "PostgreSQL" || load.servers == 1,
+        "BENCH_SERVERS={} needs PostgreSQL: a SQLite database belongs to one process",
+        load.servers
+    );
+    let dir = tempfile::tempdir()?;
+    // Migrated and provisioned by a state of this process, closed before the servers start:
+    // they share only the database, the master key and the blob folder.
+    let config = config::server_config(database_url, dir.path())?;
+    let state = smartbox_server::server::open_state(config, Arc::new(SystemClock)).await?;
+    let (_, devices) = common::provision(&state, "BENCH", load.devices).await?;
+    state.db.close().await;
+    drop(state);
+    let mut servers = Vec::with_capacity(load.servers);
+    for index in 0..load.servers {
+        servers.push(processes::ServerProcess::start(database_url, dir.path(), index).await?);
+    }
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    println!(
+        "device API benchmark: {backend}, {} server processes ({}), {} connections spread over them, \
+         {} devices, {} s per phase, job workers on, load average before: {}",
+        load.servers,
+        addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        load.connections,
+        load.devices,
+        load.seconds,
+        processes::load_average(),
+    );
+    let devices = Arc::new(devices);
+    let phases = std::env::var("BENCH_PHASES")
+        .unwrap_or_else(|_| "heartbeat,heartbeat-paced,event".to_owned());
+    for phase in phases.split(',').map(str::trim) {
+        let (name, unit, rate, round): (String, &str, Option<usize>, Round) = match phase {
+            "heartbeat" => ("heartbeat".to_owned(), "requests", None, heartbeat_round),
+            "heartbeat-paced" => (
+                format!("heartbeat offered at {}/s", load.rate),
+                "requests",
+                Some(load.rate),
+                heartbeat_round,
+            ),
+            "event" => (
+                "event + 3 x 60 KB photos".to_owned(),
+                "events",
+                None,
+                event_round,
+            ),
+            "event-plain" => {
+                println!("event-plain: skipped (the servers are other processes)");
+                continue;
+            }
+            other => anyhow::bail!("BENCH_PHASES: unknown phase {other:?}"),
+        };
+        let servers_before: Vec<Duration> = servers.iter().map(|s| s.cpu()).collect();
+        let postgres_before = processes::postgres_cpu();
+        let (busy_before, total_before) = processes::machine_cpu();
+        let mut measured = run_phase(
+            &addrs,
+            &devices,
+            load.connections,
+            load.seconds,
+            rate,
+            round,
+        )
+        .await?;
+        let (busy_after, total_after) = processes::machine_cpu();
+        let postgres = processes::postgres_cpu().saturating_sub(postgres_before);
+        measured.print(
+            &format!("{name}, {} processes combined", load.servers),
+            unit,
+        );
+        let rounds = measured.rounds.max(1) as f64;
+        let seconds = measured.elapsed.as_secs_f64();
+        for ((server, before), share) in servers
+            .iter()
+            .zip(&servers_before)
+            .zip(&measured.per_server)
+        {
+            let cpu = server.cpu().saturating_sub(*before);
+            println!(
+                "  process at {}: {:.0} {unit}/s, CPU {:.0} us per {} ({:.0} % of a core)",
+                server.addr,
+                *share as f64 / seconds,
+                cpu.as_secs_f64() * 1e6 / (*share).max(1) as f64,
+                unit.trim_end_matches('s'),
+                cpu.as_secs_f64() * 100.0 / seconds,
+            );
+        }
+        let busy = busy_after.saturating_sub(busy_before).as_secs_f64();
+        let total = total_after.saturating_sub(total_before).as_secs_f64();
+        println!(
+            "  PostgreSQL processes: CPU {:.0} us per {} ({:.0} % of a core); machine busy {:.0} % \
+             of its cores (servers, clients, PostgreSQL and anything else running)",
+            postgres.as_secs_f64() * 1e6 / rounds,
+            unit.trim_end_matches('s'),
+            postgres.as_secs_f64() * 100.0 / seconds,
+            100.0 * busy / total.max(f64::EPSILON),
+        );
+    }
+    for server in servers {
+        println!(
+            "peak RSS of the server at {}: {}",
+            server.addr,
+            server.peak_rss()
+        );
+        server.stop().await?;
+    }
+    if backend == "PostgreSQL" {
+        table_sizes(database_url).await?;
+    }
+    Ok(())
+}
+
+/// Rows and bytes (indexes and TOAST included) of the tables the device API grows, for the
+/// capacity model's storage figures.
+async fn table_sizes(database_url: &str) -> anyhow::Result<()> {
+    let pool = sqlx::postgres::PgPool::connect(database_url).await?;
+    for table in ["device_vitals", "mail_events", "photos", "usage_periods"] {
+        let (rows, bytes): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT COUNT(*) FROM {table}), pg_total_relation_size('{table}')"
+        )))
+        .fetch_one(&pool)
+        .await?;
+        println!(
+            "  {table}: {rows} rows, {:.1} MB, {:.0} bytes a row",
+            bytes as f64 / 1e6,
+            bytes as f64 / rows.max(1) as f64
+        );
+    }
+    pool.close().await;
     Ok(())
 }
 
@@ -188,6 +354,8 @@ struct Phase {
     cpu: Duration,
     /// When the next request was due (paced phases): its latency counts from then.
     due: Option<Instant>,
+    /// Rounds answered by each server (by its place in the address list).
+    per_server: Vec<usize>,
 }
 
 impl Phase {
@@ -201,7 +369,7 @@ impl Phase {
         println!(
             "{name}: {:.0} {unit}/s ({} {unit} in {seconds:.1} s, {} HTTP requests at {:.0}/s), \
              latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, failures {}, \
-             CPU {:.0} us per {}",
+             CPU {:.0} us per {} in this process",
             self.rounds as f64 / seconds,
             self.rounds,
             self.latencies_us.len(),
@@ -222,8 +390,10 @@ type Round = for<'a> fn(
     &'a mut Phase,
 ) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
 
+/// Runs `round` from `connections` keep-alive connections, connection `i` to server
+/// `addrs[i % addrs.len()]`.
 async fn run_phase(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     devices: &Arc<Vec<Device>>,
     connections: usize,
     seconds: u64,
@@ -233,15 +403,18 @@ async fn run_phase(
     // Connected before the clock starts: a paced schedule would otherwise count the connects'
     // time in its first requests' latency.
     let mut opened = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        opened.push(Connection::open(addr).await?);
+    for i in 0..connections {
+        opened.push((
+            i % addrs.len(),
+            Connection::open(addrs[i % addrs.len()]).await?,
+        ));
     }
     let started = Instant::now();
-    let cpu_before = process_cpu();
+    let cpu_before = processes::process_cpu("/proc/self/stat");
     let deadline = started + Duration::from_secs(seconds);
     let per_client = MAX_REQUESTS_PER_PHASE / connections.max(1);
     let mut clients = Vec::with_capacity(connections);
-    for (client, mut connection) in opened.into_iter().enumerate() {
+    for (client, (server, mut connection)) in opened.into_iter().enumerate() {
         let devices = Arc::clone(devices);
         clients.push(tokio::spawn(async move {
             let mut phase = Phase::default();
@@ -264,18 +437,22 @@ async fn run_phase(
                 round(&mut connection, device, &mut phase).await?;
                 phase.rounds += 1;
             }
-            anyhow::Ok(phase)
+            anyhow::Ok((server, phase))
         }));
     }
-    let mut total = Phase::default();
+    let mut total = Phase {
+        per_server: vec![0; addrs.len()],
+        ..Phase::default()
+    };
     for client in clients {
-        let phase = client.await??;
+        let (server, phase) = client.await??;
+        total.per_server[server] += phase.rounds;
         total.latencies_us.extend(phase.latencies_us);
         total.rounds += phase.rounds;
         total.failures += phase.failures;
     }
     total.elapsed = started.elapsed();
-    total.cpu = process_cpu().saturating_sub(cpu_before);
+    total.cpu = processes::process_cpu("/proc/self/stat").saturating_sub(cpu_before);
     Ok(total)
 }
 
@@ -430,37 +607,4 @@ impl Connection {
         self.buffer.extend_from_slice(&chunk[..read]);
         Ok(())
     }
-}
-
-/// User and system CPU time of this process so far (`/proc/self/stat`, 100 ticks a second); the
-/// CPU per request is steadier than requests per second when other work shares the machine.
-fn process_cpu() -> Duration {
-    let ticks = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-            let fields: Vec<u64> = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            Some(fields.iter().sum::<u64>())
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown (no /proc/self/status)".to_owned())
 }

@@ -7,14 +7,13 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
 /// Every route of the service.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
+    let router = Router::new().route("/healthz", get(healthz));
+    let router = crate::telemetry::scrape::route(router, &state)
         .merge(crate::device_api::router(&state))
         .merge(crate::openapi::router())
         .merge(
@@ -32,9 +31,8 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::accounts::client_address::resolve,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        ));
+    crate::telemetry::requests::layers(router, &state).with_state(state)
 }
 
 /// Liveness and database reachability: `{"status":"ok","database":"sqlite"}`.

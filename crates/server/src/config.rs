@@ -49,6 +49,8 @@ pub struct Config {
     /// `SMARTBOX_FIRMWARE_PUBLIC_KEY`: the release key's public half (the `.pub` file's 64 hex
     /// characters); uploads on `/admin/firmware` are checked against it, and refused when unset.
     pub firmware_public_key: Option<ed25519_dalek::VerifyingKey>,
+    /// `SMARTBOX_METRICS_TOKEN`: the bearer token of `GET /metrics`; unset = no `/metrics`.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Stripe credentials and endpoint.
@@ -264,6 +266,18 @@ impl Config {
             )?),
         };
 
+        let metrics_token = get("SMARTBOX_METRICS_TOKEN").map(Secret);
+        if let Some(token) = &metrics_token
+            && !usable_metrics_token(token.expose())
+        {
+            return Err(ConfigError {
+                var: "SMARTBOX_METRICS_TOKEN",
+                message: format!(
+                    "must be at least {MIN_METRICS_TOKEN} visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)"
+                ),
+            });
+        }
+
         Ok(Config {
             bind,
             public_url,
@@ -282,8 +296,18 @@ impl Config {
             hashing_queue_deadline: crate::passwords::QUEUE_DEADLINE,
             connection_deadlines: crate::connections::Deadlines::default(),
             firmware_public_key,
+            metrics_token,
         })
     }
+}
+
+/// The shortest `SMARTBOX_METRICS_TOKEN` taken: a bearer token guessable in a few tries would
+/// guard nothing.
+const MIN_METRICS_TOKEN: usize = 16;
+
+/// Whether a metrics token can travel in an `Authorization` header as it is and is long enough.
+fn usable_metrics_token(token: &str) -> bool {
+    token.len() >= MIN_METRICS_TOKEN && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]
@@ -307,6 +331,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/smartbox.db");
         assert_eq!(c.blob_url, "file://data/blobs");
         assert!(c.stripe.is_none() && c.smtp_url.is_none() && c.mqtt_url.is_none());
+        assert!(c.metrics_token.is_none(), "/metrics is off by default");
     }
 
     #[test]
@@ -332,6 +357,8 @@ mod tests {
             ("SMARTBOX_PUBLIC_URL", "example.com"),
             ("SMARTBOX_TRUSTED_PROXIES", "10.0.0.0/40"),
             ("SMARTBOX_ALLOW_PRIVATE_WEBHOOKS", "yes"),
+            ("SMARTBOX_METRICS_TOKEN", "short"),
+            ("SMARTBOX_METRICS_TOKEN", "a token with spaces in it"),
         ];
         for (var, value) in cases {
             assert_eq!(config(&[(var, value)]).unwrap_err().var, var);

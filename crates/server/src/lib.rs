@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod server;
 pub mod services;
 pub mod state;
+pub mod telemetry;
 pub mod thumbnails;
 pub mod time_zone;
 pub mod tls;

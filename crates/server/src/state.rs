@@ -15,6 +15,8 @@ use crate::config::Config;
 use crate::device_caches::DeviceApiState;
 use crate::passwords::Hashing;
 use crate::secrets::MasterKey;
+use crate::telemetry::Metrics;
+use crate::telemetry::payments::CountedCharges;
 use crate::vault::PhotoVault;
 
 /// Shared, cheaply clonable application state.
@@ -46,6 +48,8 @@ pub struct Inner {
     pub live_sessions: LiveSessions,
     /// The learned mail model, loaded by the first reading that needs it.
     pub mail_model: crate::mail_intelligence::learned::LearnedSlot,
+    /// This server's Prometheus series (`GET /metrics`); each state has its own.
+    pub metrics: Arc<Metrics>,
     /// Set when the server begins to shut down: long-lived streams end (see [`AppState::stopping`]).
     stopping: watch::Sender<bool>,
 }
@@ -73,11 +77,15 @@ impl AppState {
         master_key: MasterKey,
         payments: Arc<dyn PaymentProvider>,
     ) -> AppState {
+        let metrics = Arc::new(Metrics::new());
+        // Every charge is counted by outcome, whichever path asks for it.
+        let payments: Arc<dyn PaymentProvider> =
+            Arc::new(CountedCharges::new(payments, Arc::clone(&metrics)));
         AppState(Arc::new(Inner {
             hashing: Hashing::new(config.hashing_slots, config.hashing_queue_deadline),
             mail_model: crate::mail_intelligence::learned::LearnedSlot::new(&config.mail_model),
             config,
-            device_api: DeviceApiState::new(db.clone()),
+            device_api: DeviceApiState::new(db.clone(), metrics.clone()),
             cluster: Cluster::new(db.clone()),
             live_sessions: LiveSessions::new(db.clone(), Arc::clone(&clock)),
             photos: PhotoVault::new(
@@ -91,6 +99,7 @@ impl AppState {
             clock,
             master_key,
             payments,
+            metrics,
             job_signal: Notify::new(),
             stopping: watch::Sender::new(false),
         }))

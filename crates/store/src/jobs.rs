@@ -25,6 +25,16 @@ pub struct JobRow {
     pub updated_at: i64,
 }
 
+/// How many jobs of one kind are queued (see [`Db::queued_jobs_by_kind`]).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueuedJobs {
+    pub kind: String,
+    /// Due now: waiting for a worker.
+    pub due: i64,
+    /// Due later.
+    pub later: i64,
+}
+
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
@@ -269,6 +279,20 @@ impl Db {
             .fetch_all(pool)
             .await)?,
         )
+    }
+
+    /// The queued jobs by kind: how many are due at `now` and how many wait for a later time
+    /// (retries backing off, trial ends), for `/metrics`'s queue depth. Reads the `jobs_due`
+    /// index only.
+    pub async fn queued_jobs_by_kind(&self, now: i64) -> Result<Vec<QueuedJobs>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT kind, CAST(SUM(CASE WHEN run_at <= $1 THEN 1 ELSE 0 END) AS BIGINT) AS due, \
+             CAST(SUM(CASE WHEN run_at > $1 THEN 1 ELSE 0 END) AS BIGINT) AS later \
+             FROM jobs WHERE status = 'queued' GROUP BY kind ORDER BY kind",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// How many jobs of a kind exist in any status.

@@ -78,7 +78,7 @@ pub use events::{
 };
 pub use firmware::{FirmwareImageRow, FirmwareReportRow};
 pub use invoices::{InvoiceLineRow, InvoiceRow};
-pub use jobs::{JobRow, NewJob};
+pub use jobs::{JobRow, NewJob, QueuedJobs};
 pub use keys::{DataKeyRow, PhotoToSeal, SealedSlot, SealedValue};
 pub use mail_readings::{MailCorrection, MailReading, MailboxReferencesRow, Settled};
 pub use notifications::{
@@ -103,7 +103,7 @@ pub use tickets::{
 pub use usage::UsageRow;
 pub use users::{NewUser, UserRow};
 pub use vitals::VitalsRow;
-pub use writer::TrafficWriter;
+pub use writer::{CommitObserver, TrafficWriter};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -19,7 +19,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,6 +61,13 @@ struct Queued {
     done: oneshot::Sender<Result<Written, String>>,
 }
 
+/// Told of every group commit, so the server can publish batch sizes and commit times
+/// (`/metrics`) without the store knowing how they are exposed.
+pub trait CommitObserver: Send + Sync + std::fmt::Debug {
+    /// A transaction carrying `writes` requests' writes took `took` (whether or not it committed).
+    fn committed(&self, writes: usize, took: Duration);
+}
+
 /// The handle requests write through; the task starts on the first write.
 #[derive(Debug)]
 pub struct TrafficWriter {
@@ -68,6 +75,8 @@ pub struct TrafficWriter {
     queue: OnceLock<mpsc::Sender<Queued>>,
     /// WAL pages past which the writer lets the WAL start over.
     restart_wal_at: i64,
+    /// Told of each batch's size and commit time.
+    observer: Option<Arc<dyn CommitObserver>>,
 }
 
 impl TrafficWriter {
@@ -81,7 +90,14 @@ impl TrafficWriter {
             db,
             queue: OnceLock::new(),
             restart_wal_at,
+            observer: None,
         }
+    }
+
+    /// The same writer, telling `observer` of every batch it commits.
+    pub fn observed(mut self, observer: Arc<dyn CommitObserver>) -> TrafficWriter {
+        self.observer = Some(observer);
+        self
     }
 
     /// Writes a heartbeat's vitals and a request's usage; returns once they are committed.
@@ -139,8 +155,9 @@ impl TrafficWriter {
                 Arc::clone(&restart_wal),
             ));
             let db = self.db.clone();
+            let observer = self.observer.clone();
             tokio::spawn(async move {
-                run(db, receiver, &restart_wal).await;
+                run(db, receiver, &restart_wal, observer.as_deref()).await;
                 drop(running);
             });
             sender
@@ -181,7 +198,12 @@ async fn checkpoint(
     }
 }
 
-async fn run(db: Db, mut queue: mpsc::Receiver<Queued>, restart_wal: &AtomicBool) {
+async fn run(
+    db: Db,
+    mut queue: mpsc::Receiver<Queued>,
+    restart_wal: &AtomicBool,
+    observer: Option<&dyn CommitObserver>,
+) {
     let mut connection: Option<TrafficConnection> = None;
     let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut batch = TrafficBatch::default();
@@ -202,7 +224,12 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Queued>, restart_wal: &AtomicBool
             .iter_mut()
             .map(|item| fill(&mut batch, &mut item.writes))
             .collect();
-        match commit(&db, &mut connection, &batch).await {
+        let started = Instant::now();
+        let committed = commit(&db, &mut connection, &batch).await;
+        if let Some(observer) = observer {
+            observer.committed(queued.len(), started.elapsed());
+        }
+        match committed {
             Ok(outcome) => {
                 let mut at = Shape::default();
                 for (item, shape) in queued.drain(..).zip(shapes) {

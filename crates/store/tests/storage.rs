@@ -419,6 +419,20 @@ async fn a_renewed_lease_keeps_the_job_and_a_lapsed_one_is_taken_over() {
     }
 }
 
+/// Enqueues a job of one attempt, with an empty payload and no unique key.
+async fn enqueue_once(db: &Db, id: &str, kind: &str, run_at: i64) {
+    db.enqueue_job(&NewJob {
+        id,
+        kind,
+        payload: serde_json::json!({}),
+        unique_key: None,
+        run_at,
+        max_attempts: 1,
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn pruning_deletes_only_jobs_done_before_the_cutoff() {
     for t in each_backend().await {
@@ -428,16 +442,7 @@ async fn pruning_deletes_only_jobs_done_before_the_cutoff() {
             ("new-done", 3),
             ("queued", 1_000_000),
         ] {
-            t.db.enqueue_job(&NewJob {
-                id,
-                kind: "notify",
-                payload: serde_json::json!({}),
-                unique_key: None,
-                run_at,
-                max_attempts: 1,
-            })
-            .await
-            .unwrap();
+            enqueue_once(&t.db, id, "notify", run_at).await;
         }
         for (now, finish) in [(10, "old-done"), (20, "old-failed"), (500, "new-done")] {
             let claimed = t.db.claim_job("w", now, 1_000).await.unwrap().unwrap();
@@ -458,6 +463,39 @@ async fn pruning_deletes_only_jobs_done_before_the_cutoff() {
                 t.db.backend().as_str()
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn queued_jobs_are_counted_by_kind_as_due_now_or_later() {
+    for t in each_backend().await {
+        for (id, kind, run_at) in [
+            ("a1", "notify", 10),
+            ("a2", "notify", 20),
+            ("a3", "notify", 5_000),
+            ("b1", "billing", 6_000),
+            ("running", "billing", 1),
+            ("done", "seal", 1),
+        ] {
+            enqueue_once(&t.db, id, kind, run_at).await;
+        }
+        // The two due first (run_at 1) are claimed: one stays running, one is done; neither
+        // is queued any more.
+        let running = t.db.claim_job("w", 100, 1_000).await.unwrap().unwrap();
+        let done = t.db.claim_job("w", 100, 1_000).await.unwrap().unwrap();
+        assert_eq!(running.run_at + done.run_at, 2);
+        assert!(t.db.complete_job(&done.id, "w", 100).await.unwrap());
+        let queued = t.db.queued_jobs_by_kind(100).await.unwrap();
+        let counts: Vec<_> = queued
+            .iter()
+            .map(|q| (q.kind.as_str(), q.due, q.later))
+            .collect();
+        assert_eq!(
+            counts,
+            [("billing", 0, 1), ("notify", 2, 1)],
+            "{}",
+            t.db.backend().as_str()
+        );
     }
 }
 

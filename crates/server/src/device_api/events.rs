@@ -23,6 +23,7 @@ use super::context::{LoadError, unix_ms};
 use super::json;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::telemetry::EventOutcome;
 
 /// How far ahead of the server's clock an event may say it happened (device clocks drift; one
 /// set wrong would otherwise date mail years ahead).
@@ -76,7 +77,10 @@ pub async fn create_event(
     if device.lifecycle == LifecycleState::Decommissioned {
         return Ok(unauthorized(&state));
     }
+    let kind = kind_name(request.kind);
+    let count = |outcome| state.metrics.mail_event(kind, outcome);
     let (Some(subscription), true) = (&device.subscription, device.can_operate()) else {
+        count(EventOutcome::NoService);
         return Err(ApiError::PaymentRequired(
             "this mailbox has no active service: events are refused until the subscription is paid"
                 .to_owned(),
@@ -84,6 +88,7 @@ pub async fn create_event(
     };
     let event_id = request.event_id.hyphenated().to_string();
     if let Some(existing) = state.db.event_by_id(&event_id).await? {
+        count(EventOutcome::Repeat);
         return known_event(&existing, &device.device_id, StatusCode::OK);
     }
     if request.photo_count == 0 {
@@ -92,6 +97,7 @@ pub async fn create_event(
     }
     let now = state.clock.now();
     if let UsageDecision::Refuse { retry_after_s } = subscription.decide_event(now) {
+        count(EventOutcome::OverCap);
         return Err(over_cap(retry_after_s));
     }
     let stored = state
@@ -101,7 +107,7 @@ pub async fn create_event(
             id: event_id.clone(),
             device_id: device.device_id.clone(),
             subscription_id: Some(subscription.id.clone()),
-            kind: kind_name(request.kind).to_owned(),
+            kind: kind.to_owned(),
             occurred_at: request.occurred_at.saturating_mul(1000),
             photo_count: i64::from(request.photo_count),
             created_at: unix_ms(now),
@@ -114,10 +120,12 @@ pub async fn create_event(
     state.device_changed(&device.serial);
     if stored == EventStored::OverCap {
         // Events in flight together passed the check above; the transaction's count did not.
+        count(EventOutcome::OverCap);
         return Err(over_cap(subscription.seconds_left(now)));
     }
     if stored == EventStored::Known {
         // Another request stored the same event meanwhile.
+        count(EventOutcome::Repeat);
         let existing = state
             .db
             .event_by_id(&event_id)
@@ -126,6 +134,7 @@ pub async fn create_event(
         return known_event(&existing, &device.device_id, StatusCode::OK);
     }
     state.cluster.news_for(&subscription.customer_id);
+    count(EventOutcome::New);
     let answer = EventResponse {
         event_id: request.event_id,
         photos_received: 0,

@@ -103,6 +103,9 @@ pub async fn record(
     let news = vitals.is_some();
     match state.device_api.writer.write(vitals, usage).await {
         Ok(()) => {
+            if news {
+                state.metrics.checkin();
+            }
             if let (true, Some(sub)) = (news, &context.subscription) {
                 state.cluster.news_for(&sub.customer_id);
             }

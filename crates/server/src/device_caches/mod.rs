@@ -16,7 +16,7 @@ use smartbox_domain::{
 };
 use smartbox_protocol::WifiStatus;
 use smartbox_protocol::wifi::WifiCredentials;
-use smartbox_store::{Db, FirmwareImageRow, TrafficWriter};
+use smartbox_store::{CommitObserver, Db, FirmwareImageRow, TrafficWriter};
 
 pub use expiring::ExpiringSet;
 
@@ -41,13 +41,14 @@ pub struct DeviceApiState {
 }
 
 impl DeviceApiState {
-    /// Empty caches and a writer that starts its task on first use.
-    pub fn new(db: Db) -> DeviceApiState {
+    /// Empty caches and a writer that starts its task on first use and tells `commits` of
+    /// each batch it commits.
+    pub fn new(db: Db, commits: Arc<dyn CommitObserver>) -> DeviceApiState {
         DeviceApiState {
             devices: DeviceCache::default(),
             firmware: FirmwareCache::default(),
             rollouts: rollouts::RolloutCache::default(),
-            writer: TrafficWriter::new(db),
+            writer: TrafficWriter::new(db).observed(commits),
             unknown_serials: ExpiringSet::new(UNKNOWN_SERIAL_TTL_MS, UNKNOWN_SERIALS_KEPT),
             seen_signatures: ExpiringSet::new(
                 2 * 1000 * smartbox_protocol::MAX_CLOCK_SKEW_S,

@@ -248,8 +248,15 @@ impl Worker {
     }
 
     /// One step: enqueues the recurring jobs of the current slot, then claims the job due
-    /// first among the known kinds, runs it, and records the result.
+    /// first among the known kinds, runs it, and records the result (and counts it for
+    /// `/metrics`).
     pub async fn try_execute_one(&self) -> Result<Outcome, StoreError> {
+        let outcome = self.execute_one().await?;
+        self.state.metrics.job(&outcome);
+        Ok(outcome)
+    }
+
+    async fn execute_one(&self) -> Result<Outcome, StoreError> {
         let now_ms = self.state.clock.now_ms();
         self.enqueue_schedules(now_ms).await?;
         let lease_ms = self.lease_ms();

@@ -17,6 +17,7 @@ use super::message::{EventContext, event_context, gallery_link, notification, no
 use super::{push, webhooks};
 use crate::jobs::{JobContext, JobError};
 use crate::state::AppState;
+use crate::telemetry;
 use crate::time_zone::offset_at;
 
 /// Largest photo sent to Home Assistant (the broker's packet limit is 512 KiB).
@@ -272,6 +273,9 @@ async fn finish(
                 events = ids.len(),
                 "notification delivered"
             );
+            ctx.state
+                .metrics
+                .delivery(channel, telemetry::DeliveryOutcome::Delivered);
             Ok(())
         }
         DeliveryOutcome::Failed { retryable, reason } => {
@@ -288,8 +292,14 @@ async fn finish(
                 .map_err(JobError::retry)?;
             if status == delivery_status::FAILED {
                 tracing::warn!(channel, destination, %reason, "notification failed");
+                ctx.state
+                    .metrics
+                    .delivery(channel, telemetry::DeliveryOutcome::Failed);
                 Ok(())
             } else {
+                ctx.state
+                    .metrics
+                    .delivery(channel, telemetry::DeliveryOutcome::Retrying);
                 Err(JobError::retry(anyhow::anyhow!(reason)))
             }
         }

@@ -51,12 +51,17 @@ pub struct TestDevice {
 
 /// The service on every configured backend, with blobs in a temporary folder.
 pub async fn spawn_apps() -> Vec<TestApp> {
+    spawn_apps_with(&[]).await
+}
+
+/// [`spawn_apps`] with more configuration variables (`SMARTBOX_METRICS_TOKEN`, say).
+pub async fn spawn_apps_with(vars: &[(&str, &str)]) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for db in testing::all().await {
         let dir = tempfile::tempdir().expect("a temporary blob folder");
         let blobs = smartbox_server::blobs::open(&format!("file://{}", dir.path().display()))
             .expect("the blob folder opens");
-        apps.push(spawn_app(db, blobs, Some(dir)).await);
+        apps.push(spawn_app_with(db, blobs, Some(dir), vars).await);
     }
     apps
 }
@@ -67,6 +72,16 @@ pub async fn spawn_app(
     blobs: Arc<dyn ObjectStore>,
     blob_dir: Option<tempfile::TempDir>,
 ) -> TestApp {
+    spawn_app_with(db, blobs, blob_dir, &[]).await
+}
+
+/// [`spawn_app`] with more configuration variables.
+pub async fn spawn_app_with(
+    db: TestDb,
+    blobs: Arc<dyn ObjectStore>,
+    blob_dir: Option<tempfile::TempDir>,
+    vars: &[(&str, &str)],
+) -> TestApp {
     smartbox_server::server::install_crypto_provider();
     let clock = ManualClock::at(START);
     let config = Config::from_lookup(|name| match name {
@@ -74,7 +89,10 @@ pub async fn spawn_app(
         "SMARTBOX_DATABASE_URL" => Some(db.url.clone()),
         // The webhook and push peers listen on loopback.
         "SMARTBOX_ALLOW_PRIVATE_WEBHOOKS" => Some("true".to_owned()),
-        _ => None,
+        _ => vars
+            .iter()
+            .find(|(var, _)| *var == name)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .expect("the test configuration is valid");
     let backend = db.db.backend().as_str();

@@ -10,5 +10,6 @@ mod hardening;
 mod helpers;
 mod jobs;
 mod notifications;
+mod observability;
 mod portal;
 mod support;
