@@ -160,6 +160,8 @@ pub struct AnalyticsSubscriptionRow {
 /// is the audit entry's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SubscriptionChangeRow {
+    /// The audit entry's id: entries of one instant in the order recorded.
+    pub id: i64,
     pub entity_type: String,
     pub entity_id: String,
     pub at: i64,
@@ -462,9 +464,8 @@ impl Db {
             .collect();
         for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT entity_type, entity_id, at, detail FROM audit_log \
-                 WHERE entity_type IN ('subscription', 'device') AND entity_id IN ({}) \
-                 ORDER BY at, id",
+                "SELECT id, entity_type, entity_id, at, detail FROM audit_log \
+                 WHERE entity_type IN ('subscription', 'device') AND entity_id IN ({})",
                 placeholders(1, chunk.len())
             );
             let rows: Vec<SubscriptionChangeRow> = on_pool!(self, pool => {
@@ -476,7 +477,9 @@ impl Db {
             })?;
             changes.extend(rows);
         }
-        changes.sort_by_key(|c| c.at);
+        // Ordered here, not in SQL: an ORDER BY at led PostgreSQL to walk the whole log in
+        // time order (the audit_log_at index) instead of looking up these entities.
+        changes.sort_by_key(|c| (c.at, c.id));
         Ok((subscriptions, changes))
     }
 
@@ -484,7 +487,7 @@ impl Db {
     /// recorded; the caller keeps those that say what the plan or status was before.
     pub async fn analytics_subscription_changes(&self) -> Result<Vec<SubscriptionChangeRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT entity_type, entity_id, at, detail FROM audit_log \
+            "SELECT id, entity_type, entity_id, at, detail FROM audit_log \
              WHERE entity_type = 'subscription' \
                 OR (entity_type = 'device' AND detail LIKE '%\"subscription_id\":\"%') \
              ORDER BY at, id",

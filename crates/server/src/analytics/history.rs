@@ -133,6 +133,7 @@ mod tests {
 
     fn row(entity_type: &str, entity_id: &str, detail: &str) -> SubscriptionChangeRow {
         SubscriptionChangeRow {
+            id: 1,
             entity_type: entity_type.to_owned(),
             entity_id: entity_id.to_owned(),
             at: 7,
