@@ -7,6 +7,7 @@ use smartbox_domain::metrics::{DaySnapshot, MovementKind, Movements};
 use smartbox_domain::{Cents, PlanId, SubscriptionStatus, UserId};
 use time::{Date, Month};
 
+use crate::db::Pool;
 use crate::{Db, Result, StoreError, on_pool};
 
 /// `2027-03-09`.
@@ -443,42 +444,64 @@ impl Db {
     ) -> Result<(Vec<AnalyticsSubscriptionRow>, Vec<SubscriptionChangeRow>)> {
         let mut subscriptions: Vec<AnalyticsSubscriptionRow> = Vec::new();
         let mut changes: Vec<SubscriptionChangeRow> = Vec::new();
-        for chunk in customers.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT id, device_id, customer_id, plan_id, status, created_at, anchor_at \
-                 FROM subscriptions WHERE customer_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<AnalyticsSubscriptionRow> = on_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-                for c in chunk {
-                    q = q.bind(c);
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                subscriptions = sqlx::query_as(
+                    "SELECT id, device_id, customer_id, plan_id, status, created_at, anchor_at \
+                     FROM subscriptions WHERE customer_id = ANY($1)",
+                )
+                .bind(customers)
+                .fetch_all(pool)
+                .await?;
+            }
+            Pool::Sqlite(pool) => {
+                for chunk in customers.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, device_id, customer_id, plan_id, status, created_at, anchor_at \
+                         FROM subscriptions WHERE customer_id IN ({})",
+                        placeholders(1, chunk.len())
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                    for c in chunk {
+                        q = q.bind(c);
+                    }
+                    subscriptions.extend(q.fetch_all(pool).await?);
                 }
-                q.fetch_all(pool).await
-            })?;
-            subscriptions.extend(rows);
+            }
         }
         let ids: Vec<&str> = subscriptions
             .iter()
             .flat_map(|s| [s.id.as_str(), s.device_id.as_str()])
             .collect();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT id, entity_type, entity_id, at, detail FROM audit_log \
-                 WHERE entity_type IN ('subscription', 'device') AND entity_id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<SubscriptionChangeRow> = on_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-                for id in chunk {
-                    q = q.bind(*id);
+        // One array parameter on PostgreSQL: with 500 numbered ones its generic plan (sqlx
+        // prepares each statement) looked up the entity type alone and filtered 600,000 entries
+        // by the list, 3.4 s a chunk; `= ANY($1)` keeps both columns in the index lookup.
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                changes = sqlx::query_as(
+                    "SELECT id, entity_type, entity_id, at, detail FROM audit_log \
+                     WHERE entity_type IN ('subscription', 'device') AND entity_id = ANY($1)",
+                )
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?;
+            }
+            Pool::Sqlite(pool) => {
+                for chunk in ids.chunks(IN_CHUNK) {
+                    let sql = format!(
+                        "SELECT id, entity_type, entity_id, at, detail FROM audit_log \
+                         WHERE entity_type IN ('subscription', 'device') AND entity_id IN ({})",
+                        placeholders(1, chunk.len())
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    changes.extend(q.fetch_all(pool).await?);
                 }
-                q.fetch_all(pool).await
-            })?;
-            changes.extend(rows);
+            }
         }
-        // Ordered here, not in SQL: an ORDER BY at led PostgreSQL to walk the whole log in
-        // time order (the audit_log_at index) instead of looking up these entities.
+        // In the order recorded (chunks on SQLite come back one after another).
         changes.sort_by_key(|c| (c.at, c.id));
         Ok((subscriptions, changes))
     }
