@@ -39,8 +39,6 @@ struct Flow {
     delivered: u64,
     shipped: u64,
     activated: u64,
-    data_periods: u64,
-    data_bytes: u64,
 }
 
 /// The flows of a range of days, by day, and the data bytes of the usage periods that ended on
@@ -89,9 +87,6 @@ impl Flows {
         }
         for u in db.analytics_usage_ended(start, end).await? {
             let bytes = u64::try_from(u.data_bytes).unwrap_or(0);
-            let flow = flows.at(u.period_end);
-            flow.data_periods += 1;
-            flow.data_bytes += bytes;
             flows
                 .data
                 .entry(day_of(u.period_end))
@@ -153,8 +148,8 @@ pub fn snapshot(
         notifications_delivered: flow.delivered,
         first_failures: flow.first_failures,
         recovered: flow.recovered,
-        data_periods: flow.data_periods,
-        data_bytes: flow.data_bytes,
+        data_periods: flows.data_of(day).len() as u64,
+        data_bytes: flows.data_of(day).iter().sum(),
     };
     let movements = figures
         .customers
